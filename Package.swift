@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// Scalpel: find, prove and edit the FFN neurons that carry a skill.
+//
+// Dependency direction (each target imports only what it lists):
+//   CBLAS, CHDF5          system libraries (pkg-config openblas, hdf5)
+//   AtomicFiles           Foundation                 never-half-written files
+//   TensorCore            CBLAS                      Float32 tensors, RNG, forward/backward kernel pairs
+//   Autodiff              TensorCore                 reverse-mode tape, ops, sparse gradient masks
+//   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
+//   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes)
+//   Scalpel               all of the above           the embeddable library (re-exports)
+//   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
+//   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
+import PackageDescription
+
+let package = Package(
+    name: "Scalpel",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Scalpel", targets: ["Scalpel"]),
+        .executable(name: "scalpel", targets: ["ScalpelCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "AtomicFiles"),
+        .target(name: "TensorCore", dependencies: ["CBLAS"]),
+        .target(name: "Autodiff", dependencies: ["TensorCore"]),
+        .target(name: "Optimizers", dependencies: ["Autodiff"]),
+        .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
+        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit"]),
+        .executableTarget(
+            name: "ScalpelCLI",
+            dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff"]),
+
+        .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Autodiff", "TestSupport"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"]),
+        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
+        .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI"]),
+    ]
+)

@@ -1,0 +1,29 @@
+import TensorCore
+
+/// The FFN neuron site act(gate) · up, the input of W_down. - gate, up: [..., F] → [..., F]
+public func gatedSite(gate: Variable, up: Variable, activation kind: Activation) -> Variable {
+    precondition(gate.shape == up.shape, "gatedSite: gate \(gate.shape) and up \(up.shape) differ")
+    var site = Tensor(shape: gate.shape)
+    let count = site.count
+    site.withMutablePointer { s in
+        gate.value.withPointer { g in up.value.withPointer { u in gatedSiteForward(kind, site: s, gate: g, up: u, count: count) } }
+    }
+    return Variable(result: site, parents: [gate, up]) { dSite in
+        dSite.withPointer { ds in
+            gate.value.withPointer { g in
+                up.value.withPointer { u in
+                    if gate.requiresGrad {
+                        gate.accumulateGradient("gatedSite") { dg in
+                            gatedSiteBackward(kind, dGate: dg, dUp: nil, dSite: ds, gate: g, up: u, count: count)
+                        }
+                    }
+                    if up.requiresGrad {
+                        up.accumulateGradient("gatedSite") { du in
+                            gatedSiteBackward(kind, dGate: nil, dUp: du, dSite: ds, gate: g, up: u, count: count)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

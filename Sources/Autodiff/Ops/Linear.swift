@@ -1,0 +1,69 @@
+import TensorCore
+
+/// y = x · Wᵀ + b, over the last dimension.
+/// - x: [..., I]; weight: [O, I]; bias: [O] → [..., O]
+///
+/// The only op that accepts masked parameters: a masked weight receives the packed gradient of its
+/// selected rows or columns, a masked bias that of its selected entries.
+public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Variable {
+    let (o, i) = (weight.shape[0], weight.shape[1])
+    precondition(x.shape.last == i, "linear: input \(x.shape) does not end in \(i), the weight's input width")
+    if let bias { precondition(bias.shape == [o], "linear: bias \(bias.shape) does not match \(o) outputs") }
+    let n = x.value.count / max(i, 1)
+    var y = Tensor(shape: Array(x.shape.dropLast()) + [o])
+    y.withMutablePointer { out in
+        x.value.withPointer { input in
+            weight.value.withPointer { w in
+                if let bias {
+                    bias.value.withPointer { b in linearForward(output: out, input: input, weight: w, bias: b, rows: n, inFeatures: i, outFeatures: o) }
+                } else {
+                    linearForward(output: out, input: input, weight: w, bias: nil, rows: n, inFeatures: i, outFeatures: o)
+                }
+            }
+        }
+    }
+    return Variable(result: y, parents: [x, weight] + (bias.map { [$0] } ?? [])) { dy in
+        dy.withPointer { dOut in
+            x.value.withPointer { input in
+                if x.requiresGrad {
+                    x.accumulateGradient("linear") { dx in
+                        weight.value.withPointer { w in
+                            linearBackward(dInput: dx, dWeight: nil, dBias: nil, dOutput: dOut, input: input, weight: w,
+                                           rows: n, inFeatures: i, outFeatures: o)
+                        }
+                    }
+                }
+                if weight.requiresGrad {
+                    if weight.mask != nil {
+                        weight.accumulateMaskedGradient { packed, mask in
+                            if mask.axis == .rows {
+                                linearWeightGradientRows(dWeightRows: packed, rows: mask.indices, dOutput: dOut, input: input,
+                                                         rows: n, inFeatures: i, outFeatures: o)
+                            } else {
+                                linearWeightGradientColumns(dWeightColumns: packed, columns: mask.indices, dOutput: dOut, input: input,
+                                                            rows: n, inFeatures: i, outFeatures: o)
+                            }
+                        }
+                    } else {
+                        weight.accumulateGradient("linear") { dw in
+                            linearBackward(dInput: nil, dWeight: dw, dBias: nil, dOutput: dOut, input: input, weight: input,
+                                           rows: n, inFeatures: i, outFeatures: o)
+                        }
+                    }
+                }
+            }
+            if let bias, bias.requiresGrad {
+                if bias.mask != nil {
+                    bias.accumulateMaskedGradient { packed, mask in
+                        biasGradientEntries(dBiasEntries: packed, entries: mask.indices, dOutput: dOut, rows: n, outFeatures: o)
+                    }
+                } else {
+                    bias.accumulateGradient("linear") { db in
+                        linearBackward(dInput: nil, dWeight: nil, dBias: db, dOutput: dOut, input: dOut, weight: dOut,
+                                       rows: n, inFeatures: i, outFeatures: o)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+@_exported import TensorCore
+@_exported import Autodiff

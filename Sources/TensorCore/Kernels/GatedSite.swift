@@ -1,0 +1,23 @@
+// ----------------------------------------------------------------------------------------------------
+// The gated FFN neuron site, Scalpel's definition of "a neuron's activation" in SwiGLU/GeGLU models.
+//
+//   site[N, F] = act(gate[N, F]) · up[N, F]        (the input of W_down)
+//
+// Backward:  dgate += dsite · up · act′(gate)      dup += dsite · act(gate)
+
+/// - site, gate, up: [count] (= N·F)
+public func gatedSiteForward(_ activation: Activation, site: UnsafeMutablePointer<Float>,
+                             gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { site[i] = activation.value(gate[i]) * up[i] }
+}
+
+/// - dGate, dUp, dSite, gate, up: [count]; either gradient may be skipped with nil
+public func gatedSiteBackward(_ activation: Activation,
+                              dGate: UnsafeMutablePointer<Float>?, dUp: UnsafeMutablePointer<Float>?,
+                              dSite: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
+                              count: Int) {
+    for i in 0..<count {
+        dGate?[i] += dSite[i] * up[i] * activation.derivative(gate[i])
+        dUp?[i] += dSite[i] * activation.value(gate[i])
+    }
+}

@@ -1,0 +1,86 @@
+// ----------------------------------------------------------------------------------------------------
+// Linear layer, weights stored [out, in] as Hugging Face and GGUF both do.
+//
+//   y[N, O] = x[N, I] · W[O, I]ᵀ + b[O]
+//
+// Backward accumulates:  dx += dy · W,  dW += dyᵀ · x,  db += Σₙ dy.
+// The masked variants form only the weight gradient of chosen rows (an FFN neuron's W_gate/W_up row)
+// or chosen columns (its W_down column), packed as [k, slice], never the dense [O, I] gradient.
+
+/// - output: [N, O]; input: [N, I]; weight: [O, I]; bias: [O] or nil
+public func linearForward(
+    output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    if n == 0 || o == 0 { return }
+    if let bias {
+        for r in 0..<n { (output + r * o).update(from: bias, count: o) }
+    }
+    sgemm(.normal, .transposed, m: n, n: o, k: i, a: input, lda: i, b: weight, ldb: i,
+          beta: bias == nil ? 0 : 1, c: output, ldc: o)
+}
+
+/// Accumulates whichever gradients are requested (non-nil).
+/// - dInput: [N, I]; dWeight: [O, I]; dBias: [O]; dOutput: [N, O]; input: [N, I]; weight: [O, I]
+public func linearBackward(
+    dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+    dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    if let dInput {
+        sgemm(.normal, .normal, m: n, n: i, k: o, a: dOutput, lda: o, b: weight, ldb: i, beta: 1, c: dInput, ldc: i)
+    }
+    if let dWeight {
+        sgemm(.transposed, .normal, m: o, n: i, k: n, a: dOutput, lda: o, b: input, ldb: i, beta: 1, c: dWeight, ldc: i)
+    }
+    if let dBias {
+        for r in 0..<n {
+            let row = dOutput + r * o
+            for j in 0..<o { dBias[j] += row[j] }
+        }
+    }
+}
+
+/// Weight gradient of the chosen output rows only: dW[rows[j], :] accumulates into packed row j.
+/// - dWeightRows: [k, I] packed; dOutput: [N, O]; input: [N, I]
+public func linearWeightGradientRows(
+    dWeightRows: UnsafeMutablePointer<Float>, rows selected: [Int],
+    dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>,
+    rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    let k = selected.count
+    if k == 0 || n == 0 { return }
+    // Gather dy[:, S] into [N, k] so one sgemm forms the k rows.
+    var gathered = [Float](repeating: 0, count: n * k)
+    gathered.withUnsafeMutableBufferPointer { g in
+        for r in 0..<n { for (j, row) in selected.enumerated() { g[r * k + j] = dOutput[r * o + row] } }
+        sgemm(.transposed, .normal, m: k, n: i, k: n, a: g.baseAddress!, lda: k, b: input, ldb: i,
+              beta: 1, c: dWeightRows, ldc: i)
+    }
+}
+
+/// Weight gradient of the chosen input columns only: dW[:, columns[j]] accumulates into packed row j.
+/// - dWeightColumns: [k, O] packed (column j of W stored contiguously); dOutput: [N, O]; input: [N, I]
+public func linearWeightGradientColumns(
+    dWeightColumns: UnsafeMutablePointer<Float>, columns selected: [Int],
+    dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>,
+    rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    let k = selected.count
+    if k == 0 || n == 0 { return }
+    var gathered = [Float](repeating: 0, count: n * k)
+    gathered.withUnsafeMutableBufferPointer { g in
+        for r in 0..<n { for (j, column) in selected.enumerated() { g[r * k + j] = input[r * i + column] } }
+        sgemm(.transposed, .normal, m: k, n: o, k: n, a: g.baseAddress!, lda: k, b: dOutput, ldb: o,
+              beta: 1, c: dWeightColumns, ldc: o)
+    }
+}
+
+/// Bias gradient of the chosen entries only. - dBiasEntries: [k]; dOutput: [N, O]
+public func biasGradientEntries(
+    dBiasEntries: UnsafeMutablePointer<Float>, entries selected: [Int],
+    dOutput: UnsafePointer<Float>, rows n: Int, outFeatures o: Int
+) {
+    for r in 0..<n { for (j, entry) in selected.enumerated() { dBiasEntries[j] += dOutput[r * o + entry] } }
+}
