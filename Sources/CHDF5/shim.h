@@ -38,4 +38,17 @@ static inline size_t  chdf5_variable(void)    { return H5T_VARIABLE; }
 // failures surface as Swift errors that name the path and the operation instead.
 static inline herr_t chdf5_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+// The kind of object at `name` below `loc`: 0 group, 1 dataset, 2 named datatype, −1 none or error.
+// H5Oget_info_by_name changed signature across 1.10/1.12; this hides the difference.
+static inline int chdf5_object_type(hid_t loc, const char *name) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    if (H5Oget_info_by_name3(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+#else
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+#endif
+    return (int)info.type;
+}
+
 #endif

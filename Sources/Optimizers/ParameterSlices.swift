@@ -21,10 +21,11 @@ struct ParameterSlices {
     /// Calls `update(p, g, i)` for every trainable element: p is the parameter element (inout), g its
     /// gradient and i its index in the packed state.
     func forEach(_ gradient: Tensor, _ update: (inout Float, Float, Int) -> Void) {
+        let mask = variable.mask, total = variable.value.count
         gradient.withPointer { g in
             variable.value.withMutablePointer { p in
-                guard let mask = variable.mask else {
-                    for i in 0..<variable.value.count { update(&p[i], g[i], i) }
+                guard let mask else {
+                    for i in 0..<total { update(&p[i], g[i], i) }
                     return
                 }
                 let length = mask.sliceLength

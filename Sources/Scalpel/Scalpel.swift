@@ -1,2 +1,11 @@
-@_exported import TensorCore
+// The embeddable library: `import Scalpel` brings in every public module.
+@_exported import AtomicFiles
 @_exported import Autodiff
+@_exported import HDF5Kit
+@_exported import Optimizers
+@_exported import TensorCore
+
+/// Scalpel's version, reported by `scalpel --version` and recorded in every evidence archive.
+public enum ScalpelVersion {
+    public static let current = "0.1.0"
+}
