@@ -8,6 +8,7 @@
 //   Autodiff              TensorCore                 reverse-mode tape, ops, sparse gradient masks
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes)
+//   Checkpoints           AtomicFiles                GGUF and safetensors: read, write, (de)quantize; knows no models
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
@@ -32,7 +33,8 @@ let package = Package(
         .target(name: "Autodiff", dependencies: ["TensorCore"]),
         .target(name: "Optimizers", dependencies: ["Autodiff"]),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
-        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit"]),
+        .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
+        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TensorCore"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI"]),
     ]
 )

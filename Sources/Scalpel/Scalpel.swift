@@ -1,5 +1,6 @@
 // The embeddable library: `import Scalpel` brings in every public module.
 @_exported import AtomicFiles
+@_exported import Checkpoints
 @_exported import Autodiff
 @_exported import HDF5Kit
 @_exported import Optimizers

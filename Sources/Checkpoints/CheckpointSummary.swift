@@ -1,0 +1,98 @@
+import Foundation
+
+/// What `scalpel inspect` shows of any checkpoint: format, architecture, metadata, tensors, parameters.
+public struct CheckpointSummary: Sendable {
+    public struct TensorRow: Sendable, Equatable {
+        public let name: String, type: String, shape: [Int], bytes: Int
+    }
+
+    public let path: String
+    public let format: String                       // "gguf" or "safetensors"
+    public let architecture: String?
+    public let metadata: [(key: String, value: MetadataValue)]
+    public let tensors: [TensorRow]
+    public let parameters: Int
+
+    /// A metadata value as shown to people and in JSON; arrays longer than `arrayPreview` are summarised.
+    public enum MetadataValue: Sendable, Equatable {
+        case scalar(String, json: String)
+        case array(elementType: String, count: Int, head: [MetadataValue])
+    }
+
+    public static let arrayPreview = 8
+
+    /// Opens `path`, which may be a GGUF file, a safetensors file, or a folder holding model.safetensors.
+    public static func load(path: String) throws -> CheckpointSummary {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointIOError.cannotOpen(path: path, reason: "no such file")
+        }
+        let file = isDirectory.boolValue ? (path as NSString).appendingPathComponent("model.safetensors") : path
+        let mapped = try MappedFile(path: file)
+        switch CheckpointFormat.detect(mapped.bytes) {
+        case .gguf: return try summary(GGUFFile(file: mapped), path: file)
+        case .safetensors: return try summary(SafetensorsFile(file: mapped), path: file)
+        case nil: throw CheckpointFormatError.unrecognised(path: file, firstBytes: Array(mapped.bytes.prefix(8)))
+        }
+    }
+
+    static func summary(_ gguf: GGUFFile, path: String) -> CheckpointSummary {
+        CheckpointSummary(
+            path: path, format: "gguf", architecture: gguf.metadata["general.architecture"]?.string,
+            metadata: gguf.metadata.entries.map { ($0.key, value($0.value)) },
+            tensors: gguf.tensors.map { TensorRow(name: $0.name, type: $0.type.name, shape: $0.shape, bytes: $0.byteCount) },
+            parameters: gguf.parameterCount)
+    }
+
+    static func summary(_ file: SafetensorsFile, path: String) -> CheckpointSummary {
+        // The architecture lives in config.json beside the weights (Hugging Face layout).
+        let config = (path as NSString).deletingLastPathComponent + "/config.json"
+        var architecture: String?
+        if let data = FileManager.default.contents(atPath: config),
+           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            architecture = json["model_type"] as? String
+        }
+        return CheckpointSummary(
+            path: path, format: "safetensors", architecture: architecture,
+            metadata: file.metadata.keys.sorted().map { ($0, .scalar(file.metadata[$0]!, json: jsonString(file.metadata[$0]!))) },
+            tensors: file.tensors.map { TensorRow(name: $0.name, type: $0.dtype.rawValue, shape: $0.shape, bytes: $0.end - $0.start) },
+            parameters: file.parameterCount)
+    }
+
+    static func value(_ v: GGUFValue) -> MetadataValue {
+        switch v {
+        case .string(let s): return .scalar(s, json: jsonString(s))
+        case .bool(let b): return .scalar(String(b), json: String(b))
+        case .float32(let f): return .scalar("\(f)", json: f.isFinite ? "\(f)" : "null")
+        case .float64(let f): return .scalar("\(f)", json: f.isFinite ? "\(f)" : "null")
+        case .array(let type, let values):
+            return .array(elementType: "\(type)", count: values.count, head: values.prefix(arrayPreview).map(value))
+        default: return .scalar("\(v.integer ?? 0)", json: "\(v.integer ?? 0)")
+        }
+    }
+}
+
+public enum CheckpointFormat: Sendable {
+    case gguf, safetensors
+
+    /// Recognises a format by its first bytes: "GGUF", or a plausible safetensors header length and '{'.
+    public static func detect(_ bytes: UnsafeRawBufferPointer) -> CheckpointFormat? {
+        if bytes.count >= 4 && Array(bytes.prefix(4)) == Array("GGUF".utf8) { return .gguf }
+        if bytes.count >= 9 {
+            let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+            if length > 1 && length <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{") { return .safetensors }
+        }
+        return nil
+    }
+}
+
+public enum CheckpointFormatError: Error, Equatable, CustomStringConvertible {
+    case unrecognised(path: String, firstBytes: [UInt8])
+
+    public var description: String {
+        switch self {
+        case .unrecognised(let path, let bytes):
+            return "'\(path)' is neither GGUF nor safetensors (it starts with \(bytes.map { String(format: "%02x", $0) }.joined(separator: " "))). Pass a .gguf file, a .safetensors file, or a Hugging Face model folder."
+        }
+    }
+}
