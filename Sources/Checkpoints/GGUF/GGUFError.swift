@@ -34,7 +34,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case .truncated(let what, let offset, let needed, let available):
             return "the file ends early: reading \(what) at byte \(offset) needs \(needed) bytes but only \(available) remain. \(corrupt)"
         case .absurdCount(let what, let count, let limit):
-            return "the header claims \(count) \(what), more than the file could hold (at most \(limit)). \(corrupt)"
+            return "the header claims \(count) \(what), more than the rest of the file could hold (at most \(limit)): it is truncated or corrupt. \(corrupt)"
         case .duplicateKey(let key):
             return "metadata key '\(key)' appears twice. \(corrupt)"
         case .badValueType(let key, let type):
@@ -60,7 +60,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case .misalignedOffset(let tensor, let offset, let alignment):
             return "tensor '\(tensor)' starts at data offset \(offset), not a multiple of the alignment \(alignment). \(corrupt)"
         case .dataOutOfBounds(let tensor, let start, let bytes, let dataSize):
-            return "tensor '\(tensor)' needs bytes \(start)..<\(start + UInt64(bytes)) of a data section of only \(dataSize) bytes (truncated file?). \(corrupt)"
+            return "tensor '\(tensor)' needs \(bytes) bytes from offset \(start) of a data section of only \(dataSize) bytes (truncated file?). \(corrupt)"
         case .overlappingTensors(let a, let b):
             return "tensors '\(a)' and '\(b)' overlap in the data section. \(corrupt)"
         case .unknownTensor(let name):

@@ -39,7 +39,7 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
                 : "the data section has \(data) bytes but the header describes only \(described): there are trailing bytes. \(corrupt)"
         case .badMetadata(let detail): return "__metadata__ must map strings to strings: \(detail). \(corrupt)"
         case .unknownTensor(let name): return "the checkpoint has no tensor named '\(name)'."
-        case .duplicateTensor(let name): return "tensor '\(name)' is written twice."
+        case .duplicateTensor(let name): return "tensor '\(name)' appears twice; every tensor name must be unique. \(corrupt)"
         }
     }
 }
