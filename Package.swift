@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .library(name: "Scalpel", targets: ["Scalpel"]),
         .executable(name: "scalpel", targets: ["ScalpelCLI"]),
+        .executable(name: "fuzz-checkpoints", targets: ["FuzzCheckpoints"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +40,8 @@ let package = Package(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Fuzz target for the checkpoint readers; see Scripts/fuzz. Built normally it replays files.
+        .executableTarget(name: "FuzzCheckpoints", dependencies: ["Checkpoints"]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff"]),
 
         .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),

@@ -36,7 +36,7 @@ public struct CheckpointSummary: Sendable {
         }
     }
 
-    static func summary(_ gguf: GGUFFile, path: String) -> CheckpointSummary {
+    public static func summary(_ gguf: GGUFFile, path: String) -> CheckpointSummary {
         CheckpointSummary(
             path: path, format: "gguf", architecture: gguf.metadata["general.architecture"]?.string,
             metadata: gguf.metadata.entries.map { ($0.key, value($0.value)) },

@@ -2,11 +2,13 @@ import Testing
 import Foundation
 
 /// Runs the built `scalpel` executable, which SwiftPM places beside the test bundle.
-func runScalpel(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+func runScalpel(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scalpel")
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -49,5 +51,46 @@ func runScalpel(_ arguments: [String]) throws -> (status: Int32, stdout: String,
             let blas = try #require(row["openblas_gflops"] as? Double), naive = try #require(row["naive_gflops"] as? Double)
             #expect(blas > 0 && naive > 0)
         }
+    }
+}
+
+@Suite struct InspectCommandTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var hasSmolLM2: Bool { FileManager.default.fileExists(atPath: root.appendingPathComponent("checkpoints/SmolLM2-135M-Instruct.Q4_1.gguf").path) }
+    static var hasGemma: Bool { FileManager.default.fileExists(atPath: root.appendingPathComponent("checkpoints/gemma-3-270m-q4_k_m.gguf").path) }
+
+    @Test(.enabled(if: hasSmolLM2, "smollm2 is not fetched: run Scripts/fetch smollm2"))
+    func smolLM2AliasReportsTheModel() throws {
+        let result = try runScalpel(["inspect", "smollm2", "--json"], in: Self.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["format"] as? String == "gguf" && object["architecture"] as? String == "llama")
+        #expect((object["tensors"] as? [[String: Any]])?.count == 272)
+        let parameters = try #require(object["parameters"] as? Int)
+        #expect((134_400_000...134_600_000).contains(parameters))
+        let metadata = try #require(object["metadata"] as? [String: Any])
+        let tokens = try #require(metadata["tokenizer.ggml.tokens"] as? [String: Any])
+        #expect(tokens["count"] as? Int == 49152)
+        let first = try #require((object["tensors"] as? [[String: Any]])?.first)
+        #expect(Set(first.keys) == ["name", "type", "shape", "bytes"])
+    }
+
+    @Test(.enabled(if: hasGemma, "gemma3 is not fetched: run Scripts/fetch gemma3"))
+    func gemmaAliasReportsTheModel() throws {
+        let result = try runScalpel(["inspect", "gemma3", "--json"], in: Self.root)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["architecture"] as? String == "gemma3" && (object["tensors"] as? [Any])?.count == 236)
+    }
+
+    @Test func foreignAndMissingFilesFailWithAMessage() throws {
+        let readme = try runScalpel(["inspect", Self.root.appendingPathComponent("README.md").path])
+        #expect(readme.status != 0 && readme.stderr.contains("neither GGUF nor safetensors"))
+        let missing = try runScalpel(["inspect", "/nonexistent/model.gguf"])
+        #expect(missing.status != 0 && missing.stderr.contains("cannot open"))
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("scalpel-empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let alias = try runScalpel(["inspect", "gemma3"], in: empty, environment: ["SCALPEL_ROOT": empty.path])
+        #expect(alias.status != 0 && alias.stderr.contains("Scripts/fetch gemma3"))
     }
 }
