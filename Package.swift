@@ -9,6 +9,7 @@
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes)
 //   Checkpoints           AtomicFiles                GGUF and safetensors: read, write, (de)quantize; knows no models
+//   Tokenizers            Checkpoints                byte-level BPE, WordPiece, chat templates (vocabularies from metadata)
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
@@ -35,7 +36,8 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["Autodiff"]),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
-        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints"]),
+        .target(name: "Tokenizers", dependencies: ["Checkpoints"]),
+        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI"]),
     ]
 )

@@ -5,6 +5,7 @@
 @_exported import HDF5Kit
 @_exported import Optimizers
 @_exported import TensorCore
+@_exported import Tokenizers
 
 /// Scalpel's version, reported by `scalpel --version` and recorded in every evidence archive.
 public enum ScalpelVersion {

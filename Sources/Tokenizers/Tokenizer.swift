@@ -1,0 +1,51 @@
+/// Text ↔ token ids. One protocol for every tokenizer family: byte-level BPE (GPT-2, SmolLM2),
+/// WordPiece (BERT), and SentencePiece (Gemma, step 11).
+public protocol Tokenizer: Sendable {
+    /// Number of token ids (the embedding table's rows).
+    var vocabularySize: Int { get }
+
+    /// Token ids for `text`. With `addSpecialTokens`, the model's own framing is added: [CLS] … [SEP]
+    /// for BERT, BOS where the model's metadata asks for it. Special-token text inside `text` (for
+    /// example "<|im_start|>") is always matched as the special token.
+    func encode(_ text: String, addSpecialTokens: Bool) -> [Int32]
+
+    /// Text for `ids`. Special tokens are rendered as their text unless `skipSpecialTokens`.
+    func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
+
+    /// The vocabulary string of one id, as stored (e.g. "Ġworld", "##ing"); nil if out of range.
+    func token(_ id: Int32) -> String?
+
+    /// The id of a vocabulary string, if it is one.
+    func id(of token: String) -> Int32?
+
+    /// Ids that are control/special tokens (never produced from ordinary text).
+    var specialTokenIDs: Set<Int32> { get }
+}
+
+extension Tokenizer {
+    public func encode(_ text: String) -> [Int32] { encode(text, addSpecialTokens: true) }
+    public func decode(_ ids: [Int32]) -> String { decode(ids, skipSpecialTokens: false) }
+}
+
+/// Why a tokenizer could not be built from a checkpoint's vocabulary.
+public enum TokenizerError: Error, Equatable, CustomStringConvertible {
+    case missingField(String)
+    case unsupportedModel(String)
+    case unsupportedPreTokenizer(String)
+    case badMerge(index: Int, text: String)
+    case unknownToken(String)
+    case unknownChatTemplate(excerpt: String)
+    case noChatTemplate
+
+    public var description: String {
+        switch self {
+        case .missingField(let field): return "the tokenizer data has no '\(field)'; the checkpoint is incomplete or not a language model."
+        case .unsupportedModel(let name): return "tokenizer model '\(name)' is not supported (Scalpel knows gpt2 byte-level BPE, BERT WordPiece and SentencePiece)."
+        case .unsupportedPreTokenizer(let name): return "pre-tokenizer '\(name)' is not supported (known: gpt2, smollm, default). Tokens would not match the reference, so Scalpel stops here."
+        case .badMerge(let index, let text): return "merge \(index) ('\(text)') is not two tokens separated by one space."
+        case .unknownToken(let token): return "token '\(token)' is not in the vocabulary."
+        case .unknownChatTemplate(let excerpt): return "the model's chat template is not one Scalpel knows, so --chat cannot be applied faithfully. It begins: \(excerpt)"
+        case .noChatTemplate: return "the model has no chat template (tokenizer.chat_template); use the plain text instead of --chat."
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Checkpoints
+
+/// Builds the right tokenizer for a checkpoint: from GGUF metadata (`tokenizer.ggml.*`) or from a
+/// Hugging Face `tokenizer.json` beside safetensors weights.
+public enum TokenizerLoader {
+    /// GGUF token types (llama.cpp `llama_token_type`): 3 = control, 4 = user-defined; both are matched as
+    /// whole strings in text.
+    static let specialTypes: Set<Int> = [3, 4]
+
+    public static func load(gguf metadata: GGUFMetadata) throws -> any Tokenizer {
+        guard let model = metadata["tokenizer.ggml.model"]?.string else { throw TokenizerError.missingField("tokenizer.ggml.model") }
+        guard let tokens = metadata["tokenizer.ggml.tokens"]?.strings else { throw TokenizerError.missingField("tokenizer.ggml.tokens") }
+        let types = metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.integer) ?? []
+        let specials = types.enumerated().filter { specialTypes.contains($0.element) }.map { Int32($0.offset) }
+        let bos = metadata["tokenizer.ggml.bos_token_id"]?.integer.map(Int32.init)
+        let eos = metadata["tokenizer.ggml.eos_token_id"]?.integer.map(Int32.init)
+        switch model {
+        case "gpt2":
+            guard let merges = metadata["tokenizer.ggml.merges"]?.strings else { throw TokenizerError.missingField("tokenizer.ggml.merges") }
+            let pre = metadata["tokenizer.ggml.pre"]?.string ?? "default"
+            let isolateDigits: Bool
+            switch pre {
+            case "smollm": isolateDigits = true
+            case "gpt2", "default": isolateDigits = false
+            default: throw TokenizerError.unsupportedPreTokenizer(pre)
+            }
+            // llama.cpp adds BOS for gpt2-type vocabularies only when add_bos_token says so.
+            let addBOS = metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
+            return try BPETokenizer(tokens: tokens, merges: merges, specialTokens: specials, isolateDigits: isolateDigits,
+                                    bosID: bos, eosID: eos, addBOS: addBOS)
+        default:
+            throw TokenizerError.unsupportedModel(model)
+        }
+    }
+
+    /// The chat template of a GGUF, recognised.
+    public static func chatTemplate(gguf metadata: GGUFMetadata) throws -> ChatTemplate {
+        guard let text = metadata["tokenizer.chat_template"]?.string else { throw TokenizerError.noChatTemplate }
+        return try ChatTemplate.recognise(text)
+    }
+
+    /// A tokenizer.json (WordPiece models).
+    public static func load(tokenizerJSON url: URL) throws -> any Tokenizer {
+        try WordPieceTokenizer(tokenizerJSON: Data(contentsOf: url))
+    }
+
+    /// Any checkpoint path: a GGUF file, a safetensors file with tokenizer.json beside it, or its folder.
+    public static func load(checkpoint path: String) throws -> (tokenizer: any Tokenizer, chat: ChatTemplate?) {
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
+        if !isDirectory.boolValue {
+            let mapped = try MappedFile(path: path)
+            if CheckpointFormat.detect(mapped.bytes) == .gguf {
+                let file = try GGUFFile(file: mapped)
+                let chat = try? chatTemplate(gguf: file.metadata)
+                return (try load(gguf: file.metadata), chat)
+            }
+        }
+        let json = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: json.path) else { throw TokenizerError.missingField("tokenizer.json beside \(path)") }
+        return (try load(tokenizerJSON: json), nil)
+    }
+}
