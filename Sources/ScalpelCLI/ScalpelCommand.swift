@@ -10,6 +10,6 @@ struct ScalpelCommand: ParsableCommand {
         Every command prints a JSON summary with --json; progress goes to stderr.
         """,
         version: ScalpelVersion.current,
-        subcommands: [InspectCommand.self, BenchCommand.self]
+        subcommands: [InspectCommand.self, TokenizeCommand.self, BenchCommand.self]
     )
 }

@@ -94,3 +94,21 @@ func runScalpel(_ arguments: [String], in directory: URL? = nil, environment: [S
         #expect(alias.status != 0 && alias.stderr.contains("Scripts/fetch gemma3"))
     }
 }
+
+@Suite(.enabled(if: InspectCommandTests.hasSmolLM2, "smollm2 is not fetched: run Scripts/fetch smollm2"))
+struct TokenizeCommandTests {
+    @Test func chatTemplateAndJSON() throws {
+        let result = try runScalpel(["tokenize", "--model", "smollm2", "--chat", "--json", "Hi"], in: InspectCommandTests.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let first = try #require((object["results"] as? [[String: Any]])?.first)
+        let ids = try #require(first["ids"] as? [Int])
+        #expect(ids.first == 1 && ids.suffix(4) == [1, 520, 9531, 198])   // <|im_start|> … <|im_start|>assistant\n
+        #expect((first["tokens"] as? [String])?.first == "<|im_start|>")
+    }
+
+    @Test func plainTextShowsIdsAndTokens() throws {
+        let result = try runScalpel(["tokenize", "--model", "smollm2", "Hello world"], in: InspectCommandTests.root)
+        #expect(result.stdout.contains("19556 905") && result.stdout.contains("\"Ġworld\""))
+    }
+}
