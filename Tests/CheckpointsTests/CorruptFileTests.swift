@@ -93,6 +93,9 @@ func openGGUF(_ bytes: [UInt8]) throws -> GGUFFile { try GGUFFile(file: MappedFi
     @Test func theUnbrokenFileAndAZeroSizedDimensionAreValid() throws {
         let file = try openGGUF(RawGGUF().bytes)
         #expect(file.tensors.map(\.name) == ["a", "b"] && file.tensor(named: "a")?.shape == [2, 32])
+        var version2 = RawGGUF()
+        version2.version = 2   // same layout as 3 (64-bit counts); version 1's 32-bit counts are refused
+        #expect(try openGGUF(version2.bytes).version == 2)
         var raw = RawGGUF()
         raw.tensors[1].dims = [32, 0]
         let zero = try openGGUF(raw.bytes)
