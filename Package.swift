@@ -10,6 +10,7 @@
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes)
 //   Checkpoints           AtomicFiles                GGUF and safetensors: read, write, (de)quantize; knows no models
 //   Tokenizers            Checkpoints                byte-level BPE, WordPiece, chat templates (vocabularies from metadata)
+//   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
@@ -37,7 +38,8 @@ let package = Package(
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Tokenizers", dependencies: ["Checkpoints"]),
-        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers"]),
+        .target(name: "Models", dependencies: ["Autodiff", "Checkpoints", "Tokenizers"]),
+        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Optimizers", "TestSupport"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI"]),
     ]
 )

@@ -3,6 +3,7 @@
 @_exported import Checkpoints
 @_exported import Autodiff
 @_exported import HDF5Kit
+@_exported import Models
 @_exported import Optimizers
 @_exported import TensorCore
 @_exported import Tokenizers

@@ -123,3 +123,19 @@ import TestSupport
         #expect(report.passed, "\(report)")
     }
 }
+
+@Suite struct RowOpGradientTests {
+    let checker = GradientCheck()
+
+    @Test func gatherConcatGroupMeanAndNormalize() {
+        let x = randomTensor([4, 3], seed: 40), y = randomTensor([2, 3], seed: 41)
+        for report in [
+            checker.checkOp(inputs: [x]) { v in gatherRows(v[0], [3, 0, 3]) },
+            checker.checkOp(inputs: [x, y]) { v in concatRows([v[0], v[1]]) },
+            checker.checkOp(inputs: [x]) { v in groupMeanRows(v[0], groups: [[0, 1], [2], [1, 2, 3]]) },
+            checker.checkOp(inputs: [x]) { v in l2NormalizeRows(v[0]) },
+        ] {
+            #expect(report.passed, "\(report)")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Autodiff
+import TensorCore
+
+/// How the next token is chosen from the logits.
+public enum Sampler: Sendable {
+    case greedy
+    /// Softmax at `temperature`, drawn with `SeededRandom`, so a seed gives the same text every time.
+    case temperature(Float, seed: UInt64)
+}
+
+extension LlamaModel {
+    /// Runs `tokens` (one sequence) after the positions already in `cache`, appending their keys and values.
+    /// Returns the logits of the last new position. [V]
+    public func step(_ tokens: [Int32], cache: KVCache, hooks: HookSet = HookSet()) throws -> [Float] {
+        let batch = TokenBatch([tokens])
+        let past = cache.count
+        let table = RoPETable(positions: (0..<tokens.count).map { past + $0 }, rotaryDims: config.headDim, base: config.ropeTheta)
+        var x = hooks.apply(HookName.embeddings, try embed(batch))
+        for l in 0..<config.layers {
+            x = block(l, x, batch: batch, table: table, keyMask: nil, hooks: hooks, cache: cache)
+        }
+        let last = gatherRows(x, [tokens.count - 1])
+        let hidden = hooks.apply(HookName.finalNorm, rmsNorm(last, weight: outputNorm, eps: config.rmsNormEps))
+        return linear(hidden, weight: output).value.scalars
+    }
+
+    /// Generates up to `maxTokens` tokens after `prompt`, calling `onToken` with each (return false to stop).
+    /// Stops early at any id in `stop`. Uses a KV cache, so each new token costs one position's forward.
+    @discardableResult
+    public func generate(prompt: [Int32], maxTokens: Int, sampler: Sampler = .greedy, stop: Set<Int32> = [],
+                         hooks: HookSet = HookSet(), onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
+        guard !prompt.isEmpty else { throw ModelError.emptyInput }
+        if prompt.count + maxTokens > config.contextLength { throw ModelError.contextTooLong(tokens: prompt.count + maxTokens, limit: config.contextLength) }
+        let cache = KVCache(layers: config.layers)
+        var rng: SeededRandom? = nil
+        if case .temperature(_, let seed) = sampler { rng = SeededRandom(seed: seed) }
+        var logits = try step(prompt, cache: cache, hooks: hooks)
+        var generated: [Int32] = []
+        for _ in 0..<maxTokens {
+            let next = choose(logits, sampler, &rng)
+            generated.append(next)
+            if stop.contains(next) || !onToken(next) { break }
+            logits = try step([next], cache: cache, hooks: hooks)
+        }
+        return generated
+    }
+
+    private func choose(_ logits: [Float], _ sampler: Sampler, _ rng: inout SeededRandom?) -> Int32 {
+        switch sampler {
+        case .greedy:
+            var best = 0
+            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            return Int32(best)
+        case .temperature(let t, _):
+            if t <= 0 { return choose(logits, .greedy, &rng) }
+            let maximum = logits.max()!
+            let weights = logits.map { Double(expf(($0 - maximum) / t)) }
+            var u = rng!.nextDouble() * weights.reduce(0, +)
+            for (i, w) in weights.enumerated() {
+                u -= w
+                if u < 0 { return Int32(i) }
+            }
+            return Int32(logits.count - 1)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif

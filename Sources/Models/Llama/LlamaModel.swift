@@ -1,0 +1,140 @@
+import Autodiff
+import Checkpoints
+import TensorCore
+
+/// Llama (Touvron et al. 2023) as SmolLM2 uses it: pre-norm blocks of grouped-query attention with RoPE
+/// and a SwiGLU FFN, RMSNorm, and an LM head tied to the embeddings when the file has no output.weight.
+/// Port of transformers' modeling_llama.py.
+///
+/// Weights keep GGUF's names and layouts ([out, in]). llama.cpp stores Q and K with their rows permuted
+/// for interleaved-pair RoPE, so this model applies RoPE in the interleaved layout; that is exactly
+/// Hugging Face's rotate-half RoPE on the unpermuted rows (shared/golden/README.md).
+public final class LlamaModel: @unchecked Sendable {
+    public let config: LlamaConfig
+    /// Every parameter by its GGUF name.
+    public let parameters: [String: Variable]
+    let layerWeights: [Layer]
+    let tokenEmbedding: Variable      // [V, C]
+    let outputNorm: Variable          // [C]
+    let output: Variable              // [V, C], the embedding when tied
+
+    struct Layer {
+        let attentionNorm, query, key, value, attentionOutput: Variable   // [C], [H·D, C], [G·D, C], [G·D, C], [C, H·D]
+        let ffnNorm, gate, up, down: Variable                             // [C], [F, C], [F, C], [C, F]
+    }
+
+    /// The GGUF names of layer `l`'s tensors, by role.
+    public static func name(_ role: TensorRole, layer: Int? = nil) -> String {
+        TensorNameMap.ggufName(role, family: .llama, layer: layer)!
+    }
+
+    /// Which parameters FFN neuron i of layer l owns: row i of W_gate and W_up, column i of W_down.
+    public static func ownership(_ layer: Int) -> FFNNeuronOwnership {
+        FFNNeuronOwnership(rowOwned: [name(.ffnGate, layer: layer), name(.ffnUp, layer: layer)], columnOwned: [name(.ffnDown, layer: layer)])
+    }
+
+    /// Builds the model from named Float32 tensors (verified: missing, extra or misshapen tensors are errors).
+    init(config: LlamaConfig, weights: WeightSource, masks: [String: GradientMask] = [:]) throws {
+        self.config = config
+        let (c, f, v) = (config.hiddenSize, config.intermediateSize, config.vocabularySize)
+        let (q, kv) = (config.heads * config.headDim, config.kvHeads * config.headDim)
+        var parameters: [String: Variable] = [:]
+        func load(_ role: TensorRole, _ layer: Int?, _ shape: [Int]) throws -> Variable {
+            let name = Self.name(role, layer: layer)
+            let tensor = Tensor(shape: shape, scalars: try weights.tensor(name, shape))
+            let variable = try masks[name].map { try Variable(tensor, mask: $0, name: name) } ?? Variable(tensor, name: name)
+            parameters[name] = variable
+            return variable
+        }
+        tokenEmbedding = try load(.tokenEmbedding, nil, [v, c])
+        outputNorm = try load(.outputNorm, nil, [c])
+        output = config.tiedEmbeddings ? tokenEmbedding : try load(.output, nil, [v, c])
+        layerWeights = try (0..<config.layers).map { l in
+            Layer(attentionNorm: try load(.attentionNorm, l, [c]), query: try load(.attentionQuery, l, [q, c]),
+                  key: try load(.attentionKey, l, [kv, c]), value: try load(.attentionValue, l, [kv, c]),
+                  attentionOutput: try load(.attentionOutput, l, [c, q]), ffnNorm: try load(.ffnNorm, l, [c]),
+                  gate: try load(.ffnGate, l, [f, c]), up: try load(.ffnUp, l, [f, c]), down: try load(.ffnDown, l, [c, f]))
+        }
+        try weights.checkNoExtras(Set(parameters.keys))
+        self.parameters = parameters
+    }
+
+    // MARK: - Forward
+
+    /// Token embeddings of the batch, with an optional prefix (soft prompt) before every sequence.
+    /// - prefix: [P, C], shared by all sequences → [B·T, C]
+    public func embed(_ batch: TokenBatch, prefix: Variable? = nil) throws -> Variable {
+        let ids = batch.paddedIDs(pad: 0)
+        for id in ids where id < 0 || Int(id) >= config.vocabularySize { throw ModelError.tokenOutOfRange(id: id, vocabulary: config.vocabularySize) }
+        if batch.length == 0 { throw ModelError.emptyInput }
+        let tokens = embedding(tokenEmbedding, ids: ids)
+        guard let prefix, batch.prefix > 0 else { return tokens }
+        precondition(prefix.shape == [batch.prefix, config.hiddenSize], "prefix \(prefix.shape) is not [\(batch.prefix), \(config.hiddenSize)]")
+        // Row b·T + t takes prefix row t for t < P, else its token embedding.
+        var parts: [Variable] = []
+        for b in 0..<batch.batch {
+            parts.append(prefix)
+            parts.append(gatherRows(tokens, Array((b * batch.length + batch.prefix)..<((b + 1) * batch.length))))
+        }
+        return concatRows(parts)
+    }
+
+    public struct Output {
+        /// [rows, V]: logits of the rows asked for (all rows by default).
+        public let logits: Variable?
+        /// [B·T, C]: the final norm's output.
+        public let hidden: Variable
+    }
+
+    /// Runs the blocks and the head.
+    /// - embeddings: [B·T, C] from `embed` (or any differentiable input of that shape)
+    /// - logitRows: rows whose logits are needed; nil for all, [] for none (the LM head is the largest matmul)
+    public func forward(embeddings: Variable, batch: TokenBatch, hooks: HookSet = HookSet(), logitRows: [Int]? = nil) -> Output {
+        let table = RoPETable(positions: batch.positions, rotaryDims: config.headDim, base: config.ropeTheta)
+        let keyMask = batch.isPadded ? batch.keyMask : nil
+        var x = hooks.apply(HookName.embeddings, embeddings)
+        for l in 0..<config.layers {
+            x = block(l, x, batch: batch, table: table, keyMask: keyMask, hooks: hooks, cache: nil)
+        }
+        let hidden = hooks.apply(HookName.finalNorm, rmsNorm(x, weight: outputNorm, eps: config.rmsNormEps))
+        if let logitRows, logitRows.isEmpty { return Output(logits: nil, hidden: hidden) }
+        let head = logitRows.map { gatherRows(hidden, $0) } ?? hidden
+        return Output(logits: linear(head, weight: output), hidden: hidden)
+    }
+
+    /// One pre-norm block: x + attn(norm(x)), then + ffn(norm(·)).
+    func block(_ l: Int, _ input: Variable, batch: TokenBatch, table: RoPETable, keyMask: [Bool]?, hooks: HookSet, cache: KVCache?) -> Variable {
+        let w = layerWeights[l]
+        let (h, g, d) = (config.heads, config.kvHeads, config.headDim)
+        let (b, t) = (batch.batch, batch.length)
+        let x = hooks.apply(HookName.residPre(l), input)
+        let normed = rmsNorm(x, weight: w.attentionNorm, eps: config.rmsNormEps)
+        let q = rope(linear(normed, weight: w.query), table: table, layout: .interleaved, heads: h, headDim: d)
+        var k = rope(linear(normed, weight: w.key), table: table, layout: .interleaved, heads: g, headDim: d)
+        var v = linear(normed, weight: w.value)
+        var keys = t
+        if let cache {
+            (k, v) = cache.append(layer: l, keys: k, values: v)
+            keys = cache.length(layer: l)
+        }
+        let config = AttentionConfig(batch: b, queries: t, keys: keys, heads: h, kvHeads: g, headDim: d, causal: true)
+        let mixed = attention(query: reshape(q, [b, t, h, d]), key: reshape(k, [b, keys, g, d]), value: reshape(v, [b, keys, g, d]),
+                              config: config, keyMask: keyMask)
+        let attended = hooks.apply(HookName.attentionOut(l), linear(reshape(mixed, [b * t, h * d]), weight: w.attentionOutput))
+        let afterAttention = add(x, attended)
+        let normed2 = rmsNorm(afterAttention, weight: w.ffnNorm, eps: self.config.rmsNormEps)
+        let site = hooks.apply(HookName.mlpSite(l), gatedSite(gate: linear(normed2, weight: w.gate), up: linear(normed2, weight: w.up), activation: .silu))
+        let ffn = hooks.apply(HookName.mlpOut(l), linear(site, weight: w.down))
+        return hooks.apply(HookName.residPost(l), add(afterAttention, ffn))
+    }
+}
+
+/// Mean next-token cross-entropy: row t of each sequence predicts token t + 1; the last token, the
+/// padding and the prefix predict nothing. - logits: [B·T, V] for every row
+public func nextTokenLoss(logits: Variable, batch: TokenBatch) -> Variable {
+    var targets = [Int32](repeating: -1, count: batch.rows)
+    for (b, sequence) in batch.sequences.enumerated() where sequence.count > 1 {
+        for t in 0..<(sequence.count - 1) { targets[b * batch.length + batch.prefix + t] = sequence[t + 1] }
+    }
+    return crossEntropy(logits, targets: targets)
+}
