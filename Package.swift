@@ -46,7 +46,7 @@ let package = Package(
         ),
         // Fuzz target for the checkpoint readers; see Scripts/fuzz. Built normally it replays files.
         .executableTarget(name: "FuzzCheckpoints", dependencies: ["Checkpoints"]),
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff"]),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models"]),
 
         .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Autodiff", "TestSupport"]),

@@ -42,3 +42,27 @@ struct WeightSource {
         if !extra.isEmpty { throw ModelError.unexpectedTensors(extra) }
     }
 }
+
+extension WeightSource {
+    /// Weights given as named tensors (tiny test models, or weights built in memory).
+    init(tensors: [String: TensorCore.Tensor]) {
+        self.init(shapes: tensors.mapValues(\.shape)) { name in tensors[name]!.scalars }
+    }
+}
+
+extension LlamaModel {
+    /// A model from named tensors (GGUF names), verified like a checkpoint.
+    public convenience init(config: LlamaConfig, tensors: [String: TensorCore.Tensor], masks: [String: GradientMask] = [:]) throws {
+        try self.init(config: config, weights: WeightSource(tensors: tensors), masks: masks)
+    }
+}
+
+extension BertModel {
+    /// A model from named tensors (Hugging Face names), verified like a checkpoint.
+    public convenience init(config: BertConfig, tensors: [String: TensorCore.Tensor], masks: [String: GradientMask] = [:]) throws {
+        try self.init(config: config, weights: WeightSource(tensors: tensors), masks: masks)
+    }
+}
+
+import Autodiff
+import TensorCore

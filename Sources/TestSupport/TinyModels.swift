@@ -1,0 +1,83 @@
+import Autodiff
+import Checkpoints
+import Models
+import TensorCore
+
+/// Tiny random models that run in milliseconds, with real checkpoints' naming and layouts.
+public enum TinyModels {
+    public static func llamaConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 24, vocabulary: Int = 50) -> LlamaConfig {
+        LlamaConfig(hiddenSize: hidden, intermediateSize: ffn, layers: layers, heads: heads, kvHeads: kvHeads,
+                    vocabularySize: vocabulary, rmsNormEps: 1e-5, ropeTheta: 10_000, contextLength: 512, tiedEmbeddings: true)
+    }
+
+    /// GGUF-named random tensors for a Llama config.
+    public static func llamaTensors(_ c: LlamaConfig, seed: UInt64 = 1) -> [String: Tensor] {
+        var rng = SeededRandom(seed: seed)
+        let (q, kv) = (c.heads * c.headDim, c.kvHeads * c.headDim)
+        func name(_ role: TensorRole, _ l: Int? = nil) -> String { LlamaModel.name(role, layer: l) }
+        var t: [String: Tensor] = [
+            name(.tokenEmbedding): Tensor(randomNormal: [c.vocabularySize, c.hiddenSize], std: 0.5, using: &rng),
+            name(.outputNorm): Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng),
+        ]
+        let scale = 1 / Float(c.hiddenSize).squareRoot()
+        for l in 0..<c.layers {
+            t[name(.attentionNorm, l)] = Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng)
+            t[name(.ffnNorm, l)] = Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng)
+            t[name(.attentionQuery, l)] = Tensor(randomNormal: [q, c.hiddenSize], std: scale, using: &rng)
+            t[name(.attentionKey, l)] = Tensor(randomNormal: [kv, c.hiddenSize], std: scale, using: &rng)
+            t[name(.attentionValue, l)] = Tensor(randomNormal: [kv, c.hiddenSize], std: scale, using: &rng)
+            t[name(.attentionOutput, l)] = Tensor(randomNormal: [c.hiddenSize, q], std: scale, using: &rng)
+            t[name(.ffnGate, l)] = Tensor(randomNormal: [c.intermediateSize, c.hiddenSize], std: scale, using: &rng)
+            t[name(.ffnUp, l)] = Tensor(randomNormal: [c.intermediateSize, c.hiddenSize], std: scale, using: &rng)
+            t[name(.ffnDown, l)] = Tensor(randomNormal: [c.hiddenSize, c.intermediateSize], std: 1 / Float(c.intermediateSize).squareRoot(), using: &rng)
+        }
+        return t
+    }
+
+    public static func llama(layers: Int = 2, hidden: Int = 16, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 24, vocabulary: Int = 50,
+                             seed: UInt64 = 1, trainable: NeuronSelection? = nil) throws -> LlamaModel {
+        let c = llamaConfig(layers: layers, hidden: hidden, heads: heads, kvHeads: kvHeads, ffn: ffn, vocabulary: vocabulary)
+        let tensors = llamaTensors(c, seed: seed)
+        let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: layers, ownership: LlamaModel.ownership) ?? [:]
+        return try LlamaModel(config: c, tensors: tensors, masks: masks)
+    }
+
+    public static func bertConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 4, ffn: Int = 24, vocabulary: Int = 60) -> BertConfig {
+        BertConfig(hiddenSize: hidden, intermediateSize: ffn, layers: layers, heads: heads, vocabularySize: vocabulary, maxPositions: 64)
+    }
+
+    public static func bertTensors(_ c: BertConfig, seed: UInt64 = 2) -> [String: Tensor] {
+        var rng = SeededRandom(seed: seed)
+        func name(_ role: TensorRole, _ l: Int? = nil) -> String { BertModel.name(role, layer: l) }
+        let s = 1 / Float(c.hiddenSize).squareRoot()
+        var t: [String: Tensor] = [
+            name(.tokenEmbedding): Tensor(randomNormal: [c.vocabularySize, c.hiddenSize], std: 0.5, using: &rng),
+            name(.positionEmbedding): Tensor(randomNormal: [c.maxPositions, c.hiddenSize], std: 0.1, using: &rng),
+            name(.tokenTypeEmbedding): Tensor(randomNormal: [c.typeVocabularySize, c.hiddenSize], std: 0.1, using: &rng),
+            name(.embeddingNorm): Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng),
+            name(.embeddingNormBias): Tensor(randomNormal: [c.hiddenSize], std: 0.1, using: &rng),
+        ]
+        for l in 0..<c.layers {
+            for (role, shape, std) in [
+                (TensorRole.attentionQuery, [c.hiddenSize, c.hiddenSize], s), (.attentionKey, [c.hiddenSize, c.hiddenSize], s),
+                (.attentionValue, [c.hiddenSize, c.hiddenSize], s), (.attentionOutput, [c.hiddenSize, c.hiddenSize], s),
+                (.ffnUp, [c.intermediateSize, c.hiddenSize], s), (.ffnDown, [c.hiddenSize, c.intermediateSize], 1 / Float(c.intermediateSize).squareRoot()),
+                (.attentionQueryBias, [c.hiddenSize], 0.1), (.attentionKeyBias, [c.hiddenSize], 0.1), (.attentionValueBias, [c.hiddenSize], 0.1),
+                (.attentionOutputBias, [c.hiddenSize], 0.1), (.ffnUpBias, [c.intermediateSize], 0.1), (.ffnDownBias, [c.hiddenSize], 0.1),
+                (.attentionOutputNormBias, [c.hiddenSize], 0.1), (.layerOutputNormBias, [c.hiddenSize], 0.1),
+            ] as [(TensorRole, [Int], Float)] {
+                t[name(role, l)] = Tensor(randomNormal: shape, std: std, using: &rng)
+            }
+            t[name(.attentionOutputNorm, l)] = Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng)
+            t[name(.layerOutputNorm, l)] = Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng)
+        }
+        return t
+    }
+
+    public static func bert(seed: UInt64 = 2, trainable: NeuronSelection? = nil) throws -> BertModel {
+        let c = bertConfig()
+        let tensors = bertTensors(c, seed: seed)
+        let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: c.layers, ownership: BertModel.ownership) ?? [:]
+        return try BertModel(config: c, tensors: tensors, masks: masks)
+    }
+}
