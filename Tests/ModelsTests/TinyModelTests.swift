@@ -5,6 +5,7 @@ import Checkpoints
 import Models
 import TensorCore
 import TestSupport
+import Tokenizers
 
 @Suite struct TinyLlamaTests {
     let ids: [[Int32]] = [[3, 14, 15, 9, 2, 6], [5, 35, 8]]
@@ -168,5 +169,57 @@ import TestSupport
         #expect(model.parameters["encoder.layer.0.intermediate.dense.weight"]!.maskedGrad?.shape == [2, 16])
         #expect(model.parameters["encoder.layer.0.intermediate.dense.bias"]!.maskedGrad?.shape == [2, 1])
         #expect(model.parameters["encoder.layer.0.output.dense.weight"]!.maskedGrad?.shape == [2, 16])
+    }
+}
+
+@Suite struct ModelFileTests {
+    /// Writes a tiny Llama as an F32 GGUF with a byte-level vocabulary, so ModelLoader can read it.
+    static func writeTinyGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: LlamaConfig) throws {
+        let tokens = (0..<c.vocabularySize).map { i in i < 256 ? String(ByteLevel.byteToScalar[i]) : "tok\(i)" }
+        let metadata: [(String, GGUFValue)] = [
+            ("general.architecture", .string(architecture)),
+            ("\(architecture).block_count", .uint32(UInt32(c.layers))), ("\(architecture).embedding_length", .uint32(UInt32(c.hiddenSize))),
+            ("\(architecture).feed_forward_length", .uint32(UInt32(c.intermediateSize))), ("\(architecture).attention.head_count", .uint32(UInt32(c.heads))),
+            ("\(architecture).attention.head_count_kv", .uint32(UInt32(c.kvHeads))), ("\(architecture).rope.freq_base", .float32(Float(c.ropeTheta))),
+            ("\(architecture).attention.layer_norm_rms_epsilon", .float32(c.rmsNormEps)), ("\(architecture).context_length", .uint32(UInt32(c.contextLength))),
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("gpt2")),
+            ("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) })),
+            ("tokenizer.ggml.merges", .array(.string, [])),
+            ("tokenizer.ggml.token_type", .array(.int32, tokens.map { _ in .int32(1) })),
+        ]
+        let writer = try GGUFWriter(url: url)
+        try writer.writeHeader(tensorCount: tensors.count, metadataCount: metadata.count)
+        for (k, v) in metadata { try writer.writeKeyValue(k, v) }
+        let names = tensors.keys.sorted()
+        for name in names { try writer.writeTensorInfo(name: name, type: .f32, shape: tensors[name]!.shape) }
+        for name in names { try quantize(tensors[name]!.scalars, to: .f32).withUnsafeBytes { try writer.writeTensorData($0) } }
+        try writer.finish()
+    }
+
+    @Test func saveLoadForwardIsBitIdentical() throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = TinyModels.llamaConfig(vocabulary: 260)
+        let tensors = TinyModels.llamaTensors(config)
+        let url = directory.appendingPathComponent("tiny.gguf")
+        try Self.writeTinyGGUF(url, tensors: tensors, config: config)
+        let loaded = try ModelLoader.load(url.path)
+        guard case .llama(let fromFile) = loaded.model else { Issue.record("not a llama"); return }
+        let inMemory = try LlamaModel(config: config, tensors: tensors)
+        #expect(fromFile.config == inMemory.config)
+        let batch = TokenBatch([loaded.tokenizer.encode("hi!", addSpecialTokens: false)])
+        let a = fromFile.forward(embeddings: try fromFile.embed(batch), batch: batch).logits!.value
+        let b = inMemory.forward(embeddings: try inMemory.embed(batch), batch: batch).logits!.value
+        #expect(a.scalars.map(\.bitPattern) == b.scalars.map(\.bitPattern))
+    }
+
+    @Test func unknownArchitecturesListTheSupportedOnes() throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = TinyModels.llamaConfig(vocabulary: 260)
+        let url = directory.appendingPathComponent("mamba.gguf")
+        try Self.writeTinyGGUF(url, architecture: "mamba", tensors: TinyModels.llamaTensors(config), config: config)
+        #expect(throws: ModelError.unknownArchitecture("mamba", supported: ["llama", "bert"])) { try ModelLoader.load(url.path) }
+        #expect(ModelError.unknownArchitecture("mamba", supported: ["llama", "bert"]).description.contains("llama, bert"))
     }
 }

@@ -112,3 +112,43 @@ struct TokenizeCommandTests {
         #expect(result.stdout.contains("19556 905") && result.stdout.contains("\"Ġworld\""))
     }
 }
+
+@Suite(.enabled(if: InspectCommandTests.hasSmolLM2, "smollm2 is not fetched: run Scripts/fetch smollm2"))
+struct ModelCommandTests {
+    @Test func forwardPrintsTheDocumentedJSON() throws {
+        let result = try runScalpel(["forward", "--model", "smollm2", "--text", "The capital of France is", "--top", "3", "--json"], in: InspectCommandTests.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let ids = try #require(object["ids"] as? [Int]), positions = try #require(object["positions"] as? [[String: Any]])
+        #expect(ids.count == 5 && positions.count == 5 && (object["loss"] as? Double ?? 0) > 0)
+        #expect(Set(positions[0].keys) == ["argmax", "logsumexp", "top"])
+        let top = try #require(positions[4]["top"] as? [[Double]])
+        #expect(top.count == 3 && Int(top[0][0]) == positions[4]["argmax"] as? Int && top[0][1] >= top[1][1])
+    }
+
+    @Test func generateIsGreedyAndReproducible() throws {
+        let args = ["generate", "--model", "smollm2", "--prompt", "What is the capital of France?", "--chat", "--max-tokens", "12"]
+        let a = try runScalpel(args, in: InspectCommandTests.root), b = try runScalpel(args, in: InspectCommandTests.root)
+        #expect(a.status == 0 && a.stdout == b.stdout && a.stdout.contains("Paris"))
+        let sampled = ["generate", "--model", "smollm2", "--prompt", "Once upon a time", "--max-tokens", "10", "--temperature", "1.0", "--seed", "7", "--json"]
+        let c = try runScalpel(sampled, in: InspectCommandTests.root), d = try runScalpel(sampled, in: InspectCommandTests.root)
+        #expect(c.status == 0 && c.stdout == d.stdout)
+    }
+
+    @Test func encodersAndDecodersRefuseTheOthersCommand() throws {
+        let embedOnDecoder = try runScalpel(["embed", "--model", "smollm2", "--text", "x"], in: InspectCommandTests.root)
+        #expect(embedOnDecoder.status != 0 && embedOnDecoder.stderr.contains("encoder"))
+    }
+}
+
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: InspectCommandTests.root.appendingPathComponent("checkpoints/all-MiniLM-L6-v2/model.safetensors").path), "minilm is not fetched: run Scripts/fetch minilm"))
+struct EmbedCommandTests {
+    @Test func embedPrintsAUnitVector() throws {
+        let result = try runScalpel(["embed", "--model", "minilm", "--text", "A gripping, beautifully acted film.", "--json"], in: InspectCommandTests.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let embedding = try #require(object["embedding"] as? [Double])
+        #expect(embedding.count == 384 && abs(embedding.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
+        #expect((object["ids"] as? [Int])?.first == 101)
+    }
+}

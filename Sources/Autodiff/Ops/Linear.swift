@@ -10,7 +10,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
     precondition(x.shape.last == i, "linear: input \(x.shape) does not end in \(i), the weight's input width")
     if let bias { precondition(bias.shape == [o], "linear: bias \(bias.shape) does not match \(o) outputs") }
     let n = x.value.count / max(i, 1)
-    var y = Tensor(shape: Array(x.shape.dropLast()) + [o])
+    var y = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [o])   // linearForward writes every element
     y.withMutablePointer { out in
         x.value.withPointer { input in
             weight.value.withPointer { w in

@@ -48,11 +48,11 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
 /// - output, input: [count]
 public func activationForward(_ activation: Activation, output: UnsafeMutablePointer<Float>,
                               input: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { output[i] = activation.value(input[i]) }
+    parallelChunks(count) { range in for i in range { output[i] = activation.value(input[i]) } }
 }
 
 /// dInput += dOutput · act′(input). - dInput, dOutput, input: [count]
 public func activationBackward(_ activation: Activation, dInput: UnsafeMutablePointer<Float>,
                                dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { dInput[i] += dOutput[i] * activation.derivative(input[i]) }
+    parallelChunks(count) { range in for i in range { dInput[i] += dOutput[i] * activation.derivative(input[i]) } }
 }

@@ -67,8 +67,9 @@ public func attentionForward(
 ) {
     let (t, s, h, g, d) = (a.queries, a.keys, a.heads, a.kvHeads, a.headDim)
     let groupSize = h / g
-    for b in 0..<a.batch {
-        for head in 0..<h {
+    // Each (sequence, head) pair writes its own probabilities and its own output columns: run them in parallel.
+    parallelChunks(a.batch * h, minimumPerChunk: 1) { pairs in for pair in pairs {
+            let (b, head) = (pair / h, pair % h)
             let group = head / groupSize
             let q = query + b * t * h * d + head * d
             let k = key + b * s * g * d + group * d
@@ -85,8 +86,7 @@ public func attentionForward(
             }
             sgemm(.normal, .normal, m: t, n: d, k: s, a: p, lda: s, b: v, ldb: g * d,
                   c: output + b * t * h * d + head * d, ldc: h * d)
-        }
-    }
+    } }
 }
 
 /// Accumulates dQuery, dKey, dValue (any may be nil).
@@ -99,12 +99,14 @@ public func attentionBackward(
 ) {
     let (t, s, h, g, d) = (a.queries, a.keys, a.heads, a.kvHeads, a.headDim)
     let groupSize = h / g
-    var scratch = [Float](repeating: 0, count: t * s)
-    scratch.withUnsafeMutableBufferPointer { buffer in
+    // Heads of one group share dK and dV, so the parallel unit is a (sequence, group) pair.
+    parallelChunks(a.batch * g, minimumPerChunk: 1) { pairs in
+      var scratch = [Float](repeating: 0, count: t * s)
+      scratch.withUnsafeMutableBufferPointer { buffer in
         let dZ = buffer.baseAddress!
-        for b in 0..<a.batch {
-            for head in 0..<h {
-                let group = head / groupSize
+        for pair in pairs {
+            let (b, group) = (pair / g, pair % g)
+            for head in (group * groupSize)..<((group + 1) * groupSize) {
                 let qOffset = b * t * h * d + head * d
                 let kvOffset = b * s * g * d + group * d
                 let p = probabilities + (b * h + head) * t * s
@@ -133,5 +135,6 @@ public func attentionBackward(
                 }
             }
         }
+      }
     }
 }

@@ -8,7 +8,9 @@
 /// - site, gate, up: [count] (= N·F)
 public func gatedSiteForward(_ activation: Activation, site: UnsafeMutablePointer<Float>,
                              gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { site[i] = activation.value(gate[i]) * up[i] }
+    parallelChunks(count) { range in
+        for i in range { site[i] = activation.value(gate[i]) * up[i] }
+    }
 }
 
 /// - dGate, dUp, dSite, gate, up: [count]; either gradient may be skipped with nil
@@ -16,8 +18,10 @@ public func gatedSiteBackward(_ activation: Activation,
                               dGate: UnsafeMutablePointer<Float>?, dUp: UnsafeMutablePointer<Float>?,
                               dSite: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                               count: Int) {
-    for i in 0..<count {
-        dGate?[i] += dSite[i] * up[i] * activation.derivative(gate[i])
-        dUp?[i] += dSite[i] * activation.value(gate[i])
+    parallelChunks(count) { range in
+        for i in range {
+            dGate?[i] += dSite[i] * up[i] * activation.derivative(gate[i])
+            dUp?[i] += dSite[i] * activation.value(gate[i])
+        }
     }
 }

@@ -19,7 +19,7 @@ public func rmsNormForward(
     input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     rows n: Int, channels c: Int, eps: Float, weightOffset: Float
 ) {
-    for r in 0..<n {
+    parallelChunks(n, minimumPerChunk: max(1, 8192 / max(c, 1))) { rows in for r in rows {
         let x = input + r * c
         let y = output + r * c
         var sumSquares: Float = 0
@@ -27,7 +27,7 @@ public func rmsNormForward(
         let s = 1 / sqrtf(sumSquares / Float(c) + eps)
         rstd[r] = s
         for j in 0..<c { y[j] = x[j] * s * (weight[j] + weightOffset) }
-    }
+    } }
 }
 
 /// - dInput: [N, C]; dWeight: [C]; dOutput: [N, C]; input: [N, C]; rstd: [N] from the forward

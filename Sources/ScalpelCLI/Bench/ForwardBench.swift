@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SmolLM2 forward tokens/s at batch × length with every layer's FFN site recorded, beside the sgemm
+/// rate measured in the same run, as the achieved fraction of it; plus peak resident memory.
+struct ForwardBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "forward", abstract: "Model forward tokens/s with FFN sites recorded.")
+
+    @Option(help: "Checkpoint path or alias.") var model = "smollm2"
+    @Option(help: "Sequences per batch.") var batch = 8
+    @Option(help: "Tokens per sequence.") var length = 64
+    @Option(help: "Timed batches per variant (after one warm-up).") var repeats = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let loaded = try ModelLoader.load(model)
+        guard case .llama(let llama) = loaded.model else { throw ValidationError("bench forward needs a decoder") }
+        let c = llama.config
+        var rng = SeededRandom(seed: 1)
+        let sequences = (0..<batch).map { _ in (0..<length).map { _ in Int32(rng.nextInt(below: c.vocabularySize)) } }
+        let tokenBatch = TokenBatch(sequences)
+        let tokens = Double(batch * length)
+
+        // FLOPs per token: 2 × (attention and FFN weights), and 2 × V × C more for the LM head.
+        let perLayer = 2 * c.hiddenSize * (2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim) + 6 * c.hiddenSize * c.intermediateSize
+        let body = Double(c.layers * perLayer), head = Double(2 * c.vocabularySize * c.hiddenSize)
+        let sgemmRate = measureSgemm(m: batch * length, k: c.hiddenSize, n: c.intermediateSize)
+
+        var results: [[String: Any]] = []
+        for (name, rows) in [("all logits", nil), ("no logits", [Int]())] as [(String, [Int]?)] {
+            var sites = 0
+            var hooks = HookSet()
+            for l in 0..<c.layers { hooks.collect(HookName.mlpSite(l)) { sites += $0.count } }
+            let run = { _ = llama.forward(embeddings: try! llama.embed(tokenBatch), batch: tokenBatch, hooks: hooks, logitRows: rows) }
+            Output.progress("bench forward: \(name), warm-up…")
+            run()
+            var best = Double.infinity
+            for i in 0..<repeats {
+                let start = now()
+                run()
+                best = min(best, now() - start)
+                Output.progress("bench forward: \(name), run \(i + 1)/\(repeats): \(String(format: "%.2f", best)) s")
+            }
+            let rate = tokens / best
+            let flops = (rows == nil ? body + head : body) * rate / 1e9
+            results.append(["variant": name, "tokens_per_second": rate, "gflops": flops, "fraction_of_sgemm": flops / sgemmRate,
+                            "sites_recorded_per_pass": sites / (repeats + 1)])
+        }
+        let peak = peakResidentMegabytes()
+        if json {
+            Output.printJSON(["benchmark": "forward", "model": model, "batch": batch, "length": length, "sgemm_gflops": sgemmRate,
+                              "gflop_per_token_with_head": (body + head) / 1e9, "gflop_per_token_without_head": body / 1e9,
+                              "peak_rss_mb": peak, "results": results])
+            return
+        }
+        print("\(model) forward, batch \(batch) × \(length), FFN sites of all \(c.layers) layers recorded")
+        print(String(format: "sgemm rate in this run: %.1f GFLOP/s; %.3f GFLOP/token with the LM head, %.3f without", sgemmRate, (body + head) / 1e9, body / 1e9))
+        for r in results {
+            print(String(format: "%-11@ %8.0f tokens/s  %6.1f GFLOP/s  %4.0f%% of sgemm", r["variant"] as! String as NSString,
+                         r["tokens_per_second"] as! Double, r["gflops"] as! Double, 100 * (r["fraction_of_sgemm"] as! Double)))
+        }
+        print(String(format: "peak resident memory: %.0f MB", peak))
+    }
+}
+
+/// sgemm GFLOP/s for x[M, K] · W[N, K]ᵀ, best of a few runs.
+func measureSgemm(m: Int, k: Int, n: Int) -> Double {
+    var rng = SeededRandom(seed: 2)
+    let a = Tensor(randomNormal: [m, k], using: &rng), b = Tensor(randomNormal: [n, k], using: &rng)
+    var c = Tensor(shape: [m, n])
+    var best = Double.infinity
+    a.withPointer { ap in b.withPointer { bp in c.withMutablePointer { cp in
+        // Best of as many runs as fit in a second: single short runs are at the mercy of the scheduler.
+        let begin = now()
+        repeat {
+            let start = now()
+            sgemm(.normal, .transposed, m: m, n: n, k: k, a: ap, lda: k, b: bp, ldb: k, c: cp, ldc: n)
+            best = min(best, now() - start)
+        } while now() - begin < 1
+
+    } } }
+    return 2 * Double(m * n * k) / best / 1e9
+}
+
+/// Peak resident set size of this process so far, in MB (getrusage's ru_maxrss is in KB on Linux).
+func peakResidentMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+
+/// `scalpel forward --model M --text T [--top K] [--json]`: logits, per-position argmax and loss.
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Run a language model over a text: per-position predictions and the mean next-token loss.")
+
+    @Option(help: "Checkpoint path or alias.") var model: String
+    @Option(help: "The text.") var text: String
+    @Option(help: "Top predictions to show per position.") var top = 5
+    @Flag(help: "Print JSON: {ids, loss, positions: [{argmax, logsumexp, top: [[id, logit]]}]}.") var json = false
+
+    func validate() throws { if top < 0 { throw ValidationError("--top must be 0 or more") } }
+
+    func run() throws {
+        let loaded = try ModelLoader.load(model)
+        guard case .llama(let llama) = loaded.model else {
+            throw ValidationError("\(model) is an encoder (\(loaded.architecture)); use `scalpel embed` for sentence embeddings")
+        }
+        let ids = loaded.tokenizer.encode(text, addSpecialTokens: true)
+        guard !ids.isEmpty else { throw ValidationError("the text has no tokens") }
+        let batch = TokenBatch([ids])
+        let logits = llama.forward(embeddings: try llama.embed(batch), batch: batch).logits!
+        let loss = ids.count > 1 ? Double(nextTokenLoss(logits: logits, batch: batch).value.scalars[0]) : Double.nan
+        let v = llama.config.vocabularySize
+        var positions: [[String: Any]] = []
+        for t in 0..<ids.count {
+            let row = Array(logits.value.scalars[(t * v)..<((t + 1) * v)])
+            let maximum = row.max()!
+            let lse = Double(maximum) + log(row.reduce(0.0) { $0 + exp(Double($1 - maximum)) })
+            let best = row.indices.sorted { row[$0] > row[$1] }.prefix(top)
+            positions.append(["argmax": row.indices.max { row[$0] < row[$1] }!, "logsumexp": lse,
+                              "top": best.map { [$0, Double(row[$0])] as [Any] }])
+        }
+        if json {
+            Output.printJSON(["ids": ids.map(Int.init), "loss": loss.isNaN ? NSNull() : loss as Any, "positions": positions])
+            return
+        }
+        print("\(ids.count) tokens, mean next-token loss \(loss.isNaN ? "n/a" : String(format: "%.4f", loss))")
+        for (t, id) in ids.enumerated() {
+            let next = (positions[t]["top"] as! [[Any]]).map { "\(loaded.tokenizer.decode([Int32($0[0] as! Int)]).debugDescription) \(String(format: "%.2f", $0[1] as! Double))" }
+            print(String(format: "%4d  %-16@ → ", t, loaded.tokenizer.decode([id]).debugDescription as NSString) + next.joined(separator: ", "))
+        }
+    }
+}
+
+/// `scalpel embed --model minilm --text T [--json]`: a mean-pooled, L2-normalised sentence embedding.
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "embed", abstract: "Sentence embedding from an encoder (MiniLM).")
+
+    @Option(help: "Checkpoint path or alias.") var model: String
+    @Option(help: "The text.") var text: String
+    @Flag(help: "Print JSON: {ids, embedding}.") var json = false
+
+    func run() throws {
+        let loaded = try ModelLoader.load(model)
+        guard case .bert(let bert) = loaded.model else {
+            throw ValidationError("\(model) is a decoder (\(loaded.architecture)); sentence embeddings need an encoder such as minilm")
+        }
+        let ids = loaded.tokenizer.encode(text, addSpecialTokens: true)
+        let batch = TokenBatch([ids])
+        let embedding = bert.sentenceEmbeddings(hidden: bert.forward(embeddings: try bert.embed(batch), batch: batch), batch: batch).value.scalars
+        if json {
+            Output.printJSON(["ids": ids.map(Int.init), "embedding": embedding.map(Double.init)])
+        } else {
+            print("\(ids.count) tokens → \(embedding.count)-dimensional embedding")
+            print(embedding.map { String(format: "%.4f", $0) }.joined(separator: " "))
+        }
+    }
+}

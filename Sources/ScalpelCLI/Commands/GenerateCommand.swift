@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+
+/// `scalpel generate --model M --prompt T [--chat] [--max-tokens N] [--temperature t] [--seed s]`:
+/// streams the continuation to stdout as it is decoded.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate text with a KV cache (greedy or seeded sampling).")
+
+    @Option(help: "Checkpoint path or alias.") var model: String
+    @Option(help: "The prompt.") var prompt: String
+    @Flag(help: "Wrap the prompt in the model's chat template.") var chat = false
+    @Option(help: "Tokens to generate at most.") var maxTokens = 64
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(help: "Seed for sampling.") var seed: UInt64 = 0
+    @Flag(help: "Print JSON at the end instead of streaming: {prompt, ids, text}.") var json = false
+
+    func validate() throws {
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be 0 or a positive number") }
+    }
+
+    func run() throws {
+        let loaded = try ModelLoader.load(model)
+        guard case .llama(let llama) = loaded.model else { throw ValidationError("\(model) is an encoder; it cannot generate text") }
+        var input = prompt
+        var stop = Set<Int32>()
+        if chat {
+            guard let template = loaded.chatTemplate else { throw TokenizerError.noChatTemplate }
+            input = template.render([.init(role: "user", content: prompt)])
+            if let end = loaded.tokenizer.id(of: "<|im_end|>") { stop.insert(end) }
+            if let end = loaded.tokenizer.id(of: "<end_of_turn>") { stop.insert(end) }
+        }
+        if let eos = (loaded.tokenizer as? BPETokenizer)?.eosID { stop.insert(eos) }
+        let ids = loaded.tokenizer.encode(input, addSpecialTokens: true)
+        var printed = ""
+        var generated: [Int32] = []
+        let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: seed)
+        try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop) { token in
+            generated.append(token)
+            guard !json else { return true }
+            // Print whole characters only: a byte-level token can end inside a UTF-8 sequence.
+            let text = loaded.tokenizer.decode(generated.filter { !stop.contains($0) }, skipSpecialTokens: true)
+            if !text.hasSuffix("\u{FFFD}") && text.count > printed.count {
+                FileHandle.standardOutput.write(Data(text.dropFirst(printed.count).utf8))
+                printed = text
+            }
+            return true
+        }
+        let text = loaded.tokenizer.decode(generated.filter { !stop.contains($0) }, skipSpecialTokens: true)
+        if json {
+            Output.printJSON(["prompt": input, "ids": generated.map(Int.init), "text": text])
+        } else {
+            if text.count > printed.count { print(text.dropFirst(printed.count), terminator: "") }
+            print("")
+        }
+    }
+}
