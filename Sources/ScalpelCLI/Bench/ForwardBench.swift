@@ -32,10 +32,15 @@ struct ForwardBench: ParsableCommand {
 
         var results: [[String: Any]] = []
         for (name, rows) in [("all logits", nil), ("no logits", [Int]())] as [(String, [Int]?)] {
+            // Every pass keeps all layers' sites ([B·T, F] each) alive, as a collector would.
+            var recorded: [Tensor] = []
             var sites = 0
             var hooks = HookSet()
-            for l in 0..<c.layers { hooks.collect(HookName.mlpSite(l)) { sites += $0.count } }
-            let run = { _ = llama.forward(embeddings: try! llama.embed(tokenBatch), batch: tokenBatch, hooks: hooks, logitRows: rows) }
+            for l in 0..<c.layers { hooks.collect(HookName.mlpSite(l)) { recorded.append($0); sites += $0.count } }
+            let run = {
+                recorded.removeAll()
+                _ = llama.forward(embeddings: try! llama.embed(tokenBatch), batch: tokenBatch, hooks: hooks, logitRows: rows)
+            }
             Output.progress("bench forward: \(name), warm-up…")
             run()
             var best = Double.infinity
