@@ -11,6 +11,9 @@
 //   Checkpoints           AtomicFiles                GGUF and safetensors: read, write, (de)quantize; knows no models
 //   Tokenizers            Checkpoints                byte-level BPE, WordPiece, chat templates (vocabularies from metadata)
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
+//   Datasets              Checkpoints (JSON), TensorCore (RNG)  dataset readers, splits
+//   Recipes               Yams                       the declarative recipe format and its validation
+//   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
@@ -26,6 +29,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -39,7 +43,10 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Tokenizers", dependencies: ["Checkpoints"]),
         .target(name: "Models", dependencies: ["Autodiff", "Checkpoints", "Tokenizers"]),
-        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models"]),
+        .target(name: "Datasets", dependencies: ["Checkpoints", "TensorCore"]),
+        .target(name: "Recipes", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
+        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -55,6 +62,7 @@ let package = Package(
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "TestSupport", "Tokenizers"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI"]),
     ]

@@ -33,6 +33,16 @@ public final class AdamW {
         self.steps = [Int](repeating: 0, count: parameters.count)
     }
 
+    /// The moments and step counts, per parameter, for saving and resuming a run exactly.
+    public var state: (first: [[Float]], second: [[Float]], steps: [Int]) {
+        get { (firstMoment, secondMoment, steps) }
+        set {
+            precondition(newValue.first.map(\.count) == firstMoment.map(\.count) && newValue.second.map(\.count) == secondMoment.map(\.count)
+                         && newValue.steps.count == steps.count, "AdamW: restored state does not match the parameters")
+            (firstMoment, secondMoment, steps) = newValue
+        }
+    }
+
     /// Optimizer state held, in Float elements (m and v together).
     public var stateElementCount: Int { firstMoment.reduce(0) { $0 + $1.count } * 2 }
 

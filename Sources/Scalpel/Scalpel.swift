@@ -1,12 +1,15 @@
 // The embeddable library: `import Scalpel` brings in every public module.
 @_exported import AtomicFiles
 @_exported import Checkpoints
+@_exported import Datasets
 @_exported import Autodiff
 @_exported import HDF5Kit
 @_exported import Models
 @_exported import Optimizers
+@_exported import Recipes
 @_exported import TensorCore
 @_exported import Tokenizers
+@_exported import Training
 
 /// Scalpel's version, reported by `scalpel --version` and recorded in every evidence archive.
 public enum ScalpelVersion {

@@ -65,14 +65,32 @@ public final class BertModel: @unchecked Sendable {
         self.parameters = parameters
     }
 
-    /// Embeddings of the batch (token type 0 everywhere). - → [B·T, C]
-    public func embed(_ batch: TokenBatch) throws -> Variable {
+    /// Embeddings of the batch (token type 0 everywhere), with optional prefix rows that replace the word
+    /// embeddings of the first P positions of every sequence (a soft prompt, with [CLS] as its first row).
+    /// - prefix: [P, C] → [B·T, C]
+    public func embed(_ batch: TokenBatch, prefix: Variable? = nil) throws -> Variable {
         let ids = batch.paddedIDs(pad: 0)
         for id in ids where id < 0 || Int(id) >= config.vocabularySize { throw ModelError.tokenOutOfRange(id: id, vocabulary: config.vocabularySize) }
         if batch.length > config.maxPositions { throw ModelError.contextTooLong(tokens: batch.length, limit: config.maxPositions) }
+        var words = embedding(wordEmbedding, ids: ids)
+        if let prefix, batch.prefix > 0 {
+            precondition(prefix.shape == [batch.prefix, config.hiddenSize], "prefix \(prefix.shape) is not [\(batch.prefix), \(config.hiddenSize)]")
+            var parts: [Variable] = []
+            for b in 0..<batch.batch {
+                parts.append(prefix)
+                parts.append(gatherRows(words, Array((b * batch.length + batch.prefix)..<((b + 1) * batch.length))))
+            }
+            words = concatRows(parts)
+        }
         let positions = embedding(positionEmbedding, ids: batch.positions.map(Int32.init))
         let types = embedding(typeEmbedding, ids: [Int32](repeating: 0, count: batch.rows))
-        return add(add(embedding(wordEmbedding, ids: ids), positions), types)
+        return add(add(words, positions), types)
+    }
+
+    /// The word embedding of one token (for building prefixes that start with [CLS]). - → [1, C]
+    public func wordEmbeddingRow(_ id: Int32) -> Tensor {
+        let c = config.hiddenSize
+        return Tensor(shape: [1, c], scalars: Array(wordEmbedding.value.scalars[(Int(id) * c)..<((Int(id) + 1) * c)]))
     }
 
     /// The encoder's last hidden state. - embeddings: [B·T, C] from `embed` → [B·T, C]

@@ -79,6 +79,12 @@ public final class LlamaModel: @unchecked Sendable {
         return concatRows(parts)
     }
 
+    /// The embedding row of one token (for prefixes that start with BOS, or prompt initialisation). - → [1, C]
+    public func embeddingRow(_ id: Int32) -> Tensor {
+        let c = config.hiddenSize
+        return Tensor(shape: [1, c], scalars: Array(tokenEmbedding.value.scalars[(Int(id) * c)..<((Int(id) + 1) * c)]))
+    }
+
     public struct Output {
         /// [rows, V]: logits of the rows asked for (all rows by default).
         public let logits: Variable?

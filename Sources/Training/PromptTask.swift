@@ -1,0 +1,84 @@
+import Autodiff
+import Datasets
+import Models
+import TensorCore
+import Tokenizers
+
+/// A classification task framed for a model with a soft prompt: the verbalizer logits at the last position
+/// of a decoder, or a linear head over an encoder's pooled output.
+///
+/// The soft prompt's P virtual tokens sit before the text, after BOS (decoders whose tokenizer adds one)
+/// or after [CLS] (encoders): that token becomes the first row of the prefix.
+public final class PromptTask: @unchecked Sendable {
+    public enum Framing {
+        /// Decoder: the text inside `template`, classified by the logits of `verbalizers` at the last token.
+        case verbalizers(template: String, ids: [Int32])
+        /// Encoder: a [K, C] head (and bias) over the mean-pooled last hidden state.
+        case head(weight: Variable, bias: Variable)
+    }
+
+    public let model: LanguageModel
+    public let tokenizer: any Tokenizer
+    public let framing: Framing
+    public let classes: Int
+    /// The first prefix row that is not trained (BOS or [CLS]), if the model needs one.
+    let fixedFirstRow: Tensor?
+
+    public init(model: LanguageModel, tokenizer: any Tokenizer, framing: Framing, classes: Int) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.framing = framing
+        self.classes = classes
+        switch model {
+        case .llama(let m):
+            if let bpe = tokenizer as? BPETokenizer, bpe.addBOS, let bos = bpe.bosID { fixedFirstRow = m.embeddingRow(bos) } else { fixedFirstRow = nil }
+        case .bert(let m):
+            fixedFirstRow = (tokenizer as? WordPieceTokenizer).map { m.wordEmbeddingRow($0.clsID) }
+        }
+    }
+
+    /// Token ids of one example's text, without the leading special token the prefix provides.
+    public func ids(_ text: String) -> [Int32] {
+        switch (model, framing) {
+        case (_, .verbalizers(let template, _)):
+            return tokenizer.encode(template.replacingOccurrences(of: "{text}", with: text), addSpecialTokens: false)
+        case (.bert, _):
+            return Array(tokenizer.encode(text, addSpecialTokens: true).dropFirst())   // [CLS] comes from the prefix
+        default:
+            return tokenizer.encode(text, addSpecialTokens: false)
+        }
+    }
+
+    /// Class logits [B, K] of a batch of texts under `prompt` ([P, C], or nil for no soft prompt).
+    public func logits(_ sequences: [[Int32]], prompt: Variable?) throws -> Variable {
+        var prefix = prompt
+        if let fixedFirstRow {
+            prefix = prompt.map { concatRows([Variable(fixedFirstRow), $0]) } ?? Variable(fixedFirstRow)
+        }
+        let batch = TokenBatch(sequences, prefix: prefix?.shape[0] ?? 0)
+        switch (model, framing) {
+        case (.llama(let m), .verbalizers(_, let verbalizerIDs)):
+            let out = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch, logitRows: batch.lastRows)
+            // [B, V] → the K verbalizer columns, so that the loss and the prediction see the same logits.
+            return selectColumns(out.logits!, verbalizerIDs.map(Int.init))
+        case (.bert(let m), .head(let weight, let bias)):
+            let hidden = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch)
+            let pooled = groupMeanRows(hidden, groups: (0..<batch.batch).map { batch.tokenRows($0, includePrefix: true) })
+            return linear(pooled, weight: weight, bias: bias)
+        default:
+            preconditionFailure("PromptTask: verbalizers need a decoder and a head needs an encoder")
+        }
+    }
+}
+
+/// Chosen columns of a matrix. - x: [N, V] → [N, K]
+public func selectColumns(_ x: Variable, _ columns: [Int]) -> Variable {
+    let v = x.shape.last!, n = x.value.count / v, k = columns.count
+    var out = Tensor(shape: [n, k])
+    for r in 0..<n { for (j, c) in columns.enumerated() { out.scalars[r * k + j] = x.value.scalars[r * v + c] } }
+    return Variable(result: out, parents: [x]) { dy in
+        x.accumulateGradient("selectColumns") { dx in
+            for r in 0..<n { for (j, c) in columns.enumerated() { dx[r * v + c] += dy.scalars[r * k + j] } }
+        }
+    }
+}
