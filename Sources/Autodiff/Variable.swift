@@ -86,7 +86,8 @@ public final class Variable {
     // MARK: - Backward
 
     /// Back-propagates from this node. `seed` is dL/d(self); it defaults to ones (for a scalar loss, 1).
-    /// The graph is consumed: intermediate closures are released afterwards, as in PyTorch.
+    /// The graph is consumed: intermediate closures and gradients are released as it goes, as in PyTorch;
+    /// leaves (inputs and parameters) keep their gradients.
     public func backward(seed: Tensor? = nil) {
         precondition(requiresGrad, "backward() on a value that depends on no trainable variable")
         let order = topologicalOrder()
@@ -97,6 +98,9 @@ public final class Variable {
             guard let closure = node.backwardClosure else { continue }
             if let gradient = node.grad { closure(gradient) }
             node.backwardClosure = nil
+            // An intermediate's gradient has been passed on: free it now, not at the end, so a backward
+            // through a deep model holds one layer's gradients at a time (PyTorch frees them the same way).
+            if node !== self { node.grad = nil }
         }
     }
 

@@ -8,12 +8,23 @@ public struct RecipeIssue: Error, Equatable, CustomStringConvertible, Sendable {
     public let message: String
 
     public var description: String { "\(line.map { "line \($0): " } ?? "")\(path.isEmpty ? "recipe" : path): \(message)" }
+
+    public init(path: String, line: Int?, message: String) {
+        self.path = path
+        self.line = line
+        self.message = message
+    }
 }
 
 /// All problems of a recipe at once, so a user fixes them in one go.
 public struct RecipeErrors: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let issues: [RecipeIssue]
+
+    public init(file: String, issues: [RecipeIssue]) {
+        self.file = file
+        self.issues = issues
+    }
     public var description: String {
         "\(file) has \(issues.count) problem\(issues.count == 1 ? "" : "s"):\n" + issues.map { "  - \($0)" }.joined(separator: "\n")
             + "\nRun `scalpel recipe explain` for every key, its type and its default."

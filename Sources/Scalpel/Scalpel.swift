@@ -6,6 +6,7 @@
 @_exported import HDF5Kit
 @_exported import Models
 @_exported import Optimizers
+@_exported import Pipeline
 @_exported import Recipes
 @_exported import TensorCore
 @_exported import Tokenizers

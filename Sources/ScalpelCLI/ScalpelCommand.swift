@@ -1,13 +1,7 @@
 import ArgumentParser
 import Scalpel
 
-@main
 struct ScalpelCommand: ParsableCommand {
-    static func main() {
-        Allocator.keepLargeBlocksOnTheHeap()
-        Self.main(nil)
-    }
-
     static let configuration = CommandConfiguration(
         commandName: "scalpel",
         abstract: "Find the few FFN neurons that carry a skill, prove that they matter, and edit only them.",
@@ -15,6 +9,6 @@ struct ScalpelCommand: ParsableCommand {
         Every command prints a JSON summary with --json; progress goes to stderr.
         """,
         version: ScalpelVersion.current,
-        subcommands: [InspectCommand.self, TokenizeCommand.self, ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, TunePromptCommand.self, RecipeCommand.self, InspectCommand.self, TokenizeCommand.self, ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, BenchCommand.self]
     )
 }

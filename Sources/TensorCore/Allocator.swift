@@ -14,7 +14,8 @@ public enum Allocator {
         #if os(Linux)
         // <malloc.h> is not in Swift's Glibc module; its parameter numbers are part of glibc's ABI.
         let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3
-        _ = glibcMallopt(mmapThreshold, 1 << 30)
+        // 32 MB is the largest threshold glibc accepts (HEAP_MAX_SIZE / 2 on 64-bit); larger values are refused.
+        _ = glibcMallopt(mmapThreshold, 32 << 20)
         _ = glibcMallopt(trimThreshold, Int32.max)
         #endif
     }

@@ -1,0 +1,257 @@
+import AtomicFiles
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import Models
+import Optimizers
+import Recipes
+import TensorCore
+import Training
+
+/// Stage 1: tune a soft prompt on the recipe's task with the model frozen, early-stopping on dev, and
+/// report its test accuracy beside zero-shot with the same framing.
+///
+/// Writes `prompt/prompt.safetensors` (the best prompt, plus the head for encoders, with provenance in its
+/// metadata), `prompt/state.safetensors` after every epoch (so an interrupted run resumes from its last
+/// finished epoch), and `prompt/stage.json`.
+public struct PromptStage {
+    public struct Result: Sendable {
+        public var zeroShotAccuracy: Double?
+        public var promptAccuracy: Double
+        public var devAccuracy: Double
+        public var margin: Double?
+        public var marginInterval: (Double, Double)?
+        public var epochs: Int
+        public var skippedRows: Int
+        public var promptFile: String
+        public var reused: Bool
+    }
+
+    let experiment: Experiment
+    let folder: RunFolder
+
+    public init(experiment: Experiment, folder: RunFolder) {
+        self.experiment = experiment
+        self.folder = folder
+    }
+
+    /// Everything the prompt depends on, hashed: the model file, the dataset file, and the recipe's sections.
+    public func inputs() throws -> [String: String] {
+        let r = experiment.recipe
+        return [
+            "model": try SHA256.file(experiment.modelPath),
+            "data": try SHA256.file(experiment.datasetPath),
+            "recipe": SHA256.hex("\(r.model)|\(r.seed)|\(r.data)|\(r.task)|\(r.prompt)"),
+        ]
+    }
+
+    public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
+        let recipe = experiment.recipe
+        let inputs = try inputs()
+        let stageURL = try folder.stage("prompt")
+        let promptURL = stageURL.appendingPathComponent("prompt.safetensors")
+        if !force, let done = folder.isDone("prompt", inputs: inputs) {
+            if !quiet { ProgressReporter.say("prompt: up to date (\(promptURL.path))") }
+            return Result(zeroShotAccuracy: done.summary["zero_shot_accuracy"], promptAccuracy: done.summary["prompt_accuracy"] ?? 0,
+                          devAccuracy: done.summary["dev_accuracy"] ?? 0, margin: done.summary["margin"],
+                          marginInterval: done.summary["margin_ci_low"].map { ($0, done.summary["margin_ci_high"] ?? 0) },
+                          epochs: Int(done.summary["epochs"] ?? 0), skippedRows: Int(done.summary["skipped_rows"] ?? 0),
+                          promptFile: promptURL.path, reused: true)
+        }
+        let started = Date()
+        let data = experiment.dataset
+        let splits = Splits(count: data.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        if data.skipped > 0 && !quiet { ProgressReporter.say("data: skipped \(data.skipped) incomplete rows") }
+
+        let task = try makeTask()
+        let sequences = data.examples.map { task.ids($0.text) }
+        let labels = data.examples.map { $0.label! }
+        func subset(_ indices: [Int]) -> ([[Int32]], [Int]) { (indices.map { sequences[$0] }, indices.map { labels[$0] }) }
+        var trainIndices = splits.train
+        if let cap = recipe.prompt.maxTrainExamples { trainIndices = Array(trainIndices.prefix(cap)) }
+        let evalBatch = max(recipe.prompt.batchSize, 16)
+
+        let trainer = PromptTrainer(task: task, initialPrompt: try initialPrompt(), learningRate: recipe.prompt.learningRate,
+                                    weightDecay: recipe.prompt.weightDecay)
+        // Zero-shot: the same framing without a prompt (decoders only; an encoder's head starts untrained).
+        var zeroShot: Evaluation?
+        if case .verbalizers = task.framing {
+            let (x, y) = subset(splits.test)
+            let progress = ProgressReporter("prompt: zero-shot test", total: x.count)
+            progress.quiet = quiet
+            zeroShot = try trainer.evaluate(x, labels: y, batchSize: evalBatch, withPrompt: false) { progress.update($0) }
+        }
+
+        // Resume from the last finished epoch, if an earlier run of the same inputs left its state.
+        let stateURL = stageURL.appendingPathComponent("state.safetensors")
+        var state = TrainingState(epoch: 0, bestDev: -1, badEpochs: 0, best: trainer.trainables.map(\.value))
+        if let saved = try? TrainingState.load(stateURL, inputs: inputs, trainer: trainer) {
+            state = saved
+            if !quiet { ProgressReporter.say("prompt: resuming after epoch \(state.epoch)") }
+        }
+
+        let steps = (trainIndices.count + recipe.prompt.batchSize - 1) / recipe.prompt.batchSize
+        while state.epoch < recipe.prompt.epochs && state.badEpochs < recipe.prompt.patience {
+            let epoch = state.epoch
+            var rng = SeededRandom(seed: recipe.seed &+ 1000 &+ UInt64(epoch))
+            let order = rng.shuffled(trainIndices)
+            let progress = ProgressReporter("prompt: epoch \(epoch + 1)/\(recipe.prompt.epochs)", total: order.count)
+            progress.quiet = quiet
+            var recent: [Float] = []
+            for s in 0..<steps {
+                let batch = Array(order[(s * recipe.prompt.batchSize)..<min(order.count, (s + 1) * recipe.prompt.batchSize)])
+                let (x, y) = subset(batch)
+                let loss = try trainer.step(x, labels: y)
+                guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: s, epoch: epoch + 1) }
+                recent.append(loss)
+                if recent.count > 20 { recent.removeFirst() }
+                progress.update(min(order.count, (s + 1) * recipe.prompt.batchSize),
+                                String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
+            }
+            let (x, y) = subset(splits.dev)
+            let dev = try trainer.evaluate(x, labels: y, batchSize: evalBatch).accuracy
+            if dev > state.bestDev {
+                state.bestDev = dev
+                state.best = trainer.trainables.map(\.value)
+                state.badEpochs = 0
+            } else {
+                state.badEpochs += 1
+            }
+            state.epoch += 1
+            if !quiet { ProgressReporter.say(String(format: "prompt: epoch %d dev accuracy %.4f (best %.4f)", epoch + 1, dev, state.bestDev)) }
+            try state.save(stateURL, inputs: inputs, trainer: trainer)
+        }
+
+        for (variable, best) in zip(trainer.trainables, state.best) { variable.value = best }
+        let (x, y) = subset(splits.test)
+        let test = try trainer.evaluate(x, labels: y, batchSize: evalBatch)
+        var margin: Double?, interval: (Double, Double)?
+        if let zeroShot {
+            let (d, low, high) = pairedBootstrapDifference(test.correct, zeroShot.correct, seed: recipe.seed &+ 99)
+            margin = d
+            interval = (low, high)
+        }
+
+        var metadata: [String: String] = [
+            "model_sha256": inputs["model"]!, "data_sha256": inputs["data"]!, "recipe_sha256": SHA256.hex(recipe.text),
+            "recipe_name": recipe.name, "seed": String(recipe.seed), "epochs": String(state.epoch),
+            "dev_accuracy": String(state.bestDev), "test_accuracy": String(test.accuracy),
+        ]
+        if let zeroShot { metadata["zero_shot_test_accuracy"] = String(zeroShot.accuracy) }
+        var entries = [SafetensorsEntry(name: "soft_prompt", floats: trainer.prompt.value.scalars, shape: trainer.prompt.value.shape)]
+        if case .head(let w, let b) = task.framing {
+            entries.append(SafetensorsEntry(name: "head.weight", floats: w.value.scalars, shape: w.value.shape))
+            entries.append(SafetensorsEntry(name: "head.bias", floats: b.value.scalars, shape: b.value.shape))
+        }
+        try writeSafetensors(entries, metadata: metadata, to: promptURL)
+
+        var summary: [String: Double] = ["prompt_accuracy": test.accuracy, "dev_accuracy": state.bestDev, "epochs": Double(state.epoch),
+                                         "skipped_rows": Double(data.skipped), "test_examples": Double(splits.test.count)]
+        if let zeroShot { summary["zero_shot_accuracy"] = zeroShot.accuracy }
+        if let margin, let interval { summary["margin"] = margin; summary["margin_ci_low"] = interval.0; summary["margin_ci_high"] = interval.1 }
+        try folder.write(RunFolder.StageRecord(stage: "prompt", inputs: inputs, outputs: ["prompt.safetensors": try SHA256.file(promptURL.path)],
+                                               summary: summary, notes: ["recipe": experiment.recipeFile], seconds: Date().timeIntervalSince(started)))
+        try? FileManager.default.removeItem(at: stateURL)
+        return Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: test.accuracy, devAccuracy: state.bestDev, margin: margin,
+                      marginInterval: interval, epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
+    }
+
+    func makeTask() throws -> PromptTask {
+        let recipe = experiment.recipe, loaded = experiment.loaded
+        if let ids = experiment.verbalizerIDs {
+            return PromptTask(model: loaded.model, tokenizer: loaded.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: ids),
+                              classes: ids.count)
+        }
+        guard case .bert(let bert) = loaded.model else { throw TrainingError.framing("a classification head needs an encoder") }
+        var rng = SeededRandom(seed: recipe.seed &+ 7)
+        let classes = experiment.dataset.classes.count, c = bert.config.hiddenSize
+        let weight = Variable(Tensor(randomNormal: [classes, c], std: 1 / Float(c).squareRoot(), using: &rng), requiresGrad: true, name: "head.weight")
+        let bias = Variable(Tensor(shape: [classes]), requiresGrad: true, name: "head.bias")
+        return PromptTask(model: loaded.model, tokenizer: loaded.tokenizer, framing: .head(weight: weight, bias: bias), classes: classes)
+    }
+
+    /// P rows: embeddings of random vocabulary tokens (seeded), or of the tokens of `init_words`, repeated.
+    func initialPrompt() throws -> Tensor {
+        let recipe = experiment.recipe, loaded = experiment.loaded
+        let p = recipe.prompt.length
+        var ids: [Int32]
+        if recipe.prompt.initialisation == "words", let words = recipe.prompt.initWords {
+            let tokens = loaded.tokenizer.encode(words.joined(separator: " "), addSpecialTokens: false)
+            guard !tokens.isEmpty else { throw TrainingError.framing("prompt.init_words has no tokens") }
+            ids = (0..<p).map { tokens[$0 % tokens.count] }
+        } else {
+            var rng = SeededRandom(seed: recipe.seed &+ 3)
+            let special = loaded.tokenizer.specialTokenIDs
+            ids = []
+            while ids.count < p {
+                let id = Int32(rng.nextInt(below: loaded.tokenizer.vocabularySize))
+                if !special.contains(id) { ids.append(id) }
+            }
+        }
+        let rows: [Tensor] = ids.map { id in
+            switch loaded.model {
+            case .llama(let m): m.embeddingRow(id)
+            case .bert(let m): m.wordEmbeddingRow(id)
+            }
+        }
+        return Tensor(shape: [p, rows[0].shape[1]], scalars: rows.flatMap(\.scalars))
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFiniteLoss(step: Int, epoch: Int)
+    case framing(String)
+
+    public var description: String {
+        switch self {
+        case .nonFiniteLoss(let step, let epoch):
+            return "the loss became NaN or infinite at epoch \(epoch), step \(step + 1); lower prompt.learning_rate and run again."
+        case .framing(let detail): return detail
+        }
+    }
+}
+
+/// What `prompt/state.safetensors` holds after each epoch: the trainables, Adam's moments, and the
+/// early-stopping bookkeeping, tagged with the input hashes so a changed recipe never resumes a stale run.
+struct TrainingState {
+    var epoch: Int
+    var bestDev: Double
+    var badEpochs: Int
+    var best: [Tensor]
+
+    func save(_ url: URL, inputs: [String: String], trainer: PromptTrainer) throws {
+        var entries: [SafetensorsEntry] = []
+        let (first, second, steps) = trainer.optimizer.state
+        for (i, v) in trainer.trainables.enumerated() {
+            entries.append(SafetensorsEntry(name: "current.\(i)", floats: v.value.scalars, shape: v.value.shape))
+            entries.append(SafetensorsEntry(name: "best.\(i)", floats: best[i].scalars, shape: best[i].shape))
+            entries.append(SafetensorsEntry(name: "adam_m.\(i)", floats: first[i], shape: [first[i].count]))
+            entries.append(SafetensorsEntry(name: "adam_v.\(i)", floats: second[i], shape: [second[i].count]))
+        }
+        var metadata = inputs.mapValues { $0 }
+        metadata["epoch"] = String(epoch)
+        metadata["best_dev"] = String(bestDev)
+        metadata["bad_epochs"] = String(badEpochs)
+        metadata["steps"] = steps.map(String.init).joined(separator: ",")
+        try writeSafetensors(entries, metadata: metadata, to: url)
+    }
+
+    static func load(_ url: URL, inputs: [String: String], trainer: PromptTrainer) throws -> TrainingState? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let file = try SafetensorsFile(path: url.path)
+        for (key, value) in inputs where file.metadata[key] != value { return nil }
+        guard let epoch = Int(file.metadata["epoch"] ?? ""), let bestDev = Double(file.metadata["best_dev"] ?? ""),
+              let bad = Int(file.metadata["bad_epochs"] ?? "") else { return nil }
+        let steps = (file.metadata["steps"] ?? "").split(separator: ",").compactMap { Int($0) }
+        var best: [Tensor] = [], first: [[Float]] = [], second: [[Float]] = []
+        for (i, v) in trainer.trainables.enumerated() {
+            v.value = Tensor(shape: v.value.shape, scalars: try file.floats("current.\(i)"))
+            best.append(Tensor(shape: v.value.shape, scalars: try file.floats("best.\(i)")))
+            first.append(try file.floats("adam_m.\(i)"))
+            second.append(try file.floats("adam_v.\(i)"))
+        }
+        trainer.optimizer.state = (first, second, steps)
+        return TrainingState(epoch: epoch, bestDev: bestDev, badEpochs: bad, best: best)
+    }
+}

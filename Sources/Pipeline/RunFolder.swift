@@ -1,0 +1,50 @@
+import AtomicFiles
+import Foundation
+
+/// The folder a recipe's run writes into: one subfolder per stage, each with its outputs and a
+/// `stage.json` recording the hashes of the inputs that produced them, so a finished stage is never
+/// computed twice and a changed input is never mistaken for a finished one.
+public struct RunFolder: Sendable {
+    public let url: URL
+
+    public init(_ url: URL) throws {
+        self.url = url
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func stage(_ name: String) throws -> URL {
+        let folder = url.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    public struct StageRecord: Codable, Sendable, Equatable {
+        public var stage: String
+        public var inputs: [String: String]
+        public var outputs: [String: String]
+        public var summary: [String: Double]
+        public var notes: [String: String]
+        public var seconds: Double
+    }
+
+    public func record(_ stage: String) -> StageRecord? {
+        let file = url.appendingPathComponent(stage).appendingPathComponent("stage.json")
+        guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+        return try? JSONDecoder().decode(StageRecord.self, from: data)
+    }
+
+    public func write(_ record: StageRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(record), to: try stage(record.stage).appendingPathComponent("stage.json"))
+    }
+
+    /// A stage is done when its record's inputs equal `inputs` and every output still has its recorded hash.
+    public func isDone(_ stage: String, inputs: [String: String]) -> StageRecord? {
+        guard let record = record(stage), record.inputs == inputs else { return nil }
+        for (file, hash) in record.outputs {
+            guard (try? SHA256.file(url.appendingPathComponent(stage).appendingPathComponent(file).path)) == hash else { return nil }
+        }
+        return record
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+
+/// `scalpel recipe check FILE` and `scalpel recipe explain`.
+struct RecipeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "recipe", abstract: "Validate a recipe, or print the recipe format.",
+                                                    subcommands: [Check.self, Explain.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a recipe: its keys and types, its model, its data and its verbalizers.")
+        @Argument(help: "Recipe file.") var file: String
+        @Flag(help: "Print JSON: {valid, problems: [{path, line, message}]}.") var json = false
+
+        func run() throws {
+            do {
+                let recipe = try Recipe(contentsOf: URL(fileURLWithPath: file))
+                _ = try Experiment(recipe: recipe, file: file)
+                if json { Output.printJSON(["valid": true, "problems": [] as [Any], "name": recipe.name]) } else { print("\(file): valid") }
+            } catch let errors as RecipeErrors {
+                if json {
+                    Output.printJSON(["valid": false, "problems": errors.issues.map { ["path": $0.path, "line": $0.line.map { $0 as Any } ?? NSNull(), "message": $0.message] }])
+                    throw ExitCode(1)
+                }
+                throw errors
+            }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every recipe key with its type, default and meaning.")
+        func run() { print(RecipeValidator.explain(), terminator: "") }
+    }
+}
+
+/// `scalpel tune-prompt RECIPE`: stage 1 alone.
+struct TunePromptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tune-prompt", abstract: "Tune the recipe's soft prompt (stage 1), resuming or reusing earlier work.")
+    @Argument(help: "Recipe file.") var recipe: String
+    @Flag(help: "Recompute even if an up-to-date prompt exists.") var force = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() throws {
+        let summary = try Runner.run(recipePath: recipe, from: force ? "prompt" : nil, only: ["prompt"])
+        Runner.report(summary, json: json)
+    }
+}
+
+/// `scalpel run RECIPE [--from STAGE]`: every stage the recipe names, in order.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every stage the recipe names; finished stages with unchanged inputs are reused.")
+    @Argument(help: "Recipe file.") var recipe: String
+    @Option(help: "Recompute this stage and every later one.") var from: String?
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func validate() throws {
+        if let from, !RecipeSchema.stages.contains(from) { throw ValidationError("--from must be one of \(RecipeSchema.stages.joined(separator: ", "))") }
+    }
+
+    func run() throws {
+        Runner.report(try Runner.run(recipePath: recipe, from: from, only: nil), json: json)
+    }
+}
+
+/// Runs stages and prints their summary.
+enum Runner {
+    static let available = ["prompt"]
+
+    static func run(recipePath: String, from: String?, only: [String]?) throws -> [String: Any] {
+        let recipe = try Recipe(contentsOf: URL(fileURLWithPath: recipePath))
+        let stages = only ?? recipe.stages
+        if let missing = stages.first(where: { !available.contains($0) }) {
+            throw ValidationError("stage '\(missing)' is not available in this version of Scalpel (available: \(available.joined(separator: ", "))); remove it from the recipe's stages")
+        }
+        let experiment = try Experiment(recipe: recipe, file: recipePath)
+        let folder = try RunFolder(experiment.runFolder)
+        try AtomicFile.write(Data(recipe.text.utf8), to: folder.url.appendingPathComponent("recipe.yaml"))
+        var summary: [String: Any] = ["recipe": recipe.name, "run": folder.url.path]
+        var forcing = false
+        for stage in stages {
+            if stage == from { forcing = true }
+            switch stage {
+            case "prompt":
+                let result = try PromptStage(experiment: experiment, folder: folder).run(force: forcing)
+                summary["zero_shot_accuracy"] = result.zeroShotAccuracy.map { $0 as Any } ?? NSNull()
+                summary["prompt_accuracy"] = result.promptAccuracy
+                summary["dev_accuracy"] = result.devAccuracy
+                summary["margin"] = result.margin.map { $0 as Any } ?? NSNull()
+                summary["margin_ci95"] = result.marginInterval.map { [$0.0, $0.1] as Any } ?? NSNull()
+                summary["epochs"] = result.epochs
+                summary["skipped_rows"] = result.skippedRows
+                summary["prompt"] = result.promptFile
+                summary["prompt_reused"] = result.reused
+            default: break
+            }
+        }
+        return summary
+    }
+
+    static func report(_ summary: [String: Any], json: Bool) {
+        if json { Output.printJSON(summary); return }
+        print("run: \(summary["run"]!)")
+        if let zero = summary["zero_shot_accuracy"] as? Double { print(String(format: "zero-shot test accuracy   %.4f", zero)) }
+        if let acc = summary["prompt_accuracy"] as? Double { print(String(format: "soft-prompt test accuracy %.4f (dev %.4f)", acc, summary["dev_accuracy"] as? Double ?? 0)) }
+        if let margin = summary["margin"] as? Double, let ci = summary["margin_ci95"] as? [Double] {
+            print(String(format: "margin %+.4f, 95%% CI [%+.4f, %+.4f]%@", margin, ci[0], ci[1], ci[0] > 0 ? " (excludes zero)" : ""))
+        }
+        if let prompt = summary["prompt"] { print("prompt: \(prompt)") }
+    }
+}
