@@ -55,7 +55,7 @@ let package = Package(
         ),
         // Fuzz target for the checkpoint readers; see Scripts/fuzz. Built normally it replays files.
         .executableTarget(name: "FuzzCheckpoints", dependencies: ["Checkpoints"]),
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models"]),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models", "Tokenizers"]),
 
         .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Autodiff", "TestSupport"]),
@@ -64,6 +64,7 @@ let package = Package(
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI"]),

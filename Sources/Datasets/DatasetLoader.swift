@@ -118,8 +118,9 @@ public enum DatasetLoader {
 
     static func jsonlRows(_ path: String) throws -> [(row: Int, fields: [String: String])] {
         var rows: [(Int, [String: String])] = []
-        for (i, line) in try read(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+        // Split on any line break: in Swift "\r\n" is one Character, so splitting on "\n" would miss CRLF files.
+        for (i, line) in try read(path).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             rows.append((i + 1, try object(Array(trimmed.utf8), path: path, row: i + 1)))
         }
@@ -256,7 +257,7 @@ public enum DatasetLoader {
             throw DatasetError.malformed(path: spec.path, row: 0, detail: "data.path must name a pro_stereotyped_*.txt file; its anti_stereotyped twin is read beside it")
         }
         func lines(_ path: String) throws -> [String] {
-            try read(path).split(separator: "\n").map { line in
+            try read(path).split(whereSeparator: \.isNewline).map { line in
                 var s = String(line)
                 if let space = s.firstIndex(of: " "), Int(s[..<space]) != nil { s = String(s[s.index(after: space)...]) }
                 return s.replacingOccurrences(of: "[", with: "").replacingOccurrences(of: "]", with: "").trimmingCharacters(in: .whitespaces)

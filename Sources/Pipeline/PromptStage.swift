@@ -46,7 +46,9 @@ public struct PromptStage {
         ]
     }
 
-    public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
+    /// - stopAfterEpochs: stop with `PromptStageInterrupted` once that many epochs have finished and their
+    ///   state is saved; tests use it to interrupt a run and check that the next one resumes exactly.
+    public func run(force: Bool = false, quiet: Bool = false, stopAfterEpochs: Int? = nil) throws -> Result {
         let recipe = experiment.recipe
         let inputs = try inputs()
         let stageURL = try folder.stage("prompt")
@@ -121,6 +123,7 @@ public struct PromptStage {
             state.epoch += 1
             if !quiet { ProgressReporter.say(String(format: "prompt: epoch %d dev accuracy %.4f (best %.4f)", epoch + 1, dev, state.bestDev)) }
             try state.save(stateURL, inputs: inputs, trainer: trainer)
+            if let stop = stopAfterEpochs, state.epoch >= stop { throw PromptStageInterrupted(epoch: state.epoch) }
         }
 
         for (variable, best) in zip(trainer.trainables, state.best) { variable.value = best }
@@ -198,6 +201,8 @@ public struct PromptStage {
         return Tensor(shape: [p, rows[0].shape[1]], scalars: rows.flatMap(\.scalars))
     }
 }
+
+public struct PromptStageInterrupted: Error { public let epoch: Int }
 
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, epoch: Int)

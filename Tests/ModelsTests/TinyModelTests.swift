@@ -173,27 +173,8 @@ import Tokenizers
 }
 
 @Suite struct ModelFileTests {
-    /// Writes a tiny Llama as an F32 GGUF with a byte-level vocabulary, so ModelLoader can read it.
     static func writeTinyGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: LlamaConfig) throws {
-        let tokens = (0..<c.vocabularySize).map { i in i < 256 ? String(ByteLevel.byteToScalar[i]) : "tok\(i)" }
-        let metadata: [(String, GGUFValue)] = [
-            ("general.architecture", .string(architecture)),
-            ("\(architecture).block_count", .uint32(UInt32(c.layers))), ("\(architecture).embedding_length", .uint32(UInt32(c.hiddenSize))),
-            ("\(architecture).feed_forward_length", .uint32(UInt32(c.intermediateSize))), ("\(architecture).attention.head_count", .uint32(UInt32(c.heads))),
-            ("\(architecture).attention.head_count_kv", .uint32(UInt32(c.kvHeads))), ("\(architecture).rope.freq_base", .float32(Float(c.ropeTheta))),
-            ("\(architecture).attention.layer_norm_rms_epsilon", .float32(c.rmsNormEps)), ("\(architecture).context_length", .uint32(UInt32(c.contextLength))),
-            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("gpt2")),
-            ("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) })),
-            ("tokenizer.ggml.merges", .array(.string, [])),
-            ("tokenizer.ggml.token_type", .array(.int32, tokens.map { _ in .int32(1) })),
-        ]
-        let writer = try GGUFWriter(url: url)
-        try writer.writeHeader(tensorCount: tensors.count, metadataCount: metadata.count)
-        for (k, v) in metadata { try writer.writeKeyValue(k, v) }
-        let names = tensors.keys.sorted()
-        for name in names { try writer.writeTensorInfo(name: name, type: .f32, shape: tensors[name]!.shape) }
-        for name in names { try quantize(tensors[name]!.scalars, to: .f32).withUnsafeBytes { try writer.writeTensorData($0) } }
-        try writer.finish()
+        try TinyModels.writeLlamaGGUF(url, architecture: architecture, tensors: tensors, config: c)
     }
 
     @Test func saveLoadForwardIsBitIdentical() throws {

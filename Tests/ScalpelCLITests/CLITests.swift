@@ -152,3 +152,54 @@ struct EmbedCommandTests {
         #expect((object["ids"] as? [Int])?.first == 101)
     }
 }
+
+@Suite(.enabled(if: InspectCommandTests.hasSmolLM2 && FileManager.default.fileExists(atPath: InspectCommandTests.root.appendingPathComponent("data/polarity/polarity-en-pang&lee2.csv").path),
+                "smollm2 and the polarity data are needed: run Scripts/fetch smollm2 polarity"))
+struct RecipeCommandTests {
+    static let base = """
+    name: check
+    model: smollm2
+    seed: 1
+    data:
+      loader: polarity
+      path: data/polarity/polarity-en-pang&lee2.csv
+    task:
+      template: "{text}\\nSentiment:"
+      verbalizers: [" negative", " positive"]
+    """
+
+    func check(_ text: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UUID().uuidString).yaml")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try runScalpel(["recipe", "check", url.path], in: InspectCommandTests.root)
+    }
+
+    @Test func theShippedRecipesAreValid() throws {
+        for name in ["sentiment-smollm2", "sentiment-minilm"] {
+            let result = try runScalpel(["recipe", "check", "Recipes/\(name).yaml"], in: InspectCommandTests.root)
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+        }
+        #expect(try check(Self.base).status == 0)
+    }
+
+    /// Each malformed recipe fails with its own message, naming the key and its line.
+    @Test(arguments: [
+        ("seed: 1", "seed: abc", "seed: must be an integer"),
+        ("seed: 1", "seed: 1\ncolour: blue", "colour: unknown key"),
+        ("path: data/polarity/polarity-en-pang&lee2.csv", "path: data/nowhere.csv", "data.path:"),
+        ("loader: polarity", "loader: csv\n  text: text\n  label: sentiment", "data.text"),
+        ("[\" negative\", \" positive\"]", "[\" negative\", \" enthusiastically\"]", "task.verbalizers: verbalizer 1"),
+    ])
+    func malformedRecipes(_ from: String, _ to: String, _ expected: String) throws {
+        let result = try check(Self.base.replacingOccurrences(of: from, with: to))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(expected), "\(result.stderr)")
+        #expect(result.stderr.contains("line "), "\(result.stderr)")
+    }
+
+    @Test func explainPrintsTheSchema() throws {
+        let result = try runScalpel(["recipe", "explain"])
+        #expect(result.status == 0 && result.stdout.contains("verbalizers") && result.stdout.contains("[default 16]"))
+    }
+}

@@ -1,0 +1,86 @@
+import Testing
+import Foundation
+import Checkpoints
+import Models
+import Pipeline
+import Recipes
+import TensorCore
+import TestSupport
+
+/// The prompt stage end to end on a tiny random Llama and a small labelled CSV.
+@Suite struct PromptStageTests {
+    /// A folder with tiny.gguf, data.csv, and a recipe whose verbalizers are single byte-level tokens.
+    func setUp(seed: Int = 3, epochs: Int = 3) throws -> (URL, Recipe) {
+        let directory = try Fixtures.scratchDirectory()
+        let config = TinyModels.llamaConfig(vocabulary: 260)
+        try TinyModels.writeLlamaGGUF(directory.appendingPathComponent("tiny.gguf"), tensors: TinyModels.llamaTensors(config), config: config)
+        var rows = "text,label\n"
+        for i in 0..<60 { rows += (i % 2 == 0 ? "good film \(i)" : "bad film \(i)") + ",\(i % 2 == 0 ? "pos" : "neg")\n" }
+        try rows.write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        let text = """
+        name: tiny
+        model: \(directory.appendingPathComponent("tiny.gguf").path)
+        seed: \(seed)
+        output: \(directory.appendingPathComponent("run").path)
+        data: {loader: csv, path: \(directory.appendingPathComponent("data.csv").path), text: text, label: label}
+        task: {template: "{text} =", verbalizers: ["a", "b"]}
+        prompt: {length: 3, learning_rate: 0.05, epochs: \(epochs), batch_size: 8, patience: 5}
+        """
+        return (directory, try Recipe(text: text, file: "tiny.yaml"))
+    }
+
+    func promptBytes(_ result: PromptStage.Result) throws -> [UInt8] {
+        let file = try SafetensorsFile(path: result.promptFile)
+        return Array(file.data(of: file.tensor(named: "soft_prompt")!))
+    }
+
+    @Test func sameSeedSameBytesAndReuseOfFinishedWork() throws {
+        let (d1, r1) = try setUp(seed: 3), (d2, r2) = try setUp(seed: 3), (d3, r3) = try setUp(seed: 4)
+        defer { for d in [d1, d2, d3] { try? FileManager.default.removeItem(at: d) } }
+        func run(_ r: Recipe) throws -> PromptStage.Result {
+            let experiment = try Experiment(recipe: r, file: "tiny.yaml", root: d1)
+            return try PromptStage(experiment: experiment, folder: try RunFolder(experiment.runFolder)).run(quiet: true)
+        }
+        let a = try run(r1), b = try run(r2), c = try run(r3)
+        #expect(try promptBytes(a) == promptBytes(b))
+        #expect(try promptBytes(a) != promptBytes(c))
+        #expect(!a.reused && a.zeroShotAccuracy != nil)
+        let again = try run(r1)
+        #expect(again.reused && again.promptAccuracy == a.promptAccuracy)
+        let file = try SafetensorsFile(path: a.promptFile)
+        #expect(file.metadata["model_sha256"]?.count == 64 && file.metadata["recipe_sha256"]?.count == 64 && file.metadata["test_accuracy"] != nil)
+    }
+
+    /// Interrupted after epoch 1, the next run resumes from the saved state and ends with the same bytes as
+    /// a run that was never interrupted.
+    @Test func anInterruptedRunResumesExactly() throws {
+        let (d1, r1) = try setUp(), (d2, r2) = try setUp()
+        defer { for d in [d1, d2] { try? FileManager.default.removeItem(at: d) } }
+        let e1 = try Experiment(recipe: r1, file: "tiny.yaml", root: d1), e2 = try Experiment(recipe: r2, file: "tiny.yaml", root: d2)
+        let straight = try PromptStage(experiment: e1, folder: try RunFolder(e1.runFolder)).run(quiet: true)
+        let stage = PromptStage(experiment: e2, folder: try RunFolder(e2.runFolder))
+        #expect(throws: PromptStageInterrupted.self) { try stage.run(quiet: true, stopAfterEpochs: 1) }
+        #expect(FileManager.default.fileExists(atPath: e2.runFolder.appendingPathComponent("prompt/state.safetensors").path))
+        let resumed = try stage.run(quiet: true)
+        #expect(try promptBytes(straight) == promptBytes(resumed))
+        #expect(resumed.epochs == straight.epochs)
+    }
+
+    @Test func semanticProblemsNameTheirRecipeKeys() throws {
+        let (directory, recipe) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func expectProblem(_ replace: (String, String), at path: String) throws {
+            let broken = try Recipe(text: recipe.text.replacingOccurrences(of: replace.0, with: replace.1), file: "tiny.yaml")
+            do {
+                _ = try Experiment(recipe: broken, file: "tiny.yaml", root: directory)
+                Issue.record("\(path): accepted")
+            } catch let errors as RecipeErrors {
+                #expect(errors.issues.contains { $0.path == path && $0.line != nil }, "\(errors)")
+            }
+        }
+        try expectProblem(("label: label", "label: sentiment"), at: "data.label")
+        try expectProblem(("data.csv", "missing.csv"), at: "data.path")
+        try expectProblem(("[\"a\", \"b\"]", "[\"a\", \"bb\"]"), at: "task.verbalizers")
+        try expectProblem(("[\"a\", \"b\"]", "[\"a\", \"b\", \"c\"]"), at: "task.verbalizers")
+    }
+}

@@ -1,0 +1,74 @@
+import Testing
+import Foundation
+import Recipes
+import Pipeline
+
+@Suite struct RecipeTests {
+    static let valid = """
+    name: t
+    model: smollm2
+    data:
+      loader: polarity
+      path: data/polarity/polarity-en-pang&lee2.csv
+    task:
+      template: "{text}\\nSentiment:"
+      verbalizers: [" negative", " positive"]
+    """
+
+    @Test func defaultsAreFilledIn() throws {
+        let r = try Recipe(text: Self.valid)
+        #expect(r.seed == 0 && r.output == "runs/t" && r.stages == ["prompt"] && r.prompt.length == 16 && r.prompt.batchSize == 16)
+        #expect(r.data.train == 0.8 && r.task.template == "{text}\nSentiment:")
+    }
+
+    /// Every problem at once, each with its key path, its line and what is allowed.
+    @Test func everyProblemIsReportedWithItsPathAndLine() {
+        let text = """
+        name: t
+        model: smollm2
+        colour: blue
+        data:
+          loader: parquet
+          path: x.csv
+          limit: many
+        task:
+          verbalizers: a
+        prompt:
+          epochs: -1
+        """
+        do {
+            _ = try Recipe(text: text, file: "bad.yaml")
+            Issue.record("accepted")
+        } catch let errors as RecipeErrors {
+            let paths = errors.issues.map(\.path)
+            #expect(paths.contains("colour") && paths.contains("data.loader") && paths.contains("data.limit") && paths.contains("task.verbalizers"))
+            #expect(errors.issues.first { $0.path == "colour" }?.line == 3)
+            #expect(errors.issues.first { $0.path == "data.loader" }?.message.contains("polarity") == true)
+            #expect(errors.issues.first { $0.path == "data.limit" }?.message.contains("an integer") == true)
+            #expect(errors.description.contains("recipe explain"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func semanticRulesAreChecked() {
+        let missingFramework = Self.valid.replacingOccurrences(of: "  verbalizers: [\" negative\", \" positive\"]", with: "")
+        #expect(throws: RecipeErrors.self) { try Recipe(text: missingFramework) }
+        let badSplit = Self.valid + "\n  split: {train: 0.9, dev: 0.2, test: 0.1}"
+        #expect(throws: RecipeErrors.self) { try Recipe(text: badSplit.replacingOccurrences(of: "    \n", with: "")) }
+        #expect(throws: RecipeErrors.self) { try Recipe(text: "name: [unclosed") }
+    }
+
+    @Test func explainListsEveryKey() {
+        let text = RecipeValidator.explain()
+        for key in ["name:", "data:", "loader:", "verbalizers:", "learning_rate:", "collect:", "ablate:", "edit:", "audit:"] {
+            #expect(text.contains(key), "\(key)")
+        }
+    }
+
+    @Test func sha256MatchesPublishedVectors() {
+        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+}
