@@ -189,7 +189,7 @@ struct RecipeCommandTests {
         ("seed: 1", "seed: 1\ncolour: blue", "colour: unknown key"),
         ("path: data/polarity/polarity-en-pang&lee2.csv", "path: data/nowhere.csv", "data.path:"),
         ("loader: polarity", "loader: csv\n  text: text\n  label: sentiment", "data.text"),
-        ("[\" negative\", \" positive\"]", "[\" negative\", \" enthusiastically\"]", "task.verbalizers: verbalizer 1"),
+        ("[\" negative\", \" positive\"]", "[\" negative\", \" supercalifragilisticexpialidocious\"]", "task.verbalizers: verbalizer 1"),
     ])
     func malformedRecipes(_ from: String, _ to: String, _ expected: String) throws {
         let result = try check(Self.base.replacingOccurrences(of: from, with: to))
