@@ -69,6 +69,16 @@ public final class Variable {
         grad!.withMutablePointer(body)
     }
 
+    /// Like `accumulateGradient`, but a gradient buffer allocated by this call is left uninitialised and
+    /// `body` is told so (`fresh`): a kernel that can overwrite instead of add (an sgemm with beta = 0) then
+    /// skips both the zeroing and the read of zeros.
+    public func accumulateGradient(_ op: StaticString, allowingOverwrite body: (UnsafeMutablePointer<Float>, _ fresh: Bool) -> Void) {
+        precondition(mask == nil, "\(op) cannot form a packed gradient for masked parameter '\(name ?? "?")'; mask only linear weights and biases")
+        let fresh = grad == nil
+        if fresh { grad = Tensor(uninitializedShape: value.shape) }
+        grad!.withMutablePointer { body($0, fresh) }
+    }
+
     /// Runs `body` on the packed [k, slice] gradient of a masked parameter, allocating it on first use.
     public func accumulateMaskedGradient(_ body: (UnsafeMutablePointer<Float>, GradientMask) -> Void) {
         guard let mask else { preconditionFailure("accumulateMaskedGradient on unmasked '\(name ?? "?")'") }

@@ -1,14 +1,15 @@
 import TensorCore
 
 /// Scaled dot-product attention with grouped-query heads and causal, sliding-window and padding masks.
-/// - query: [B, T, H, D]; key, value: [B, S, G, D]; keyMask: [B·S], true for real tokens → [B, T, H, D]
+/// - query: [B, T, H, D] (or [B·T, H·D]); key, value: [B, S, G, D] (or [B·S, G·D]); keyMask: [B·S], true for
+///   real tokens → [B·T, H·D], ready for the output projection (the memory layout is the same, so no reshape)
 public func attention(query: Variable, key: Variable, value: Variable, config: AttentionConfig, keyMask: [Bool]? = nil) -> Variable {
     let a = config
     precondition(query.value.count == a.batch * a.queries * a.heads * a.headDim, "attention: query \(query.shape) does not match \(a)")
     precondition(key.value.count == a.batch * a.keys * a.kvHeads * a.headDim, "attention: key \(key.shape) does not match \(a)")
-    precondition(value.shape == key.shape, "attention: value \(value.shape) differs from key \(key.shape)")
+    precondition(value.value.count == key.value.count, "attention: value \(value.shape) differs from key \(key.shape)")
     if let keyMask { precondition(keyMask.count == a.batch * a.keys, "attention: key mask has \(keyMask.count) entries, expected \(a.batch * a.keys)") }
-    var out = Tensor(shape: [a.batch, a.queries, a.heads, a.headDim])
+    var out = Tensor(uninitializedShape: [a.batch * a.queries, a.heads * a.headDim])   // every element is written
     var probabilities = Tensor(shape: [a.batch, a.heads, a.queries, a.keys])
     out.withMutablePointer { o in
         probabilities.withMutablePointer { p in

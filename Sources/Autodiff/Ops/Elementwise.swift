@@ -3,9 +3,16 @@ import TensorCore
 /// a + b, same shapes (residual connections). Gradients pass through unchanged.
 public func add(_ a: Variable, _ b: Variable) -> Variable {
     precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
-    return Variable(result: a.value + b.value, parents: [a, b]) { dy in
+    var sum = Tensor(uninitializedShape: a.shape)
+    let count = sum.count
+    sum.withMutablePointer { out in
+        a.value.withPointer { x in b.value.withPointer { y in
+            parallelChunks(count) { range in for i in range { out[i] = x[i] + y[i] } }
+        } }
+    }
+    return Variable(result: sum, parents: [a, b]) { dy in
         for input in [a, b] where input.requiresGrad {
-            input.accumulateGradient("add") { d in dy.withPointer { for i in 0..<dy.count { d[i] += $0[i] } } }
+            input.accumulateGradient("add") { d in dy.withPointer { g in parallelChunks(count) { range in for i in range { d[i] += g[i] } } } }
         }
     }
 }

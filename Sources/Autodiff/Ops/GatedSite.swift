@@ -3,7 +3,7 @@ import TensorCore
 /// The FFN neuron site act(gate) · up, the input of W_down. - gate, up: [..., F] → [..., F]
 public func gatedSite(gate: Variable, up: Variable, activation kind: Activation) -> Variable {
     precondition(gate.shape == up.shape, "gatedSite: gate \(gate.shape) and up \(up.shape) differ")
-    var site = Tensor(shape: gate.shape)
+    var site = Tensor(uninitializedShape: gate.shape)   // every element is written
     let count = site.count
     site.withMutablePointer { s in
         gate.value.withPointer { g in up.value.withPointer { u in gatedSiteForward(kind, site: s, gate: g, up: u, count: count) } }

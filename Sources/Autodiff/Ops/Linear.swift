@@ -26,12 +26,12 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
         dy.withPointer { dOut in
             x.value.withPointer { input in
                 if x.requiresGrad {
-                    x.accumulateGradient("linear") { dx in
+                    x.accumulateGradient("linear", allowingOverwrite: { dx, fresh in
                         weight.value.withPointer { w in
-                            linearBackward(dInput: dx, dWeight: nil, dBias: nil, dOutput: dOut, input: input, weight: w,
-                                           rows: n, inFeatures: i, outFeatures: o)
+                            // dx (+)= dy · W; a fresh buffer is overwritten (beta = 0) rather than zeroed first.
+                            sgemm(.normal, .normal, m: n, n: i, k: o, a: dOut, lda: o, b: w, ldb: i, beta: fresh ? 0 : 1, c: dx, ldc: i)
                         }
-                    }
+                    })
                 }
                 if weight.requiresGrad {
                     if weight.mask != nil {

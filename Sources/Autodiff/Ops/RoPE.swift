@@ -4,7 +4,7 @@ import TensorCore
 public func rope(_ x: Variable, table: RoPETable, layout: RoPELayout, heads: Int, headDim: Int) -> Variable {
     precondition(x.value.count == table.positions.count * heads * headDim,
                  "rope: input \(x.shape) is not \(table.positions.count) positions × \(heads) heads × \(headDim)")
-    var y = Tensor(shape: x.shape)
+    var y = Tensor(uninitializedShape: x.shape)   // ropeForward writes every element
     y.withMutablePointer { out in
         x.value.withPointer { ropeForward(layout, output: out, input: $0, table: table, heads: heads, headDim: headDim) }
     }

@@ -105,9 +105,8 @@ public final class BertModel: @unchecked Sendable {
             let q = linear(x, weight: w.query, bias: w.queryBias), k = linear(x, weight: w.key, bias: w.keyBias)
             let v = linear(x, weight: w.value, bias: w.valueBias)
             let attentionConfig = AttentionConfig(batch: b, queries: t, heads: h, kvHeads: h, headDim: d, causal: false)
-            let mixed = attention(query: reshape(q, [b, t, h, d]), key: reshape(k, [b, t, h, d]), value: reshape(v, [b, t, h, d]),
-                                  config: attentionConfig, keyMask: keyMask)
-            let attended = hooks.apply(HookName.attentionOut(l), linear(reshape(mixed, [b * t, h * d]), weight: w.attentionOutput, bias: w.attentionOutputBias))
+            let mixed = attention(query: q, key: k, value: v, config: attentionConfig, keyMask: keyMask)   // [B·T, H·D]
+            let attended = hooks.apply(HookName.attentionOut(l), linear(mixed, weight: w.attentionOutput, bias: w.attentionOutputBias))
             x = layerNorm(add(x, attended), weight: w.attentionNorm, bias: w.attentionNormBias, eps: eps)
             let site = hooks.apply(HookName.mlpSite(l), activation(linear(x, weight: w.ffnIn, bias: w.ffnInBias), ffnActivation))
             let ffn = hooks.apply(HookName.mlpOut(l), linear(site, weight: w.ffnOut, bias: w.ffnOutBias))

@@ -124,9 +124,8 @@ public final class LlamaModel: @unchecked Sendable {
             keys = cache.length(layer: l)
         }
         let config = AttentionConfig(batch: b, queries: t, keys: keys, heads: h, kvHeads: g, headDim: d, causal: true)
-        let mixed = attention(query: reshape(q, [b, t, h, d]), key: reshape(k, [b, keys, g, d]), value: reshape(v, [b, keys, g, d]),
-                              config: config, keyMask: keyMask)
-        let attended = hooks.apply(HookName.attentionOut(l), linear(reshape(mixed, [b * t, h * d]), weight: w.attentionOutput))
+        let mixed = attention(query: q, key: k, value: v, config: config, keyMask: keyMask)   // [B·T, H·D]
+        let attended = hooks.apply(HookName.attentionOut(l), linear(mixed, weight: w.attentionOutput))
         let afterAttention = add(x, attended)
         let normed2 = rmsNorm(afterAttention, weight: w.ffnNorm, eps: self.config.rmsNormEps)
         let site = hooks.apply(HookName.mlpSite(l), gatedSite(gate: linear(normed2, weight: w.gate), up: linear(normed2, weight: w.up), activation: .silu))

@@ -31,12 +31,13 @@ struct ForwardBench: ParsableCommand {
         let sgemmRate = measureSgemm(m: batch * length, k: c.hiddenSize, n: c.intermediateSize)
 
         var results: [[String: Any]] = []
-        for (name, rows) in [("all logits", nil), ("no logits", [Int]())] as [(String, [Int]?)] {
+        // The third variant attaches no hook at all, so that the cost of the hook points themselves shows.
+        for (name, rows, record) in [("all logits", nil, true), ("no logits", [Int](), true), ("no hooks", [Int](), false)] as [(String, [Int]?, Bool)] {
             // Every pass keeps all layers' sites ([B·T, F] each) alive, as a collector would.
             var recorded: [Tensor] = []
             var sites = 0
             var hooks = HookSet()
-            for l in 0..<c.layers { hooks.collect(HookName.mlpSite(l)) { recorded.append($0); sites += $0.count } }
+            if record { for l in 0..<c.layers { hooks.collect(HookName.mlpSite(l)) { recorded.append($0); sites += $0.count } } }
             let run = {
                 recorded.removeAll()
                 _ = llama.forward(embeddings: try! llama.embed(tokenBatch), batch: tokenBatch, hooks: hooks, logitRows: rows)

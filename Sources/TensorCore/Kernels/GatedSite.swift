@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
 // ----------------------------------------------------------------------------------------------------
 // The gated FFN neuron site, Scalpel's definition of "a neuron's activation" in SwiGLU/GeGLU models.
 //
@@ -19,6 +25,15 @@ public func gatedSiteBackward(_ activation: Activation,
                               dSite: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                               count: Int) {
     parallelChunks(count) { range in
+        if activation == .silu {
+            // σ once per element: act = g·σ, act′ = σ·(1 + g·(1 − σ)).
+            for i in range {
+                let g = gate[i], s = 1 / (1 + expf(-g))
+                dGate?[i] += dSite[i] * up[i] * s * (1 + g * (1 - s))
+                dUp?[i] += dSite[i] * g * s
+            }
+            return
+        }
         for i in range {
             dGate?[i] += dSite[i] * up[i] * activation.derivative(gate[i])
             dUp?[i] += dSite[i] * activation.value(gate[i])

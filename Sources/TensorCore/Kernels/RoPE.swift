@@ -56,41 +56,42 @@ public struct RoPETable: Sendable {
 /// - output, input: [N, H, D] (output may equal input); table: N positions
 public func ropeForward(_ layout: RoPELayout, output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                         table: RoPETable, heads h: Int, headDim d: Int) {
-    rotate(layout, output, input, table, h, d, direction: 1)
+    rotate(layout, output, input, table, h, d, direction: 1, accumulate: false)
 }
 
 /// - dInput, dOutput: [N, H, D]
 public func ropeBackward(_ layout: RoPELayout, dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
                          table: RoPETable, heads h: Int, headDim d: Int) {
-    let n = table.positions.count
-    var turned = [Float](repeating: 0, count: n * h * d)
-    turned.withUnsafeMutableBufferPointer { t in
-        rotate(layout, t.baseAddress!, dOutput, table, h, d, direction: -1)
-        for i in 0..<(n * h * d) { dInput[i] += t[i] }
-    }
+    rotate(layout, dInput, dOutput, table, h, d, direction: -1, accumulate: true)
 }
 
+/// y = R(±θ)·x, or y += R(±θ)·x when accumulating (the backward adds into the input gradient).
 private func rotate(_ layout: RoPELayout, _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                    _ table: RoPETable, _ h: Int, _ d: Int, direction: Float) {
+                    _ table: RoPETable, _ h: Int, _ d: Int, direction: Float, accumulate: Bool) {
     let r = table.rotaryDims, half = r / 2
     precondition(r <= d, "RoPE: rotary width \(r) exceeds head width \(d)")
     table.cos.withUnsafeBufferPointer { cosines in
         table.sin.withUnsafeBufferPointer { sines in
-            for n in 0..<table.positions.count {
+            parallelChunks(table.positions.count, minimumPerChunk: max(1, 4096 / max(h * d, 1))) { rows in for n in rows {
                 for head in 0..<h {
                     let base = (n * h + head) * d
                     for i in 0..<half {
                         let (a, b) = layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
                         let c = cosines[n * half + i], s = direction * sines[n * half + i]
                         let xa = x[base + a], xb = x[base + b]
-                        y[base + a] = xa * c - xb * s
-                        y[base + b] = xa * s + xb * c
+                        if accumulate {
+                            y[base + a] += xa * c - xb * s
+                            y[base + b] += xa * s + xb * c
+                        } else {
+                            y[base + a] = xa * c - xb * s
+                            y[base + b] = xa * s + xb * c
+                        }
                     }
-                    if r < d && UnsafePointer(y) != x {
-                        for j in r..<d { y[base + j] = x[base + j] }
+                    if r < d && (accumulate || UnsafePointer(y) != x) {
+                        for j in r..<d { y[base + j] = (accumulate ? y[base + j] : 0) + x[base + j] }
                     }
                 }
-            }
+            } }
         }
     }
 }
