@@ -15,6 +15,7 @@ import Darwin
 public func gatedSiteForward(_ activation: Activation, site: UnsafeMutablePointer<Float>,
                              gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
     parallelChunks(count) { range in
+        if activation == .silu { siluGatedForward(site, gate, up, range); return }
         for i in range { site[i] = activation.value(gate[i]) * up[i] }
     }
 }
