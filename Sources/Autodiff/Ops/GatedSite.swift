@@ -12,6 +12,15 @@ public func gatedSite(gate: Variable, up: Variable, activation kind: Activation)
         dSite.withPointer { ds in
             gate.value.withPointer { g in
                 up.value.withPointer { u in
+                    // Both gradients in one pass when both are wanted (σ computed once per element).
+                    if gate.requiresGrad && up.requiresGrad && gate !== up {
+                        gate.accumulateGradient("gatedSite") { dg in
+                            up.accumulateGradient("gatedSite") { du in
+                                gatedSiteBackward(kind, dGate: dg, dUp: du, dSite: ds, gate: g, up: u, count: count)
+                            }
+                        }
+                        return
+                    }
                     if gate.requiresGrad {
                         gate.accumulateGradient("gatedSite") { dg in
                             gatedSiteBackward(kind, dGate: dg, dUp: nil, dSite: ds, gate: g, up: u, count: count)

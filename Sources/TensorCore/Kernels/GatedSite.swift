@@ -27,8 +27,23 @@ public func gatedSiteBackward(_ activation: Activation,
                               count: Int) {
     parallelChunks(count) { range in
         if activation == .silu {
-            // σ once per element: act = g·σ, act′ = σ·(1 + g·(1 − σ)).
-            for i in range {
+            // σ once per element: act = g·σ, act′ = σ·(1 + g·(1 − σ)); eight lanes at a time when both
+            // gradients are wanted (always, in training), the scalar loop otherwise and for the tail.
+            var start = range.lowerBound
+            if let dGate, let dUp {
+                while start + 8 <= range.upperBound {
+                    let g = UnsafeRawPointer(gate + start).loadUnaligned(as: SIMD8<Float>.self)
+                    let u = UnsafeRawPointer(up + start).loadUnaligned(as: SIMD8<Float>.self)
+                    let d = UnsafeRawPointer(dSite + start).loadUnaligned(as: SIMD8<Float>.self)
+                    let s = 1 / (1 + vectorExp(-g))
+                    let dg = UnsafeRawPointer(dGate + start).loadUnaligned(as: SIMD8<Float>.self) + d * u * s * (1 + g * (1 - s))
+                    let du = UnsafeRawPointer(dUp + start).loadUnaligned(as: SIMD8<Float>.self) + d * g * s
+                    UnsafeMutableRawPointer(dGate + start).storeBytes(of: dg, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(dUp + start).storeBytes(of: du, as: SIMD8<Float>.self)
+                    start += 8
+                }
+            }
+            for i in start..<range.upperBound {
                 let g = gate[i], s = 1 / (1 + expf(-g))
                 dGate?[i] += dSite[i] * up[i] * s * (1 + g * (1 - s))
                 dUp?[i] += dSite[i] * g * s

@@ -10,7 +10,12 @@
 @inline(__always)
 public func vectorExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
     let x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))   // n ≤ 127: 2ⁿ stays a normal float
-    let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+    // Round x·log₂e to an integer by adding 1.5·2²³: the sum's low mantissa bits then hold n exactly, which
+    // gives both n as a float and, by integer subtraction of the same bits, n as an integer, in vector
+    // registers (SIMD rounding and float→int conversions are not vectorised by the compiler).
+    let magic = SIMD8<Float>(repeating: 12582912)
+    let shifted = x * 1.44269504088896341 + magic
+    let n = shifted - magic
     var r = x - n * 0.693359375
     r = r - n * -2.12194440e-4
     var p = SIMD8<Float>(repeating: 1.9875691500e-4)
@@ -20,7 +25,8 @@ public func vectorExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     let y = p * r * r + r + 1
-    let exponent = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int64>(n)) &+ 127) &<< 23
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    let exponent = (integer &+ 127) &<< 23
     return y * unsafeBitCast(exponent, to: SIMD8<Float>.self)
 }
 
