@@ -36,6 +36,20 @@ public func rmsNormBackward(
     dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     rstd: UnsafePointer<Float>, rows n: Int, channels c: Int, weightOffset: Float
 ) {
+    // Rows are independent for dInput; dWeight sums over rows, so it is accumulated serially (its order,
+    // and hence its bits, never depend on the core count).
+    if dWeight == nil, let dInput {
+        parallelChunks(n, minimumPerChunk: max(1, 8192 / max(c, 1))) { rows in
+            for r in rows {
+                let x = input + r * c, dy = dOutput + r * c, dx = dInput + r * c, s = rstd[r]
+                var dot: Float = 0
+                for j in 0..<c { dot += dy[j] * (weight[j] + weightOffset) * x[j] }
+                let correction = s * s * s * dot / Float(c)
+                for j in 0..<c { dx[j] += s * dy[j] * (weight[j] + weightOffset) - correction * x[j] }
+            }
+        }
+        return
+    }
     for r in 0..<n {
         let x = input + r * c
         let dy = dOutput + r * c
