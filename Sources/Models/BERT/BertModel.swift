@@ -40,8 +40,7 @@ public final class BertModel: @unchecked Sendable {
         var parameters: [String: Variable] = [:]
         func load(_ role: TensorRole, _ layer: Int?, _ shape: [Int]) throws -> Variable {
             let name = Self.name(role, layer: layer)
-            let tensor = Tensor(shape: shape, scalars: try weights.tensor(name, shape))
-            let variable = try masks[name].map { try Variable(tensor, mask: $0, name: name) } ?? Variable(tensor, name: name)
+            let variable = try weights.parameter(name, shape, mask: masks[name])
             parameters[name] = variable
             return variable
         }
