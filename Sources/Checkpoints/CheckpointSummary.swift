@@ -23,16 +23,10 @@ public struct CheckpointSummary: Sendable {
 
     /// Opens `path`, which may be a GGUF file, a safetensors file, or a folder holding model.safetensors.
     public static func load(path: String) throws -> CheckpointSummary {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CheckpointIOError.cannotOpen(path: path, reason: "no such file")
-        }
-        let file = isDirectory.boolValue ? (path as NSString).appendingPathComponent("model.safetensors") : path
-        let mapped = try MappedFile(path: file)
-        switch CheckpointFormat.detect(mapped.bytes) {
-        case .gguf: return try summary(GGUFFile(file: mapped), path: file)
-        case .safetensors: return try summary(SafetensorsFile(file: mapped), path: file)
-        case nil: throw CheckpointFormatError.unrecognised(path: file, firstBytes: Array(mapped.bytes.prefix(8)))
+        let opened = try CheckpointFormat.open(path)
+        switch opened.format {
+        case .gguf: return try summary(GGUFFile(file: opened.file), path: opened.path)
+        case .safetensors: return try summary(SafetensorsFile(file: opened.file), path: opened.path)
         }
     }
 
@@ -74,6 +68,21 @@ public struct CheckpointSummary: Sendable {
 
 public enum CheckpointFormat: Sendable {
     case gguf, safetensors
+
+    /// Maps a checkpoint and recognises its format. `path` is a GGUF or safetensors file, or a Hugging Face
+    /// folder (its model.safetensors is opened). Missing and foreign files are errors that say so.
+    public static func open(_ path: String) throws -> (path: String, file: MappedFile, format: CheckpointFormat) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointIOError.cannotOpen(path: path, reason: "no such file")
+        }
+        let file = isDirectory.boolValue ? (path as NSString).appendingPathComponent("model.safetensors") : path
+        let mapped = try MappedFile(path: file)
+        guard let format = detect(mapped.bytes) else {
+            throw CheckpointFormatError.unrecognised(path: file, firstBytes: Array(mapped.bytes.prefix(8)))
+        }
+        return (file, mapped, format)
+    }
 
     /// Recognises a format by its first bytes: "GGUF", or a plausible safetensors header length and '{'.
     public static func detect(_ bytes: UnsafeRawBufferPointer) -> CheckpointFormat? {

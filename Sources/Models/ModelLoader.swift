@@ -52,14 +52,8 @@ public enum ModelLoader {
     /// Loads a checkpoint (path or alias), dequantizing every weight to Float32 once.
     /// - neurons: FFN neurons to make trainable; their owned rows and columns get gradient masks.
     public static func load(_ model: String, trainableNeurons neurons: NeuronSelection? = nil) throws -> LoadedModel {
-        let path = try ModelAliases.resolve(model)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CheckpointIOError.cannotOpen(path: path, reason: "no such file")
-        }
-        let weightsPath = isDirectory.boolValue ? (path as NSString).appendingPathComponent("model.safetensors") : path
-        let mapped = try MappedFile(path: weightsPath)
-        switch CheckpointFormat.detect(mapped.bytes) {
+        let (weightsPath, mapped, format) = try CheckpointFormat.open(try ModelAliases.resolve(model))
+        switch format {
         case .gguf:
             let file = try GGUFFile(file: mapped)
             let architecture = file.metadata["general.architecture"]?.string ?? "unknown"
@@ -93,8 +87,6 @@ public enum ModelLoader {
             let bert = try BertModel(config: config, weights: source, masks: masks)
             let tokenizer = try TokenizerLoader.load(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
             return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: nil)
-        case nil:
-            throw CheckpointFormatError.unrecognised(path: weightsPath, firstBytes: Array(mapped.bytes.prefix(8)))
         }
     }
 }
