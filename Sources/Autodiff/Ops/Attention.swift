@@ -33,6 +33,22 @@ public func attention(query: Variable, key: Variable, value: Variable, config: A
                 } } }
             }
         }
+        // All three at once when all are wanted: dP and the softmax backward are then computed once, not twice.
+        if query.requiresGrad && key.requiresGrad && value.requiresGrad && query !== key && key !== value && query !== value {
+            query.accumulateGradient("attention") { dq in
+                key.accumulateGradient("attention") { dk in
+                    value.accumulateGradient("attention") { dv in
+                        dy.withPointer { dOut in probabilities.withPointer { p in query.value.withPointer { q in
+                            key.value.withPointer { k in value.value.withPointer { v in
+                                attentionBackward(dQuery: dq, dKey: dk, dValue: dv, dOutput: dOut, probabilities: p,
+                                                  query: q, key: k, value: v, config: a)
+                            } }
+                        } } }
+                    }
+                }
+            }
+            return
+        }
         pass(query) { dq, dOut, p, q, k, v in
             attentionBackward(dQuery: dq, dKey: nil, dValue: nil, dOutput: dOut, probabilities: p, query: q, key: k, value: v, config: a)
         }
