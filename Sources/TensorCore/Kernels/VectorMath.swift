@@ -9,7 +9,10 @@
 
 @inline(__always)
 public func vectorExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
-    let x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))   // n ≤ 127: 2ⁿ stays a normal float
+    // Clamp with masks: `clamped` goes through generic pointwiseMin/Max that the compiler does not inline.
+    var x = input
+    x.replace(with: SIMD8(repeating: -87.3), where: x .< -87.3)
+    x.replace(with: SIMD8(repeating: 88.3), where: x .> 88.3)   // n ≤ 127: 2ⁿ stays a normal float
     // Round x·log₂e to an integer by adding 1.5·2²³: the sum's low mantissa bits then hold n exactly, which
     // gives both n as a float and, by integer subtraction of the same bits, n as an integer, in vector
     // registers (SIMD rounding and float→int conversions are not vectorised by the compiler).
