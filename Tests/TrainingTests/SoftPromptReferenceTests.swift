@@ -68,3 +68,11 @@ struct SoftPromptReferenceTests {
 func ByteLevel_byte(_ i: Int) -> Character { Character(Tokenizers.ByteLevel.byteToScalar[i]) }
 
 import Tokenizers
+
+@Suite struct TrainingOpGradientTests {
+    /// selectColumns, the op that picks the verbalizer logits, against finite differences.
+    @Test func selectColumnsOp() {
+        let report = GradientCheck().checkOp(inputs: [randomTensor([3, 7], seed: 50)]) { v in selectColumns(v[0], [6, 2, 2]) }
+        #expect(report.passed, "\(report)")
+    }
+}
