@@ -43,7 +43,8 @@ public struct LoadedModel: @unchecked Sendable {
     public let architecture: String
     public let model: LanguageModel
     public let tokenizer: any Tokenizer
-    public let chatTemplate: ChatTemplate?
+    /// The recognised chat template, or why there is none (absent, or a template Scalpel does not know).
+    public let chatTemplate: Result<ChatTemplate, TokenizerError>
 }
 
 public enum ModelLoader {
@@ -66,7 +67,7 @@ public enum ModelLoader {
                 let llama = try LlamaModel(config: config, weights: source, masks: masks)
                 let tokenizer = try TokenizerLoader.load(gguf: file.metadata)
                 return LoadedModel(path: weightsPath, architecture: architecture, model: .llama(llama), tokenizer: tokenizer,
-                                   chatTemplate: try? TokenizerLoader.chatTemplate(gguf: file.metadata))
+                                   chatTemplate: TokenizerLoader.chatTemplateResult(gguf: file.metadata))
             default:
                 throw ModelError.unknownArchitecture(architecture, supported: supportedArchitectures)
             }
@@ -86,7 +87,7 @@ public enum ModelLoader {
             let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: BertModel.ownership) ?? [:]
             let bert = try BertModel(config: config, weights: source, masks: masks)
             let tokenizer = try TokenizerLoader.load(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
-            return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: nil)
+            return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: .failure(.noChatTemplate))
         }
     }
 }

@@ -35,7 +35,7 @@ public enum TokenizerLoader {
     }
 
     /// The chat template of a GGUF, recognised.
-    public static func chatTemplate(gguf metadata: GGUFMetadata) throws -> ChatTemplate {
+    public static func chatTemplate(gguf metadata: GGUFMetadata) throws(TokenizerError) -> ChatTemplate {
         guard let text = metadata["tokenizer.chat_template"]?.string else { throw TokenizerError.noChatTemplate }
         return try ChatTemplate.recognise(text)
     }
@@ -46,20 +46,21 @@ public enum TokenizerLoader {
     }
 
     /// Any checkpoint path: a GGUF file, a safetensors file with tokenizer.json beside it, or its folder.
-    public static func load(checkpoint path: String) throws -> (tokenizer: any Tokenizer, chat: ChatTemplate?) {
-        var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
-        if !isDirectory.boolValue {
-            let mapped = try MappedFile(path: path)
-            if CheckpointFormat.detect(mapped.bytes) == .gguf {
-                let file = try GGUFFile(file: mapped)
-                let chat = try? chatTemplate(gguf: file.metadata)
-                return (try load(gguf: file.metadata), chat)
-            }
+    /// The chat template is kept as a result, so that `--chat` can report why it is unusable (no template,
+    /// or one Scalpel does not know) instead of silently doing without.
+    public static func load(checkpoint path: String) throws -> (tokenizer: any Tokenizer, chat: Result<ChatTemplate, TokenizerError>) {
+        let (file, mapped, format) = try CheckpointFormat.open(path)
+        if format == .gguf {
+            let gguf = try GGUFFile(file: mapped)
+            return (try load(gguf: gguf.metadata), chatTemplateResult(gguf: gguf.metadata))
         }
-        let json = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
-        guard FileManager.default.fileExists(atPath: json.path) else { throw TokenizerError.missingField("tokenizer.json beside \(path)") }
-        return (try load(tokenizerJSON: json), nil)
+        let json = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: json.path) else { throw TokenizerError.missingField("tokenizer.json beside \(file)") }
+        return (try load(tokenizerJSON: json), .failure(.noChatTemplate))
+    }
+
+    /// The recognised chat template of a GGUF, or why there is none.
+    public static func chatTemplateResult(gguf metadata: GGUFMetadata) -> Result<ChatTemplate, TokenizerError> {
+        Result { () throws(TokenizerError) in try chatTemplate(gguf: metadata) }
     }
 }

@@ -53,3 +53,18 @@ import Tokenizers
                 == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
     }
 }
+
+@Suite struct ChatTemplateLoadingTests {
+    /// An unknown or missing template is reported as such, never replaced by a default.
+    @Test func unknownAndMissingTemplatesSayWhy() {
+        let unknown = GGUFMetadata([("tokenizer.chat_template", .string("{{ bos_token }}[INST] {{ messages[0]['content'] }} [/INST]"))])
+        guard case .failure(.unknownChatTemplate(let excerpt)) = TokenizerLoader.chatTemplateResult(gguf: unknown) else {
+            Issue.record("an unknown template was accepted")
+            return
+        }
+        #expect(excerpt.contains("[INST]"))
+        #expect(TokenizerLoader.chatTemplateResult(gguf: GGUFMetadata([])) == .failure(.noChatTemplate))
+    }
+}
+
+import Checkpoints

@@ -26,7 +26,7 @@ struct GenerateCommand: ParsableCommand {
         var input = prompt
         var stop = Set<Int32>()
         if chat {
-            guard let template = loaded.chatTemplate else { throw TokenizerError.noChatTemplate }
+            let template = try loaded.chatTemplate.get()
             input = template.render([.init(role: "user", content: prompt)])
             if let end = loaded.tokenizer.id(of: "<|im_end|>") { stop.insert(end) }
             if let end = loaded.tokenizer.id(of: "<end_of_turn>") { stop.insert(end) }

@@ -23,8 +23,7 @@ struct TokenizeCommand: ParsableCommand {
         for text in texts {
             var input = text
             if chat {
-                guard let template else { throw TokenizerError.noChatTemplate }
-                input = template.render([.init(role: "user", content: text)])
+                input = try template.get().render([.init(role: "user", content: text)])
             }
             let ids = tokenizer.encode(input, addSpecialTokens: !noSpecialTokens)
             let tokens = ids.map { tokenizer.token($0) ?? "?" }
