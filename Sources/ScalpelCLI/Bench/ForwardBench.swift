@@ -28,7 +28,7 @@ struct ForwardBench: ParsableCommand {
         // FLOPs per token: 2 × (attention and FFN weights), and 2 × V × C more for the LM head.
         let perLayer = 2 * c.hiddenSize * (2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim) + 6 * c.hiddenSize * c.intermediateSize
         let body = Double(c.layers * perLayer), head = Double(2 * c.vocabularySize * c.hiddenSize)
-        let sgemmRate = measureSgemm(m: batch * length, k: c.hiddenSize, n: c.intermediateSize)
+        let sgemmRate = sgemmRate(m: batch * length, k: c.hiddenSize, n: c.intermediateSize, minimumSeconds: 1)
 
         var results: [[String: Any]] = []
         // The third variant attaches no hook at all, so that the cost of the hook points themselves shows.
@@ -42,15 +42,10 @@ struct ForwardBench: ParsableCommand {
                 recorded.removeAll()
                 _ = llama.forward(embeddings: try! llama.embed(tokenBatch), batch: tokenBatch, hooks: hooks, logitRows: rows)
             }
-            Output.progress("bench forward: \(name), warm-up…")
-            run()
-            var best = Double.infinity
-            for i in 0..<repeats {
-                let start = now()
-                run()
-                best = min(best, now() - start)
-                Output.progress("bench forward: \(name), run \(i + 1)/\(repeats): \(String(format: "%.2f", best)) s")
-            }
+            Output.progress("bench forward: \(name)…")
+            let best = bestSeconds(runs: repeats, progress: { i, best in
+                Output.progress("bench forward: \(name), run \(i)/\(repeats): best \(String(format: "%.2f", best)) s")
+            }, run)
             let rate = tokens / best
             let flops = (rows == nil ? body + head : body) * rate / 1e9
             results.append(["variant": name, "tokens_per_second": rate, "gflops": flops, "fraction_of_sgemm": flops / sgemmRate,
@@ -71,25 +66,6 @@ struct ForwardBench: ParsableCommand {
         }
         print(String(format: "peak resident memory: %.0f MB", peak))
     }
-}
-
-/// sgemm GFLOP/s for x[M, K] · W[N, K]ᵀ, best of a few runs.
-func measureSgemm(m: Int, k: Int, n: Int) -> Double {
-    var rng = SeededRandom(seed: 2)
-    let a = Tensor(randomNormal: [m, k], using: &rng), b = Tensor(randomNormal: [n, k], using: &rng)
-    var c = Tensor(shape: [m, n])
-    var best = Double.infinity
-    a.withPointer { ap in b.withPointer { bp in c.withMutablePointer { cp in
-        // Best of as many runs as fit in a second: single short runs are at the mercy of the scheduler.
-        let begin = now()
-        repeat {
-            let start = now()
-            sgemm(.normal, .transposed, m: m, n: n, k: k, a: ap, lda: k, b: bp, ldb: k, c: cp, ldc: n)
-            best = min(best, now() - start)
-        } while now() - begin < 1
-
-    } } }
-    return 2 * Double(m * n * k) / best / 1e9
 }
 
 /// Peak resident set size of this process so far, in MB (getrusage's ru_maxrss is in KB on Linux).

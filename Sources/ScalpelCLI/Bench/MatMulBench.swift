@@ -53,33 +53,7 @@ struct MatMulBench: ParsableCommand {
     }
 
     private func measure(m: Int, k: Int, n: Int) -> (blas: Double, naive: Double) {
-        var rng = SeededRandom(seed: 1)
-        let a = Tensor(randomNormal: [m, k], using: &rng), b = Tensor(randomNormal: [n, k], using: &rng)
-        var c = Tensor(shape: [m, n])
-        let naiveM = min(naiveRows, m)
-        let blas = a.withPointer { ap in b.withPointer { bp in c.withMutablePointer { cp in
-            rate(flops: 2.0 * Double(m * n * k)) {
-                sgemm(.normal, .transposed, m: m, n: n, k: k, a: ap, lda: k, b: bp, ldb: k, c: cp, ldc: n)
-            }
-        } } }
-        let naive = a.withPointer { ap in b.withPointer { bp in c.withMutablePointer { cp in
-            rate(flops: 2.0 * Double(naiveM * n * k)) {
-                sgemmNaive(.normal, .transposed, m: naiveM, n: n, k: k, a: ap, lda: k, b: bp, ldb: k, c: cp, ldc: n)
-            }
-        } } }
-        return (blas, naive)
-    }
-
-    /// GFLOP/s of the best of several runs, after one warm-up, repeating for at least `minSeconds`.
-    private func rate(flops: Double, _ body: () -> Void) -> Double {
-        body()
-        var best = Double.infinity
-        let start = now()
-        repeat {
-            let t0 = now()
-            body()
-            best = min(best, now() - t0)
-        } while now() - start < minSeconds
-        return flops / best / 1e9
+        (sgemmRate(m: m, k: k, n: n, minimumSeconds: minSeconds),
+         sgemmRate(m: m, k: k, n: n, minimumSeconds: minSeconds, naiveRows: naiveRows))
     }
 }

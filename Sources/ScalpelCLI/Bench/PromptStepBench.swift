@@ -24,20 +24,10 @@ struct PromptStepBench: ParsableCommand {
         let trainer = PromptTrainer(task: task, initialPrompt: Tensor(randomNormal: [prompt, llama.config.hiddenSize], std: 0.1, using: &rng),
                                     learningRate: 1e-3, weightDecay: 0)
         let tokens = Double(batch * (length + prompt))
-        func time(_ body: () throws -> Void) rethrows -> Double {
-            try body()
-            var best = Double.infinity
-            for _ in 0..<repeats {
-                let start = now()
-                try body()
-                best = min(best, now() - start)
-            }
-            return best
-        }
         Output.progress("bench prompt-step: training steps…")
-        let step = try time { _ = try trainer.step(sequences, labels: labels) }
+        let step = try bestSeconds(runs: repeats) { _ = try trainer.step(sequences, labels: labels) }
         Output.progress("bench prompt-step: forward only…")
-        let forward = try time { _ = try task.logits(sequences, prompt: Variable(trainer.prompt.value)) }
+        let forward = try bestSeconds(runs: repeats) { _ = try task.logits(sequences, prompt: Variable(trainer.prompt.value)) }
         let result: [String: Any] = ["benchmark": "prompt-step", "batch": batch, "length": length, "virtual_tokens": prompt,
                                      "step_tokens_per_second": tokens / step, "forward_tokens_per_second": tokens / forward,
                                      "step_over_forward_time": step / forward, "peak_rss_mb": peakResidentMegabytes()]

@@ -1,0 +1,39 @@
+import Foundation
+import Scalpel
+
+/// Best-of timing for every benchmark: one untimed warm-up, then at least `runs` timed runs and as many
+/// more as fit in `minimumSeconds`. The best run is the one least disturbed by the scheduler, which on a
+/// shared 2-core machine is the only stable figure.
+func bestSeconds(runs: Int = 1, minimumSeconds: Double = 0, progress: ((Int, Double) -> Void)? = nil, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var best = Double.infinity
+    var done = 0
+    let begin = now()
+    repeat {
+        let start = now()
+        try body()
+        best = min(best, now() - start)
+        done += 1
+        progress?(done, best)
+    } while done < runs || now() - begin < minimumSeconds
+    return best
+}
+
+/// sgemm GFLOP/s for x[M, K] · W[N, K]ᵀ (the layout `linear` uses), on seeded random operands.
+/// - naiveRows: if set, the triple loop on the first that many rows instead of OpenBLAS on all of them.
+func sgemmRate(m: Int, k: Int, n: Int, minimumSeconds: Double, naiveRows: Int? = nil) -> Double {
+    var rng = SeededRandom(seed: 1)
+    let a = Tensor(randomNormal: [m, k], using: &rng), b = Tensor(randomNormal: [n, k], using: &rng)
+    var c = Tensor(shape: [m, n])
+    let rows = naiveRows.map { min($0, m) } ?? m
+    let seconds = a.withPointer { ap in b.withPointer { bp in c.withMutablePointer { cp in
+        bestSeconds(minimumSeconds: minimumSeconds) {
+            if naiveRows == nil {
+                sgemm(.normal, .transposed, m: rows, n: n, k: k, a: ap, lda: k, b: bp, ldb: k, c: cp, ldc: n)
+            } else {
+                sgemmNaive(.normal, .transposed, m: rows, n: n, k: k, a: ap, lda: k, b: bp, ldb: k, c: cp, ldc: n)
+            }
+        }
+    } } }
+    return 2 * Double(rows * n * k) / seconds / 1e9
+}
