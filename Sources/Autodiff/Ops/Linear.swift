@@ -28,8 +28,8 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
                 if x.requiresGrad {
                     x.accumulateGradient("linear", allowingOverwrite: { dx, fresh in
                         weight.value.withPointer { w in
-                            // dx (+)= dy · W; a fresh buffer is overwritten (beta = 0) rather than zeroed first.
-                            sgemm(.normal, .normal, m: n, n: i, k: o, a: dOut, lda: o, b: w, ldb: i, beta: fresh ? 0 : 1, c: dx, ldc: i)
+                            // A fresh buffer is overwritten (beta = 0) rather than zeroed first.
+                            linearInputGradient(dInput: dx, dOutput: dOut, weight: w, rows: n, inFeatures: i, outFeatures: o, overwrite: fresh)
                         }
                     })
                 }
@@ -46,8 +46,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
                         }
                     } else {
                         weight.accumulateGradient("linear") { dw in
-                            linearBackward(dInput: nil, dWeight: dw, dBias: nil, dOutput: dOut, input: input, weight: input,
-                                           rows: n, inFeatures: i, outFeatures: o)
+                            linearWeightGradient(dWeight: dw, dOutput: dOut, input: input, rows: n, inFeatures: i, outFeatures: o)
                         }
                     }
                 }
@@ -59,8 +58,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
                     }
                 } else {
                     bias.accumulateGradient("linear") { db in
-                        linearBackward(dInput: nil, dWeight: nil, dBias: db, dOutput: dOut, input: dOut, weight: dOut,
-                                       rows: n, inFeatures: i, outFeatures: o)
+                        linearBiasGradient(dBias: db, dOutput: dOut, rows: n, outFeatures: o)
                     }
                 }
             }
