@@ -59,7 +59,7 @@ public struct HookSet {
 
     public mutating func add(_ name: String, _ action: HookAction) { actions[name, default: []].append(action) }
 
-    /// Collects the whole activation at `name` into `store[name]` each time the forward passes it.
+    /// Hands the activation at `name` (the chosen rows and columns, or all) to `sink` each time the forward passes it.
     public mutating func collect(_ name: String, rows: [Int]? = nil, columns: [Int]? = nil, into sink: @escaping (Tensor) -> Void) {
         add(name, .read(rows: rows, columns: columns, sink))
     }

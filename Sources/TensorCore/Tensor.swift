@@ -72,18 +72,6 @@ public struct Tensor: Equatable, Sendable {
 }
 
 extension Tensor {
-    /// Elementwise a + b (same shapes).
-    public static func + (a: Tensor, b: Tensor) -> Tensor {
-        precondition(a.shape == b.shape, "Tensor +: shapes \(a.shape) and \(b.shape) differ")
-        return Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
-    }
-
-    /// Elementwise a − b (same shapes).
-    public static func - (a: Tensor, b: Tensor) -> Tensor {
-        precondition(a.shape == b.shape, "Tensor -: shapes \(a.shape) and \(b.shape) differ")
-        return Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 - $1 })
-    }
-
     /// Adds `other` into `self` elementwise (gradients accumulate this way).
     public mutating func add(_ other: Tensor) {
         precondition(shape == other.shape, "Tensor add: shapes \(shape) and \(other.shape) differ")
