@@ -7,14 +7,15 @@
 //   TensorCore            CBLAS                      Float32 tensors, RNG, forward/backward kernel pairs
 //   Autodiff              TensorCore                 reverse-mode tape, ops, sparse gradient masks
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
-//   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes)
+//   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes, row/column blocks)
+//   Statistics            CBLAS, TensorCore          streaming co-moments, ranks, MI, predictivity, permutation tests, BH, bootstrap, selection
 //   Checkpoints           AtomicFiles                GGUF and safetensors: read, write, (de)quantize; knows no models
 //   Tokenizers            Checkpoints                byte-level BPE, WordPiece, chat templates (vocabularies from metadata)
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
 //   Datasets              Checkpoints (JSON), TensorCore (RNG)  dataset readers, splits
 //   Recipes               Yams                       the declarative recipe format and its validation
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
-//   Pipeline              Training, Recipes, …       the stages of `scalpel run`, run folders, provenance hashes
+//   Pipeline              Training, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
@@ -41,14 +42,15 @@ let package = Package(
         .target(name: "Autodiff", dependencies: ["TensorCore"]),
         .target(name: "Optimizers", dependencies: ["Autodiff"]),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
+        .target(name: "Statistics", dependencies: ["CBLAS", "TensorCore"]),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Tokenizers", dependencies: ["Checkpoints"]),
         .target(name: "Models", dependencies: ["Autodiff", "Checkpoints", "Tokenizers"]),
         .target(name: "Datasets", dependencies: ["Checkpoints", "TensorCore"]),
         .target(name: "Recipes", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
-        .target(name: "Pipeline", dependencies: ["Training", "Recipes", "Datasets", "Models", "Checkpoints", "AtomicFiles"]),
-        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline"]),
+        .target(name: "Pipeline", dependencies: ["Training", "Recipes", "Datasets", "Models", "Checkpoints", "AtomicFiles", "HDF5Kit", "Statistics"]),
+        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -62,6 +64,7 @@ let package = Package(
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
