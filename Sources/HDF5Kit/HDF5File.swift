@@ -35,6 +35,26 @@ public final class HDF5File {
         }
     }
 
+    /// Changes an existing file atomically: `body` edits a copy, which replaces the file only when `body`
+    /// returns. If it throws, or the process dies, the file is left exactly as it was.
+    public static func update(at url: URL, _ body: (HDF5Group) throws -> Void) throws {
+        _ = try open(at: url)   // refuses a missing or foreign file before anything is copied
+        try AtomicFile.write(to: url) { temporary in
+            try FileManager.default.copyItem(at: url, to: temporary)
+            try HDF5Library.locked {
+                let access = H5Pcreate(chdf5_p_file_access())
+                defer { H5Pclose(access) }
+                H5Pset_fclose_degree(access, H5F_CLOSE_STRONG)
+                let id = H5Fopen(temporary.path, chdf5_f_acc_rdwr(), access)
+                try check(id, "open for writing", "/", url.path)
+                let file = HDF5File(id: id, name: url.path)
+                defer { file.close() }
+                try body(file.root)
+                try check(H5Fflush(id, H5F_SCOPE_GLOBAL), "flush file", "/", url.path)
+            }
+        }
+    }
+
     /// Opens an existing file read-only.
     public static func open(at url: URL) throws -> HDF5File {
         try HDF5Library.locked {

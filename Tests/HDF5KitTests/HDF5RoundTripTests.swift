@@ -139,3 +139,57 @@ func scratchDirectory() throws -> URL {
         }
     }
 }
+
+@Suite struct HDF5MatrixTests {
+    @Test func rowsGoInAndColumnBlocksComeOut() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("store.h5")
+        let (rows, columns) = (23, 10)
+        let all = (0..<(rows * columns)).map { Float($0) }
+        try HDF5File.create(at: url) { root in
+            let matrix = try root.createGrowingMatrix("x", of: Float.self, columns: columns, chunkRows: 4, chunkColumns: 3)
+            var start = 0
+            for size in [5, 1, 8, 9] {
+                try matrix.appendRows(Array(all[(start * columns)..<((start + size) * columns)]), rows: size)
+                start += size
+            }
+            #expect(throws: HDF5Error.self) { try matrix.appendRows([Float](repeating: 0, count: 7), rows: 1) }
+        }
+        let file = try HDF5File.open(at: url)
+        let x = try file.root.dataset("x")
+        #expect(try x.shape() == [rows, columns])
+        #expect(try x.chunkShape() == [4, 3])
+        let block: [Float] = try x.readBlock(rows: 0..<rows, columns: 4..<7)
+        #expect(block == (0..<rows).flatMap { r in (4..<7).map { Float(r * columns + $0) } })
+        #expect(try x.readBlock(rows: 22..<23, columns: 9..<10, as: Float.self) == [229])
+        #expect(throws: HDF5Error.self) { try x.readBlock(rows: 0..<24, columns: 0..<1, as: Float.self) }
+        #expect(throws: HDF5Error.self) { try x.readBlock(rows: 0..<1, columns: 0..<1, as: Double.self) }
+    }
+
+    @Test func updateReplacesAGroupAtomically() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("archive.h5")
+        try HDF5File.create(at: url) { root in
+            try root.createGroup("prompt").write("a", [1.0], shape: [1])
+            try root.createGroup("rank").write("b", [2.0], shape: [1])
+        }
+        try HDF5File.update(at: url) { root in
+            try root.remove("rank")
+            try root.createGroup("rank").write("b", [3.0], shape: [1])
+        }
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try HDF5File.update(at: url) { root in
+                try root.remove("prompt")
+                throw Stop()
+            }
+        }
+        let file = try HDF5File.open(at: url)
+        #expect(try file.root.group("prompt").read("a", as: Double.self).values == [1])
+        #expect(try file.root.group("rank").read("b", as: Double.self).values == [3])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["archive.h5"])
+        #expect(throws: HDF5Error.self) { try HDF5File.update(at: directory.appendingPathComponent("missing.h5")) { _ in } }
+    }
+}
