@@ -160,6 +160,23 @@ public struct PromptStage {
                       marginInterval: interval, epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
     }
 
+    /// The task with the trained soft prompt (and head) of a finished prompt stage, for the later stages.
+    public func trained() throws -> (task: PromptTask, prompt: Tensor) {
+        let url = folder.url.appendingPathComponent("prompt/prompt.safetensors")
+        guard folder.isDone("prompt", inputs: try inputs()) != nil else {
+            throw TrainingError.framing("the soft prompt in \(url.path) is missing or out of date; run `scalpel tune-prompt \(experiment.recipeFile)` first")
+        }
+        let file = try SafetensorsFile(path: url.path)
+        let task = try makeTask()
+        let rows = try file.floats("soft_prompt")
+        let width = rows.count / experiment.recipe.prompt.length
+        if case .head(let w, let b) = task.framing {
+            w.value = Tensor(shape: w.value.shape, scalars: try file.floats("head.weight"))
+            b.value = Tensor(shape: b.value.shape, scalars: try file.floats("head.bias"))
+        }
+        return (task, Tensor(shape: [experiment.recipe.prompt.length, width], scalars: rows))
+    }
+
     func makeTask() throws -> PromptTask {
         let recipe = experiment.recipe, loaded = experiment.loaded
         if let ids = experiment.verbalizerIDs {

@@ -54,6 +54,18 @@ public struct Recipe: @unchecked Sendable, Equatable {
 
     private let root: Node
 
+    /// Typed reads of any key, for the later stages' sections (types were checked by the validator).
+    public func node(_ path: String) -> Node? {
+        var node: Node? = root
+        for key in path.split(separator: ".") { node = node?[String(key)] }
+        return node
+    }
+    public func string(_ path: String) -> String? { node(path)?.string }
+    public func int(_ path: String) -> Int? { node(path)?.int }
+    public func number(_ path: String) -> Double? { node(path)?.float ?? node(path)?.int.map(Double.init) }
+    public func bool(_ path: String) -> Bool? { node(path)?.bool }
+    public func list(_ path: String) -> [String]? { node(path)?.sequence?.compactMap(\.string) }
+
     public static func == (a: Recipe, b: Recipe) -> Bool { a.text == b.text }
 
     /// Parses and validates `text`; throws `RecipeErrors` listing every problem.

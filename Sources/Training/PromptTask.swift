@@ -49,8 +49,18 @@ public final class PromptTask: @unchecked Sendable {
         }
     }
 
-    /// Class logits [B, K] of a batch of texts under `prompt` ([P, C], or nil for no soft prompt).
-    public func logits(_ sequences: [[Int32]], prompt: Variable?) throws -> Variable {
+    /// The batch layout `logits` uses for these sequences under a prompt of `promptLength` rows (0 for none):
+    /// the fixed first row (BOS or [CLS]), if any, then the prompt, then the text.
+    public func batch(_ sequences: [[Int32]], promptLength: Int) -> TokenBatch {
+        TokenBatch(sequences, prefix: promptLength + (fixedFirstRow == nil ? 0 : 1))
+    }
+
+    /// Row of prompt position j within a sequence (after the fixed first row, if any).
+    public func promptOffset(_ j: Int) -> Int { j + (fixedFirstRow == nil ? 0 : 1) }
+
+    /// Class logits [B, K] of a batch of texts under `prompt` ([P, C], or nil for no soft prompt), with
+    /// `hooks` attached to the model's forward pass.
+    public func logits(_ sequences: [[Int32]], prompt: Variable?, hooks: HookSet = HookSet()) throws -> Variable {
         var prefix = prompt
         if let fixedFirstRow {
             prefix = prompt.map { concatRows([Variable(fixedFirstRow), $0]) } ?? Variable(fixedFirstRow)
@@ -58,11 +68,11 @@ public final class PromptTask: @unchecked Sendable {
         let batch = TokenBatch(sequences, prefix: prefix?.shape[0] ?? 0)
         switch (model, framing) {
         case (.llama(let m), .verbalizers(_, let verbalizerIDs)):
-            let out = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch, logitRows: batch.lastRows)
+            let out = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch, hooks: hooks, logitRows: batch.lastRows)
             // [B, V] → the K verbalizer columns, so that the loss and the prediction see the same logits.
             return selectColumns(out.logits!, verbalizerIDs.map(Int.init))
         case (.bert(let m), .head(let weight, let bias)):
-            let hidden = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch)
+            let hidden = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch, hooks: hooks)
             let pooled = groupMeanRows(hidden, groups: (0..<batch.batch).map { batch.tokenRows($0, includePrefix: true) })
             return linear(pooled, weight: weight, bias: bias)
         default:

@@ -1,0 +1,207 @@
+import Foundation
+import HDF5Kit
+import Statistics
+
+/// The on-disk activation store written by `collect`: every recorded FFN-site value of every collected
+/// example, chunked so that a block of neurons over all examples is one cheap read, plus the examples'
+/// metrics and the streaming co-moments of the training rows.
+///
+/// Layout of `collect/activations.h5` (or of one shard, `collect/shard-I-of-N.h5`), schema `scalpel.activations/1`:
+/// - attributes: `schema`, `layers` (ints), `neurons_per_layer`, `positions` (strings), `metrics` (strings),
+///   `train_rows`, `dev_rows`, `shard` ("I/N" or "all"), `model_sha256`, `data_sha256`, `recipe_sha256`.
+/// - `activations/<position>`: float32 [rows, layers × neurons]; column l·F + i is neuron i of the l-th
+///   recorded layer; rows are the training examples, then the dev examples. Chunks [64, 1024].
+/// - `examples/index`: int64 [rows], each row's index in the dataset; `examples/split`: uint8 [rows], 0 train, 1 dev.
+/// - `metrics/values`: float64 [rows, metrics].
+/// - `moments/<position>/{count, mean_x, squares_x, mean_y, squares_y, cross}`: the training rows' `CoMoments`.
+public enum ActivationStore {
+    public static let schema = "scalpel.activations/1"
+    public static let chunkRows = 64
+    public static let chunkColumns = 1024
+
+    public struct Header: Equatable, Sendable {
+        public var layers: [Int]
+        public var neuronsPerLayer: Int
+        public var positions: [String]
+        public var metrics: [String]
+        public var provenance: [String: String]   // model_sha256, data_sha256, recipe_sha256
+        public var columns: Int { layers.count * neuronsPerLayer }
+    }
+}
+
+/// Streams rows into a new store. Rows are buffered one chunk-height at a time, so memory stays at
+/// 64 rows × columns × positions whatever the number of examples.
+public final class ActivationStoreWriter {
+    let header: ActivationStore.Header
+    let root: HDF5Group
+    let matrices: [HDF5Dataset]
+    var buffers: [[Float]]
+    var bufferedRows = 0
+    public private(set) var indices: [Int64] = []
+    public private(set) var splits: [UInt8] = []
+    public private(set) var metricValues: [Double] = []
+
+    public init(root: HDF5Group, header: ActivationStore.Header) throws {
+        self.header = header
+        self.root = root
+        let group = try root.createGroup("activations")
+        matrices = try header.positions.map {
+            try group.createGrowingMatrix($0, of: Float.self, columns: header.columns, chunkRows: ActivationStore.chunkRows,
+                                          chunkColumns: ActivationStore.chunkColumns)
+        }
+        buffers = header.positions.map { _ in [] }
+    }
+
+    /// Appends b rows. - activations: per position, [b, columns]; - metrics: [b, M].
+    public func append(activations: [[Float]], metrics: [Double], indices: [Int], split: UInt8) throws {
+        let b = indices.count
+        precondition(activations.count == matrices.count && metrics.count == b * header.metrics.count, "ActivationStoreWriter: batch shapes")
+        for (p, rows) in activations.enumerated() {
+            precondition(rows.count == b * header.columns, "ActivationStoreWriter: position \(p) is not \(b) rows")
+            buffers[p].append(contentsOf: rows)
+        }
+        bufferedRows += b
+        self.indices += indices.map(Int64.init)
+        splits += [UInt8](repeating: split, count: b)
+        metricValues += metrics
+        if bufferedRows >= ActivationStore.chunkRows { try flush() }
+    }
+
+    func flush() throws {
+        guard bufferedRows > 0 else { return }
+        for (p, matrix) in matrices.enumerated() {
+            try matrix.appendRows(buffers[p], rows: bufferedRows)
+            buffers[p].removeAll(keepingCapacity: true)
+        }
+        bufferedRows = 0
+    }
+
+    /// Writes the examples, metrics, moments and attributes; call once, after the last row.
+    public func finish(moments: [CoMoments], shard: String) throws {
+        try flush()
+        let rows = indices.count
+        let examples = try root.createGroup("examples")
+        try examples.write("index", indices, shape: [rows])
+        try examples.write("split", splits, shape: [rows])
+        try root.createGroup("metrics").write("values", metricValues, shape: [rows, header.metrics.count])
+        let group = try root.createGroup("moments")
+        for (name, m) in zip(header.positions, moments) { try writeMoments(m, into: try group.createGroup(name)) }
+        try root.setAttribute("schema", .string(ActivationStore.schema))
+        try root.setAttribute("layers", .ints(header.layers.map(Int64.init)))
+        try root.setAttribute("neurons_per_layer", .int(Int64(header.neuronsPerLayer)))
+        try root.setAttribute("positions", .strings(header.positions))
+        try root.setAttribute("metrics", .strings(header.metrics))
+        try root.setAttribute("train_rows", .int(Int64(splits.filter { $0 == 0 }.count)))
+        try root.setAttribute("dev_rows", .int(Int64(splits.filter { $0 == 1 }.count)))
+        try root.setAttribute("shard", .string(shard))
+        for (key, value) in header.provenance.sorted(by: { $0.key < $1.key }) { try root.setAttribute(key, .string(value)) }
+    }
+}
+
+func writeMoments(_ m: CoMoments, into group: HDF5Group) throws {
+    try group.write("count", [Int64(m.count)], shape: [1])
+    try group.write("mean_x", m.meanX, shape: [m.columns])
+    try group.write("squares_x", m.squaresX, shape: [m.columns])
+    try group.write("mean_y", m.meanY, shape: [m.metrics])
+    try group.write("squares_y", m.squaresY, shape: [m.metrics])
+    try group.write("cross", m.cross, shape: [m.columns, m.metrics])
+}
+
+func readMoments(_ group: HDF5Group) throws -> CoMoments {
+    let count = try group.read("count", as: Int64.self).values
+    let parts = try ["mean_x", "squares_x", "mean_y", "squares_y", "cross"].map { try group.read($0, as: Double.self).values }
+    guard count.count == 1, parts[0].count == parts[1].count, parts[2].count == parts[3].count, parts[4].count == parts[0].count * parts[2].count else {
+        throw CollectError.corruptStore(path: group.fileName, detail: "the moments in \(group.path) have inconsistent sizes")
+    }
+    return CoMoments(count: Int(count[0]), meanX: parts[0], squaresX: parts[1], meanY: parts[2], squaresY: parts[3], cross: parts[4])
+}
+
+/// A store opened for reading.
+public final class ActivationStoreReader {
+    public let file: HDF5File
+    public let header: ActivationStore.Header
+    public let shard: String
+    public let indices: [Int]
+    public let splits: [UInt8]
+    /// [rows, metrics]
+    public let metricValues: [Double]
+    public let moments: [CoMoments]
+    let matrices: [HDF5Dataset]
+
+    public var rows: Int { indices.count }
+    public var trainRows: Range<Int> { 0..<(splits.firstIndex(where: { $0 != 0 }) ?? rows) }
+    public var devRows: Range<Int> { trainRows.upperBound..<rows }
+
+    public init(url: URL) throws {
+        do {
+            file = try HDF5File.open(at: url)
+        } catch {
+            throw CollectError.corruptStore(path: url.path, detail: "it is not an HDF5 file (\(error)); run `scalpel collect` again")
+        }
+        let root = file.root
+        func attribute(_ name: String) throws -> HDF5AttributeValue {
+            do { return try root.attribute(name) } catch {
+                throw CollectError.corruptStore(path: url.path, detail: "attribute '\(name)' is missing; this is not a complete activation store")
+            }
+        }
+        guard case .string(let schema) = try attribute("schema"), schema == ActivationStore.schema else {
+            throw CollectError.corruptStore(path: url.path, detail: "its schema is not \(ActivationStore.schema); it was written by another version, so collect again")
+        }
+        guard case .ints(let layers) = try attribute("layers"), case .int(let width) = try attribute("neurons_per_layer"),
+              case .strings(let positions) = try attribute("positions"), case .int(let trainRows) = try attribute("train_rows"),
+              case .strings(let metrics) = (try? attribute("metrics")) ?? .strings([]), case .string(let shard) = try attribute("shard") else {
+            throw CollectError.corruptStore(path: url.path, detail: "its attributes have the wrong types")
+        }
+        var provenance: [String: String] = [:]
+        for key in ["model_sha256", "data_sha256", "recipe_sha256"] { if case .string(let v)? = try? root.attribute(key) { provenance[key] = v } }
+        header = ActivationStore.Header(layers: layers.map(Int.init), neuronsPerLayer: Int(width), positions: positions, metrics: metrics, provenance: provenance)
+        self.shard = shard
+        do {
+            indices = try root.group("examples").read("index", as: Int64.self).values.map(Int.init)
+            splits = try root.group("examples").read("split", as: UInt8.self).values
+            metricValues = try root.group("metrics").read("values", as: Double.self).values
+            let momentGroup = try root.group("moments")
+            moments = try positions.map { try readMoments(try momentGroup.group($0)) }
+            let group = try root.group("activations")
+            matrices = try positions.map { try group.dataset($0) }
+        } catch let error as CollectError { throw error } catch {
+            throw CollectError.corruptStore(path: url.path, detail: "\(error)")
+        }
+        let rows = indices.count
+        guard splits.count == rows, metricValues.count == rows * metrics.count, splits.prefix(Int(trainRows)).allSatisfy({ $0 == 0 }),
+              try matrices.allSatisfy({ try $0.shape() == [rows, header.columns] }),
+              moments.allSatisfy({ $0.columns == header.columns && $0.metrics == metrics.count }) else {
+            throw CollectError.corruptStore(path: url.path, detail: "its datasets disagree on the number of rows or columns")
+        }
+    }
+
+    /// Activations of `rows` × `columns` at position p, row-major.
+    public func block(position p: Int, rows: Range<Int>, columns: Range<Int>) throws -> [Float] {
+        try matrices[p].readBlock(rows: rows, columns: columns)
+    }
+
+    /// Metric m of every row in `rows`.
+    public func metric(_ m: Int, rows: Range<Int>) -> [Double] {
+        rows.map { metricValues[$0 * header.metrics.count + m] }
+    }
+}
+
+public enum CollectError: Error, CustomStringConvertible, Equatable {
+    case nanActivation(example: String, layer: Int, neuron: Int, position: String)
+    case missingMetric(metric: String, count: Int, examples: [String])
+    case corruptStore(path: String, detail: String)
+    case incompatibleShards(detail: String)
+    case badPlan(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .nanActivation(let example, let layer, let neuron, let position):
+            return "the activation of layer \(layer), neuron \(neuron) at position '\(position)' is NaN or infinite for \(example); the model or the soft prompt has diverged (retune the prompt with a lower learning rate) or the checkpoint is damaged"
+        case .missingMetric(let metric, let count, let examples):
+            return "metric '\(metric)' has no value for \(count) examples (\(examples.prefix(5).joined(separator: ", "))\(count > 5 ? ", …" : "")); fix those rows, set data.skip_incomplete: true if a field is empty, or drop the metric"
+        case .corruptStore(let path, let detail): return "\(path): \(detail)"
+        case .incompatibleShards(let detail): return "the shards cannot be merged: \(detail)"
+        case .badPlan(let path, let detail): return "\(path): \(detail)"
+        }
+    }
+}

@@ -1,0 +1,248 @@
+import Autodiff
+import Datasets
+import Foundation
+import HDF5Kit
+import Models
+import Recipes
+import Statistics
+import TensorCore
+import Training
+
+/// Stages 2–3: run the model (with the tuned soft prompt, if the recipe tunes one) over the training and
+/// dev examples, record the FFN site of the chosen layers at the chosen positions, compute the auxiliary
+/// metrics, and stream both into the activation store and the training rows' co-moments.
+///
+/// `shard: (i, N)` collects the i-th of N contiguous slices of the training and of the dev examples into
+/// `collect/shard-i-of-N.h5`; `ShardMerge` joins them into the store a single run writes.
+public struct CollectStage {
+    public struct Result: Sendable {
+        public var store: String
+        public var trainRows: Int
+        public var devRows: Int
+        public var columns: Int
+        public var positions: [String]
+        public var metrics: [String]
+        public var tokensPerSecond: Double
+        public var reused: Bool
+    }
+
+    let experiment: Experiment
+    let folder: RunFolder
+
+    public init(experiment: Experiment, folder: RunFolder) {
+        self.experiment = experiment
+        self.folder = folder
+    }
+
+    var usesPrompt: Bool { experiment.recipe.stages.contains("prompt") }
+
+    public func plan() throws -> CollectionPlan {
+        try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile, modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt)
+    }
+
+    /// The hashes the store depends on: model, data, the recipe sections that shape it, and the prompt.
+    public func inputs() throws -> [String: String] {
+        let r = experiment.recipe
+        var inputs = [
+            "model": try SHA256.file(experiment.modelPath),
+            "data": try SHA256.file(experiment.datasetPath),
+            "recipe": SHA256.hex("\(r.model)|\(r.seed)|\(r.data)|\(r.task)|\(r.node("collect").map { "\($0)" } ?? "")"),
+        ]
+        if usesPrompt { inputs["prompt"] = try SHA256.file(folder.url.appendingPathComponent("prompt/prompt.safetensors").path) }
+        return inputs
+    }
+
+    /// The training and dev rows this run (or shard) collects, as dataset indices.
+    func examples(shard: (Int, Int)?) -> (train: [Int], dev: [Int]) {
+        let recipe = experiment.recipe
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        var train = splits.train
+        if let cap = try? plan().maxExamples { train = Array(train.prefix(cap)) }
+        var dev = splits.dev
+        if let (i, n) = shard {
+            func slice(_ all: [Int]) -> [Int] { Array(all[(i * all.count / n)..<((i + 1) * all.count / n)]) }
+            train = slice(train)
+            dev = slice(dev)
+        }
+        return (train, dev)
+    }
+
+    public func storeURL(shard: (Int, Int)?) throws -> URL {
+        let stage = try folder.stage("collect")
+        if let (i, n) = shard { return stage.appendingPathComponent("shard-\(i)-of-\(n).h5") }
+        return stage.appendingPathComponent("activations.h5")
+    }
+
+    public func run(shard: (Int, Int)? = nil, force: Bool = false, quiet: Bool = false) throws -> Result {
+        let plan = try plan()
+        let inputs = try inputs()
+        let url = try storeURL(shard: shard)
+        if shard == nil, !force, let done = folder.isDone("collect", inputs: inputs) {
+            if !quiet { ProgressReporter.say("collect: up to date (\(url.path))") }
+            let reader = try ActivationStoreReader(url: url)
+            return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count, columns: reader.header.columns,
+                          positions: reader.header.positions, metrics: reader.header.metrics, tokensPerSecond: done.summary["tokens_per_second"] ?? 0, reused: true)
+        }
+        let started = Date()
+        let (task, prompt): (PromptTask, Tensor?)
+        if usesPrompt {
+            let trained = try PromptStage(experiment: experiment, folder: folder).trained()
+            (task, prompt) = (trained.task, trained.prompt)
+        } else {
+            task = try PromptStage(experiment: experiment, folder: folder).makeTask()
+            prompt = nil
+            if case .head = task.framing { throw TrainingError.framing("an encoder's classification head must be trained: add the prompt stage to the recipe") }
+        }
+        let promptLength = prompt?.shape[0] ?? 0
+        let data = experiment.dataset
+        let (train, dev) = examples(shard: shard)
+        let classes = data.classes
+        let metricNames = plan.metrics.flatMap { $0.columnNames(classes: classes) }
+        try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
+
+        let width = experiment.loaded.model.ffnWidth
+        let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: width, positions: plan.positionNames(promptLength: promptLength),
+                                            metrics: metricNames,
+                                            provenance: ["model_sha256": inputs["model"]!, "data_sha256": inputs["data"]!,
+                                                         "recipe_sha256": SHA256.hex(experiment.recipe.text)])
+        var tokens = 0
+        let collectionStart = Date()
+        try HDF5File.create(at: url) { root in
+            let writer = try ActivationStoreWriter(root: root, header: header)
+            var moments = header.positions.map { _ in CoMoments(columns: header.columns, metrics: metricNames.count) }
+            let progress = ProgressReporter("collect", total: train.count + dev.count)
+            progress.quiet = quiet
+            var done = 0
+            for (split, rows) in [(UInt8(0), train), (UInt8(1), dev)] {
+                var start = 0
+                while start < rows.count {
+                    let indices = Array(rows[start..<min(rows.count, start + plan.batchSize)])
+                    let batch = try collectBatch(indices, task: task, prompt: prompt, plan: plan, header: header)
+                    tokens += batch.tokens
+                    if split == 0 {
+                        for p in moments.indices { moments[p].add(x: batch.activations[p], y: batch.metrics, rows: indices.count) }
+                    }
+                    try writer.append(activations: batch.activations, metrics: batch.metrics, indices: indices, split: split)
+                    start += indices.count
+                    done += indices.count
+                    progress.update(done, String(format: "%.0f tok/s", Double(tokens) / Date().timeIntervalSince(collectionStart)))
+                }
+            }
+            try writer.finish(moments: moments, shard: shard.map { "\($0.0)/\($0.1)" } ?? "all")
+        }
+        let rate = Double(tokens) / Date().timeIntervalSince(collectionStart)
+        if shard == nil {
+            try folder.write(RunFolder.StageRecord(stage: "collect", inputs: inputs, outputs: ["activations.h5": try SHA256.file(url.path)],
+                                                   summary: ["train_rows": Double(train.count), "dev_rows": Double(dev.count),
+                                                             "columns": Double(header.columns), "tokens_per_second": rate],
+                                                   notes: ["recipe": experiment.recipeFile], seconds: Date().timeIntervalSince(started)))
+        }
+        return Result(store: url.path, trainRows: train.count, devRows: dev.count, columns: header.columns, positions: header.positions,
+                      metrics: metricNames, tokensPerSecond: rate, reused: false)
+    }
+
+    /// Fails before any forward pass if a metric has no value for some example (a missing or non-numeric
+    /// column, too few numbers in the text for an expression).
+    func checkMetrics(_ metrics: [Metric], rows: [Int], classes: Int) throws {
+        let placeholder = ModelOutcome(prediction: 0, confidence: 0.5, loss: 1)
+        for metric in metrics {
+            var missing: [String] = []
+            for i in rows {
+                let example = experiment.dataset.examples[i]
+                if metric.values(for: example, classes: classes, outcome: placeholder).contains(where: { $0 == nil }) {
+                    missing.append("\(example.source) row \(example.row)")
+                }
+            }
+            if !missing.isEmpty {
+                throw CollectError.missingMetric(metric: metric.columnNames(classes: experiment.dataset.classes).joined(separator: ", "),
+                                                 count: missing.count, examples: missing)
+            }
+        }
+    }
+
+    struct Batch {
+        var activations: [[Float]]   // per position, [b, columns]
+        var metrics: [Double]        // [b, M]
+        var tokens: Int
+    }
+
+    /// One forward pass over a batch of examples with the FFN sites hooked.
+    func collectBatch(_ indices: [Int], task: PromptTask, prompt: Tensor?, plan: CollectionPlan, header: ActivationStore.Header) throws -> Batch {
+        let examples = indices.map { experiment.dataset.examples[$0] }
+        let sequences = examples.map { task.ids($0.text) }
+        let promptLength = prompt?.shape[0] ?? 0
+        let layout = task.batch(sequences, promptLength: promptLength)
+        let b = indices.count
+
+        // The rows each position reads, per sequence, into one list of hooked rows.
+        var hookedRows: [Int] = []
+        var rowIndex: [Int: Int] = [:]
+        func hook(_ row: Int) -> Int {
+            if let i = rowIndex[row] { return i }
+            rowIndex[row] = hookedRows.count
+            hookedRows.append(row)
+            return hookedRows.count - 1
+        }
+        // sources[p][s]: the hooked rows averaged for position p of sequence s (one row except for mean).
+        var sources: [[[Int]]] = []
+        for position in plan.positions {
+            switch position {
+            case .prompt:
+                for j in 0..<promptLength { sources.append((0..<b).map { [hook($0 * layout.length + task.promptOffset(j))] }) }
+            case .last:
+                sources.append(layout.lastRows.map { [hook($0)] })
+            case .mean:
+                sources.append((0..<b).map { s in layout.tokenRows(s).map(hook) })
+            }
+        }
+
+        final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
+        let captured = Captured()
+        captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
+        var hooks = HookSet()
+        for (k, layer) in plan.layers.enumerated() {
+            hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 }
+        }
+        let logits = try task.logits(sequences, prompt: prompt.map { Variable($0) }, hooks: hooks).value
+
+        let width = header.neuronsPerLayer, columns = header.columns
+        var activations: [[Float]] = []
+        for (p, perSequence) in sources.enumerated() {
+            var matrix = [Float](repeating: 0, count: b * columns)
+            for (k, site) in captured.sites.enumerated() {
+                let values = site!.scalars
+                for s in 0..<b {
+                    let rows = perSequence[s]
+                    let scale = 1 / Float(rows.count)
+                    let base = s * columns + k * width
+                    for r in rows {
+                        for i in 0..<width { matrix[base + i] += values[r * width + i] }
+                    }
+                    if rows.count > 1 { for i in 0..<width { matrix[base + i] *= scale } }
+                }
+            }
+            if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
+                let example = examples[bad / columns], column = bad % columns
+                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)", layer: plan.layers[column / width],
+                                                 neuron: column % width, position: header.positions[p])
+            }
+            activations.append(matrix)
+        }
+
+        // Metrics from the class logits [b, K].
+        let k = task.classes
+        var metrics: [Double] = []
+        for (s, example) in examples.enumerated() {
+            let row = (0..<k).map { Double(logits.scalars[s * k + $0]) }
+            let maximum = row.max()!
+            let total = row.reduce(0) { $0 + exp($1 - maximum) }
+            let predicted = row.indices.max { row[$0] < row[$1] }!
+            let loss = example.label.map { -(row[$0] - maximum - log(total)) } ?? .nan
+            let outcome = ModelOutcome(prediction: predicted, confidence: 1 / total, loss: loss)
+            for metric in plan.metrics {
+                metrics += metric.values(for: example, classes: experiment.dataset.classes.count, outcome: outcome).map { $0 ?? .nan }
+            }
+        }
+        return Batch(activations: activations, metrics: metrics, tokens: layout.rows)
+    }
+}

@@ -1,0 +1,69 @@
+import Recipes
+
+/// What `collect` records, read from the recipe's `collect` section and checked against the model.
+public struct CollectionPlan: Sendable, Equatable {
+    public enum Position: String, Sendable, CaseIterable { case prompt, last, mean }
+
+    public var layers: [Int]
+    public var positions: [Position]
+    public var metrics: [Metric]
+    public var maxExamples: Int?
+    public var batchSize: Int
+
+    public init(layers: [Int], positions: [Position], metrics: [Metric], maxExamples: Int? = nil, batchSize: Int = 8) {
+        self.layers = layers
+        self.positions = positions
+        self.metrics = metrics
+        self.maxExamples = maxExamples
+        self.batchSize = batchSize
+    }
+
+    /// - modelLayers: the model's layer count; - usesPrompt: whether a soft prompt precedes the text.
+    public static func from(_ recipe: Recipe, file: String, modelLayers: Int, usesPrompt: Bool) throws -> CollectionPlan {
+        var issues: [RecipeIssue] = []
+        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: recipe.node(path)?.mark?.line, message: message)) }
+
+        var layers: [Int] = []
+        for entry in recipe.list("collect.layers") ?? ["all"] {
+            if entry == "all" { layers += 0..<modelLayers; continue }
+            let parts = entry.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if parts.count == 1, let l = parts[0], (0..<modelLayers).contains(l) { layers.append(l) }
+            else if parts.count == 2, let a = parts[0], let b = parts[1], a <= b, a >= 0, b < modelLayers { layers += a...b }
+            else { issue("collect.layers", "'\(entry)' is not a layer or range of layers of this model (0–\(modelLayers - 1)); write e.g. 3, 10-20 or all") }
+        }
+        layers = Array(Set(layers)).sorted()
+
+        var positions: [Position] = []
+        for entry in recipe.list("collect.positions") ?? ["last"] {
+            if entry == "every" {
+                issue("collect.positions", "'every' (per-token) collection is not available in this version; use prompt, last or mean")
+            } else if let p = Position(rawValue: entry) {
+                if !positions.contains(p) { positions.append(p) }
+            } else {
+                issue("collect.positions", "'\(entry)' is not a position; use prompt, last or mean")
+            }
+        }
+        if positions.contains(.prompt) && !usesPrompt {
+            issue("collect.positions", "'prompt' needs a soft prompt: add the prompt stage to the recipe's stages")
+        }
+
+        var metrics: [Metric] = []
+        for entry in recipe.list("collect.metrics") ?? ["label", "confidence", "loss", "correct"] {
+            do {
+                let metric = try Metric.parse(entry)
+                if metric == .logprob { issue("collect.metrics", "logprob is a per-token metric, which needs 'every' positions (not available yet)") }
+                else if !metrics.contains(metric) { metrics.append(metric) }
+            } catch { issue("collect.metrics", "\(error)") }
+        }
+        if let limit = recipe.int("collect.max_examples"), limit < 2 { issue("collect.max_examples", "must be at least 2") }
+        let batchSize = recipe.int("collect.batch_size") ?? 8
+        if batchSize < 1 { issue("collect.batch_size", "must be at least 1") }
+        guard issues.isEmpty else { throw RecipeErrors(file: file, issues: issues) }
+        return CollectionPlan(layers: layers, positions: positions, metrics: metrics, maxExamples: recipe.int("collect.max_examples"), batchSize: batchSize)
+    }
+
+    /// The recorded positions by name: prompt.0 … prompt.P−1, last, mean.
+    public func positionNames(promptLength: Int) -> [String] {
+        positions.flatMap { p -> [String] in p == .prompt ? (0..<promptLength).map { "prompt.\($0)" } : [p.rawValue] }
+    }
+}
