@@ -15,5 +15,5 @@
 
 /// Scalpel's version, reported by `scalpel --version` and recorded in every evidence archive.
 public enum ScalpelVersion {
-    public static let current = "0.1.0"
+    public static let current = ScalpelBuild.version
 }

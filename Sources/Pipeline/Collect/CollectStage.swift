@@ -131,14 +131,63 @@ public struct CollectStage {
             try writer.finish(moments: moments, shard: shard.map { "\($0.0)/\($0.1)" } ?? "all")
         }
         let rate = Double(tokens) / Date().timeIntervalSince(collectionStart)
-        if shard == nil {
-            try folder.write(RunFolder.StageRecord(stage: "collect", inputs: inputs, outputs: ["activations.h5": try SHA256.file(url.path)],
-                                                   summary: ["train_rows": Double(train.count), "dev_rows": Double(dev.count),
-                                                             "columns": Double(header.columns), "tokens_per_second": rate],
-                                                   notes: ["recipe": experiment.recipeFile], seconds: Date().timeIntervalSince(started)))
-        }
+        if shard == nil { try finish(store: url, inputs: inputs, started: started, tokensPerSecond: rate) }
         return Result(store: url.path, trainRows: train.count, devRows: dev.count, columns: header.columns, positions: header.positions,
                       metrics: metricNames, tokensPerSecond: rate, reused: false)
+    }
+
+    /// Merges the shards of a sharded collection (all `collect/shard-*-of-N.h5`, or the files given) into
+    /// `collect/activations.h5`, then finishes the stage as a single run would.
+    public func merge(shards given: [URL]? = nil, quiet: Bool = false) throws -> Result {
+        let started = Date()
+        let inputs = try inputs()
+        let stage = try folder.stage("collect")
+        let shards = try given ?? FileManager.default.contentsOfDirectory(atPath: stage.path)
+            .filter { $0.hasPrefix("shard-") && $0.hasSuffix(".h5") }.sorted().map { stage.appendingPathComponent($0) }
+        let url = try storeURL(shard: nil)
+        try ShardMerge.merge(shards, into: url, quiet: quiet)
+        let reader = try ActivationStoreReader(url: url)
+        if reader.header.provenance["model_sha256"] != inputs["model"] || reader.header.provenance["data_sha256"] != inputs["data"] {
+            try? FileManager.default.removeItem(at: url)
+            throw CollectError.incompatibleShards(detail: "the shards were collected from another model or dataset than this recipe names")
+        }
+        try finish(store: url, inputs: inputs, started: started, tokensPerSecond: 0)
+        return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count, columns: reader.header.columns,
+                      positions: reader.header.positions, metrics: reader.header.metrics, tokensPerSecond: 0, reused: false)
+    }
+
+    /// Records the finished store: its part of the evidence archive, then the stage record.
+    ///
+    /// `/collect` of the archive: attributes `positions`, `layers`, `neurons_per_layer`, `metrics`,
+    /// `train_rows`, `dev_rows`, `store` (the activation store's path) and `tokens_per_second`;
+    /// `example_index` int64 [rows] and `split` uint8 [rows] (0 train, 1 dev); `metrics` float64 [rows, metrics];
+    /// `<position>/mean` and `<position>/std` float64 [layers × neurons], each neuron's training mean and
+    /// standard deviation (what mean and noise ablations use).
+    func finish(store url: URL, inputs: [String: String], started: Date, tokensPerSecond: Double) throws {
+        let reader = try ActivationStoreReader(url: url)
+        let header = reader.header
+        try EvidenceArchive.write(stage: "collect", experiment: experiment, folder: folder, started: started) { group in
+            try group.setAttribute("positions", .strings(header.positions))
+            try group.setAttribute("layers", .ints(header.layers.map(Int64.init)))
+            try group.setAttribute("neurons_per_layer", .int(Int64(header.neuronsPerLayer)))
+            try group.setAttribute("metrics", .strings(header.metrics))
+            try group.setAttribute("train_rows", .int(Int64(reader.trainRows.count)))
+            try group.setAttribute("dev_rows", .int(Int64(reader.devRows.count)))
+            try group.setAttribute("store", .string(url.path))
+            try group.setAttribute("tokens_per_second", .double(tokensPerSecond))
+            try group.write("example_index", reader.indices.map(Int64.init), shape: [reader.rows])
+            try group.write("split", reader.splits, shape: [reader.rows])
+            try group.write("metrics", reader.metricValues, shape: [reader.rows, header.metrics.count])
+            for (p, name) in header.positions.enumerated() {
+                let g = try group.createGroup(name)
+                try g.write("mean", reader.moments[p].meanX, shape: [header.columns])
+                try g.write("std", reader.moments[p].standardDeviationX, shape: [header.columns])
+            }
+        }
+        try folder.write(RunFolder.StageRecord(stage: "collect", inputs: inputs, outputs: ["activations.h5": try SHA256.file(url.path)],
+                                               summary: ["train_rows": Double(reader.trainRows.count), "dev_rows": Double(reader.devRows.count),
+                                                         "columns": Double(header.columns), "tokens_per_second": tokensPerSecond],
+                                               notes: ["recipe": experiment.recipeFile], seconds: Date().timeIntervalSince(started)))
     }
 
     /// Fails before any forward pass if a metric has no value for some example (a missing or non-numeric

@@ -64,9 +64,9 @@ struct RunCommand: ParsableCommand {
 
 /// Runs stages and prints their summary.
 enum Runner {
-    static let available = ["prompt"]
+    static let available = ["prompt", "collect", "rank"]
 
-    static func run(recipePath: String, from: String?, only: [String]?) throws -> [String: Any] {
+    static func run(recipePath: String, from: String?, only: [String]?, shard: (Int, Int)? = nil) throws -> [String: Any] {
         let recipe = try Recipe(contentsOf: URL(fileURLWithPath: recipePath))
         let stages = only ?? recipe.stages
         if let missing = stages.first(where: { !available.contains($0) }) {
@@ -91,6 +91,14 @@ enum Runner {
                 summary["skipped_rows"] = result.skippedRows
                 summary["prompt"] = result.promptFile
                 summary["prompt_reused"] = result.reused
+            case "collect":
+                let result = try CollectStage(experiment: experiment, folder: folder).run(shard: shard, force: forcing)
+                summary["collect"] = StageSummaries.collect(result)
+            case "rank":
+                let result = try RankStage(experiment: experiment, folder: folder).run(force: forcing)
+                summary["rank"] = StageSummaries.rank(result)
+                summary["top_correlation"] = StageSummaries.topCorrelation(result)
+                summary["archive"] = result.archive
             default: break
             }
         }
@@ -106,5 +114,7 @@ enum Runner {
             print(String(format: "margin %+.4f, 95%% CI [%+.4f, %+.4f]%@", margin, ci[0], ci[1], ci[0] > 0 ? " (excludes zero)" : ""))
         }
         if let prompt = summary["prompt"] { print("prompt: \(prompt)") }
+        if let collect = summary["collect"] as? [String: Any] { StageSummaries.printCollect(collect) }
+        if let rank = summary["rank"] as? [String: Any] { StageSummaries.printRank(rank) }
     }
 }

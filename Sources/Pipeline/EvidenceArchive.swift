@@ -1,0 +1,85 @@
+import Foundation
+import HDF5Kit
+
+/// The run's evidence archive, `runs/<name>/evidence.h5`: one group per stage, each written as soon as its
+/// stage finishes, plus the provenance of the run. Every write replaces the file atomically, so an
+/// interrupted stage leaves the archive as the previous stage left it.
+///
+/// Schema `scalpel.evidence/1` (attribute `schema` of the root):
+/// - `/provenance` (attributes): tool version, git commit, recipe text and sha256, model and data sha256,
+///   seed, machine, cores, and each stage's start time and seconds (`<stage>_started`, `<stage>_seconds`).
+/// - `/collect`, `/rank`: see `CollectStage` and `RankStage` (and the README's evidence section).
+public enum EvidenceArchive {
+    public static let schema = "scalpel.evidence/1"
+
+    public static func url(_ folder: RunFolder) -> URL { folder.url.appendingPathComponent("evidence.h5") }
+
+    /// Opens an archive for reading, refusing other schemas with a clear message.
+    public static func open(_ url: URL) throws -> HDF5File {
+        let file = try HDF5File.open(at: url)
+        guard case .string(let schema)? = try? file.root.attribute("schema") else {
+            throw CollectError.corruptStore(path: url.path, detail: "it has no schema attribute, so it is not a Scalpel evidence archive")
+        }
+        guard schema == Self.schema else {
+            throw CollectError.corruptStore(path: url.path, detail: "its schema is \(schema), but this version of Scalpel reads \(Self.schema); use the Scalpel version that wrote it")
+        }
+        return file
+    }
+
+    /// Replaces the group `stage` (creating the archive if needed) and records the stage's timing.
+    public static func write(stage: String, experiment: Experiment, folder: RunFolder, started: Date,
+                             _ body: (HDF5Group) throws -> Void) throws {
+        let url = url(folder)
+        if !FileManager.default.fileExists(atPath: url.path) {
+            try HDF5File.create(at: url) { root in
+                try root.setAttribute("schema", .string(schema))
+                try writeProvenance(try root.createGroup("provenance"), experiment: experiment)
+            }
+        }
+        try HDF5File.update(at: url) { root in
+            try root.remove(stage)
+            try body(try root.createGroup(stage))
+            let provenance = try root.group("provenance")
+            try provenance.setAttribute("\(stage)_started", .string(ISO8601DateFormatter().string(from: started)))
+            try provenance.setAttribute("\(stage)_seconds", .double(Date().timeIntervalSince(started)))
+        }
+    }
+
+    static func writeProvenance(_ group: HDF5Group, experiment: Experiment) throws {
+        let recipe = experiment.recipe
+        try group.setAttribute("tool", .string("scalpel"))
+        try group.setAttribute("tool_version", .string(ScalpelBuild.version))
+        try group.setAttribute("git_commit", .string(gitCommit(experiment.root) ?? "unknown"))
+        try group.setAttribute("recipe_text", .string(recipe.text))
+        try group.setAttribute("recipe_sha256", .string(SHA256.hex(recipe.text)))
+        try group.setAttribute("recipe_file", .string(experiment.recipeFile))
+        try group.setAttribute("model", .string(experiment.modelPath))
+        try group.setAttribute("model_sha256", .string(try SHA256.file(experiment.modelPath)))
+        try group.setAttribute("data", .string(experiment.datasetPath))
+        try group.setAttribute("data_sha256", .string(try SHA256.file(experiment.datasetPath)))
+        try group.setAttribute("seed", .int(Int64(recipe.seed)))
+        try group.setAttribute("split_seed", .int(Int64(recipe.data.splitSeed)))
+        var name = utsname()
+        uname(&name)
+        let machine = withUnsafeBytes(of: &name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let system = withUnsafeBytes(of: &name.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        try group.setAttribute("machine", .string("\(system) \(machine), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 20) MiB"))
+        try group.setAttribute("created", .string(ISO8601DateFormatter().string(from: Date())))
+    }
+
+    /// The repository's HEAD commit, read from .git without running git.
+    static func gitCommit(_ root: URL) -> String? {
+        let git = root.appendingPathComponent(".git")
+        guard let head = try? String(contentsOf: git.appendingPathComponent("HEAD"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
+        guard head.hasPrefix("ref: ") else { return head }
+        let ref = String(head.dropFirst(5))
+        if let direct = try? String(contentsOf: git.appendingPathComponent(ref), encoding: .utf8) { return direct.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let packed = (try? String(contentsOf: git.appendingPathComponent("packed-refs"), encoding: .utf8)) ?? ""
+        return packed.split(separator: "\n").first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(40)) }
+    }
+}
+
+/// The tool's version, shared by the CLI and the archive.
+public enum ScalpelBuild {
+    public static let version = "0.1.0"
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+
+/// `scalpel collect RECIPE [--shard i/N]`: stages 2–3 alone.
+struct CollectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "collect",
+        abstract: "Record the FFN sites and auxiliary metrics of the recipe's examples into the activation store.",
+        discussion: "With --shard i/N only the i-th of N slices of the examples is collected, into collect/shard-i-of-N.h5; run every shard (on any machines sharing the run folder), then `scalpel merge RECIPE`.")
+    @Argument(help: "Recipe file.") var recipe: String
+    @Option(help: "Collect only slice i of N (0-based), e.g. 2/8.") var shard: String?
+    @Flag(help: "Recompute even if an up-to-date store exists.") var force = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func validate() throws { _ = try parsedShard() }
+
+    func parsedShard() throws -> (Int, Int)? {
+        guard let shard else { return nil }
+        let parts = shard.split(separator: "/").map { Int($0) }
+        guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, i >= 0, i < n else {
+            throw ValidationError("--shard must be i/N with 0 ≤ i < N, e.g. 0/4 (got '\(shard)')")
+        }
+        return (i, n)
+    }
+
+    func run() throws {
+        let summary = try Runner.run(recipePath: recipe, from: force ? "collect" : nil, only: ["collect"], shard: try parsedShard())
+        Runner.report(summary, json: json)
+    }
+}
+
+/// `scalpel merge RECIPE [SHARDS…]`: joins a sharded collection.
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "merge",
+        abstract: "Merge the shards of a sharded collection into the store (and statistics) a single run would have written.")
+    @Argument(help: "Recipe file.") var recipe: String
+    @Argument(help: "Shard files (default: every collect/shard-*-of-N.h5 of the run folder).") var shards: [String] = []
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() throws {
+        let recipe = try Recipe(contentsOf: URL(fileURLWithPath: self.recipe))
+        let experiment = try Experiment(recipe: recipe, file: self.recipe)
+        let folder = try RunFolder(experiment.runFolder)
+        let result = try CollectStage(experiment: experiment, folder: folder)
+            .merge(shards: shards.isEmpty ? nil : shards.map { URL(fileURLWithPath: $0) })
+        Runner.report(["recipe": recipe.name, "run": folder.url.path, "collect": StageSummaries.collect(result)], json: json)
+    }
+}
+
+/// `scalpel rank RECIPE`: stage 4 alone.
+struct RankCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rank",
+        abstract: "Score every neuron against every metric, with p- and q-values, and select the skill neurons.")
+    @Argument(help: "Recipe file.") var recipe: String
+    @Flag(help: "Recompute even if an up-to-date ranking exists.") var force = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() throws {
+        Runner.report(try Runner.run(recipePath: recipe, from: force ? "rank" : nil, only: ["rank"]), json: json)
+    }
+}
+
+/// The JSON and text forms of each stage's result.
+enum StageSummaries {
+    static func collect(_ r: CollectStage.Result) -> [String: Any] {
+        ["store": r.store, "train_rows": r.trainRows, "dev_rows": r.devRows, "columns": r.columns, "positions": r.positions,
+         "metrics": r.metrics, "tokens_per_second": r.tokensPerSecond, "reused": r.reused]
+    }
+
+    static func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+
+    static func neuron(_ n: ScoredNeuron, positions: [String]) -> [String: Any] {
+        ["layer": n.layer, "neuron": n.neuron, "position": positions.indices.contains(n.position) ? positions[n.position] : String(n.position),
+         "score": number(n.score), "p_value": number(n.pValue), "q_value": number(n.qValue)]
+    }
+
+    static func rank(_ r: RankStage.Result) -> [String: Any] {
+        let positions = r.constantNeurons.keys.sorted()
+        let ordered = positionsInOrder(r)
+        var metrics: [[String: Any]] = []
+        for report in r.reports {
+            var entry: [String: Any] = ["metric": report.metric]
+            if let reason = report.excluded { entry["excluded"] = reason; metrics.append(entry); continue }
+            let top10 = Array(report.top.prefix(10))
+            entry["top10_mean_abs"] = number(top10.reduce(0) { $0 + abs($1.score) } / Double(max(1, top10.count)))
+            entry["top1_abs"] = number(abs(report.top.first?.score ?? .nan))
+            entry["top50_mean_abs"] = number(report.top.prefix(50).reduce(0) { $0 + abs($1.score) } / Double(max(1, min(50, report.top.count))))
+            entry["top10"] = top10.map { neuron($0, positions: ordered) }
+            entry["top10_layers"] = top10.map(\.layer)
+            entry["selected"] = report.selection.count
+            entry["selection"] = zip(report.selection, report.intervals + [(low: Double, high: Double)?](repeating: nil, count: max(0, report.selection.count - report.intervals.count))).map { n, ci in
+                var item = neuron(n, positions: ordered)
+                item["ci95"] = ci.map { [number($0.low), number($0.high)] as Any } ?? NSNull()
+                return item
+            }
+            entry["selection_layers"] = Dictionary(grouping: report.selection, by: \.layer).map { ["layer": $0.key, "count": $0.value.count] }
+                .sorted { ($0["layer"] as! Int) < ($1["layer"] as! Int) }
+            if let p = report.topPredictivity { entry["top10_predictivity"] = p.map(number) }
+            metrics.append(entry)
+        }
+        return ["statistic": r.statistic.rawValue, "rule": r.rule.description, "primary_metric": r.primaryMetric, "permutations": r.permutations,
+                "train_rows": r.trainRows, "dev_rows": r.devRows,
+                "constant_neurons": Dictionary(uniqueKeysWithValues: positions.map { ($0, r.constantNeurons[$0]!) }),
+                "metrics": metrics, "archive": r.archive, "reused": r.reused,
+                "overlaps": r.overlaps.map { ["a": $0.a, "b": $0.b, "jaccard": $0.jaccard, "shared": $0.shared.map(\.description)] }]
+    }
+
+    /// Position names in the archive's order (prompt.0…, last, mean), for naming neurons' best positions.
+    static func positionsInOrder(_ r: RankStage.Result) -> [String] {
+        (try? RankStage.positions(r.archive)) ?? r.constantNeurons.keys.sorted()
+    }
+
+    static func topCorrelation(_ r: RankStage.Result) -> [String: Any] {
+        guard let report = r.reports.first(where: { $0.metric == r.primaryMetric }) else { return [:] }
+        let top = report.top.prefix(10)
+        return ["metric": report.metric, "statistic": r.statistic.rawValue, "k": top.count,
+                "mean_abs_r": number(top.reduce(0) { $0 + abs($1.score) } / Double(max(1, top.count)))]
+    }
+
+    static func printCollect(_ c: [String: Any]) {
+        print("collect: \(c["train_rows"]!) training + \(c["dev_rows"]!) dev examples, \(c["columns"]!) neurons at \((c["positions"] as? [String] ?? []).joined(separator: ", "))")
+        print("  metrics: \((c["metrics"] as? [String] ?? []).joined(separator: ", "))")
+        if let rate = c["tokens_per_second"] as? Double, rate > 0 { print(String(format: "  %.0f tokens/s", rate)) }
+        print("  store: \(c["store"]!)")
+    }
+
+    static func printRank(_ r: [String: Any]) {
+        print("rank: \(r["statistic"]!) against each metric, \(r["permutations"]!) permutations; selection: \(r["rule"]!) by \(r["primary_metric"]!)")
+        if let constant = r["constant_neurons"] as? [String: Int] {
+            print("  constant neurons excluded: " + constant.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        for m in r["metrics"] as? [[String: Any]] ?? [] {
+            if let reason = m["excluded"] { print("  \(m["metric"]!): excluded (\(reason))"); continue }
+            let mean = m["top10_mean_abs"] as? Double ?? .nan
+            print(String(format: "  %@: top-10 mean |score| %.3f (top-1 %.3f, top-50 %.3f), layers %@", m["metric"] as! String, mean,
+                         m["top1_abs"] as? Double ?? .nan, m["top50_mean_abs"] as? Double ?? .nan, "\(m["top10_layers"] ?? [])"))
+            if let p = m["top10_predictivity"] as? [Any] {
+                print("    predictivity of those 10: " + p.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: " "))
+            }
+            for n in (m["selection"] as? [[String: Any]] ?? []).prefix(5) {
+                let ci = (n["ci95"] as? [Any]).map { " CI [\($0.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: ", "))]" } ?? ""
+                print(String(format: "    L%d.%d @%@ %.3f p=%.4f q=%.4f%@", n["layer"] as! Int, n["neuron"] as! Int, n["position"] as! String,
+                             n["score"] as? Double ?? .nan, n["p_value"] as? Double ?? .nan, n["q_value"] as? Double ?? .nan, ci))
+            }
+        }
+        for o in r["overlaps"] as? [[String: Any]] ?? [] {
+            print(String(format: "  overlap %@ / %@: Jaccard %.3f, %d shared", o["a"] as! String, o["b"] as! String, o["jaccard"] as! Double, (o["shared"] as! [String]).count))
+        }
+        print("  archive: \(r["archive"]!)")
+    }
+}
