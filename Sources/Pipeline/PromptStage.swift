@@ -161,7 +161,9 @@ public struct PromptStage {
     }
 
     /// The task with the trained soft prompt (and head) of a finished prompt stage, for the later stages.
-    public func trained() throws -> (task: PromptTask, prompt: Tensor) {
+    /// - orUntuned: for a recipe without a prompt stage, the untuned task and no prompt rows instead.
+    public func trained(orUntuned: Bool = false) throws -> (task: PromptTask, prompt: Tensor?) {
+        if orUntuned && !experiment.recipe.stages.contains("prompt") { return (try makeTask(), nil) }
         let url = folder.url.appendingPathComponent("prompt/prompt.safetensors")
         guard folder.isDone("prompt", inputs: try inputs()) != nil else {
             throw TrainingError.framing("the soft prompt in \(url.path) is missing or out of date; run `scalpel tune-prompt \(experiment.recipeFile)` first")

@@ -52,6 +52,9 @@ public struct CollectStage {
         return inputs
     }
 
+    /// The examples an unsharded run collects (for tests that need to name one).
+    public func examplesForTesting() -> (train: [Int], dev: [Int]) { examples(shard: nil) }
+
     /// The training and dev rows this run (or shard) collects, as dataset indices.
     func examples(shard: (Int, Int)?) -> (train: [Int], dev: [Int]) {
         let recipe = experiment.recipe

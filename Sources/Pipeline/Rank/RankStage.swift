@@ -137,8 +137,10 @@ public struct RankStage {
         let statistics = Set(options.statistics)
         // scores[m][statistic] = (score, p) over [positions, columns]
         var scores: [Int: [NeuronStatistic: (score: [Double], p: [Double])]] = [:]
-        for m in contexts.keys {
-            scores[m] = Dictionary(uniqueKeysWithValues: statistics.map { ($0, ([Double](repeating: .nan, count: positions * columns), [Double](repeating: .nan, count: positions * columns))) })
+        for (m, context) in contexts {
+            // Predictivity is defined for binary labels only; other metrics get no table for it.
+            let applicable = statistics.filter { $0 != .predictivity || context.predictivityY != nil }
+            scores[m] = Dictionary(uniqueKeysWithValues: applicable.map { ($0, ([Double](repeating: .nan, count: positions * columns), [Double](repeating: .nan, count: positions * columns))) })
         }
         var constantCounts: [String: Int] = [:]
         let blockWidth = 2048
@@ -158,7 +160,7 @@ public struct RankStage {
                 for (m, context) in contexts {
                     let pearson = range.map { moments.pearson($0, m) }
                     let result = scorer.score(block, metric: context, pearson: pearson, statistics: statistics)
-                    for (statistic, values) in result {
+                    for (statistic, values) in result where scores[m]![statistic] != nil {
                         for (offset, j) in range.enumerated() {
                             scores[m]![statistic]!.score[p * columns + j] = values.score[offset]
                             scores[m]![statistic]!.p[p * columns + j] = values.p[offset]
@@ -199,13 +201,17 @@ public struct RankStage {
             columnCache[key] = (t, d)
             return (t, d)
         }
+        if statistic == .predictivity, contexts[primaryIndex]?.predictivityY == nil {
+            throw CollectError.badPlan(path: experiment.recipeFile, detail: "predictivity needs a binary (0/1) selection metric and a dev split; '\(primary)' is not one — choose rank.statistic: pearson, or a label metric")
+        }
         for (m, name) in header.metrics.enumerated() {
-            guard let context = contexts[m] else {
+            if contexts[m] != nil && scores[m]?[statistic] == nil { excluded[name] = "\(statistic.rawValue) needs a binary (0/1) metric" }
+            guard let context = contexts[m], scores[m]?[statistic] != nil else {
                 reports.append(MetricReport(metric: name, excluded: excluded[name], top: [], selection: [], intervals: [], topPredictivity: nil))
                 continue
             }
             let scored = neurons(m, statistic)
-            let top = SelectionRule.topK(max(10, 50)).select(scored)
+            let top = SelectionRule.topK(50).select(scored)
             let selection = options.rule.select(scored)
             var intervals: [(low: Double, high: Double)?] = []
             if options.bootstrap > 0 {

@@ -1,0 +1,266 @@
+import Testing
+import Foundation
+import Autodiff
+import Checkpoints
+import HDF5Kit
+import Models
+import Pipeline
+import Recipes
+import Statistics
+import TensorCore
+import TestSupport
+
+/// Collection, sharding and ranking end to end on a tiny random Llama and a small labelled CSV.
+@Suite struct CollectRankTests {
+    static let config = TinyModels.llamaConfig(vocabulary: 260)
+
+    /// A folder with tiny.gguf (its tensors changed by `edit`), data.csv, and a recipe with the given collect and rank sections.
+    func setUp(collect: String = "{positions: [last, mean], metrics: [label, confidence, loss, correct, \"column:score\", \"parity = n0 % 2\"], batch_size: 4}",
+               rank: String = "{permutations: 200, top_k: 5, bootstrap: 50}",
+               edit: (inout [String: Tensor]) -> Void = { _ in }) throws -> (URL, Recipe) {
+        let directory = try Fixtures.scratchDirectory()
+        var tensors = TinyModels.llamaTensors(Self.config)
+        edit(&tensors)
+        try TinyModels.writeLlamaGGUF(directory.appendingPathComponent("tiny.gguf"), tensors: tensors, config: Self.config)
+        var rows = "text,label,score,gap,flat\n"
+        for i in 0..<90 {
+            rows += (i % 2 == 0 ? "good film \(i)" : "bad film \(i)") + ",\(i % 2 == 0 ? "pos" : "neg"),\(Double(i) * 0.5),\(i % 7 == 3 ? "" : "1"),7\n"
+        }
+        try rows.write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        let text = """
+        name: tiny
+        model: \(directory.appendingPathComponent("tiny.gguf").path)
+        seed: 5
+        output: \(directory.appendingPathComponent("run").path)
+        stages: [collect, rank]
+        data: {loader: csv, path: \(directory.appendingPathComponent("data.csv").path), text: text, label: label, split: {train: 0.6, dev: 0.3, test: 0.1}}
+        task: {template: "{text} =", verbalizers: ["a", "b"]}
+        collect: \(collect)
+        rank: \(rank)
+        """
+        return (directory, try Recipe(text: text, file: "tiny.yaml"))
+    }
+
+    func stages(_ directory: URL, _ recipe: Recipe) throws -> (Experiment, RunFolder) {
+        let experiment = try Experiment(recipe: recipe, file: "tiny.yaml", root: directory)
+        return (experiment, try RunFolder(experiment.runFolder))
+    }
+
+    @Test func theStoreHoldsEachExamplesSitesMetricsAndExactMoments() throws {
+        let (directory, recipe) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        let result = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(result.trainRows == 54 && result.devRows == 27)
+        #expect(result.metrics == ["label", "confidence", "loss", "correct", "column:score", "parity"])
+        let store = try ActivationStoreReader(url: URL(fileURLWithPath: result.store))
+        #expect(store.header.positions == ["last", "mean"] && store.header.columns == 2 * 24)
+
+        // Recompute three examples one at a time with plain hooks.
+        guard case .llama(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        let task = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true).task
+        for row in [0, 31, 80] {
+            let example = experiment.dataset.examples[store.indices[row]]
+            let ids = task.ids(example.text)
+            let batch = TokenBatch([ids])
+            final class Sites: @unchecked Sendable { var byLayer: [Int: Tensor] = [:] }
+            let sites = Sites()
+            var hooks = HookSet()
+            for l in 0..<2 { hooks.collect(HookName.mlpSite(l)) { sites.byLayer[l] = $0 } }
+            _ = model.forward(embeddings: try model.embed(batch), batch: batch, hooks: hooks)
+            let last = try store.block(position: 0, rows: row..<(row + 1), columns: 0..<48)
+            let mean = try store.block(position: 1, rows: row..<(row + 1), columns: 0..<48)
+            for l in 0..<2 { for i in 0..<24 {
+                let values = (0..<ids.count).map { sites.byLayer[l]!.scalars[$0 * 24 + i] }
+                #expect(abs(last[l * 24 + i] - values.last!) <= 1e-5 * max(1, abs(values.last!)))
+                let average = values.reduce(0, +) / Float(values.count)
+                #expect(abs(mean[l * 24 + i] - average) <= 1e-5 * max(1, abs(average)))
+            } }
+            let metrics = (0..<6).map { store.metricValues[row * 6 + $0] }
+            #expect(metrics[0] == Double(example.label!))
+            #expect(metrics[4] == Double(example.fields["score"]!)!)
+            #expect(metrics[5] == Double(Int(example.text.split(separator: " ").last!)! % 2))
+            #expect(metrics[1] >= 0.5 && metrics[1] <= 1 && metrics[2] >= 0)
+        }
+        // The streamed moments equal a two-pass computation over the stored training rows.
+        let train = store.trainRows
+        for p in 0..<2 {
+            let block = try store.block(position: p, rows: train, columns: 0..<48)
+            for j in stride(from: 0, to: 48, by: 5) {
+                let x = train.map { Double(block[$0 * 48 + j]) }
+                for m in [0, 1, 4] {
+                    let reference = pearsonTwoPass(x, store.metric(m, rows: train))
+                    #expect(abs(store.moments[p].pearson(j, m) - reference) <= 1e-9 * max(abs(reference), 1e-3))
+                }
+            }
+        }
+    }
+
+    @Test func threeShardsMergeIntoTheUnshardedRun() throws {
+        let (d1, r1) = try setUp(), (d2, r2) = try setUp()
+        defer { for d in [d1, d2] { try? FileManager.default.removeItem(at: d) } }
+        let (e1, f1) = try stages(d1, r1), (e2, f2) = try stages(d2, r2)
+        let whole = try CollectStage(experiment: e1, folder: f1).run(quiet: true)
+        let sharded = CollectStage(experiment: e2, folder: f2)
+        for i in [2, 0, 1] { _ = try sharded.run(shard: (i, 3), quiet: true) }
+        let merged = try sharded.merge(quiet: true)
+        let a = try ActivationStoreReader(url: URL(fileURLWithPath: whole.store)), b = try ActivationStoreReader(url: URL(fileURLWithPath: merged.store))
+        #expect(a.indices == b.indices && a.splits == b.splits && a.metricValues.count == b.metricValues.count)
+        for (x, y) in zip(a.metricValues, b.metricValues) { #expect(abs(x - y) <= 1e-6 * max(1, abs(x))) }
+        for p in 0..<2 {
+            let x = try a.block(position: p, rows: 0..<a.rows, columns: 0..<48), y = try b.block(position: p, rows: 0..<b.rows, columns: 0..<48)
+            for (u, v) in zip(x, y) { #expect(abs(u - v) <= 1e-6 * max(1, abs(u))) }
+            for j in 0..<48 { for m in 0..<6 {
+                let (u, v) = (a.moments[p].pearson(j, m), b.moments[p].pearson(j, m))
+                #expect(abs(u - v) <= 1e-6 * max(1, abs(u)))
+            } }
+        }
+        let rankA = try RankStage(experiment: e1, folder: f1).run(quiet: true), rankB = try RankStage(experiment: e2, folder: f2).run(quiet: true)
+        for (x, y) in zip(rankA.reports, rankB.reports) {
+            #expect(x.selection.map(\.key) == y.selection.map(\.key))
+            for (u, v) in zip(x.selection, y.selection) { #expect(abs(u.score - v.score) <= 1e-6 * max(1, abs(u.score))) }
+        }
+        // A missing shard is refused by name.
+        try FileManager.default.removeItem(at: f2.url.appendingPathComponent("collect/shard-1-of-3.h5"))
+        #expect(throws: CollectError.incompatibleShards(detail: "shards 1 of 3 are missing; run them with --shard i/3")) { try sharded.merge(quiet: true) }
+    }
+
+    @Test func aNaNActivationNamesTheExampleLayerAndNeuronAndLeavesNoStore() throws {
+        // Weights of 1e30 in neuron 5's gate and up rows overflow its site to ±∞ or NaN (a GGUF cannot hold NaN weights).
+        let (directory, recipe) = try setUp { tensors in
+            for role in [TensorRole.ffnGate, .ffnUp] {
+                let name = LlamaModel.name(role, layer: 1)
+                var w = tensors[name]!
+                for c in 0..<16 { w.scalars[5 * 16 + c] = 1e30 }
+                tensors[name] = w
+            }
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        let first = experiment.dataset.examples[CollectStage(experiment: experiment, folder: folder).examplesForTesting().train[0]]
+        #expect(throws: CollectError.nanActivation(example: "\(first.source) row \(first.row)", layer: 1, neuron: 5, position: "last")) {
+            try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.appendingPathComponent("collect").path).isEmpty)
+    }
+
+    @Test func aConstantNeuronIsExcludedAndCounted() throws {
+        let (directory, recipe) = try setUp { tensors in
+            for role in [TensorRole.ffnGate, .ffnUp] {
+                let name = LlamaModel.name(role, layer: 0)
+                var w = tensors[name]!
+                for c in 0..<16 { w.scalars[3 * 16 + c] = 0 }
+                tensors[name] = w
+            }
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        let rank = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(rank.constantNeurons == ["last": 1, "mean": 1])
+        for report in rank.reports { #expect(!report.top.contains { $0.layer == 0 && $0.neuron == 3 }) }
+        let archive = try EvidenceArchive.open(URL(fileURLWithPath: rank.archive))
+        let scores = try archive.root.group("rank").group("metrics").group("label").group("pearson").read("score", as: Double.self)
+        #expect(scores.shape == [2, 48] && scores.values[3].isNaN && scores.values[48 + 3].isNaN)
+        #expect(try archive.root.group("rank").read("constant_neurons", as: Int64.self).values == [1, 1])
+    }
+
+    @Test func missingAndSingleValuedMetricsHaveClearOutcomes() throws {
+        let (d1, r1) = try setUp(collect: "{metrics: [label, \"column:gap\"]}")
+        defer { try? FileManager.default.removeItem(at: d1) }
+        let (e1, f1) = try stages(d1, r1)
+        do {
+            _ = try CollectStage(experiment: e1, folder: f1).run(quiet: true)
+            Issue.record("a metric with missing values was accepted")
+        } catch let error as CollectError {
+            guard case .missingMetric(let metric, let count, let examples) = error else { Issue.record("\(error)"); return }
+            #expect(metric == "column:gap" && count > 0 && examples.allSatisfy { $0.contains("data.csv row") })
+            #expect(error.description.contains("column:gap"))
+        }
+
+        let (d2, r2) = try setUp(collect: "{metrics: [label, \"column:flat\"]}")
+        defer { try? FileManager.default.removeItem(at: d2) }
+        let (e2, f2) = try stages(d2, r2)
+        _ = try CollectStage(experiment: e2, folder: f2).run(quiet: true)
+        let rank = try RankStage(experiment: e2, folder: f2).run(quiet: true)
+        #expect(rank.reports[1].excluded?.contains("single value") == true && rank.reports[0].excluded == nil)
+
+        let (d3, r3) = try setUp(collect: "{metrics: [label, \"column:flat\"]}", rank: "{metric: \"column:flat\", permutations: 50}")
+        defer { try? FileManager.default.removeItem(at: d3) }
+        let (e3, f3) = try stages(d3, r3)
+        _ = try CollectStage(experiment: e3, folder: f3).run(quiet: true)
+        #expect(throws: CollectError.self) { try RankStage(experiment: e3, folder: f3).run(quiet: true) }
+    }
+
+    @Test func rankingIsSeededReusedAndArchived() throws {
+        let (directory, recipe) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        let stage = RankStage(experiment: experiment, folder: folder)
+        let first = try stage.run(quiet: true)
+        let forced = try stage.run(force: true, quiet: true)
+        let reused = try stage.run(quiet: true)
+        #expect(!first.reused && reused.reused)
+        for (a, b) in zip(first.reports, forced.reports) {
+            #expect(a.selection == b.selection)
+            #expect(a.intervals.map { $0?.low } == b.intervals.map { $0?.low })
+        }
+        for (a, b) in zip(first.reports, reused.reports) { #expect(a.selection == b.selection && a.top == b.top) }
+        #expect(first.reports[0].selection.count == 5 && first.reports[0].intervals.allSatisfy { $0 != nil })
+        let label = first.reports[0]
+        for (n, ci) in zip(label.selection, label.intervals) { #expect(ci!.low <= n.score && n.score <= ci!.high) }
+        #expect(label.topPredictivity?.count == 10)
+        #expect(first.reports[1].topPredictivity == nil)   // confidence is not binary
+        #expect(first.overlaps.count == 15)
+        // The archive documents itself and carries provenance.
+        let archive = try EvidenceArchive.open(URL(fileURLWithPath: first.archive))
+        #expect(try archive.root.children() == ["collect", "provenance", "rank"])
+        guard case .string(let hash) = try archive.root.group("provenance").attribute("model_sha256") else { Issue.record("no model hash"); return }
+        #expect(hash == (try SHA256.file(experiment.modelPath)))
+        #expect(try archive.root.group("collect").group("last").read("std", as: Double.self).values.count == 48)
+    }
+
+    @Test func badCollectAndRankSectionsNameTheirKeys() throws {
+        for (collect, rank, path) in [("{positions: [first]}", "{}", "collect.positions"), ("{layers: [\"7\"]}", "{}", "collect.layers"),
+                                      ("{metrics: [\"x = = 1\"]}", "{}", "collect.metrics"), ("{}", "{top_k: 3, q_threshold: 0.1}", "rank"),
+                                      ("{}", "{per_layer_fraction: 1.5}", "rank.per_layer_fraction")] {
+            let (directory, recipe) = try setUp(collect: collect, rank: rank)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let (experiment, folder) = try stages(directory, recipe)
+            do {
+                _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+                _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+                Issue.record("\(path): accepted")
+            } catch let errors as RecipeErrors {
+                #expect(errors.issues.contains { $0.path == path }, "\(errors)")
+            }
+        }
+    }
+}
+
+@Suite struct MetricExpressionTests {
+    @Test func parsesAndEvaluatesWithPrecedence() throws {
+        let values: [String: Double] = ["answer": 19, "n0": 12, "n1": 7, "label": 1]
+        func eval(_ text: String) throws -> Double? { try MetricExpression.parse(text).evaluate { values[$0] } }
+        #expect(try eval("answer == n0 + n1") == 1)
+        #expect(try eval("n0 - n1 * 2 == -2 || 0") == 1)
+        #expect(try eval("(n0 - n1) * 2") == 10)
+        #expect(try eval("abs(n1 - n0) >= 5 && !(label < 1)") == 1)
+        #expect(try eval("max(n0, n1, 30) % 7") == 2)
+        #expect(try eval("missing + 1") == nil)
+        #expect(throws: MetricExpressionError.self) { try MetricExpression.parse("n0 +") }
+        #expect(throws: MetricExpressionError.self) { try MetricExpression.parse("sqrt(n0)") }
+        #expect(throws: MetricExpressionError.self) { try MetricExpression.parse("n0 ) 1") }
+    }
+
+    @Test func metricEntriesParse() throws {
+        #expect(try Metric.parse("label") == .label)
+        #expect(try Metric.parse("column:answer") == .column("answer"))
+        guard case .expression(let name, let formula) = try Metric.parse("shortcut = answer == n0 + n1") else { Issue.record("not an expression"); return }
+        #expect(name == "shortcut" && formula.names == ["answer", "n0", "n1"])
+        #expect(throws: MetricExpressionError.self) { try Metric.parse("accuracy") }
+        #expect(throws: MetricExpressionError.self) { try Metric.parse("2x = n0") }
+        #expect(numbersInText("What is 12 + -7? It is 5.5, not x-3.") == [12, -7, 5.5, 3])
+    }
+}
