@@ -1,4 +1,5 @@
 import CBLAS
+import TensorCore
 
 /// Streaming, mergeable first and second moments of N activation columns against M metric columns,
 /// kept in Double: means, sums of squared deviations, and the N×M cross co-moments.
@@ -40,22 +41,16 @@ public struct CoMoments: Sendable, Equatable {
     }
 
     /// Folds in a batch. - x: [b, N] row-major; - y: [b, M] row-major.
+    ///
+    /// The batch's own moments are exact two-pass sums in Double (means first, then Σ(x − x̄)² and
+    /// Σ(x − x̄)(y − ȳ)), in column blocks spread over the cores; no [b, N] Double copy is ever made.
     public mutating func add(x: [Float], y: [Double], rows b: Int) {
         precondition(x.count == b * columns && y.count == b * metrics, "CoMoments.add: batch shapes do not match \(b)×\(columns) and \(b)×\(metrics)")
         guard b > 0 else { return }
         var batch = CoMoments(columns: columns, metrics: metrics)
         batch.count = b
         let inverse = 1 / Double(b)
-        // Centered copies in Double. xc: [b, N], yc: [b, M]
-        var xc = [Double](repeating: 0, count: b * columns)
-        for r in 0..<b { for j in 0..<columns { batch.meanX[j] += Double(x[r * columns + j]) } }
-        for j in 0..<columns { batch.meanX[j] *= inverse }
-        for r in 0..<b { for j in 0..<columns {
-            let d = Double(x[r * columns + j]) - batch.meanX[j]
-            xc[r * columns + j] = d
-            batch.squaresX[j] += d * d
-        } }
-        var yc = [Double](repeating: 0, count: b * metrics)
+        var yc = [Double](repeating: 0, count: b * metrics)   // [b, M] centered metrics
         for r in 0..<b { for m in 0..<metrics { batch.meanY[m] += y[r * metrics + m] } }
         for m in 0..<metrics { batch.meanY[m] *= inverse }
         for r in 0..<b { for m in 0..<metrics {
@@ -63,11 +58,38 @@ public struct CoMoments: Sendable, Equatable {
             yc[r * metrics + m] = d
             batch.squaresY[m] += d * d
         } }
-        if metrics > 0 {
-            // cross[N, M] = xcᵀ [N, b] · yc [b, M]
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(metrics), Int32(b),
-                        1, xc, Int32(columns), yc, Int32(metrics), 0, &batch.cross, Int32(metrics))
-        }
+        let (n, k) = (columns, metrics)
+        x.withUnsafeBufferPointer { xp in yc.withUnsafeBufferPointer { yp in
+        batch.meanX.withUnsafeMutableBufferPointer { mean in batch.squaresX.withUnsafeMutableBufferPointer { squares in
+        batch.cross.withUnsafeMutableBufferPointer { cross in
+            parallelChunks(n, minimumPerChunk: 2048) { range in
+                let width = range.count
+                // Column-major scratch for this block's cross terms: [M, width], so the inner loop is contiguous.
+                var local = [Double](repeating: 0, count: k * width)
+                for r in 0..<b {
+                    let row = xp.baseAddress! + r * n + range.lowerBound
+                    for i in 0..<width { mean[range.lowerBound + i] += Double(row[i]) }
+                }
+                for i in 0..<width { mean[range.lowerBound + i] *= inverse }
+                local.withUnsafeMutableBufferPointer { acc in
+                    for r in 0..<b {
+                        let row = xp.baseAddress! + r * n + range.lowerBound
+                        let centre = mean.baseAddress! + range.lowerBound
+                        let square = squares.baseAddress! + range.lowerBound
+                        for i in 0..<width {
+                            let d = Double(row[i]) - centre[i]
+                            square[i] += d * d
+                        }
+                        for m in 0..<k {
+                            let w = yp[r * k + m]
+                            let out = acc.baseAddress! + m * width
+                            for i in 0..<width { out[i] += (Double(row[i]) - centre[i]) * w }
+                        }
+                    }
+                }
+                for i in 0..<width { for m in 0..<k { cross[(range.lowerBound + i) * k + m] = local[m * width + i] } }
+            }
+        } } } } }
         merge(batch)
     }
 

@@ -1,17 +1,21 @@
 /// Ranks 1…n of `values`, ties given the average of the ranks they span (the convention Spearman's ρ
-/// needs so that it equals Pearson's r on the ranks).
-public func averageRanks<C: RandomAccessCollection>(_ values: C) -> [Double] where C.Element: BinaryFloatingPoint, C.Index == Int {
+/// needs so that it equals Pearson's r on the ranks). Concrete on [Double] so the sort is specialized:
+/// ranking is the inner loop of Spearman and MI over every neuron.
+public func averageRanks(_ values: [Double]) -> [Double] {
     let n = values.count
-    let base = values.startIndex
-    let order = (0..<n).sorted { values[base + $0] < values[base + $1] }
+    var order = [Int32](repeating: 0, count: n)
+    for i in 0..<n { order[i] = Int32(i) }
     var ranks = [Double](repeating: 0, count: n)
-    var start = 0
-    while start < n {
-        var end = start + 1
-        while end < n && values[base + order[end]] == values[base + order[start]] { end += 1 }
-        let rank = Double(start + end + 1) / 2   // mean of the 1-based ranks start+1 … end
-        for i in start..<end { ranks[order[i]] = rank }
-        start = end
+    values.withUnsafeBufferPointer { v in
+        order.sort { v[Int($0)] < v[Int($1)] }
+        var start = 0
+        while start < n {
+            var end = start + 1
+            while end < n && v[Int(order[end])] == v[Int(order[start])] { end += 1 }
+            let rank = Double(start + end + 1) / 2   // mean of the 1-based ranks start+1 … end
+            for i in start..<end { ranks[Int(order[i])] = rank }
+            start = end
+        }
     }
     return ranks
 }

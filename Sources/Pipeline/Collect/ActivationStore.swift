@@ -26,6 +26,14 @@ public enum ActivationStore {
         public var metrics: [String]
         public var provenance: [String: String]   // model_sha256, data_sha256, recipe_sha256
         public var columns: Int { layers.count * neuronsPerLayer }
+
+        public init(layers: [Int], neuronsPerLayer: Int, positions: [String], metrics: [String], provenance: [String: String]) {
+            self.layers = layers
+            self.neuronsPerLayer = neuronsPerLayer
+            self.positions = positions
+            self.metrics = metrics
+            self.provenance = provenance
+        }
     }
 }
 

@@ -143,7 +143,9 @@ public struct RankStage {
             scores[m] = Dictionary(uniqueKeysWithValues: applicable.map { ($0, ([Double](repeating: .nan, count: positions * columns), [Double](repeating: .nan, count: positions * columns))) })
         }
         var constantCounts: [String: Int] = [:]
-        let blockWidth = 2048
+        // Columns per block: up to 2048, fewer when there are many rows (per-token stores), so that a block's
+        // values, ranks and bins (about 24 bytes per row and column) stay within 256 MB.
+        let blockWidth = max(16, min(2048, (256 << 20) / max(1, 24 * train.count)))
         let blocks = (columns + blockWidth - 1) / blockWidth
         let progress = ProgressReporter("rank", total: positions * blocks, unit: "blocks")
         progress.quiet = quiet
@@ -160,12 +162,16 @@ public struct RankStage {
                 for (m, context) in contexts {
                     let pearson = range.map { moments.pearson($0, m) }
                     let result = scorer.score(block, metric: context, pearson: pearson, statistics: statistics)
-                    for (statistic, values) in result where scores[m]![statistic] != nil {
-                        for (offset, j) in range.enumerated() {
-                            scores[m]![statistic]!.score[p * columns + j] = values.score[offset]
-                            scores[m]![statistic]!.p[p * columns + j] = values.p[offset]
-                        }
+                    // Take each table out of the dictionary while writing it, so the writes do not copy it.
+                    var tables = scores.removeValue(forKey: m)!
+                    for (statistic, values) in result {
+                        guard var table = tables.removeValue(forKey: statistic) else { continue }
+                        let base = p * columns + range.lowerBound
+                        table.score.replaceSubrange(base..<(base + range.count), with: values.score)
+                        table.p.replaceSubrange(base..<(base + range.count), with: values.p)
+                        tables[statistic] = table
                     }
+                    scores[m] = tables
                 }
                 progress.update(p * blocks + blockIndex + 1)
             }
