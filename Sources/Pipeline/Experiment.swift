@@ -62,12 +62,15 @@ public struct Experiment: @unchecked Sendable {
         }
         if let loaded {
             switch loaded.model {
-            case .llama where recipe.task.verbalizers == nil: issue("task", "\(recipe.model) is a decoder: frame the task with verbalizers")
+            case .llama where recipe.task.head != nil: issue("task", "\(recipe.model) is a decoder: frame the task with verbalizers")
             case .bert where recipe.task.head == nil: issue("task", "\(recipe.model) is an encoder: frame the task with head: classification")
             default: break
             }
+            if recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.stages.contains("prompt") {
+                issue("task", "the prompt stage needs a classification framing: give verbalizers (or remove prompt from the stages for per-token collection)")
+            }
         }
-        if let dataset {
+        if let dataset, recipe.task.verbalizers != nil || recipe.task.head != nil {
             if dataset.classes.isEmpty { issue("data.label", "the task needs labels, but the dataset has none; name the label column") }
             if let verbalizers = recipe.task.verbalizers, !dataset.classes.isEmpty, verbalizers.count != dataset.classes.count {
                 issue("task.verbalizers", "\(verbalizers.count) verbalizers for \(dataset.classes.count) classes (\(dataset.classes.joined(separator: ", ")))")
@@ -79,6 +82,9 @@ public struct Experiment: @unchecked Sendable {
         modelPath = loaded.path
         self.verbalizerIDs = verbalizerIDs
     }
+
+    /// Whether the recipe frames no classification: a decoder models the text itself (per-token collection).
+    public var isLanguageModelling: Bool { recipe.task.verbalizers == nil && recipe.task.head == nil }
 
     public var runFolder: URL { URL(fileURLWithPath: Self.resolve(recipe.output, root: root)) }
 }

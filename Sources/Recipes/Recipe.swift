@@ -96,8 +96,8 @@ public struct Recipe: @unchecked Sendable, Equatable {
             issues.append(RecipeIssue(path: "data.split", line: get("data.split")?.mark?.line, message: "train, dev and test must be fractions that add up to 1 (they add up to \(train + dev + test))"))
         }
         let verbalizers = list("task.verbalizers"), head = string("task.head")
-        if get("task") != nil && (verbalizers == nil) == (head == nil) {
-            issues.append(RecipeIssue(path: "task", line: get("task")?.mark?.line, message: "give either verbalizers (decoders) or head: classification (encoders), not both or neither"))
+        if verbalizers != nil && head != nil {
+            issues.append(RecipeIssue(path: "task", line: get("task")?.mark?.line, message: "give either verbalizers (decoders) or head: classification (encoders), not both"))
         }
         if let template = string("task.template"), !template.contains("{text}") {
             issues.append(RecipeIssue(path: "task.template", line: get("task.template")?.mark?.line, message: "must contain {text}, where the example goes"))

@@ -67,7 +67,7 @@ public enum RecipeSchema {
             Field("template", .string, default: "{text}", "Decoder framing: the text with {text} replaced by the example."),
             Field("verbalizers", .stringList, "Decoder: one word per class, each a single token (e.g. \" negative\", \" positive\")."),
             Field("head", .choice(["classification"]), "Encoder framing: a linear classification head over the pooled output."),
-        ]), required: true, "How the model does the task."),
+        ]), required: true, "How the model does the task. With neither verbalizers nor head, a decoder models the text itself (per-token collection with positions: [every])."),
         Field("prompt", .section([
             Field("length", .integer, default: "16", "Virtual tokens P before the text (after BOS where the model uses one)."),
             Field("init", .choice(["vocab", "words"]), default: "vocab", "Initialise from random vocabulary embeddings, or from the embeddings of init_words."),
@@ -82,10 +82,11 @@ public enum RecipeSchema {
         ]), "Stage 1: soft-prompt tuning."),
         Field("collect", .section([
             Field("layers", .stringList, default: "[all]", "Layers to record: all, single layers, or ranges such as 10-20."),
-            Field("positions", .stringList, default: "[last]", "Positions: prompt (each soft-prompt position), last (the last token), mean (over the text tokens)."),
-            Field("metrics", .stringList, default: "[label, confidence, loss, correct]", "Auxiliary metrics: label, confidence, loss, correct, column:NAME (a numeric dataset column), or NAME = EXPRESSION (see the README)."),
+            Field("positions", .stringList, default: "[last]", "Positions: prompt (each soft-prompt position), last (the last token), mean (over the text tokens); or every (each token, alone, for per-token metrics)."),
+            Field("metrics", .stringList, default: "[label, confidence, loss, correct]", "Auxiliary metrics: label, confidence, loss, correct, column:NAME (a numeric dataset column), NAME = EXPRESSION (see the README); with positions: [every], logprob (of each next token)."),
             Field("max_examples", .integer, "Collect on at most this many training examples (the dev split is always collected, for predictivity)."),
             Field("batch_size", .integer, default: "8", "Examples per forward pass."),
+            Field("max_tokens", .integer, default: "128", "With positions: [every], each text is cut to this many tokens."),
         ]), "Stage 2–3: activations and auxiliary metrics (step 6)."),
         Field("rank", .section([
             Field("statistics", .stringList, default: "[pearson, spearman, mutual_information, predictivity]", "Scores per neuron."),

@@ -11,7 +11,8 @@ import Statistics
 ///   `train_rows`, `dev_rows`, `shard` ("I/N" or "all"), `model_sha256`, `data_sha256`, `recipe_sha256`.
 /// - `activations/<position>`: float32 [rows, layers × neurons]; column l·F + i is neuron i of the l-th
 ///   recorded layer; rows are the training examples, then the dev examples. Chunks [64, 1024].
-/// - `examples/index`: int64 [rows], each row's index in the dataset; `examples/split`: uint8 [rows], 0 train, 1 dev.
+/// - `examples/index`: int64 [rows, 1], each row's index in the dataset; `examples/token`: int64 [rows, 1], the
+///   token position of a per-token row (−1 for per-example rows); `examples/split`: uint8 [rows, 1], 0 train, 1 dev.
 /// - `metrics/values`: float64 [rows, metrics].
 /// - `moments/<position>/{count, mean_x, squares_x, mean_y, squares_y, cross}`: the training rows' `CoMoments`.
 public enum ActivationStore {
@@ -37,17 +38,19 @@ public enum ActivationStore {
     }
 }
 
-/// Streams rows into a new store. Rows are buffered one chunk-height at a time, so memory stays at
-/// 64 rows × columns × positions whatever the number of examples.
+/// Streams rows into a new store. Rows (and their example index, split and metrics) are buffered one
+/// chunk-height at a time, so memory stays at 64 rows × columns × positions whatever the number of rows.
 public final class ActivationStoreWriter {
     let header: ActivationStore.Header
     let root: HDF5Group
     let matrices: [HDF5Dataset]
+    let indexTable: HDF5Dataset, tokenTable: HDF5Dataset, splitTable: HDF5Dataset, metricTable: HDF5Dataset
     var buffers: [[Float]]
+    var bufferedIndices: [Int64] = [], bufferedTokens: [Int64] = [], bufferedSplits: [UInt8] = [], bufferedMetrics: [Double] = []
     var bufferedRows = 0
-    public private(set) var indices: [Int64] = []
-    public private(set) var splits: [UInt8] = []
-    public private(set) var metricValues: [Double] = []
+    public private(set) var rows = 0
+    public private(set) var trainRows = 0
+    var sawDev = false
 
     public init(root: HDF5Group, header: ActivationStore.Header) throws {
         self.header = header
@@ -57,21 +60,33 @@ public final class ActivationStoreWriter {
             try group.createGrowingMatrix($0, of: Float.self, columns: header.columns, chunkRows: ActivationStore.chunkRows,
                                           chunkColumns: ActivationStore.chunkColumns)
         }
+        let examples = try root.createGroup("examples")
+        indexTable = try examples.createGrowingMatrix("index", of: Int64.self, columns: 1, chunkRows: 4096, chunkColumns: 1)
+        tokenTable = try examples.createGrowingMatrix("token", of: Int64.self, columns: 1, chunkRows: 4096, chunkColumns: 1)
+        splitTable = try examples.createGrowingMatrix("split", of: UInt8.self, columns: 1, chunkRows: 4096, chunkColumns: 1)
+        metricTable = try root.createGroup("metrics").createGrowingMatrix("values", of: Double.self, columns: max(1, header.metrics.count),
+                                                                           chunkRows: 1024, chunkColumns: max(1, header.metrics.count))
         buffers = header.positions.map { _ in [] }
     }
 
-    /// Appends b rows. - activations: per position, [b, columns]; - metrics: [b, M].
-    public func append(activations: [[Float]], metrics: [Double], indices: [Int], split: UInt8) throws {
+    /// Appends b rows. - activations: per position, [b, columns]; - metrics: [b, M]; - tokens: each row's
+    /// token position in its text for per-token rows, nil for per-example rows (stored as −1).
+    /// Training rows must all come before the dev rows.
+    public func append(activations: [[Float]], metrics: [Double], indices: [Int], split: UInt8, tokens: [Int]? = nil) throws {
         let b = indices.count
         precondition(activations.count == matrices.count && metrics.count == b * header.metrics.count, "ActivationStoreWriter: batch shapes")
+        precondition(split == 1 || !sawDev, "ActivationStoreWriter: a training row after dev rows")
+        if split == 1 { sawDev = true } else { trainRows += b }
         for (p, rows) in activations.enumerated() {
             precondition(rows.count == b * header.columns, "ActivationStoreWriter: position \(p) is not \(b) rows")
             buffers[p].append(contentsOf: rows)
         }
         bufferedRows += b
-        self.indices += indices.map(Int64.init)
-        splits += [UInt8](repeating: split, count: b)
-        metricValues += metrics
+        rows += b
+        bufferedIndices += indices.map(Int64.init)
+        bufferedTokens += tokens.map { $0.map(Int64.init) } ?? [Int64](repeating: -1, count: b)
+        bufferedSplits += [UInt8](repeating: split, count: b)
+        bufferedMetrics += metrics
         if bufferedRows >= ActivationStore.chunkRows { try flush() }
     }
 
@@ -81,17 +96,20 @@ public final class ActivationStoreWriter {
             try matrix.appendRows(buffers[p], rows: bufferedRows)
             buffers[p].removeAll(keepingCapacity: true)
         }
+        try indexTable.appendRows(bufferedIndices, rows: bufferedRows)
+        try tokenTable.appendRows(bufferedTokens, rows: bufferedRows)
+        try splitTable.appendRows(bufferedSplits, rows: bufferedRows)
+        try metricTable.appendRows(header.metrics.isEmpty ? [Double](repeating: .nan, count: bufferedRows) : bufferedMetrics, rows: bufferedRows)
+        bufferedIndices.removeAll(keepingCapacity: true)
+        bufferedTokens.removeAll(keepingCapacity: true)
+        bufferedSplits.removeAll(keepingCapacity: true)
+        bufferedMetrics.removeAll(keepingCapacity: true)
         bufferedRows = 0
     }
 
-    /// Writes the examples, metrics, moments and attributes; call once, after the last row.
+    /// Writes the moments and attributes; call once, after the last row.
     public func finish(moments: [CoMoments], shard: String) throws {
         try flush()
-        let rows = indices.count
-        let examples = try root.createGroup("examples")
-        try examples.write("index", indices, shape: [rows])
-        try examples.write("split", splits, shape: [rows])
-        try root.createGroup("metrics").write("values", metricValues, shape: [rows, header.metrics.count])
         let group = try root.createGroup("moments")
         for (name, m) in zip(header.positions, moments) { try writeMoments(m, into: try group.createGroup(name)) }
         try root.setAttribute("schema", .string(ActivationStore.schema))
@@ -99,8 +117,8 @@ public final class ActivationStoreWriter {
         try root.setAttribute("neurons_per_layer", .int(Int64(header.neuronsPerLayer)))
         try root.setAttribute("positions", .strings(header.positions))
         try root.setAttribute("metrics", .strings(header.metrics))
-        try root.setAttribute("train_rows", .int(Int64(splits.filter { $0 == 0 }.count)))
-        try root.setAttribute("dev_rows", .int(Int64(splits.filter { $0 == 1 }.count)))
+        try root.setAttribute("train_rows", .int(Int64(trainRows)))
+        try root.setAttribute("dev_rows", .int(Int64(rows - trainRows)))
         try root.setAttribute("shard", .string(shard))
         for (key, value) in header.provenance.sorted(by: { $0.key < $1.key }) { try root.setAttribute(key, .string(value)) }
     }
@@ -130,6 +148,8 @@ public final class ActivationStoreReader {
     public let header: ActivationStore.Header
     public let shard: String
     public let indices: [Int]
+    /// Token position of each per-token row; −1 for per-example rows.
+    public let tokens: [Int]
     public let splits: [UInt8]
     /// [rows, metrics]
     public let metricValues: [Double]
@@ -166,6 +186,7 @@ public final class ActivationStoreReader {
         self.shard = shard
         do {
             indices = try root.group("examples").read("index", as: Int64.self).values.map(Int.init)
+            tokens = try root.group("examples").read("token", as: Int64.self).values.map(Int.init)
             splits = try root.group("examples").read("split", as: UInt8.self).values
             metricValues = try root.group("metrics").read("values", as: Double.self).values
             let momentGroup = try root.group("moments")
@@ -176,7 +197,7 @@ public final class ActivationStoreReader {
             throw CollectError.corruptStore(path: url.path, detail: "\(error)")
         }
         let rows = indices.count
-        guard splits.count == rows, metricValues.count == rows * metrics.count, splits.prefix(Int(trainRows)).allSatisfy({ $0 == 0 }),
+        guard splits.count == rows, tokens.count == rows, metricValues.count == rows * max(1, metrics.count), splits.prefix(Int(trainRows)).allSatisfy({ $0 == 0 }),
               try matrices.allSatisfy({ try $0.shape() == [rows, header.columns] }),
               moments.allSatisfy({ $0.columns == header.columns && $0.metrics == metrics.count }) else {
             throw CollectError.corruptStore(path: url.path, detail: "its datasets disagree on the number of rows or columns")

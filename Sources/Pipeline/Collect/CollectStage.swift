@@ -37,7 +37,8 @@ public struct CollectStage {
     var usesPrompt: Bool { experiment.recipe.stages.contains("prompt") }
 
     public func plan() throws -> CollectionPlan {
-        try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile, modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt)
+        try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile, modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt,
+                                languageModelling: experiment.isLanguageModelling)
     }
 
     /// The hashes the store depends on: model, data, the recipe sections that shape it, and the prompt.
@@ -87,28 +88,34 @@ public struct CollectStage {
                           positions: reader.header.positions, metrics: reader.header.metrics, tokensPerSecond: done.summary["tokens_per_second"] ?? 0, reused: true)
         }
         let started = Date()
-        let (task, prompt): (PromptTask, Tensor?)
-        if usesPrompt {
-            let trained = try PromptStage(experiment: experiment, folder: folder).trained()
-            (task, prompt) = (trained.task, trained.prompt)
-        } else {
-            task = try PromptStage(experiment: experiment, folder: folder).makeTask()
-            prompt = nil
-            if case .head = task.framing { throw TrainingError.framing("an encoder's classification head must be trained: add the prompt stage to the recipe") }
-        }
-        let promptLength = prompt?.shape[0] ?? 0
         let data = experiment.dataset
         let (train, dev) = examples(shard: shard)
         let classes = data.classes
         let metricNames = plan.metrics.flatMap { $0.columnNames(classes: classes) }
-        try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
+        let collect: ([Int]) throws -> Batch
+        let positionNames: [String]
+        if plan.perToken {
+            guard case .llama(let model) = experiment.loaded.model else {
+                throw TrainingError.framing("per-token collection (positions: [every]) needs a decoder: its metric is the log-probability of each next token")
+            }
+            positionNames = ["every"]
+            collect = { try collectTokens($0, model: model, plan: plan) }
+        } else {
+            let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
+            if !usesPrompt, case .head = task.framing { throw TrainingError.framing("an encoder's classification head must be trained: add the prompt stage to the recipe") }
+            try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
+            positionNames = plan.positionNames(promptLength: prompt?.shape[0] ?? 0)
+            let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth, positions: positionNames,
+                                                metrics: metricNames, provenance: [:])
+            collect = { try collectBatch($0, task: task, prompt: prompt, plan: plan, header: header) }
+        }
 
-        let width = experiment.loaded.model.ffnWidth
-        let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: width, positions: plan.positionNames(promptLength: promptLength),
+        let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth, positions: positionNames,
                                             metrics: metricNames,
                                             provenance: ["model_sha256": inputs["model"]!, "data_sha256": inputs["data"]!,
                                                          "recipe_sha256": SHA256.hex(experiment.recipe.text)])
         var tokens = 0
+        var rowCounts = (train: 0, dev: 0)
         let collectionStart = Date()
         try HDF5File.create(at: url) { root in
             let writer = try ActivationStoreWriter(root: root, header: header)
@@ -120,22 +127,24 @@ public struct CollectStage {
                 var start = 0
                 while start < rows.count {
                     let indices = Array(rows[start..<min(rows.count, start + plan.batchSize)])
-                    let batch = try collectBatch(indices, task: task, prompt: prompt, plan: plan, header: header)
+                    let batch = try collect(indices)
                     tokens += batch.tokens
+                    let count = batch.rowIndices.count
                     if split == 0 {
-                        for p in moments.indices { moments[p].add(x: batch.activations[p], y: batch.metrics, rows: indices.count) }
+                        for p in moments.indices { moments[p].add(x: batch.activations[p], y: batch.metrics, rows: count) }
                     }
-                    try writer.append(activations: batch.activations, metrics: batch.metrics, indices: indices, split: split)
+                    try writer.append(activations: batch.activations, metrics: batch.metrics, indices: batch.rowIndices, split: split, tokens: batch.rowTokens)
                     start += indices.count
                     done += indices.count
                     progress.update(done, String(format: "%.0f tok/s", Double(tokens) / Date().timeIntervalSince(collectionStart)))
                 }
             }
             try writer.finish(moments: moments, shard: shard.map { "\($0.0)/\($0.1)" } ?? "all")
+            rowCounts = (writer.trainRows, writer.rows - writer.trainRows)
         }
         let rate = Double(tokens) / Date().timeIntervalSince(collectionStart)
         if shard == nil { try finish(store: url, inputs: inputs, started: started, tokensPerSecond: rate) }
-        return Result(store: url.path, trainRows: train.count, devRows: dev.count, columns: header.columns, positions: header.positions,
+        return Result(store: url.path, trainRows: rowCounts.train, devRows: rowCounts.dev, columns: header.columns, positions: header.positions,
                       metrics: metricNames, tokensPerSecond: rate, reused: false)
     }
 
@@ -213,9 +222,11 @@ public struct CollectStage {
     }
 
     struct Batch {
-        var activations: [[Float]]   // per position, [b, columns]
-        var metrics: [Double]        // [b, M]
-        var tokens: Int
+        var activations: [[Float]]   // per position, [rows, columns]
+        var metrics: [Double]        // [rows, M]
+        var rowIndices: [Int]        // each row's example index
+        var rowTokens: [Int]?        // each row's token position (per-token rows only)
+        var tokens: Int              // tokens run through the model
     }
 
     /// One forward pass over a batch of examples with the FFN sites hooked.
@@ -245,6 +256,8 @@ public struct CollectStage {
                 sources.append(layout.lastRows.map { [hook($0)] })
             case .mean:
                 sources.append((0..<b).map { s in layout.tokenRows(s).map(hook) })
+            case .every:
+                preconditionFailure("per-token rows are collected by collectTokens")
             }
         }
 
@@ -295,6 +308,60 @@ public struct CollectStage {
                 metrics += metric.values(for: example, classes: experiment.dataset.classes.count, outcome: outcome).map { $0 ?? .nan }
             }
         }
-        return Batch(activations: activations, metrics: metrics, tokens: layout.rows)
+        return Batch(activations: activations, metrics: metrics, rowIndices: indices, rowTokens: nil, tokens: layout.rows)
+    }
+
+    /// Per-token collection: every token of each text (cut to `maxTokens`, with BOS as the tokenizer adds
+    /// it) that has a next token becomes a row: its FFN sites, and the log-probability the model gives
+    /// the next token there. The LM head runs only at those rows.
+    func collectTokens(_ indices: [Int], model: LlamaModel, plan: CollectionPlan) throws -> Batch {
+        let examples = indices.map { experiment.dataset.examples[$0] }
+        let template = experiment.recipe.task.template
+        let tokenizer = experiment.loaded.tokenizer
+        let sequences = examples.map { example -> [Int32] in
+            Array(tokenizer.encode(template.replacingOccurrences(of: "{text}", with: example.text), addSpecialTokens: true).prefix(plan.maxTokens))
+        }
+        let layout = TokenBatch(sequences)
+        var rows: [Int] = [], rowIndices: [Int] = [], rowTokens: [Int] = [], targets: [Int32] = []
+        for (s, sequence) in sequences.enumerated() where sequence.count > 1 {
+            for t in 0..<(sequence.count - 1) {
+                rows.append(s * layout.length + t)
+                rowIndices.append(indices[s])
+                rowTokens.append(t)
+                targets.append(sequence[t + 1])
+            }
+        }
+        let width = experiment.loaded.model.ffnWidth, columns = plan.layers.count * width
+        guard !rows.isEmpty else { return Batch(activations: [[]], metrics: [], rowIndices: [], rowTokens: [], tokens: layout.rows) }
+        final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
+        let captured = Captured()
+        captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
+        var hooks = HookSet()
+        for (k, layer) in plan.layers.enumerated() { hooks.collect(HookName.mlpSite(layer), rows: rows) { captured.sites[k] = $0 } }
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: rows).logits!.value
+        var matrix = [Float](repeating: 0, count: rows.count * columns)
+        for (k, site) in captured.sites.enumerated() {
+            let values = site!.scalars
+            for r in 0..<rows.count { for i in 0..<width { matrix[r * columns + k * width + i] = values[r * width + i] } }
+        }
+        if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
+            let example = examples[indices.firstIndex(of: rowIndices[bad / columns])!], column = bad % columns
+            throw CollectError.nanActivation(example: "\(example.source) row \(example.row), token \(rowTokens[bad / columns])",
+                                             layer: plan.layers[column / width], neuron: column % width, position: "every")
+        }
+        // log p(next token) = logit − logsumexp(logits), per row, in Double.
+        let vocabulary = logits.shape[1]
+        var logprobs = [Double](repeating: 0, count: rows.count)
+        logits.withPointer { p in
+            for r in 0..<rows.count {
+                let row = p + r * vocabulary
+                var maximum = -Float.infinity
+                for v in 0..<vocabulary { maximum = max(maximum, row[v]) }
+                var total = 0.0
+                for v in 0..<vocabulary { total += exp(Double(row[v] - maximum)) }
+                logprobs[r] = Double(row[Int(targets[r])] - maximum) - log(total)
+            }
+        }
+        return Batch(activations: [matrix], metrics: logprobs, rowIndices: rowIndices, rowTokens: rowTokens, tokens: layout.rows)
     }
 }

@@ -2,24 +2,31 @@ import Recipes
 
 /// What `collect` records, read from the recipe's `collect` section and checked against the model.
 public struct CollectionPlan: Sendable, Equatable {
-    public enum Position: String, Sendable, CaseIterable { case prompt, last, mean }
+    public enum Position: String, Sendable, CaseIterable { case prompt, last, mean, every }
 
     public var layers: [Int]
     public var positions: [Position]
     public var metrics: [Metric]
     public var maxExamples: Int?
     public var batchSize: Int
+    /// Per-token collection: each text is cut to this many tokens.
+    public var maxTokens: Int
 
-    public init(layers: [Int], positions: [Position], metrics: [Metric], maxExamples: Int? = nil, batchSize: Int = 8) {
+    /// Whether rows are tokens (positions: [every]) rather than examples.
+    public var perToken: Bool { positions == [.every] }
+
+    public init(layers: [Int], positions: [Position], metrics: [Metric], maxExamples: Int? = nil, batchSize: Int = 8, maxTokens: Int = 128) {
         self.layers = layers
         self.positions = positions
         self.metrics = metrics
         self.maxExamples = maxExamples
         self.batchSize = batchSize
+        self.maxTokens = maxTokens
     }
 
-    /// - modelLayers: the model's layer count; - usesPrompt: whether a soft prompt precedes the text.
-    public static func from(_ recipe: Recipe, file: String, modelLayers: Int, usesPrompt: Bool) throws -> CollectionPlan {
+    /// - modelLayers: the model's layer count; - usesPrompt: whether a soft prompt precedes the text;
+    /// - languageModelling: whether the task frames no classification (then only per-token collection fits).
+    public static func from(_ recipe: Recipe, file: String, modelLayers: Int, usesPrompt: Bool, languageModelling: Bool = false) throws -> CollectionPlan {
         var issues: [RecipeIssue] = []
         func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: recipe.node(path)?.mark?.line, message: message)) }
 
@@ -35,9 +42,7 @@ public struct CollectionPlan: Sendable, Equatable {
 
         var positions: [Position] = []
         for entry in recipe.list("collect.positions") ?? ["last"] {
-            if entry == "every" {
-                issue("collect.positions", "'every' (per-token) collection is not available in this version; use prompt, last or mean")
-            } else if let p = Position(rawValue: entry) {
+            if let p = Position(rawValue: entry) {
                 if !positions.contains(p) { positions.append(p) }
             } else {
                 issue("collect.positions", "'\(entry)' is not a position; use prompt, last or mean")
@@ -47,22 +52,35 @@ public struct CollectionPlan: Sendable, Equatable {
             issue("collect.positions", "'prompt' needs a soft prompt: add the prompt stage to the recipe's stages")
         }
 
+        let perToken = positions.contains(.every)
+        if perToken && positions.count > 1 {
+            issue("collect.positions", "every records one row per token, so it cannot be combined with prompt, last or mean; use a separate recipe")
+        }
+        if languageModelling && !perToken {
+            issue("collect.positions", "without verbalizers there is no class to read at the last token: use positions: [every] with the logprob metric")
+        }
         var metrics: [Metric] = []
-        for entry in recipe.list("collect.metrics") ?? ["label", "confidence", "loss", "correct"] {
+        for entry in recipe.list("collect.metrics") ?? (perToken ? ["logprob"] : ["label", "confidence", "loss", "correct"]) {
             do {
                 let metric = try Metric.parse(entry)
-                if metric == .logprob { issue("collect.metrics", "logprob is a per-token metric, which needs 'every' positions (not available yet)") }
-                else if !metrics.contains(metric) { metrics.append(metric) }
+                if perToken && metric != .logprob {
+                    issue("collect.metrics", "per-token collection (positions: [every]) has one metric, logprob; '\(entry)' is a per-example metric")
+                } else if !perToken && metric == .logprob {
+                    issue("collect.metrics", "logprob is a per-token metric: it needs positions: [every]")
+                } else if !metrics.contains(metric) { metrics.append(metric) }
             } catch { issue("collect.metrics", "\(error)") }
         }
+        let maxTokens = recipe.int("collect.max_tokens") ?? 128
+        if maxTokens < 2 { issue("collect.max_tokens", "must be at least 2 (a token and the one it predicts)") }
         if let limit = recipe.int("collect.max_examples"), limit < 2 { issue("collect.max_examples", "must be at least 2") }
         let batchSize = recipe.int("collect.batch_size") ?? 8
         if batchSize < 1 { issue("collect.batch_size", "must be at least 1") }
         guard issues.isEmpty else { throw RecipeErrors(file: file, issues: issues) }
-        return CollectionPlan(layers: layers, positions: positions, metrics: metrics, maxExamples: recipe.int("collect.max_examples"), batchSize: batchSize)
+        return CollectionPlan(layers: layers, positions: positions, metrics: metrics, maxExamples: recipe.int("collect.max_examples"),
+                              batchSize: batchSize, maxTokens: maxTokens)
     }
 
-    /// The recorded positions by name: prompt.0 … prompt.P−1, last, mean.
+    /// The recorded positions by name: prompt.0 … prompt.P−1, last, mean (or every).
     public func positionNames(promptLength: Int) -> [String] {
         positions.flatMap { p -> [String] in p == .prompt ? (0..<promptLength).map { "prompt.\($0)" } : [p.rawValue] }
     }

@@ -44,7 +44,8 @@ public enum ShardMerge {
                         let end = min(rows.upperBound, start + ActivationStore.chunkRows)
                         let blocks = try header.positions.indices.map { try reader.block(position: $0, rows: start..<end, columns: 0..<header.columns) }
                         let metrics = Array(reader.metricValues[(start * header.metrics.count)..<(end * header.metrics.count)])
-                        try writer.append(activations: blocks, metrics: metrics, indices: Array(reader.indices[start..<end]), split: split)
+                        try writer.append(activations: blocks, metrics: metrics, indices: Array(reader.indices[start..<end]), split: split,
+                                          tokens: Array(reader.tokens[start..<end]))
                         done += end - start
                         progress.update(done)
                         start = end
