@@ -239,6 +239,80 @@ import TestSupport
     }
 }
 
+/// Per-token collection: one row per token that has a next token, with that token's log-probability.
+@Suite struct PerTokenCollectionTests {
+    func setUp(stages: String = "[collect, rank]", collect: String = "{positions: [every], metrics: [logprob], max_tokens: 6, batch_size: 3}") throws -> (URL, Recipe) {
+        let directory = try Fixtures.scratchDirectory()
+        let config = CollectRankTests.config
+        try TinyModels.writeLlamaGGUF(directory.appendingPathComponent("tiny.gguf"), tensors: TinyModels.llamaTensors(config), config: config)
+        var rows = "text\n"
+        for i in 0..<40 { rows += "line \(i) of text\(String(repeating: " more", count: i % 3))\n" }
+        try rows.write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        let text = """
+        name: tokens
+        model: \(directory.appendingPathComponent("tiny.gguf").path)
+        seed: 2
+        output: \(directory.appendingPathComponent("run").path)
+        stages: \(stages)
+        data: {loader: csv, path: \(directory.appendingPathComponent("data.csv").path), text: text, split: {train: 0.7, dev: 0.3, test: 0.0}}
+        task: {template: "{text}"}
+        collect: \(collect)
+        rank: {permutations: 50, top_k: 4, bootstrap: 20}
+        """
+        return (directory, try Recipe(text: text, file: "tokens.yaml"))
+    }
+
+    @Test func rowsAreTokensWithTheirNextTokenLogProbability() throws {
+        let (directory, recipe) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let experiment = try Experiment(recipe: recipe, file: "tokens.yaml", root: directory)
+        let folder = try RunFolder(experiment.runFolder)
+        let result = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        let store = try ActivationStoreReader(url: URL(fileURLWithPath: result.store))
+        #expect(store.header.positions == ["every"] && store.header.metrics == ["logprob"])
+        guard case .llama(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        // Every text is cut to 6 tokens, so each gives 5 rows (the texts here are all longer than 6 tokens).
+        #expect(store.rows == 40 * 5 && result.trainRows == 28 * 5)
+        for row in [0, 7, 150] {
+            let example = experiment.dataset.examples[store.indices[row]]
+            let ids = Array(experiment.loaded.tokenizer.encode(example.text, addSpecialTokens: true).prefix(6))
+            let t = store.tokens[row]
+            let batch = TokenBatch([ids])
+            final class Site: @unchecked Sendable { var value: Tensor? }
+            let site = Site()
+            var hooks = HookSet()
+            hooks.collect(HookName.mlpSite(1), rows: [t]) { site.value = $0 }
+            let logits = model.forward(embeddings: try model.embed(batch), batch: batch, hooks: hooks).logits!.value
+            let v = logits.shape[1]
+            let rowLogits = (0..<v).map { Double(logits.scalars[t * v + $0]) }
+            let maximum = rowLogits.max()!
+            let expected = rowLogits[Int(ids[t + 1])] - maximum - log(rowLogits.reduce(0) { $0 + exp($1 - maximum) })
+            #expect(abs(store.metricValues[row] - expected) < 1e-4)
+            let stored = try store.block(position: 0, rows: row..<(row + 1), columns: 24..<48)
+            for i in 0..<24 { #expect(abs(stored[i] - site.value!.scalars[i]) <= 1e-5 * max(1, abs(stored[i]))) }
+        }
+        let rank = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(rank.reports[0].selection.count == 4 && rank.reports[0].topPredictivity == nil)
+    }
+
+    @Test func perTokenPlansAreChecked() throws {
+        for (stages, collect, path) in [("[collect]", "{positions: [every, last]}", "collect.positions"),
+                                        ("[collect]", "{positions: [last]}", "collect.positions"),
+                                        ("[collect]", "{positions: [every], metrics: [label]}", "collect.metrics"),
+                                        ("[prompt, collect]", "{positions: [every]}", "task")] {
+            let (directory, recipe) = try setUp(stages: stages, collect: collect)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            do {
+                let experiment = try Experiment(recipe: recipe, file: "tokens.yaml", root: directory)
+                _ = try CollectStage(experiment: experiment, folder: try RunFolder(experiment.runFolder)).run(quiet: true)
+                Issue.record("\(collect) with stages \(stages): accepted")
+            } catch let errors as RecipeErrors {
+                #expect(errors.issues.contains { $0.path == path }, "\(errors)")
+            }
+        }
+    }
+}
+
 @Suite struct MetricExpressionTests {
     @Test func parsesAndEvaluatesWithPrecedence() throws {
         let values: [String: Double] = ["answer": 19, "n0": 12, "n1": 7, "label": 1]
