@@ -221,6 +221,32 @@ import TestSupport
         #expect(try archive.root.group("collect").group("last").read("std", as: Double.self).values.count == 48)
     }
 
+    @Test func truncatedOrForeignStoresAndArchivesAreRefused() throws {
+        let (directory, recipe) = try setUp(rank: "{permutations: 20, top_k: 3, bootstrap: 0}")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        let store = try CollectStage(experiment: experiment, folder: folder).run(quiet: true).store
+        let archive = try RankStage(experiment: experiment, folder: folder).run(quiet: true).archive
+        for (original, open) in [(store, { (url: URL) throws in _ = try ActivationStoreReader(url: url) }),
+                                 (archive, { (url: URL) throws in _ = try RankStage.load(url) })] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: original))
+            for cut in [data.count / 2, 100, 0] {
+                let truncated = directory.appendingPathComponent("cut-\(cut).h5")
+                try data.prefix(cut).write(to: truncated)
+                #expect(throws: (any Error).self) { try open(truncated) }
+            }
+        }
+        let foreign = directory.appendingPathComponent("foreign.h5")
+        try HDF5File.create(at: foreign) { root in try root.setAttribute("schema", .string("someone.else/3")) }
+        #expect(throws: CollectError.self) { _ = try ActivationStoreReader(url: foreign) }
+        do {
+            _ = try EvidenceArchive.open(foreign)
+            Issue.record("a foreign archive was opened")
+        } catch let error as CollectError {
+            #expect(error.description.contains("someone.else/3") && error.description.contains("scalpel.evidence/1"))
+        }
+    }
+
     @Test func badCollectAndRankSectionsNameTheirKeys() throws {
         for (collect, rank, path) in [("{positions: [first]}", "{}", "collect.positions"), ("{layers: [\"7\"]}", "{}", "collect.layers"),
                                       ("{metrics: [\"x = = 1\"]}", "{}", "collect.metrics"), ("{}", "{top_k: 3, q_threshold: 0.1}", "rank"),
