@@ -10,6 +10,13 @@ public struct Evaluation: Sendable, Equatable {
     /// Cross-entropy of the true class.
     public var losses: [Float]
 
+    public init(predictions: [Int], labels: [Int], confidences: [Float], losses: [Float]) {
+        self.predictions = predictions
+        self.labels = labels
+        self.confidences = confidences
+        self.losses = losses
+    }
+
     public var accuracy: Double {
         labels.isEmpty ? 0 : Double(zip(predictions, labels).filter { $0 == $1 }.count) / Double(labels.count)
     }

@@ -49,6 +49,19 @@ public final class PromptTask: @unchecked Sendable {
         }
     }
 
+    /// The batch layout and the input embeddings [B·T, C] (prefix rows included) that `logits` runs.
+    public func inputs(_ sequences: [[Int32]], prompt: Variable?) throws -> (batch: TokenBatch, embeddings: Variable) {
+        var prefix = prompt
+        if let fixedFirstRow {
+            prefix = prompt.map { concatRows([Variable(fixedFirstRow), $0]) } ?? Variable(fixedFirstRow)
+        }
+        let batch = TokenBatch(sequences, prefix: prefix?.shape[0] ?? 0)
+        switch model {
+        case .llama(let m): return (batch, try m.embed(batch, prefix: prefix))
+        case .bert(let m): return (batch, try m.embed(batch, prefix: prefix))
+        }
+    }
+
     /// The batch layout `logits` uses for these sequences under a prompt of `promptLength` rows (0 for none):
     /// the fixed first row (BOS or [CLS]), if any, then the prompt, then the text.
     public func batch(_ sequences: [[Int32]], promptLength: Int) -> TokenBatch {
@@ -61,18 +74,14 @@ public final class PromptTask: @unchecked Sendable {
     /// Class logits [B, K] of a batch of texts under `prompt` ([P, C], or nil for no soft prompt), with
     /// `hooks` attached to the model's forward pass.
     public func logits(_ sequences: [[Int32]], prompt: Variable?, hooks: HookSet = HookSet()) throws -> Variable {
-        var prefix = prompt
-        if let fixedFirstRow {
-            prefix = prompt.map { concatRows([Variable(fixedFirstRow), $0]) } ?? Variable(fixedFirstRow)
-        }
-        let batch = TokenBatch(sequences, prefix: prefix?.shape[0] ?? 0)
+        let (batch, embeddings) = try inputs(sequences, prompt: prompt)
         switch (model, framing) {
         case (.llama(let m), .verbalizers(_, let verbalizerIDs)):
-            let out = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch, hooks: hooks, logitRows: batch.lastRows)
+            let out = m.forward(embeddings: embeddings, batch: batch, hooks: hooks, logitRows: batch.lastRows)
             // [B, V] → the K verbalizer columns, so that the loss and the prediction see the same logits.
             return selectColumns(out.logits!, verbalizerIDs.map(Int.init))
         case (.bert(let m), .head(let weight, let bias)):
-            let hidden = m.forward(embeddings: try m.embed(batch, prefix: prefix), batch: batch, hooks: hooks)
+            let hidden = m.forward(embeddings: embeddings, batch: batch, hooks: hooks)
             let pooled = groupMeanRows(hidden, groups: (0..<batch.batch).map { batch.tokenRows($0, includePrefix: true) })
             return linear(pooled, weight: weight, bias: bias)
         default:

@@ -94,11 +94,15 @@ public final class LlamaModel: @unchecked Sendable {
     /// Runs the blocks and the head.
     /// - embeddings: [B·T, C] from `embed` (or any differentiable input of that shape)
     /// - logitRows: rows whose logits are needed; nil for all, [] for none (the LM head is the largest matmul)
-    public func forward(embeddings: Variable, batch: TokenBatch, hooks: HookSet = HookSet(), logitRows: [Int]? = nil) -> Output {
+    /// - firstLayer: start at this block; `embeddings` is then the residual stream entering it (as read at
+    ///   `blocks.L.resid.pre` in an earlier pass of the same batch). Interventions that begin at layer L
+    ///   reuse the unchanged layers below it this way, with results bit-identical to a full pass.
+    public func forward(embeddings: Variable, batch: TokenBatch, hooks: HookSet = HookSet(), logitRows: [Int]? = nil, firstLayer: Int = 0) -> Output {
+        precondition(firstLayer >= 0 && firstLayer < config.layers, "forward: first layer \(firstLayer) outside 0..<\(config.layers)")
         let table = RoPETable(positions: batch.positions, rotaryDims: config.headDim, base: config.ropeTheta)
         let keyMask = batch.isPadded ? batch.keyMask : nil
-        var x = hooks.apply(HookName.embeddings, embeddings)
-        for l in 0..<config.layers {
+        var x = firstLayer == 0 ? hooks.apply(HookName.embeddings, embeddings) : embeddings
+        for l in firstLayer..<config.layers {
             x = block(l, x, batch: batch, table: table, keyMask: keyMask, hooks: hooks, cache: nil)
         }
         let hidden = hooks.apply(HookName.finalNorm, rmsNorm(x, weight: outputNorm, eps: config.rmsNormEps))

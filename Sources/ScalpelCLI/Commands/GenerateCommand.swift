@@ -13,7 +13,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Tokens to generate at most.") var maxTokens = 64
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(help: "Seed for sampling.") var seed: UInt64 = 0
-    @Flag(help: "Print JSON at the end instead of streaming: {prompt, ids, text}.") var json = false
+    @Option(help: "Apply a saved intervention (a skill knob written by `scalpel ablate`, or by hand) at every position.") var intervene: String?
+    @Flag(help: "Print JSON at the end instead of streaming: {prompt, ids, text}; with --intervene also {text_without, ids_without}.") var json = false
 
     func validate() throws {
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
@@ -33,26 +34,43 @@ struct GenerateCommand: ParsableCommand {
         }
         if let eos = (loaded.tokenizer as? BPETokenizer)?.eosID { stop.insert(eos) }
         let ids = loaded.tokenizer.encode(input, addSpecialTokens: true)
+        let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: seed)
+        var intervention: Intervention?
+        if let intervene {
+            let loadedIntervention = try Intervention.load(URL(fileURLWithPath: intervene))
+            try loadedIntervention.validate(layers: llama.config.layers, width: llama.config.intermediateSize)
+            intervention = loadedIntervention
+        }
+        let hooks: (Int, Int) -> HookSet = { rows, step in intervention?.hooks(rows: rows, salt: UInt64(step)) ?? HookSet() }
+        func decode(_ tokens: [Int32]) -> String { loaded.tokenizer.decode(tokens.filter { !stop.contains($0) }, skipSpecialTokens: true) }
+
+        if json {
+            let generated = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: hooks)
+            var result: [String: Any] = ["prompt": input, "ids": generated.map(Int.init), "text": decode(generated)]
+            if let intervene {
+                let plain = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop)
+                result["intervention"] = intervene
+                result["text_without"] = decode(plain)
+                result["ids_without"] = plain.map(Int.init)
+            }
+            Output.printJSON(result)
+            return
+        }
         var printed = ""
         var generated: [Int32] = []
-        let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: seed)
-        try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop) { token in
+        if intervention != nil { Output.progress("with the intervention \(intervene!):") }
+        try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: hooks) { token in
             generated.append(token)
-            guard !json else { return true }
             // Print whole characters only: a byte-level token can end inside a UTF-8 sequence.
-            let text = loaded.tokenizer.decode(generated.filter { !stop.contains($0) }, skipSpecialTokens: true)
+            let text = decode(generated)
             if !text.hasSuffix("\u{FFFD}") && text.count > printed.count {
                 FileHandle.standardOutput.write(Data(text.dropFirst(printed.count).utf8))
                 printed = text
             }
             return true
         }
-        let text = loaded.tokenizer.decode(generated.filter { !stop.contains($0) }, skipSpecialTokens: true)
-        if json {
-            Output.printJSON(["prompt": input, "ids": generated.map(Int.init), "text": text])
-        } else {
-            if text.count > printed.count { print(text.dropFirst(printed.count), terminator: "") }
-            print("")
-        }
+        let text = decode(generated)
+        if text.count > printed.count { print(text.dropFirst(printed.count), terminator: "") }
+        print("")
     }
 }

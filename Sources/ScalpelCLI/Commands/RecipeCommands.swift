@@ -64,7 +64,7 @@ struct RunCommand: ParsableCommand {
 
 /// Runs stages and prints their summary.
 enum Runner {
-    static let available = ["prompt", "collect", "rank"]
+    static let available = ["prompt", "collect", "rank", "ablate"]
 
     static func run(recipePath: String, from: String?, only: [String]?, shard: (Int, Int)? = nil) throws -> [String: Any] {
         let recipe = try Recipe(contentsOf: URL(fileURLWithPath: recipePath))
@@ -99,6 +99,11 @@ enum Runner {
                 summary["rank"] = StageSummaries.rank(result)
                 summary["top_correlation"] = StageSummaries.topCorrelation(result)
                 summary["archive"] = result.archive
+            case "ablate":
+                let result = try AblateStage(experiment: experiment, folder: folder).run(force: forcing)
+                summary["ablate"] = StageSummaries.ablate(result)
+                summary["ablation"] = StageSummaries.headline(result)
+                summary["archive"] = result.archive
             default: break
             }
         }
@@ -116,5 +121,6 @@ enum Runner {
         if let prompt = summary["prompt"] { print("prompt: \(prompt)") }
         if let collect = summary["collect"] as? [String: Any] { StageSummaries.printCollect(collect) }
         if let rank = summary["rank"] as? [String: Any] { StageSummaries.printRank(rank) }
+        if let ablate = summary["ablate"] as? [String: Any] { StageSummaries.printAblate(ablate) }
     }
 }

