@@ -104,8 +104,13 @@ import TestSupport
         let zero = try archive.root.group("ablate").group("zero")
         #expect(try zero.read("random_accuracy", as: Double.self).shape == [2, 3])
         #expect(try archive.root.group("ablate").group("random_sets").read("k6", as: Int64.self).shape == [3, 6, 2])
-        // The same seed gives the same numbers.
-        let again = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        // A finished sweep is reused, read back from the archive; the same seed gives the same numbers.
+        let reused = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        for (a, b) in zip(result.curves, reused.curves) {
+            #expect(a.points.map(\.accuracy) == b.points.map(\.accuracy) && a.points.map(\.randomAccuracy) == b.points.map(\.randomAccuracy))
+            #expect(a.points.map(\.pairedP) == b.points.map(\.pairedP) && a.points.map(\.z).description == b.points.map(\.z).description)
+        }
+        let again = try AblateStage(experiment: experiment, folder: folder).run(force: true, quiet: true)
         for (a, b) in zip(result.curves, again.curves) {
             #expect(a.points.map(\.accuracy) == b.points.map(\.accuracy) && a.points.map(\.pairedP) == b.points.map(\.pairedP))
         }

@@ -132,9 +132,28 @@ public struct AblateStage {
         return (ranked.map(\.0), statistics)
     }
 
+    /// What the sweep depends on: the ranking it reads, the prompt, and the recipe's ablate section.
+    public func inputs() throws -> [String: String] {
+        guard let rank = folder.record("rank") else {
+            throw CollectError.corruptStore(path: EvidenceArchive.url(folder).path, detail: "there is no ranking; run `scalpel rank \(experiment.recipeFile)` first")
+        }
+        let r = experiment.recipe
+        var inputs = ["rank": SHA256.hex(rank.inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|")),
+                      "recipe": SHA256.hex("\(r.seed)|\(r.data)|\(r.task)|\(r.node("ablate").map { "\($0)" } ?? "")")]
+        let prompt = folder.url.appendingPathComponent("prompt/prompt.safetensors")
+        if r.stages.contains("prompt") { inputs["prompt"] = try SHA256.file(prompt.path) }
+        return inputs
+    }
+
     public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
         let options = try options()
+        let inputs = try inputs()
+        if !force, folder.isDone("ablate", inputs: inputs) != nil, let previous = try? Self.load(EvidenceArchive.url(folder)) {
+            if !quiet { ProgressReporter.say("ablate: up to date (\(previous.archive))") }
+            return previous
+        }
         let started = Date()
+        if !quiet { ProgressReporter.say("ablate: unablated pass over the test split (its lower layers are reused by every intervention)") }
         let (ranked, statsByNeuron) = try rankedNeurons()
         let maxK = max(options.ks.max() ?? 0, options.modes.contains(.amplify) ? options.amplifyK : 0)
         guard ranked.count >= maxK else {
@@ -228,10 +247,46 @@ public struct AblateStage {
         try EvidenceArchive.write(stage: "ablate", experiment: experiment, folder: folder, started: started) { group in
             try Self.write(result, ranked: Array(ranked.prefix(maxK)), randomSets: randomSets, into: group)
         }
-        try folder.write(RunFolder.StageRecord(stage: "ablate", inputs: ["rank": folder.record("rank").map { "\($0.inputs)" } ?? ""], outputs: [:],
+        try folder.write(RunFolder.StageRecord(stage: "ablate", inputs: inputs, outputs: [:],
                                                summary: ["baseline_accuracy": base.accuracy, "test_examples": Double(test.count)],
                                                notes: ["recipe": experiment.recipeFile, "archive": result.archive], seconds: result.seconds))
         return result
+    }
+
+    /// Reads a finished sweep back from the archive.
+    public static func load(_ url: URL) throws -> Result {
+        let file = try EvidenceArchive.open(url)
+        let group = try file.root.group("ablate")
+        guard case .double(let accuracy) = try group.attribute("baseline_accuracy"), case .double(let f1) = try group.attribute("baseline_macro_f1"),
+              case .int(let examples) = try group.attribute("test_examples"), case .int(let r) = try group.attribute("random_sets") else {
+            throw CollectError.corruptStore(path: url.path, detail: "/ablate is incomplete")
+        }
+        var curves: [Curve] = []
+        for mode in Intervention.Mode.allCases where group.kind(of: mode.rawValue) == .group {
+            let g = try group.group(mode.rawValue)
+            guard case .string(let axis) = try g.attribute("axis"), case .double(let fixed) = try g.attribute("fixed") else { continue }
+            func column(_ name: String) throws -> [Double] { try g.read(name, as: Double.self).values }
+            let x = try column("x"), n = x.count, rr = Int(r)
+            let (acc, macro, conf, loss, klTask, klGeneral) = (try column("accuracy"), try column("macro_f1"), try column("confidence"), try column("loss"), try column("kl_task"), try column("kl_general"))
+            let (empirical, z, paired, low, high) = (try column("empirical_p"), try column("z"), try column("paired_p"), try column("ci_low"), try column("ci_high"))
+            let (randomAccuracy, randomKL, randomGeneral) = (try column("random_accuracy"), try column("random_kl_task"), try column("random_kl_general"))
+            guard [acc, macro, conf, loss, klTask, klGeneral, empirical, z, paired, low, high].allSatisfy({ $0.count == n }),
+                  [randomAccuracy, randomKL, randomGeneral].allSatisfy({ $0.count == n * rr }) else {
+                throw CollectError.corruptStore(path: url.path, detail: "/ablate/\(mode.rawValue) has datasets of different lengths")
+            }
+            curves.append(Curve(mode: mode, axis: axis, fixed: fixed, points: (0..<n).map { i in
+                Point(x: x[i], accuracy: acc[i], macroF1: macro[i], meanConfidence: conf[i], meanLoss: loss[i], klTask: klTask[i],
+                      klGeneral: klGeneral[i].isNaN ? nil : klGeneral[i], randomAccuracy: Array(randomAccuracy[(i * rr)..<((i + 1) * rr)]),
+                      randomKLTask: Array(randomKL[(i * rr)..<((i + 1) * rr)]),
+                      randomKLGeneral: randomGeneral[i * rr].isNaN ? [] : Array(randomGeneral[(i * rr)..<((i + 1) * rr)]),
+                      empiricalP: empirical[i], z: z[i], pairedP: paired[i], differenceInterval: low[i].isNaN ? nil : (low[i], high[i]))
+            }))
+        }
+        let folder = url.deletingLastPathComponent().appendingPathComponent("ablate")
+        let interventions = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+            .map { folder.appendingPathComponent($0).path }
+        return Result(baselineAccuracy: accuracy, baselineMacroF1: f1, testExamples: Int(examples), randomSets: Int(r), curves: curves,
+                      interventions: interventions, archive: url.path, seconds: 0)
     }
 
     struct Summary {

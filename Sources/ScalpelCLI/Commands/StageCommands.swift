@@ -66,10 +66,11 @@ struct AblateCommand: ParsableCommand {
         abstract: "Ablate or amplify the top neurons over a sweep, each point beside matched random neuron sets.",
         discussion: "Each point's intervention is saved as ablate/intervention-*.json; `scalpel generate --intervene FILE` applies one while generating.")
     @Argument(help: "Recipe file.") var recipe: String
+    @Flag(help: "Recompute even if an up-to-date sweep exists.") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
 
     func run() throws {
-        Runner.report(try Runner.run(recipePath: recipe, from: "ablate", only: ["ablate"]), json: json)
+        Runner.report(try Runner.run(recipePath: recipe, from: force ? "ablate" : nil, only: ["ablate"]), json: json)
     }
 }
 
