@@ -104,6 +104,7 @@ public enum RecipeSchema {
             Field("strengths", .stringList, default: "[0, 2, 4]", "Amplification factors to sweep."),
             Field("amplify_k", .integer, "Neurons amplified (default: the middle k)."),
             Field("noise_sigma", .number, default: "1", "Noise σ in units of each neuron's training standard deviation."),
+            Field("positions", .choice(["all", "last"]), default: "all", "Where interventions act: every position, or only the last token."),
             Field("random_sets", .integer, default: "5", "Matched random sets per point (same count in every layer, outside the selection)."),
             Field("examples", .integer, "Evaluate on at most this many test examples."),
             Field("batch_size", .integer, default: "16", "Examples per forward pass."),

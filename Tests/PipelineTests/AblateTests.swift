@@ -49,6 +49,17 @@ import TestSupport
         let late = model.forward(embeddings: Variable(box.residual!), batch: batch, hooks: zero.hooks(rows: batch.rows), firstLayer: 1).logits!.value.scalars
         #expect(late == full)
         #expect(full != plain)
+        // Scoped to the last token, only the last rows' sites change.
+        final class Sites: @unchecked Sendable { var value: Tensor? }
+        let sites = Sites()
+        var hooks = Intervention(mode: .zero, neurons: [Neuron(layer: 0, neuron: 2)], scope: .last).hooks(rows: batch.rows, lastRows: batch.lastRows)
+        hooks.collect(HookName.mlpSite(0)) { sites.value = $0 }
+        _ = model.forward(embeddings: try model.embed(batch), batch: batch, hooks: hooks)
+        let width = sites.value!.shape[1]
+        for row in 0..<batch.rows {
+            let value = sites.value!.scalars[row * width + 2]
+            #expect(batch.lastRows.contains(row) ? value == 0 : value != 0)
+        }
     }
 
     @Test func interventionsAreValidatedAndRoundTrip() throws {

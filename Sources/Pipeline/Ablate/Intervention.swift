@@ -31,8 +31,13 @@ public struct Intervention: Codable, Sendable, Equatable {
     public var sigmas: [Double]?
     /// Seed of the noise.
     public var seed: UInt64
+    /// Where it acts: every position (nil or `all`), or only each sequence's last token (`last`).
+    public var scope: Scope?
 
-    public init(mode: Mode, strength: Double = 0, neurons: [Neuron], values: [Double]? = nil, sigmas: [Double]? = nil, seed: UInt64 = 0) {
+    public enum Scope: String, Codable, Sendable { case all, last }
+
+    public init(mode: Mode, strength: Double = 0, neurons: [Neuron], values: [Double]? = nil, sigmas: [Double]? = nil, seed: UInt64 = 0, scope: Scope? = nil) {
+        self.scope = scope
         self.mode = mode
         self.strength = strength
         self.neurons = neurons
@@ -54,9 +59,12 @@ public struct Intervention: Codable, Sendable, Equatable {
         if !strength.isFinite { throw InterventionError.missing("a finite strength") }
     }
 
-    /// The hooks that apply it to a batch of `rows` flat rows (all positions). `salt` varies the noise
-    /// between batches while keeping it a function of the seed.
-    public func hooks(rows: Int, salt: UInt64 = 0) -> HookSet {
+    /// The hooks that apply it to a batch of `rows` flat rows. `lastRows` are the rows of each sequence's
+    /// last token, used when the scope is `last` (nil: the final row). `salt` varies the noise between
+    /// batches while keeping it a function of the seed.
+    public func hooks(rows total: Int, lastRows: [Int]? = nil, salt: UInt64 = 0) -> HookSet {
+        let chosen: [Int]? = scope == .last ? (lastRows ?? [total - 1]) : nil
+        let rows = chosen?.count ?? total
         var hooks = HookSet()
         var rng = SeededRandom(seed: seed ^ (salt &* 0x9E37_79B9_7F4A_7C15))
         let byLayer = Dictionary(grouping: neurons.indices, by: { neurons[$0].layer })
@@ -65,17 +73,17 @@ public struct Intervention: Codable, Sendable, Equatable {
             let columns = indices.map { neurons[$0].neuron }
             switch mode {
             case .zero:
-                hooks.add(HookName.mlpSite(layer), .replace(rows: nil, columns: columns, values: [Float](repeating: 0, count: columns.count)))
+                hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns, values: [Float](repeating: 0, count: columns.count)))
             case .mean:
-                hooks.add(HookName.mlpSite(layer), .replace(rows: nil, columns: columns, values: indices.map { Float(values![$0]) }))
+                hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns, values: indices.map { Float(values![$0]) }))
             case .noise:
                 var shift = Tensor(shape: [rows, columns.count])
                 for r in 0..<rows { for (j, i) in indices.enumerated() {
                     shift.scalars[r * columns.count + j] = Float(rng.nextGaussian() * strength * sigmas![i])
                 } }
-                hooks.add(HookName.mlpSite(layer), .affine(rows: nil, columns: columns, scale: [Float](repeating: 1, count: columns.count), shift: shift))
+                hooks.add(HookName.mlpSite(layer), .affine(rows: chosen, columns: columns, scale: [Float](repeating: 1, count: columns.count), shift: shift))
             case .amplify:
-                hooks.add(HookName.mlpSite(layer), .scale(rows: nil, columns: columns, by: Float(strength)))
+                hooks.add(HookName.mlpSite(layer), .scale(rows: chosen, columns: columns, by: Float(strength)))
             }
         }
         return hooks

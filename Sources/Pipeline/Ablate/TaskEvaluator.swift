@@ -46,7 +46,7 @@ final class TaskEvaluator {
     func classLogProbabilities(_ intervention: Intervention?) throws -> [[Double]] {
         var out: [[Double]] = []
         for (i, batch) in batches.enumerated() {
-            let hooks = intervention?.hooks(rows: batch.layout.rows, salt: UInt64(i)) ?? HookSet()
+            let hooks = intervention?.hooks(rows: batch.layout.rows, lastRows: batch.layout.lastRows, salt: UInt64(i)) ?? HookSet()
             let logits: Tensor
             switch (task.model, task.framing) {
             case (.llama(let m), .verbalizers(_, let ids)):
@@ -113,7 +113,7 @@ final class GeneralTextEvaluator {
 
     /// Mean over tokens of KL(unablated ‖ intervened), in nats.
     func kl(_ intervention: Intervention) -> Double {
-        let hooks = intervention.hooks(rows: layout.rows, salt: 0xFEED)
+        let hooks = intervention.hooks(rows: layout.rows, lastRows: layout.lastRows, salt: 0xFEED)
         let first = intervention.firstLayer ?? 0
         let output: LlamaModel.Output
         if first > 0, let residual = residuals[first] {

@@ -41,7 +41,8 @@ struct GenerateCommand: ParsableCommand {
             try loadedIntervention.validate(layers: llama.config.layers, width: llama.config.intermediateSize)
             intervention = loadedIntervention
         }
-        let hooks: (Int, Int) -> HookSet = { rows, step in intervention?.hooks(rows: rows, salt: UInt64(step)) ?? HookSet() }
+        // With scope `last`, each step's final position is the one being predicted from: the prompt's last token, then each new token.
+        let hooks: (Int, Int) -> HookSet = { rows, step in intervention?.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(step)) ?? HookSet() }
         func decode(_ tokens: [Int32]) -> String { loaded.tokenizer.decode(tokens.filter { !stop.contains($0) }, skipSpecialTokens: true) }
 
         if json {
