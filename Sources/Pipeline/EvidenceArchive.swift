@@ -8,7 +8,7 @@ import HDF5Kit
 /// Schema `scalpel.evidence/1` (attribute `schema` of the root):
 /// - `/provenance` (attributes): tool version, git commit, recipe text and sha256, model and data sha256,
 ///   seed, machine, cores, and each stage's start time and seconds (`<stage>_started`, `<stage>_seconds`).
-/// - `/collect`, `/rank`: see `CollectStage` and `RankStage` (and the README's evidence section).
+/// - `/collect`, `/rank`, `/ablate`: see `CollectStage`, `RankStage` and `AblateStage` (and the README's evidence section).
 public enum EvidenceArchive {
     public static let schema = "scalpel.evidence/1"
 
