@@ -52,8 +52,10 @@ import Pipeline
     }
 
     @Test func semanticRulesAreChecked() {
-        let missingFramework = Self.valid.replacingOccurrences(of: "  verbalizers: [\" negative\", \" positive\"]", with: "")
-        #expect(throws: RecipeErrors.self) { try Recipe(text: missingFramework) }
+        // Both framings at once is an error; neither is language modelling, which the Experiment checks against the stages.
+        let bothFramings = Self.valid.replacingOccurrences(of: "  verbalizers: [\" negative\", \" positive\"]",
+                                                           with: "  verbalizers: [\" negative\", \" positive\"]\n  head: classification")
+        #expect(throws: RecipeErrors.self) { try Recipe(text: bothFramings) }
         let badSplit = Self.valid + "\n  split: {train: 0.9, dev: 0.2, test: 0.1}"
         #expect(throws: RecipeErrors.self) { try Recipe(text: badSplit.replacingOccurrences(of: "    \n", with: "")) }
         #expect(throws: RecipeErrors.self) { try Recipe(text: "name: [unclosed") }
