@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TensorCore
 import Autodiff
@@ -77,8 +78,16 @@ import TestSupport
     @Test func crossEntropyOps() {
         let full = checker.checkOp(inputs: [randomTensor([3, 7], seed: 19)]) { v in crossEntropy(v[0], targets: [6, -1, 2]) }
         let classes = checker.checkOp(inputs: [randomTensor([3, 7], seed: 20)]) { v in crossEntropy(v[0], targets: [1, 0, 1], candidates: [4, 2]) }
+        // Soft targets: a different softmax distribution per row.
+        var targets = randomTensor([3, 7], seed: 23)
+        for r in 0..<3 {
+            let row = (0..<7).map { exp(targets.scalars[r * 7 + $0]) }, total = row.reduce(0, +)
+            for j in 0..<7 { targets.scalars[r * 7 + j] = row[j] / total }
+        }
+        let soft = checker.checkOp(inputs: [randomTensor([3, 7], seed: 24)]) { v in softCrossEntropy(v[0], targets: targets) }
         #expect(full.passed, "\(full)")
         #expect(classes.passed, "\(classes)")
+        #expect(soft.passed, "\(soft)")
     }
 
     @Test func elementwiseOps() {
