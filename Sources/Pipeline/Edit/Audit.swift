@@ -50,7 +50,10 @@ public enum Audit {
         var report = Report(neurons: neurons, taskExamples: 0, changes: changes, unchangedTensors: unchanged)
         if !quiet { ProgressReporter.say("audit: \(changes.count) tensors changed, \(unchanged) byte-identical; loading both models") }
 
-        let base = try ModelLoader.load(basePath), edited = try ModelLoader.load(editedPath)
+        // The recipe's experiment has the base loaded already: reuse it rather than hold a third copy.
+        let resolvedBase = try ModelAliases.resolve(basePath)
+        let base = try experiment.flatMap { $0.modelPath == resolvedBase ? $0.loaded : nil } ?? ModelLoader.load(basePath)
+        let edited = try ModelLoader.load(editedPath)
         guard case .llama(let b) = base.model, case .llama(let e) = edited.model else { throw TrainingError.framing("audit compares decoders (Llama)") }
 
         if let experiment {

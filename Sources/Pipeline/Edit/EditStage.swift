@@ -112,7 +112,7 @@ public struct EditStage {
         let trainableWeights = trainable.reduce(0) { $0 + ($1.mask!.indices.count * $1.mask!.sliceLength) }
 
         // KL targets: the base model's next-token distributions on general text.
-        var general: (batch: TokenBatch, rows: [Int], targets: Tensor)?
+        var general: (batch: TokenBatch, rows: [Int], targets: Tensor, entropy: Double)?
         if options.klWeight > 0 {
             let path = Experiment.resolve(options.generalPath, root: experiment.root)
             guard FileManager.default.fileExists(atPath: path) else {
@@ -124,8 +124,14 @@ public struct EditStage {
             let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
             let logits = base.forward(embeddings: try base.embed(batch), batch: batch, logitRows: rows).logits!.value
             var probabilities = GeneralTextEvaluator.logSoftmax(logits)
-            for i in probabilities.indices { probabilities[i] = exp(probabilities[i]) }
-            general = (batch, rows, Tensor(shape: logits.shape, scalars: probabilities))
+            // The base's own entropy: the soft cross-entropy minus it is KL(base ‖ edited), which is what is reported.
+            var entropy = 0.0
+            for i in probabilities.indices {
+                let logP = Double(probabilities[i])
+                probabilities[i] = exp(probabilities[i])
+                entropy -= Double(probabilities[i]) * logP
+            }
+            general = (batch, rows, Tensor(shape: logits.shape, scalars: probabilities), entropy / Double(rows.count))
         }
 
         let recipe = experiment.recipe
@@ -159,7 +165,7 @@ public struct EditStage {
             if let general {
                 let logits = model.forward(embeddings: try model.embed(general.batch), batch: general.batch, logitRows: general.rows).logits!
                 let kl = softCrossEntropy(logits, targets: general.targets)
-                penalty = Double(kl.value.scalars[0])
+                penalty = max(0, Double(kl.value.scalars[0]) - general.entropy)
                 loss = add(loss, scale(kl, by: Float(options.klWeight)))
             }
             guard loss.value.scalars[0].isFinite else { throw TrainingError.nonFiniteLoss(step: step, epoch: 1) }

