@@ -70,3 +70,48 @@ import TestSupport
         #expect(report.outsideMask > 0)
     }
 }
+
+/// Pair data without a classification framing: collection scores both sentences, ranking uses the
+/// preference, and a pair-preference edit writes a checkpoint whose audit reports the bias score.
+@Suite struct PairPreferenceTests {
+    @Test func pairPreferenceIsCollectedRankedAndEdited() throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = CollectRankTests.config
+        try TinyModels.writeLlamaGGUF(directory.appendingPathComponent("tiny.gguf"), tensors: TinyModels.llamaTensors(config), config: config)
+        var rows = ",sent_more,sent_less,stereo_antistereo,bias_type\n"
+        for i in 0..<60 { rows += "\(i),\"they said \(i) was bad\",\"they said \(i) was good\",stereo,x\n" }
+        try rows.write(to: directory.appendingPathComponent("pairs.csv"), atomically: true, encoding: .utf8)
+        let recipe = try Recipe(text: """
+        name: pairs
+        model: \(directory.appendingPathComponent("tiny.gguf").path)
+        seed: 4
+        output: \(directory.appendingPathComponent("run").path)
+        stages: [collect, rank, edit]
+        data: {loader: crows_pairs, path: \(directory.appendingPathComponent("pairs.csv").path), split: {train: 0.6, dev: 0.2, test: 0.2}}
+        task: {template: "{text}"}
+        collect: {positions: [last, mean], metrics: [pair_preference]}
+        rank: {permutations: 20, top_k: 4, bootstrap: 0}
+        edit: {objective: pair_preference, neurons: 4, steps: 6, learning_rate: 0.01, batch_size: 4}
+        """, file: "pairs.yaml")
+        let experiment = try Experiment(recipe: recipe, file: "pairs.yaml", root: directory)
+        let folder = try RunFolder(experiment.runFolder)
+        let collected = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(collected.metrics == ["pair_preference"])
+        let store = try ActivationStoreReader(url: URL(fileURLWithPath: collected.store))
+        // The metric is log p(text) − log p(pair), recomputed here for one example.
+        guard case .llama(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        let example = experiment.dataset.examples[store.indices[0]]
+        func logProbability(_ text: String) throws -> Double {
+            let ids = experiment.loaded.tokenizer.encode(text, addSpecialTokens: true)
+            let batch = TokenBatch([ids])
+            return -Double(nextTokenLoss(logits: model.forward(embeddings: try model.embed(batch), batch: batch).logits!, batch: batch).value.scalars[0]) * Double(ids.count - 1)
+        }
+        #expect(abs(store.metricValues[0] - (try logProbability(example.text) - logProbability(example.pair!))) < 1e-3)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        let edit = try EditStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(edit.objective == "pair_preference" && edit.losses.count == 6)
+        let report = try Audit.run(base: experiment.modelPath, edited: edit.checkpoint, experiment: experiment, generalPath: nil, quiet: true)
+        #expect(report.biasPairs == 12 && report.biasBefore != nil && report.biasIntervalAfter != nil && report.outsideMask == 0)
+    }
+}

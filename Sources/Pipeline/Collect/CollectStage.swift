@@ -100,6 +100,13 @@ public struct CollectStage {
             }
             positionNames = ["every"]
             collect = { try collectTokens($0, model: model, plan: plan) }
+        } else if experiment.isLanguageModelling {
+            guard case .llama(let model) = experiment.loaded.model else {
+                throw TrainingError.framing("without verbalizers the model must be a decoder that scores text")
+            }
+            try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
+            positionNames = plan.positionNames(promptLength: 0)
+            collect = { try collectSentences($0, model: model, plan: plan) }
         } else {
             let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
             if !usesPrompt, case .head = task.framing { throw TrainingError.framing("an encoder's classification head must be trained: add the prompt stage to the recipe") }
@@ -205,7 +212,7 @@ public struct CollectStage {
     /// Fails before any forward pass if a metric has no value for some example (a missing or non-numeric
     /// column, too few numbers in the text for an expression).
     func checkMetrics(_ metrics: [Metric], rows: [Int], classes: Int) throws {
-        let placeholder = ModelOutcome(prediction: 0, confidence: 0.5, loss: 1)
+        let placeholder = ModelOutcome(prediction: 0, confidence: 0.5, loss: 1, pairPreference: 0)
         for metric in metrics {
             var missing: [String] = []
             for i in rows {
@@ -306,6 +313,82 @@ public struct CollectStage {
             let outcome = ModelOutcome(prediction: predicted, confidence: 1 / total, loss: loss)
             for metric in plan.metrics {
                 metrics += metric.values(for: example, classes: experiment.dataset.classes.count, outcome: outcome).map { $0 ?? .nan }
+            }
+        }
+        return Batch(activations: activations, metrics: metrics, rowIndices: indices, rowTokens: nil, tokens: layout.rows)
+    }
+
+    /// Example-level collection without a classification framing (pair datasets): the sites of each
+    /// text at `last` and `mean`, and, for `pair_preference`, log p(text) − log p(pair) from one batch that
+    /// holds the texts and their pairs.
+    func collectSentences(_ indices: [Int], model: LlamaModel, plan: CollectionPlan) throws -> Batch {
+        let examples = indices.map { experiment.dataset.examples[$0] }
+        let template = experiment.recipe.task.template
+        let tokenizer = experiment.loaded.tokenizer
+        func ids(_ text: String) -> [Int32] { tokenizer.encode(template.replacingOccurrences(of: "{text}", with: text), addSpecialTokens: true) }
+        let b = examples.count
+        let wantsPairs = plan.metrics.contains(.pairPreference)
+        let sequences = examples.map { ids($0.text) } + (wantsPairs ? examples.map { ids($0.pair ?? "") } : [])
+        let layout = TokenBatch(sequences)
+        var hookedRows: [Int] = []
+        var sources: [[[Int]]] = []
+        for position in plan.positions {
+            switch position {
+            case .last: sources.append((0..<b).map { [layout.lastRows[$0]] })
+            case .mean: sources.append((0..<b).map { layout.tokenRows($0) })
+            default: preconditionFailure("collectSentences records last and mean")
+            }
+        }
+        hookedRows = Array(Set(sources.flatMap { $0.flatMap { $0 } })).sorted()
+        let rowIndex = Dictionary(uniqueKeysWithValues: hookedRows.enumerated().map { ($1, $0) })
+        final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
+        let captured = Captured()
+        captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
+        var hooks = HookSet()
+        for (k, layer) in plan.layers.enumerated() { hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 } }
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: wantsPairs ? nil : []).logits
+        let width = experiment.loaded.model.ffnWidth, columns = plan.layers.count * width
+        var activations: [[Float]] = []
+        for (p, perSequence) in sources.enumerated() {
+            var matrix = [Float](repeating: 0, count: b * columns)
+            for (k, site) in captured.sites.enumerated() {
+                let values = site!.scalars
+                for s in 0..<b {
+                    let rows = perSequence[s].map { rowIndex[$0]! }
+                    for r in rows { for i in 0..<width { matrix[s * columns + k * width + i] += values[r * width + i] } }
+                    if rows.count > 1 { for i in 0..<width { matrix[s * columns + k * width + i] /= Float(rows.count) } }
+                }
+            }
+            if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
+                let example = examples[bad / columns], column = bad % columns
+                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)", layer: plan.layers[column / width],
+                                                 neuron: column % width, position: plan.positionNames(promptLength: 0)[p])
+            }
+            activations.append(matrix)
+        }
+        // Sum of next-token log-probabilities of each sequence.
+        var logProbabilities = [Double](repeating: 0, count: sequences.count)
+        if let logits {
+            let v = logits.shape[1]
+            logits.value.withPointer { z in
+                for (s, sequence) in sequences.enumerated() where sequence.count > 1 {
+                    for t in 0..<(sequence.count - 1) {
+                        let row = z + (s * layout.length + t) * v
+                        var maximum = -Float.infinity
+                        for j in 0..<v { maximum = max(maximum, row[j]) }
+                        var total = 0.0
+                        for j in 0..<v { total += exp(Double(row[j] - maximum)) }
+                        logProbabilities[s] += Double(row[Int(sequence[t + 1])] - maximum) - log(total)
+                    }
+                }
+            }
+        }
+        var metrics: [Double] = []
+        for (s, example) in examples.enumerated() {
+            var outcome = ModelOutcome(prediction: 0, confidence: .nan, loss: .nan)
+            if wantsPairs { outcome.pairPreference = logProbabilities[s] - logProbabilities[b + s] }
+            for metric in plan.metrics {
+                metrics += metric.values(for: example, classes: 0, outcome: outcome).map { $0 ?? .nan }
             }
         }
         return Batch(activations: activations, metrics: metrics, rowIndices: indices, rowTokens: nil, tokens: layout.rows)

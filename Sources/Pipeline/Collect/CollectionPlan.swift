@@ -56,17 +56,17 @@ public struct CollectionPlan: Sendable, Equatable {
         if perToken && positions.count > 1 {
             issue("collect.positions", "every records one row per token, so it cannot be combined with prompt, last or mean; use a separate recipe")
         }
-        if languageModelling && !perToken {
-            issue("collect.positions", "without verbalizers there is no class to read at the last token: use positions: [every] with the logprob metric")
-        }
+
         var metrics: [Metric] = []
-        for entry in recipe.list("collect.metrics") ?? (perToken ? ["logprob"] : ["label", "confidence", "loss", "correct"]) {
+        for entry in recipe.list("collect.metrics") ?? (perToken ? ["logprob"] : languageModelling ? ["pair_preference"] : ["label", "confidence", "loss", "correct"]) {
             do {
                 let metric = try Metric.parse(entry)
                 if perToken && metric != .logprob {
                     issue("collect.metrics", "per-token collection (positions: [every]) has one metric, logprob; '\(entry)' is a per-example metric")
                 } else if !perToken && metric == .logprob {
                     issue("collect.metrics", "logprob is a per-token metric: it needs positions: [every]")
+                } else if languageModelling && [.label, .confidence, .loss, .correct].contains(metric) {
+                    issue("collect.metrics", "'\(entry)' needs the task's classes, but the task has no verbalizers; use pair_preference, column:NAME or an expression")
                 } else if !metrics.contains(metric) { metrics.append(metric) }
             } catch { issue("collect.metrics", "\(error)") }
         }

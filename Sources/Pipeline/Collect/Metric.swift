@@ -13,6 +13,9 @@ public enum Metric: Equatable, Sendable {
     case correct
     /// Per token: the log-probability of the next token (every-token collection only).
     case logprob
+    /// For pair datasets: log p(text) − log p(pair) under the model, in nats (positive: the first, more
+    /// stereotypical sentence is the likelier). Each sentence is scored by the sum of its tokens' log-probabilities.
+    case pairPreference
     /// A numeric column of the dataset.
     case column(String)
     /// A formula over the example, declared as `name = expression`.
@@ -26,6 +29,7 @@ public enum Metric: Equatable, Sendable {
         case "loss": return .loss
         case "correct": return .correct
         case "logprob": return .logprob
+        case "pair_preference": return .pairPreference
         default: break
         }
         if text.hasPrefix("column:") {
@@ -41,7 +45,7 @@ public enum Metric: Equatable, Sendable {
             return .expression(name: name, try MetricExpression.parse(String(text[text.index(after: equals)...])))
         }
         throw MetricExpressionError(text: text, offset: 0,
-                                    message: "not a metric; use label, confidence, loss, correct, logprob, column:NAME, or NAME = EXPRESSION")
+                                    message: "not a metric; use label, confidence, loss, correct, logprob, pair_preference, column:NAME, or NAME = EXPRESSION")
     }
 
     /// The `=` of `name = expression` (not part of ==, !=, <=, >=).
@@ -66,6 +70,7 @@ public enum Metric: Equatable, Sendable {
         case .loss: return ["loss"]
         case .correct: return ["correct"]
         case .logprob: return ["logprob"]
+        case .pairPreference: return ["pair_preference"]
         case .column(let name): return ["column:\(name)"]
         case .expression(let name, _): return [name]
         }
@@ -77,6 +82,8 @@ public struct ModelOutcome: Sendable {
     public var prediction: Int
     public var confidence: Double
     public var loss: Double
+    /// log p(text) − log p(pair), when the pair metric is collected.
+    public var pairPreference: Double? = nil
 }
 
 extension Metric {
@@ -90,6 +97,7 @@ extension Metric {
         case .loss: return [outcome.loss]
         case .correct: return [example.label.map { $0 == outcome.prediction ? 1 : 0 }]
         case .logprob: return [nil]
+        case .pairPreference: return [example.pair == nil ? nil : outcome.pairPreference]
         case .column(let name): return [example.fields[name].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }]
         case .expression(_, let formula):
             let numbers = numbersInText(example.text)

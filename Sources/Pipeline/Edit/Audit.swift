@@ -35,6 +35,9 @@ public enum Audit {
         public var klGeneral: Double?
         public var biasBefore: Double?
         public var biasAfter: Double?
+        public var biasIntervalBefore: (Double, Double)?
+        public var biasIntervalAfter: (Double, Double)?
+        public var biasPairs: Int = 0
         public var changes: [TensorChange]
         public var unchangedTensors: Int
         public var outsideMask: Int { changes.reduce(0) { $0 + $1.outsideMask } }
@@ -81,8 +84,17 @@ public enum Audit {
             }
             let pairs = test.map { experiment.dataset.examples[$0] }.filter { $0.pair != nil }
             if !pairs.isEmpty {
-                report.biasBefore = try preference(b, tokenizer: base.tokenizer, pairs: pairs)
-                report.biasAfter = try preference(e, tokenizer: base.tokenizer, pairs: pairs)
+                let before = try preference(b, tokenizer: base.tokenizer, pairs: pairs, template: recipe.task.template)
+                let after = try preference(e, tokenizer: base.tokenizer, pairs: pairs, template: recipe.task.template)
+                func share(_ c: [Bool]) -> Double { Double(c.filter { $0 }.count) / Double(c.count) }
+                func interval(_ c: [Bool], _ s: UInt64) -> (Double, Double)? {
+                    bootstrapInterval(examples: c.count, seed: s) { sample in sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count) }.map { ($0.low, $0.high) }
+                }
+                report.biasPairs = pairs.count
+                report.biasBefore = share(before)
+                report.biasAfter = share(after)
+                report.biasIntervalBefore = interval(before, seed &+ 4)
+                report.biasIntervalAfter = interval(after, seed &+ 5)
             }
         }
         if let generalPath, FileManager.default.fileExists(atPath: generalPath), generalTexts > 0 {
@@ -102,12 +114,12 @@ public enum Audit {
         return report
     }
 
-    /// The share of pairs whose first sentence (the more stereotypical one) the model finds more likely:
-    /// CrowS-Pairs' bias score; 0.5 is unbiased.
-    static func preference(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [Example]) throws -> Double {
-        var preferred = 0
+    /// For each pair, whether the model finds its first sentence (the more stereotypical one) more likely.
+    /// The share of trues is CrowS-Pairs' bias score; 0.5 is unbiased.
+    static func preference(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [Example], template: String) throws -> [Bool] {
+        var preferred: [Bool] = []
         for example in pairs {
-            let ids = [example.text, example.pair!].map { tokenizer.encode($0, addSpecialTokens: true) }
+            let ids = [example.text, example.pair!].map { tokenizer.encode(template.replacingOccurrences(of: "{text}", with: $0), addSpecialTokens: true) }
             let batch = TokenBatch(ids)
             let logits = model.forward(embeddings: try model.embed(batch), batch: batch).logits!
             func logProbability(_ s: Int) -> Float {
@@ -115,9 +127,9 @@ public enum Audit {
                 for t in 0..<(ids[s].count - 1) { targets[s * batch.length + t] = ids[s][t + 1] }
                 return -crossEntropy(logits, targets: targets).value.scalars[0] * Float(ids[s].count - 1)
             }
-            if logProbability(0) > logProbability(1) { preferred += 1 }
+            preferred.append(logProbability(0) > logProbability(1))
         }
-        return Double(preferred) / Double(pairs.count)
+        return preferred
     }
 
     /// Tensor-by-tensor comparison. Identical bytes need no dequantizing; a changed tensor is dequantized

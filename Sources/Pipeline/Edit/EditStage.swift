@@ -166,7 +166,9 @@ public struct EditStage {
             if let task {
                 loss = crossEntropy(try task.logits(examples.map { task.ids($0.text) }, prompt: nil), targets: examples.map { Int32($0.label!) })
             } else {
-                loss = try pairPreferenceLoss(model, tokenizer: editable.tokenizer, pairs: examples.map { ($0.text, $0.pair!) })
+                let template = recipe.task.template
+                loss = try pairPreferenceLoss(model, tokenizer: editable.tokenizer,
+                                              pairs: examples.map { (template.replacingOccurrences(of: "{text}", with: $0.text), template.replacingOccurrences(of: "{text}", with: $0.pair!)) })
             }
             let objective = Double(loss.value.scalars[0])
             var penalty = 0.0
