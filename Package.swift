@@ -70,6 +70,6 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI"]),
+        .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI", "Pipeline", "Checkpoints", "HDF5Kit", "TestSupport"]),
     ]
 )
