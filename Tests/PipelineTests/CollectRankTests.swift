@@ -323,7 +323,7 @@ import TestSupport
 
     @Test func perTokenPlansAreChecked() throws {
         for (stages, collect, path) in [("[collect]", "{positions: [every, last]}", "collect.positions"),
-                                        ("[collect]", "{positions: [last]}", "collect.positions"),
+                                        ("[collect]", "{positions: [last]}", "collect.metrics"),   // no pairs for pair_preference
                                         ("[collect]", "{positions: [every], metrics: [label]}", "collect.metrics"),
                                         ("[prompt, collect]", "{positions: [every]}", "task")] {
             let (directory, recipe) = try setUp(stages: stages, collect: collect)

@@ -37,8 +37,13 @@ public struct CollectStage {
     var usesPrompt: Bool { experiment.recipe.stages.contains("prompt") }
 
     public func plan() throws -> CollectionPlan {
-        try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile, modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt,
-                                languageModelling: experiment.isLanguageModelling)
+        let plan = try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile, modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt,
+                                           languageModelling: experiment.isLanguageModelling)
+        if plan.metrics.contains(.pairPreference) && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
+            throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "collect.metrics", line: experiment.recipe.node("collect.metrics")?.mark?.line ?? experiment.recipe.node("collect")?.mark?.line,
+                                                                                  message: "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); \(experiment.recipe.data.loader) has no pairs")])
+        }
+        return plan
     }
 
     /// The hashes the store depends on: model, data, the recipe sections that shape it, and the prompt.
