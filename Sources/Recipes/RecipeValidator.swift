@@ -117,3 +117,24 @@ public enum RecipeValidator {
         return out
     }
 }
+
+/// The semantic problems a stage finds in its section of a recipe, each tied to its key and line; `check`
+/// throws them all at once, as `recipe check` reports them.
+public struct RecipeProblems {
+    let recipe: Recipe
+    let file: String
+    public private(set) var issues: [RecipeIssue] = []
+
+    public init(_ recipe: Recipe, file: String) {
+        self.recipe = recipe
+        self.file = file
+    }
+
+    public mutating func add(_ path: String, _ message: String) {
+        issues.append(RecipeIssue(path: path, line: recipe.node(path)?.mark?.line, message: message))
+    }
+
+    public func check() throws {
+        guard issues.isEmpty else { throw RecipeErrors(file: file, issues: issues) }
+    }
+}

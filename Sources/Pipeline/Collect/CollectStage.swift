@@ -378,12 +378,7 @@ public struct CollectStage {
             logits.value.withPointer { z in
                 for (s, sequence) in sequences.enumerated() where sequence.count > 1 {
                     for t in 0..<(sequence.count - 1) {
-                        let row = z + (s * layout.length + t) * v
-                        var maximum = -Float.infinity
-                        for j in 0..<v { maximum = max(maximum, row[j]) }
-                        var total = 0.0
-                        for j in 0..<v { total += exp(Double(row[j] - maximum)) }
-                        logProbabilities[s] += Double(row[Int(sequence[t + 1])] - maximum) - log(total)
+                        logProbabilities[s] += logProbability(z + (s * layout.length + t) * v, vocabulary: v, target: Int(sequence[t + 1]))
                     }
                 }
             }
@@ -441,15 +436,17 @@ public struct CollectStage {
         let vocabulary = logits.shape[1]
         var logprobs = [Double](repeating: 0, count: rows.count)
         logits.withPointer { p in
-            for r in 0..<rows.count {
-                let row = p + r * vocabulary
-                var maximum = -Float.infinity
-                for v in 0..<vocabulary { maximum = max(maximum, row[v]) }
-                var total = 0.0
-                for v in 0..<vocabulary { total += exp(Double(row[v] - maximum)) }
-                logprobs[r] = Double(row[Int(targets[r])] - maximum) - log(total)
-            }
+            for r in 0..<rows.count { logprobs[r] = logProbability(p + r * vocabulary, vocabulary: vocabulary, target: Int(targets[r])) }
         }
         return Batch(activations: [matrix], metrics: logprobs, rowIndices: rowIndices, rowTokens: rowTokens, tokens: layout.rows)
     }
+}
+
+/// log softmax(row)[target], in Double, for one row of V logits.
+func logProbability(_ row: UnsafePointer<Float>, vocabulary v: Int, target: Int) -> Double {
+    var maximum = -Float.infinity
+    for j in 0..<v { maximum = max(maximum, row[j]) }
+    var total = 0.0
+    for j in 0..<v { total += exp(Double(row[j] - maximum)) }
+    return Double(row[target] - maximum) - log(total)
 }

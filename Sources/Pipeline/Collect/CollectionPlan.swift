@@ -27,8 +27,7 @@ public struct CollectionPlan: Sendable, Equatable {
     /// - modelLayers: the model's layer count; - usesPrompt: whether a soft prompt precedes the text;
     /// - languageModelling: whether the task frames no classification (then only per-token collection fits).
     public static func from(_ recipe: Recipe, file: String, modelLayers: Int, usesPrompt: Bool, languageModelling: Bool = false) throws -> CollectionPlan {
-        var issues: [RecipeIssue] = []
-        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: recipe.node(path)?.mark?.line, message: message)) }
+        var problems = RecipeProblems(recipe, file: file)
 
         var layers: [Int] = []
         for entry in recipe.list("collect.layers") ?? ["all"] {
@@ -36,7 +35,7 @@ public struct CollectionPlan: Sendable, Equatable {
             let parts = entry.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             if parts.count == 1, let l = parts[0], (0..<modelLayers).contains(l) { layers.append(l) }
             else if parts.count == 2, let a = parts[0], let b = parts[1], a <= b, a >= 0, b < modelLayers { layers += a...b }
-            else { issue("collect.layers", "'\(entry)' is not a layer or range of layers of this model (0–\(modelLayers - 1)); write e.g. 3, 10-20 or all") }
+            else { problems.add("collect.layers", "'\(entry)' is not a layer or range of layers of this model (0–\(modelLayers - 1)); write e.g. 3, 10-20 or all") }
         }
         layers = Array(Set(layers)).sorted()
 
@@ -45,16 +44,16 @@ public struct CollectionPlan: Sendable, Equatable {
             if let p = Position(rawValue: entry) {
                 if !positions.contains(p) { positions.append(p) }
             } else {
-                issue("collect.positions", "'\(entry)' is not a position; use prompt, last or mean")
+                problems.add("collect.positions", "'\(entry)' is not a position; use prompt, last or mean")
             }
         }
         if positions.contains(.prompt) && !usesPrompt {
-            issue("collect.positions", "'prompt' needs a soft prompt: add the prompt stage to the recipe's stages")
+            problems.add("collect.positions", "'prompt' needs a soft prompt: add the prompt stage to the recipe's stages")
         }
 
         let perToken = positions.contains(.every)
         if perToken && positions.count > 1 {
-            issue("collect.positions", "every records one row per token, so it cannot be combined with prompt, last or mean; use a separate recipe")
+            problems.add("collect.positions", "every records one row per token, so it cannot be combined with prompt, last or mean; use a separate recipe")
         }
 
         var metrics: [Metric] = []
@@ -62,20 +61,20 @@ public struct CollectionPlan: Sendable, Equatable {
             do {
                 let metric = try Metric.parse(entry)
                 if perToken && metric != .logprob {
-                    issue("collect.metrics", "per-token collection (positions: [every]) has one metric, logprob; '\(entry)' is a per-example metric")
+                    problems.add("collect.metrics", "per-token collection (positions: [every]) has one metric, logprob; '\(entry)' is a per-example metric")
                 } else if !perToken && metric == .logprob {
-                    issue("collect.metrics", "logprob is a per-token metric: it needs positions: [every]")
+                    problems.add("collect.metrics", "logprob is a per-token metric: it needs positions: [every]")
                 } else if languageModelling && [.label, .confidence, .loss, .correct].contains(metric) {
-                    issue("collect.metrics", "'\(entry)' needs the task's classes, but the task has no verbalizers; use pair_preference, column:NAME or an expression")
+                    problems.add("collect.metrics", "'\(entry)' needs the task's classes, but the task has no verbalizers; use pair_preference, column:NAME or an expression")
                 } else if !metrics.contains(metric) { metrics.append(metric) }
-            } catch { issue("collect.metrics", "\(error)") }
+            } catch { problems.add("collect.metrics", "\(error)") }
         }
         let maxTokens = recipe.int("collect.max_tokens") ?? 128
-        if maxTokens < 2 { issue("collect.max_tokens", "must be at least 2 (a token and the one it predicts)") }
-        if let limit = recipe.int("collect.max_examples"), limit < 2 { issue("collect.max_examples", "must be at least 2") }
+        if maxTokens < 2 { problems.add("collect.max_tokens", "must be at least 2 (a token and the one it predicts)") }
+        if let limit = recipe.int("collect.max_examples"), limit < 2 { problems.add("collect.max_examples", "must be at least 2") }
         let batchSize = recipe.int("collect.batch_size") ?? 8
-        if batchSize < 1 { issue("collect.batch_size", "must be at least 1") }
-        guard issues.isEmpty else { throw RecipeErrors(file: file, issues: issues) }
+        if batchSize < 1 { problems.add("collect.batch_size", "must be at least 1") }
+        try problems.check()
         return CollectionPlan(layers: layers, positions: positions, metrics: metrics, maxExamples: recipe.int("collect.max_examples"),
                               batchSize: batchSize, maxTokens: maxTokens)
     }

@@ -60,23 +60,22 @@ public struct EditStage {
 
     func options() throws -> Options {
         let r = experiment.recipe
-        var issues: [RecipeIssue] = []
-        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: r.node(path)?.mark?.line, message: message)) }
+        var problems = RecipeProblems(r, file: experiment.recipeFile)
         let objective = r.string("edit.objective") ?? "task"
-        if objective == "metric_suppression" { issue("edit.objective", "metric_suppression is not available in this version; use task or pair_preference") }
-        if objective == "task" && experiment.verbalizerIDs == nil { issue("edit.objective", "the task objective needs a decoder framed with verbalizers") }
+        if objective == "metric_suppression" { problems.add("edit.objective", "metric_suppression is not available in this version; use task or pair_preference") }
+        if objective == "task" && experiment.verbalizerIDs == nil { problems.add("edit.objective", "the task objective needs a decoder framed with verbalizers") }
         if objective == "pair_preference" && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
-            issue("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); this one has no pairs")
+            problems.add("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); this one has no pairs")
         }
         let neurons = r.int("edit.neurons") ?? 32
-        if neurons < 1 { issue("edit.neurons", "must be at least 1") }
+        if neurons < 1 { problems.add("edit.neurons", "must be at least 1") }
         let steps = r.int("edit.steps") ?? 100
-        if steps < 1 { issue("edit.steps", "must be at least 1") }
+        if steps < 1 { problems.add("edit.steps", "must be at least 1") }
         let lr = r.number("edit.learning_rate") ?? 1e-3
-        if !(lr > 0) { issue("edit.learning_rate", "must be positive") }
+        if !(lr > 0) { problems.add("edit.learning_rate", "must be positive") }
         let kl = r.number("edit.kl_weight") ?? 0
-        if kl < 0 { issue("edit.kl_weight", "must be 0 or more") }
-        guard issues.isEmpty else { throw RecipeErrors(file: experiment.recipeFile, issues: issues) }
+        if kl < 0 { problems.add("edit.kl_weight", "must be 0 or more") }
+        try problems.check()
         return Options(objective: objective, neurons: neurons, maskFile: r.string("edit.mask"), learningRate: Float(lr),
                        weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps, batchSize: r.int("edit.batch_size") ?? 8,
                        klWeight: kl, generalTexts: r.int("edit.general_texts") ?? 16,

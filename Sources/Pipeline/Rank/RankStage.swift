@@ -57,33 +57,32 @@ public struct RankStage {
 
     func options() throws -> Options {
         let r = experiment.recipe
-        var issues: [RecipeIssue] = []
-        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: r.node(path)?.mark?.line, message: message)) }
+        var problems = RecipeProblems(r, file: experiment.recipeFile)
         var statistics: [NeuronStatistic] = []
         for entry in r.list("rank.statistics") ?? NeuronStatistic.allCases.map(\.rawValue) {
             if let s = NeuronStatistic(rawValue: entry) { statistics.append(s) } else {
-                issue("rank.statistics", "'\(entry)' is not a statistic; use \(NeuronStatistic.allCases.map(\.rawValue).joined(separator: ", "))")
+                problems.add("rank.statistics", "'\(entry)' is not a statistic; use \(NeuronStatistic.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
         let statistic = NeuronStatistic(rawValue: r.string("rank.statistic") ?? "pearson") ?? .pearson
         if !statistics.contains(statistic) { statistics.append(statistic) }
         let permutations = r.int("rank.permutations") ?? 1000
-        if permutations < 1 { issue("rank.permutations", "must be at least 1 (1000 or more for publishable p-values)") }
+        if permutations < 1 { problems.add("rank.permutations", "must be at least 1 (1000 or more for publishable p-values)") }
         let rules = [r.int("rank.top_k") != nil, r.number("rank.per_layer_fraction") != nil, r.number("rank.q_threshold") != nil].filter { $0 }.count
-        if rules > 1 { issue("rank", "give one of top_k, per_layer_fraction and q_threshold") }
+        if rules > 1 { problems.add("rank", "give one of top_k, per_layer_fraction and q_threshold") }
         var rule = SelectionRule.topK(r.int("rank.top_k") ?? 50)
         if let f = r.number("rank.per_layer_fraction") {
-            if !(f > 0 && f <= 1) { issue("rank.per_layer_fraction", "must be in (0, 1]") }
+            if !(f > 0 && f <= 1) { problems.add("rank.per_layer_fraction", "must be in (0, 1]") }
             rule = .perLayerFraction(f)
         }
         if let q = r.number("rank.q_threshold") {
-            if !(q > 0 && q <= 1) { issue("rank.q_threshold", "must be in (0, 1]") }
+            if !(q > 0 && q <= 1) { problems.add("rank.q_threshold", "must be in (0, 1]") }
             rule = .qBelow(q)
         }
-        if case .topK(let k) = rule, k < 1 { issue("rank.top_k", "must be at least 1") }
+        if case .topK(let k) = rule, k < 1 { problems.add("rank.top_k", "must be at least 1") }
         let bootstrap = r.int("rank.bootstrap") ?? 1000
-        if bootstrap < 0 { issue("rank.bootstrap", "must be 0 (no intervals) or more") }
-        guard issues.isEmpty else { throw RecipeErrors(file: experiment.recipeFile, issues: issues) }
+        if bootstrap < 0 { problems.add("rank.bootstrap", "must be 0 (no intervals) or more") }
+        try problems.check()
         return Options(statistics: statistics, statistic: statistic, metric: r.string("rank.metric"), permutations: permutations,
                        rule: rule, bootstrap: bootstrap)
     }
