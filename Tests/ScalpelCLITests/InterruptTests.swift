@@ -27,7 +27,7 @@ import TestSupport
             model: \(model.path)
             seed: 1
             output: \(directory.appendingPathComponent("run").path)
-            stages: [collect, rank, edit]
+            stages: [collect, rank, edit, audit]
             data: {loader: csv, path: \(directory.appendingPathComponent("data.csv").path), text: text, label: label}
             task: {template: "{text} =", verbalizers: ["a", "b"]}
             collect: {positions: [last], metrics: [label]}
@@ -36,8 +36,15 @@ import TestSupport
             """.write(to: path, atomically: true, encoding: .utf8)
             return path.path
         }
-        let first = try runScalpel(["run", try recipe(steps: 3)])
+        let first = try runScalpel(["run", try recipe(steps: 3), "--json"])
         #expect(first.status == 0, "\(first.stderr)")
+        // The run's summary carries each stage's headline.
+        let summary = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any]
+        #expect((summary?["top_correlation"] as? [String: Any])?["k"] as? Int == 10)   // the top 10 by |r|
+        let edit = summary?["edit"] as? [String: Any]
+        #expect(edit?["neurons"] as? Int == 3 && edit?["metric"] as? String == "test_accuracy" && edit?["metric_after"] is Double)
+        #expect((summary?["audit"] as? [String: Any])?["changed_weights_outside_mask"] as? Int == 0)
+        #expect((summary?["edited_checkpoint"] as? String)?.hasSuffix("edit/edited.gguf") == true)
         let edited = directory.appendingPathComponent("run/edit/edited.gguf"), archive = directory.appendingPathComponent("run/evidence.h5")
         let before = try [model, edited, archive].map { try SHA256.file($0.path) }
 

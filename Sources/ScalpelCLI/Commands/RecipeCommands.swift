@@ -120,6 +120,18 @@ enum Runner {
                     try StageSummaries.writeAudit(report, into: group)
                 }
                 summary["audit"] = StageSummaries.audit(report)
+                // The headline of the edit: the task metric (or the bias score) and perplexity, before and after.
+                var headline: [String: Any] = ["neurons": report.neurons?.count ?? 0,
+                                               "objective": recipe.string("edit.objective") ?? "task",
+                                               "wikitext_perplexity_before": report.perplexityBefore.map { $0 as Any } ?? NSNull(),
+                                               "wikitext_perplexity_after": report.perplexityAfter.map { $0 as Any } ?? NSNull()]
+                if let before = report.accuracyBefore, let after = report.accuracyAfter {
+                    headline["metric"] = "test_accuracy"; headline["metric_before"] = before; headline["metric_after"] = after
+                } else if let before = report.biasBefore, let after = report.biasAfter {
+                    headline["metric"] = "bias_score"; headline["metric_before"] = before; headline["metric_after"] = after
+                }
+                summary["edit"] = headline
+                summary["edited_checkpoint"] = edited.path
             default: break
             }
         }
