@@ -29,6 +29,9 @@ public enum HookAction {
     /// - scale: one factor per selected column (zero, mean and noise ablations use 0; amplification s).
     /// - shift: [selected rows or 1, selected columns], broadcast over rows when it has one row; nil is 0.
     case affine(rows: [Int]?, columns: [Int]?, scale: [Float], shift: Tensor?)
+    /// Hands over the activation itself, inside the autodiff graph, so that a loss can be built on it
+    /// (editing objectives that act on neuron activations).
+    case capture((Variable) -> Void)
 
     /// Sets the selected entries to `values` (one per column). Zero ablation is `replace(…, values: 0s)`.
     public static func replace(rows: [Int]?, columns: [Int], values: [Float]) -> HookAction {
@@ -71,6 +74,7 @@ public struct HookSet {
         for action in list {
             switch action {
             case .read(let rows, let columns, let sink): sink(select(current.value, rows, columns))
+            case .capture(let sink): sink(current)
             case .affine(let rows, let columns, let scale, let shift):
                 current = affineEdit(current, rows: rows, columns: columns, scale: scale, shift: shift)
             }

