@@ -87,7 +87,7 @@ public struct PromptStage {
 
         // Resume from the last finished epoch, if an earlier run of the same inputs left its state.
         let stateURL = stageURL.appendingPathComponent("state.safetensors")
-        var state = TrainingState(epoch: 0, bestDev: -1, badEpochs: 0, best: trainer.trainables.map(\.value))
+        var state = TrainingState(epoch: 0, bestDev: -1, badEpochs: 0, best: trainer.trainables.map(\.value), losses: [], devAccuracies: [])
         if let saved = try? TrainingState.load(stateURL, inputs: inputs, trainer: trainer) {
             state = saved
             if !quiet { ProgressReporter.say("prompt: resuming after epoch \(state.epoch)") }
@@ -107,12 +107,14 @@ public struct PromptStage {
                 let loss = try trainer.step(x, labels: y)
                 guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: s, epoch: epoch + 1) }
                 recent.append(loss)
+                state.losses.append(loss)
                 if recent.count > 20 { recent.removeFirst() }
                 progress.update(min(order.count, (s + 1) * recipe.prompt.batchSize),
                                 String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
             }
             let (x, y) = subset(splits.dev)
             let dev = try trainer.evaluate(x, labels: y, batchSize: evalBatch).accuracy
+            state.devAccuracies.append(dev)
             if dev > state.bestDev {
                 state.bestDev = dev
                 state.best = trainer.trainables.map(\.value)
@@ -155,6 +157,25 @@ public struct PromptStage {
         if let margin, let interval { summary["margin"] = margin; summary["margin_ci_low"] = interval.0; summary["margin_ci_high"] = interval.1 }
         try folder.write(RunFolder.StageRecord(stage: "prompt", inputs: inputs, outputs: ["prompt.safetensors": try SHA256.file(promptURL.path)],
                                                summary: summary, notes: ["recipe": experiment.recipeFile], seconds: Date().timeIntervalSince(started)))
+        try EvidenceArchive.write(stage: "prompt", experiment: experiment, folder: folder, started: started) { group in
+            try group.setAttribute("length", .int(Int64(recipe.prompt.length)))
+            try group.setAttribute("epochs", .int(Int64(state.epoch)))
+            try group.setAttribute("learning_rate", .double(Double(recipe.prompt.learningRate)))
+            try group.setAttribute("batch_size", .int(Int64(recipe.prompt.batchSize)))
+            try group.setAttribute("train_examples", .int(Int64(trainIndices.count)))
+            try group.setAttribute("test_examples", .int(Int64(splits.test.count)))
+            try group.setAttribute("prompt_accuracy", .double(test.accuracy))
+            try group.setAttribute("dev_accuracy", .double(state.bestDev))
+            if let zeroShot { try group.setAttribute("zero_shot_accuracy", .double(zeroShot.accuracy)) }
+            if let margin, let interval {
+                try group.setAttribute("margin", .double(margin))
+                try group.setAttribute("margin_ci", .doubles([interval.0, interval.1]))
+            }
+            let prompt = trainer.prompt.value
+            try group.write("soft_prompt", prompt.scalars, shape: prompt.shape)
+            try group.write("loss", state.losses.map(Double.init), shape: [state.losses.count])
+            try group.write("dev_accuracy", state.devAccuracies, shape: [state.devAccuracies.count])
+        }
         try? FileManager.default.removeItem(at: stateURL)
         return Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: test.accuracy, devAccuracy: state.bestDev, margin: margin,
                       marginInterval: interval, epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
@@ -237,12 +258,14 @@ public enum TrainingError: Error, CustomStringConvertible {
 }
 
 /// What `prompt/state.safetensors` holds after each epoch: the trainables, Adam's moments, and the
-/// early-stopping bookkeeping, tagged with the input hashes so a changed recipe never resumes a stale run.
+/// early-stopping bookkeeping and the training curves (loss per step, dev accuracy per epoch), tagged with the input hashes so a changed recipe never resumes a stale run.
 struct TrainingState {
     var epoch: Int
     var bestDev: Double
     var badEpochs: Int
     var best: [Tensor]
+    var losses: [Float]
+    var devAccuracies: [Double]
 
     func save(_ url: URL, inputs: [String: String], trainer: PromptTrainer) throws {
         var entries: [SafetensorsEntry] = []
@@ -253,7 +276,9 @@ struct TrainingState {
             entries.append(SafetensorsEntry(name: "adam_m.\(i)", floats: first[i], shape: [first[i].count]))
             entries.append(SafetensorsEntry(name: "adam_v.\(i)", floats: second[i], shape: [second[i].count]))
         }
+        entries.append(SafetensorsEntry(name: "curve.loss", floats: losses, shape: [losses.count]))
         var metadata = inputs.mapValues { $0 }
+        metadata["dev_curve"] = devAccuracies.map { String($0) }.joined(separator: ",")
         metadata["epoch"] = String(epoch)
         metadata["best_dev"] = String(bestDev)
         metadata["bad_epochs"] = String(badEpochs)
@@ -276,6 +301,8 @@ struct TrainingState {
             second.append(try file.floats("adam_v.\(i)"))
         }
         trainer.optimizer.state = (first, second, steps)
-        return TrainingState(epoch: epoch, bestDev: bestDev, badEpochs: bad, best: best)
+        let losses = (try? file.floats("curve.loss")) ?? []
+        let devs = (file.metadata["dev_curve"] ?? "").split(separator: ",").compactMap { Double($0) }
+        return TrainingState(epoch: epoch, bestDev: bestDev, badEpochs: bad, best: best, losses: losses, devAccuracies: devs)
     }
 }
