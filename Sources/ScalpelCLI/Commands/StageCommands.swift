@@ -138,21 +138,6 @@ enum StageSummaries {
                                                     "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask] as [String: Any] }]
     }
 
-    static func writeAudit(_ r: Audit.Report, into group: HDF5Group) throws {
-        for (key, value) in [("accuracy_before", r.accuracyBefore), ("accuracy_after", r.accuracyAfter), ("wikitext_perplexity_before", r.perplexityBefore),
-                             ("wikitext_perplexity_after", r.perplexityAfter), ("kl_general", r.klGeneral), ("bias_score_before", r.biasBefore),
-                             ("bias_score_after", r.biasAfter)] {
-            try group.setAttribute(key, .double(value ?? .nan))
-        }
-        try group.setAttribute("task_examples", .int(Int64(r.taskExamples)))
-        try group.setAttribute("unchanged_tensors", .int(Int64(r.unchangedTensors)))
-        try group.setAttribute("changed_weights_outside_mask", .int(Int64(r.outsideMask)))
-        try group.setAttribute("changed_tensors", .strings(r.changes.map(\.name)))
-        try group.write("delta_norm", r.changes.map(\.deltaNorm), shape: [r.changes.count])
-        try group.write("changed_rows", r.changes.map { Int64($0.changedRows.count) }, shape: [r.changes.count])
-        try group.write("changed_columns", r.changes.map { Int64($0.changedColumns.count) }, shape: [r.changes.count])
-    }
-
     static func printAudit(_ a: [String: Any]) {
         func f(_ key: String) -> String { (a[key] as? Double).map { String(format: "%.4f", $0) } ?? "–" }
         print("audit:")
