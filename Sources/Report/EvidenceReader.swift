@@ -175,8 +175,15 @@ struct GroupReader {
         let layer = try integers(g, "layer"), n = layer.count
         let neuron = try integers(g, "neuron", count: n), position = try integers(g, "position", count: n)
         let score = try column(g, "score", count: n), p = try column(g, "p_value", count: n), q = try column(g, "q_value", count: n)
-        let low = g.kind(of: "ci_low") == .dataset ? try column(g, "ci_low", count: n) : [Double](repeating: .nan, count: n)
-        let high = g.kind(of: "ci_high") == .dataset ? try column(g, "ci_high", count: n) : [Double](repeating: .nan, count: n)
+        // Intervals exist only when the ranking ran a bootstrap: none, or one per neuron.
+        func intervals(_ name: String) throws -> [Double] {
+            guard g.kind(of: name) == .dataset else { return [Double](repeating: .nan, count: n) }
+            let values = try column(g, name)
+            if values.isEmpty { return [Double](repeating: .nan, count: n) }
+            guard values.count == n else { throw fail(g, "has \(values.count) values in '\(name)' where \(n) were expected") }
+            return values
+        }
+        let low = try intervals("ci_low"), high = try intervals("ci_high")
         return try (0..<n).map { i in
             guard positions.indices.contains(position[i]) else { throw fail(g, "names position \(position[i]), but the ranking has \(positions.count)") }
             return RunEvidence.Neuron(layer: layer[i], neuron: neuron[i], position: positions[position[i]], score: score[i], pValue: p[i], qValue: q[i],

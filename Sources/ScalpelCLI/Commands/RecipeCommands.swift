@@ -135,6 +135,19 @@ enum Runner {
             default: break
             }
         }
+        // A whole run ends with its HTML report, drawn from the archive the stages wrote.
+        let archive = EvidenceArchive.url(folder)
+        if only == nil, FileManager.default.fileExists(atPath: archive.path) {
+            let page = folder.url.appendingPathComponent("report.html")
+            summary["archive"] = archive.path
+            do {
+                try AtomicFile.write(Data(ReportPage.html(try EvidenceReader.read(archive)).utf8), to: page)
+                summary["report"] = page.path
+            } catch {
+                // The stages' results are saved; say why the page is missing rather than fail the run.
+                Output.progress("warning: the report could not be written: \(error)")
+            }
+        }
         return summary
     }
 
@@ -155,5 +168,6 @@ enum Runner {
             print("  checkpoint: \(edit["checkpoint"]!)")
         }
         if let audit = summary["audit"] as? [String: Any] { StageSummaries.printAudit(audit) }
+        for key in ["archive", "report", "edited_checkpoint"] { if let path = summary[key] as? String { print("\(key): \(path)") } }
     }
 }

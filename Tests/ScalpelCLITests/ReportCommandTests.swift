@@ -1,0 +1,69 @@
+import Testing
+import Foundation
+import TestSupport
+
+/// `scalpel run` ends with the HTML report; `scalpel report` draws one run or compares two, and refuses a
+/// damaged archive with a message and a non-zero exit.
+@Suite struct ReportCommandTests {
+    @Test func runWritesTheReportAndReportComparesRuns() throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = TinyModels.llamaConfig(vocabulary: 260)
+        let model = directory.appendingPathComponent("tiny.gguf")
+        try TinyModels.writeLlamaGGUF(model, tensors: TinyModels.llamaTensors(config), config: config)
+        var rows = "text,label\n"
+        for i in 0..<60 { rows += (i % 2 == 0 ? "good film \(i)" : "bad film \(i)") + ",\(i % 2 == 0 ? "pos" : "neg")\n" }
+        try rows.write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        func recipe(seed: Int) throws -> String {
+            let path = directory.appendingPathComponent("r\(seed).yaml")
+            try """
+            name: tiny\(seed)
+            model: \(model.path)
+            seed: \(seed)
+            output: \(directory.appendingPathComponent("run\(seed)").path)
+            stages: [collect, rank, ablate, edit, audit]
+            data: {loader: csv, path: \(directory.appendingPathComponent("data.csv").path), text: text, label: label}
+            task: {template: "{text} =", verbalizers: ["a", "b"]}
+            collect: {positions: [last], metrics: [label, confidence]}
+            rank: {permutations: 10, top_k: 3, bootstrap: 0}
+            ablate: {modes: [mean], k: ["3"], random_sets: 2, general_texts: 0}
+            edit: {neurons: 3, steps: 3, learning_rate: 0.01}
+            """.write(to: path, atomically: true, encoding: .utf8)
+            return path.path
+        }
+        let run = try runScalpel(["run", try recipe(seed: 1), "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        let page = try #require(summary?["report"] as? String)
+        #expect(page.hasSuffix("run1/report.html") && (summary?["archive"] as? String)?.hasSuffix("run1/evidence.h5") == true)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("id=\"dose-mean\"") && html.contains("id=\"selection\"") && html.contains("id=\"audit\""))
+
+        // One run again, from its recipe, as JSON with the page's path.
+        let out = directory.appendingPathComponent("again.html").path
+        let one = try runScalpel(["report", try recipe(seed: 1), "--out", out, "--json"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let content = try JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [String: Any]
+        #expect(content?["report"] as? String == out && FileManager.default.fileExists(atPath: out))
+        #expect(((content?["rank"] as? [String: Any])?["metrics"] as? [Any])?.count == 2)
+
+        // Two seeds compared.
+        #expect(try runScalpel(["run", try recipe(seed: 2)]).status == 0)
+        let compared = try runScalpel(["report", directory.appendingPathComponent("run1").path, directory.appendingPathComponent("run2/evidence.h5").path, "--json"])
+        #expect(compared.status == 0, "\(compared.stderr)")
+        let comparison = try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any]
+        #expect((comparison?["report"] as? String)?.hasSuffix("run1/compare.html") == true)
+        let overlaps = comparison?["overlaps"] as? [[String: Any]] ?? []
+        #expect(overlaps.map { $0["metric"] as? String } == ["confidence", "label"])
+        let seedField = (comparison?["differences"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "seed" }
+        #expect(seedField?["a"] as? String == "1" && seedField?["b"] as? String == "2")
+
+        // A damaged archive: a message naming the file, and a non-zero exit.
+        let broken = directory.appendingPathComponent("broken.h5")
+        try Data(try Data(contentsOf: directory.appendingPathComponent("run1/evidence.h5")).prefix(2000)).write(to: broken)
+        let refused = try runScalpel(["report", broken.path])
+        #expect(refused.status != 0 && refused.stderr.contains("broken.h5"))
+        let missing = try runScalpel(["report", directory.appendingPathComponent("nothing.h5").path])
+        #expect(missing.status != 0 && missing.stderr.contains("does not exist"))
+    }
+}
