@@ -29,6 +29,14 @@ public enum TokenizerLoader {
             let addBOS = metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
             return try BPETokenizer(tokens: tokens, merges: merges, specialTokens: specials, isolateDigits: isolateDigits,
                                     bosID: bos, eosID: eos, addBOS: addBOS)
+        case "llama":
+            // SentencePiece (llama.cpp's SPM vocabulary): pieces with scores and types; BOS as the metadata says.
+            guard let scores = metadata["tokenizer.ggml.scores"]?.array?.compactMap(\.number) else { throw TokenizerError.missingField("tokenizer.ggml.scores") }
+            guard !types.isEmpty else { throw TokenizerError.missingField("tokenizer.ggml.token_type") }
+            return try SentencePieceTokenizer(tokens: tokens, scores: scores.map(Float.init), types: types, bosID: bos, eosID: eos,
+                                              unknownID: metadata["tokenizer.ggml.unknown_token_id"]?.integer.map(Int32.init),
+                                              addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool ?? true,
+                                              addSpacePrefix: metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
         default:
             throw TokenizerError.unsupportedModel(model)
         }
