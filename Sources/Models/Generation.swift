@@ -14,14 +14,14 @@ extension LlamaModel {
     public func step(_ tokens: [Int32], cache: KVCache, hooks: HookSet = HookSet()) throws -> [Float] {
         let batch = TokenBatch([tokens])
         let past = cache.count
-        let table = RoPETable(positions: (0..<tokens.count).map { past + $0 }, rotaryDims: config.headDim, base: config.ropeTheta)
+        let tables = ropeTables((0..<tokens.count).map { past + $0 })
         var x = hooks.apply(HookName.embeddings, try embed(batch))
         for l in 0..<config.layers {
-            x = block(l, x, batch: batch, table: table, keyMask: nil, hooks: hooks, cache: cache)
+            x = block(l, x, batch: batch, table: tables.of(l), keyMask: nil, hooks: hooks, cache: cache)
         }
         let last = gatherRows(x, [tokens.count - 1])
         let hidden = hooks.apply(HookName.finalNorm, rmsNorm(last, weight: outputNorm, eps: config.rmsNormEps))
-        return linear(hidden, weight: output).value.scalars
+        return lmHead(hidden).value.scalars
     }
 
     /// Generates up to `maxTokens` tokens after `prompt`, calling `onToken` with each (return false to stop).

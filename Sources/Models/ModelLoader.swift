@@ -48,7 +48,7 @@ public struct LoadedModel: @unchecked Sendable {
 }
 
 public enum ModelLoader {
-    public static let supportedArchitectures = ["llama", "bert"]
+    public static let supportedArchitectures = ["llama", "gemma3", "bert"]
 
     /// Loads a checkpoint (path or alias), dequantizing every weight to Float32 once.
     /// - neurons: FFN neurons to make trainable; their owned rows and columns get gradient masks.
@@ -61,8 +61,8 @@ public enum ModelLoader {
             let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
             let source = WeightSource(shapes: shapes) { try file.dequantized($0) }
             switch architecture {
-            case "llama":
-                let config = try LlamaConfig(gguf: file.metadata, tensorShapes: shapes)
+            case "llama", "gemma3":
+                let config = try LlamaConfig(gguf: file.metadata, tensorShapes: shapes, architecture: architecture)
                 let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: LlamaModel.ownership) ?? [:]
                 let llama = try LlamaModel(config: config, weights: source, masks: masks)
                 let tokenizer = try TokenizerLoader.load(gguf: file.metadata)

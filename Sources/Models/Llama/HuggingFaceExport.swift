@@ -11,6 +11,9 @@ import Foundation
 /// (`tie_word_embeddings: true`).
 extension LlamaModel {
     public func exportHuggingFace(to folder: URL, metadata: [String: String] = [:]) throws {
+        guard config.gemma == nil else {
+            throw ModelError.badMetadata(key: "general.architecture", detail: "gemma3 has no Hugging Face export yet; use the edited GGUF")
+        }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var entries: [SafetensorsEntry] = []
         for name in parameters.keys.sorted() {

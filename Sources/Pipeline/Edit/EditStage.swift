@@ -219,10 +219,15 @@ public struct EditStage {
         ], to: output)
 
         // The same edit for PyTorch users: Hugging Face names, config.json, Q/K rows in HF's order.
+        // Gemma 3's export (its own config.json and norm convention) is not written yet: the edited GGUF is the result.
         let export = stage.appendingPathComponent("hf")
-        try model.exportHuggingFace(to: export, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
-                                                           "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
-                                                           "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
+        if model.config.gemma == nil {
+            try model.exportHuggingFace(to: export, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
+                                                               "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
+                                                               "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
+        } else if !quiet {
+            ProgressReporter.say("edit: no Hugging Face export for Gemma 3 yet; the edited GGUF is written")
+        }
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
                             huggingFace: export.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             seconds: Date().timeIntervalSince(started))
