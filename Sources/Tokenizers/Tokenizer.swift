@@ -20,9 +20,17 @@ public protocol Tokenizer: Sendable {
 
     /// Ids that are control/special tokens (never produced from ordinary text).
     var specialTokenIDs: Set<Int32> { get }
+
+    /// The BOS id that `encode(_:addSpecialTokens: true)` puts first, if the model's metadata asks for one.
+    var leadingBOS: Int32? { get }
+
+    /// The end-of-sequence id, where the vocabulary has one (generation stops there).
+    var endOfSequence: Int32? { get }
 }
 
 extension Tokenizer {
+    public var leadingBOS: Int32? { nil }
+    public var endOfSequence: Int32? { nil }
     public func encode(_ text: String) -> [Int32] { encode(text, addSpecialTokens: true) }
     public func decode(_ ids: [Int32]) -> String { decode(ids, skipSpecialTokens: false) }
 }

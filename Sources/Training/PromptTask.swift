@@ -31,7 +31,7 @@ public final class PromptTask: @unchecked Sendable {
         self.classes = classes
         switch model {
         case .llama(let m):
-            if let bpe = tokenizer as? BPETokenizer, bpe.addBOS, let bos = bpe.bosID { fixedFirstRow = m.embeddingRow(bos) } else { fixedFirstRow = nil }
+            fixedFirstRow = tokenizer.leadingBOS.map { m.embeddingRow($0) }
         case .bert(let m):
             fixedFirstRow = (tokenizer as? WordPieceTokenizer).map { m.wordEmbeddingRow($0.clsID) }
         }

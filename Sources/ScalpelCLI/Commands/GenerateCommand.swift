@@ -32,7 +32,7 @@ struct GenerateCommand: ParsableCommand {
             if let end = loaded.tokenizer.id(of: "<|im_end|>") { stop.insert(end) }
             if let end = loaded.tokenizer.id(of: "<end_of_turn>") { stop.insert(end) }
         }
-        if let eos = (loaded.tokenizer as? BPETokenizer)?.eosID { stop.insert(eos) }
+        if let eos = loaded.tokenizer.endOfSequence { stop.insert(eos) }
         let ids = loaded.tokenizer.encode(input, addSpecialTokens: true)
         let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: seed)
         var intervention: Intervention?
