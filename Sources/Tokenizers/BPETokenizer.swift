@@ -19,8 +19,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public let bosID: Int32?
     public let eosID: Int32?
     public let addBOS: Bool
-    private var cache: [Substring: [Int32]] = [:]
-    private let cacheLock = NSLock()
+    private let cache = PieceCache()
 
     /// - tokens: the vocabulary, by id
     /// - merges: "left right" strings, highest priority first
@@ -72,16 +71,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
 
     /// The ids of one pre-tokenized piece (cached).
     func encodePiece(_ piece: Substring) -> [Int32] {
-        cacheLock.lock()
-        let cached = cache[piece]
-        cacheLock.unlock()
-        if let cached { return cached }
-        let result = mergePiece(Array(piece.utf8))
-        cacheLock.lock()
-        if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
-        cache[piece] = result
-        cacheLock.unlock()
-        return result
+        cache.ids(piece) { mergePiece(Array($0.utf8)) }
     }
 
     /// BPE with a binary heap of candidate merges over a doubly linked list of symbols.

@@ -27,8 +27,7 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     public let unknownID: Int32?
     public let addBOS: Bool
     public let addSpacePrefix: Bool
-    private var cache: [Substring: [Int32]] = [:]
-    private let cacheLock = NSLock()
+    private let cache = PieceCache()
 
     static let space: Unicode.Scalar = "\u{2581}"   // ▁
 
@@ -94,22 +93,16 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
 
     /// The ids of one run of ordinary text (cached).
     func encodeSegment(_ part: Substring) -> [Int32] {
-        cacheLock.lock()
-        let cached = cache[part]
-        cacheLock.unlock()
-        if let cached { return cached }
-        var out: [Int32] = []
-        for symbol in merge(part) {
-            if let id = ids[symbol], !isByte[Int(id)] { out.append(id); continue }
-            for b in symbol.utf8 {
-                if byteIDs[Int(b)] >= 0 { out.append(byteIDs[Int(b)]) } else if let unknownID { out.append(unknownID) }
+        cache.ids(part) { part in
+            var out: [Int32] = []
+            for symbol in merge(part) {
+                if let id = ids[symbol], !isByte[Int(id)] { out.append(id); continue }
+                for b in symbol.utf8 {
+                    if byteIDs[Int(b)] >= 0 { out.append(byteIDs[Int(b)]) } else if let unknownID { out.append(unknownID) }
+                }
             }
+            return out
         }
-        cacheLock.lock()
-        if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
-        cache[part] = out
-        cacheLock.unlock()
-        return out
     }
 
     /// Score-ordered merging over a linked list of symbols with a heap of candidate pairs.

@@ -6,14 +6,8 @@ import TestSupport
 /// damaged archive with a message and a non-zero exit.
 @Suite struct ReportCommandTests {
     @Test func runWritesTheReportAndReportComparesRuns() throws {
-        let directory = try Fixtures.scratchDirectory()
+        let (directory, model, _) = try tinyRunFolder()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let config = TinyModels.llamaConfig(vocabulary: 260)
-        let model = directory.appendingPathComponent("tiny.gguf")
-        try TinyModels.writeLlamaGGUF(model, tensors: TinyModels.llamaTensors(config), config: config)
-        var rows = "text,label\n"
-        for i in 0..<60 { rows += (i % 2 == 0 ? "good film \(i)" : "bad film \(i)") + ",\(i % 2 == 0 ? "pos" : "neg")\n" }
-        try rows.write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
         func recipe(seed: Int) throws -> String {
             let path = directory.appendingPathComponent("r\(seed).yaml")
             try """
