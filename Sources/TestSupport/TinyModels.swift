@@ -42,6 +42,38 @@ public enum TinyModels {
         return try LlamaModel(config: c, tensors: tensors, masks: masks)
     }
 
+    /// A tiny Gemma 3: head width 8 (not C/H), one KV head, a window of 3 with every second layer global,
+    /// and soft-capping on, so every Gemma-only path runs.
+    public static func gemmaConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 2, ffn: Int = 24, vocabulary: Int = 50,
+                                   window: Int = 3, softcap: Float? = 5) -> LlamaConfig {
+        var c = llamaConfig(layers: layers, hidden: hidden, heads: heads, kvHeads: 1, ffn: ffn, vocabulary: vocabulary)
+        c.ropeTheta = 1_000_000
+        c.rmsNormEps = 1e-6
+        c.gemma = GemmaOptions(headDim: 8, slidingWindow: window, globalEvery: 2, localRopeTheta: 10_000, finalLogitSoftcap: softcap)
+        return c
+    }
+
+    /// GGUF-named random tensors for a Gemma 3 config: Llama's plus the Q/K head norms and the post norms.
+    public static func gemmaTensors(_ c: LlamaConfig, seed: UInt64 = 3) -> [String: Tensor] {
+        var t = llamaTensors(c, seed: seed)
+        var rng = SeededRandom(seed: seed &+ 100)
+        func name(_ role: TensorRole, _ l: Int) -> String { TensorNameMap.ggufName(role, family: .gemma3, layer: l)! }
+        for l in 0..<c.layers {
+            t[name(.attentionQueryNorm, l)] = Tensor(randomUniform: [c.headDim], in: 0.8...1.2, using: &rng)
+            t[name(.attentionKeyNorm, l)] = Tensor(randomUniform: [c.headDim], in: 0.8...1.2, using: &rng)
+            t[name(.postAttentionNorm, l)] = Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng)
+            t[name(.postFFNNorm, l)] = Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng)
+        }
+        return t
+    }
+
+    public static func gemma(trainable: NeuronSelection? = nil, softcap: Float? = 5) throws -> LlamaModel {
+        let c = gemmaConfig(softcap: softcap)
+        let tensors = gemmaTensors(c)
+        let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: c.layers, ownership: LlamaModel.ownership) ?? [:]
+        return try LlamaModel(config: c, tensors: tensors, masks: masks)
+    }
+
     public static func bertConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 4, ffn: Int = 24, vocabulary: Int = 60) -> BertConfig {
         BertConfig(hiddenSize: hidden, intermediateSize: ffn, layers: layers, heads: heads, vocabularySize: vocabulary, maxPositions: 64)
     }
@@ -84,7 +116,14 @@ public enum TinyModels {
     /// Writes a tiny Llama as an F32 GGUF with a byte-level vocabulary, so ModelLoader can read it.
     public static func writeLlamaGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: LlamaConfig) throws {
         let tokens = (0..<c.vocabularySize).map { i in i < 256 ? String(ByteLevel.byteToScalar[i]) : "tok\(i)" }
-        let metadata: [(String, GGUFValue)] = [
+        var gemmaKeys: [(String, GGUFValue)] = []
+        if let g = c.gemma {
+            gemmaKeys = [("gemma3.attention.key_length", .uint32(UInt32(g.headDim))), ("gemma3.attention.value_length", .uint32(UInt32(g.headDim))),
+                         ("gemma3.attention.sliding_window", .uint32(UInt32(g.slidingWindow))),
+                         ("gemma3.attention.sliding_window_pattern", .uint32(UInt32(g.globalEvery)))]
+            if let cap = g.finalLogitSoftcap { gemmaKeys.append(("gemma3.final_logit_softcapping", .float32(cap))) }
+        }
+        let metadata: [(String, GGUFValue)] = gemmaKeys + [
             ("general.architecture", .string(architecture)),
             ("\(architecture).block_count", .uint32(UInt32(c.layers))), ("\(architecture).embedding_length", .uint32(UInt32(c.hiddenSize))),
             ("\(architecture).feed_forward_length", .uint32(UInt32(c.intermediateSize))), ("\(architecture).attention.head_count", .uint32(UInt32(c.heads))),
