@@ -1,3 +1,4 @@
+import Foundation
 import Autodiff
 import Checkpoints
 import Models
@@ -111,6 +112,31 @@ public enum TinyModels {
         let tensors = bertTensors(c, seed: seed)
         let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: c.layers, ownership: BertModel.ownership) ?? [:]
         return try BertModel(config: c, tensors: tensors, masks: masks)
+    }
+
+    /// Writes a tiny BERT as Hugging Face lays it out: `model.safetensors`, `config.json` and a WordPiece
+    /// `tokenizer.json` (special tokens, letters, digits, a few words and continuations), so ModelLoader can
+    /// read the folder. Words outside the vocabulary become [UNK].
+    public static func writeBertFolder(_ folder: URL, seed: UInt64 = 2) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        vocabulary += (UnicodeScalar("a").value...UnicodeScalar("z").value).map { String(UnicodeScalar($0)!) }
+        vocabulary += (0...9).map(String.init) + ["good", "bad", "film", "the", "##s", ".", ",", "!", "?", "'"]
+        vocabulary += ["a", "b", "c", "d", "e", "f", "g", "h", "i"].map { "##" + $0 }
+        let c = BertConfig(hiddenSize: 16, intermediateSize: 24, layers: 2, heads: 4, vocabularySize: vocabulary.count, maxPositions: 512)
+        let tensors = bertTensors(c, seed: seed)
+        try writeSafetensors(tensors.keys.sorted().map { SafetensorsEntry(name: $0, floats: tensors[$0]!.scalars, shape: tensors[$0]!.shape) },
+                             metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
+        var config = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as! [String: Any]
+        config["model_type"] = "bert"
+        try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: folder.appendingPathComponent("config.json"))
+        let tokenizer: [String: Any] = [
+            "normalizer": ["type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": NSNull(), "lowercase": true],
+            "added_tokens": (0..<5).map { ["id": $0, "content": vocabulary[$0], "special": true] },
+            "model": ["type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                      "vocab": Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($0.element, $0.offset) })],
+        ]
+        try JSONSerialization.data(withJSONObject: tokenizer, options: [.sortedKeys]).write(to: folder.appendingPathComponent("tokenizer.json"))
     }
 
     /// Writes a tiny Llama as an F32 GGUF with a byte-level vocabulary, so ModelLoader can read it.
