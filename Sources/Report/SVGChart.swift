@@ -105,7 +105,7 @@ struct SVGChart {
     /// A range covering [a, b] with 4–6 round ticks.
     static func niceRange(_ a: Double, _ b: Double) -> (low: Double, high: Double, ticks: [Double]) {
         var lo = a, hi = b
-        if hi - lo < 1e-12 { lo -= max(abs(lo) * 0.05, 0.5); hi += max(abs(hi) * 0.05, 0.5) }
+        if hi - lo < 1e-12 { lo -= max(abs(lo) * 0.1, 0.05); hi += max(abs(hi) * 0.1, 0.05) }   // one value: a narrow band around it
         let raw = (hi - lo) / 5
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
