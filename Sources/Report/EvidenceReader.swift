@@ -199,7 +199,7 @@ struct GroupReader {
         let metricsGroup = try g.group("metrics")
         var metrics: [RunEvidence.MetricRanking] = []
         for name in metricNames {
-            let groupName = name.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
+            let groupName = RankStage.groupName(name)
             guard metricsGroup.kind(of: groupName) == .group else { throw fail(metricsGroup, "has no group for metric '\(name)'") }
             let m = try metricsGroup.group(groupName)
             if case .string(let reason)? = try? m.attribute("excluded") {
@@ -219,8 +219,7 @@ struct GroupReader {
         }
 
         // Per neuron, |score| at its best position, for the selecting metric and statistic.
-        let primaryName = primary.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
-        let scoreGroup = try metricsGroup.group(primaryName).group(statistic)
+        let scoreGroup = try metricsGroup.group(RankStage.groupName(primary)).group(statistic)
         let columns = layers.count * width
         let scores = try column(scoreGroup, "score", count: positions.count * columns)
         var best = [Double](repeating: .nan, count: columns)

@@ -25,7 +25,7 @@ import TestSupport
         let (directory, result, experiment) = try editedRun(write: "exact")
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(result.neurons.count == 3 && result.losses.count == 12)
-        let export = try SafetensorsFile(path: URL(fileURLWithPath: result.huggingFace).appendingPathComponent("model.safetensors").path)
+        let export = try SafetensorsFile(path: URL(fileURLWithPath: try #require(result.huggingFace)).appendingPathComponent("model.safetensors").path)
         #expect(export.tensor(named: "model.layers.0.mlp.down_proj.weight")?.shape == [16, 24])
         #expect(export.metadata[EditedCheckpoint.neuronsKey] == EditedCheckpoint.encode(result.neurons))
         #expect(result.losses.suffix(3).reduce(0, +) < result.losses.prefix(3).reduce(0, +))

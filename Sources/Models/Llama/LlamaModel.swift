@@ -77,7 +77,7 @@ public final class LlamaModel: @unchecked Sendable {
         for id in ids where id < 0 || Int(id) >= config.vocabularySize { throw ModelError.tokenOutOfRange(id: id, vocabulary: config.vocabularySize) }
         if batch.length == 0 { throw ModelError.emptyInput }
         var tokens = embedding(tokenEmbedding, ids: ids)
-        if let scale = embeddingScale { tokens = self.scale(tokens, by: scale) }
+        if let s = embeddingScale { tokens = scale(tokens, by: s) }
         guard let prefix, batch.prefix > 0 else { return tokens }
         precondition(prefix.shape == [batch.prefix, config.hiddenSize], "prefix \(prefix.shape) is not [\(batch.prefix), \(config.hiddenSize)]")
         // Row b·T + t takes prefix row t for t < P, else its token embedding.
@@ -99,8 +99,6 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// √C for Gemma, rounded to float32 as transformers' `embed_scale` is; nil for Llama.
     var embeddingScale: Float? { config.gemma == nil ? nil : Float(Double(config.hiddenSize).squareRoot()) }
-
-    private func scale(_ x: Variable, by s: Float) -> Variable { Autodiff.scale(x, by: s) }
 
     public struct Output {
         /// [rows, V]: logits of the rows asked for (all rows by default).

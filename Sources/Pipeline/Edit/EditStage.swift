@@ -31,7 +31,8 @@ public struct EditStage {
         public var klPenalties: [Double]
         public var checkpoint: String
         /// The Hugging Face export: model.safetensors and config.json.
-        public var huggingFace: String
+        /// The Hugging Face export's folder; nil where none is written (Gemma 3).
+        public var huggingFace: String?
         public var mode: String
         public var trainableWeights: Int
         public var optimizerStateFloats: Int
@@ -220,23 +221,24 @@ public struct EditStage {
 
         // The same edit for PyTorch users: Hugging Face names, config.json, Q/K rows in HF's order.
         // Gemma 3's export (its own config.json and norm convention) is not written yet: the edited GGUF is the result.
-        let export = stage.appendingPathComponent("hf")
-        if model.config.gemma == nil {
+        var export: URL? = stage.appendingPathComponent("hf")
+        if let export, model.config.gemma == nil {
             try model.exportHuggingFace(to: export, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
                                                                "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
                                                                "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
-        } else if !quiet {
-            ProgressReporter.say("edit: no Hugging Face export for Gemma 3 yet; the edited GGUF is written")
+        } else {
+            export = nil
+            if !quiet { ProgressReporter.say("edit: no Hugging Face export for Gemma 3 yet; the edited GGUF is written") }
         }
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
-                            huggingFace: export.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
+                            huggingFace: export?.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             seconds: Date().timeIntervalSince(started))
         try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
             try group.setAttribute("objective", .string(result.objective))
             try group.setAttribute("selection", .string(options.randomControl ? "random (matched per-layer counts)" : "top"))
             try group.setAttribute("write_mode", .string(result.mode))
             try group.setAttribute("checkpoint", .string(result.checkpoint))
-            try group.setAttribute("huggingface_export", .string(result.huggingFace))
+            if let hf = result.huggingFace { try group.setAttribute("huggingface_export", .string(hf)) }
             try group.setAttribute("trainable_weights", .int(Int64(trainableWeights)))
             try group.setAttribute("optimizer_state_floats", .int(Int64(result.optimizerStateFloats)))
             try group.setAttribute("learning_rate", .double(Double(options.learningRate)))

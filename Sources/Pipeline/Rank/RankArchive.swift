@@ -13,7 +13,8 @@ import Statistics
 /// - `overlap/<i>`: attributes `a`, `b`, `jaccard`; `shared` int64 [n, 2] (layer, neuron).
 /// `<metric>` is the metric's column name with "/" written as "%2F"; attribute `metric` holds it verbatim.
 extension RankStage {
-    static func groupName(_ metric: String) -> String { metric.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F") }
+    /// The archive group of a metric: its column name with "%" and "/" escaped.
+    public static func groupName(_ metric: String) -> String { metric.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F") }
 
     static func write(_ result: Result, scores: [Int: [NeuronStatistic: (score: [Double], p: [Double])]], qValues: [Int: [NeuronStatistic: [Double]]],
                       header: ActivationStore.Header, excluded: [String: String], statistics: [NeuronStatistic], into group: HDF5Group) throws {

@@ -18,7 +18,6 @@ struct ReportCommand: ParsableCommand {
         let evidence = try EvidenceReader.read(first)
         let html: String, data: Data
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         let target: URL
         if let other {
@@ -34,12 +33,9 @@ struct ReportCommand: ParsableCommand {
         try AtomicFile.write(Data(html.utf8), to: target)
         if json {
             // The content, with the page's path added as "report".
-            var text = String(decoding: data, as: UTF8.self)
-            if text.hasPrefix("{") {
-                let path = String(decoding: try JSONEncoder().encode(target.path), as: UTF8.self)
-                text = "{\n  \"report\" : \(path),\n" + text.dropFirst(2)
-            }
-            print(text)
+            var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+            object["report"] = target.path
+            Output.printJSON(object)
         } else {
             print("report: \(target.path)")
         }

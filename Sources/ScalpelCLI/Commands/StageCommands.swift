@@ -117,7 +117,7 @@ struct AuditCommand: ParsableCommand {
 /// The JSON and text forms of each stage's result.
 enum StageSummaries {
     static func edit(_ r: EditStage.Result) -> [String: Any] {
-        ["neurons": r.neurons.count, "objective": r.objective, "checkpoint": r.checkpoint, "huggingface_export": r.huggingFace, "write_mode": r.mode,
+        ["neurons": r.neurons.count, "objective": r.objective, "checkpoint": r.checkpoint, "huggingface_export": r.huggingFace.map { $0 as Any } ?? NSNull(), "write_mode": r.mode,
          "trainable_weights": r.trainableWeights, "optimizer_state_floats": r.optimizerStateFloats, "seconds": r.seconds,
          "loss_first": number(r.losses.first ?? .nan), "loss_last": number(r.losses.last ?? .nan), "losses": r.losses.map(number),
          "kl_penalties": r.klPenalties.map(number), "neuron_list": r.neurons.map { "L\($0.layer).\($0.neuron)" }]
