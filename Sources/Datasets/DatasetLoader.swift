@@ -1,5 +1,8 @@
 import Checkpoints
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Which reader a dataset needs, and how its columns map to text and label.
 public struct DatasetSpec: Sendable, Equatable {
@@ -90,6 +93,18 @@ public enum DatasetLoader {
     }
 
     // MARK: - Readers
+
+    /// The files a path names: itself, or, if it holds `*`, `?`, `[` or `{`, the files matching it as a glob
+    /// pattern (with braces: `{1,2}_digit_addition`), sorted. A pattern that matches nothing is an error.
+    public static func matchingFiles(_ path: String) throws -> [String] {
+        guard path.contains(where: { "*?[{".contains($0) }) else { return [path] }
+        var result = glob_t()
+        defer { globfree(&result) }
+        guard glob(path, GLOB_BRACE, nil, &result) == 0, result.gl_pathc > 0 else {
+            throw DatasetError.cannotRead(path: path, reason: "no file matches this pattern")
+        }
+        return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+    }
 
     static func read(_ path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -273,18 +288,25 @@ public enum DatasetLoader {
     }
 
     /// A BIG-bench task.json: each example's input is the text; its target goes to fields["target"].
+    /// BIG-bench JSON tasks. `path` may be a glob pattern (`data/bigbench/arithmetic/{1,2}_digit_addition/task.json`):
+    /// the matching files are read in sorted order, and each example's `task` column names its task.
     static func bigbench(_ spec: DatasetSpec) throws -> LoadedDataset {
-        let bytes = Array(try read(spec.path).utf8)
-        let value = try bytes.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
-        guard case .array(let items)? = value["examples"] else { throw DatasetError.malformed(path: spec.path, row: 0, detail: "no examples list") }
+        let files = try matchingFiles(spec.path)
         var examples: [Example] = []
         var skipped = 0
-        for (i, item) in items.enumerated() {
-            guard case .string(let input)? = item["input"], case .string(let target)? = item["target"] else {
-                if spec.skipIncomplete { skipped += 1; continue }
-                throw DatasetError.missingField(path: spec.path, row: i + 1, field: item["input"] == nil ? "input" : "target")
+        for file in files {
+            let bytes = Array(try read(file).utf8)
+            let value = try bytes.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
+            guard case .array(let items)? = value["examples"] else { throw DatasetError.malformed(path: file, row: 0, detail: "no examples list") }
+            let task: String
+            if case .string(let name)? = value["name"] { task = name } else { task = URL(fileURLWithPath: file).deletingLastPathComponent().lastPathComponent }
+            for (i, item) in items.enumerated() {
+                guard case .string(let input)? = item["input"], case .string(let target)? = item["target"] else {
+                    if spec.skipIncomplete { skipped += 1; continue }
+                    throw DatasetError.missingField(path: file, row: i + 1, field: item["input"] == nil ? "input" : "target")
+                }
+                examples.append(Example(source: file, row: i + 1, text: input, fields: ["input": input, "target": target, "task": task]))
             }
-            examples.append(Example(source: spec.path, row: i + 1, text: input, fields: ["input": input, "target": target]))
         }
         if let limit = spec.limit { examples = Array(examples.prefix(limit)) }
         return LoadedDataset(examples: examples, classes: [], skipped: skipped)

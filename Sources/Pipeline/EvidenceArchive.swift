@@ -56,7 +56,7 @@ public enum EvidenceArchive {
         try group.setAttribute("model", .string(experiment.modelPath))
         try group.setAttribute("model_sha256", .string(try SHA256.file(experiment.modelPath)))
         try group.setAttribute("data", .string(experiment.datasetPath))
-        try group.setAttribute("data_sha256", .string(try SHA256.file(experiment.datasetPath)))
+        try group.setAttribute("data_sha256", .string(try experiment.dataSHA256()))
         try group.setAttribute("seed", .int(Int64(recipe.seed)))
         try group.setAttribute("split_seed", .int(Int64(recipe.data.splitSeed)))
         var name = utsname()

@@ -32,7 +32,7 @@ public struct Experiment: @unchecked Sendable {
 
         datasetPath = Self.resolve(recipe.data.path, root: root)
         var dataset: LoadedDataset?
-        if !FileManager.default.fileExists(atPath: datasetPath) {
+        if (try? DatasetLoader.matchingFiles(datasetPath))?.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) != true {
             issue("data.path", "\(datasetPath) does not exist; run Scripts/fetch, or fix the path")
         } else if let format = DatasetSpec.Format(rawValue: recipe.data.loader) {
             let spec = DatasetSpec(format: format, path: datasetPath, textColumn: recipe.data.text, labelColumn: recipe.data.label,
@@ -66,7 +66,12 @@ public struct Experiment: @unchecked Sendable {
             case .bert where recipe.task.head == nil: issue("task", "\(recipe.model) is an encoder: frame the task with head: classification")
             default: break
             }
-            if recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.stages.contains("prompt") {
+            if recipe.task.answer != nil {
+                if case .bert = loaded.model { issue("task.answer", "\(recipe.model) is an encoder; an answer task needs a decoder that generates") }
+                for stage in ["prompt", "ablate", "edit"] where recipe.stages.contains(stage) {
+                    issue("stages", "the \(stage) stage does not support answer tasks yet (they run collect and rank); remove it, or frame the task with verbalizers")
+                }
+            } else if recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.stages.contains("prompt") {
                 issue("task", "the prompt stage needs a classification framing: give verbalizers (or remove prompt from the stages for per-token collection)")
             }
         }
@@ -74,6 +79,13 @@ public struct Experiment: @unchecked Sendable {
             if dataset.classes.isEmpty { issue("data.label", "the task needs labels, but the dataset has none; name the label column") }
             if let verbalizers = recipe.task.verbalizers, !dataset.classes.isEmpty, verbalizers.count != dataset.classes.count {
                 issue("task.verbalizers", "\(verbalizers.count) verbalizers for \(dataset.classes.count) classes (\(dataset.classes.joined(separator: ", ")))")
+            }
+        }
+        if let answer = recipe.task.answer, let dataset {
+            let columns = Self.placeholders(answer)
+            if let example = dataset.examples.first(where: { e in columns.contains { (e.fields[$0] ?? "").isEmpty } }) {
+                let column = columns.first { (example.fields[$0] ?? "").isEmpty }!
+                issue("task.answer", "\(example.source) row \(example.row) has no '\(column)'; the columns are \(example.fields.keys.sorted().joined(separator: ", "))")
             }
         }
         guard issues.isEmpty, let dataset, let loaded else { throw RecipeErrors(file: file, issues: issues) }
@@ -84,7 +96,34 @@ public struct Experiment: @unchecked Sendable {
     }
 
     /// Whether the recipe frames no classification: a decoder models the text itself (per-token collection).
-    public var isLanguageModelling: Bool { recipe.task.verbalizers == nil && recipe.task.head == nil }
+    public var isLanguageModelling: Bool { recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.task.answer == nil }
+
+    /// The dataset's sha256; for a glob pattern, the sha256 of the matching files' paths and hashes.
+    public func dataSHA256() throws -> String {
+        let files = try DatasetLoader.matchingFiles(datasetPath)
+        if files == [datasetPath] { return try SHA256.file(datasetPath) }
+        return SHA256.hex(try files.map { "\($0) \(try SHA256.file($0))" }.joined(separator: "\n"))
+    }
+
+    /// Whether the model answers each example by generating (task.answer).
+    public var isAnswerTask: Bool { recipe.task.answer != nil }
+
+    /// The column names of `{column}` placeholders in a template.
+    static func placeholders(_ template: String) -> [String] {
+        var names: [String] = [], rest = template[...]
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            names.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+
+    /// The expected answer of an example: task.answer with its placeholders filled from the example's columns.
+    public func expectedAnswer(_ example: Example) -> String {
+        var text = recipe.task.answer ?? ""
+        for name in Self.placeholders(text) { text = text.replacingOccurrences(of: "{\(name)}", with: example.fields[name] ?? "") }
+        return text
+    }
 
     public var runFolder: URL { URL(fileURLWithPath: Self.resolve(recipe.output, root: root)) }
 }

@@ -41,7 +41,7 @@ public struct PromptStage {
         let r = experiment.recipe
         return [
             "model": try SHA256.file(experiment.modelPath),
-            "data": try SHA256.file(experiment.datasetPath),
+            "data": try experiment.dataSHA256(),
             "recipe": SHA256.hex("\(r.model)|\(r.seed)|\(r.data)|\(r.task)|\(r.prompt)"),
         ]
     }

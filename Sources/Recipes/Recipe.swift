@@ -17,6 +17,10 @@ public struct Recipe: @unchecked Sendable, Equatable {
         public var template: String
         public var verbalizers: [String]?
         public var head: String?
+        /// Decoder answer task: the expected continuation, with {column} placeholders (e.g. " {target}").
+        public var answer: String?
+        /// Tokens the model may generate for its answer.
+        public var answerTokens: Int = 8
     }
 
     public struct PromptSection: Sendable, Equatable {
@@ -96,6 +100,17 @@ public struct Recipe: @unchecked Sendable, Equatable {
             issues.append(RecipeIssue(path: "data.split", line: get("data.split")?.mark?.line, message: "train, dev and test must be fractions that add up to 1 (they add up to \(train + dev + test))"))
         }
         let verbalizers = list("task.verbalizers"), head = string("task.head")
+        if let answer = string("task.answer") {
+            if verbalizers != nil || head != nil {
+                issues.append(RecipeIssue(path: "task.answer", line: get("task.answer")?.mark?.line, message: "an answer task is scored by the continuation itself; remove verbalizers and head"))
+            }
+            if !answer.contains("{") {
+                issues.append(RecipeIssue(path: "task.answer", line: get("task.answer")?.mark?.line, message: "must name the dataset column that holds the answer, e.g. \" {target}\""))
+            }
+        }
+        if let n = int("task.answer_tokens"), n < 1 {
+            issues.append(RecipeIssue(path: "task.answer_tokens", line: get("task.answer_tokens")?.mark?.line, message: "must be at least 1"))
+        }
         if verbalizers != nil && head != nil {
             issues.append(RecipeIssue(path: "task", line: get("task")?.mark?.line, message: "give either verbalizers (decoders) or head: classification (encoders), not both"))
         }
@@ -127,7 +142,8 @@ public struct Recipe: @unchecked Sendable, Equatable {
         data = DataSection(loader: string("data.loader")!, path: string("data.path")!, text: string("data.text"), label: string("data.label"),
                            labels: labels, limit: int("data.limit"), skipIncomplete: get("data.skip_incomplete")?.bool ?? false,
                            train: train, dev: dev, test: test, splitSeed: UInt64(int("data.split.seed") ?? seed))
-        task = TaskSection(template: string("task.template") ?? "{text}", verbalizers: verbalizers, head: head)
+        task = TaskSection(template: string("task.template") ?? "{text}", verbalizers: verbalizers, head: head,
+                           answer: string("task.answer"), answerTokens: int("task.answer_tokens") ?? 8)
         prompt = PromptSection(length: int("prompt.length") ?? 16, initialisation: string("prompt.init") ?? "vocab",
                                initWords: list("prompt.init_words"), optimizer: string("prompt.optimizer") ?? "adamw",
                                learningRate: Float(number("prompt.learning_rate") ?? 3e-3), weightDecay: Float(number("prompt.weight_decay") ?? 0),

@@ -67,7 +67,9 @@ public enum RecipeSchema {
             Field("template", .string, default: "{text}", "Decoder framing: the text with {text} replaced by the example."),
             Field("verbalizers", .stringList, "Decoder: one word per class, each a single token (e.g. \" negative\", \" positive\")."),
             Field("head", .choice(["classification"]), "Encoder framing: a linear classification head over the pooled output."),
-        ]), required: true, "How the model does the task. With neither verbalizers nor head, a decoder models the text itself (per-token collection with positions: [every])."),
+            Field("answer", .string, "Decoder answer task: the expected continuation after the template, with {column} for dataset columns (e.g. \" {target}\"). The model answers greedily; correct is an exact match, prediction the number it gave."),
+            Field("answer_tokens", .integer, default: "8", "Answer task: tokens the model may generate."),
+        ]), required: true, "How the model does the task. With neither verbalizers, head nor answer, a decoder models the text itself (pair scoring, or per-token collection with positions: [every])."),
         Field("prompt", .section([
             Field("length", .integer, default: "16", "Virtual tokens P before the text (after BOS where the model uses one)."),
             Field("init", .choice(["vocab", "words"]), default: "vocab", "Initialise from random vocabulary embeddings, or from the embeddings of init_words."),
@@ -97,6 +99,7 @@ public enum RecipeSchema {
             Field("per_layer_fraction", .number, "Alternatively, the top fraction of each layer."),
             Field("q_threshold", .number, "Alternatively, every neuron with a q-value below this."),
             Field("bootstrap", .integer, default: "1000", "Bootstrap resamples for the selected neurons' confidence intervals."),
+            Field("contrast", .stringList, "Two metrics [a, b]: report the neurons that track a more than b (largest |score a| − |score b|), e.g. [shortcut, correct]."),
         ]), "Stage 4: correlation, significance and selection."),
         Field("ablate", .section([
             Field("modes", .stringList, default: "[zero, mean, noise, amplify]", "Interventions: zero, mean (training mean), noise (Gaussian, σ in neuron standard deviations), amplify (× strength)."),

@@ -68,6 +68,7 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
 
     public var vocabularySize: Int { vocabulary.count }
     public var leadingBOS: Int32? { addBOS ? bosID : nil }
+    public var sentenceStart: Int32? { bosID ?? eosID }
     public var endOfSequence: Int32? { eosID }
     public func token(_ id: Int32) -> String? { id >= 0 && Int(id) < vocabulary.count ? vocabulary[Int(id)] : nil }
     public func id(of token: String) -> Int32? { ids[token] }

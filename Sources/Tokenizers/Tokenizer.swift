@@ -26,11 +26,25 @@ public protocol Tokenizer: Sendable {
 
     /// The end-of-sequence id, where the vocabulary has one (generation stops there).
     var endOfSequence: Int32? { get }
+
+    /// The id that conditions a whole sentence's first token when the sentence is scored by its
+    /// log-probability: BOS if the vocabulary names one, else EOS (lm-evaluation-harness's rule).
+    var sentenceStart: Int32? { get }
 }
 
 extension Tokenizer {
     public var leadingBOS: Int32? { nil }
     public var endOfSequence: Int32? { nil }
+    public var sentenceStart: Int32? { nil }
+
+    /// Ids for scoring `text` as a whole sentence: with the model's own special tokens and, when those
+    /// put nothing before the text, `sentenceStart`, so that every token of the text, the first one
+    /// included, gets a log-probability. (CrowS-Pairs sentences often differ in their first word.)
+    public func encodeSentence(_ text: String) -> [Int32] {
+        let ids = encode(text, addSpecialTokens: true)
+        guard leadingBOS == nil, let start = sentenceStart else { return ids }
+        return [start] + ids
+    }
     public func encode(_ text: String) -> [Int32] { encode(text, addSpecialTokens: true) }
     public func decode(_ ids: [Int32]) -> String { decode(ids, skipSpecialTokens: false) }
 }

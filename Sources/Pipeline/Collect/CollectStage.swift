@@ -38,7 +38,7 @@ public struct CollectStage {
 
     public func plan() throws -> CollectionPlan {
         let plan = try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile, modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt,
-                                           languageModelling: experiment.isLanguageModelling)
+                                           languageModelling: experiment.isLanguageModelling, answerTask: experiment.isAnswerTask)
         if plan.metrics.contains(.pairPreference) && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
             throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "collect.metrics", line: experiment.recipe.node("collect.metrics")?.mark?.line ?? experiment.recipe.node("collect")?.mark?.line,
                                                                                   message: "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); \(experiment.recipe.data.loader) has no pairs")])
@@ -51,7 +51,7 @@ public struct CollectStage {
         let r = experiment.recipe
         var inputs = [
             "model": try SHA256.file(experiment.modelPath),
-            "data": try SHA256.file(experiment.datasetPath),
+            "data": try experiment.dataSHA256(),
             "recipe": SHA256.hex("\(r.model)|\(r.seed)|\(r.data)|\(r.task)|\(r.node("collect").map { "\($0)" } ?? "")"),
         ]
         if usesPrompt { inputs["prompt"] = try SHA256.file(folder.url.appendingPathComponent("prompt/prompt.safetensors").path) }
@@ -105,6 +105,11 @@ public struct CollectStage {
             }
             positionNames = ["every"]
             collect = { try collectTokens($0, model: model, plan: plan) }
+        } else if experiment.isAnswerTask {
+            guard case .llama(let model) = experiment.loaded.model else { throw TrainingError.framing("an answer task needs a decoder that generates") }
+            try checkMetrics(plan.metrics, rows: train + dev, classes: 0)
+            positionNames = plan.positionNames(promptLength: 0)
+            collect = { try collectAnswers($0, model: model, plan: plan) }
         } else if experiment.isLanguageModelling {
             guard case .llama(let model) = experiment.loaded.model else {
                 throw TrainingError.framing("without verbalizers the model must be a decoder that scores text")
@@ -217,7 +222,8 @@ public struct CollectStage {
     /// Fails before any forward pass if a metric has no value for some example (a missing or non-numeric
     /// column, too few numbers in the text for an expression).
     func checkMetrics(_ metrics: [Metric], rows: [Int], classes: Int) throws {
-        let placeholder = ModelOutcome(prediction: 0, confidence: 0.5, loss: 1, pairPreference: 0)
+        let placeholder = ModelOutcome(prediction: 0, confidence: 0.5, loss: 1, pairPreference: 0,
+                                       answer: experiment.isAnswerTask ? 0 : nil, answerCorrect: experiment.isAnswerTask ? false : nil)
         for metric in metrics {
             var missing: [String] = []
             for i in rows {
@@ -330,7 +336,8 @@ public struct CollectStage {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let template = experiment.recipe.task.template
         let tokenizer = experiment.loaded.tokenizer
-        func ids(_ text: String) -> [Int32] { tokenizer.encode(template.replacingOccurrences(of: "{text}", with: text), addSpecialTokens: true) }
+        func ids(_ text: String) -> [Int32] { tokenizer.encodeSentence(template.replacingOccurrences(of: "{text}", with: text)) }
+        let startTokens = (tokenizer.leadingBOS ?? tokenizer.sentenceStart) == nil ? 0 : 1
         let b = examples.count
         let wantsPairs = plan.metrics.contains(.pairPreference)
         let sequences = examples.map { ids($0.text) } + (wantsPairs ? examples.map { ids($0.pair ?? "") } : [])
@@ -340,7 +347,8 @@ public struct CollectStage {
         for position in plan.positions {
             switch position {
             case .last: sources.append((0..<b).map { [layout.lastRows[$0]] })
-            case .mean: sources.append((0..<b).map { layout.tokenRows($0) })
+            // The mean is over the text's tokens: the start token before them is the same in every sentence.
+            case .mean: sources.append((0..<b).map { s in Array(layout.tokenRows(s).dropFirst(startTokens)) })
             default: preconditionFailure("collectSentences records last and mean")
             }
         }

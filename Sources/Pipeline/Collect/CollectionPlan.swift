@@ -25,8 +25,10 @@ public struct CollectionPlan: Sendable, Equatable {
     }
 
     /// - modelLayers: the model's layer count; - usesPrompt: whether a soft prompt precedes the text;
-    /// - languageModelling: whether the task frames no classification (then only per-token collection fits).
-    public static func from(_ recipe: Recipe, file: String, modelLayers: Int, usesPrompt: Bool, languageModelling: Bool = false) throws -> CollectionPlan {
+    /// - languageModelling: whether the task frames no classification (then only per-token collection fits);
+    /// - answerTask: whether the model answers by generating (then correct, loss and confidence are the answer's).
+    public static func from(_ recipe: Recipe, file: String, modelLayers: Int, usesPrompt: Bool, languageModelling: Bool = false,
+                            answerTask: Bool = false) throws -> CollectionPlan {
         var problems = RecipeProblems(recipe, file: file)
 
         var layers: [Int] = []
@@ -57,13 +59,17 @@ public struct CollectionPlan: Sendable, Equatable {
         }
 
         var metrics: [Metric] = []
-        for entry in recipe.list("collect.metrics") ?? (perToken ? ["logprob"] : languageModelling ? ["pair_preference"] : ["label", "confidence", "loss", "correct"]) {
+        let defaultMetrics = perToken ? ["logprob"] : languageModelling ? ["pair_preference"] : answerTask ? ["correct", "loss", "confidence"] : ["label", "confidence", "loss", "correct"]
+        if answerTask && perToken { problems.add("collect.positions", "an answer task records the example's last and mean positions; every is for text modelling") }
+        for entry in recipe.list("collect.metrics") ?? defaultMetrics {
             do {
                 let metric = try Metric.parse(entry)
                 if perToken && metric != .logprob {
                     problems.add("collect.metrics", "per-token collection (positions: [every]) has one metric, logprob; '\(entry)' is a per-example metric")
                 } else if !perToken && metric == .logprob {
                     problems.add("collect.metrics", "logprob is a per-token metric: it needs positions: [every]")
+                } else if answerTask && [.label, .pairPreference].contains(metric) {
+                    problems.add("collect.metrics", "'\(entry)' is not defined for an answer task; use correct, loss, confidence, column:NAME or an expression over prediction")
                 } else if languageModelling && [.label, .confidence, .loss, .correct].contains(metric) {
                     problems.add("collect.metrics", "'\(entry)' needs the task's classes, but the task has no verbalizers; use pair_preference, column:NAME or an expression")
                 } else if !metrics.contains(metric) { metrics.append(metric) }

@@ -84,6 +84,16 @@ public struct ModelOutcome: Sendable {
     public var loss: Double
     /// log p(text) − log p(pair), when the pair metric is collected.
     public var pairPreference: Double? = nil
+    /// Answer tasks: the number at the start of the model's answer (NaN if it gave none), and whether the
+    /// answer matched the expected one exactly.
+    public var answer: Double? = nil
+    public var answerCorrect: Bool? = nil
+
+    /// Whether the model got the example right: the answer's exact match, or the predicted class.
+    func isCorrect(_ example: Example) -> Double? {
+        if let answerCorrect { return answerCorrect ? 1 : 0 }
+        return example.label.map { $0 == prediction ? 1 : 0 }
+    }
 }
 
 extension Metric {
@@ -95,7 +105,7 @@ extension Metric {
             return classes <= 2 ? [Double(label)] : (0..<classes).map { $0 == label ? 1 : 0 }
         case .confidence: return [outcome.confidence]
         case .loss: return [outcome.loss]
-        case .correct: return [example.label.map { $0 == outcome.prediction ? 1 : 0 }]
+        case .correct: return [outcome.isCorrect(example)]
         case .logprob: return [nil]
         case .pairPreference: return [example.pair == nil ? nil : outcome.pairPreference]
         case .column(let name): return [example.fields[name].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }]
@@ -104,10 +114,10 @@ extension Metric {
             return [formula.evaluate { name in
                 switch name {
                 case "label": return example.label.map(Double.init)
-                case "prediction": return Double(outcome.prediction)
+                case "prediction": return outcome.answer ?? Double(outcome.prediction)
                 case "confidence": return outcome.confidence
                 case "loss": return outcome.loss
-                case "correct": return example.label.map { $0 == outcome.prediction ? 1 : 0 }
+                case "correct": return outcome.isCorrect(example)
                 case "numbers": return Double(numbers.count)
                 default:
                     if name.hasPrefix("n"), let i = Int(name.dropFirst()) { return i < numbers.count ? numbers[i] : nil }

@@ -119,7 +119,7 @@ public enum Audit {
     static func preference(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [Example], template: String) throws -> [Bool] {
         var preferred: [Bool] = []
         for example in pairs {
-            let ids = [example.text, example.pair!].map { tokenizer.encode(template.replacingOccurrences(of: "{text}", with: $0), addSpecialTokens: true) }
+            let ids = [example.text, example.pair!].map { tokenizer.encodeSentence(template.replacingOccurrences(of: "{text}", with: $0)) }
             let batch = TokenBatch(ids)
             let logits = model.forward(embeddings: try model.embed(batch), batch: batch).logits!
             func logProbability(_ s: Int) -> Float {

@@ -282,7 +282,7 @@ public struct EditStage {
     func pairPreferenceLoss(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [(String, String)]) throws -> Variable {
         var total: Variable?
         for (a, b) in pairs {
-            let ids = [a, b].map { tokenizer.encode($0, addSpecialTokens: true) }
+            let ids = [a, b].map { tokenizer.encodeSentence($0) }
             let batch = TokenBatch(ids)
             let logits = model.forward(embeddings: try model.embed(batch), batch: batch).logits!
             func logProbability(_ s: Int) -> Variable {

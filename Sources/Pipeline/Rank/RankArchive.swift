@@ -11,6 +11,7 @@ import Statistics
 ///   `score`, `p_value`, `q_value` float64 [k]; the selection also has `ci_low`, `ci_high` (bootstrap 95%, NaN if none),
 ///   and `top` has `predictivity` [≤ 10] for binary metrics.
 /// - `overlap/<i>`: attributes `a`, `b`, `jaccard`; `shared` int64 [n, 2] (layer, neuron).
+/// - `contrast` (with `rank.contrast`): see `MetricContrast.write`.
 /// `<metric>` is the metric's column name with "/" written as "%2F"; attribute `metric` holds it verbatim.
 extension RankStage {
     /// The archive group of a metric: its column name with "%" and "/" escaped.
@@ -60,6 +61,7 @@ extension RankStage {
             try g.setAttribute("jaccard", .double(o.jaccard))
             try g.write("shared", o.shared.flatMap { [Int64($0.layer), Int64($0.neuron)] }, shape: [o.shared.count, 2])
         }
+        try result.contrast?.write(into: group)
     }
 
     @discardableResult
@@ -140,7 +142,7 @@ extension RankStage {
         else { rule = .perLayerFraction((Double(ruleText.dropFirst(4).prefix { $0 != "%" }) ?? 0) / 100) }
         return Result(statistic: statistic, rule: rule, primaryMetric: try string("primary_metric"), reports: reports,
                       constantNeurons: Dictionary(uniqueKeysWithValues: zip(positions, constant.map(Int.init))), overlaps: overlaps,
-                      permutations: try int("permutations"), trainRows: try int("train_rows"), devRows: try int("dev_rows"),
+                      contrast: try MetricContrast.read(group), permutations: try int("permutations"), trainRows: try int("train_rows"), devRows: try int("dev_rows"),
                       archive: url.path, reused: done != nil)
     }
 }

@@ -31,6 +31,8 @@ public struct RankStage {
         public var reports: [MetricReport]
         public var constantNeurons: [String: Int]   // by position
         public var overlaps: [(a: String, b: String, jaccard: Double, shared: [NeuronKey])]
+        /// The neurons that track `rank.contrast`'s first metric more than its second, if the recipe asks.
+        public var contrast: MetricContrast? = nil
         public var permutations: Int
         public var trainRows: Int
         public var devRows: Int
@@ -53,6 +55,7 @@ public struct RankStage {
         var permutations: Int
         var rule: SelectionRule
         var bootstrap: Int
+        var contrast: (String, String)?
     }
 
     func options() throws -> Options {
@@ -82,9 +85,14 @@ public struct RankStage {
         if case .topK(let k) = rule, k < 1 { problems.add("rank.top_k", "must be at least 1") }
         let bootstrap = r.int("rank.bootstrap") ?? 1000
         if bootstrap < 0 { problems.add("rank.bootstrap", "must be 0 (no intervals) or more") }
+        var contrast: (String, String)?
+        if let pair = r.list("rank.contrast") {
+            if pair.count == 2 && pair[0] != pair[1] { contrast = (pair[0], pair[1]) }
+            else { problems.add("rank.contrast", "give two different metrics, [a, b], to find the neurons that track a more than b") }
+        }
         try problems.check()
         return Options(statistics: statistics, statistic: statistic, metric: r.string("rank.metric"), permutations: permutations,
-                       rule: rule, bootstrap: bootstrap)
+                       rule: rule, bootstrap: bootstrap, contrast: contrast)
     }
 
     public func inputs() throws -> [String: String] {
@@ -244,8 +252,24 @@ public struct RankStage {
             overlaps.append((scoredReports[i].metric, scoredReports[k].metric, jaccard, shared))
         } }
 
+        var contrast: MetricContrast?
+        if let (a, b) = options.contrast {
+            for name in [a, b] where !header.metrics.contains(name) {
+                throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "rank.contrast", line: experiment.recipe.node("rank.contrast")?.mark?.line,
+                                   message: "'\(name)' was not collected; the collected metrics are \(header.metrics.joined(separator: ", "))")])
+            }
+            let ia = header.metrics.firstIndex(of: a)!, ib = header.metrics.firstIndex(of: b)!
+            if let ta = scores[ia]?[statistic], let tb = scores[ib]?[statistic] {
+                contrast = MetricContrast.compute(a: a, b: b, scoreA: ta.score, qA: qValues[ia]![statistic]!, scoreB: tb.score, qB: qValues[ib]![statistic]!,
+                                              positions: positions, columns: columns, layers: header.layers, neuronsPerLayer: header.neuronsPerLayer)
+            } else if !quiet {
+                // The ranking itself stands; only the comparison is impossible (e.g. a model that never answers right).
+                let missing = scores[ia]?[statistic] == nil ? a : b
+                ProgressReporter.say("rank: warning: no contrast of \(a) with \(b): \(missing) has no \(statistic.rawValue) scores (\(excluded[missing] ?? "not scored"))")
+            }
+        }
         let result = Result(statistic: statistic, rule: options.rule, primaryMetric: primary, reports: reports, constantNeurons: constantCounts,
-                            overlaps: overlaps, permutations: options.permutations, trainRows: train.count, devRows: dev.count,
+                            overlaps: overlaps, contrast: contrast, permutations: options.permutations, trainRows: train.count, devRows: dev.count,
                             archive: EvidenceArchive.url(folder).path, reused: false)
         try EvidenceArchive.write(stage: "rank", experiment: experiment, folder: folder, started: started) { group in
             try Self.write(result, scores: scores, qValues: qValues, header: header, excluded: excluded, statistics: options.statistics, into: group)

@@ -168,6 +168,35 @@ enum Runner {
             print("  checkpoint: \(edit["checkpoint"]!)")
         }
         if let audit = summary["audit"] as? [String: Any] { StageSummaries.printAudit(audit) }
+        printTable(summary)
         for key in ["archive", "report", "edited_checkpoint"] { if let path = summary[key] as? String { print("\(key): \(path)") } }
+    }
+
+    /// The run in one table, in the shape of the paper's: task, metric, top-k correlation, the ablation
+    /// against its random band, and the edit.
+    static func printTable(_ summary: [String: Any]) {
+        var rows: [(String, String)] = [("task", "\(summary["recipe"]!)")]
+        func percent(_ v: Any?) -> String { (v as? Double).map { String(format: "%.2f%%", 100 * $0) } ?? "–" }
+        if let zero = summary["zero_shot_accuracy"] as? Double, let prompt = summary["prompt_accuracy"] as? Double {
+            rows.append(("soft prompt", "test accuracy \(percent(zero)) zero-shot → \(percent(prompt)) with the prompt"))
+        }
+        if let top = summary["top_correlation"] as? [String: Any], let r = top["mean_abs_r"] as? Double {
+            rows.append(("metric", "\(top["metric"]!) (\(top["statistic"]!))"))
+            rows.append(("top-\(top["k"]!) mean |r|", String(format: "%.3f", r)))
+        }
+        if let a = summary["ablation"] as? [String: Any], let k = a["k"] as? Int {
+            rows.append(("ablation", "\(a["mode"]!), top \(k): accuracy \(percent(a["accuracy_before"])) → \(percent(a["accuracy_after"])); "
+                         + "random sets \(percent(a["random_accuracy_after_mean"])) (\(percent(a["random_accuracy_after_min"]))–\(percent(a["random_accuracy_after_max"]))), "
+                         + String(format: "paired p %.4f", a["p_value"] as? Double ?? .nan)))
+        }
+        if let e = summary["edit"] as? [String: Any] {
+            let metric = (e["metric"] as? String) == "bias_score" ? "bias score" : "test accuracy"
+            let ppl = [e["wikitext_perplexity_before"], e["wikitext_perplexity_after"]].map { ($0 as? Double).map { String(format: "%.1f", $0) } ?? "–" }
+            rows.append(("edit", "\(e["neurons"]!) neurons, \(e["objective"]!): \(metric) \(percent(e["metric_before"])) → \(percent(e["metric_after"])); WikiText perplexity \(ppl[0]) → \(ppl[1])"))
+        }
+        guard rows.count > 1 else { return }
+        let width = rows.map(\.0.count).max()!
+        print("summary:")
+        for (key, value) in rows { print("  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(value)") }
     }
 }

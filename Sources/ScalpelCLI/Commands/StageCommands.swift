@@ -182,6 +182,7 @@ enum StageSummaries {
         guard let (curve, p) = best else { return [:] }
         return ["mode": curve.mode.rawValue, "k": Int(p.x), "accuracy_before": r.baselineAccuracy, "accuracy_after": p.accuracy,
                 "random_accuracy_after_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
+                "random_accuracy_after_min": p.randomAccuracy.min() ?? .nan, "random_accuracy_after_max": p.randomAccuracy.max() ?? .nan,
                 "p_value": p.pairedP, "empirical_p": p.empiricalP, "z": number(p.z)]
     }
 
@@ -239,11 +240,19 @@ enum StageSummaries {
             if let p = report.topPredictivity { entry["top10_predictivity"] = p.map(number) }
             metrics.append(entry)
         }
-        return ["statistic": r.statistic.rawValue, "rule": r.rule.description, "primary_metric": r.primaryMetric, "permutations": r.permutations,
+        var out: [String: Any] = ["statistic": r.statistic.rawValue, "rule": r.rule.description, "primary_metric": r.primaryMetric, "permutations": r.permutations,
                 "train_rows": r.trainRows, "dev_rows": r.devRows,
                 "constant_neurons": Dictionary(uniqueKeysWithValues: positions.map { ($0, r.constantNeurons[$0]!) }),
                 "metrics": metrics, "archive": r.archive, "reused": r.reused,
                 "overlaps": r.overlaps.map { ["a": $0.a, "b": $0.b, "jaccard": $0.jaccard, "shared": $0.shared.map(\.description)] }]
+        if let c = r.contrast {
+            out["contrast"] = ["a": c.a, "b": c.b, "significant_only_for_a": c.onlyA, "significant_only_for_b": c.onlyB,
+                               "neurons": c.neurons.map { n -> [String: Any] in
+                                   ["layer": n.layer, "neuron": n.neuron, "position": n.position < ordered.count ? ordered[n.position] : "\(n.position)",
+                                    "score_a": number(n.scoreA), "score_b": number(n.scoreB), "q_a": number(n.qA), "q_b": number(n.qB)]
+                               }] as [String: Any]
+        }
+        return out
     }
 
     /// Position names in the archive's order (prompt.0…, last, mean), for naming neurons' best positions.
@@ -286,6 +295,14 @@ enum StageSummaries {
         }
         for o in r["overlaps"] as? [[String: Any]] ?? [] {
             print(String(format: "  overlap %@ / %@: Jaccard %.3f, %d shared", o["a"] as! String, o["b"] as! String, o["jaccard"] as! Double, (o["shared"] as! [String]).count))
+        }
+        if let c = r["contrast"] as? [String: Any] {
+            print("  neurons that track \(c["a"]!) more than \(c["b"]!) (\(c["significant_only_for_a"]!) significant only for \(c["a"]!), \(c["significant_only_for_b"]!) only for \(c["b"]!)):")
+            for n in (c["neurons"] as? [[String: Any]] ?? []).prefix(10) {
+                print(String(format: "    L%d.%d @%@ %@ %.3f (q %.4f), %@ %.3f (q %.4f)", n["layer"] as! Int, n["neuron"] as! Int, n["position"] as! String,
+                             c["a"] as! String, n["score_a"] as? Double ?? .nan, n["q_a"] as? Double ?? .nan,
+                             c["b"] as! String, n["score_b"] as? Double ?? .nan, n["q_b"] as? Double ?? .nan))
+            }
         }
         print("  archive: \(r["archive"]!)")
     }
