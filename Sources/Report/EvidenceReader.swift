@@ -260,7 +260,12 @@ struct GroupReader {
         let constant = (try? integers(g, "constant_neurons"))?.reduce(0, +) ?? 0
         return RunEvidence.Rank(statistic: statistic, primaryMetric: primary, rule: try string(g, "rule"), permutations: try int(g, "permutations"),
                                 metrics: metrics, layerScores: layerScores, map: RunEvidence.ScoreMap(layers: layers, neuronsPerCell: perCell, cells: cells),
-                                overlaps: overlaps, constantNeurons: constant)
+                                overlaps: overlaps, constantNeurons: constant, contrast: try MetricContrast.read(g).map { c in
+                                    RunEvidence.Contrast(a: c.a, b: c.b, onlyA: c.onlyA, onlyB: c.onlyB, neurons: c.neurons.map {
+                                        .init(layer: $0.layer, neuron: $0.neuron, position: $0.position < positions.count ? positions[$0.position] : "\($0.position)",
+                                              scoreA: $0.scoreA, scoreB: $0.scoreB, qA: $0.qA, qB: $0.qB)
+                                    })
+                                })
     }
 
     func ablate(_ g: HDF5Group) throws -> RunEvidence.Ablate {

@@ -90,6 +90,16 @@ public enum ReportPage {
             let rows = r.overlaps.map { HTML.cell($0.a) + HTML.cell($0.b) + HTML.number($0.jaccard, key: "rank.overlap.\($0.a).\($0.b)") + HTML.number(Double($0.shared), digits: 0) }
             s += "<h3>Overlap of the metrics' selections (multi-skill)</h3>" + HTML.table(["metric a", "metric b", "Jaccard", "shared neurons"], rows, id: "overlaps")
         }
+        if let c = r.contrast {
+            s += "<h3>Neurons that track \(HTML.escape(c.a)) more than \(HTML.escape(c.b))</h3>"
+            s += "<p>\(c.onlyA) neurons are significant (q &lt; 0.05) for \(HTML.escape(c.a)) and not for \(HTML.escape(c.b)); \(c.onlyB) the other way round. "
+                + "The largest margins |score \(HTML.escape(c.a))| − |score \(HTML.escape(c.b))| at the same position:</p>"
+            let rows = c.neurons.prefix(20).map { n in
+                HTML.cell("L\(n.layer).\(n.neuron)") + HTML.cell(n.position) + HTML.number(n.scoreA, key: "rank.contrast.L\(n.layer).\(n.neuron).a")
+                    + HTML.number(n.qA) + HTML.number(n.scoreB, key: "rank.contrast.L\(n.layer).\(n.neuron).b") + HTML.number(n.qB) + HTML.number(abs(n.scoreA) - abs(n.scoreB))
+            }
+            s += HTML.table(["neuron", "position", "score \(c.a)", "q", "score \(c.b)", "q", "margin"], rows, id: "contrast")
+        }
         return s
     }
 

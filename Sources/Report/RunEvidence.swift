@@ -107,6 +107,20 @@ public struct RunEvidence: Codable, Sendable {
         public var map: ScoreMap
         public var overlaps: [Overlap]
         public var constantNeurons: Int
+        public var contrast: Contrast?
+    }
+
+    /// The neurons that track metric a more than metric b (`rank.contrast`).
+    public struct Contrast: Codable, Sendable {
+        public struct Neuron: Codable, Sendable {
+            public var layer: Int, neuron: Int, position: String
+            public var scoreA: Double, scoreB: Double, qA: Double, qB: Double
+        }
+        public var a: String
+        public var b: String
+        public var onlyA: Int
+        public var onlyB: Int
+        public var neurons: [Neuron]
     }
 
     /// One dose-response curve: the skill set's effect at each point beside its matched random sets.

@@ -21,6 +21,34 @@ import TestSupport
         return (directory, try EditStage(experiment: experiment, folder: folder).run(quiet: true), experiment)
     }
 
+    /// The KL penalty trains on general texts after the ones the audit measures (so the audit's perplexity is
+    /// held out): a file too short to hold both is refused with the reason, and one just long enough works.
+    @Test func theKLPenaltyNeverTrainsOnTheAuditsTexts() throws {
+        let fixture = CollectRankTests()
+        let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}", rank: "{permutations: 10, top_k: 3, bootstrap: 0}")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func run(generalLines: Int) throws -> EditStage.Result {
+            let general = directory.appendingPathComponent("general\(generalLines).jsonl")
+            let lines = (0..<generalLines).map { i in "{\"text\": \"general text number \(i)\"}" }
+            try lines.joined(separator: "\n").write(to: general, atomically: true, encoding: .utf8)
+            let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]", with: "stages: [collect, rank, edit]") +
+                                    "\nedit: {neurons: 3, steps: 2, learning_rate: 0.01, batch_size: 4, kl_weight: 1, general_texts: 8}\naudit: {general_text: \(general.path)}",
+                                    file: "tiny.yaml")
+            let (experiment, folder) = try fixture.stages(directory, recipe)
+            _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+            _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+            return try EditStage(experiment: experiment, folder: folder).run(quiet: true)
+        }
+        do {
+            _ = try run(generalLines: Audit.heldOutTexts)
+            Issue.record("a general text with no texts beyond the audit's was accepted")
+        } catch {
+            #expect("\(error)".contains("more than \(Audit.heldOutTexts) general texts"), "\(error)")
+        }
+        let result = try run(generalLines: Audit.heldOutTexts + 8)
+        #expect(result.losses.count == 2 && result.losses.allSatisfy(\.isFinite))
+    }
+
     @Test func onlyTheMaskChangesAndTheRestIsByteIdentical() throws {
         let (directory, result, experiment) = try editedRun(write: "exact")
         defer { try? FileManager.default.removeItem(at: directory) }

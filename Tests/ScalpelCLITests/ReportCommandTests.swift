@@ -42,7 +42,14 @@ import TestSupport
         #expect(((content?["rank"] as? [String: Any])?["metrics"] as? [Any])?.count == 2)
 
         // Two seeds compared.
-        #expect(try runScalpel(["run", try recipe(seed: 2)]).status == 0)
+        // Without --json the run ends with the paper-shaped table, then the paths.
+        let plain = try runScalpel(["run", try recipe(seed: 2)])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let table = plain.stdout.components(separatedBy: "summary:\n").last ?? ""
+        for row in ["task ", "metric ", "top-3 mean |r| ", "ablation ", "edit ", "archive: ", "report: ", "edited_checkpoint: "] {
+            #expect(table.contains("\n  \(row)") || table.contains("\(row)"), "no '\(row)' in \(table)")
+        }
+        #expect(table.contains("paired p") && table.contains("random sets") && table.contains("WikiText perplexity"))
         let compared = try runScalpel(["report", directory.appendingPathComponent("run1").path, directory.appendingPathComponent("run2/evidence.h5").path, "--json"])
         #expect(compared.status == 0, "\(compared.stderr)")
         let comparison = try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any]

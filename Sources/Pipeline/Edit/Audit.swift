@@ -43,6 +43,10 @@ public enum Audit {
         public var outsideMask: Int { changes.reduce(0) { $0 + $1.outsideMask } }
     }
 
+    /// The general texts the audit may use (the file's first ones). The edit's KL penalty never trains on them,
+    /// so the audit's perplexity and KL are held out.
+    public static let heldOutTexts = 100
+
     /// - experiment: the recipe whose test split, framing and general text to use (nil: weights and general text only).
     public static func run(base basePath: String, edited editedPath: String, experiment: Experiment?, generalPath: String?,
                            generalTexts: Int = 32, examples: Int = 400, seed: UInt64 = 0, quiet: Bool = false) throws -> Report {
@@ -98,7 +102,7 @@ public enum Audit {
             }
         }
         if let generalPath, FileManager.default.fileExists(atPath: generalPath), generalTexts > 0 {
-            let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: generalPath)).examples.prefix(generalTexts)
+            let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: generalPath)).examples.prefix(min(generalTexts, heldOutTexts))
             let ids = texts.map { Array(base.tokenizer.encode($0.text, addSpecialTokens: true).prefix(64)) }.filter { $0.count > 1 }
             let batch = TokenBatch(ids)
             let lb = b.forward(embeddings: try b.embed(batch), batch: batch).logits!, le = e.forward(embeddings: try e.embed(batch), batch: batch).logits!

@@ -134,7 +134,12 @@ public struct EditStage {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.kl_weight needs general text, but \(path) is missing; run Scripts/fetch or set audit.general_text")
             }
-            let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples.prefix(options.generalTexts)
+            // The audit measures perplexity and KL on the file's first texts, so the penalty trains on later ones.
+            let all = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples
+            guard all.count > Audit.heldOutTexts else {
+                throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.kl_weight needs more than \(Audit.heldOutTexts) general texts in \(path) (the audit keeps the first \(Audit.heldOutTexts)); it has \(all.count)")
+            }
+            let texts = all.dropFirst(Audit.heldOutTexts).prefix(options.generalTexts)
             let ids = texts.map { Array(editable.tokenizer.encode($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
             let batch = TokenBatch(ids)
             let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }

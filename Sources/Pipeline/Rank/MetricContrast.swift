@@ -64,7 +64,7 @@ public struct MetricContrast: Sendable, Equatable {
         try g.write("q_b", neurons.map(\.qB), shape: [n])
     }
 
-    static func read(_ group: HDF5Group) throws -> MetricContrast? {
+    public static func read(_ group: HDF5Group) throws -> MetricContrast? {
         guard group.kind(of: "contrast") == .group else { return nil }
         let g = try group.group("contrast")
         guard case .string(let a) = try g.attribute("a"), case .string(let b) = try g.attribute("b"),
