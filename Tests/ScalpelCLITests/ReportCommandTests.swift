@@ -46,7 +46,7 @@ import TestSupport
         let plain = try runScalpel(["run", try recipe(seed: 2)])
         #expect(plain.status == 0, "\(plain.stderr)")
         let table = plain.stdout.components(separatedBy: "summary:\n").last ?? ""
-        for row in ["task ", "metric ", "top-3 mean |r| ", "ablation ", "edit ", "archive: ", "report: ", "edited_checkpoint: "] {
+        for row in ["task ", "metric ", "top-10 mean |r| ", "ablation ", "edit ", "archive: ", "report: ", "edited_checkpoint: "] {
             #expect(table.contains("\n  \(row)") || table.contains("\(row)"), "no '\(row)' in \(table)")
         }
         #expect(table.contains("paired p") && table.contains("random sets") && table.contains("WikiText perplexity"))
