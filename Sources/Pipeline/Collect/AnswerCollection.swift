@@ -55,25 +55,7 @@ extension CollectStage {
         for (k, layer) in plan.layers.enumerated() { hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 } }
         let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: predictingRows).logits!
 
-        let width = experiment.loaded.model.ffnWidth, columns = plan.layers.count * width
-        var activations: [[Float]] = []
-        for (p, perSequence) in sources.enumerated() {
-            var matrix = [Float](repeating: 0, count: b * columns)
-            for (k, site) in captured.sites.enumerated() {
-                let values = site!.scalars
-                for s in 0..<b {
-                    let rows = perSequence[s].map { rowIndex[$0]! }
-                    for r in rows { for i in 0..<width { matrix[s * columns + k * width + i] += values[r * width + i] } }
-                    if rows.count > 1 { for i in 0..<width { matrix[s * columns + k * width + i] /= Float(rows.count) } }
-                }
-            }
-            if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
-                let example = examples[bad / columns], column = bad % columns
-                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)", layer: plan.layers[column / width],
-                                                 neuron: column % width, position: plan.positionNames(promptLength: 0)[p])
-            }
-            activations.append(matrix)
-        }
+        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex, examples: examples, plan: plan)
 
         var answerLogProbabilities = [Double](repeating: 0, count: b)
         let v = logits.shape[1]

@@ -360,25 +360,7 @@ public struct CollectStage {
         var hooks = HookSet()
         for (k, layer) in plan.layers.enumerated() { hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 } }
         let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: wantsPairs ? nil : []).logits
-        let width = experiment.loaded.model.ffnWidth, columns = plan.layers.count * width
-        var activations: [[Float]] = []
-        for (p, perSequence) in sources.enumerated() {
-            var matrix = [Float](repeating: 0, count: b * columns)
-            for (k, site) in captured.sites.enumerated() {
-                let values = site!.scalars
-                for s in 0..<b {
-                    let rows = perSequence[s].map { rowIndex[$0]! }
-                    for r in rows { for i in 0..<width { matrix[s * columns + k * width + i] += values[r * width + i] } }
-                    if rows.count > 1 { for i in 0..<width { matrix[s * columns + k * width + i] /= Float(rows.count) } }
-                }
-            }
-            if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
-                let example = examples[bad / columns], column = bad % columns
-                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)", layer: plan.layers[column / width],
-                                                 neuron: column % width, position: plan.positionNames(promptLength: 0)[p])
-            }
-            activations.append(matrix)
-        }
+        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex, examples: examples, plan: plan)
         // Sum of next-token log-probabilities of each sequence.
         var logProbabilities = [Double](repeating: 0, count: sequences.count)
         if let logits {
@@ -400,6 +382,33 @@ public struct CollectStage {
             }
         }
         return Batch(activations: activations, metrics: metrics, rowIndices: indices, rowTokens: nil, tokens: layout.rows)
+    }
+
+    /// Each position's [examples, layers × neurons] matrix from the hooked sites: for example s at position p,
+    /// the mean of the hooked rows `sources[p][s]` (one row, except for `mean`). A NaN or infinite value is an
+    /// error naming the example, the layer, the neuron and the position.
+    /// - sites: per recorded layer, [hooked rows, F]; - rowIndex: a batch row → its row in the sites.
+    func averagedSites(_ sites: [Tensor], sources: [[[Int]]], rowIndex: [Int: Int], examples: [Example], plan: CollectionPlan) throws -> [[Float]] {
+        let b = examples.count, width = experiment.loaded.model.ffnWidth, columns = plan.layers.count * width
+        var activations: [[Float]] = []
+        for (p, perSequence) in sources.enumerated() {
+            var matrix = [Float](repeating: 0, count: b * columns)
+            for (k, site) in sites.enumerated() {
+                let values = site.scalars
+                for s in 0..<b {
+                    let rows = perSequence[s].map { rowIndex[$0]! }
+                    for r in rows { for i in 0..<width { matrix[s * columns + k * width + i] += values[r * width + i] } }
+                    if rows.count > 1 { for i in 0..<width { matrix[s * columns + k * width + i] /= Float(rows.count) } }
+                }
+            }
+            if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
+                let example = examples[bad / columns], column = bad % columns
+                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)", layer: plan.layers[column / width],
+                                                 neuron: column % width, position: plan.positionNames(promptLength: 0)[p])
+            }
+            activations.append(matrix)
+        }
+        return activations
     }
 
     /// Per-token collection: every token of each text (cut to `maxTokens`, with BOS as the tokenizer adds
