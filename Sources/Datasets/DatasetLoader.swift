@@ -287,8 +287,7 @@ public enum DatasetLoader {
         return LoadedDataset(examples: examples, classes: [], skipped: 0)
     }
 
-    /// A BIG-bench task.json: each example's input is the text; its target goes to fields["target"].
-    /// BIG-bench JSON tasks. `path` may be a glob pattern (`data/bigbench/arithmetic/{1,2}_digit_addition/task.json`):
+    /// BIG-bench JSON tasks: each example's input is the text; its target goes to fields["target"]. `path` may be a glob pattern (`data/bigbench/arithmetic/{1,2}_digit_addition/task.json`):
     /// the matching files are read in sorted order, and each example's `task` column names its task.
     static func bigbench(_ spec: DatasetSpec) throws -> LoadedDataset {
         let files = try matchingFiles(spec.path)

@@ -67,7 +67,7 @@ public enum RecipeSchema {
             Field("template", .string, default: "{text}", "Decoder framing: the text with {text} replaced by the example."),
             Field("verbalizers", .stringList, "Decoder: one word per class, each a single token (e.g. \" negative\", \" positive\")."),
             Field("head", .choice(["classification"]), "Encoder framing: a linear classification head over the pooled output."),
-            Field("answer", .string, "Decoder answer task: the expected continuation after the template, with {column} for dataset columns (e.g. \" {target}\"). The model answers greedily; correct is an exact match, prediction the number it gave."),
+            Field("answer", .string, "Decoder answer task: the expected continuation after the template, with {column} for dataset columns (e.g. \" {target}\"). The model answers greedily; correct grades that answer (for numbers, BIG-bench's rule: the first number in it), prediction is that number."),
             Field("answer_tokens", .integer, default: "8", "Answer task: tokens the model may generate."),
         ]), required: true, "How the model does the task. With neither verbalizers, head nor answer, a decoder models the text itself (pair scoring, or per-token collection with positions: [every])."),
         Field("prompt", .section([

@@ -45,6 +45,9 @@ extension Tokenizer {
         guard leadingBOS == nil, let start = sentenceStart else { return ids }
         return [start] + ids
     }
+
+    /// How many ids `encodeSentence` puts before the text: 1 for BOS or the start token, else 0.
+    public var sentencePrefixLength: Int { (leadingBOS ?? sentenceStart) == nil ? 0 : 1 }
     public func encode(_ text: String) -> [Int32] { encode(text, addSpecialTokens: true) }
     public func decode(_ ids: [Int32]) -> String { decode(ids, skipSpecialTokens: false) }
 }

@@ -23,6 +23,11 @@ import Tokenizers
         #expect(try tokenizer(bos: 256, eos: 257, addBOS: true).encodeSentence(text) == [256] + plain)
         // Neither: nothing to condition on, the text alone.
         #expect(try tokenizer(bos: nil, eos: nil, addBOS: false).encodeSentence(text) == plain)
+        // sentencePrefixLength says how many of those ids come before the text, for every combination.
+        for (bos, eos, add) in [(Int32(256), Int32(257), false), (nil, 257, false), (256, 257, true), (nil, nil, false)] as [(Int32?, Int32?, Bool)] {
+            let t = try tokenizer(bos: bos, eos: eos, addBOS: add)
+            #expect(t.encodeSentence(text).count - plain.count == t.sentencePrefixLength)
+        }
     }
 
     @Test func smolLM2ScoresSentencesAfterItsBOS() throws {

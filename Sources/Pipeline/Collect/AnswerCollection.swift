@@ -23,7 +23,8 @@ extension CollectStage {
         let tokenizer = experiment.loaded.tokenizer
         let template = experiment.recipe.task.template
         let questions = examples.map { tokenizer.encode(template.replacingOccurrences(of: "{text}", with: $0.text), addSpecialTokens: true) }
-        let answers = examples.map { tokenizer.encode(experiment.expectedAnswer($0), addSpecialTokens: false) }
+        let expected = examples.map(experiment.expectedAnswer)
+        let answers = expected.map { tokenizer.encode($0, addSpecialTokens: false) }
         if let empty = questions.firstIndex(where: \.isEmpty) ?? answers.firstIndex(where: \.isEmpty) {
             throw CollectError.badPlan(path: experiment.recipeFile, detail: "\(examples[empty].source) row \(examples[empty].row) has an empty question or answer; check task.template and task.answer")
         }
@@ -76,10 +77,9 @@ extension CollectStage {
                                                stop: Set([tokenizer.endOfSequence].compactMap { $0 }))
             generatedTokens += generated.count
             let text = tokenizer.decode(generated, skipSpecialTokens: true)
-            let expected = experiment.expectedAnswer(example)
             var outcome = ModelOutcome(prediction: 0, confidence: exp(answerLogProbabilities[s]),
                                        loss: -answerLogProbabilities[s] / Double(answers[s].count))
-            outcome.answerCorrect = AnswerMatch.isCorrect(text, expected: expected)
+            outcome.answerCorrect = AnswerMatch.isCorrect(text, expected: expected[s])
             outcome.answer = AnswerMatch.firstNumber(text)?.value ?? .nan
             for metric in plan.metrics {
                 let values = metric.values(for: example, classes: 0, outcome: outcome)

@@ -337,7 +337,7 @@ public struct CollectStage {
         let template = experiment.recipe.task.template
         let tokenizer = experiment.loaded.tokenizer
         func ids(_ text: String) -> [Int32] { tokenizer.encodeSentence(template.replacingOccurrences(of: "{text}", with: text)) }
-        let startTokens = (tokenizer.leadingBOS ?? tokenizer.sentenceStart) == nil ? 0 : 1
+        let startTokens = tokenizer.sentencePrefixLength
         let b = examples.count
         let wantsPairs = plan.metrics.contains(.pairPreference)
         let sequences = examples.map { ids($0.text) } + (wantsPairs ? examples.map { ids($0.pair ?? "") } : [])

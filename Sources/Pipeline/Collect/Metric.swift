@@ -84,8 +84,8 @@ public struct ModelOutcome: Sendable {
     public var loss: Double
     /// log p(text) − log p(pair), when the pair metric is collected.
     public var pairPreference: Double? = nil
-    /// Answer tasks: the number at the start of the model's answer (NaN if it gave none), and whether the
-    /// answer matched the expected one exactly.
+    /// Answer tasks: the first number in the model's answer (NaN if it gave none), and whether the answer
+    /// is the expected one (`AnswerMatch.isCorrect`).
     public var answer: Double? = nil
     public var answerCorrect: Bool? = nil
 

@@ -226,14 +226,13 @@ public struct EditStage {
 
         // The same edit for PyTorch users: Hugging Face names, config.json, Q/K rows in HF's order.
         // Gemma 3's export (its own config.json and norm convention) is not written yet: the edited GGUF is the result.
-        var export: URL? = stage.appendingPathComponent("hf")
-        if let export, model.config.gemma == nil {
+        let export: URL? = model.config.gemma == nil ? stage.appendingPathComponent("hf") : nil
+        if let export {
             try model.exportHuggingFace(to: export, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
                                                                "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
                                                                "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
-        } else {
-            export = nil
-            if !quiet { ProgressReporter.say("edit: no Hugging Face export for Gemma 3 yet; the edited GGUF is written") }
+        } else if !quiet {
+            ProgressReporter.say("edit: no Hugging Face export for Gemma 3 yet; the edited GGUF is written")
         }
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
                             huggingFace: export?.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
