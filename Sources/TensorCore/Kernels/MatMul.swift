@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 // ----------------------------------------------------------------------------------------------------
 // Matrix multiplication through OpenBLAS, row-major throughout.
@@ -34,10 +35,40 @@ public func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    cblas_sgemm(CblasRowMajor, layoutA.cblas, layoutB.cblas,
-                Int32(m), Int32(n), Int32(k), alpha,
-                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    _ = blasRunsSingleThreaded
+    let cores = Parallelism.cores
+    // Small products (attention's per-head ones, which already run in parallel) stay on one core.
+    guard cores > 1, 2 * m * n * k >= 1 << 23 else {
+        cblas_sgemm(CblasRowMajor, layoutA.cblas, layoutB.cblas, Int32(m), Int32(n), Int32(k), alpha,
+                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        return
+    }
+    // Split the wider of the two output dimensions into one block per core, in multiples of 16 so the
+    // kernel's unrolled edges fall where they would unsplit. Each C element is still one full K sum,
+    // so the result does not depend on the split.
+    let splitColumns = n >= m
+    let extent = splitColumns ? n : m
+    let block = ((extent + cores - 1) / cores + 15) / 16 * 16
+    let parts = (extent + block - 1) / block
+    let operands = UncheckedSendable((a, b, c))
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+        let (a, b, c) = operands.value
+        let start = part * block, size = min(block, extent - start)
+        if splitColumns {
+            let bPart = layoutB == .normal ? b + start : b + start * ldb
+            cblas_sgemm(CblasRowMajor, layoutA.cblas, layoutB.cblas, Int32(m), Int32(size), Int32(k), alpha,
+                        a, Int32(lda), bPart, Int32(ldb), beta, c + start, Int32(ldc))
+        } else {
+            let aPart = layoutA == .normal ? a + start * lda : a + start
+            cblas_sgemm(CblasRowMajor, layoutA.cblas, layoutB.cblas, Int32(size), Int32(n), Int32(k), alpha,
+                        aPart, Int32(lda), b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
+        }
+    }
 }
+
+/// OpenBLAS's own pool busy-waits between calls and then competes with Scalpel's loops for the same
+/// cores; one thread pool (Dispatch) for everything avoids that. Set once, before the first product.
+private let blasRunsSingleThreaded: Void = { openblas_set_num_threads(1) }()
 
 /// `count` independent products C_i = alpha · op(A_i) · op(B_i) + beta · C_i, where operand i starts
 /// `strideA·i` (`strideB·i`, `strideC·i`) elements after the first. A stride of 0 reuses one operand.
