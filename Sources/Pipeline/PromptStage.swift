@@ -42,7 +42,7 @@ public struct PromptStage {
         return [
             "model": try SHA256.file(experiment.modelPath),
             "data": try experiment.dataSHA256(),
-            "recipe": SHA256.hex("\(r.model)|\(r.seed)|\(r.data)|\(r.task)|\(r.prompt)"),
+            "recipe": SHA256.hex(r.canonicalBasis + "\nprompt=" + r.canonicalPrompt),
         ]
     }
 

@@ -142,6 +142,8 @@ import TestSupport
         #expect(edit.objective == "pair_preference" && edit.losses.count == 6)
         let report = try Audit.run(base: experiment.modelPath, edited: edit.checkpoint, experiment: experiment, generalPath: nil, quiet: true)
         #expect(report.biasPairs == 12 && report.biasBefore != nil && report.biasIntervalAfter != nil && report.outsideMask == 0)
+        let change = try #require(report.biasDifferenceInterval)
+        #expect(change.0 <= change.1 && change.0 >= -1 && change.1 <= 1)
     }
 }
 

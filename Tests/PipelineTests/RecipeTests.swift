@@ -21,6 +21,20 @@ import Pipeline
         #expect(r.data.train == 0.8 && r.task.template == "{text}\nSentiment:")
     }
 
+    /// A stage's recorded inputs name the sections it reads in a canonical text: the same meaning gives
+    /// the same text whatever the layout, comments or key order, and another value gives another text.
+    @Test func sectionsHaveACanonicalText() throws {
+        let a = try Recipe(text: Self.valid + "\ncollect:\n  positions: [last, mean]\n  metrics: [label]\n  batch_size: 8\nrank: {top_k: 5}")
+        let b = try Recipe(text: "# a comment\n\n" + Self.valid + "\nrank:\n  top_k: 5\ncollect: {batch_size: 8, metrics: [label], positions: [last, mean]}")
+        #expect(a.canonical("collect") == #"{"batch_size": "8", "metrics": ["label"], "positions": ["last", "mean"]}"#)
+        #expect(a.canonical("collect") == b.canonical("collect") && a.canonical("rank") == b.canonical("rank"))
+        #expect(a.canonicalBasis == b.canonicalBasis && a.canonicalPrompt == b.canonicalPrompt)
+        let c = try Recipe(text: Self.valid + "\ncollect: {batch_size: 4, metrics: [label], positions: [last, mean]}")
+        #expect(c.canonical("collect") != a.canonical("collect") && a.canonical("ablate") == "")
+        let d = try Recipe(text: Self.valid.replacingOccurrences(of: "path: data", with: "path: other"))
+        #expect(d.canonicalBasis != a.canonicalBasis)
+    }
+
     /// Every problem at once, each with its key path, its line and what is allowed.
     @Test func everyProblemIsReportedWithItsPathAndLine() {
         let text = """

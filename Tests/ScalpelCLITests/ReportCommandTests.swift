@@ -33,6 +33,16 @@ import TestSupport
         let html = try String(contentsOfFile: page, encoding: .utf8)
         #expect(html.contains("id=\"dose-mean\"") && html.contains("id=\"selection\"") && html.contains("id=\"audit\""))
 
+        // The same recipe again, in a new process: every finished stage is reused, and the edit is the same file.
+        let edited = try Data(contentsOf: directory.appendingPathComponent("run1/edit/edited.gguf"))
+        let again = try runScalpel(["run", try recipe(seed: 1), "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+        #expect((second?["collect"] as? [String: Any])?["reused"] as? Bool == true, "\(again.stderr)")
+        #expect((second?["rank"] as? [String: Any])?["reused"] as? Bool == true, "\(again.stderr)")
+        #expect(again.stderr.contains("ablate: up to date") && again.stderr.contains("edit: up to date"), "\(again.stderr)")
+        #expect(try Data(contentsOf: directory.appendingPathComponent("run1/edit/edited.gguf")) == edited)
+
         // One run again, from its recipe, as JSON with the page's path.
         let out = directory.appendingPathComponent("again.html").path
         let one = try runScalpel(["report", try recipe(seed: 1), "--out", out, "--json"])

@@ -142,7 +142,7 @@ public struct AblateStage {
         }
         let r = experiment.recipe
         var inputs = ["rank": SHA256.hex(rank.inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|")),
-                      "recipe": SHA256.hex("\(r.seed)|\(r.data)|\(r.task)|\(r.node("ablate").map { "\($0)" } ?? "")")]
+                      "recipe": SHA256.hex(r.canonicalBasis + "\nablate=" + r.canonical("ablate"))]
         let prompt = folder.url.appendingPathComponent("prompt/prompt.safetensors")
         if r.stages.contains("prompt") { inputs["prompt"] = try SHA256.file(prompt.path) }
         return inputs

@@ -52,7 +52,7 @@ public struct CollectStage {
         var inputs = [
             "model": try SHA256.file(experiment.modelPath),
             "data": try experiment.dataSHA256(),
-            "recipe": SHA256.hex("\(r.model)|\(r.seed)|\(r.data)|\(r.task)|\(r.node("collect").map { "\($0)" } ?? "")"),
+            "recipe": SHA256.hex(r.canonicalBasis + "\ncollect=" + r.canonical("collect")),
         ]
         if usesPrompt { inputs["prompt"] = try SHA256.file(folder.url.appendingPathComponent("prompt/prompt.safetensors").path) }
         return inputs

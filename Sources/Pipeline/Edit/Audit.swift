@@ -37,6 +37,8 @@ public enum Audit {
         public var biasAfter: Double?
         public var biasIntervalBefore: (Double, Double)?
         public var biasIntervalAfter: (Double, Double)?
+        /// The paired 95% interval of bias after − bias before, over the same pairs.
+        public var biasDifferenceInterval: (Double, Double)?
         public var biasPairs: Int = 0
         public var changes: [TensorChange]
         public var unchangedTensors: Int
@@ -99,6 +101,8 @@ public enum Audit {
                 report.biasAfter = share(after)
                 report.biasIntervalBefore = interval(before, seed &+ 4)
                 report.biasIntervalAfter = interval(after, seed &+ 5)
+                let d = pairedBootstrapDifference(after, before, seed: seed &+ 6)
+                report.biasDifferenceInterval = (d.low, d.high)
             }
         }
         if let generalPath, FileManager.default.fileExists(atPath: generalPath), generalTexts > 0 {

@@ -3,7 +3,7 @@ import HDF5Kit
 /// `/audit` of the evidence archive: float64 attributes `accuracy_before`, `accuracy_after`,
 /// `wikitext_perplexity_before`, `wikitext_perplexity_after`, `kl_general`, `bias_score_before`, `bias_score_after`
 /// (NaN where not measured); their 95% intervals as 2-element attributes `<name>_ci` and `accuracy_difference_ci`
-/// (present only when measured); `task_examples`, `bias_pairs`, `unchanged_tensors`, `changed_weights_outside_mask`,
+/// and `bias_score_difference_ci` (paired, after − before; present only when measured); `task_examples`, `bias_pairs`, `unchanged_tensors`, `changed_weights_outside_mask`,
 /// `changed_tensors`; and per changed tensor `delta_norm` float64, `changed_rows` and `changed_columns` int64.
 extension Audit.Report {
     public func write(into group: HDF5Group) throws {
@@ -14,7 +14,7 @@ extension Audit.Report {
         }
         for (key, interval) in [("accuracy_before_ci", accuracyIntervalBefore), ("accuracy_after_ci", accuracyIntervalAfter),
                                 ("accuracy_difference_ci", differenceInterval), ("bias_score_before_ci", biasIntervalBefore),
-                                ("bias_score_after_ci", biasIntervalAfter)] {
+                                ("bias_score_after_ci", biasIntervalAfter), ("bias_score_difference_ci", biasDifferenceInterval)] {
             if let interval { try group.setAttribute(key, .doubles([interval.0, interval.1])) }
         }
         try group.setAttribute("task_examples", .int(Int64(taskExamples)))

@@ -110,8 +110,30 @@ public struct EditStage {
                                      seed: experiment.recipe.seed &+ 9000)[0]
     }
 
-    public func run(quiet: Bool = false) throws -> Result {
+    /// What the edit depends on: the recipe's text, the base model, the ranking it selects from, and any
+    /// mask or suppression file it names.
+    public func inputs() throws -> [String: String] {
+        let r = experiment.recipe
+        var inputs = ["recipe": SHA256.hex(r.text), "model": try SHA256.file(experiment.modelPath)]
+        if let rank = folder.record("rank") {
+            inputs["rank"] = SHA256.hex(rank.inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"))
+        }
+        let general = Experiment.resolve(r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)
+        if try options().klWeight > 0, FileManager.default.fileExists(atPath: general) { inputs["general_text"] = try SHA256.file(general) }
+        for key in ["edit.mask", "edit.suppress"] {
+            if let file = r.string(key) { inputs[key] = try SHA256.file(Experiment.resolve(file, root: experiment.root)) }
+        }
+        return inputs
+    }
+
+    /// `force` edits again even when a finished edit has the same inputs.
+    public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
         let options = try options()
+        let inputs = try inputs()
+        if !force, let done = folder.isDone("edit", inputs: inputs), let previous = try? Self.load(EvidenceArchive.url(folder), seconds: done.seconds) {
+            if !quiet { ProgressReporter.say("edit: up to date (\(previous.checkpoint))") }
+            return previous
+        }
         let started = Date()
         let chosen = try neurons(options)
         let width = experiment.loaded.model.ffnWidth, layers = experiment.loaded.model.layers
@@ -251,10 +273,29 @@ public struct EditStage {
             try group.write("loss", losses, shape: [losses.count])
             try group.write("kl_penalty", penalties, shape: [penalties.count])
         }
-        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: ["recipe": SHA256.hex(recipe.text)], outputs: ["edited.gguf": try SHA256.file(output.path)],
+        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: inputs, outputs: ["edited.gguf": try SHA256.file(output.path)],
                                                summary: ["neurons": Double(chosen.count), "final_loss": losses.last ?? .nan],
                                                notes: ["recipe": experiment.recipeFile, "checkpoint": output.path], seconds: result.seconds))
         return result
+    }
+
+    /// A finished edit, read back from the archive's `/edit` group.
+    public static func load(_ url: URL, seconds: Double) throws -> Result {
+        let file = try EvidenceArchive.open(url)
+        let group = try file.root.group("edit")
+        guard case .string(let objective) = try group.attribute("objective"), case .string(let mode) = try group.attribute("write_mode"),
+              case .string(let checkpoint) = try group.attribute("checkpoint"), case .int(let trainable) = try group.attribute("trainable_weights"),
+              case .int(let state) = try group.attribute("optimizer_state_floats") else {
+            throw CollectError.corruptStore(path: url.path, detail: "/edit is incomplete")
+        }
+        var huggingFace: String?
+        if case .string(let hf)? = try? group.attribute("huggingface_export") { huggingFace = hf }
+        let pairs = try group.read("neurons", as: Int64.self).values
+        guard pairs.count % 2 == 0 else { throw CollectError.corruptStore(path: url.path, detail: "/edit/neurons is not a list of (layer, neuron) pairs") }
+        let neurons = stride(from: 0, to: pairs.count, by: 2).map { Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1])) }
+        return Result(neurons: neurons, objective: objective, losses: try group.read("loss", as: Double.self).values,
+                      klPenalties: try group.read("kl_penalty", as: Double.self).values, checkpoint: checkpoint, huggingFace: huggingFace,
+                      mode: mode, trainableWeights: Int(trainable), optimizerStateFloats: Int(state), seconds: seconds)
     }
 
     /// metric_suppression: the mean squared distance of the suppressed neurons' last-token activations from

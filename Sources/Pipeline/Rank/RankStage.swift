@@ -101,7 +101,7 @@ public struct RankStage {
             throw CollectError.corruptStore(path: store.path, detail: "there is no activation store; run `scalpel collect \(experiment.recipeFile)` first (or `scalpel merge` after sharded collection)")
         }
         return ["store": try SHA256.file(store.path),
-                "recipe": SHA256.hex("\(experiment.recipe.seed)|\(experiment.recipe.node("rank").map { "\($0)" } ?? "")")]
+                "recipe": SHA256.hex("seed=\(experiment.recipe.seed)\nrank=" + experiment.recipe.canonical("rank"))]
     }
 
     public func run(force: Bool = false, quiet: Bool = false) throws -> Result {

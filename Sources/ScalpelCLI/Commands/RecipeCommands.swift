@@ -105,7 +105,7 @@ enum Runner {
                 summary["ablation"] = StageSummaries.headline(result)
                 summary["archive"] = result.archive
             case "edit":
-                let result = try EditStage(experiment: experiment, folder: folder).run()
+                let result = try EditStage(experiment: experiment, folder: folder).run(force: forcing)
                 summary["edit_stage"] = StageSummaries.edit(result)
                 summary["edited_checkpoint"] = result.checkpoint
             case "audit":

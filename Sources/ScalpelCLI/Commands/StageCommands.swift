@@ -131,7 +131,8 @@ enum StageSummaries {
                 "accuracy_difference_ci95": pair(r.differenceInterval),
                 "wikitext_perplexity_before": value(r.perplexityBefore), "wikitext_perplexity_after": value(r.perplexityAfter),
                 "kl_general": value(r.klGeneral), "bias_score_before": value(r.biasBefore), "bias_score_after": value(r.biasAfter),
-                "bias_score_before_ci95": pair(r.biasIntervalBefore), "bias_score_after_ci95": pair(r.biasIntervalAfter), "bias_pairs": r.biasPairs,
+                "bias_score_before_ci95": pair(r.biasIntervalBefore), "bias_score_after_ci95": pair(r.biasIntervalAfter),
+                "bias_score_difference_ci95": pair(r.biasDifferenceInterval), "bias_pairs": r.biasPairs,
                 "edited_neurons": r.neurons.map { $0.map { "L\($0.layer).\($0.neuron)" } as Any } ?? NSNull(),
                 "unchanged_tensors": r.unchangedTensors, "changed_weights_outside_mask": r.outsideMask,
                 "changed_tensors": r.changes.map { ["name": $0.name, "changed_rows": $0.changedRows.count, "changed_columns": $0.changedColumns.count,
@@ -146,7 +147,7 @@ enum StageSummaries {
         }
         print("  WikiText perplexity \(f("wikitext_perplexity_before")) → \(f("wikitext_perplexity_after")), KL \(f("kl_general"))")
         if a["bias_score_before"] is Double {
-            print("  bias score (share of \(a["bias_pairs"]!) pairs preferring the stereotype) \(f("bias_score_before")) \(a["bias_score_before_ci95"]!) → \(f("bias_score_after")) \(a["bias_score_after_ci95"]!)")
+            print("  bias score (share of \(a["bias_pairs"]!) pairs preferring the stereotype) \(f("bias_score_before")) \(a["bias_score_before_ci95"]!) → \(f("bias_score_after")) \(a["bias_score_after_ci95"]!); difference 95% CI \(a["bias_score_difference_ci95"]!)")
         }
         for t in a["changed_tensors"] as? [[String: Any]] ?? [] {
             print(String(format: "  %@: %d rows, %d columns changed, |Δ| %.4g, max %.3g, outside the mask %d", t["name"] as! String,

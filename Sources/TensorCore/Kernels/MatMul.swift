@@ -37,8 +37,10 @@ public func sgemm(
     }
     _ = blasRunsSingleThreaded
     let cores = Parallelism.cores
+    // Split a product when it is big in arithmetic, or when it reads a big operand: a decoding step's
+    // matrix-vector products (m = 1) are bound by reading the weights, which two cores do faster than one.
     // Small products (attention's per-head ones, which already run in parallel) stay on one core.
-    guard cores > 1, 2 * m * n * k >= 1 << 23 else {
+    guard cores > 1, 2 * m * n * k >= 1 << 23 || m * k + k * n >= 1 << 18 else {
         cblas_sgemm(CblasRowMajor, layoutA.cblas, layoutB.cblas, Int32(m), Int32(n), Int32(k), alpha,
                     a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         return
