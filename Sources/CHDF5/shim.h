@@ -21,6 +21,7 @@ static inline hid_t chdf5_c_s1(void)          { return H5T_C_S1; }
 static inline hid_t chdf5_p_default(void)        { return H5P_DEFAULT; }
 static inline hid_t chdf5_p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t chdf5_p_file_access(void)    { return H5P_FILE_ACCESS; }
+static inline hid_t chdf5_p_group_create(void)   { return H5P_GROUP_CREATE; }
 static inline hid_t chdf5_s_all(void)            { return H5S_ALL; }
 static inline hid_t chdf5_e_default(void)        { return H5E_DEFAULT; }
 

@@ -19,7 +19,11 @@ public final class HDF5Group: HDF5AttributeHolder {
     /// Creates a child group.
     public func createGroup(_ name: String) throws -> HDF5Group {
         try HDF5Library.locked {
-            let child = H5Gcreate2(id, name, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+            // No modification times in object headers, so the same content gives the same bytes.
+            let properties = H5Pcreate(chdf5_p_group_create())
+            defer { H5Pclose(properties) }
+            H5Pset_obj_track_times(properties, false)
+            let child = H5Gcreate2(id, name, chdf5_p_default(), properties, chdf5_p_default())
             try check(child, "create group", childPath(name), fileName)
             return HDF5Group(id: child, path: childPath(name), fileName: fileName)
         }
@@ -85,6 +89,7 @@ public final class HDF5Group: HDF5AttributeHolder {
             defer { H5Sclose(space) }
             let properties = H5Pcreate(chdf5_p_dataset_create())
             defer { H5Pclose(properties) }
+            H5Pset_obj_track_times(properties, false)
             if let chunks {
                 // A chunk larger than the extent is clipped; HDF5 rejects zero-sized chunks.
                 var chunkDims = zip(chunks, shape).map { hsize_t(max(1, min($0, max($1, 1)))) }

@@ -17,6 +17,7 @@ extension HDF5Group {
             defer { H5Sclose(space) }
             let properties = H5Pcreate(chdf5_p_dataset_create())
             defer { H5Pclose(properties) }
+            H5Pset_obj_track_times(properties, false)
             var chunk: [hsize_t] = [hsize_t(chunkRows), hsize_t(min(chunkColumns, columns))]
             try check(H5Pset_chunk(properties, 2, &chunk), "set chunking of", where_, fileName)
             let dataset = H5Dcreate2(id, name, T.nativeType, space, chdf5_p_default(), properties, chdf5_p_default())

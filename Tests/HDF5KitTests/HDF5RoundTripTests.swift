@@ -167,6 +167,26 @@ func scratchDirectory() throws -> URL {
         #expect(throws: HDF5Error.self) { try x.readBlock(rows: 0..<1, columns: 0..<1, as: Double.self) }
     }
 
+    /// The same content written a few seconds apart gives the same bytes: no object carries a time.
+    @Test func theSameContentGivesTheSameBytes() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func write(_ name: String) throws -> Data {
+            let url = directory.appendingPathComponent(name)
+            try HDF5File.create(at: url) { root in
+                let group = try root.createGroup("rank")
+                try group.write("scores", [Double](repeating: 0.5, count: 8), shape: [2, 4], chunks: [1, 4], compression: 4)
+                try group.setAttribute("metric", .string("label"))
+                let matrix = try root.createGrowingMatrix("x", of: Float.self, columns: 3, chunkRows: 2, chunkColumns: 3)
+                try matrix.appendRows([1, 2, 3, 4, 5, 6], rows: 2)
+            }
+            return try Data(contentsOf: url)
+        }
+        let first = try write("a.h5")
+        Thread.sleep(forTimeInterval: 1.1)  // HDF5 object times have a resolution of one second
+        #expect(try write("b.h5") == first)
+    }
+
     @Test func updateReplacesAGroupAtomically() throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
