@@ -25,6 +25,11 @@ public struct RunFolder: Sendable {
         public var summary: [String: Double]
         public var notes: [String: String]
         public var seconds: Double
+
+        /// One hash of all the inputs, for a later stage that depends on this one's.
+        public var inputsDigest: String {
+            SHA256.hex(inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"))
+        }
     }
 
     public func record(_ stage: String) -> StageRecord? {

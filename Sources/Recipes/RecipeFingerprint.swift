@@ -19,19 +19,34 @@ extension Recipe {
     /// The canonical text of the top-level fields every stage depends on: the model, the seed, the data
     /// and the task as read (with the schema's defaults), for the input hashes of stage records.
     public var canonicalBasis: String {
-        let labels = data.labels.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "-"
-        let dataPart = [data.loader, data.path, data.text ?? "-", data.label ?? "-", labels, data.limit.map(String.init) ?? "-",
-                        "\(data.skipIncomplete)", "\(data.train)", "\(data.dev)", "\(data.test)", "\(data.splitSeed)"].joined(separator: "|")
-        let taskPart = [task.template, task.verbalizers.map { $0.joined(separator: "\u{1F}") } ?? "-", task.head ?? "-",
-                        task.answer ?? "-", "\(task.answerTokens)"].joined(separator: "|")
-        return "model=\(model)\nseed=\(seed)\ndata=\(dataPart)\ntask=\(taskPart)"
+        "model=\(Self.quoted(model))\nseed=\(seed)\ndata=\(Self.canonical(reflecting: data))\ntask=\(Self.canonical(reflecting: task))"
     }
 
     /// The canonical text of the prompt section as read (with the schema's defaults).
-    public var canonicalPrompt: String {
-        [String(prompt.length), prompt.initialisation, prompt.initWords?.joined(separator: "\u{1F}") ?? "-", prompt.optimizer,
-         "\(prompt.learningRate)", "\(prompt.weightDecay)", "\(prompt.epochs)", "\(prompt.batchSize)", "\(prompt.patience)",
-         prompt.maxTrainExamples.map(String.init) ?? "-"].joined(separator: "|")
+    public var canonicalPrompt: String { Self.canonical(reflecting: prompt) }
+
+    /// A typed section's fields by reflection, so that a field added later enters the hashes without
+    /// anyone listing it; dictionaries and sets in sorted order.
+    static func canonical(reflecting value: Any) -> String {
+        let mirror = Mirror(reflecting: value)
+        let children = Array(mirror.children)
+        switch mirror.displayStyle {
+        case .optional:
+            return children.first.map { canonical(reflecting: $0.value) } ?? "nil"
+        case .dictionary:
+            let pairs = children.map { child -> String in
+                let pair = Array(Mirror(reflecting: child.value).children)
+                return canonical(reflecting: pair[0].value) + ": " + canonical(reflecting: pair[1].value)
+            }
+            return "{" + pairs.sorted().joined(separator: ", ") + "}"
+        case .set:
+            return "{" + children.map { canonical(reflecting: $0.value) }.sorted().joined(separator: ", ") + "}"
+        case .collection:
+            return "[" + children.map { canonical(reflecting: $0.value) }.joined(separator: ", ") + "]"
+        default:
+            if children.isEmpty { return value is String ? quoted(value as! String) : "\(value)" }
+            return "(" + children.map { "\($0.label ?? "_"): " + canonical(reflecting: $0.value) }.joined(separator: ", ") + ")"
+        }
     }
 
     static func canonical(_ node: Node) -> String {

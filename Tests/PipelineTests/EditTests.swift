@@ -143,7 +143,9 @@ import TestSupport
         let report = try Audit.run(base: experiment.modelPath, edited: edit.checkpoint, experiment: experiment, generalPath: nil, quiet: true)
         #expect(report.biasPairs == 12 && report.biasBefore != nil && report.biasIntervalAfter != nil && report.outsideMask == 0)
         let change = try #require(report.biasDifferenceInterval)
-        #expect(change.0 <= change.1 && change.0 >= -1 && change.1 <= 1)
+        // after − before, not the other way round: the paired interval brackets the change of the two scores.
+        let moved = report.biasAfter! - report.biasBefore!
+        #expect(change.0 <= moved && moved <= change.1 && change.0 >= -1 && change.1 <= 1, "\(change) \(moved)")
     }
 }
 

@@ -33,6 +33,11 @@ import Pipeline
         #expect(c.canonical("collect") != a.canonical("collect") && a.canonical("ablate") == "")
         let d = try Recipe(text: Self.valid.replacingOccurrences(of: "path: data", with: "path: other"))
         #expect(d.canonicalBasis != a.canonicalBasis)
+        // A dictionary (data.labels) prints in sorted order whatever order it was built in.
+        let labelled = { (labels: String) in try Recipe(text: Self.valid.replacingOccurrences(of: "  loader: polarity", with: "  loader: polarity\n  labels: \(labels)")) }
+        let e = try labelled("{pos: 1, neg: 0, mixed: 2, other: 3}"), f = try labelled("{other: 3, mixed: 2, neg: 0, pos: 1}")
+        #expect(e.canonicalBasis == f.canonicalBasis && e.canonicalBasis.contains(#"labels: {"mixed": 2, "neg": 0, "other": 3, "pos": 1}"#), "\(e.canonicalBasis)")
+        #expect(a.canonicalPrompt.contains("learningRate: ") && !a.canonicalPrompt.contains("$"))
     }
 
     /// Every problem at once, each with its key path, its line and what is allowed.

