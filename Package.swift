@@ -4,7 +4,8 @@
 // Dependency direction (each target imports only what it lists):
 //   CBLAS, CHDF5          system libraries (pkg-config openblas, hdf5)
 //   AtomicFiles           Foundation                 never-half-written files
-//   TensorCore            CBLAS                      Float32 tensors, RNG, forward/backward kernel pairs
+//   CPUFeatures           (C)                        cpuid: the processor's instruction sets, read at run time
+//   TensorCore            CBLAS, CPUFeatures         Float32 tensors, RNG, forward/backward kernel pairs, BLAS kernel choice
 //   Autodiff              TensorCore                 reverse-mode tape, ops, sparse gradient masks
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes, row/column blocks)
@@ -13,7 +14,7 @@
 //   Tokenizers            Checkpoints                byte-level BPE, WordPiece, chat templates (vocabularies from metadata)
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
 //   Datasets              Checkpoints (JSON), TensorCore (RNG)  dataset readers, splits
-//   Recipes               Yams                       the declarative recipe format and its validation
+//   Recipes               Yams, AtomicFiles          the declarative recipe format and its validation
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
 //   Pipeline              Training, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
 //   Report                Pipeline, HDF5Kit          evidence archives read back, HTML reports with inline SVG, run comparison
@@ -39,7 +40,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "AtomicFiles"),
-        .target(name: "TensorCore", dependencies: ["CBLAS"]),
+        // cpuid at run time (C: Swift has no inline assembly); the runtime-dispatched SIMD kernels' home.
+        .target(name: "CPUFeatures"),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CPUFeatures"]),
         .target(name: "Autodiff", dependencies: ["TensorCore"]),
         .target(name: "Optimizers", dependencies: ["Autodiff"]),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
@@ -47,8 +50,8 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Tokenizers", dependencies: ["Checkpoints"]),
         .target(name: "Models", dependencies: ["Autodiff", "Checkpoints", "Tokenizers"]),
-        .target(name: "Datasets", dependencies: ["Checkpoints", "TensorCore"]),
-        .target(name: "Recipes", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Datasets", dependencies: ["AtomicFiles", "Checkpoints", "TensorCore"]),
+        .target(name: "Recipes", dependencies: ["AtomicFiles", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),
         .target(name: "Pipeline", dependencies: ["Training", "Recipes", "Datasets", "Models", "Checkpoints", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
         .target(name: "Report", dependencies: ["Pipeline", "HDF5Kit", "AtomicFiles"]),

@@ -31,27 +31,25 @@ public enum AtomicFile {
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw AtomicFileError.missingDirectory(path: directory.path)
         }
-        let temporary = temporaryURL(for: url)
+        let temporary = TemporaryFiles.claim(for: url)
+        defer { TemporaryFiles.release(temporary) }
         do {
             try body(temporary)
             guard FileManager.default.fileExists(atPath: temporary.path) else {
                 throw AtomicFileError.nothingWritten(path: url.path)
             }
             try fsync(path: temporary.path, what: "file")
-            guard rename(temporary.path, url.path) == 0 else {
-                throw AtomicFileError.cannotRename(from: temporary.path, to: url.path, reason: lastErrno())
+            try TemporaryFiles.uninterruptible {
+                guard rename(temporary.path, url.path) == 0 else {
+                    throw AtomicFileError.cannotRename(from: temporary.path, to: url.path, reason: lastErrno())
+                }
+                TemporaryFiles.release(temporary)
             }
         } catch {
             unlink(temporary.path)
             throw error
         }
         try fsync(path: directory.path, what: "directory")
-    }
-
-    /// A name beside the target that cannot collide with another writer in this or another process.
-    static func temporaryURL(for url: URL) -> URL {
-        let unique = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(unique)")
     }
 
     private static func fsync(path: String, what: String) throws {

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Checkpoints
 import Foundation
 #if canImport(Glibc)
@@ -107,11 +108,11 @@ public enum DatasetLoader {
     }
 
     static func read(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DatasetError.cannotRead(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+        do { return try UserFile.text(path) } catch let error as UserFileError {
+            throw DatasetError.cannotRead(path: path, reason: error.reason)
+        } catch let error as InvalidUTF8Error {
+            throw DatasetError.cannotRead(path: path, reason: "not UTF-8 text (byte offset \(error.offset)); convert it with iconv -t UTF-8")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw DatasetError.cannotRead(path: path, reason: "not UTF-8 text") }
-        return text
     }
 
     /// CSV rows as column → value; `header` names the columns of a headerless file.

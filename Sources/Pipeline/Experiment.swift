@@ -46,7 +46,12 @@ public struct Experiment: @unchecked Sendable {
         }
 
         var loaded: LoadedModel?
-        do { loaded = try ModelLoader.load(recipe.model) } catch { issue("model", "\(error)") }
+        do { loaded = try ModelLoader.load(recipe.model) } catch {
+            issue("model", "\(error)")
+            issue("model", "the checks against the model (layer ranges, neuron counts, verbalizer tokens) could not be made; "
+                  + "they run once the model loads")
+        }
+        if let model = loaded?.model { issues += recipe.problems(against: ModelLimits(layers: model.layers, ffnWidth: model.ffnWidth)) }
 
         var verbalizerIDs: [Int32]?
         if let verbalizers = recipe.task.verbalizers, let tokenizer = loaded?.tokenizer {

@@ -7,9 +7,16 @@ import Foundation
 public struct RunFolder: Sendable {
     public let url: URL
 
+    /// Opens (creating) the run folder, and sweeps the temporaries that killed runs left in it.
     public init(_ url: URL) throws {
         self.url = url
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        TemporaryFiles.sweep(url)
+    }
+
+    /// The folder as a path only, created by nothing: for checks that read options and write no output.
+    init(unchecked url: URL) {
+        self.url = url
     }
 
     public func stage(_ name: String) throws -> URL {

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 @preconcurrency import Yams
 
@@ -69,8 +70,18 @@ public struct Recipe: @unchecked Sendable, Equatable {
     public func number(_ path: String) -> Double? { node(path)?.float ?? node(path)?.int.map(Double.init) }
     public func bool(_ path: String) -> Bool? { node(path)?.bool }
     public func list(_ path: String) -> [String]? { node(path)?.sequence?.compactMap(\.string) }
+    public func ints(_ path: String) -> [Int]? {
+        node(path)?.sequence?.compactMap { RecipeValidator.number($0).flatMap { Int(exactly: $0) } }
+    }
+    public func numbers(_ path: String) -> [Double]? { node(path)?.sequence?.compactMap(RecipeValidator.number) }
 
     public static func == (a: Recipe, b: Recipe) -> Bool { a.text == b.text }
+
+    /// The problems of the ranges that depend on the model (k at most its neurons, …), once its
+    /// configuration is known.
+    public func problems(against limits: ModelLimits) -> [RecipeIssue] {
+        RecipeValidator.validate(root, against: limits)
+    }
 
     /// Parses and validates `text`; throws `RecipeErrors` listing every problem.
     public init(text: String, file: String = "recipe") throws {
@@ -89,14 +100,13 @@ public struct Recipe: @unchecked Sendable, Equatable {
         func number(_ path: String) -> Double? { get(path)?.float ?? get(path)?.int.map(Double.init) }
         func list(_ path: String) -> [String]? { get(path)?.sequence?.compactMap(\.string) }
 
-        let seed = int("seed") ?? 0
-        if seed < 0 { issues.append(RecipeIssue(path: "seed", line: get("seed")?.mark?.line, message: "must be 0 or more")) }
+        let seed = max(0, int("seed") ?? 0)
         let stages = list("stages") ?? ["prompt"]
         for (i, stage) in stages.enumerated() where !RecipeSchema.stages.contains(stage) {
             issues.append(RecipeIssue(path: "stages[\(i)]", line: get("stages")?.mark?.line, message: "'\(stage)' is not a stage; use \(RecipeSchema.stages.joined(separator: ", "))"))
         }
         let (train, dev, test) = (number("data.split.train") ?? 0.8, number("data.split.dev") ?? 0.1, number("data.split.test") ?? 0.1)
-        if abs(train + dev + test - 1) > 1e-6 || min(train, dev, test) < 0 {
+        if [train, dev, test].allSatisfy(\.isFinite) && (abs(train + dev + test - 1) > 1e-6 || min(train, dev, test) < 0) {
             issues.append(RecipeIssue(path: "data.split", line: get("data.split")?.mark?.line, message: "train, dev and test must be fractions that add up to 1 (they add up to \(train + dev + test))"))
         }
         let verbalizers = list("task.verbalizers"), head = string("task.head")
@@ -108,20 +118,11 @@ public struct Recipe: @unchecked Sendable, Equatable {
                 issues.append(RecipeIssue(path: "task.answer", line: get("task.answer")?.mark?.line, message: "must name the dataset column that holds the answer, e.g. \" {target}\""))
             }
         }
-        if let n = int("task.answer_tokens"), n < 1 {
-            issues.append(RecipeIssue(path: "task.answer_tokens", line: get("task.answer_tokens")?.mark?.line, message: "must be at least 1"))
-        }
         if verbalizers != nil && head != nil {
             issues.append(RecipeIssue(path: "task", line: get("task")?.mark?.line, message: "give either verbalizers (decoders) or head: classification (encoders), not both"))
         }
         if let template = string("task.template"), !template.contains("{text}") {
             issues.append(RecipeIssue(path: "task.template", line: get("task.template")?.mark?.line, message: "must contain {text}, where the example goes"))
-        }
-        for (path, minimum) in [("prompt.length", 1), ("prompt.epochs", 1), ("prompt.batch_size", 1), ("prompt.patience", 1), ("data.limit", 1)] {
-            if let v = int(path), v < minimum { issues.append(RecipeIssue(path: path, line: get(path)?.mark?.line, message: "must be at least \(minimum)")) }
-        }
-        if let lr = number("prompt.learning_rate"), !(lr > 0) {
-            issues.append(RecipeIssue(path: "prompt.learning_rate", line: get("prompt.learning_rate")?.mark?.line, message: "must be positive"))
         }
         if string("prompt.init") == "words" && list("prompt.init_words") == nil {
             issues.append(RecipeIssue(path: "prompt.init_words", line: get("prompt")?.mark?.line, message: "is required when init is words"))
@@ -141,7 +142,7 @@ public struct Recipe: @unchecked Sendable, Equatable {
         }
         data = DataSection(loader: string("data.loader")!, path: string("data.path")!, text: string("data.text"), label: string("data.label"),
                            labels: labels, limit: int("data.limit"), skipIncomplete: get("data.skip_incomplete")?.bool ?? false,
-                           train: train, dev: dev, test: test, splitSeed: UInt64(int("data.split.seed") ?? seed))
+                           train: train, dev: dev, test: test, splitSeed: UInt64(max(0, int("data.split.seed") ?? seed)))
         task = TaskSection(template: string("task.template") ?? "{text}", verbalizers: verbalizers, head: head,
                            answer: string("task.answer"), answerTokens: int("task.answer_tokens") ?? 8)
         prompt = PromptSection(length: int("prompt.length") ?? 16, initialisation: string("prompt.init") ?? "vocab",
@@ -156,8 +157,8 @@ public struct Recipe: @unchecked Sendable, Equatable {
 
     public init(contentsOf url: URL) throws {
         let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw RecipeErrors(file: url.path, issues: [RecipeIssue(path: "", line: nil, message: "cannot read the file (\(error.localizedDescription))")])
+        do { text = try UserFile.text(url.path) } catch {
+            throw RecipeErrors(file: url.path, issues: [RecipeIssue(path: "", line: nil, message: "\(error)")])
         }
         try self.init(text: text, file: url.path)
     }

@@ -5,17 +5,17 @@ import Darwin
 #endif
 import Scalpel
 
-// Entry point. A parent that ignores SIGINT (some job runners and test harnesses) passes that on through
-// exec; restore the default so Ctrl-C and schedulers can always stop a run. Every output is written to a
-// temporary file and renamed, so stopping at any moment leaves inputs and earlier outputs intact.
-// Some launchers also start children with these signals blocked; unblock them.
+// Entry point, in the order things must happen:
+// 1. OpenBLAS chose its kernel when it loaded; if it chose a generic one on a processor that can do
+//    better, run again with the right OPENBLAS_CORETYPE (once; an OPENBLAS_CORETYPE the user set stays).
+BLASCore.reexecIfGeneric()
+// 2. A parent that ignores SIGINT (some job runners and test harnesses) passes that on through exec;
+//    restore the default so Ctrl-C and schedulers can always stop a run. Then take SIGINT and SIGTERM
+//    on a thread of their own, which removes temporary files before the process ends. This must come
+//    before any other thread starts, so that all inherit the mask.
 signal(SIGINT, SIG_DFL)
 signal(SIGTERM, SIG_DFL)
-var stopSignals = sigset_t()
-sigemptyset(&stopSignals)
-sigaddset(&stopSignals, SIGINT)
-sigaddset(&stopSignals, SIGTERM)
-sigprocmask(SIG_UNBLOCK, &stopSignals, nil)
-// Set the process-wide memory policy before any tensor exists, then parse and run.
+TemporaryFiles.installStopHandler()
+// 3. The process-wide memory policy, before any tensor exists; then parse and run.
 Allocator.keepLargeBlocksOnTheHeap()
-ScalpelCommand.main()
+CommandLineRun.main()

@@ -251,10 +251,11 @@ import TestSupport
         for (collect, rank, path) in [("{positions: [first]}", "{}", "collect.positions"), ("{layers: [\"7\"]}", "{}", "collect.layers"),
                                       ("{metrics: [\"x = = 1\"]}", "{}", "collect.metrics"), ("{}", "{top_k: 3, q_threshold: 0.1}", "rank"),
                                       ("{}", "{per_layer_fraction: 1.5}", "rank.per_layer_fraction")] {
-            let (directory, recipe) = try setUp(collect: collect, rank: rank)
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let (experiment, folder) = try stages(directory, recipe)
+            // A range the schema declares is refused with the recipe itself; the rest by the stage.
             do {
+                let (directory, recipe) = try setUp(collect: collect, rank: rank)
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let (experiment, folder) = try stages(directory, recipe)
                 _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
                 _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
                 Issue.record("\(path): accepted")

@@ -42,7 +42,7 @@ public final class GGUFWriter {
             throw AtomicFileError.missingDirectory(path: directory.path)
         }
         destination = url
-        temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        temporary = TemporaryFiles.claim(for: url)
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw AtomicFileError.cannotCreate(path: temporary.path, reason: "permission denied or disk full")
         }
@@ -50,6 +50,7 @@ public final class GGUFWriter {
     }
 
     deinit {
+        defer { TemporaryFiles.release(temporary) }
         if case .finished = state { return }
         try? handle.close()
         try? FileManager.default.removeItem(at: temporary)

@@ -79,18 +79,11 @@ public struct AblateStage {
         for entry in r.list("ablate.modes") ?? ["zero", "mean", "noise", "amplify"] {
             if let m = Intervention.Mode(rawValue: entry) { modes.append(m) } else { problems.add("ablate.modes", "'\(entry)' is not a mode; use zero, mean, noise, amplify") }
         }
-        let ks = (r.list("ablate.k") ?? ["10", "50", "200"]).compactMap { entry -> Int? in
-            guard let k = Int(entry), k >= 1 else { problems.add("ablate.k", "'\(entry)' is not a positive number of neurons"); return nil }
-            return k
-        }
-        let strengths = (r.list("ablate.strengths") ?? ["0", "2", "4"]).compactMap { entry -> Double? in
-            guard let s = Double(entry), s.isFinite else { problems.add("ablate.strengths", "'\(entry)' is not a number"); return nil }
-            return s
-        }
+        // Types and ranges were checked with the recipe (RecipeSchema's bounds).
+        let ks = r.ints("ablate.k") ?? [10, 50, 200]
+        let strengths = r.numbers("ablate.strengths") ?? [0, 2, 4]
         let randomSets = r.int("ablate.random_sets") ?? 5
-        if randomSets < 1 { problems.add("ablate.random_sets", "must be at least 1") }
         let sigma = r.number("ablate.noise_sigma") ?? 1
-        if !(sigma > 0) { problems.add("ablate.noise_sigma", "must be positive") }
         let scope = Intervention.Scope(rawValue: r.string("ablate.positions") ?? "all")
         if scope == nil { problems.add("ablate.positions", "must be all or last") }
         let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50

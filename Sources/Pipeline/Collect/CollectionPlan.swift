@@ -75,11 +75,9 @@ public struct CollectionPlan: Sendable, Equatable {
                 } else if !metrics.contains(metric) { metrics.append(metric) }
             } catch { problems.add("collect.metrics", "\(error)") }
         }
+        // Ranges were checked with the recipe (RecipeSchema's bounds).
         let maxTokens = recipe.int("collect.max_tokens") ?? 128
-        if maxTokens < 2 { problems.add("collect.max_tokens", "must be at least 2 (a token and the one it predicts)") }
-        if let limit = recipe.int("collect.max_examples"), limit < 2 { problems.add("collect.max_examples", "must be at least 2") }
         let batchSize = recipe.int("collect.batch_size") ?? 8
-        if batchSize < 1 { problems.add("collect.batch_size", "must be at least 1") }
         try problems.check()
         return CollectionPlan(layers: layers, positions: positions, metrics: metrics, maxExamples: recipe.int("collect.max_examples"),
                               batchSize: batchSize, maxTokens: maxTokens)

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Autodiff
 import Checkpoints
 import Datasets
@@ -75,14 +76,11 @@ public struct EditStage {
         if objective == "pair_preference" && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
             problems.add("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); this one has no pairs")
         }
+        // Ranges were checked with the recipe (RecipeSchema's bounds); what is left is how options combine.
         let neurons = r.int("edit.neurons") ?? 32
-        if neurons < 1 { problems.add("edit.neurons", "must be at least 1") }
         let steps = r.int("edit.steps") ?? 100
-        if steps < 1 { problems.add("edit.steps", "must be at least 1") }
         let lr = r.number("edit.learning_rate") ?? 1e-3
-        if !(lr > 0) { problems.add("edit.learning_rate", "must be positive") }
         let kl = r.number("edit.kl_weight") ?? 0
-        if kl < 0 { problems.add("edit.kl_weight", "must be 0 or more") }
         try problems.check()
         return Options(objective: objective, neurons: neurons, maskFile: r.string("edit.mask"), learningRate: Float(lr),
                        weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps, batchSize: r.int("edit.batch_size") ?? 8,
@@ -233,6 +231,9 @@ public struct EditStage {
         }
         let stage = try folder.stage("edit")
         let output = stage.appendingPathComponent("edited.gguf")
+        // The GGUF and the Hugging Face folder are staged, then renamed into place together.
+        let staged = try StagedOutputs(in: stage)
+        defer { staged.discard() }
         let baseFile = try GGUFFile(path: experiment.modelPath)
         try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, metadata: [
             ("scalpel.edit.base_sha256", .string(try SHA256.file(experiment.modelPath))),
@@ -241,18 +242,19 @@ public struct EditStage {
             ("scalpel.edit.write_mode", .string(options.mode.rawValue)),
             (EditedCheckpoint.neuronsKey, .string(EditedCheckpoint.encode(chosen))),
             ("scalpel.version", .string(ScalpelBuild.version)),
-        ], to: output)
+        ], to: staged.url(output.lastPathComponent))
 
         // The same edit for PyTorch users: Hugging Face names, config.json, Q/K rows in HF's order.
         // Gemma 3's export (its own config.json and norm convention) is not written yet: the edited GGUF is the result.
         let export: URL? = model.config.gemma == nil ? stage.appendingPathComponent("hf") : nil
         if let export {
-            try model.exportHuggingFace(to: export, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
+            try model.exportHuggingFace(to: staged.url(export.lastPathComponent), metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
                                                                "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
                                                                "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
         } else if !quiet {
             ProgressReporter.say("edit: no Hugging Face export for Gemma 3 yet; the edited GGUF is written")
         }
+        try staged.commit()
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
                             huggingFace: export?.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             seconds: Date().timeIntervalSince(started))

@@ -70,21 +70,12 @@ public struct RankStage {
         let statistic = NeuronStatistic(rawValue: r.string("rank.statistic") ?? "pearson") ?? .pearson
         if !statistics.contains(statistic) { statistics.append(statistic) }
         let permutations = r.int("rank.permutations") ?? 1000
-        if permutations < 1 { problems.add("rank.permutations", "must be at least 1 (1000 or more for publishable p-values)") }
         let rules = [r.int("rank.top_k") != nil, r.number("rank.per_layer_fraction") != nil, r.number("rank.q_threshold") != nil].filter { $0 }.count
         if rules > 1 { problems.add("rank", "give one of top_k, per_layer_fraction and q_threshold") }
         var rule = SelectionRule.topK(r.int("rank.top_k") ?? 50)
-        if let f = r.number("rank.per_layer_fraction") {
-            if !(f > 0 && f <= 1) { problems.add("rank.per_layer_fraction", "must be in (0, 1]") }
-            rule = .perLayerFraction(f)
-        }
-        if let q = r.number("rank.q_threshold") {
-            if !(q > 0 && q <= 1) { problems.add("rank.q_threshold", "must be in (0, 1]") }
-            rule = .qBelow(q)
-        }
-        if case .topK(let k) = rule, k < 1 { problems.add("rank.top_k", "must be at least 1") }
+        if let f = r.number("rank.per_layer_fraction") { rule = .perLayerFraction(f) }
+        if let q = r.number("rank.q_threshold") { rule = .qBelow(q) }
         let bootstrap = r.int("rank.bootstrap") ?? 1000
-        if bootstrap < 0 { problems.add("rank.bootstrap", "must be 0 (no intervals) or more") }
         var contrast: (String, String)?
         if let pair = r.list("rank.contrast") {
             if pair.count == 2 && pair[0] != pair[1] { contrast = (pair[0], pair[1]) }

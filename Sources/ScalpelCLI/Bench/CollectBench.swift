@@ -10,11 +10,17 @@ struct CollectBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "collect", abstract: "Collection tokens/s: FFN sites of all layers recorded and streamed into statistics.")
 
     @Option(help: "Checkpoint path or alias.") var model = "smollm2"
-    @Option(help: "Sequences per batch.") var batch = 8
-    @Option(help: "Tokens per sequence.") var length = 64
-    @Option(help: "Timed batches per variant (after one warm-up).") var repeats = 3
+    @Option(parsing: .unconditional, help: "Sequences per batch.") var batch = 8
+    @Option(parsing: .unconditional, help: "Tokens per sequence.") var length = 64
+    @Option(parsing: .unconditional, help: "Timed batches per variant (after one warm-up).") var repeats = 3
     @Flag(help: "Also time writing every recorded row to an HDF5 store (in a temporary folder).") var store = false
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        try Bounds.batch.check("batch", batch)
+        try Bounds.tokens.check("length", length)
+        try Bounds.repeats.check("repeats", repeats)
+    }
 
     func run() throws {
         let loaded = try ModelLoader.load(model)

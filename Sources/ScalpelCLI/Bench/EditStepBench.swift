@@ -9,15 +9,23 @@ struct EditStepBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "edit-step", abstract: "Sparse training step tokens/s (masked weight gradients).")
 
     @Option(help: "Checkpoint path or alias.") var model = "smollm2"
-    @Option(help: "Sequences per batch.") var batch = 8
-    @Option(help: "Tokens per sequence.") var length = 64
-    @Option(help: "Trainable neurons in every layer (drawn from the seed).") var neurons = 32
-    @Option(help: "Timed steps (after one warm-up).") var repeats = 3
+    @Option(parsing: .unconditional, help: "Sequences per batch.") var batch = 8
+    @Option(parsing: .unconditional, help: "Tokens per sequence.") var length = 64
+    @Option(parsing: .unconditional, help: "Trainable neurons in every layer (drawn from the seed).") var neurons = 32
+    @Option(parsing: .unconditional, help: "Timed steps (after one warm-up).") var repeats = 3
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        try Bounds.batch.check("batch", batch)
+        try Bounds.tokens.check("length", length)
+        try Bounds.repeats.check("repeats", repeats)
+        try Bounds.atLeast(1, atMost: .ffnWidth).check("neurons", neurons)
+    }
 
     func run() throws {
         let probe = try ModelLoader.load(model)
         let (layers, width) = (probe.model.layers, probe.model.ffnWidth)
+        try Bounds.atLeast(1, atMost: .ffnWidth).check("neurons", neurons, limits: probe.limits)
         var rng = SeededRandom(seed: 1)
         var chosen: [Int: [Int]] = [:]
         for l in 0..<layers { chosen[l] = Array(rng.shuffled(Array(0..<width)).prefix(neurons)).sorted() }

@@ -11,10 +11,16 @@ struct ForwardBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "forward", abstract: "Model forward tokens/s with FFN sites recorded.")
 
     @Option(help: "Checkpoint path or alias.") var model = "smollm2"
-    @Option(help: "Sequences per batch.") var batch = 8
-    @Option(help: "Tokens per sequence.") var length = 64
-    @Option(help: "Timed batches per variant (after one warm-up).") var repeats = 3
+    @Option(parsing: .unconditional, help: "Sequences per batch.") var batch = 8
+    @Option(parsing: .unconditional, help: "Tokens per sequence.") var length = 64
+    @Option(parsing: .unconditional, help: "Timed batches per variant (after one warm-up).") var repeats = 3
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        try Bounds.batch.check("batch", batch)
+        try Bounds.tokens.check("length", length)
+        try Bounds.repeats.check("repeats", repeats)
+    }
 
     func run() throws {
         let loaded = try ModelLoader.load(model)

@@ -11,8 +11,8 @@ import Scalpel
 struct MatMulBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "matmul", abstract: "sgemm GFLOP/s on SmolLM2's shapes vs a naive loop.")
 
-    @Option(help: "Rows of each product the naive baseline computes.") var naiveRows = 16
-    @Option(help: "Minimum seconds to time each measurement.") var minSeconds = 1.0
+    @Option(parsing: .unconditional, help: "Rows of each product the naive baseline computes.") var naiveRows = 16
+    @Option(parsing: .unconditional, help: "Minimum seconds to time each measurement.") var minSeconds = 1.0
     @Option(help: "Bench only the shapes whose name starts with this (ffn_up, ffn_down, lm_head).") var only: String?
     @Flag(help: "Print the results as JSON.") var json = false
 
@@ -20,7 +20,8 @@ struct MatMulBench: ParsableCommand {
         if let only, !Self.shapes.contains(where: { $0.name.hasPrefix(only) }) {
             throw ValidationError("no shape named '\(only)'; choose ffn_up, ffn_down or lm_head")
         }
-        if naiveRows < 1 { throw ValidationError("--naive-rows must be at least 1") }
+        try Bounds.atLeast(1, atMost: .value(512)).check("naive-rows", naiveRows)
+        try Bounds.atLeast(0.01, atMost: .value(600)).check("min-seconds", minSeconds)
     }
 
     static let shapes: [(name: String, m: Int, k: Int, n: Int)] = [

@@ -8,11 +8,18 @@ struct PromptStepBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prompt-step", abstract: "Soft-prompt training step tokens/s.")
 
     @Option(help: "Checkpoint path or alias.") var model = "smollm2"
-    @Option(help: "Sequences per batch.") var batch = 8
-    @Option(help: "Text tokens per sequence.") var length = 64
-    @Option(help: "Virtual tokens.") var prompt = 16
-    @Option(help: "Timed steps (after one warm-up).") var repeats = 3
+    @Option(parsing: .unconditional, help: "Sequences per batch.") var batch = 8
+    @Option(parsing: .unconditional, help: "Text tokens per sequence.") var length = 64
+    @Option(parsing: .unconditional, help: "Virtual tokens.") var prompt = 16
+    @Option(parsing: .unconditional, help: "Timed steps (after one warm-up).") var repeats = 3
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        try Bounds.batch.check("batch", batch)
+        try Bounds.tokens.check("length", length)
+        try Bounds.repeats.check("repeats", repeats)
+        try Bounds.tokens.check("prompt", prompt)
+    }
 
     func run() throws {
         let loaded = try ModelLoader.load(model)

@@ -10,8 +10,12 @@ struct TokenizerBench: ParsableCommand {
 
     @Option(help: "Checkpoint with a byte-level BPE vocabulary.") var model = "smollm2"
     @Option(help: "Text corpus, one example per line.") var corpus = "data/polarity/polarity-en-pang&lee2.csv"
-    @Option(help: "Passes over the corpus for the fast tokenizer (the first warms its cache).") var passes = 3
+    @Option(parsing: .unconditional, help: "Passes over the corpus for the fast tokenizer (the first warms its cache).") var passes = 3
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        try Bounds.repeats.check("passes", passes)
+    }
 
     func run() throws {
         let path = try ModelAliases.resolve(model)

@@ -10,10 +10,10 @@ struct ForwardCommand: ParsableCommand {
 
     @Option(help: "Checkpoint path or alias.") var model: String
     @Option(help: "The text.") var text: String
-    @Option(help: "Top predictions to show per position.") var top = 5
+    @Option(parsing: .unconditional, help: "Top predictions to show per position.") var top = 5
     @Flag(help: "Print JSON: {ids, loss, positions: [{argmax, logsumexp, top: [[id, logit]]}]}.") var json = false
 
-    func validate() throws { if top < 0 { throw ValidationError("--top must be 0 or more") } }
+    func validate() throws { try Bounds.atLeast(0, atMost: .value(1000)).check("top", top) }
 
     func run() throws {
         let loaded = try ModelLoader.load(model)

@@ -10,15 +10,16 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Checkpoint path or alias.") var model: String
     @Option(help: "The prompt.") var prompt: String
     @Flag(help: "Wrap the prompt in the model's chat template.") var chat = false
-    @Option(help: "Tokens to generate at most.") var maxTokens = 64
-    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
-    @Option(help: "Seed for sampling.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Tokens to generate at most.") var maxTokens = 64
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: Int = 0
     @Option(help: "Apply a saved intervention (a skill knob written by `scalpel ablate`, or by hand) at every position.") var intervene: String?
     @Flag(help: "Print JSON at the end instead of streaming: {prompt, ids, text}; with --intervene also {text_without, ids_without}.") var json = false
 
     func validate() throws {
-        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
-        if temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be 0 or a positive number") }
+        try Bounds.atLeast(1, atMost: .value(65536)).check("max-tokens", maxTokens)
+        try Bounds.atLeast(0, atMost: .value(1000)).check("temperature", Double(temperature))
+        try Bounds.atLeast(0).check("seed", Double(seed))
     }
 
     func run() throws {
@@ -34,7 +35,7 @@ struct GenerateCommand: ParsableCommand {
         }
         if let eos = loaded.tokenizer.endOfSequence { stop.insert(eos) }
         let ids = loaded.tokenizer.encode(input, addSpecialTokens: true)
-        let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: seed)
+        let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: UInt64(seed))
         var intervention: Intervention?
         if let intervene {
             let loadedIntervention = try Intervention.load(URL(fileURLWithPath: intervene))

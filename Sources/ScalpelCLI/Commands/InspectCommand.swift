@@ -12,7 +12,9 @@ struct InspectCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint path or alias.") var model: String
     @Flag(help: "Print the summary as JSON.") var json = false
-    @Option(help: "Tensors to list in text mode (all with --json).") var tensors = 40
+    @Option(parsing: .unconditional, help: "Tensors to list in text mode (all with --json).") var tensors = 40
+
+    func validate() throws { try Bounds.atLeast(0).check("tensors", tensors) }
 
     func run() throws {
         let summary = try CheckpointSummary.load(path: ModelAliases.resolve(model))

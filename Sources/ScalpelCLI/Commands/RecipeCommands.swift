@@ -15,7 +15,7 @@ struct RecipeCommand: ParsableCommand {
         func run() throws {
             do {
                 let recipe = try Recipe(contentsOf: URL(fileURLWithPath: file))
-                _ = try Experiment(recipe: recipe, file: file)
+                try Experiment(recipe: recipe, file: file).checkStageOptions()
                 if json { Output.printJSON(["valid": true, "problems": [] as [Any], "name": recipe.name]) } else { print("\(file): valid") }
             } catch let errors as RecipeErrors {
                 if json {
@@ -73,6 +73,7 @@ enum Runner {
             throw ValidationError("stage '\(missing)' is not available in this version of Scalpel (available: \(available.joined(separator: ", "))); remove it from the recipe's stages")
         }
         let experiment = try Experiment(recipe: recipe, file: recipePath)
+        try experiment.checkStageOptions()
         let folder = try RunFolder(experiment.runFolder)
         try AtomicFile.write(Data(recipe.text.utf8), to: folder.url.appendingPathComponent("recipe.yaml"))
         var summary: [String: Any] = ["recipe": recipe.name, "run": folder.url.path]

@@ -1,0 +1,158 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Every temporary file or folder a writer has open, so that a stop (SIGINT, SIGTERM) removes them
+/// rather than leaving them behind, and those a killed process left are swept at the next start.
+///
+/// Temporary names carry `.tmp-<pid>-<random>`: the pid says whose they are, so a sweep removes only
+/// those of processes that no longer run. Signals are taken by a thread of their own (`sigwait`), not
+/// by an asynchronous handler, so cleaning up is ordinary code that may take locks: a stop that
+/// arrives inside `uninterruptible` waits for it, which is how two outputs are renamed together.
+public enum TemporaryFiles {
+    private static let lock = NSRecursiveLock()
+    nonisolated(unsafe) private static var live: Set<String> = []
+
+    /// A name beside `url` that cannot collide with another writer in this or another process.
+    public static func name(for url: URL) -> URL {
+        let unique = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(unique)")
+    }
+
+    /// A fresh temporary name beside `url`, removed on a stop until `release` is called.
+    public static func claim(for url: URL) -> URL {
+        let temporary = name(for: url)
+        lock.withLock { _ = live.insert(temporary.path) }
+        return temporary
+    }
+
+    /// The temporary has been renamed into place, or removed: a stop no longer needs to remove it.
+    public static func release(_ temporary: URL) {
+        lock.withLock { _ = live.remove(temporary.path) }
+    }
+
+    /// Runs `body` with stops deferred until it returns: a signal that arrives meanwhile is acted on
+    /// after it, so what `body` renames is renamed completely.
+    public static func uninterruptible<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// Removes every live temporary (files and folders).
+    public static func removeAll() {
+        lock.withLock {
+            for path in live { try? FileManager.default.removeItem(atPath: path) }
+            live.removeAll()
+        }
+    }
+
+    /// Takes SIGINT and SIGTERM on a thread of their own: each removes the live temporaries, then
+    /// ends the process by the same signal, as the default action would. Call it first thing in
+    /// `main`, before any other thread starts, so that every thread inherits the blocked mask.
+    public static func installStopHandler() {
+        var blocked = stopSignals()
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        let thread = Thread {
+            var stops = stopSignals()
+            var received: Int32 = 0
+            while sigwait(&stops, &received) != 0 {}
+            removeAll()
+            lock.lock()   // held until the process ends: no rename starts after the stop
+            signal(received, SIG_DFL)
+            pthread_sigmask(SIG_UNBLOCK, &stops, nil)
+            raise(received)
+            _exit(128 + received)
+        }
+        thread.name = "scalpel-stop"
+        thread.start()
+    }
+
+    private static func stopSignals() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        return set
+    }
+
+    /// Removes the temporaries under `directory` (and its subfolders, `depth` levels down) that
+    /// processes which no longer run left behind. Returns what it removed.
+    @discardableResult
+    public static func sweep(_ directory: URL, depth: Int = 2) -> [String] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        var removed: [String] = []
+        for entry in entries {
+            let path = directory.appendingPathComponent(entry)
+            if let pid = owner(entry), !isRunning(pid) {
+                if (try? FileManager.default.removeItem(at: path)) != nil { removed.append(path.path) }
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            if depth > 0, FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory), isDirectory.boolValue {
+                removed += sweep(path, depth: depth - 1)
+            }
+        }
+        return removed
+    }
+
+    /// The pid in a temporary's name `.NAME.tmp-PID-RANDOM`, or nil for any other name.
+    static func owner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards) else { return nil }
+        let parts = name[marker.upperBound...].split(separator: "-")
+        guard parts.count == 2, let pid = pid_t(parts[0]), UInt32(parts[1]) != nil else { return nil }
+        return pid
+    }
+
+    private static func isRunning(_ pid: pid_t) -> Bool {
+        pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
+    }
+}
+
+/// Several outputs that must appear together or not at all (an edited checkpoint and its Hugging Face
+/// folder): each is written into one staging folder beside its destination, then all are renamed into
+/// place in one `uninterruptible` step. A stop before that step leaves the old outputs (or none); a
+/// stop during it waits for it.
+public struct StagedOutputs {
+    public let directory: URL
+    public let staging: URL
+
+    /// A staging folder inside `directory`, where the outputs will go.
+    public init(in directory: URL) throws {
+        self.directory = directory
+        staging = TemporaryFiles.claim(for: directory.appendingPathComponent("staged"))
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
+    }
+
+    /// Where to write the output that will become `directory/name`.
+    public func url(_ name: String) -> URL { staging.appendingPathComponent(name) }
+
+    /// Moves every staged output over its destination, replacing what was there, then removes the
+    /// staging folder.
+    public func commit() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: staging.path).filter { !$0.hasPrefix(".") }.sorted()
+        try TemporaryFiles.uninterruptible {
+            for name in names {
+                let destination = directory.appendingPathComponent(name)
+                if FileManager.default.fileExists(atPath: destination.path) {
+                    let old = TemporaryFiles.claim(for: destination)
+                    try FileManager.default.moveItem(at: destination, to: old)
+                    try? FileManager.default.removeItem(at: old)
+                    TemporaryFiles.release(old)
+                }
+                try FileManager.default.moveItem(at: url(name), to: destination)
+            }
+            try? FileManager.default.removeItem(at: staging)
+            TemporaryFiles.release(staging)
+        }
+    }
+
+    /// Removes the staging folder and whatever is in it (when the outputs are abandoned).
+    public func discard() {
+        try? FileManager.default.removeItem(at: staging)
+        TemporaryFiles.release(staging)
+    }
+}
