@@ -29,7 +29,9 @@ struct Gemma3ReferenceTests {
         #expect(gemma.finalLogitSoftcap == nil)   // Gemma 3 sets none
     }
 
-    /// Logits (max |Δ| ≤ 1e-3), loss (relative ≤ 1e-5) and every layer's FFN site of both prompts.
+    /// Logits (max |Δ| ≤ 1e-3), loss and every layer's FFN site of both prompts. The loss is held within 2e-6
+    /// relative of the loss the golden logits define, computed in Double (`nextTokenLossInDouble`): the stored
+    /// float32 loss is 9.6e-6 below that on prompt 0, from PyTorch's float32 log-softmax sum over 262,144 entries.
     @Test(arguments: 0..<2)
     func logitsLossAndSites(prompt p: Int) throws {
         let model = try #require(Gemma3.model), tokenizer = try #require(Gemma3.loaded?.tokenizer)
@@ -43,9 +45,12 @@ struct Gemma3ReferenceTests {
         let logits = try #require(model.forward(embeddings: try model.embed(batch), batch: batch, hooks: hooks).logits)
         let expected = try Fixtures.goldenFloats(Gemma3.golden, "p\(p)_logits.f32")
         #expect(compareClose(logits.value.scalars, expected, absolute: 1e-3) == nil)
-        let loss = nextTokenLoss(logits: logits, batch: batch).value.scalars[0]
-        let expectedLoss = try Fixtures.goldenFloats(Gemma3.golden, "p\(p)_loss.f32")[0]
-        #expect(abs(loss - expectedLoss) <= 1e-5 * expectedLoss, "loss \(loss) vs \(expectedLoss)")
+        let loss = Double(nextTokenLoss(logits: logits, batch: batch).value.scalars[0])
+        let expectedLoss = nextTokenLossInDouble(logits: expected, ids: ids)
+        #expect(abs(loss - expectedLoss) <= 2e-6 * expectedLoss, "loss \(loss) vs \(expectedLoss)")
+        // The stored loss is of the same positions and targets, less its float32 summation error.
+        let storedLoss = Double(try Fixtures.goldenFloats(Gemma3.golden, "p\(p)_loss.f32")[0])
+        #expect(abs(storedLoss - expectedLoss) <= 2e-5 * expectedLoss, "stored loss \(storedLoss) vs \(expectedLoss)")
         let siteExpected = try Fixtures.goldenFloats(Gemma3.golden, "p\(p)_ffn_site.f32")
         #expect(compareClose((0..<18).flatMap { sites[$0]!.scalars }, siteExpected, absolute: 1e-3, relative: 1e-3) == nil)
     }

@@ -22,8 +22,10 @@ enum SmolLM2 {
 struct SmolLM2ReferenceTests {
     func ids(_ p: Int) throws -> [Int32] { try Fixtures.goldenInts(SmolLM2.golden, "p\(p)_ids.i32") }
 
-    /// Logits (max |Δ| ≤ 1e-3) and mean next-token loss (relative ≤ 1e-5) of each prompt: the README's
-    /// bounds for any correct float32 implementation. The tokenizer must give the same ids too.
+    /// Logits (max |Δ| ≤ 1e-3, the README's bound for any correct float32 implementation) and mean next-token
+    /// loss of each prompt. The loss is held within 2e-6 relative of the loss the golden logits define, computed
+    /// in Double (`nextTokenLossInDouble`), not of the stored float32 loss, which PyTorch's float32 log-softmax
+    /// sum leaves 1.5–4.4e-6 below it. The tokenizer must give the same ids too.
     @Test(arguments: 0..<3)
     func logitsAndLoss(prompt p: Int) throws {
         let model = try #require(SmolLM2.model), tokenizer = try #require(SmolLM2.loaded?.tokenizer)
@@ -39,9 +41,12 @@ struct SmolLM2ReferenceTests {
         let logits = try #require(out.logits)
         let expected = try Fixtures.goldenFloats(SmolLM2.golden, "p\(p)_logits.f32")
         #expect(compareClose(logits.value.scalars, expected, absolute: 1e-3) == nil)
-        let loss = nextTokenLoss(logits: logits, batch: batch).value.scalars[0]
-        let expectedLoss = try Fixtures.goldenFloats(SmolLM2.golden, "p\(p)_loss.f32")[0]
-        #expect(abs(loss - expectedLoss) <= 1e-5 * expectedLoss, "loss \(loss) vs \(expectedLoss)")
+        let loss = Double(nextTokenLoss(logits: logits, batch: batch).value.scalars[0])
+        let expectedLoss = nextTokenLossInDouble(logits: expected, ids: ids)
+        #expect(abs(loss - expectedLoss) <= 2e-6 * expectedLoss, "loss \(loss) vs \(expectedLoss)")
+        // The stored loss is of the same positions and targets, less its float32 summation error.
+        let storedLoss = Double(try Fixtures.goldenFloats(SmolLM2.golden, "p\(p)_loss.f32")[0])
+        #expect(abs(storedLoss - expectedLoss) <= 1e-5 * expectedLoss, "stored loss \(storedLoss) vs \(expectedLoss)")
         // The FFN site of every layer, [L, T, F].
         let siteExpected = try Fixtures.goldenFloats(SmolLM2.golden, "p\(p)_ffn_site.f32")
         let siteActual = (0..<30).flatMap { sites[$0]!.scalars }
