@@ -25,8 +25,8 @@ public struct CheckpointSummary: Sendable {
     public static func load(path: String) throws -> CheckpointSummary {
         let opened = try CheckpointFormat.open(path)
         switch opened.format {
-        case .gguf: return try summary(GGUFFile(file: opened.file), path: opened.path)
-        case .safetensors: return try summary(SafetensorsFile(file: opened.file), path: opened.path)
+        case .gguf: return summary(try CheckpointFormat.reading(opened.path) { try GGUFFile(file: opened.file) }, path: opened.path)
+        case .safetensors: return try summary(try CheckpointFormat.reading(opened.path) { try SafetensorsFile(file: opened.file) }, path: opened.path)
         }
     }
 
@@ -38,14 +38,11 @@ public struct CheckpointSummary: Sendable {
             parameters: gguf.parameterCount)
     }
 
-    static func summary(_ file: SafetensorsFile, path: String) -> CheckpointSummary {
-        // The architecture lives in config.json beside the weights (Hugging Face layout).
-        let config = (path as NSString).deletingLastPathComponent + "/config.json"
-        var architecture: String?
-        if let data = FileManager.default.contents(atPath: config),
-           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            architecture = json["model_type"] as? String
-        }
+    static func summary(_ file: SafetensorsFile, path: String) throws -> CheckpointSummary {
+        // The architecture lives in config.json beside the weights (Hugging Face layout); a bare
+        // safetensors file has none, but a config.json that is there must be readable.
+        let folder = (path as NSString).deletingLastPathComponent
+        let architecture = HuggingFaceConfig.exists(folder: folder) ? try HuggingFaceConfig(folder: folder).modelType : nil
         return CheckpointSummary(
             path: path, format: "safetensors", architecture: architecture,
             metadata: file.metadata.keys.sorted().map { ($0, .scalar(file.metadata[$0]!, json: jsonString(file.metadata[$0]!))) },
@@ -78,28 +75,55 @@ public enum CheckpointFormat: Sendable {
         }
         let file = isDirectory.boolValue ? (path as NSString).appendingPathComponent("model.safetensors") : path
         let mapped = try MappedFile(path: file)
-        guard let format = detect(mapped.bytes) else {
+        if mapped.bytes.isEmpty { throw CheckpointFormatError.empty(path: file) }
+        guard let format = detect(mapped.bytes, name: file) else {
             throw CheckpointFormatError.unrecognised(path: file, firstBytes: Array(mapped.bytes.prefix(8)))
         }
         return (file, mapped, format)
     }
 
-    /// Recognises a format by its first bytes: "GGUF", or a plausible safetensors header length and '{'.
-    public static func detect(_ bytes: UnsafeRawBufferPointer) -> CheckpointFormat? {
+    /// Recognises a format by its name or first bytes: "GGUF"; or a `.safetensors` name, or a first
+    /// 8 bytes that read as a header length a safetensors file can have. A damaged file of either kind
+    /// is recognised, so that its own reader says what is wrong with it.
+    public static func detect(_ bytes: UnsafeRawBufferPointer, name: String = "") -> CheckpointFormat? {
         if bytes.count >= 4 && Array(bytes.prefix(4)) == Array("GGUF".utf8) { return .gguf }
+        if name.hasSuffix(".safetensors") { return .safetensors }
         if bytes.count >= 9 {
             let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
-            if length > 1 && length <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{") { return .safetensors }
+            if length > 1 && length <= UInt64(SafetensorsFile.maxHeaderBytes) && [UInt8(ascii: "{"), UInt8(ascii: "[")].contains(bytes[8]) {
+                return .safetensors
+            }
         }
         return nil
     }
+
+    /// Runs a reader of the checkpoint at `path`; its errors come back naming the file.
+    public static func reading<T>(_ path: String, _ read: () throws -> T) throws -> T {
+        do { return try read() } catch let error as CheckpointFileError { throw error } catch {
+            throw CheckpointFileError(path: path, underlying: "\(error)")
+        }
+    }
+}
+
+/// A checkpoint reader's error, with the file it was reading.
+public struct CheckpointFileError: Error, Equatable, CustomStringConvertible {
+    public let path: String
+    public let underlying: String
+    public init(path: String, underlying: String) {
+        self.path = path
+        self.underlying = underlying
+    }
+    public var description: String { underlying.contains(path) ? underlying : "\(path): \(underlying)" }
 }
 
 public enum CheckpointFormatError: Error, Equatable, CustomStringConvertible {
     case unrecognised(path: String, firstBytes: [UInt8])
+    case empty(path: String)
 
     public var description: String {
         switch self {
+        case .empty(let path):
+            return "'\(path)' is empty (0 bytes), so it is no checkpoint: its download or copy was cut short. Fetch or copy it again."
         case .unrecognised(let path, let bytes):
             return "'\(path)' is neither GGUF nor safetensors (it starts with \(bytes.map { String(format: "%02x", $0) }.joined(separator: " "))). Pass a .gguf file, a .safetensors file, or a Hugging Face model folder."
         }

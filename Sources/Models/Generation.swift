@@ -21,7 +21,10 @@ extension LlamaModel {
         }
         let last = gatherRows(x, [tokens.count - 1])
         let hidden = hooks.apply(HookName.finalNorm, rmsNorm(last, weight: outputNorm, eps: config.rmsNormEps))
-        return lmHead(hidden).value.scalars
+        let logits = lmHead(hidden).value.scalars
+        // A NaN or infinite logit would silently decode as token 0, or as nothing at all.
+        guard logits.allSatisfy(\.isFinite) else { throw ModelError.nonFiniteLogits(position: past + tokens.count - 1) }
+        return logits
     }
 
     /// Generates up to `maxTokens` tokens after `prompt`, calling `onToken` with each (return false to stop).

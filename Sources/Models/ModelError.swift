@@ -9,6 +9,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case tokenOutOfRange(id: Int32, vocabulary: Int)
     case emptyInput
     case contextTooLong(tokens: Int, limit: Int)
+    case nonFiniteLogits(position: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +23,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .tokenOutOfRange(let id, let vocabulary): return "token id \(id) is outside the vocabulary (0..<\(vocabulary))."
         case .emptyInput: return "the input has no tokens."
         case .contextTooLong(let tokens, let limit): return "\(tokens) tokens exceed the model's context of \(limit)."
+        case .nonFiniteLogits(let position):
+            return "the logits at position \(position) are NaN or infinite: an intervention's strength, or the weights, overflow Float32. "
+                + "Lower the strength (amplifications beyond about 1e4 overflow), or check the checkpoint."
         }
     }
 }

@@ -56,13 +56,17 @@ public enum ModelLoader {
         let (weightsPath, mapped, format) = try CheckpointFormat.open(try ModelAliases.resolve(model))
         switch format {
         case .gguf:
-            let file = try GGUFFile(file: mapped)
-            let architecture = file.metadata["general.architecture"]?.string ?? "unknown"
+            let file = try CheckpointFormat.reading(weightsPath) { try GGUFFile(file: mapped) }
+            guard let architecture = file.metadata["general.architecture"]?.string else {
+                throw CheckpointFileError(path: weightsPath, underlying: "\(ModelError.missingMetadata(key: "general.architecture"))")
+            }
             let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
             let source = WeightSource(shapes: shapes) { try file.dequantized($0) }
             switch architecture {
             case "llama", "gemma3":
-                let config = try LlamaConfig(gguf: file.metadata, tensorShapes: shapes, architecture: architecture)
+                let config = try CheckpointFormat.reading(weightsPath) {
+                    try LlamaConfig(gguf: file.metadata, tensorShapes: shapes, architecture: architecture)
+                }
                 let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: LlamaModel.ownership) ?? [:]
                 let llama = try LlamaModel(config: config, weights: source, masks: masks)
                 let tokenizer = try TokenizerLoader.load(gguf: file.metadata)
@@ -72,21 +76,19 @@ public enum ModelLoader {
                 throw ModelError.unknownArchitecture(architecture, supported: supportedArchitectures)
             }
         case .safetensors:
-            let file = try SafetensorsFile(file: mapped)
+            let file = try CheckpointFormat.reading(weightsPath) { try SafetensorsFile(file: mapped) }
             let folder = URL(fileURLWithPath: weightsPath).deletingLastPathComponent()
-            let configURL = folder.appendingPathComponent("config.json")
-            guard let data = FileManager.default.contents(atPath: configURL.path) else { throw ModelError.missingMetadata(key: configURL.path) }
-            let type = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["model_type"] as? String ?? "unknown"
-            guard type == "bert" else { throw ModelError.unknownArchitecture(type, supported: supportedArchitectures) }
-            let config: BertConfig
-            do { config = try JSONDecoder().decode(BertConfig.self, from: data) } catch {
-                throw ModelError.badMetadata(key: configURL.path, detail: "\(error)")
+            let configFile = try HuggingFaceConfig(folder: folder.path)
+            guard configFile.modelType == "bert" else {
+                throw ModelError.unknownArchitecture(configFile.modelType, supported: supportedArchitectures)
             }
+            let config = try configFile.decode(BertConfig.self)
             let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
             let source = WeightSource(shapes: shapes) { try file.floats($0) }
             let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: BertModel.ownership) ?? [:]
             let bert = try BertModel(config: config, weights: source, masks: masks)
-            let tokenizer = try TokenizerLoader.load(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
+            let tokenizerFile = folder.appendingPathComponent("tokenizer.json")
+            let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
             return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: .failure(.noChatTemplate))
         }
     }

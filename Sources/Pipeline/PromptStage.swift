@@ -105,7 +105,7 @@ public struct PromptStage {
                 let batch = Array(order[(s * recipe.prompt.batchSize)..<min(order.count, (s + 1) * recipe.prompt.batchSize)])
                 let (x, y) = subset(batch)
                 let loss = try trainer.step(x, labels: y)
-                guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: s, epoch: epoch + 1) }
+                guard loss.isFinite else { throw TrainingError.nonFiniteLoss(stage: "prompt", step: s, epoch: epoch + 1) }
                 recent.append(loss)
                 state.losses.append(loss)
                 if recent.count > 20 { recent.removeFirst() }
@@ -245,13 +245,13 @@ public struct PromptStage {
 public struct PromptStageInterrupted: Error { public let epoch: Int }
 
 public enum TrainingError: Error, CustomStringConvertible {
-    case nonFiniteLoss(step: Int, epoch: Int)
+    case nonFiniteLoss(stage: String, step: Int, epoch: Int)
     case framing(String)
 
     public var description: String {
         switch self {
-        case .nonFiniteLoss(let step, let epoch):
-            return "the loss became NaN or infinite at epoch \(epoch), step \(step + 1); lower prompt.learning_rate and run again."
+        case .nonFiniteLoss(let stage, let step, let epoch):
+            return "\(stage): the loss became NaN or infinite at epoch \(epoch), step \(step + 1); lower \(stage).learning_rate and run again."
         case .framing(let detail): return detail
         }
     }

@@ -65,4 +65,102 @@ import TestSupport
         _ = try EvidenceArchive.open(archive)
         _ = try GGUFFile(path: edited.path)
     }
+
+    /// Every file and folder under `directory` whose name marks it as a temporary.
+    static func temporaries(_ directory: URL) -> [String] {
+        let all = FileManager.default.enumerator(atPath: directory.path)?.allObjects as? [String] ?? []
+        return all.filter { $0.contains(".tmp-") || $0.contains("staged.tmp") }
+    }
+
+    /// Starts `scalpel arguments`, sends SIGINT after `delay` seconds (if it still runs), and waits.
+    /// Returns whether the signal landed while it ran.
+    static func interrupt(_ arguments: [String], after delay: Double) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scalpel")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: delay)
+        let landed = process.isRunning
+        if landed { process.interrupt() }
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); Issue.record("\(arguments): ignored SIGINT") }
+        process.waitUntilExit()
+        if landed && process.terminationReason == .uncaughtSignal { #expect(process.terminationStatus == SIGINT) }
+        return landed
+    }
+
+    /// SIGINT at several points of a tiny collect and a tiny edit (training, writing, committing): no
+    /// temporary is left, the store is absent or whole, and the edit's GGUF and Hugging Face folder are
+    /// both there (and load) or both absent.
+    @Test func sigintAtAnyPointLeavesNoTemporaryAndNoHalfOutput() throws {
+        let (directory, model, data) = try tinyRunFolder()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var rows = "text,label\n"
+        for i in 0..<600 { rows += (i % 2 == 0 ? "good film number \(i) again" : "bad film number \(i) again") + ",\(i % 2 == 0 ? "pos" : "neg")\n" }
+        try rows.write(to: data, atomically: true, encoding: .utf8)
+        let run = directory.appendingPathComponent("run")
+        let recipe = directory.appendingPathComponent("r.yaml")
+        try """
+        name: tiny
+        model: \(model.path)
+        seed: 1
+        output: \(run.path)
+        stages: [collect, rank, edit]
+        data: {loader: csv, path: \(data.path), text: text, label: label}
+        task: {template: "{text} =", verbalizers: ["a", "b"]}
+        collect: {positions: [last, mean], metrics: [label, confidence], batch_size: 2}
+        rank: {permutations: 10, top_k: 3, bootstrap: 0}
+        edit: {neurons: 3, steps: 40, learning_rate: 0.01, batch_size: 2}
+        """.write(to: recipe, atomically: true, encoding: .utf8)
+        let store = run.appendingPathComponent("collect/activations.h5")
+        var landed = 0
+        for delay in [0.3, 0.6, 1.0, 1.6] {
+            if try Self.interrupt(["collect", recipe.path, "--force"], after: delay) { landed += 1 }
+            #expect(Self.temporaries(directory).isEmpty, "collect stopped at \(delay) s left \(Self.temporaries(directory))")
+            if FileManager.default.fileExists(atPath: store.path) { _ = try ActivationStoreReader(url: store) }
+        }
+        #expect(landed > 0, "every collect finished before its SIGINT; make the data larger")
+        let finished = try runScalpel(["run", recipe.path])
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let gguf = run.appendingPathComponent("edit/edited.gguf"), hf = run.appendingPathComponent("edit/hf")
+        landed = 0
+        for delay in [0.2, 0.5, 0.9, 1.4, 2.0] {
+            if try Self.interrupt(["edit", recipe.path, "--force"], after: delay) { landed += 1 }
+            #expect(Self.temporaries(directory).isEmpty, "edit stopped at \(delay) s left \(Self.temporaries(directory))")
+            let outputs = [gguf, hf.appendingPathComponent("model.safetensors"), hf.appendingPathComponent("config.json")]
+                .map { FileManager.default.fileExists(atPath: $0.path) }
+            #expect(outputs == [true, true, true], "edit stopped at \(delay) s: outputs \(outputs)")
+            _ = try GGUFFile(path: gguf.path)
+            _ = try SafetensorsFile(path: hf.appendingPathComponent("model.safetensors").path)
+        }
+        #expect(landed > 0, "every edit finished before its SIGINT; give it more steps")
+    }
+
+    /// A process killed outright cannot clean up: its temporaries are swept at the next start.
+    @Test func temporariesOfAKilledProcessAreSweptAtTheNextStart() throws {
+        let (directory, model, data) = try tinyRunFolder()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = directory.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run.appendingPathComponent("collect"), withIntermediateDirectories: true)
+        // pid 2^22 + 1 is beyond Linux's pid_max default, so no process has it.
+        let orphan = run.appendingPathComponent("collect/.activations.h5.tmp-4194305-12345")
+        let stranger = run.appendingPathComponent("collect/.activations.h5.tmp-\(getpid())-12345")   // alive: kept
+        for file in [orphan, stranger] { try Data([1, 2, 3]).write(to: file) }
+        let recipe = directory.appendingPathComponent("r.yaml")
+        try """
+        name: tiny
+        model: \(model.path)
+        output: \(run.path)
+        stages: [collect]
+        data: {loader: csv, path: \(data.path), text: text, label: label}
+        task: {template: "{text} =", verbalizers: ["a", "b"]}
+        """.write(to: recipe, atomically: true, encoding: .utf8)
+        let result = try runScalpel(["collect", recipe.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: orphan.path))
+        #expect(FileManager.default.fileExists(atPath: stranger.path))
+    }
 }

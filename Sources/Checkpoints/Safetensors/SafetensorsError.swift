@@ -18,7 +18,7 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case duplicateTensor(String)
 
     public var description: String {
-        let corrupt = "The file is damaged or not safetensors: download it again (Scripts/fetch) or re-export it."
+        let corrupt = "The file is truncated or corrupt: download it again (Scripts/fetch) or re-export it."
         switch self {
         case .headerTooSmall(let size): return "not a safetensors file: \(size) bytes is too small to hold the 8-byte header length. \(corrupt)"
         case .headerTooLarge(let length, let limit): return "the header claims \(length) bytes, over the \(limit)-byte limit. \(corrupt)"

@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import Models
 import TensorCore
@@ -89,11 +90,121 @@ public struct Intervention: Codable, Sendable, Equatable {
         return hooks
     }
 
+    /// Reads an intervention file. Every refusal says where in the file the problem is, in words (never
+    /// Foundation's raw `DecodingError`), and what an intervention looks like.
     public static func load(_ url: URL) throws -> Intervention {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw InterventionError.unreadable(url.path, "the file does not exist or cannot be read") }
-        do { return try JSONDecoder().decode(Intervention.self, from: data) } catch {
-            throw InterventionError.unreadable(url.path, "it is not an intervention (\(error)); expected {mode, strength, neurons: [{layer, neuron}], values?, sigmas?, seed}")
+        func refuse(_ reason: String) -> InterventionError {
+            .unreadable(url.path, "it is not an intervention: \(reason). Expected a JSON object "
+                        + "{\"mode\": zero|mean|noise|amplify, \"strength\": number, "
+                        + "\"neurons\": [{\"layer\": int, \"neuron\": int}, …], \"values\"?: [number], "
+                        + "\"sigmas\"?: [number], \"seed\": int, \"scope\"?: all|last}, as `ablate` writes it")
         }
+        // The strict parser first: it names the byte where the JSON breaks, which JSONDecoder does not.
+        let json: JSONValue
+        do { json = try data.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) } } catch {
+            throw refuse("it is not valid JSON (\(error))")
+        }
+        do { return try JSONDecoder().decode(Intervention.self, from: data) } catch let error as DecodingError {
+            throw refuse(describe(error, json))
+        } catch {
+            throw refuse("\(error)")
+        }
+    }
+
+    /// A decoding failure in words: the key path, and what the value should be.
+    static func describe(_ error: DecodingError, _ json: JSONValue) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.reduce("") { text, key in
+                key.intValue.map { text + "[\($0)]" } ?? (text.isEmpty ? "" : text + ".") + key.stringValue
+            }
+        }
+        func expected(_ type: Any.Type) -> String {
+            switch type {
+            case is Int.Type: "an integer"
+            case is UInt64.Type: "an integer from 0 to \(UInt64.max)"
+            case is Double.Type: "a number"
+            case is String.Type, is Mode.Type, is Scope.Type: "a string"
+            case is [Neuron].Type, is [Double].Type: "a list"
+            default: "an object"
+            }
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "'\(path(context.codingPath + [key]))' is missing"
+        case .valueNotFound(let type, let context):
+            return "'\(path(context.codingPath))' is null; it must be \(expected(type))"
+        case .typeMismatch(let type, let context):
+            let at = path(context.codingPath)
+            if at.isEmpty { return "the file holds \(describe(json)), not an object" }
+            return "'\(at)' must be \(expected(type)), not \(describe(json, at: context.codingPath))"
+        case .dataCorrupted(let context) where context.codingPath.last?.stringValue == "mode":
+            let modes = Mode.allCases.map(\.rawValue).joined(separator: ", ")
+            return "'mode' must be one of \(modes), not \(describe(json, at: context.codingPath))"
+        case .dataCorrupted(let context) where context.codingPath.last?.stringValue == "scope":
+            return "'scope' must be all or last, not \(describe(json, at: context.codingPath))"
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return "'\(path(context.codingPath))' is invalid (\(context.debugDescription))"
+        case .dataCorrupted:
+            // Foundation reports a number that does not fit its field as "not valid JSON", without a place: find it.
+            return outOfRange(json) ?? "a value does not fit its field"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    /// The value at `path` in a few words, for error messages.
+    static func describe(_ json: JSONValue, at path: [any CodingKey] = []) -> String {
+        var value: JSONValue? = json
+        for key in path {
+            if let index = key.intValue, case .array(let items)? = value {
+                value = items.indices.contains(index) ? items[index] : nil
+            } else {
+                value = value?[key.stringValue]
+            }
+        }
+        switch value {
+        case .null?, nil: return "null"
+        case .bool(let b)?: return "\(b)"
+        case .integer(let i)?: return "\(i)"
+        case .number(let n)?: return "\(n)"
+        case .string(let s)?: return "\"\(s.prefix(40))\(s.count > 40 ? "…" : "")\""
+        case .array?: return "a list"
+        case .object?: return "an object"
+        }
+    }
+
+    /// The first number that JSONDecoder cannot store in its field (an integer field given a fraction or a
+    /// number beyond 64 bits, a negative seed, a number beyond Double's range), named by its path.
+    static func outOfRange(_ json: JSONValue) -> String? {
+        func integer(_ value: JSONValue?, _ name: String, unsigned: Bool = false) -> String? {
+            switch value {
+            case .number(let n)?: return "'\(name)' must be an integer, not \(n)"
+            case .integer(let i)? where unsigned && i < 0:
+                return "'\(name)' must be an integer from 0 to \(UInt64.max), not \(i)"
+            default: return nil
+            }
+        }
+        func finite(_ value: JSONValue?, _ name: String) -> String? {
+            if case .number(let n)? = value, !n.isFinite { return "'\(name)' is beyond the range of a number" }
+            return nil
+        }
+        if let problem = integer(json["seed"], "seed", unsigned: true) ?? finite(json["strength"], "strength") {
+            return problem
+        }
+        if case .array(let neurons)? = json["neurons"] {
+            for (i, n) in neurons.enumerated() {
+                let name = "neurons[\(i)]"
+                if let problem = integer(n["layer"], name + ".layer") ?? integer(n["neuron"], name + ".neuron") {
+                    return problem
+                }
+            }
+        }
+        for key in ["values", "sigmas"] {
+            guard case .array(let items)? = json[key] else { continue }
+            for (i, item) in items.enumerated() { if let problem = finite(item, "\(key)[\(i)]") { return problem } }
+        }
+        return nil
     }
 }
 
@@ -101,6 +212,7 @@ public enum InterventionError: Error, CustomStringConvertible, Equatable {
     case noSuchNeuron(layer: Int, neuron: Int, layers: Int, width: Int)
     case missing(String)
     case unreadable(String, String)
+    case nonFinite(example: Int, intervention: Intervention?)
 
     public var description: String {
         switch self {
@@ -108,6 +220,10 @@ public enum InterventionError: Error, CustomStringConvertible, Equatable {
             return "the intervention names neuron \(n) of layer \(l), but the model has layers 0–\(layers - 1) of \(width) neurons each"
         case .missing(let what): return "the intervention needs \(what)"
         case .unreadable(let path, let why): return "\(path): \(why)"
+        case .nonFinite(let example, let intervention):
+            let what = intervention.map { "under \($0.mode.rawValue) of \($0.neurons.count) neurons (strength \($0.strength))" } ?? "without an intervention"
+            return "ablate: the class logits of test example \(example) are NaN or infinite \(what), first layer "
+                + "\(intervention?.firstLayer.map(String.init) ?? "–"): the activations overflow Float32. Lower the strength, or check the checkpoint."
         }
     }
 }

@@ -62,6 +62,9 @@ final class TaskEvaluator {
                 logits = try task.logits(batch.layout.sequences, prompt: prompt.map { Variable($0) }, hooks: hooks).value
             }
             let k = task.classes
+            if let bad = logits.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw InterventionError.nonFinite(example: out.count + bad / k, intervention: intervention)
+            }
             for r in 0..<batch.labels.count {
                 let row = (0..<k).map { Double(logits.scalars[r * k + $0]) }
                 let maximum = row.max()!

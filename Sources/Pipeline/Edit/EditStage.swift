@@ -213,7 +213,7 @@ public struct EditStage {
                 penalty = max(0, Double(kl.value.scalars[0]) - general.entropy)
                 loss = add(loss, scale(kl, by: Float(options.klWeight)))
             }
-            guard loss.value.scalars[0].isFinite else { throw TrainingError.nonFiniteLoss(step: step, epoch: 1) }
+            guard loss.value.scalars[0].isFinite else { throw TrainingError.nonFiniteLoss(stage: "edit", step: step, epoch: 1) }
             loss.backward()
             optimizer.step()
             losses.append(objective)

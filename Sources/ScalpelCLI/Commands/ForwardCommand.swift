@@ -24,6 +24,9 @@ struct ForwardCommand: ParsableCommand {
         guard !ids.isEmpty else { throw ValidationError("the text has no tokens") }
         let batch = TokenBatch([ids])
         let logits = llama.forward(embeddings: try llama.embed(batch), batch: batch).logits!
+        if let bad = logits.value.scalars.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError.nonFiniteLogits(position: bad / llama.config.vocabularySize)
+        }
         let loss = ids.count > 1 ? Double(nextTokenLoss(logits: logits, batch: batch).value.scalars[0]) : Double.nan
         let v = llama.config.vocabularySize
         var positions: [[String: Any]] = []
