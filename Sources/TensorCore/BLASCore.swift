@@ -20,7 +20,8 @@ import Foundation
 /// | AVX                                        | `Sandybridge` |
 /// | less                                       | (OpenBLAS's choice) |
 ///
-/// It acts only when OpenBLAS runs a kernel it knows to be of a lower level than the processor's.
+/// It acts only when OpenBLAS runs a kernel it knows to be generic (below AVX2) on a processor that can
+/// do more.
 /// A kernel of the right level (`Zen` on a Zen 4, say) is kept, so results stay those of the kernel
 /// OpenBLAS chose; and an `OPENBLAS_CORETYPE` the user set is always respected, since some machines
 /// set it on purpose (some OpenBLAS builds compute wrong results with some kernels). Different kernels
@@ -94,9 +95,11 @@ public enum BLASCore {
     }
 
     /// The core type to set before OpenBLAS loads, or nil to leave it as it is: only when the user set
-    /// none and OpenBLAS runs a known kernel of a lower level than the processor supports.
+    /// none and OpenBLAS runs a known generic kernel (below AVX2) on a processor that supports more.
     public static func override(features: Features, running: String, userSet: String?) -> String? {
-        guard userSet?.isEmpty ?? true, let level = levels[running.lowercased()], level < features.level else { return nil }
+        guard userSet?.isEmpty ?? true, let level = levels[running.lowercased()], level < features.level, level < .avx2 else {
+            return nil
+        }
         return preferred(for: features)
     }
 

@@ -96,10 +96,14 @@ import TestSupport
     /// temporary is left, the store is absent or whole, and the edit's GGUF and Hugging Face folder are
     /// both there (and load) or both absent.
     @Test func sigintAtAnyPointLeavesNoTemporaryAndNoHalfOutput() throws {
-        let (directory, model, data) = try tinyRunFolder()
+        let (directory, _, data) = try tinyRunFolder()
         defer { try? FileManager.default.removeItem(at: directory) }
+        // A model and a dataset large enough that each stage runs for a while.
+        let config = TinyModels.llamaConfig(layers: 4, hidden: 64, heads: 4, kvHeads: 2, ffn: 192, vocabulary: 260)
+        let model = directory.appendingPathComponent("small.gguf")
+        try TinyModels.writeLlamaGGUF(model, tensors: TinyModels.llamaTensors(config), config: config)
         var rows = "text,label\n"
-        for i in 0..<600 { rows += (i % 2 == 0 ? "good film number \(i) again" : "bad film number \(i) again") + ",\(i % 2 == 0 ? "pos" : "neg")\n" }
+        for i in 0..<1500 { rows += (i % 2 == 0 ? "good film number \(i) again" : "bad film number \(i) again") + ",\(i % 2 == 0 ? "pos" : "neg")\n" }
         try rows.write(to: data, atomically: true, encoding: .utf8)
         let run = directory.appendingPathComponent("run")
         let recipe = directory.appendingPathComponent("r.yaml")
@@ -113,30 +117,39 @@ import TestSupport
         task: {template: "{text} =", verbalizers: ["a", "b"]}
         collect: {positions: [last, mean], metrics: [label, confidence], batch_size: 2}
         rank: {permutations: 10, top_k: 3, bootstrap: 0}
-        edit: {neurons: 3, steps: 40, learning_rate: 0.01, batch_size: 2}
+        edit: {neurons: 3, steps: 150, learning_rate: 0.01, batch_size: 4}
         """.write(to: recipe, atomically: true, encoding: .utf8)
+        // Each stage runs once whole, timed; the interrupts then land at fractions of that time.
+        func seconds(_ arguments: [String]) throws -> Double {
+            let start = Date()
+            let result = try runScalpel(arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            return Date().timeIntervalSince(start)
+        }
+        let fractions = [0.15, 0.35, 0.55, 0.75, 0.9]
         let store = run.appendingPathComponent("collect/activations.h5")
+        let collectTime = try seconds(["collect", recipe.path])
         var landed = 0
-        for delay in [0.3, 0.6, 1.0, 1.6] {
-            if try Self.interrupt(["collect", recipe.path, "--force"], after: delay) { landed += 1 }
-            #expect(Self.temporaries(directory).isEmpty, "collect stopped at \(delay) s left \(Self.temporaries(directory))")
+        for fraction in fractions {
+            if try Self.interrupt(["collect", recipe.path, "--force"], after: fraction * collectTime) { landed += 1 }
+            #expect(Self.temporaries(directory).isEmpty, "collect stopped at \(fraction) left \(Self.temporaries(directory))")
             if FileManager.default.fileExists(atPath: store.path) { _ = try ActivationStoreReader(url: store) }
         }
-        #expect(landed > 0, "every collect finished before its SIGINT; make the data larger")
-        let finished = try runScalpel(["run", recipe.path])
-        #expect(finished.status == 0, "\(finished.stderr)")
+        #expect(landed > 0, "every collect finished before its SIGINT")
+        _ = try seconds(["rank", recipe.path])
+        let editTime = try seconds(["edit", recipe.path])
         let gguf = run.appendingPathComponent("edit/edited.gguf"), hf = run.appendingPathComponent("edit/hf")
         landed = 0
-        for delay in [0.2, 0.5, 0.9, 1.4, 2.0] {
-            if try Self.interrupt(["edit", recipe.path, "--force"], after: delay) { landed += 1 }
-            #expect(Self.temporaries(directory).isEmpty, "edit stopped at \(delay) s left \(Self.temporaries(directory))")
+        for fraction in fractions {
+            if try Self.interrupt(["edit", recipe.path, "--force"], after: fraction * editTime) { landed += 1 }
+            #expect(Self.temporaries(directory).isEmpty, "edit stopped at \(fraction) left \(Self.temporaries(directory))")
             let outputs = [gguf, hf.appendingPathComponent("model.safetensors"), hf.appendingPathComponent("config.json")]
                 .map { FileManager.default.fileExists(atPath: $0.path) }
-            #expect(outputs == [true, true, true], "edit stopped at \(delay) s: outputs \(outputs)")
+            #expect(outputs == [true, true, true], "edit stopped at \(fraction): outputs \(outputs)")
             _ = try GGUFFile(path: gguf.path)
             _ = try SafetensorsFile(path: hf.appendingPathComponent("model.safetensors").path)
         }
-        #expect(landed > 0, "every edit finished before its SIGINT; give it more steps")
+        #expect(landed > 0, "every edit finished before its SIGINT")
     }
 
     /// A process killed outright cannot clean up: its temporaries are swept at the next start.
