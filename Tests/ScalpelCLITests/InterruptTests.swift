@@ -141,7 +141,7 @@ import TestSupport
         let gguf = run.appendingPathComponent("edit/edited.gguf"), hf = run.appendingPathComponent("edit/hf")
         landed = 0
         for fraction in fractions {
-            if try Self.interrupt(["edit", recipe.path, "--force"], after: fraction * editTime) { landed += 1 }
+            if try Self.interrupt(["edit", recipe.path], after: fraction * editTime) { landed += 1 }
             #expect(Self.temporaries(directory).isEmpty, "edit stopped at \(fraction) left \(Self.temporaries(directory))")
             let outputs = [gguf, hf.appendingPathComponent("model.safetensors"), hf.appendingPathComponent("config.json")]
                 .map { FileManager.default.fileExists(atPath: $0.path) }
