@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import HDF5Kit
 
 /// The run's evidence archive, `runs/<name>/evidence.h5`: one group per stage, each written as soon as its
@@ -42,6 +43,8 @@ public enum EvidenceArchive {
             let provenance = try root.group("provenance")
             try provenance.setAttribute("\(stage)_started", .string(ISO8601DateFormatter().string(from: started)))
             try provenance.setAttribute("\(stage)_seconds", .double(Date().timeIntervalSince(started)))
+            // Kernels give different low bits: results are reproducible per kernel, so name it.
+            try provenance.setAttribute("\(stage)_blas_kernel", .string("\(BLASCore.running) (chosen by \(BLASCore.chooser))"))
         }
     }
 

@@ -90,7 +90,7 @@ struct CollectBench: ParsableCommand {
         let peak = peakResidentMegabytes()
         let reference = 690.0
         if json {
-            Output.printJSON(["benchmark": "collect", "model": model, "batch": batch, "length": length, "results": results, "peak_rss_mb": peak,
+            Output.printJSON(["benchmark": "collect", "model": model, "batch": batch, "length": length, "results": results, "blas": BLASCore.record, "peak_rss_mb": peak,
                               "pytorch_reference_tokens_per_second": reference, "target_tokens_per_second": 1.3 * reference])
             return
         }

@@ -55,7 +55,7 @@ struct EditStepBench: ParsableCommand {
                                      "optimizer_state_floats": optimizer.stateElementCount,
                                      "step_tokens_per_second": tokens / step, "forward_tokens_per_second": tokens / forward,
                                      "step_over_forward_time": step / forward, "pytorch_reference_tokens_per_second": reference,
-                                     "peak_rss_mb": peakResidentMegabytes()]
+                                     "blas": BLASCore.record, "peak_rss_mb": peakResidentMegabytes()]
         if json { Output.printJSON(result); return }
         print("\(model) sparse edit step, batch \(batch) × \(length), \(neurons) neurons in each of \(layers) layers (\(weights) weights, \(String(format: "%.2f", 100 * Double(weights) / Double(ffnWeights)))% of the FFN)")
         print(String(format: "training step: %7.0f tokens/s (%.2f s), %.2f× PyTorch's %.0f (target 2×)", tokens / step, step, tokens / step / reference, reference))

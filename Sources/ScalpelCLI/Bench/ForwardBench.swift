@@ -61,7 +61,7 @@ struct ForwardBench: ParsableCommand {
         if json {
             Output.printJSON(["benchmark": "forward", "model": model, "batch": batch, "length": length, "sgemm_gflops": sgemmRate,
                               "gflop_per_token_with_head": (body + head) / 1e9, "gflop_per_token_without_head": body / 1e9,
-                              "peak_rss_mb": peak, "results": results])
+                              "blas": BLASCore.record, "peak_rss_mb": peak, "results": results])
             return
         }
         print("\(model) forward, batch \(batch) × \(length), FFN sites of all \(c.layers) layers recorded")

@@ -41,7 +41,7 @@ struct MatMulBench: ParsableCommand {
             ])
         }
         if json {
-            Output.printJSON(["benchmark": "matmul", "naive_rows": naiveRows, "results": rows])
+            Output.printJSON(["benchmark": "matmul", "naive_rows": naiveRows, "results": rows, "blas": BLASCore.record])
             return
         }
         print("sgemm, x[M,K]·W[N,K]ᵀ, Float32 (naive baseline on \(naiveRows) rows)")

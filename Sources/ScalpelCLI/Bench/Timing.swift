@@ -5,6 +5,7 @@ import Scalpel
 /// more as fit in `minimumSeconds`. The best run is the one least disturbed by the scheduler, which on a
 /// shared 2-core machine is the only stable figure.
 func bestSeconds(runs: Int = 1, minimumSeconds: Double = 0, progress: ((Int, Double) -> Void)? = nil, _ body: () throws -> Void) rethrows -> Double {
+    _ = kernelAnnounced
     try body()
     var best = Double.infinity
     var done = 0
@@ -37,3 +38,8 @@ func sgemmRate(m: Int, k: Int, n: Int, minimumSeconds: Double, naiveRows: Int? =
     } } }
     return 2 * Double(rows * n * k) / seconds / 1e9
 }
+
+/// Every benchmark says which OpenBLAS kernel it measured (once, on stderr; `--json` carries it too).
+private let kernelAnnounced: Void = {
+    Output.progress("bench: OpenBLAS kernel \(BLASCore.running) (chosen by \(BLASCore.chooser))")
+}()
