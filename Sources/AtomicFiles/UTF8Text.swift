@@ -61,5 +61,9 @@ public enum UserFile {
 public struct UserFileError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "cannot read \(path): \(reason)" }
 }

@@ -60,6 +60,9 @@ public struct Experiment: @unchecked Sendable {
                 let ids = tokenizer.encode(word, addSpecialTokens: false)
                 if ids.count != 1 {
                     issue("task.verbalizers", "verbalizer \(i) '\(word)' is \(ids.count) tokens (\(ids.map { tokenizer.token($0) ?? "?" }.joined(separator: " | "))); each must be a single token — try it with or without a leading space")
+                } else if let earlier = verbalizerIDs?.firstIndex(of: ids[0]) {
+                    issue("task.verbalizers", "verbalizers \(earlier) and \(i) are the same token (\(tokenizer.token(ids[0]) ?? "?")); each class needs its own")
+                    verbalizerIDs?.append(ids[0])
                 } else {
                     verbalizerIDs?.append(ids[0])
                 }

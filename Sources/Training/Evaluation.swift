@@ -43,7 +43,8 @@ public struct Evaluation: Sendable, Equatable {
 /// interval is the 2.5th to 97.5th percentile of the differences. Pairing keeps each example's two
 /// outcomes together, which is what makes the test valid for the same test set.
 public func pairedBootstrapDifference(_ a: [Bool], _ b: [Bool], resamples: Int = 2000, seed: UInt64 = 7) -> (difference: Double, low: Double, high: Double) {
-    precondition(a.count == b.count && !a.isEmpty, "paired bootstrap: need two outcome lists of the same, non-zero length")
+    // No examples (or unpaired lists) have no interval: NaN, which reports print as "–".
+    guard a.count == b.count && !a.isEmpty else { return (.nan, .nan, .nan) }
     let n = a.count
     let diff = { (indices: [Int]) -> Double in
         Double(indices.reduce(0) { $0 + (a[$1] ? 1 : 0) - (b[$1] ? 1 : 0) }) / Double(indices.count)

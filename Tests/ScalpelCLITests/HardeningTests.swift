@@ -226,6 +226,24 @@ import TestSupport
         #expect(twice.status == 1 && twice.problems.contains { ($0["message"] as? String)?.contains("given twice") == true })
     }
 
+    @Test func splitsMasksAndVerbalizersTheStagesWouldRefuseAreRefused() throws {
+        let (directory, model, data) = try tinyRunFolder()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let noTest = try problems(try recipe("", in: directory, model: model, data: data, split: "{train: 1, dev: 0, test: 0}"))
+        #expect(noTest.problems.contains { ($0["message"] as? String)?.contains("leaves 0 test examples") == true }, "\(noTest.problems)")
+        let folderMask = try problems(try recipe("edit: {mask: \(directory.path)}", in: directory, model: model, data: data))
+        #expect(folderMask.problems.contains { $0["path"] as? String == "edit.mask" }, "\(folderMask.problems)")
+        let knob = directory.appendingPathComponent("knob.json")
+        try #"{"mode": "zero", "strength": 0, "neurons": [{"layer": 5, "neuron": 1}], "seed": 0}"#.write(to: knob, atomically: true, encoding: .utf8)
+        let absent = try problems(try recipe("edit: {mask: \(knob.path)}", in: directory, model: model, data: data))
+        #expect(absent.problems.contains { ($0["message"] as? String)?.contains("layer 5") == true }, "\(absent.problems)")
+        let file = try recipe("", in: directory, model: model, data: data)
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: #"["a", "b"]"#, with: #"["a", "a"]"#)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let same = try problems(file)
+        #expect(same.problems.contains { ($0["message"] as? String)?.contains("same token") == true }, "\(same.problems)")
+    }
+
     @Test func hostileYAMLIsRefusedBeforeItIsParsed() throws {
         let directory = try Fixtures.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -76,6 +76,15 @@ public struct EditStage {
         if objective == "pair_preference" && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
             problems.add("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); this one has no pairs")
         }
+        // A mask or suppression file must be an intervention naming neurons this model has.
+        let model = experiment.loaded.model
+        for key in ["edit.mask", "edit.suppress"] {
+            guard let file = r.string(key) else { continue }
+            do {
+                try Intervention.load(URL(fileURLWithPath: Experiment.resolve(file, root: experiment.root)))
+                    .validate(layers: model.layers, width: model.ffnWidth)
+            } catch { problems.add(key, "\(error)") }
+        }
         // Ranges were checked with the recipe (RecipeSchema's bounds); what is left is how options combine.
         let neurons = r.int("edit.neurons") ?? 32
         let steps = r.int("edit.steps") ?? 100

@@ -43,8 +43,7 @@ struct NeuronScorer {
 
     /// nil when the metric has a single value on the training rows (nothing to correlate with).
     func context(name: String, train: [Double], dev: [Double]) -> MetricContext? {
-        guard let z = standardized(train) else { return nil }
-        let ranks = standardized(averageRanks(train))!
+        guard let z = standardized(train), let ranks = standardized(averageRanks(train)) else { return nil }
         let binary = Predictivity.isBinary(train) && Predictivity.isBinary(dev)
         return MetricContext(name: name, train: train, dev: dev, binary: binary,
                              pearsonY: trainTest.permutedMatrix(z), spearmanY: trainTest.permutedMatrix(ranks), standardizedRanks: ranks,

@@ -9,7 +9,7 @@ struct ForwardCommand: ParsableCommand {
         abstract: "Run a language model over a text: per-position predictions and the mean next-token loss.")
 
     @Option(help: "Checkpoint path or alias.") var model: String
-    @Option(help: "The text.") var text: String
+    @Option(parsing: .unconditional, help: "The text (may start with a dash).") var text: String
     @Option(parsing: .unconditional, help: "Top predictions to show per position.") var top = 5
     @Flag(help: "Print JSON: {ids, loss, positions: [{argmax, logsumexp, top: [[id, logit]]}]}.") var json = false
 
@@ -55,7 +55,7 @@ struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "embed", abstract: "Sentence embedding from an encoder (MiniLM).")
 
     @Option(help: "Checkpoint path or alias.") var model: String
-    @Option(help: "The text.") var text: String
+    @Option(parsing: .unconditional, help: "The text (may start with a dash).") var text: String
     @Flag(help: "Print JSON: {ids, embedding}.") var json = false
 
     func run() throws {

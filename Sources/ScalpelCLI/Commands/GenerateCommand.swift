@@ -8,7 +8,7 @@ struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate text with a KV cache (greedy or seeded sampling).")
 
     @Option(help: "Checkpoint path or alias.") var model: String
-    @Option(help: "The prompt.") var prompt: String
+    @Option(parsing: .unconditional, help: "The prompt (may start with a dash).") var prompt: String
     @Flag(help: "Wrap the prompt in the model's chat template.") var chat = false
     @Option(parsing: .unconditional, help: "Tokens to generate at most.") var maxTokens = 64
     @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
