@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Statistics", dependencies: ["CBLAS", "TensorCore"]),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Tokenizers", dependencies: ["Checkpoints"]),
-        .target(name: "Models", dependencies: ["Autodiff", "Checkpoints", "Tokenizers"]),
+        .target(name: "Models", dependencies: ["AtomicFiles", "Autodiff", "Checkpoints", "Tokenizers"]),
         .target(name: "Datasets", dependencies: ["AtomicFiles", "Checkpoints", "TensorCore"]),
         .target(name: "Recipes", dependencies: ["AtomicFiles", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Models", "Optimizers", "Datasets"]),

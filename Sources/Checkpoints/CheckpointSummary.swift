@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// What `scalpel inspect` shows of any checkpoint: format, architecture, metadata, tensors, parameters.
@@ -99,21 +100,12 @@ public enum CheckpointFormat: Sendable {
 
     /// Runs a reader of the checkpoint at `path`; its errors come back naming the file.
     public static func reading<T>(_ path: String, _ read: () throws -> T) throws -> T {
-        do { return try read() } catch let error as CheckpointFileError { throw error } catch {
-            throw CheckpointFileError(path: path, underlying: "\(error)")
+        do { return try read() } catch let error as UserFileError { throw error } catch {
+            let text = "\(error)"
+            if text.contains(path) { throw error }
+            throw UserFileError(path: path, reason: text)
         }
     }
-}
-
-/// A checkpoint reader's error, with the file it was reading.
-public struct CheckpointFileError: Error, Equatable, CustomStringConvertible {
-    public let path: String
-    public let underlying: String
-    public init(path: String, underlying: String) {
-        self.path = path
-        self.underlying = underlying
-    }
-    public var description: String { underlying.contains(path) ? underlying : "\(path): \(underlying)" }
 }
 
 public enum CheckpointFormatError: Error, Equatable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Autodiff
 import Checkpoints
 import Foundation
@@ -58,7 +59,7 @@ public enum ModelLoader {
         case .gguf:
             let file = try CheckpointFormat.reading(weightsPath) { try GGUFFile(file: mapped) }
             guard let architecture = file.metadata["general.architecture"]?.string else {
-                throw CheckpointFileError(path: weightsPath, underlying: "\(ModelError.missingMetadata(key: "general.architecture"))")
+                throw UserFileError(path: weightsPath, reason: "\(ModelError.missingMetadata(key: "general.architecture"))")
             }
             let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
             let source = WeightSource(shapes: shapes) { try file.dequantized($0) }
