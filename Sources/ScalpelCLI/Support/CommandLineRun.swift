@@ -97,3 +97,29 @@ enum ArgumentText {
         }
     }
 }
+
+// What to do, for the errors users meet most; their messages say what is wrong.
+extension UserFileError: HintedError {
+    var hint: String { "Check the path: it must name a readable file (run Scripts/fetch for the shipped models and data)." }
+}
+extension InvalidUTF8Error: HintedError {
+    var hint: String { "Convert the file to UTF-8, e.g. iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8." }
+}
+extension CheckpointFormatError: HintedError {
+    var hint: String { "Pass a .gguf file, a .safetensors file or a Hugging Face folder; fetch or copy it again if it was cut short." }
+}
+extension HuggingFaceConfigError: HintedError {
+    var hint: String { "Re-export the model with save_pretrained, or restore config.json from the model's release." }
+}
+extension ModelError: HintedError {
+    var hint: String {
+        switch self {
+        case .nonFiniteLogits: "Lower the intervention's strength, or check the checkpoint."
+        case .unknownArchitecture: "Use a checkpoint of a supported family (scalpel inspect shows a file's architecture)."
+        default: "Check the checkpoint: it may be incomplete, or of another variant of its architecture."
+        }
+    }
+}
+extension InterventionError: HintedError {
+    var hint: String { "An intervention file is what `scalpel ablate` writes in the run's ablate/ folder; compare yours with one." }
+}
