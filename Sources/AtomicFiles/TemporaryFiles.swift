@@ -9,9 +9,12 @@ import Darwin
 /// rather than leaving them behind, and those a killed process left are swept at the next start.
 ///
 /// Temporary names carry `.tmp-<pid>-<random>`: the pid says whose they are, so a sweep removes only
-/// those of processes that no longer run. Signals are taken by a thread of their own (`sigwait`), not
-/// by an asynchronous handler, so cleaning up is ordinary code that may take locks: a stop that
-/// arrives inside `uninterruptible` waits for it, which is how two outputs are renamed together.
+/// those of processes that no longer run. A stop's cleanup is ordinary code on a thread of its own,
+/// which may take locks: a stop that arrives inside `uninterruptible` waits for it, which is how two
+/// outputs are renamed together.
+/// The write end of the stop handler's pipe (set before the handler is installed).
+nonisolated(unsafe) private var stopPipe: Int32 = -1
+
 public enum TemporaryFiles {
     private static let lock = NSRecursiveLock()
     nonisolated(unsafe) private static var live: Set<String> = []
@@ -50,33 +53,40 @@ public enum TemporaryFiles {
         }
     }
 
-    /// Takes SIGINT and SIGTERM on a thread of their own: each removes the live temporaries, then
-    /// ends the process by the same signal, as the default action would. Call it first thing in
-    /// `main`, before any other thread starts, so that every thread inherits the blocked mask.
+    /// Takes SIGINT and SIGTERM: each removes the live temporaries, then ends the process by the same
+    /// signal, as the default action would.
+    ///
+    /// The handler is process-wide (`sigaction`), since libraries start threads of their own before
+    /// `main` (OpenBLAS's workers) and the kernel may deliver the signal to any of them. It only writes
+    /// the signal's number to a pipe, which is all a signal handler may safely do; a thread of ours
+    /// reads it and does the cleanup as ordinary code, under the lock writers take.
     public static func installStopHandler() {
-        var blocked = stopSignals()
-        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return }
+        stopPipe = ends[1]
+        let reader = ends[0]
         let thread = Thread {
-            var stops = stopSignals()
             var received: Int32 = 0
-            while sigwait(&stops, &received) != 0 {}
-            removeAll()
+            while read(reader, &received, MemoryLayout<Int32>.size) != MemoryLayout<Int32>.size {}
             lock.lock()   // held until the process ends: no rename starts after the stop
+            for path in live { try? FileManager.default.removeItem(atPath: path) }
+            live.removeAll()
             signal(received, SIG_DFL)
-            pthread_sigmask(SIG_UNBLOCK, &stops, nil)
             raise(received)
             _exit(128 + received)
         }
         thread.name = "scalpel-stop"
         thread.start()
-    }
-
-    private static func stopSignals() -> sigset_t {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        return set
+        for stop in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                var value = number
+                _ = write(stopPipe, &value, MemoryLayout<Int32>.size)
+            }
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(stop, &action, nil)
+        }
     }
 
     /// Removes the temporaries under `directory` (and its subfolders, `depth` levels down) that
@@ -134,20 +144,35 @@ public struct StagedOutputs {
     /// staging folder.
     public func commit() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: staging.path).filter { !$0.hasPrefix(".") }.sorted()
+        var replaced: [(old: URL, destination: URL)] = []
         try TemporaryFiles.uninterruptible {
-            for name in names {
-                let destination = directory.appendingPathComponent(name)
-                if FileManager.default.fileExists(atPath: destination.path) {
+            // The old outputs go aside first, so that a failed move can put them back; they are deleted last.
+            do {
+                for name in names {
+                    let destination = directory.appendingPathComponent(name)
+                    guard FileManager.default.fileExists(atPath: destination.path) else { continue }
                     let old = TemporaryFiles.claim(for: destination)
                     try FileManager.default.moveItem(at: destination, to: old)
-                    try? FileManager.default.removeItem(at: old)
+                    replaced.append((old, destination))
+                }
+                for name in names { try FileManager.default.moveItem(at: url(name), to: directory.appendingPathComponent(name)) }
+            } catch {
+                for (old, destination) in replaced {
+                    if FileManager.default.fileExists(atPath: destination.path) { try? FileManager.default.removeItem(at: old) }
+                    else { try? FileManager.default.moveItem(at: old, to: destination) }
                     TemporaryFiles.release(old)
                 }
-                try FileManager.default.moveItem(at: url(name), to: destination)
+                throw error
             }
-            try? FileManager.default.removeItem(at: staging)
-            TemporaryFiles.release(staging)
+            // The renames themselves survive a crash once the folder is on disk.
+            let folder = open(directory.path, O_RDONLY)
+            if folder >= 0 { _ = fsync(folder); close(folder) }
         }
+        for (old, _) in replaced {
+            try? FileManager.default.removeItem(at: old)
+            TemporaryFiles.release(old)
+        }
+        discard()
     }
 
     /// Removes the staging folder and whatever is in it (when the outputs are abandoned).

@@ -33,6 +33,15 @@ public struct Bounds: Sendable, Equatable {
     public static let fraction = Bounds(lower: 0, upper: .value(1))
     /// Finite, of any sign.
     public static let finite = Bounds()
+    /// Examples in one forward pass or step.
+    public static let batch = Bounds.atLeast(1, atMost: .value(1024))
+    /// Tokens in one sequence.
+    public static let tokens = Bounds.atLeast(1, atMost: .value(8192))
+    /// Repetitions, resamples and permutations: enough for any statistic, few enough to finish.
+    public static let repeats = Bounds.atLeast(1, atMost: .value(1_000_000))
+
+    /// No number Scalpel reads is larger: every one becomes a Float somewhere.
+    static let largest = Double(Float.greatestFiniteMagnitude)
 
     /// Whether the range needs the model's configuration to be checked in full.
     public var dependsOnModel: Bool {
@@ -65,24 +74,25 @@ public struct Bounds: Sendable, Equatable {
             case .neurons: parts.append("at most \(value ?? "the model's neuron count") (the model's neurons in all layers)")
             }
         }
-        return parts.isEmpty ? "a finite number" : "a finite number " + parts.joined(separator: " and ")
+        return parts.isEmpty ? "a finite number" : parts.joined(separator: " and ")
     }
 
     /// Why `value` is out of range, or nil when it is within it. Model-dependent limits are skipped when
     /// `limits` is nil.
     public func problem(_ value: Double, limits: ModelLimits? = nil) -> String? {
         let wrong: Bool
-        if !value.isFinite { wrong = true }
+        if !value.isFinite || abs(value) > Self.largest { wrong = true }
         else if let lower, lowerExclusive ? value <= lower : value < lower { wrong = true }
         else if let upper = upperValue(limits), value > upper { wrong = true }
         else { wrong = false }
-        return wrong ? "is \(Self.format(value)); it must be \(describe(limits))" : nil
+        let range = value.isFinite && abs(value) <= Self.largest ? describe(limits) : "a finite number " + describe(limits)
+        return wrong ? "is \(Self.format(value)); it must be \(range)" : nil
     }
 
     static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "infinity" : "-infinity" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        if value == value.rounded(), abs(value) < 9e18 { return String(Int64(value)) }
         return "\(value)"
     }
 }

@@ -67,7 +67,7 @@ public struct Recipe: @unchecked Sendable, Equatable {
     }
     public func string(_ path: String) -> String? { node(path)?.string }
     public func int(_ path: String) -> Int? { node(path)?.int }
-    public func number(_ path: String) -> Double? { node(path)?.float ?? node(path)?.int.map(Double.init) }
+    public func number(_ path: String) -> Double? { node(path).flatMap(RecipeValidator.number) }
     public func bool(_ path: String) -> Bool? { node(path)?.bool }
     public func list(_ path: String) -> [String]? { node(path)?.sequence?.compactMap(\.string) }
     public func ints(_ path: String) -> [Int]? {
@@ -97,7 +97,7 @@ public struct Recipe: @unchecked Sendable, Equatable {
         }
         func string(_ path: String) -> String? { get(path)?.string }
         func int(_ path: String) -> Int? { get(path)?.int }
-        func number(_ path: String) -> Double? { get(path)?.float ?? get(path)?.int.map(Double.init) }
+        func number(_ path: String) -> Double? { get(path).flatMap(RecipeValidator.number) }
         func list(_ path: String) -> [String]? { get(path)?.sequence?.compactMap(\.string) }
 
         let seed = max(0, int("seed") ?? 0)
@@ -138,7 +138,7 @@ public struct Recipe: @unchecked Sendable, Equatable {
         self.stages = stages
         var labels: [String: Int]?
         if case .mapping(let m)? = get("data.labels") {
-            labels = Dictionary(uniqueKeysWithValues: m.map { ($0.key.string ?? "", $0.value.int ?? 0) })
+            labels = Dictionary(m.map { ($0.key.string ?? "", $0.value.int ?? 0) }, uniquingKeysWith: { first, _ in first })
         }
         data = DataSection(loader: string("data.loader")!, path: string("data.path")!, text: string("data.text"), label: string("data.label"),
                            labels: labels, limit: int("data.limit"), skipIncomplete: get("data.skip_incomplete")?.bool ?? false,

@@ -47,7 +47,7 @@ public enum RecipeValidator {
         }
         let node: Node
         do {
-            guard let composed = try Yams.compose(yaml: text) else { throw RecipeIssue(path: "", line: nil, message: "the file is empty") }
+            guard let composed = try YAMLLimits.composed(text) else { throw RecipeIssue(path: "", line: nil, message: "the file is empty") }
             node = composed
         } catch let error as YamlError {
             throw RecipeIssue(path: "", line: nil, message: "not valid YAML: \(error)")
@@ -140,8 +140,18 @@ public enum RecipeValidator {
             }
         case .integerMap:
             guard case .mapping(let mapping) = node else { wrong(); return }
-            for (key, value) in mapping where value.int == nil {
-                issues.append(RecipeIssue(path: "\(path).\(key.string ?? "?")", line: line(value), message: "must be an integer class index, not \(describe(value))"))
+            for (key, value) in mapping {
+                if key.scalar == nil {
+                    issues.append(RecipeIssue(path: path, line: line(key), message: "keys must be raw labels (text), not \(describe(key))"))
+                } else if value.int == nil {
+                    issues.append(RecipeIssue(path: "\(path).\(key.string ?? "?")", line: line(value), message: "must be an integer class index, not \(describe(value))"))
+                }
+            }
+            // Class indices number the classes: every one of 0..<K, where K is how many there are.
+            let indices = Set(mapping.compactMap { $0.value.int })
+            if indices.count == mapping.count, indices != Set(0..<indices.count) {
+                issues.append(RecipeIssue(path: path, line: line(node), message: "the class indices are \(indices.sorted()); "
+                                          + "they must number the classes 0 to \(indices.count - 1)"))
             }
         case .section(let fields): check(node, against: fields, path: path, issues: &issues)
         }

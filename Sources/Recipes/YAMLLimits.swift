@@ -11,20 +11,66 @@ enum YAMLLimits {
     static let maxDepth = 64
     /// Nodes a recipe may expand to, aliases followed.
     static let maxNodes = 100_000
-    /// Bytes a recipe may have.
-    static let maxBytes = 1 << 20
+    /// Bytes a recipe may have (the shipped ones have 2–3 KiB).
+    static let maxBytes = 64 << 10
+    /// The parser's stack: enough for the deepest tree `maxBytes` can spell (one `[` a level), so that
+    /// what the scanner below misses is still refused, by the measured depth, rather than crashing.
+    static let parserStack = 512 << 20
 
     /// The deepest nesting of `text` and the line where it occurs, scanned without parsing.
     ///
-    /// The estimate never undercounts a nesting the parser would build: block levels are counted from
-    /// indentation and leading `- `, flow levels from brackets outside quotes and comments, and a
-    /// bracket that may begin a flow collection is counted even where YAML would read it as text.
+    /// An estimate, for a message that names the line: block levels are counted from indentation and
+    /// leading `- `, flow levels from brackets outside quotes and comments. It can miss nesting that
+    /// YAML's rarer constructs spell; `composed` measures the parsed tree, which misses nothing.
     static func deepestNesting(_ text: String) -> (depth: Int, line: Int) {
         var scanner = NestingScanner()
         var deepest = (depth: 0, line: 1)
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let depth = scanner.scan(Array(line.utf8))
+        // Bytes, not Characters: "\r\n" is one Character, and a CRLF file would be one line.
+        for (index, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            let depth = scanner.scan(Array(line))
             if depth > deepest.depth { deepest = (depth, index + 1) }
+        }
+        return deepest
+    }
+
+    /// Parses `text` on a thread with a stack large enough for any document of `maxBytes` (Yams builds
+    /// its tree recursively), and measures the tree there: a tree too deep is dropped on that thread
+    /// too, since releasing it recurses as deeply as building it.
+    static func composed(_ text: String) throws -> Node? {
+        final class Outcome: @unchecked Sendable { var result: Result<Node?, Error> = .success(nil) }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            outcome.result = Result {
+                guard let node = try Yams.compose(yaml: text) else { return nil }
+                let depth = treeDepth(node)
+                if depth > maxDepth {
+                    throw RecipeIssue(path: "", line: nil, message: "the YAML nests \(depth) levels deep; a recipe may nest at "
+                                      + "most \(maxDepth) (the shipped ones nest 3): flatten it")
+                }
+                return node
+            }
+            done.signal()
+        }
+        thread.stackSize = parserStack
+        thread.start()
+        done.wait()
+        return try outcome.result.get()
+    }
+
+    /// The depth of `node`'s tree, measured without recursion (aliases count where they stand).
+    static func treeDepth(_ node: Node) -> Int {
+        var deepest = 0
+        var stack = [(node, 1)]
+        var visited = 0
+        while let (next, depth) = stack.popLast(), visited <= maxNodes {
+            visited += 1
+            deepest = max(deepest, depth)
+            switch next {
+            case .mapping(let mapping): for (key, value) in mapping { stack.append((key, depth + 1)); stack.append((value, depth + 1)) }
+            case .sequence(let sequence): stack += sequence.map { ($0, depth + 1) }
+            default: break
+            }
         }
         return deepest
     }

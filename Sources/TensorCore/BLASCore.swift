@@ -120,11 +120,12 @@ public enum BLASCore {
     public static let reexecMarker = "SCALPEL_OPENBLAS_CORETYPE_CHOSEN"
 
     /// Who chose the kernel that runs: "scalpel" (by the table above), "user" (`OPENBLAS_CORETYPE`
-    /// set by hand) or "openblas" (its own detection).
+    /// set by hand) or "openblas" (its own detection, also when it did not take Scalpel's choice).
     public static var chooser: String {
         let environment = ProcessInfo.processInfo.environment
-        if environment[reexecMarker] != nil { return "scalpel" }
-        return (environment["OPENBLAS_CORETYPE"]?.isEmpty ?? true) ? "openblas" : "user"
+        let requested = environment["OPENBLAS_CORETYPE"] ?? ""
+        if environment[reexecMarker] != nil { return requested.lowercased() == running.lowercased() ? "scalpel" : "openblas" }
+        return requested.isEmpty ? "openblas" : "user"
     }
 
     /// The kernel, who chose it, and the processor, for records, benchmarks and `--version --json`.
@@ -136,14 +137,15 @@ public enum BLASCore {
 
     /// Executes the program again with the preferred `OPENBLAS_CORETYPE` when OpenBLAS runs a generic
     /// kernel here; returns (doing nothing) otherwise, or when executing fails. Call it first in `main`.
-    public static func reexecIfGeneric(arguments: [String] = CommandLine.arguments) {
+    /// Only an OpenBLAS built with DYNAMIC_ARCH reads `OPENBLAS_CORETYPE`; the arguments are passed on
+    /// as the raw bytes they came as.
+    public static func reexecIfGeneric() {
         let environment = ProcessInfo.processInfo.environment
-        guard environment[reexecMarker] == nil,
+        guard environment[reexecMarker] == nil, configuration.contains("DYNAMIC_ARCH"),
               let core = override(features: .current, running: running, userSet: environment["OPENBLAS_CORETYPE"]) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv(reexecMarker, running, 1)
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        execv("/proc/self/exe", &argv)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Executing failed (no /proc): run on as we are, and say so.
         unsetenv("OPENBLAS_CORETYPE")
         unsetenv(reexecMarker)

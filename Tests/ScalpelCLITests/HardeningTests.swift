@@ -244,6 +244,20 @@ import TestSupport
         #expect(same.problems.contains { ($0["message"] as? String)?.contains("same token") == true }, "\(same.problems)")
     }
 
+    @Test func labelMapsMustNumberTheClasses() throws {
+        let (directory, model, data) = try tinyRunFolder()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for labels in ["{[a]: 0, [b]: 1}", "{pos: 0, neg: 7}"] {
+            let file = try recipe("", in: directory, model: model, data: data)
+            let text = try String(contentsOf: file, encoding: .utf8)
+                .replacingOccurrences(of: "label: label,", with: "label: label, labels: \(labels),")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let result = try problems(file)
+            #expect(result.status == 1 && result.problems.contains { ($0["path"] as? String)?.hasPrefix("data.labels") == true },
+                    "\(labels): \(result.problems)")
+        }
+    }
+
     @Test func hostileYAMLIsRefusedBeforeItIsParsed() throws {
         let directory = try Fixtures.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -251,6 +265,11 @@ import TestSupport
             String(repeating: "[", count: 5000),
             "a: " + String(repeating: "{a: ", count: 3000),
             String(repeating: "- ", count: 4000) + "x",
+            // Constructs a line scanner can miss; the parsed tree's depth is measured all the same.
+            "# comment\r\na: " + String(repeating: "[", count: 3000),
+            "a: # |\n  b: " + String(repeating: "[", count: 3000),
+            "a:\n  " + String(repeating: "? ", count: 3000) + "x",
+            "a: x - 'y\nb: " + String(repeating: "[", count: 3000),
             // "Billion laughs": nine levels of ten aliases each.
             (["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + (1...9).map { i in
                 "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]"

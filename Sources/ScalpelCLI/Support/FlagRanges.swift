@@ -5,11 +5,6 @@ import Scalpel
 /// work starts. Their flags parse `.unconditional`ly, so `--top -1` reaches the check and is answered
 /// with the range rather than "Missing value".
 extension Bounds {
-    /// Sizes of a benchmark batch: large enough to be a batch, small enough to fit in memory.
-    static let batch = Bounds.atLeast(1, atMost: .value(1024))
-    static let tokens = Bounds.atLeast(1, atMost: .value(8192))
-    static let repeats = Bounds.atLeast(1, atMost: .value(1000))
-
     /// Throws a usage error naming the flag, its value and the range.
     func check(_ flag: String, _ value: Double, limits: ModelLimits? = nil) throws {
         if let problem = problem(value, limits: limits) { throw ValidationError("--\(flag) \(problem)") }
