@@ -66,6 +66,12 @@ public enum TemporaryFiles {
         stopPipe = ends[1]
         let reader = ends[0]
         let thread = Thread {
+            // Raising the signal below must reach this thread whatever mask it was started with.
+            var stops = sigset_t()
+            sigemptyset(&stops)
+            sigaddset(&stops, SIGINT)
+            sigaddset(&stops, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &stops, nil)
             var received: Int32 = 0
             while read(reader, &received, MemoryLayout<Int32>.size) != MemoryLayout<Int32>.size {}
             lock.lock()   // held until the process ends: no rename starts after the stop

@@ -263,7 +263,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: directory) }
         let documents = [
             String(repeating: "[", count: 5000),
-            "a: " + String(repeating: "{a: ", count: 3000),
+            "a: " + String(repeating: "{a: ", count: 3000) + "x" + String(repeating: "}", count: 3000),
             String(repeating: "- ", count: 4000) + "x",
             // Constructs a line scanner can miss; the parsed tree's depth is measured all the same.
             "# comment\r\na: " + String(repeating: "[", count: 3000),
@@ -275,7 +275,10 @@ import TestSupport
                 "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]"
             }).joined(separator: "\n"),
         ]
-        for (i, text) in documents.enumerated() {
+        for (i, unclosed) in documents.enumerated() {
+            // Valid YAML, so that only the depth can refuse it.
+            let open = unclosed.filter { $0 == "[" }.count - unclosed.filter { $0 == "]" }.count
+            let text = unclosed + String(repeating: "]", count: max(0, open))
             let file = directory.appendingPathComponent("hostile\(i).yaml")
             try text.write(to: file, atomically: true, encoding: .utf8)
             for arguments in [["recipe", "check", file.path], ["report", file.path]] {
