@@ -21,6 +21,7 @@
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
+//   FuzzSupport, Fuzz*    the reader each one fuzzes  libFuzzer targets (Scripts/fuzz); replayers when built normally
 import PackageDescription
 
 let package = Package(
@@ -30,6 +31,11 @@ let package = Package(
         .library(name: "Scalpel", targets: ["Scalpel"]),
         .executable(name: "scalpel", targets: ["ScalpelCLI"]),
         .executable(name: "fuzz-checkpoints", targets: ["FuzzCheckpoints"]),
+        .executable(name: "fuzz-config", targets: ["FuzzConfig"]),
+        .executable(name: "fuzz-tokenizer", targets: ["FuzzTokenizer"]),
+        .executable(name: "fuzz-recipe", targets: ["FuzzRecipe"]),
+        .executable(name: "fuzz-archive", targets: ["FuzzArchive"]),
+        .executable(name: "fuzz-intervention", targets: ["FuzzIntervention"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -60,8 +66,16 @@ let package = Package(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Fuzz target for the checkpoint readers; see Scripts/fuzz. Built normally it replays files.
-        .executableTarget(name: "FuzzCheckpoints", dependencies: ["Checkpoints"]),
+        // Fuzz targets, one per input kind, sharing FuzzSupport's skeleton; see Scripts/fuzz and docs/fuzzing.md.
+        // Built normally each is a replayer (`fuzz-NAME FILE|DIR...`) for reproducing a crash.
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzCheckpoints", dependencies: ["FuzzSupport", "Checkpoints", "Models", "Tokenizers"]),
+        .executableTarget(name: "FuzzConfig", dependencies: ["FuzzSupport", "Checkpoints", "Models", "TensorCore"]),
+        .executableTarget(name: "FuzzTokenizer", dependencies: ["FuzzSupport", "Tokenizers"]),
+        .executableTarget(name: "FuzzRecipe", dependencies: ["FuzzSupport", "Recipes"]),
+        .executableTarget(name: "FuzzArchive", dependencies: ["FuzzSupport", "CHDF5", "HDF5Kit", "Pipeline", "Report",
+                                                              "Statistics"]),
+        .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Pipeline"]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models", "Tokenizers"]),
 
         .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),

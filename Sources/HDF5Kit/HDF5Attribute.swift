@@ -52,9 +52,16 @@ extension HDF5AttributeHolder {
             defer { H5Sclose(space) }
             let isScalar = H5Sget_simple_extent_type(space) == H5S_SCALAR
             let count = Int(H5Sget_simple_extent_npoints(space))
+            // A damaged dataspace can claim any number of values: never more than the attribute stores.
+            let width = H5Tget_size(type)
+            let (needed, overflow) = max(count, 0).multipliedReportingOverflow(by: max(width, 1))
+            let stored = H5Aget_storage_size(attribute)
+            guard count >= 0, !overflow, UInt64(needed) <= stored else {
+                throw HDF5Error.corrupt(file: fileName, detail: "attribute '\(where_)' claims \(count) values of "
+                                        + "\(width) bytes but stores only \(stored) bytes")
+            }
             switch H5Tget_class(type) {
             case H5T_STRING:
-                let width = H5Tget_size(type)
                 var bytes = [CChar](repeating: 0, count: max(width * count, 1))
                 let memory = H5Tcopy(chdf5_c_s1())
                 defer { H5Tclose(memory) }

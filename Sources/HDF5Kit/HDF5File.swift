@@ -55,14 +55,22 @@ public final class HDF5File {
         }
     }
 
-    /// Opens an existing file read-only.
+    /// Checks `url` as `open` does before libhdf5 sees it (`HDF5Precheck`), without opening it: throws
+    /// `HDF5Error.notAnHDF5File`, `.truncated` or `.corrupt`, each naming the file.
+    public static func precheck(at url: URL) throws {
+        try HDF5Precheck.check(path: url.path)
+    }
+
+    /// Opens an existing file read-only. Scalpel checks the superblock itself first (`HDF5Precheck`), so a
+    /// missing, foreign, truncated or visibly corrupt file is refused with a reason before libhdf5 parses it;
+    /// when libhdf5 still refuses the file, its innermost reason is in the error.
     public static func open(at url: URL) throws -> HDF5File {
-        try HDF5Library.locked {
-            guard FileManager.default.fileExists(atPath: url.path), H5Fis_hdf5(url.path) > 0 else {
-                throw HDF5Error.notAnHDF5File(file: url.path)
-            }
+        try precheck(at: url)
+        return try HDF5Library.locked {
             let id = H5Fopen(url.path, chdf5_f_acc_rdonly(), chdf5_p_default())
-            guard id >= 0 else { throw HDF5Error.notAnHDF5File(file: url.path) }
+            guard id >= 0 else {
+                throw HDF5Error.corrupt(file: url.path, detail: "libhdf5 cannot open it (\(HDF5Library.lastError()))")
+            }
             return HDF5File(id: id, name: url.path)
         }
     }

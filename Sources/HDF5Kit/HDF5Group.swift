@@ -40,10 +40,14 @@ public final class HDF5Group: HDF5AttributeHolder {
 
     public enum ChildKind: Equatable { case group, dataset, other }
 
-    /// What the child `name` is, or nil if there is none.
+    /// What the child `name` is, or nil if there is none. Only hard links are followed: a soft or external
+    /// link (Scalpel writes none) is `.other`, since an external one makes libhdf5 open whatever file it
+    /// names, past `HDF5Precheck` (a FIFO there blocks the reader for good).
     public func kind(of name: String) -> ChildKind? {
         HDF5Library.locked {
             guard H5Lexists(id, name, chdf5_p_default()) > 0 else { return nil }
+            var value: UInt8 = 0
+            if H5Lget_val(id, name, &value, 1, chdf5_p_default()) >= 0 { return .other }   // fails for hard links
             switch chdf5_object_type(id, name) {
             case 0: return .group
             case 1: return .dataset

@@ -60,8 +60,10 @@ extension HDF5Dataset {
         guard shape.count == 2, rows.lowerBound >= 0, rows.upperBound <= shape[0], columns.lowerBound >= 0, columns.upperBound <= shape[1] else {
             throw HDF5Error.invalidShape(path: path, file: fileName, detail: "block \(rows) × \(columns) is outside the dataset's shape \(shape)")
         }
+        guard !rows.isEmpty, !columns.isEmpty else { return [] }
+        let (count, overflow) = rows.count.multipliedReportingOverflow(by: columns.count)
+        try checkStored(overflow ? Int.max : count, of: T.byteSize)
         var values = [T](repeating: T(), count: rows.count * columns.count)
-        guard !values.isEmpty else { return values }
         try HDF5Library.locked {
             let type = try check(H5Dget_type(id), "read the type of", path, fileName)
             defer { H5Tclose(type) }

@@ -220,7 +220,12 @@ struct GroupReader {
 
         // Per neuron, |score| at its best position, for the selecting metric and statistic.
         let scoreGroup = try metricsGroup.group(RankStage.groupName(primary)).group(statistic)
-        let columns = layers.count * width
+        let (columns, overflow) = layers.count.multipliedReportingOverflow(by: width)
+        // The score table must hold positions × columns values, which bounds the arrays made from them below.
+        guard !positions.isEmpty else { throw fail(g, "has no positions") }
+        guard width >= 0, !overflow, !positions.count.multipliedReportingOverflow(by: columns).overflow else {
+            throw fail(g, "has neurons_per_layer \(width), which no model has")
+        }
         let scores = try column(scoreGroup, "score", count: positions.count * columns)
         var best = [Double](repeating: .nan, count: columns)
         for p in 0..<positions.count {
@@ -270,6 +275,7 @@ struct GroupReader {
 
     func ablate(_ g: HDF5Group) throws -> RunEvidence.Ablate {
         let r = try int(g, "random_sets")
+        guard (0...1_000_000).contains(r) else { throw fail(g, "has random_sets \(r), which no run makes") }
         var curves: [RunEvidence.Curve] = []
         for mode in ["zero", "mean", "noise", "amplify"] where g.kind(of: mode) == .group {
             let c = try g.group(mode)

@@ -103,6 +103,9 @@ public enum ReportPage {
         return s
     }
 
+    /// A count stored as a double (k of an amplification), as written; an archive may hold any double there.
+    static func whole(_ v: Double) -> String { v.isFinite && abs(v) < 1e15 ? String(Int(v)) : "\(v)" }
+
     static func ablate(_ a: RunEvidence.Ablate) -> String {
         var s = "<h2>Causal validation</h2>"
         s += "<p class=\"note\">Unablated test accuracy \(String(format: "%.2f%%", a.baselineAccuracy * 100)) on \(a.testExamples) examples. Every point is beside \(a.randomSets) random neuron sets with the same number of neurons in every layer, none of them selected. The curve is the skill set's accuracy drop; the band spans the random sets' drops (lowest to highest), the dashed line is their mean. \(HTML.escape(a.tests ?? ""))</p>"
@@ -110,7 +113,7 @@ public enum ReportPage {
         for c in a.curves {
             let base = a.baselineAccuracy
             let what = c.axis == "k" ? "neurons intervened on (k)" : "strength (×)"
-            let title = c.mode == "amplify" ? "Amplification of the top \(Int(c.fixed)): accuracy drop" : "\(c.mode.capitalized) ablation: accuracy drop"
+            let title = c.mode == "amplify" ? "Amplification of the top \(whole(c.fixed)): accuracy drop" : "\(c.mode.capitalized) ablation: accuracy drop"
             var chart = SVGChart(title: title, xLabel: what, yLabel: "accuracy drop (points)", id: "dose-\(c.mode)")
             chart.logX = c.axis == "k" && (c.x.min() ?? 0) > 0 && (c.x.max() ?? 0) / max(c.x.min() ?? 1, 1e-9) >= 8
             let points = { (v: [Double]) in v.map { (base - $0) * 100 } }
@@ -130,7 +133,7 @@ public enum ReportPage {
                     + HTML.number(c.pairedP[i], digits: 4, key: "\(key).paired_p") + HTML.interval(c.ciLow[i], c.ciHigh[i], digits: 4)
                     + HTML.number(c.klTask[i], digits: 4, key: "\(key).kl_task") + HTML.number(c.klGeneral[i], digits: 4, key: "\(key).kl_general")
             }
-            s += "<h3>\(HTML.escape(c.mode)) (\(c.axis == "k" ? "over k" : "over strength, k = \(Int(c.fixed))"))</h3>"
+            s += "<h3>\(HTML.escape(c.mode)) (\(c.axis == "k" ? "over k" : "over strength, k = \(whole(c.fixed))"))</h3>"
             s += HTML.table([c.axis, "accuracy", "random mean", "random range", "z", "empirical p", "paired p", "Δ accuracy vs random, 95% CI", "KL task", "KL general"], rows, id: "ablate-\(c.mode)")
         }
         return s

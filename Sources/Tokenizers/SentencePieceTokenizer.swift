@@ -43,6 +43,10 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         self.ids = ids
         // Dense ranks of the normal pieces' scores, highest first, so that equal scores tie and fall back to position.
         let normal = types.indices.filter { types[$0] == PieceType.normal.rawValue }
+        // A NaN score equals nothing, so it could not be ranked (a damaged file may hold one).
+        if let bad = normal.first(where: { scores[$0].isNaN }) {
+            throw .missingField("tokenizer.ggml.scores (piece \(bad) has no number)")
+        }
         let distinct = Array(Set(normal.map { scores[$0] })).sorted(by: >)
         let rankOf = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($0.element, Int32($0.offset)) })
         var ranks = [Int32](repeating: -1, count: tokens.count)

@@ -13,8 +13,8 @@ public enum TokenizerLoader {
         guard let tokens = metadata["tokenizer.ggml.tokens"]?.strings else { throw TokenizerError.missingField("tokenizer.ggml.tokens") }
         let types = metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.integer) ?? []
         let specials = types.enumerated().filter { specialTypes.contains($0.element) }.map { Int32($0.offset) }
-        let bos = metadata["tokenizer.ggml.bos_token_id"]?.integer.map(Int32.init)
-        let eos = metadata["tokenizer.ggml.eos_token_id"]?.integer.map(Int32.init)
+        let bos = try tokenID(metadata, "tokenizer.ggml.bos_token_id")
+        let eos = try tokenID(metadata, "tokenizer.ggml.eos_token_id")
         switch model {
         case "gpt2":
             guard let merges = metadata["tokenizer.ggml.merges"]?.strings else { throw TokenizerError.missingField("tokenizer.ggml.merges") }
@@ -34,12 +34,22 @@ public enum TokenizerLoader {
             guard let scores = metadata["tokenizer.ggml.scores"]?.array?.compactMap(\.number) else { throw TokenizerError.missingField("tokenizer.ggml.scores") }
             guard !types.isEmpty else { throw TokenizerError.missingField("tokenizer.ggml.token_type") }
             return try SentencePieceTokenizer(tokens: tokens, scores: scores.map(Float.init), types: types, bosID: bos, eosID: eos,
-                                              unknownID: metadata["tokenizer.ggml.unknown_token_id"]?.integer.map(Int32.init),
+                                              unknownID: try tokenID(metadata, "tokenizer.ggml.unknown_token_id"),
                                               addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool ?? true,
                                               addSpacePrefix: metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
         default:
             throw TokenizerError.unsupportedModel(model)
         }
+    }
+
+    /// A token id from the metadata: absent (or negative, llama.cpp's "none"), or one an Int32 holds; a
+    /// damaged file may hold any integer there.
+    static func tokenID(_ metadata: GGUFMetadata, _ key: String) throws -> Int32? {
+        guard let value = metadata[key]?.integer, value >= 0 else { return nil }
+        guard let id = Int32(exactly: value) else {
+            throw TokenizerError.missingField("\(key) within 0...\(Int32.max)")
+        }
+        return id
     }
 
     /// The chat template of a GGUF, recognised.

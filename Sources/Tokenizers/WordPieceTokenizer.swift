@@ -56,7 +56,12 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
         var added: [String: Int32] = [:]
         if case .array(let list)? = json["added_tokens"] {
             for entry in list {
-                if case .string(let content)? = entry["content"], case .integer(let id)? = entry["id"] { added[content] = Int32(id) }
+                if case .string(let content)? = entry["content"], case .integer(let id)? = entry["id"] {
+                    guard let id = Int32(exactly: id), id >= 0 else {
+                        throw TokenizerError.missingField("added_tokens ids 0...\(Int32.max)")
+                    }
+                    added[content] = id
+                }
             }
         }
         var normalizer = BertNormalizer()

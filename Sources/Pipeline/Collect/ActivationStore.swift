@@ -161,11 +161,8 @@ public final class ActivationStoreReader {
     public var devRows: Range<Int> { trainRows.upperBound..<rows }
 
     public init(url: URL) throws {
-        do {
-            file = try HDF5File.open(at: url)
-        } catch {
-            throw CollectError.corruptStore(path: url.path, detail: "it is not an HDF5 file (\(error)); run `scalpel collect` again")
-        }
+        // An HDF5Error names the file, says whether it is missing, truncated or corrupt, and what to do.
+        file = try HDF5File.open(at: url)
         let root = file.root
         func attribute(_ name: String) throws -> HDF5AttributeValue {
             do { return try root.attribute(name) } catch {
@@ -179,6 +176,11 @@ public final class ActivationStoreReader {
               case .strings(let positions) = try attribute("positions"), case .int(let trainRows) = try attribute("train_rows"),
               case .strings(let metrics) = (try? attribute("metrics")) ?? .strings([]), case .string(let shard) = try attribute("shard") else {
             throw CollectError.corruptStore(path: url.path, detail: "its attributes have the wrong types")
+        }
+        guard trainRows >= 0, width >= 0, !layers.count.multipliedReportingOverflow(by: Int(width)).overflow else {
+            let what = "\(layers.count) layers of \(width) neurons, \(trainRows) training rows"
+            throw CollectError.corruptStore(path: url.path, detail: "its attributes are impossible (\(what)); "
+                                            + "run `scalpel collect` again")
         }
         var provenance: [String: String] = [:]
         for key in ["model_sha256", "data_sha256", "recipe_sha256"] { if case .string(let v)? = try? root.attribute(key) { provenance[key] = v } }
