@@ -28,21 +28,11 @@ enum CheckpointsTarget: FuzzTarget {
     static func model(_ gguf: GGUFFile) {
         let shapes = Dictionary(gguf.tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
         let architecture = gguf.metadata["general.architecture"]?.string ?? "llama"
-        // Known issues (docs/fuzzing.md): LlamaConfig(gguf:) reads the first dimension of token_embd.weight
-        // without checking it has one, and multiplies Gemma 3's head count by key_length unchecked; both trap.
-        // Remove once LlamaConfig refuses them.
-        let heads = gguf.metadata["\(architecture).attention.head_count"]?.integer ?? 0
-        let keyLength = gguf.metadata["gemma3.attention.key_length"]?.integer ?? 0
-        let overflow = architecture == "gemma3" && heads.multipliedReportingOverflow(by: keyLength).overflow
-        if KnownIssues.guarded && (shapes["token_embd.weight"]?.isEmpty == true || overflow) {
-            FuzzLog.note("skipped: a known issue of LlamaConfig(gguf:)")
-        } else {
-            do {
-                _ = try LlamaConfig(gguf: gguf.metadata, tensorShapes: shapes, architecture: architecture)
-                FuzzLog.note("a \(architecture) configuration")
-            } catch {
-                FuzzLog.refused(error)
-            }
+        do {
+            _ = try LlamaConfig(gguf: gguf.metadata, tensorShapes: shapes, architecture: architecture)
+            FuzzLog.note("a \(architecture) configuration")
+        } catch {
+            FuzzLog.refused(error)
         }
         _ = TokenizerLoader.chatTemplateResult(gguf: gguf.metadata)
         do {

@@ -46,13 +46,13 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         let a = architecture
         func int(_ key: String) throws -> Int {
             guard let v = m["\(a).\(key)"]?.integer else { throw ModelError.missingMetadata(key: "\(a).\(key)") }
-            return v
+            return try Self.size(v, key: "\(a).\(key)")
         }
         hiddenSize = try int("embedding_length")
         intermediateSize = try int("feed_forward_length")
         layers = try int("block_count")
         heads = try int("attention.head_count")
-        kvHeads = m["\(a).attention.head_count_kv"]?.integer ?? heads
+        kvHeads = try Self.size(m["\(a).attention.head_count_kv"]?.integer ?? heads, key: "\(a).attention.head_count_kv")
         guard let eps = m["\(a).attention.layer_norm_rms_epsilon"]?.number else {
             throw ModelError.missingMetadata(key: "\(a).attention.layer_norm_rms_epsilon")
         }
@@ -60,9 +60,11 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         ropeTheta = m["\(a).rope.freq_base"]?.number ?? 10_000
         contextLength = m["\(a).context_length"]?.integer ?? 2048
         guard let embedding = tensorShapes["token_embd.weight"] else { throw ModelError.missingTensor("token_embd.weight") }
-        vocabularySize = embedding[0]
+        guard embedding.count == 2 else { throw ModelError.wrongShape(tensor: "token_embd.weight", expected: [-1, hiddenSize], found: embedding) }
+        vocabularySize = try Self.size(embedding[0], key: "token_embd.weight's vocabulary dimension")
         tiedEmbeddings = tensorShapes["output.weight"] == nil
         if a == "gemma3" { gemma = try GemmaOptions(gguf: m, heads: heads) }
+        contextLength = try Self.size(contextLength, key: "\(a).context_length")
         let width = gemma == nil ? hiddenSize : heads * headDim
         guard heads > 0, width % heads == 0, heads % max(kvHeads, 1) == 0 else {
             throw ModelError.badMetadata(key: "\(a).attention.head_count", detail: "\(heads) heads and \(kvHeads) KV heads do not divide width \(width)")
@@ -70,6 +72,17 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         if let rotary = m["\(a).rope.dimension_count"]?.integer, rotary != headDim {
             throw ModelError.badMetadata(key: "\(a).rope.dimension_count", detail: "\(rotary) differs from the head width \(headDim); partial RoPE is not supported")
         }
+    }
+}
+
+extension LlamaConfig {
+    /// Sizes a configuration may state: positive, and small enough that products of them cannot
+    /// overflow (2^24 is far beyond any real width, depth, head count or vocabulary).
+    static func size(_ value: Int, key: String) throws -> Int {
+        guard (1...(1 << 24)).contains(value) else {
+            throw ModelError.badMetadata(key: key, detail: "\(value) is not a size from 1 to \(1 << 24)")
+        }
+        return value
     }
 }
 
@@ -102,7 +115,8 @@ public struct GemmaOptions: Codable, Sendable, Equatable {
     /// The gemma3.* keys. Gemma 3 GGUFs state the window but not the layer pattern, the local RoPE base or
     /// the query scalar; those take Gemma 3's values (pattern 6, base 10,000, the head width), as llama.cpp does.
     init(gguf m: GGUFMetadata, heads: Int) throws {
-        guard let key = m["gemma3.attention.key_length"]?.integer else { throw ModelError.missingMetadata(key: "gemma3.attention.key_length") }
+        guard let stated = m["gemma3.attention.key_length"]?.integer else { throw ModelError.missingMetadata(key: "gemma3.attention.key_length") }
+        let key = try LlamaConfig.size(stated, key: "gemma3.attention.key_length")
         if let value = m["gemma3.attention.value_length"]?.integer, value != key {
             throw ModelError.badMetadata(key: "gemma3.attention.value_length", detail: "\(value) differs from key_length \(key)")
         }
