@@ -104,13 +104,20 @@ struct SVGChart {
 
     /// A range covering [a, b] with 4–6 round ticks.
     static func niceRange(_ a: Double, _ b: Double) -> (low: Double, high: Double, ticks: [Double]) {
-        var lo = a, hi = b
+        // An archive can hold any double: NaN, infinities, or values too far apart to subtract, for which the
+        // ticks below would never end. Those are charted on [0, 1].
+        guard a.isFinite, b.isFinite, max(abs(a), abs(b)) < 1e300 else { return niceRange(0, 1) }
+        var lo = min(a, b), hi = max(a, b)
         if hi - lo < 1e-12 { lo -= max(abs(lo) * 0.1, 0.05); hi += max(abs(hi) * 0.1, 0.05) }   // one value: a narrow band around it
         let raw = (hi - lo) / 5
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
         let low = floor(lo / step) * step, high = ceil(hi / step) * step
-        let ticks = stride(from: low, through: high + step * 1e-6, by: step).map { ($0 / step).rounded() * step }
+        // Far from zero a step can be below the values' resolution (1e16 + 0.4 == 1e16): count the ticks
+        // instead of stepping, and chart such a range by its ends.
+        let count = ((high - low) / step).rounded()
+        guard count.isFinite, count <= 20, low + step != low else { return (lo, hi, [lo, hi]) }
+        let ticks = (0...Int(count)).map { ((low + Double($0) * step) / step).rounded() * step }
         return (low, high, ticks)
     }
 }
