@@ -11,16 +11,19 @@ public struct NeuronSelection: Sendable, Equatable, Codable {
 /// The parameters one layer's FFN neurons own, by how each is sliced.
 ///
 /// - Llama/Gemma (SwiGLU/GeGLU): rows of W_gate and W_up, columns of W_down.
-/// - BERT: rows of W_in and entries of b_in, columns of W_out.
+/// - BERT, GPT-2, NeoX: rows of W_in and entries of b_in, columns of W_out.
+/// - Phi-3's fused gate_up: rows i and F + i, columns of W_down.
 public struct FFNNeuronOwnership: Sendable {
     public var rowOwned: [String]      // [F, C] weights: neuron i owns row i
     public var columnOwned: [String]   // [C, F] weights: neuron i owns column i
     public var entryOwned: [String]    // [F] biases: neuron i owns entry i
+    public var halvesOwned: [String]   // [2F, C] fused gate_up (Phi-3): neuron i owns rows i and F + i
 
-    public init(rowOwned: [String], columnOwned: [String], entryOwned: [String] = []) {
+    public init(rowOwned: [String], columnOwned: [String], entryOwned: [String] = [], halvesOwned: [String] = []) {
         self.rowOwned = rowOwned
         self.columnOwned = columnOwned
         self.entryOwned = entryOwned
+        self.halvesOwned = halvesOwned
     }
 }
 
@@ -44,6 +47,17 @@ extension NeuronSelection {
                     throw .unknownParameter(name: name, known: Array(parameterShapes.keys))
                 }
                 masks[name] = try GradientMask(parameter: name, shape: shape, axis: axis, indices: ids)
+            }
+            for name in owned.halvesOwned {
+                guard let shape = parameterShapes[name] else {
+                    throw .unknownParameter(name: name, known: Array(parameterShapes.keys))
+                }
+                let half = shape[0] / 2
+                // A neuron id must name a row of the first half; then it owns that row and its twin.
+                if let bad = ids.first(where: { $0 < 0 || $0 >= half }) {
+                    throw .indexOutOfRange(parameter: name, axis: .rows, index: bad, size: half)
+                }
+                masks[name] = try GradientMask(parameter: name, shape: shape, axis: .rows, indices: ids + ids.map { $0 + half })
             }
         }
         return masks

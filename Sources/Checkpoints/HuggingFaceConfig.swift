@@ -11,10 +11,15 @@ public struct HuggingFaceConfig: Sendable {
     /// Reads `config.json` in `folder`.
     public init(folder: String) throws(HuggingFaceConfigError) {
         let path = (folder as NSString).appendingPathComponent("config.json")
-        self.path = path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
               let data = FileManager.default.contents(atPath: path) else { throw .missing(path: path) }
+        try self.init(data: data, path: path)
+    }
+
+    /// Reads config.json's bytes; `path` names the file in messages.
+    public init(data: Data, path: String) throws(HuggingFaceConfigError) {
+        self.path = path
         self.data = data
         let parsed = data.withUnsafeBytes { bytes in Result { () throws(JSONParseError) in try StrictJSONParser.parse(bytes) } }
         switch parsed {

@@ -6,8 +6,8 @@ import TensorCore
 
 /// Fuzz target for a Hugging Face `config.json`, read the way Scalpel reads one:
 /// - `ModelLoader` (safetensors) and `CheckpointSummary` take `model_type` through JSONSerialization, and
-///   `ModelLoader` decodes `BertConfig` with JSONDecoder; `LlamaConfig` has the same Hugging Face keys (it
-///   writes the config of an edit's export) and is decoded too;
+///   `ModelLoader` decodes `BertConfig` with JSONDecoder, and reads every decoder family's config through
+///   `DecoderFamily.config(huggingFace:)`;
 /// - the same bytes through `StrictJSONParser`, the parser of every other JSON file Scalpel reads;
 /// - a decoded BERT config small enough to build is then used as a loaded checkpoint would use it: a tiny
 ///   `BertModel` with weights of exactly the shapes the config names, and one forward pass.
@@ -17,8 +17,8 @@ enum ConfigTarget: FuzzTarget {
         _ = bytes.withUnsafeBytes { try? StrictJSONParser.parse($0) }
         _ = bytes.withUnsafeBytes { try? StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
         let type = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["model_type"] as? String
-        if let llama = try? JSONDecoder().decode(LlamaConfig.self, from: data) {
-            _ = try? JSONEncoder().encode(llama)
+        if let file = try? HuggingFaceConfig(data: data, path: "config.json"), let family = DecoderFamily.named(huggingFace: file.modelType) {
+            do { _ = try family.config(huggingFace: file, tensorShapes: [:]) } catch { FuzzLog.refused(error) }
         }
         guard type == "bert" else { return FuzzLog.note("model_type \(type ?? "none"): not a BERT config") }
         do { run(try JSONDecoder().decode(BertConfig.self, from: data)) } catch { FuzzLog.refused(error) }

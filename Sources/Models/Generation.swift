@@ -8,19 +8,21 @@ public enum Sampler: Sendable {
     case temperature(Float, seed: UInt64)
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// Runs `tokens` (one sequence) after the positions already in `cache`, appending their keys and values.
     /// Returns the logits of the last new position. [V]
     public func step(_ tokens: [Int32], cache: KVCache, hooks: HookSet = HookSet()) throws -> [Float] {
         let batch = TokenBatch([tokens])
         let past = cache.count
-        let tables = ropeTables((0..<tokens.count).map { past + $0 })
-        var x = hooks.apply(HookName.embeddings, try embed(batch))
+        let positions = (0..<tokens.count).map { past + $0 }
+        try checkPositions(past + tokens.count)
+        let tables = ropeTables(positions)
+        var x = hooks.apply(HookName.embeddings, addPositions(try embed(batch), positions))
         for l in 0..<config.layers {
             x = block(l, x, batch: batch, table: tables.of(l), keyMask: nil, hooks: hooks, cache: cache)
         }
         let last = gatherRows(x, [tokens.count - 1])
-        let hidden = hooks.apply(HookName.finalNorm, rmsNorm(last, weight: outputNorm, eps: config.rmsNormEps))
+        let hidden = hooks.apply(HookName.finalNorm, norm(last, outputNorm))
         let logits = lmHead(hidden).value.scalars
         // A NaN or infinite logit would silently decode as token 0, or as nothing at all.
         guard logits.allSatisfy(\.isFinite) else { throw ModelError.nonFiniteLogits(position: past + tokens.count - 1) }

@@ -6,26 +6,27 @@ import Tokenizers
 
 /// A model ready to run, with its tokenizer.
 public enum LanguageModel: @unchecked Sendable {
-    case llama(LlamaModel)
+    /// Every decoder family, described by its `DecoderConfig`.
+    case decoder(DecoderModel)
     case bert(BertModel)
 
     public var parameters: [String: Variable] {
         switch self {
-        case .llama(let m): m.parameters
+        case .decoder(let m): m.parameters
         case .bert(let m): m.parameters
         }
     }
 
     public var layers: Int {
         switch self {
-        case .llama(let m): m.config.layers
+        case .decoder(let m): m.config.layers
         case .bert(let m): m.config.layers
         }
     }
 
     public var ffnWidth: Int {
         switch self {
-        case .llama(let m): m.config.intermediateSize
+        case .decoder(let m): m.config.intermediateSize
         case .bert(let m): m.config.intermediateSize
         }
     }
@@ -33,7 +34,7 @@ public enum LanguageModel: @unchecked Sendable {
     /// The parameters FFN neurons of a layer own, for gradient masks.
     public func ownership(_ layer: Int) -> FFNNeuronOwnership {
         switch self {
-        case .llama: LlamaModel.ownership(layer)
+        case .decoder(let m): m.config.ownership(layer)
         case .bert: BertModel.ownership(layer)
         }
     }
@@ -41,6 +42,7 @@ public enum LanguageModel: @unchecked Sendable {
 
 public struct LoadedModel: @unchecked Sendable {
     public let path: String
+    /// The GGUF architecture, or the folder's `model_type`.
     public let architecture: String
     public let model: LanguageModel
     public let tokenizer: any Tokenizer
@@ -49,48 +51,79 @@ public struct LoadedModel: @unchecked Sendable {
 }
 
 public enum ModelLoader {
-    public static let supportedArchitectures = ["llama", "gemma3", "bert"]
+    public static var supportedArchitectures: [String] { DecoderFamily.all.map(\.family.rawValue) + ["bert"] }
 
-    /// Loads a checkpoint (path or alias), dequantizing every weight to Float32 once.
+    /// Loads a checkpoint (alias, GGUF file, safetensors file or Hugging Face folder), dequantizing every
+    /// weight to Float32 once.
     /// - neurons: FFN neurons to make trainable; their owned rows and columns get gradient masks.
     public static func load(_ model: String, trainableNeurons neurons: NeuronSelection? = nil) throws -> LoadedModel {
-        let (weightsPath, mapped, format) = try CheckpointFormat.open(try ModelAliases.resolve(model))
+        let path = try ModelAliases.resolve(model)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return try loadFolder(path, neurons: neurons)
+        }
+        let (weightsPath, mapped, format) = try CheckpointFormat.open(path)
         switch format {
         case .gguf:
             let file = try CheckpointFormat.reading(weightsPath) { try GGUFFile(file: mapped) }
-            guard let architecture = file.metadata["general.architecture"]?.string else {
-                throw UserFileError(path: weightsPath, reason: "\(ModelError.missingMetadata(key: "general.architecture"))")
-            }
-            let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
-            let source = WeightSource(shapes: shapes) { try file.dequantized($0) }
-            switch architecture {
-            case "llama", "gemma3":
-                let config = try CheckpointFormat.reading(weightsPath) {
-                    try LlamaConfig(gguf: file.metadata, tensorShapes: shapes, architecture: architecture)
-                }
-                let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: LlamaModel.ownership) ?? [:]
-                let llama = try LlamaModel(config: config, weights: source, masks: masks)
-                let tokenizer = try TokenizerLoader.load(gguf: file.metadata)
-                return LoadedModel(path: weightsPath, architecture: architecture, model: .llama(llama), tokenizer: tokenizer,
-                                   chatTemplate: TokenizerLoader.chatTemplateResult(gguf: file.metadata))
-            default:
-                throw ModelError.unknownArchitecture(architecture, supported: supportedArchitectures)
-            }
+            return try loadGGUF(file, path: weightsPath, neurons: neurons)
         case .safetensors:
-            let file = try CheckpointFormat.reading(weightsPath) { try SafetensorsFile(file: mapped) }
-            let folder = URL(fileURLWithPath: weightsPath).deletingLastPathComponent()
-            let configFile = try HuggingFaceConfig(folder: folder.path)
-            guard configFile.modelType == "bert" else {
-                throw ModelError.unknownArchitecture(configFile.modelType, supported: supportedArchitectures)
-            }
-            let config = try configFile.decode(BertConfig.self)
-            let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
-            let source = WeightSource(shapes: shapes) { try file.floats($0) }
-            let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: BertModel.ownership) ?? [:]
-            let bert = try BertModel(config: config, weights: source, masks: masks)
-            let tokenizerFile = folder.appendingPathComponent("tokenizer.json")
-            let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
-            return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: .failure(.noChatTemplate))
+            return try loadFolder(URL(fileURLWithPath: weightsPath).deletingLastPathComponent().path, neurons: neurons)
         }
+    }
+
+    /// A GGUF of any decoder family: its metadata says which.
+    static func loadGGUF(_ file: GGUFFile, path: String, neurons: NeuronSelection?) throws -> LoadedModel {
+        guard let architecture = file.metadata["general.architecture"]?.string else {
+            throw UserFileError(path: path, reason: "\(ModelError.missingMetadata(key: "general.architecture"))")
+        }
+        guard let family = DecoderFamily.named(gguf: architecture) else {
+            throw ModelError.unknownArchitecture(architecture, supported: supportedArchitectures)
+        }
+        let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
+        let config = try CheckpointFormat.reading(path) {
+            try family.config(gguf: file.metadata, tensorShapes: shapes) { try file.dequantized($0) }
+        }
+        let source = WeightSource(shapes: shapes) { try file.dequantized($0) }
+        let model = try decoder(config, source, neurons: neurons)
+        let tokenizer = try CheckpointFormat.reading(path) { try TokenizerLoader.load(gguf: file.metadata) }
+        return LoadedModel(path: path, architecture: architecture, model: .decoder(model), tokenizer: tokenizer,
+                           chatTemplate: TokenizerLoader.chatTemplateResult(gguf: file.metadata))
+    }
+
+    /// A Hugging Face folder: config.json, model.safetensors or its shards, tokenizer.json.
+    static func loadFolder(_ folder: String, neurons: NeuronSelection?) throws -> LoadedModel {
+        let configFile = try HuggingFaceConfig(folder: folder)
+        let tokenizerFile = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
+        if configFile.modelType == "bert" { return try loadBert(folder, configFile: configFile, neurons: neurons) }
+        guard let family = DecoderFamily.named(huggingFace: configFile.modelType) else {
+            throw UserFileError(path: configFile.path, reason: "\(ModelError.unknownArchitecture(configFile.modelType, supported: supportedArchitectures))")
+        }
+        let weights = try SafetensorsFolder(folder: folder)
+        let config = try family.config(huggingFace: configFile, tensorShapes: weights.shapes)
+        let mapped = try CheckpointFormat.reading(folder) { try HuggingFaceWeights(folder: weights, family: family, tied: config.tiedEmbeddings) }
+        let model = try CheckpointFormat.reading(folder) { try decoder(config, mapped.source(config: config), neurons: neurons) }
+        model.huggingFaceConfig = configFile.data
+        let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
+        return LoadedModel(path: folder, architecture: configFile.modelType, model: .decoder(model), tokenizer: tokenizer,
+                           chatTemplate: .failure(.noChatTemplate))
+    }
+
+    static func decoder(_ config: DecoderConfig, _ source: WeightSource, neurons: NeuronSelection?) throws -> DecoderModel {
+        let masks = try neurons?.gradientMasks(parameterShapes: source.shapes, layers: config.layers, ownership: config.ownership) ?? [:]
+        return try DecoderModel(config: config, weights: source, masks: masks)
+    }
+
+    static func loadBert(_ folder: String, configFile: HuggingFaceConfig, neurons: NeuronSelection?) throws -> LoadedModel {
+        let weightsPath = (folder as NSString).appendingPathComponent("model.safetensors")
+        let file = try CheckpointFormat.reading(weightsPath) { try SafetensorsFile(path: weightsPath) }
+        let config = try configFile.decode(BertConfig.self)
+        let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
+        let source = WeightSource(shapes: shapes) { try file.floats($0) }
+        let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: BertModel.ownership) ?? [:]
+        let bert = try BertModel(config: config, weights: source, masks: masks)
+        let tokenizerFile = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
+        let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
+        return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: .failure(.noChatTemplate))
     }
 }

@@ -31,9 +31,9 @@ extension WeightSource {
     }
 }
 
-extension LlamaModel {
+extension DecoderModel {
     /// A model from named tensors (GGUF names), verified like a checkpoint.
-    public convenience init(config: LlamaConfig, tensors: [String: TensorCore.Tensor], masks: [String: GradientMask] = [:]) throws {
+    public convenience init(config: DecoderConfig, tensors: [String: TensorCore.Tensor], masks: [String: GradientMask] = [:]) throws {
         try self.init(config: config, weights: WeightSource(tensors: tensors), masks: masks)
     }
 }

@@ -70,7 +70,7 @@ public struct Experiment: @unchecked Sendable {
         }
         if let loaded {
             switch loaded.model {
-            case .llama where recipe.task.head != nil: issue("task", "\(recipe.model) is a decoder: frame the task with verbalizers")
+            case .decoder where recipe.task.head != nil: issue("task", "\(recipe.model) is a decoder: frame the task with verbalizers")
             case .bert where recipe.task.head == nil: issue("task", "\(recipe.model) is an encoder: frame the task with head: classification")
             default: break
             }

@@ -234,7 +234,7 @@ public struct PromptStage {
         }
         let rows: [Tensor] = ids.map { id in
             switch loaded.model {
-            case .llama(let m): m.embeddingRow(id)
+            case .decoder(let m): m.embeddingRow(id)
             case .bert(let m): m.wordEmbeddingRow(id)
             }
         }

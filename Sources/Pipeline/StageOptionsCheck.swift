@@ -59,7 +59,7 @@ extension Experiment {
     /// would stop the stage.
     func generalTextProblems(ablate: AblateStage.Options?, edit: EditStage.Options?) -> [RecipeIssue] {
         var files: [(path: String, value: String)] = []
-        if let ablate, ablate.generalTexts > 0, case .llama = loaded.model { files.append(("ablate.general_text", ablate.generalPath)) }
+        if let ablate, ablate.generalTexts > 0, case .decoder = loaded.model { files.append(("ablate.general_text", ablate.generalPath)) }
         if recipe.stages.contains("audit") || (edit?.klWeight ?? 0) > 0 {
             files.append(("audit.general_text", edit?.generalPath ?? recipe.string("audit.general_text") ?? Self.defaultGeneralText))
         }

@@ -6,16 +6,16 @@ import TensorCore
 
 /// Tiny random models that run in milliseconds, with real checkpoints' naming and layouts.
 public enum TinyModels {
-    public static func llamaConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 24, vocabulary: Int = 50) -> LlamaConfig {
-        LlamaConfig(hiddenSize: hidden, intermediateSize: ffn, layers: layers, heads: heads, kvHeads: kvHeads,
-                    vocabularySize: vocabulary, rmsNormEps: 1e-5, ropeTheta: 10_000, contextLength: 512, tiedEmbeddings: true)
+    public static func llamaConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 24, vocabulary: Int = 50) -> DecoderConfig {
+        DecoderConfig.llama(hiddenSize: hidden, intermediateSize: ffn, layers: layers, heads: heads, kvHeads: kvHeads,
+                            vocabularySize: vocabulary, rmsNormEps: 1e-5, ropeTheta: 10_000, contextLength: 512, tiedEmbeddings: true)
     }
 
     /// GGUF-named random tensors for a Llama config.
-    public static func llamaTensors(_ c: LlamaConfig, seed: UInt64 = 1) -> [String: Tensor] {
+    public static func llamaTensors(_ c: DecoderConfig, seed: UInt64 = 1) -> [String: Tensor] {
         var rng = SeededRandom(seed: seed)
         let (q, kv) = (c.heads * c.headDim, c.kvHeads * c.headDim)
-        func name(_ role: TensorRole, _ l: Int? = nil) -> String { LlamaModel.name(role, layer: l) }
+        func name(_ role: TensorRole, _ l: Int? = nil) -> String { DecoderModel.name(role, layer: l) }
         var t: [String: Tensor] = [
             name(.tokenEmbedding): Tensor(randomNormal: [c.vocabularySize, c.hiddenSize], std: 0.5, using: &rng),
             name(.outputNorm): Tensor(randomUniform: [c.hiddenSize], in: 0.8...1.2, using: &rng),
@@ -36,29 +36,35 @@ public enum TinyModels {
     }
 
     public static func llama(layers: Int = 2, hidden: Int = 16, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 24, vocabulary: Int = 50,
-                             seed: UInt64 = 1, trainable: NeuronSelection? = nil) throws -> LlamaModel {
+                             seed: UInt64 = 1, trainable: NeuronSelection? = nil) throws -> DecoderModel {
         let c = llamaConfig(layers: layers, hidden: hidden, heads: heads, kvHeads: kvHeads, ffn: ffn, vocabulary: vocabulary)
         let tensors = llamaTensors(c, seed: seed)
-        let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: layers, ownership: LlamaModel.ownership) ?? [:]
-        return try LlamaModel(config: c, tensors: tensors, masks: masks)
+        let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: layers, ownership: c.ownership) ?? [:]
+        return try DecoderModel(config: c, tensors: tensors, masks: masks)
     }
 
     /// A tiny Gemma 3: head width 8 (not C/H), one KV head, a window of 3 with every second layer global,
     /// and soft-capping on, so every Gemma-only path runs.
     public static func gemmaConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 2, ffn: Int = 24, vocabulary: Int = 50,
-                                   window: Int = 3, softcap: Float? = 5) -> LlamaConfig {
-        var c = llamaConfig(layers: layers, hidden: hidden, heads: heads, kvHeads: 1, ffn: ffn, vocabulary: vocabulary)
-        c.ropeTheta = 1_000_000
-        c.rmsNormEps = 1e-6
-        c.gemma = GemmaOptions(headDim: 8, slidingWindow: window, globalEvery: 2, localRopeTheta: 10_000, finalLogitSoftcap: softcap)
+                                   window: Int = 3, softcap: Float? = 5) -> DecoderConfig {
+        var c = DecoderConfig(family: "gemma3", hiddenSize: hidden, intermediateSize: ffn, layers: layers, heads: heads, kvHeads: 1,
+                              headDim: 8, vocabularySize: vocabulary, contextLength: 512,
+                              norm: .init(kind: .rms, eps: 1e-6, sandwich: true),
+                              rope: .init(layout: .rotateHalf, rotaryDims: 8, base: 1_000_000, localBase: 10_000),
+                              ffn: .init(gated: true, activation: .geluTanh), tiedEmbeddings: true)
+        c.attention.qkNorm = true
+        c.attention.scale = Float(1 / 8.0.squareRoot())      // query_pre_attn_scalar = D = 8
+        c.attention.windows = (0..<layers).map { ($0 + 1) % 2 == 0 ? nil : window }
+        c.embeddingScale = Float(Double(hidden).squareRoot())
+        c.finalLogitSoftcap = softcap
         return c
     }
 
     /// GGUF-named random tensors for a Gemma 3 config: Llama's plus the Q/K head norms and the post norms.
-    public static func gemmaTensors(_ c: LlamaConfig, seed: UInt64 = 3) -> [String: Tensor] {
+    public static func gemmaTensors(_ c: DecoderConfig, seed: UInt64 = 3) -> [String: Tensor] {
         var t = llamaTensors(c, seed: seed)
         var rng = SeededRandom(seed: seed &+ 100)
-        func name(_ role: TensorRole, _ l: Int) -> String { TensorNameMap.ggufName(role, family: .gemma3, layer: l)! }
+        func name(_ role: TensorRole, _ l: Int) -> String { DecoderModel.name(role, layer: l) }
         for l in 0..<c.layers {
             t[name(.attentionQueryNorm, l)] = Tensor(randomUniform: [c.headDim], in: 0.8...1.2, using: &rng)
             t[name(.attentionKeyNorm, l)] = Tensor(randomUniform: [c.headDim], in: 0.8...1.2, using: &rng)
@@ -68,11 +74,11 @@ public enum TinyModels {
         return t
     }
 
-    public static func gemma(trainable: NeuronSelection? = nil, softcap: Float? = 5) throws -> LlamaModel {
+    public static func gemma(trainable: NeuronSelection? = nil, softcap: Float? = 5) throws -> DecoderModel {
         let c = gemmaConfig(softcap: softcap)
         let tensors = gemmaTensors(c)
-        let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: c.layers, ownership: LlamaModel.ownership) ?? [:]
-        return try LlamaModel(config: c, tensors: tensors, masks: masks)
+        let masks = try trainable?.gradientMasks(parameterShapes: tensors.mapValues(\.shape), layers: c.layers, ownership: c.ownership) ?? [:]
+        return try DecoderModel(config: c, tensors: tensors, masks: masks)
     }
 
     public static func bertConfig(layers: Int = 2, hidden: Int = 16, heads: Int = 4, ffn: Int = 24, vocabulary: Int = 60) -> BertConfig {
@@ -140,21 +146,21 @@ public enum TinyModels {
     }
 
     /// Writes a tiny Llama as an F32 GGUF with a byte-level vocabulary, so ModelLoader can read it.
-    public static func writeLlamaGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: LlamaConfig) throws {
+    public static func writeLlamaGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: DecoderConfig) throws {
         let tokens = (0..<c.vocabularySize).map { i in i < 256 ? String(ByteLevel.byteToScalar[i]) : "tok\(i)" }
         var gemmaKeys: [(String, GGUFValue)] = []
-        if let g = c.gemma {
-            gemmaKeys = [("gemma3.attention.key_length", .uint32(UInt32(g.headDim))), ("gemma3.attention.value_length", .uint32(UInt32(g.headDim))),
-                         ("gemma3.attention.sliding_window", .uint32(UInt32(g.slidingWindow))),
-                         ("gemma3.attention.sliding_window_pattern", .uint32(UInt32(g.globalEvery)))]
-            if let cap = g.finalLogitSoftcap { gemmaKeys.append(("gemma3.final_logit_softcapping", .float32(cap))) }
+        if architecture == "gemma3", let window = c.attention.windows.compactMap({ $0 }).first {
+            gemmaKeys = [("gemma3.attention.key_length", .uint32(UInt32(c.headDim))), ("gemma3.attention.value_length", .uint32(UInt32(c.headDim))),
+                         ("gemma3.attention.sliding_window", .uint32(UInt32(window))),
+                         ("gemma3.attention.sliding_window_pattern", .uint32(UInt32((c.attention.windows.firstIndex(of: nil) ?? 0) + 1)))]
+            if let cap = c.finalLogitSoftcap { gemmaKeys.append(("gemma3.final_logit_softcapping", .float32(cap))) }
         }
         let metadata: [(String, GGUFValue)] = gemmaKeys + [
             ("general.architecture", .string(architecture)),
             ("\(architecture).block_count", .uint32(UInt32(c.layers))), ("\(architecture).embedding_length", .uint32(UInt32(c.hiddenSize))),
             ("\(architecture).feed_forward_length", .uint32(UInt32(c.intermediateSize))), ("\(architecture).attention.head_count", .uint32(UInt32(c.heads))),
-            ("\(architecture).attention.head_count_kv", .uint32(UInt32(c.kvHeads))), ("\(architecture).rope.freq_base", .float32(Float(c.ropeTheta))),
-            ("\(architecture).attention.layer_norm_rms_epsilon", .float32(c.rmsNormEps)), ("\(architecture).context_length", .uint32(UInt32(c.contextLength))),
+            ("\(architecture).attention.head_count_kv", .uint32(UInt32(c.kvHeads))), ("\(architecture).rope.freq_base", .float32(Float(c.rope?.base ?? 10_000))),
+            ("\(architecture).attention.layer_norm_rms_epsilon", .float32(c.norm.eps)), ("\(architecture).context_length", .uint32(UInt32(c.contextLength))),
             ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("gpt2")),
             ("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) })),
             ("tokenizer.ggml.merges", .array(.string, [])),

@@ -22,7 +22,7 @@ public enum TokenizerLoader {
             let isolateDigits: Bool
             switch pre {
             case "smollm": isolateDigits = true
-            case "gpt2", "default": isolateDigits = false
+            case "gpt2", "gpt-2", "default": isolateDigits = false
             default: throw TokenizerError.unsupportedPreTokenizer(pre)
             }
             // llama.cpp adds BOS for gpt2-type vocabularies only when add_bos_token says so.
@@ -58,9 +58,17 @@ public enum TokenizerLoader {
         return try ChatTemplate.recognise(text)
     }
 
-    /// A tokenizer.json (WordPiece models).
+    /// A tokenizer.json: WordPiece (BERT) or byte-level BPE (decoders), with the folder's
+    /// tokenizer_config.json for BOS and EOS.
     public static func load(tokenizerJSON url: URL) throws -> any Tokenizer {
-        try WordPieceTokenizer(tokenizerJSON: Data(contentsOf: url))
+        let data = try Data(contentsOf: url)
+        let json = try data.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
+        guard case .string("BPE")? = json["model"]?["type"] else { return try WordPieceTokenizer(tokenizerJSON: data) }
+        let configURL = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
+        let config = try FileManager.default.contents(atPath: configURL.path).map { config in
+            try config.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
+        }
+        return try BPETokenizer(tokenizerJSON: json, config: config)
     }
 
     /// Any checkpoint path: a GGUF file, a safetensors file with tokenizer.json beside it, or its folder.

@@ -30,7 +30,7 @@ public final class PromptTask: @unchecked Sendable {
         self.framing = framing
         self.classes = classes
         switch model {
-        case .llama(let m):
+        case .decoder(let m):
             fixedFirstRow = tokenizer.leadingBOS.map { m.embeddingRow($0) }
         case .bert(let m):
             fixedFirstRow = (tokenizer as? WordPieceTokenizer).map { m.wordEmbeddingRow($0.clsID) }
@@ -57,7 +57,7 @@ public final class PromptTask: @unchecked Sendable {
         }
         let batch = TokenBatch(sequences, prefix: prefix?.shape[0] ?? 0)
         switch model {
-        case .llama(let m): return (batch, try m.embed(batch, prefix: prefix))
+        case .decoder(let m): return (batch, try m.embed(batch, prefix: prefix))
         case .bert(let m): return (batch, try m.embed(batch, prefix: prefix))
         }
     }
@@ -76,7 +76,7 @@ public final class PromptTask: @unchecked Sendable {
     public func logits(_ sequences: [[Int32]], prompt: Variable?, hooks: HookSet = HookSet()) throws -> Variable {
         let (batch, embeddings) = try inputs(sequences, prompt: prompt)
         switch (model, framing) {
-        case (.llama(let m), .verbalizers(_, let verbalizerIDs)):
+        case (.decoder(let m), .verbalizers(_, let verbalizerIDs)):
             let out = m.forward(embeddings: embeddings, batch: batch, hooks: hooks, logitRows: batch.lastRows)
             // [B, V] → the K verbalizer columns, so that the loss and the prediction see the same logits.
             return selectColumns(out.logits!, verbalizerIDs.map(Int.init))

@@ -140,6 +140,7 @@ import TestSupport
         let x = randomTensor([4, 3], seed: 40), y = randomTensor([2, 3], seed: 41)
         for report in [
             checker.checkOp(inputs: [x]) { v in gatherRows(v[0], [3, 0, 3]) },
+            checker.checkOp(inputs: [x]) { v in sliceColumns(v[0], 1..<3) },
             checker.checkOp(inputs: [x, y]) { v in concatRows([v[0], v[1]]) },
             checker.checkOp(inputs: [x]) { v in groupMeanRows(v[0], groups: [[0, 1], [2], [1, 2, 3]]) },
             checker.checkOp(inputs: [x]) { v in l2NormalizeRows(v[0]) },

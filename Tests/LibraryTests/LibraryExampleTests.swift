@@ -36,7 +36,7 @@ import TestSupport
 
         // Read the FFN sites of one text, and turn the selected neurons off while generating.
         let loaded = try ModelLoader.load(modelPath)
-        guard case .llama(let model) = loaded.model else { return }
+        guard case .decoder(let model) = loaded.model else { return }
         let ids = loaded.tokenizer.encode("good film", addSpecialTokens: true)
         let batch = TokenBatch([ids])
         var hooks = HookSet()

@@ -11,7 +11,7 @@ enum Gemma3 {
         guard Fixtures.has("gemma3") else { return nil }
         return try? ModelLoader.load(Fixtures.checkpoint("gemma3"))
     }()
-    static var model: LlamaModel? { if case .llama(let m)? = loaded?.model { m } else { nil } }
+    static var model: DecoderModel? { if case .decoder(let m)? = loaded?.model { m } else { nil } }
     static let golden = "gemma3-270m"
     static var available: Bool { Fixtures.has("gemma3") && Fixtures.hasGolden(golden) }
 }
@@ -22,11 +22,12 @@ struct Gemma3ReferenceTests {
 
     @Test func theConfigComesFromTheMetadata() throws {
         let config = try #require(Gemma3.model).config
-        let gemma = try #require(config.gemma)
         #expect(config.layers == 18 && config.heads == 4 && config.kvHeads == 1 && config.headDim == 256 && config.hiddenSize == 640)
-        #expect(config.ropeTheta == 1_000_000 && gemma.localRopeTheta == 10_000 && gemma.slidingWindow == 512)
-        #expect((0..<18).filter(gemma.isGlobal) == [5, 11, 17])
-        #expect(gemma.finalLogitSoftcap == nil)   // Gemma 3 sets none
+        #expect(config.rope?.base == 1_000_000 && config.rope?.localBase == 10_000 && config.rope?.layout == .rotateHalf)
+        #expect(config.attention.windows.compactMap { $0 } == Array(repeating: 512, count: 15))
+        #expect((0..<18).filter { config.attention.windows[$0] == nil } == [5, 11, 17])
+        #expect(config.attention.qkNorm && config.norm.sandwich && config.norm.weightOffset == 0 && config.embeddingScale == Float(640.0.squareRoot()))
+        #expect(config.finalLogitSoftcap == nil)   // Gemma 3 sets none
     }
 
     /// Logits (max |Δ| ≤ 1e-3), loss and every layer's FFN site of both prompts. The loss is held within 2e-6

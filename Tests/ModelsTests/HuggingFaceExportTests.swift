@@ -32,12 +32,12 @@ import TestSupport
         }
         #expect(Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) }) == expected)
         #expect(file.metadata["scalpel.edit.neurons"] == "0:1")
-        let config = try JSONDecoder().decode(LlamaConfig.self, from: Data(contentsOf: directory.appendingPathComponent("config.json")))
+        let config = try DecoderFamily.llama.config(huggingFace: HuggingFaceConfig(folder: directory.path), tensorShapes: [:])
         #expect(config == c)
 
         // Attention scores of one layer: interleaved RoPE on the model's Q/K equals rotate-half RoPE on the export's.
         let x = randomTensor([5, c.hiddenSize], seed: 3)
-        let table = RoPETable(positions: Array(0..<5), rotaryDims: c.headDim, base: c.ropeTheta)
+        let table = RoPETable(positions: Array(0..<5), rotaryDims: c.headDim, base: c.rope!.base)
         func scores(_ wq: Tensor, _ wk: Tensor, _ layout: RoPELayout) -> [Float] {
             let q = rope(linear(Variable(x), weight: Variable(wq)), table: table, layout: layout, heads: c.heads, headDim: c.headDim).value
             let k = rope(linear(Variable(x), weight: Variable(wk)), table: table, layout: layout, heads: c.kvHeads, headDim: c.headDim).value
@@ -56,6 +56,6 @@ import TestSupport
         let hf = scores(hfQ, hfK, .rotateHalf)
         #expect(zip(gguf, hf).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
         #expect(hfQ.scalars != model.parameters["blk.1.attn_q.weight"]!.value.scalars)   // the rows did move
-        #expect(LlamaModel.permuteRoPERows(hfQ.scalars, heads: c.heads, headDim: c.headDim, width: c.hiddenSize) == model.parameters["blk.1.attn_q.weight"]!.value.scalars)
+        #expect(HuggingFaceLayout.ropePermutedQuery.toGGUF(hfQ.scalars, hfShape: hfQ.shape, config: c).values == model.parameters["blk.1.attn_q.weight"]!.value.scalars)
     }
 }

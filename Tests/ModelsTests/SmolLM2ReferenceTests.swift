@@ -13,7 +13,7 @@ enum SmolLM2 {
         guard Fixtures.has("smollm2") else { return nil }
         return try? ModelLoader.load(Fixtures.checkpoint("smollm2"), trainableNeurons: NeuronSelection([10: neurons]))
     }()
-    static var model: LlamaModel? { if case .llama(let m)? = loaded?.model { m } else { nil } }
+    static var model: DecoderModel? { if case .decoder(let m)? = loaded?.model { m } else { nil } }
     static let golden = "smollm2-135m"
     static var available: Bool { Fixtures.has("smollm2") && Fixtures.hasGolden(golden) }
 }

@@ -14,7 +14,7 @@ struct SparseTrainingReferenceTests {
     @Test func onlyTheSelectedNeuronsTrainAndMatchTheReference() throws {
         let neurons = SmolLM2.neurons
         let loaded = try ModelLoader.load(Fixtures.checkpoint("smollm2"), trainableNeurons: NeuronSelection([10: neurons]))
-        guard case .llama(let model) = loaded.model else { Issue.record("not a Llama"); return }
+        guard case .decoder(let model) = loaded.model else { Issue.record("not a Llama"); return }
         let before = model.parameters.mapValues { $0.value.scalars }
         let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
         #expect(trainable.map { $0.name ?? "" } == ["blk.10.ffn_down.weight", "blk.10.ffn_gate.weight", "blk.10.ffn_up.weight"])

@@ -10,7 +10,7 @@ import Tokenizers
 @Suite struct TinyLlamaTests {
     let ids: [[Int32]] = [[3, 14, 15, 9, 2, 6], [5, 35, 8]]
 
-    func logits(_ model: LlamaModel, _ batch: TokenBatch, hooks: HookSet = HookSet()) throws -> Tensor {
+    func logits(_ model: DecoderModel, _ batch: TokenBatch, hooks: HookSet = HookSet()) throws -> Tensor {
         model.forward(embeddings: try model.embed(batch), batch: batch, hooks: hooks).logits!.value
     }
 
@@ -70,7 +70,7 @@ import Tokenizers
         let ablated = try logits(model, batch, hooks: hooks)
         var tensors = TinyModels.llamaTensors(model.config)
         tensors["blk.1.ffn_down.weight"] = Tensor(shape: [model.config.hiddenSize, f])
-        let removed = try logits(LlamaModel(config: model.config, tensors: tensors), batch)
+        let removed = try logits(DecoderModel(config: model.config, tensors: tensors), batch)
         #expect(compareClose(ablated.scalars, removed.scalars, absolute: 1e-6) == nil)
     }
 
@@ -125,14 +125,14 @@ import Tokenizers
         let c = TinyModels.llamaConfig()
         var tensors = TinyModels.llamaTensors(c)
         tensors.removeValue(forKey: "blk.1.ffn_up.weight")
-        #expect(throws: ModelError.missingTensor("blk.1.ffn_up.weight")) { try LlamaModel(config: c, tensors: tensors) }
+        #expect(throws: ModelError.missingTensor("blk.1.ffn_up.weight")) { try DecoderModel(config: c, tensors: tensors) }
         tensors = TinyModels.llamaTensors(c)
         tensors["blk.9.extra.weight"] = Tensor(shape: [2])
-        #expect(throws: ModelError.unexpectedTensors(["blk.9.extra.weight"])) { try LlamaModel(config: c, tensors: tensors) }
+        #expect(throws: ModelError.unexpectedTensors(["blk.9.extra.weight"])) { try DecoderModel(config: c, tensors: tensors) }
         tensors = TinyModels.llamaTensors(c)
         tensors["blk.0.ffn_gate.weight"] = Tensor(shape: [c.intermediateSize + 1, c.hiddenSize])
         #expect(throws: ModelError.wrongShape(tensor: "blk.0.ffn_gate.weight", expected: [c.intermediateSize, c.hiddenSize], found: [c.intermediateSize + 1, c.hiddenSize])) {
-            try LlamaModel(config: c, tensors: tensors)
+            try DecoderModel(config: c, tensors: tensors)
         }
         let model = try TinyModels.llama()
         #expect(throws: ModelError.tokenOutOfRange(id: 50, vocabulary: 50)) { try model.embed(TokenBatch([[1, 50]])) }
@@ -173,7 +173,7 @@ import Tokenizers
 }
 
 @Suite struct ModelFileTests {
-    static func writeTinyGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: LlamaConfig) throws {
+    static func writeTinyGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: DecoderConfig) throws {
         try TinyModels.writeLlamaGGUF(url, architecture: architecture, tensors: tensors, config: c)
     }
 
@@ -185,8 +185,8 @@ import Tokenizers
         let url = directory.appendingPathComponent("tiny.gguf")
         try Self.writeTinyGGUF(url, tensors: tensors, config: config)
         let loaded = try ModelLoader.load(url.path)
-        guard case .llama(let fromFile) = loaded.model else { Issue.record("not a llama"); return }
-        let inMemory = try LlamaModel(config: config, tensors: tensors)
+        guard case .decoder(let fromFile) = loaded.model else { Issue.record("not a llama"); return }
+        let inMemory = try DecoderModel(config: config, tensors: tensors)
         #expect(fromFile.config == inMemory.config)
         let batch = TokenBatch([loaded.tokenizer.encode("hi!", addSpecialTokens: false)])
         let a = fromFile.forward(embeddings: try fromFile.embed(batch), batch: batch).logits!.value
@@ -200,7 +200,8 @@ import Tokenizers
         let config = TinyModels.llamaConfig(vocabulary: 260)
         let url = directory.appendingPathComponent("mamba.gguf")
         try Self.writeTinyGGUF(url, architecture: "mamba", tensors: TinyModels.llamaTensors(config), config: config)
-        #expect(throws: ModelError.unknownArchitecture("mamba", supported: ["llama", "gemma3", "bert"])) { try ModelLoader.load(url.path) }
+        #expect(throws: ModelError.unknownArchitecture("mamba", supported: ModelLoader.supportedArchitectures)) { try ModelLoader.load(url.path) }
+        #expect(ModelLoader.supportedArchitectures == ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2", "gpt_neox", "bert"])
         #expect(ModelError.unknownArchitecture("mamba", supported: ["llama", "bert"]).description.contains("llama, bert"))
     }
 }

@@ -79,7 +79,7 @@ import TestSupport
         #expect(collected.metrics == ["correct", "loss", "confidence", "shortcut", "copies"])
         #expect(collected.positions == ["last", "mean"])
         let store = try ActivationStoreReader(url: URL(fileURLWithPath: collected.store))
-        guard case .llama(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        guard case .decoder(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
         let tokenizer = experiment.loaded.tokenizer
         for row in [0, 17, store.rows - 1] {
             let example = experiment.dataset.examples[store.indices[row]]

@@ -57,7 +57,7 @@ import TestSupport
         #expect(store.header.positions == ["last", "mean"] && store.header.columns == 2 * 24)
 
         // Recompute three examples one at a time with plain hooks.
-        guard case .llama(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        guard case .decoder(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
         let task = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true).task
         for row in [0, 31, 80] {
             let example = experiment.dataset.examples[store.indices[row]]
@@ -129,7 +129,7 @@ import TestSupport
         // Weights of 1e30 in neuron 5's gate and up rows overflow its site to ±∞ or NaN (a GGUF cannot hold NaN weights).
         let (directory, recipe) = try setUp { tensors in
             for role in [TensorRole.ffnGate, .ffnUp] {
-                let name = LlamaModel.name(role, layer: 1)
+                let name = DecoderModel.name(role, layer: 1)
                 var w = tensors[name]!
                 for c in 0..<16 { w.scalars[5 * 16 + c] = 1e30 }
                 tensors[name] = w
@@ -147,7 +147,7 @@ import TestSupport
     @Test func aConstantNeuronIsExcludedAndCounted() throws {
         let (directory, recipe) = try setUp { tensors in
             for role in [TensorRole.ffnGate, .ffnUp] {
-                let name = LlamaModel.name(role, layer: 0)
+                let name = DecoderModel.name(role, layer: 0)
                 var w = tensors[name]!
                 for c in 0..<16 { w.scalars[3 * 16 + c] = 0 }
                 tensors[name] = w
@@ -297,7 +297,7 @@ import TestSupport
         let result = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
         let store = try ActivationStoreReader(url: URL(fileURLWithPath: result.store))
         #expect(store.header.positions == ["every"] && store.header.metrics == ["logprob"])
-        guard case .llama(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        guard case .decoder(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
         // Every text is cut to 6 tokens, so each gives 5 rows (the texts here are all longer than 6 tokens).
         #expect(store.rows == 40 * 5 && result.trainRows == 28 * 5)
         for row in [0, 7, 150] {

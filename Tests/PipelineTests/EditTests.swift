@@ -78,7 +78,7 @@ import TestSupport
         // Reloading the edited GGUF reproduces the edited weights exactly (F32), so its logits are those of
         // the base with the edited slices swapped in, bit for bit.
         let reloaded = try ModelLoader.load(result.checkpoint), original = try ModelLoader.load(experiment.modelPath)
-        guard case .llama(let e) = reloaded.model, case .llama(let b) = original.model else { Issue.record("not Llamas"); return }
+        guard case .decoder(let e) = reloaded.model, case .decoder(let b) = original.model else { Issue.record("not Llamas"); return }
         for (name, parameter) in b.parameters where !touched.contains(where: { name.hasPrefix("blk.\($0).ffn_") }) {
             #expect(parameter.value.scalars == e.parameters[name]!.value.scalars, "\(name)")
         }
@@ -129,7 +129,7 @@ import TestSupport
         #expect(collected.metrics == ["pair_preference"])
         let store = try ActivationStoreReader(url: URL(fileURLWithPath: collected.store))
         // The metric is log p(text) − log p(pair), recomputed here for one example.
-        guard case .llama(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        guard case .decoder(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
         let example = experiment.dataset.examples[store.indices[0]]
         func logProbability(_ text: String) throws -> Double {
             let ids = experiment.loaded.tokenizer.encode(text, addSpecialTokens: true)
@@ -163,7 +163,7 @@ import TestSupport
         _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
         let result = try EditStage(experiment: experiment, folder: folder).run(quiet: true)
         func meanSquare(_ path: String) throws -> Double {
-            guard case .llama(let model) = try ModelLoader.load(path).model else { return .nan }
+            guard case .decoder(let model) = try ModelLoader.load(path).model else { return .nan }
             let sequences = experiment.dataset.examples.prefix(20).map { experiment.loaded.tokenizer.encode("\($0.text) =", addSpecialTokens: false) }
             let batch = TokenBatch(Array(sequences))
             final class Box: @unchecked Sendable { var sites: [Int: Tensor] = [:] }

@@ -166,6 +166,8 @@ import TestSupport
          [true, true, false, true, true, true]),
         ("sliding window 2", AttentionConfig(batch: 1, queries: 4, heads: 2, kvHeads: 1, headDim: 3, causal: true, window: 2), nil),
         ("cached keys, offset", AttentionConfig(batch: 1, queries: 2, keys: 4, heads: 2, kvHeads: 1, headDim: 2, causal: true), nil),
+        ("soft-capped scores (Gemma 2)", AttentionConfig(batch: 2, queries: 3, heads: 2, kvHeads: 1, headDim: 2, causal: true, scale: 2.5, softcap: 0.8),
+         [true, true, true, true, false, true]),
     ]
 
     @Test(arguments: 0..<attentionCases.count)

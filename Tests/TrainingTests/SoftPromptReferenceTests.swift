@@ -12,7 +12,7 @@ struct SoftPromptReferenceTests {
     /// the two verbalizer logits at its last position. Losses and the final prompt within 1e-4 relative.
     @Test func reproducesTheFiveLossesAndTheFinalPrompt() throws {
         let loaded = try ModelLoader.load(Fixtures.checkpoint("smollm2"))
-        guard case .llama(let model) = loaded.model else { Issue.record("not a llama"); return }
+        guard case .decoder(let model) = loaded.model else { Issue.record("not a llama"); return }
         let meta = (try Fixtures.goldenManifest("smollm2-135m")["meta"] as! [String: Any])["train_softprompt"] as! [String: Any]
         let texts = meta["texts"] as! [String], labels = meta["labels"] as! [Int]
         let verbalizers = (meta["verbalizer_ids"] as! [Int]).map(Int32.init), initIDs = (meta["init_token_ids"] as! [Int]).map(Int32.init)
@@ -32,11 +32,11 @@ struct SoftPromptReferenceTests {
 }
 
 @Suite struct TinyPromptTrainingTests {
-    func task() throws -> (PromptTask, LlamaModel) {
+    func task() throws -> (PromptTask, DecoderModel) {
         let model = try TinyModels.llama(vocabulary: 260)
         let tokens = (0..<260).map { i in i < 256 ? String(ByteLevel_byte(i)) : "t\(i)" }
         let tokenizer = try BPETokenizer(tokens: tokens, merges: [], specialTokens: [], isolateDigits: false)
-        return (PromptTask(model: .llama(model), tokenizer: tokenizer, framing: .verbalizers(template: "{text}:", ids: [110, 112]), classes: 2), model)
+        return (PromptTask(model: .decoder(model), tokenizer: tokenizer, framing: .verbalizers(template: "{text}:", ids: [110, 112]), classes: 2), model)
     }
 
     @Test func lossFallsAndTheModelStaysFrozen() throws {

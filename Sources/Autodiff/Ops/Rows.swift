@@ -23,6 +23,27 @@ public func gatherRows(_ x: Variable, _ rows: [Int]) -> Variable {
     }
 }
 
+/// A band of columns: how a fused projection ([Q; K; V], [gate; up]) is split after one product.
+/// - x: [N, C] → [N, W] for `columns` = start..<start+W. Backward: dx[:, columns] += dy.
+public func sliceColumns(_ x: Variable, _ columns: Range<Int>) -> Variable {
+    let c = x.shape.last ?? 1
+    let n = x.value.count / max(c, 1), w = columns.count
+    precondition(columns.lowerBound >= 0 && columns.upperBound <= c, "sliceColumns: \(columns) outside 0..<\(c)")
+    var out = Tensor(uninitializedShape: [n, w])
+    out.withMutablePointer { o in
+        x.value.withPointer { input in
+            for r in 0..<n { (o + r * w).update(from: input + r * c + columns.lowerBound, count: w) }
+        }
+    }
+    return Variable(result: out, parents: [x]) { dy in
+        x.accumulateGradient("sliceColumns") { dx in
+            dy.withPointer { d in
+                for r in 0..<n { for j in 0..<w { dx[r * c + columns.lowerBound + j] += d[r * w + j] } }
+            }
+        }
+    }
+}
+
 /// Matrices stacked along the rows. - parts: [Nᵢ, C] each → [ΣNᵢ, C]
 public func concatRows(_ parts: [Variable]) -> Variable {
     let c = parts.first?.shape.last ?? 0

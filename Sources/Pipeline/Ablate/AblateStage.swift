@@ -178,7 +178,7 @@ public struct AblateStage {
         let startLayers = Set(sets.values.compactMap { $0.map(\.layer).min() })
         let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences, labels: labels, batchSize: options.batchSize, cacheLayers: startLayers)
         var general: GeneralTextEvaluator?
-        if case .llama(let m) = experiment.loaded.model, options.generalTexts > 0 {
+        if case .decoder(let m) = experiment.loaded.model, options.generalTexts > 0 {
             let path = Experiment.resolve(options.generalPath, root: experiment.root)
             if FileManager.default.fileExists(atPath: path) {
                 let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples.prefix(options.generalTexts)

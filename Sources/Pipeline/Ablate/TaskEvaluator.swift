@@ -29,7 +29,7 @@ final class TaskEvaluator {
             let end = min(sequences.count, start + batchSize)
             let (layout, embeddings) = try task.inputs(Array(sequences[start..<end]), prompt: prompt.map { Variable($0) })
             var batch = Batch(layout: layout, embeddings: embeddings, labels: Array(labels[start..<end]))
-            if case .llama(let m) = task.model, !cacheLayers.isEmpty {
+            if case .decoder(let m) = task.model, !cacheLayers.isEmpty {
                 final class Box: @unchecked Sendable { var residuals: [Int: Tensor] = [:] }
                 let box = Box()
                 var hooks = HookSet()
@@ -49,9 +49,9 @@ final class TaskEvaluator {
             let hooks = intervention?.hooks(rows: batch.layout.rows, lastRows: batch.layout.lastRows, salt: UInt64(i)) ?? HookSet()
             let logits: Tensor
             switch (task.model, task.framing) {
-            case (.llama(let m), .verbalizers(_, let ids)):
+            case (.decoder(let m), .verbalizers(_, let ids)):
                 let first = intervention?.firstLayer ?? 0
-                let output: LlamaModel.Output
+                let output: DecoderModel.Output
                 if first > 0, let residual = batch.residuals[first] {
                     output = m.forward(embeddings: Variable(residual), batch: batch.layout, hooks: hooks, logitRows: batch.layout.lastRows, firstLayer: first)
                 } else {
@@ -79,14 +79,14 @@ final class TaskEvaluator {
 /// Next-token distributions over general text (WikiText), for the KL of an intervention from the
 /// unablated model on text that is not the task.
 final class GeneralTextEvaluator {
-    let model: LlamaModel
+    let model: DecoderModel
     let layout: TokenBatch
     let rows: [Int]
     var residuals: [Int: Tensor] = [:]
     /// Unablated log-probabilities [rows, V].
     var baseline: [Float] = []
 
-    init(model: LlamaModel, sequences: [[Int32]], cacheLayers: Set<Int>) {
+    init(model: DecoderModel, sequences: [[Int32]], cacheLayers: Set<Int>) {
         self.model = model
         let layout = TokenBatch(sequences)
         self.layout = layout
@@ -118,7 +118,7 @@ final class GeneralTextEvaluator {
     func kl(_ intervention: Intervention) -> Double {
         let hooks = intervention.hooks(rows: layout.rows, lastRows: layout.lastRows, salt: 0xFEED)
         let first = intervention.firstLayer ?? 0
-        let output: LlamaModel.Output
+        let output: DecoderModel.Output
         if first > 0, let residual = residuals[first] {
             output = model.forward(embeddings: Variable(residual), batch: layout, hooks: hooks, logitRows: rows, firstLayer: first)
         } else {

@@ -18,7 +18,7 @@ import Tokenizers
 /// - `prediction` (for expressions): that first number, NaN if the output has none, so that comparisons
 ///   with it are false.
 extension CollectStage {
-    func collectAnswers(_ indices: [Int], model: LlamaModel, plan: CollectionPlan) throws -> Batch {
+    func collectAnswers(_ indices: [Int], model: DecoderModel, plan: CollectionPlan) throws -> Batch {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let tokenizer = experiment.loaded.tokenizer
         let template = experiment.recipe.task.template

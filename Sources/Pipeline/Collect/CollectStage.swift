@@ -100,18 +100,18 @@ public struct CollectStage {
         let collect: ([Int]) throws -> Batch
         let positionNames: [String]
         if plan.perToken {
-            guard case .llama(let model) = experiment.loaded.model else {
+            guard case .decoder(let model) = experiment.loaded.model else {
                 throw TrainingError.framing("per-token collection (positions: [every]) needs a decoder: its metric is the log-probability of each next token")
             }
             positionNames = ["every"]
             collect = { try collectTokens($0, model: model, plan: plan) }
         } else if experiment.isAnswerTask {
-            guard case .llama(let model) = experiment.loaded.model else { throw TrainingError.framing("an answer task needs a decoder that generates") }
+            guard case .decoder(let model) = experiment.loaded.model else { throw TrainingError.framing("an answer task needs a decoder that generates") }
             try checkMetrics(plan.metrics, rows: train + dev, classes: 0)
             positionNames = plan.positionNames(promptLength: 0)
             collect = { try collectAnswers($0, model: model, plan: plan) }
         } else if experiment.isLanguageModelling {
-            guard case .llama(let model) = experiment.loaded.model else {
+            guard case .decoder(let model) = experiment.loaded.model else {
                 throw TrainingError.framing("without verbalizers the model must be a decoder that scores text")
             }
             try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
@@ -332,7 +332,7 @@ public struct CollectStage {
     /// Example-level collection without a classification framing (pair datasets): the sites of each
     /// text at `last` and `mean`, and, for `pair_preference`, log p(text) − log p(pair) from one batch that
     /// holds the texts and their pairs.
-    func collectSentences(_ indices: [Int], model: LlamaModel, plan: CollectionPlan) throws -> Batch {
+    func collectSentences(_ indices: [Int], model: DecoderModel, plan: CollectionPlan) throws -> Batch {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let template = experiment.recipe.task.template
         let tokenizer = experiment.loaded.tokenizer
@@ -414,7 +414,7 @@ public struct CollectStage {
     /// Per-token collection: every token of each text (cut to `maxTokens`, with BOS as the tokenizer adds
     /// it) that has a next token becomes a row: its FFN sites, and the log-probability the model gives
     /// the next token there. The LM head runs only at those rows.
-    func collectTokens(_ indices: [Int], model: LlamaModel, plan: CollectionPlan) throws -> Batch {
+    func collectTokens(_ indices: [Int], model: DecoderModel, plan: CollectionPlan) throws -> Batch {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let template = experiment.recipe.task.template
         let tokenizer = experiment.loaded.tokenizer

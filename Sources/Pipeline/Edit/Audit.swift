@@ -63,15 +63,15 @@ public enum Audit {
         let resolvedBase = try ModelAliases.resolve(basePath)
         let base = try experiment.flatMap { $0.modelPath == resolvedBase ? $0.loaded : nil } ?? ModelLoader.load(basePath)
         let edited = try ModelLoader.load(editedPath)
-        guard case .llama(let b) = base.model, case .llama(let e) = edited.model else { throw TrainingError.framing("audit compares decoders (Llama)") }
+        guard case .decoder(let b) = base.model, case .decoder(let e) = edited.model else { throw TrainingError.framing("audit compares decoders (Llama)") }
 
         if let experiment {
             let recipe = experiment.recipe
             let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
             let test = Array(splits.test.prefix(examples))
             if let ids = experiment.verbalizerIDs, !test.isEmpty {
-                func evaluate(_ model: LlamaModel) throws -> [Bool] {
-                    let task = PromptTask(model: .llama(model), tokenizer: base.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: ids), classes: ids.count)
+                func evaluate(_ model: DecoderModel) throws -> [Bool] {
+                    let task = PromptTask(model: .decoder(model), tokenizer: base.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: ids), classes: ids.count)
                     let trainer = PromptTrainer(task: task, initialPrompt: Tensor(shape: [1, model.config.hiddenSize]), learningRate: 0, weightDecay: 0)
                     let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
                     return try trainer.evaluate(sequences, labels: test.map { experiment.dataset.examples[$0].label! }, batchSize: 16, withPrompt: false).correct
@@ -124,7 +124,7 @@ public enum Audit {
 
     /// For each pair, whether the model finds its first sentence (the more stereotypical one) more likely.
     /// The share of trues is CrowS-Pairs' bias score; 0.5 is unbiased.
-    static func preference(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [Example], template: String) throws -> [Bool] {
+    static func preference(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [Example], template: String) throws -> [Bool] {
         var preferred: [Bool] = []
         for example in pairs {
             let ids = [example.text, example.pair!].map { tokenizer.encodeSentence(template.replacingOccurrences(of: "{text}", with: $0)) }

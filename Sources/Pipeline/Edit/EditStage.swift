@@ -146,7 +146,7 @@ public struct EditStage {
 
         // A second copy of the model whose selected slices train; the experiment's copy stays the base.
         let editable = try ModelLoader.load(experiment.recipe.model, trainableNeurons: selection)
-        guard case .llama(let model) = editable.model, case .llama(let base) = experiment.loaded.model else {
+        guard case .decoder(let model) = editable.model, case .decoder(let base) = experiment.loaded.model else {
             throw TrainingError.framing("sparse editing is available for decoders (Llama) in this version")
         }
         let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
@@ -190,7 +190,7 @@ public struct EditStage {
         let suppressed = try options.suppress.map { try Intervention.load(URL(fileURLWithPath: Experiment.resolve($0, root: experiment.root))).neurons } ?? chosen
         if options.objective == "metric_suppression" { try Intervention(mode: .zero, neurons: suppressed).validate(layers: layers, width: width) }
         let task = options.objective != "pair_preference"
-            ? PromptTask(model: .llama(model), tokenizer: editable.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
+            ? PromptTask(model: .decoder(model), tokenizer: editable.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
                          classes: experiment.verbalizerIDs!.count)
             : nil
         var rng = SeededRandom(seed: recipe.seed &+ 8000)
@@ -230,12 +230,13 @@ public struct EditStage {
             progress.update(step + 1, String(format: "loss %.4f", objective))
         }
 
-        // The edited tensors: W_gate, W_up and W_down of every touched layer.
+        // The edited tensors: those the chosen neurons own, by the family's one ownership description.
         var edited: [String: [Float]] = [:]
         for layer in Set(chosen.map(\.layer)) {
-            for role in [TensorRole.ffnGate, .ffnUp, .ffnDown] {
-                let name = LlamaModel.name(role, layer: layer)
-                edited[name] = model.parameters[name]!.value.scalars
+            let owned = model.config.ownership(layer)
+            for name in owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned {
+                guard let parameter = model.parameters[name] else { throw ModelError.missingTensor(name) }
+                edited[name] = parameter.value.scalars
             }
         }
         let stage = try folder.stage("edit")
@@ -253,19 +254,14 @@ public struct EditStage {
             ("scalpel.version", .string(ScalpelBuild.version)),
         ], to: staged.url(output.lastPathComponent))
 
-        // The same edit for PyTorch users: Hugging Face names, config.json, Q/K rows in HF's order.
-        // Gemma 3's export (its own config.json and norm convention) is not written yet: the edited GGUF is the result.
-        let export: URL? = model.config.gemma == nil ? stage.appendingPathComponent("hf") : nil
-        if let export {
-            try model.exportHuggingFace(to: staged.url(export.lastPathComponent), metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
-                                                               "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
-                                                               "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
-        } else if !quiet {
-            ProgressReporter.say("edit: no Hugging Face export for Gemma 3 yet; the edited GGUF is written")
-        }
+        // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json.
+        let export = stage.appendingPathComponent("hf")
+        try model.exportHuggingFace(to: staged.url(export.lastPathComponent), metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
+                                                           "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
+                                                           "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
         try staged.commit()
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
-                            huggingFace: export?.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
+                            huggingFace: export.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             seconds: Date().timeIntervalSince(started))
         try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
             try group.setAttribute("objective", .string(result.objective))
@@ -332,7 +328,7 @@ public struct EditStage {
     }
 
     /// Mean over pairs of (log p(a) − log p(b))², each sentence scored by the sum of its tokens' log-probabilities.
-    func pairPreferenceLoss(_ model: LlamaModel, tokenizer: any Tokenizer, pairs: [(String, String)]) throws -> Variable {
+    func pairPreferenceLoss(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [(String, String)]) throws -> Variable {
         var total: Variable?
         for (a, b) in pairs {
             let ids = [a, b].map { tokenizer.encodeSentence($0) }

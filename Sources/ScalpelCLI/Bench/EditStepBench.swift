@@ -30,7 +30,7 @@ struct EditStepBench: ParsableCommand {
         var chosen: [Int: [Int]] = [:]
         for l in 0..<layers { chosen[l] = Array(rng.shuffled(Array(0..<width)).prefix(neurons)).sorted() }
         let loaded = try ModelLoader.load(model, trainableNeurons: NeuronSelection(chosen))
-        guard case .llama(let llama) = loaded.model else { throw ValidationError("bench edit-step needs a decoder") }
+        guard case .decoder(let llama) = loaded.model else { throw ValidationError("bench edit-step needs a decoder") }
         let trainable = llama.parameters.values.filter { $0.mask != nil }
         let optimizer = AdamW(parameters: trainable, learningRate: 1e-4, weightDecay: 0.1)
         let sequences = (0..<batch).map { _ in (0..<length).map { _ in Int32(rng.nextInt(below: llama.config.vocabularySize)) } }

@@ -24,7 +24,7 @@ struct ForwardBench: ParsableCommand {
 
     func run() throws {
         let loaded = try ModelLoader.load(model)
-        guard case .llama(let llama) = loaded.model else { throw ValidationError("bench forward needs a decoder") }
+        guard case .decoder(let llama) = loaded.model else { throw ValidationError("bench forward needs a decoder") }
         let c = llama.config
         var rng = SeededRandom(seed: 1)
         let sequences = (0..<batch).map { _ in (0..<length).map { _ in Int32(rng.nextInt(below: c.vocabularySize)) } }

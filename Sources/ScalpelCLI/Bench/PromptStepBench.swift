@@ -23,7 +23,7 @@ struct PromptStepBench: ParsableCommand {
 
     func run() throws {
         let loaded = try ModelLoader.load(model)
-        guard case .llama(let llama) = loaded.model else { throw ValidationError("bench prompt-step needs a decoder") }
+        guard case .decoder(let llama) = loaded.model else { throw ValidationError("bench prompt-step needs a decoder") }
         var rng = SeededRandom(seed: 1)
         let sequences = (0..<batch).map { _ in (0..<length).map { _ in Int32(rng.nextInt(below: llama.config.vocabularySize)) } }
         let labels = (0..<batch).map { $0 % 2 }

@@ -17,7 +17,7 @@ struct ForwardCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try ModelLoader.load(model)
-        guard case .llama(let llama) = loaded.model else {
+        guard case .decoder(let llama) = loaded.model else {
             throw ValidationError("\(model) is an encoder (\(loaded.architecture)); use `scalpel embed` for sentence embeddings")
         }
         let ids = loaded.tokenizer.encode(text, addSpecialTokens: true)

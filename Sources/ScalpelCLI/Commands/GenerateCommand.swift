@@ -24,7 +24,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try ModelLoader.load(model)
-        guard case .llama(let llama) = loaded.model else { throw ValidationError("\(model) is an encoder; it cannot generate text") }
+        guard case .decoder(let llama) = loaded.model else { throw ValidationError("\(model) is an encoder; it cannot generate text") }
         var input = prompt
         var stop = Set<Int32>()
         if chat {

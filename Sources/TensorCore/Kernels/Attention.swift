@@ -8,7 +8,8 @@ import Darwin
 // Scaled dot-product attention with grouped-query heads and masks.
 //
 //   q: [B, T, H, D]   k, v: [B, S, G, D]   (G key/value heads, H a multiple of G; head h reads group h/(H/G))
-//   P[b, h] = softmax(scale · Q_bh · K_bgᵀ + mask)       [T, S]
+//   Z = scale · Q_bh · K_bgᵀ, soft-capped when a cap is set: Z ← cap · tanh(Z / cap)   (Gemma 2)
+//   P[b, h] = softmax(Z + mask)                          [T, S]
 //   out[b, :, h, :] = P[b, h] · V_bg                     [T, D]
 //
 // Query i sits at absolute position i + queryOffset (S − T when a cache holds earlier keys). Key j is
@@ -18,7 +19,7 @@ import Darwin
 //   - padding:         keyMask[b, j] is true
 // A query that can see no key outputs zeros (its softmax row is all −∞).
 //
-// Backward (per b, h):  dP = dO · Vᵀ,  dZ = P ⊙ (dP − rowsum(dP ⊙ P)) · scale,
+// Backward (per b, h):  dP = dO · Vᵀ,  dZ = P ⊙ (dP − rowsum(dP ⊙ P)) · scale  (· (1 − tanh²) when capped),
 //                       dQ += dZ · K,  dK += dZᵀ · Q,  dV += Pᵀ · dO
 
 public struct AttentionConfig: Sendable, Equatable {
@@ -32,9 +33,11 @@ public struct AttentionConfig: Sendable, Equatable {
     public var window: Int?        // sliding-window width, nil for global attention
     public var queryOffset: Int
     public var scale: Float
+    /// Scores are soft-capped at this value before the mask, nil for none.
+    public var softcap: Float?
 
     public init(batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int, headDim: Int,
-                causal: Bool, window: Int? = nil, queryOffset: Int? = nil, scale: Float? = nil) {
+                causal: Bool, window: Int? = nil, queryOffset: Int? = nil, scale: Float? = nil, softcap: Float? = nil) {
         precondition(heads % kvHeads == 0, "attention: \(heads) query heads are not a multiple of \(kvHeads) key/value heads")
         self.batch = batch
         self.queries = queries
@@ -46,6 +49,7 @@ public struct AttentionConfig: Sendable, Equatable {
         self.window = window
         self.queryOffset = queryOffset ?? ((keys ?? queries) - queries)
         self.scale = scale ?? 1 / Float(headDim).squareRoot()
+        self.softcap = softcap
     }
 
     /// Whether query i may attend to key j, apart from padding.
@@ -77,6 +81,7 @@ public func attentionForward(
             let p = probabilities + (b * h + head) * t * s
             sgemm(.normal, .transposed, m: t, n: s, k: d, alpha: a.scale, a: q, lda: h * d, b: k, ldb: g * d,
                   c: p, ldc: s)
+            if let cap = a.softcap { for e in 0..<(t * s) { p[e] = cap * tanhf(p[e] / cap) } }
             for i in 0..<t {
                 let row = p + i * s
                 for j in 0..<s where !a.allows(query: i, key: j) || keyMask?[b * s + j] == false {
@@ -102,7 +107,8 @@ public func attentionBackward(
     // Heads of one group share dK and dV, so the parallel unit is a (sequence, group) pair.
     parallelChunks(a.batch * g, minimumPerChunk: 1) { pairs in
       var scratch = [Float](repeating: 0, count: t * s)
-      scratch.withUnsafeMutableBufferPointer { buffer in
+      var scores = [Float](repeating: 0, count: a.softcap == nil ? 0 : t * s)
+      scratch.withUnsafeMutableBufferPointer { buffer in scores.withUnsafeMutableBufferPointer { raw in
         let dZ = buffer.baseAddress!
         for pair in pairs {
             let (b, group) = (pair / g, pair % g)
@@ -119,11 +125,22 @@ public func attentionBackward(
                 // dP = dO · Vᵀ, then the softmax backward in place, times the scale.
                 sgemm(.normal, .transposed, m: t, n: s, k: d, a: dO, lda: h * d, b: value + kvOffset, ldb: g * d,
                       c: dZ, ldc: s)
+                // A soft cap's derivative needs the uncapped scores: recomputed rather than stored.
+                if a.softcap != nil {
+                    sgemm(.normal, .transposed, m: t, n: s, k: d, alpha: a.scale, a: query + qOffset, lda: h * d,
+                          b: key + kvOffset, ldb: g * d, c: raw.baseAddress!, ldc: s)
+                }
                 for i in 0..<t {
                     let row = dZ + i * s, pRow = p + i * s
                     var dot: Float = 0
                     for j in 0..<s { dot += row[j] * pRow[j] }
                     for j in 0..<s { row[j] = pRow[j] * (row[j] - dot) * a.scale }
+                    if let cap = a.softcap {
+                        for j in 0..<s where pRow[j] != 0 {
+                            let y = tanhf(raw[i * s + j] / cap)
+                            row[j] *= 1 - y * y
+                        }
+                    }
                 }
                 if let dQuery {
                     sgemm(.normal, .normal, m: t, n: d, k: s, a: dZ, lda: s, b: key + kvOffset, ldb: g * d,
@@ -135,6 +152,6 @@ public func attentionBackward(
                 }
             }
         }
-      }
+      } }
     }
 }

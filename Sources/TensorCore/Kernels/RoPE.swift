@@ -31,8 +31,14 @@ public struct RoPETable: Sendable {
 
     public init(positions: [Int], rotaryDims: Int, base: Double) {
         precondition(rotaryDims % 2 == 0 && rotaryDims > 0, "RoPE: rotary width \(rotaryDims) must be even and positive")
-        let half = rotaryDims / 2
-        let inverseFrequencies: [Float] = (0..<half).map { Float(1 / pow(base, Double(2 * $0) / Double(rotaryDims))) }
+        let inverseFrequencies: [Float] = (0..<(rotaryDims / 2)).map { Float(1 / pow(base, Double(2 * $0) / Double(rotaryDims))) }
+        self.init(positions: positions, inverseFrequencies: inverseFrequencies)
+    }
+
+    /// The table for given inverse frequencies θᵢ, one per pair (scaled RoPE variants compute their own). [R/2]
+    public init(positions: [Int], inverseFrequencies: [Float]) {
+        precondition(!inverseFrequencies.isEmpty, "RoPE: no rotary pairs")
+        let half = inverseFrequencies.count
         var cosines = [Float](repeating: 0, count: positions.count * half)
         var sines = cosines
         for (n, p) in positions.enumerated() {
@@ -42,7 +48,7 @@ public struct RoPETable: Sendable {
                 sines[n * half + i] = Float(Foundation_sin(angle))
             }
         }
-        self.rotaryDims = rotaryDims
+        self.rotaryDims = 2 * half
         self.positions = positions
         self.cos = cosines
         self.sin = sines
