@@ -57,7 +57,7 @@ public enum EvidenceArchive {
         try group.setAttribute("recipe_sha256", .string(SHA256.hex(recipe.text)))
         try group.setAttribute("recipe_file", .string(experiment.recipeFile))
         try group.setAttribute("model", .string(experiment.modelPath))
-        try group.setAttribute("model_sha256", .string(try SHA256.file(experiment.modelPath)))
+        try group.setAttribute("model_sha256", .string(try SHA256.checkpoint(experiment.modelPath)))
         try group.setAttribute("data", .string(experiment.datasetPath))
         try group.setAttribute("data_sha256", .string(try experiment.dataSHA256()))
         try group.setAttribute("seed", .int(Int64(recipe.seed)))

@@ -40,7 +40,7 @@ public struct PromptStage {
     public func inputs() throws -> [String: String] {
         let r = experiment.recipe
         return [
-            "model": try SHA256.file(experiment.modelPath),
+            "model": try SHA256.checkpoint(experiment.modelPath),
             "data": try experiment.dataSHA256(),
             "recipe": SHA256.hex(r.canonicalBasis + "\nprompt=" + r.canonicalPrompt),
         ]

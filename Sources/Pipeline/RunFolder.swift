@@ -55,7 +55,7 @@ public struct RunFolder: Sendable {
     public func isDone(_ stage: String, inputs: [String: String]) -> StageRecord? {
         guard let record = record(stage), record.inputs == inputs else { return nil }
         for (file, hash) in record.outputs {
-            guard (try? SHA256.file(url.appendingPathComponent(stage).appendingPathComponent(file).path)) == hash else { return nil }
+            guard (try? SHA256.checkpoint(url.appendingPathComponent(stage).appendingPathComponent(file).path)) == hash else { return nil }
         }
         return record
     }

@@ -83,4 +83,21 @@ public struct SHA256 {
         while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { chunk.withUnsafeBytes { h.update($0) } }
         return h.finish()
     }
+
+    /// The hash of a checkpoint: a file's own hash, or for a Hugging Face folder the hash of its files'
+    /// names and hashes (every regular file in it, sorted by name), so that any changed shard, config or
+    /// tokenizer changes it.
+    public static func checkpoint(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return try file(path) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.hasPrefix(".") }.sorted()
+        var lines: [String] = []
+        for name in names {
+            let full = (path as NSString).appendingPathComponent(name)
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isFolder), !isFolder.boolValue else { continue }
+            lines.append("\(name) \(try file(full))")
+        }
+        return hex(lines.joined(separator: "\n"))
+    }
 }

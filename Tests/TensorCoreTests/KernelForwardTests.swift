@@ -81,7 +81,7 @@ import TestSupport
         #expect(abs(dot(7, 3) - dot(404, 400)) < 1e-3)
     }
 
-    /// Attention against a naive Double implementation that applies the masks by their definitions.
+    /// Attention against a naive Double implementation that applies the masks (and the soft cap) by their definitions.
     @Test(arguments: 0..<KernelGradientTests.attentionCases.count)
     func attentionMatchesNaive(caseIndex: Int) {
         let (_, a, keyMask) = KernelGradientTests.attentionCases[caseIndex]
@@ -98,7 +98,9 @@ import TestSupport
                 let position = i + a.queryOffset
                 let visible = (!a.causal || j <= position) && (a.window.map { position - j < $0 } ?? true) && (keyMask?[b * a.keys + j] ?? true)
                 let s = (0..<a.headDim).reduce(0.0) { $0 + Double(q[b, i, h, $1]) * Double(k[b, j, g, $1]) }
-                scores.append(visible ? s * Double(a.scale) : -.infinity)
+                let scaled = s * Double(a.scale)
+                let capped = a.softcap.map { Double($0) * tanh(scaled / Double($0)) } ?? scaled
+                scores.append(visible ? capped : -.infinity)
             }
             let m = scores.max()!
             let weights = scores.map { m == -.infinity ? 0 : exp($0 - m) }

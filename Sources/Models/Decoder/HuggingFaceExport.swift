@@ -136,3 +136,18 @@ extension DecoderModel {
         return nil
     }
 }
+
+/// Files of a Hugging Face folder that travel with its weights.
+public enum HuggingFaceExport {
+    public static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+                                        "vocab.json", "merges.txt", "tokenizer.model", "chat_template.jinja"]
+
+    /// Copies the tokenizer files a base folder has into an export, so that the export loads on its own.
+    public static func copyTokenizerFiles(from folder: String, to export: URL) throws {
+        for name in tokenizerFiles {
+            let source = URL(fileURLWithPath: folder).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: source.path) else { continue }
+            try AtomicFile.write(data, to: export.appendingPathComponent(name))
+        }
+    }
+}

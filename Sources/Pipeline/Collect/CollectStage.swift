@@ -50,7 +50,7 @@ public struct CollectStage {
     public func inputs() throws -> [String: String] {
         let r = experiment.recipe
         var inputs = [
-            "model": try SHA256.file(experiment.modelPath),
+            "model": try SHA256.checkpoint(experiment.modelPath),
             "data": try experiment.dataSHA256(),
             "recipe": SHA256.hex(r.canonicalBasis + "\ncollect=" + r.canonical("collect")),
         ]

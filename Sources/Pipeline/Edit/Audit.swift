@@ -52,18 +52,15 @@ public enum Audit {
     /// - experiment: the recipe whose test split, framing and general text to use (nil: weights and general text only).
     public static func run(base basePath: String, edited editedPath: String, experiment: Experiment?, generalPath: String?,
                            generalTexts: Int = 32, examples: Int = 400, seed: UInt64 = 0, quiet: Bool = false) throws -> Report {
-        let baseFile = try GGUFFile(path: try ModelAliases.resolve(basePath))
-        let editedFile = try GGUFFile(path: try ModelAliases.resolve(editedPath))
-        let neurons = editedFile.metadata[EditedCheckpoint.neuronsKey]?.string.flatMap(EditedCheckpoint.decode)
-        let (changes, unchanged) = try weightDiff(base: baseFile, edited: editedFile, neurons: neurons ?? [])
-        var report = Report(neurons: neurons, taskExamples: 0, changes: changes, unchangedTensors: unchanged)
-        if !quiet { ProgressReporter.say("audit: \(changes.count) tensors changed, \(unchanged) byte-identical; loading both models") }
-
         // The recipe's experiment has the base loaded already: reuse it rather than hold a third copy.
         let resolvedBase = try ModelAliases.resolve(basePath)
         let base = try experiment.flatMap { $0.modelPath == resolvedBase ? $0.loaded : nil } ?? ModelLoader.load(basePath)
         let edited = try ModelLoader.load(editedPath)
-        guard case .decoder(let b) = base.model, case .decoder(let e) = edited.model else { throw TrainingError.framing("audit compares decoders (Llama)") }
+        guard case .decoder(let b) = base.model, case .decoder(let e) = edited.model else { throw TrainingError.framing("audit compares decoders") }
+        let neurons = try editedNeurons(try ModelAliases.resolve(editedPath))
+        let (changes, unchanged) = try weightDiff(base: b, edited: e, neurons: neurons ?? [])
+        var report = Report(neurons: neurons, taskExamples: 0, changes: changes, unchangedTensors: unchanged)
+        if !quiet { ProgressReporter.say("audit: \(changes.count) tensors changed, \(unchanged) bit-identical") }
 
         if let experiment {
             let recipe = experiment.recipe
@@ -140,26 +137,40 @@ public enum Audit {
         return preferred
     }
 
-    /// Tensor-by-tensor comparison. Identical bytes need no dequantizing; a changed tensor is dequantized
-    /// on both sides, and every changed weight is checked against the neurons that may own it.
-    static func weightDiff(base: GGUFFile, edited: GGUFFile, neurons: [Intervention.Neuron]) throws -> ([TensorChange], Int) {
+    /// The neurons an edited checkpoint records: its GGUF metadata, or its safetensors' `__metadata__`.
+    static func editedNeurons(_ path: String) throws -> [Intervention.Neuron]? {
+        let (file, mapped, format) = try CheckpointFormat.open(path)
+        let text: String? = switch format {
+        case .gguf: try GGUFFile(file: mapped).metadata[EditedCheckpoint.neuronsKey]?.string
+        case .safetensors: try SafetensorsFile(path: file).metadata[EditedCheckpoint.neuronsKey]
+        }
+        return text.flatMap(EditedCheckpoint.decode)
+    }
+
+    /// Parameter-by-parameter comparison of two models of one family (by GGUF name, whatever files they
+    /// came from). Every changed weight is checked against the slices the edited neurons own, by the
+    /// family's one ownership description.
+    static func weightDiff(base: DecoderModel, edited: DecoderModel, neurons: [Intervention.Neuron]) throws -> ([TensorChange], Int) {
         var changes: [TensorChange] = [], unchanged = 0
         let byLayer = Dictionary(grouping: neurons, by: \.layer).mapValues { Set($0.map(\.neuron)) }
-        for info in base.tensors {
-            guard let other = edited.tensor(named: info.name), other.shape == info.shape else {
-                throw GGUFError.unknownTensor(info.name)
-            }
-            if other.type == info.type && base.data(of: info).elementsEqual(edited.data(of: other)) { unchanged += 1; continue }
-            let a = try base.dequantized(info.name), b = try edited.dequantized(info.name)
+        let f = base.config.intermediateSize
+        var owners: [String: (Int, Int) -> Bool] = [:]      // name → whether element (row, column) is owned
+        for (layer, ids) in byLayer where layer >= 0 && layer < base.config.layers {
+            let owned = base.config.ownership(layer)
+            for name in owned.rowOwned + owned.entryOwned { owners[name] = { r, _ in ids.contains(r) } }
+            for name in owned.columnOwned { owners[name] = { _, c in ids.contains(c) } }
+            for name in owned.halvesOwned { owners[name] = { r, _ in ids.contains(r % f) } }
+        }
+        for name in base.parameters.keys.sorted() {
+            let info = base.parameters[name]!.value
+            guard let other = edited.parameters[name]?.value, other.shape == info.shape else { throw GGUFError.unknownTensor(name) }
+            let (a, b) = (info.scalars, other.scalars)
+            if a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern }) { unchanged += 1; continue }
             // `shape` is row-major, outermost first: [rows, columns] ([out, in] for weights).
-            let columns = info.shape.last ?? 1
+            let columns = info.shape.count == 2 ? info.shape[1] : 1
             var changedRows = Set<Int>(), changedColumns = Set<Int>()
             var norm = 0.0, maximum = 0.0, outside = 0
-            let parts = info.name.split(separator: ".")
-            let layer = parts.count > 2 && parts[0] == "blk" ? Int(parts[1]) : nil
-            let owned = layer.flatMap { byLayer[$0] } ?? []
-            let rowOwned = info.name.hasSuffix("ffn_gate.weight") || info.name.hasSuffix("ffn_up.weight")
-            let columnOwned = info.name.hasSuffix("ffn_down.weight")
+            let owner = owners[name]
             for i in a.indices where a[i].bitPattern != b[i].bitPattern {
                 let (r, c) = (i / columns, i % columns)
                 changedRows.insert(r)
@@ -167,9 +178,9 @@ public enum Audit {
                 let d = Double(b[i] - a[i])
                 norm += d * d
                 maximum = max(maximum, abs(d))
-                if !((rowOwned && owned.contains(r)) || (columnOwned && owned.contains(c))) { outside += 1 }
+                if owner?(r, c) != true { outside += 1 }
             }
-            changes.append(TensorChange(name: info.name, changedRows: changedRows.sorted(), changedColumns: changedColumns.sorted(),
+            changes.append(TensorChange(name: name, changedRows: changedRows.sorted(), changedColumns: changedColumns.sorted(),
                                         deltaNorm: norm.squareRoot(), maxAbsDelta: maximum, outsideMask: outside))
         }
         return (changes, unchanged)

@@ -120,7 +120,7 @@ public struct EditStage {
     /// What the edit depends on: the recipe's text, the base model, the ranking it selects from, the
     /// general text of its KL penalty, and any mask or suppression file it names.
     func inputs(_ options: Options) throws -> [String: String] {
-        var inputs = ["recipe": SHA256.hex(experiment.recipe.text), "model": try SHA256.file(experiment.modelPath)]
+        var inputs = ["recipe": SHA256.hex(experiment.recipe.text), "model": try SHA256.checkpoint(experiment.modelPath)]
         if let rank = folder.record("rank") { inputs["rank"] = rank.inputsDigest }
         let general = Experiment.resolve(options.generalPath, root: experiment.root)
         if options.klWeight > 0, FileManager.default.fileExists(atPath: general) { inputs["general_text"] = try SHA256.file(general) }
@@ -240,25 +240,33 @@ public struct EditStage {
             }
         }
         let stage = try folder.stage("edit")
-        let output = stage.appendingPathComponent("edited.gguf")
-        // The GGUF and the Hugging Face folder are staged, then renamed into place together.
+        // A GGUF base gives an edited GGUF (its names, order and metadata) and the Hugging Face export;
+        // a Hugging Face folder gives the edited folder. Staged, then renamed into place together.
+        let baseIsGGUF = (try? CheckpointFormat.open(experiment.modelPath).format) == .gguf
+        let output = stage.appendingPathComponent(baseIsGGUF ? "edited.gguf" : "hf")
         let staged = try StagedOutputs(in: stage)
         defer { staged.discard() }
-        let baseFile = try GGUFFile(path: experiment.modelPath)
-        try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, metadata: [
-            ("scalpel.edit.base_sha256", .string(try SHA256.file(experiment.modelPath))),
-            ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
-            ("scalpel.edit.objective", .string(options.objective)),
-            ("scalpel.edit.write_mode", .string(options.mode.rawValue)),
-            (EditedCheckpoint.neuronsKey, .string(EditedCheckpoint.encode(chosen))),
-            ("scalpel.version", .string(ScalpelBuild.version)),
-        ], to: staged.url(output.lastPathComponent))
+        let baseHash = try SHA256.checkpoint(experiment.modelPath)
+        if baseIsGGUF {
+            let baseFile = try GGUFFile(path: experiment.modelPath)
+            try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, metadata: [
+                ("scalpel.edit.base_sha256", .string(baseHash)),
+                ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
+                ("scalpel.edit.objective", .string(options.objective)),
+                ("scalpel.edit.write_mode", .string(options.mode.rawValue)),
+                (EditedCheckpoint.neuronsKey, .string(EditedCheckpoint.encode(chosen))),
+                ("scalpel.version", .string(ScalpelBuild.version)),
+            ], to: staged.url(output.lastPathComponent))
+        }
 
-        // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json.
+        // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
+        // the base folder's tokenizer files when there is one.
         let export = stage.appendingPathComponent("hf")
-        try model.exportHuggingFace(to: staged.url(export.lastPathComponent), metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
-                                                           "scalpel.edit.base_sha256": try SHA256.file(experiment.modelPath),
-                                                           "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
+        let exportURL = staged.url(export.lastPathComponent)
+        try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
+                                                              "scalpel.edit.base_sha256": baseHash,
+                                                              "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
+        if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
         try staged.commit()
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
                             huggingFace: export.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
@@ -277,10 +285,16 @@ public struct EditStage {
             try group.write("loss", losses, shape: [losses.count])
             try group.write("kl_penalty", penalties, shape: [penalties.count])
         }
-        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: inputs, outputs: ["edited.gguf": try SHA256.file(output.path)],
+        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: inputs, outputs: [output.lastPathComponent: try SHA256.checkpoint(output.path)],
                                                summary: ["neurons": Double(chosen.count), "final_loss": losses.last ?? .nan],
                                                notes: ["recipe": experiment.recipeFile, "checkpoint": output.path], seconds: result.seconds))
         return result
+    }
+
+    /// The edited checkpoint a run's edit wrote: `edit/edited.gguf` for a GGUF base, `edit/hf` for a folder.
+    public static func editedCheckpoint(in folder: RunFolder) -> URL? {
+        let stage = folder.url.appendingPathComponent("edit")
+        return ["edited.gguf", "hf"].map { stage.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
     /// A finished edit, read back from the archive's `/edit` group.

