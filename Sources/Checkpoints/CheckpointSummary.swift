@@ -22,8 +22,14 @@ public struct CheckpointSummary: Sendable {
 
     public static let arrayPreview = 8
 
-    /// Opens `path`, which may be a GGUF file, a safetensors file, or a folder holding model.safetensors.
+    /// Opens `path`, which may be a GGUF file, a safetensors file, or a Hugging Face folder (one
+    /// model.safetensors, or the shards its model.safetensors.index.json lists).
     public static func load(path: String) throws -> CheckpointSummary {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
+           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(SafetensorsFolder.indexName)) {
+            return try summary(SafetensorsFolder(folder: path))
+        }
         let opened = try CheckpointFormat.open(path)
         switch opened.format {
         case .gguf: return summary(try CheckpointFormat.reading(opened.path) { try GGUFFile(file: opened.file) }, path: opened.path)
@@ -49,6 +55,20 @@ public struct CheckpointSummary: Sendable {
             metadata: file.metadata.keys.sorted().map { ($0, .scalar(file.metadata[$0]!, json: jsonString(file.metadata[$0]!))) },
             tensors: file.tensors.map { TensorRow(name: $0.name, type: $0.dtype.rawValue, shape: $0.shape, bytes: $0.end - $0.start) },
             parameters: file.parameterCount)
+    }
+
+    /// A sharded folder: its tensors in name order, and where each one lives.
+    static func summary(_ folder: SafetensorsFolder) throws -> CheckpointSummary {
+        let names = folder.tensors.keys.sorted()
+        let shards = folder.files.map { ($0 as NSString).lastPathComponent }
+        return CheckpointSummary(
+            path: folder.folder, format: "safetensors", architecture: try HuggingFaceConfig(folder: folder.folder).modelType,
+            metadata: [("shards", .scalar(shards.joined(separator: ", "), json: jsonString(shards.joined(separator: ","))))],
+            tensors: names.map { name in
+                let info = folder.tensors[name]!
+                return TensorRow(name: name, type: info.dtype.rawValue, shape: info.shape, bytes: info.end - info.start)
+            },
+            parameters: names.reduce(0) { $0 + folder.tensors[$1]!.elementCount })
     }
 
     static func value(_ v: GGUFValue) -> MetadataValue {

@@ -146,7 +146,8 @@ public enum TinyModels {
     }
 
     /// Writes a tiny Llama as an F32 GGUF with a byte-level vocabulary, so ModelLoader can read it.
-    public static func writeLlamaGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: DecoderConfig) throws {
+    public static func writeLlamaGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: DecoderConfig,
+                                      extraMetadata: [(String, GGUFValue)] = []) throws {
         let tokens = (0..<c.vocabularySize).map { i in i < 256 ? String(ByteLevel.byteToScalar[i]) : "tok\(i)" }
         var gemmaKeys: [(String, GGUFValue)] = []
         if architecture == "gemma3", let window = c.attention.windows.compactMap({ $0 }).first {
@@ -155,7 +156,7 @@ public enum TinyModels {
                          ("gemma3.attention.sliding_window_pattern", .uint32(UInt32((c.attention.windows.firstIndex(of: nil) ?? 0) + 1)))]
             if let cap = c.finalLogitSoftcap { gemmaKeys.append(("gemma3.final_logit_softcapping", .float32(cap))) }
         }
-        let metadata: [(String, GGUFValue)] = gemmaKeys + [
+        let metadata: [(String, GGUFValue)] = extraMetadata + gemmaKeys + [
             ("general.architecture", .string(architecture)),
             ("\(architecture).block_count", .uint32(UInt32(c.layers))), ("\(architecture).embedding_length", .uint32(UInt32(c.hiddenSize))),
             ("\(architecture).feed_forward_length", .uint32(UInt32(c.intermediateSize))), ("\(architecture).attention.head_count", .uint32(UInt32(c.heads))),

@@ -69,3 +69,46 @@ struct FamilyRunTests {
         #expect(compareClose(fromEdit, fromExport, absolute: 1e-4) == nil, "\(family) \(source)")
     }
 }
+
+/// `scalpel forward --ids` runs given token ids on a folder or any GGUF, with the reference's predictions;
+/// `scalpel inspect` reads sharded folders.
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: Fixtures.goldenRoot.appendingPathComponent("families").path),
+                "../shared/golden/families is missing"))
+struct ForwardIDsTests {
+    @Test(arguments: ["gpt2/hf", "gptneox/model-q8_0.gguf", "phi3/model-f32.gguf"])
+    func idsRunAsGiven(_ model: String) throws {
+        let family = String(model.split(separator: "/")[0])
+        let golden = "families/\(family)"
+        let ids = try Fixtures.goldenInts(golden, "p0_ids.i32")
+        let path = Fixtures.goldenRoot.appendingPathComponent("families/\(model)").path
+        let run = try runScalpel(["forward", "--model", path, "--ids", ids.map(String.init).joined(separator: ","), "--top", "1", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect((object["ids"] as? [Int]) == ids.map(Int.init))
+        let positions = try #require(object["positions"] as? [[String: Any]])
+        if !model.contains("q8_0") {
+            let logits = try Fixtures.goldenFloats(golden, "p0_logits.f32"), v = logits.count / ids.count
+            let expected = (0..<ids.count).map { t in (0..<v).max { logits[t * v + $0] < logits[t * v + $1] }! }
+            #expect(positions.map { $0["argmax"] as? Int } == expected)
+            let loss = Double(try Fixtures.goldenFloats(golden, "p0_loss.f32")[0])
+            #expect(abs((object["loss"] as? Double ?? 0) - loss) <= 1e-5 * loss)
+        }
+    }
+
+    @Test(arguments: [("12,x", "entry 2 is 'x'"), ("12,99999", "outside"), ("-3", "entry 1")])
+    func badIDsAreRefused(ids: String, fragment: String) throws {
+        let path = Fixtures.goldenRoot.appendingPathComponent("families/gpt2/model-f32.gguf").path
+        let run = try runScalpel(["forward", "--model", path, "--ids=\(ids)", "--json"])
+        #expect(run.status != 0)
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        #expect(((object?["error"] as? [String: Any])?["message"] as? String)?.contains(fragment) == true, "\(run.stdout) \(run.stderr)")
+    }
+
+    @Test func inspectReadsAShardedFolder() throws {
+        let run = try runScalpel(["inspect", Fixtures.goldenRoot.appendingPathComponent("families/llama3/hf").path, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["architecture"] as? String == "llama" && object["parameters"] as? Int == 195_008)
+        #expect((object["tensors"] as? [Any])?.count == 30)
+    }
+}

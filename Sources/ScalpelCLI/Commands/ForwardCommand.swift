@@ -2,26 +2,48 @@ import ArgumentParser
 import Foundation
 import Scalpel
 
-/// `scalpel forward --model M --text T [--top K] [--json]`: logits, per-position argmax and loss.
+/// `scalpel forward --model M (--text T | --ids 12,7,301) [--top K] [--json]`: logits, per-position argmax
+/// and loss. `--ids` runs given token ids exactly as `--text` runs a text's, for checking a model against
+/// another implementation without its tokenizer in the way.
 struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Run a language model over a text: per-position predictions and the mean next-token loss.")
 
     @Option(help: "Checkpoint path or alias.") var model: String
-    @Option(parsing: .unconditional, help: "The text (may start with a dash).") var text: String
+    @Option(parsing: .unconditional, help: "The text (may start with a dash).") var text: String?
+    @Option(parsing: .unconditional, help: "Token ids, comma-separated (e.g. 12,7,301), instead of a text.") var ids: String?
     @Option(parsing: .unconditional, help: "Top predictions to show per position.") var top = 5
     @Flag(help: "Print JSON: {ids, loss, positions: [{argmax, logsumexp, top: [[id, logit]]}]}.") var json = false
 
-    func validate() throws { try Bounds.atLeast(0, atMost: .value(1000)).check("top", top) }
+    func validate() throws {
+        try Bounds.atLeast(0, atMost: .value(1000)).check("top", top)
+        if (text == nil) == (ids == nil) { throw ValidationError("give exactly one of --text and --ids") }
+        if let ids { _ = try Self.parseIDs(ids) }
+    }
+
+    /// "12,7,301" → [12, 7, 301]; anything else says which entry is wrong.
+    static func parseIDs(_ text: String) throws -> [Int32] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts.isEmpty, parts != [""] else { throw ValidationError("--ids is empty; give token ids such as 12,7,301") }
+        return try parts.enumerated().map { i, part in
+            guard let id = Int32(part), id >= 0 else {
+                throw ValidationError("--ids entry \(i + 1) is '\(part)', not a token id (a whole number from 0); write them as 12,7,301")
+            }
+            return id
+        }
+    }
 
     func run() throws {
         let loaded = try ModelLoader.load(model)
         guard case .decoder(let llama) = loaded.model else {
             throw ValidationError("\(model) is an encoder (\(loaded.architecture)); use `scalpel embed` for sentence embeddings")
         }
-        let ids = loaded.tokenizer.encode(text, addSpecialTokens: true)
+        let ids = try self.ids.map(Self.parseIDs) ?? loaded.tokenizer.encode(text ?? "", addSpecialTokens: true)
         guard !ids.isEmpty else { throw ValidationError("the text has no tokens") }
+        if let bad = ids.first(where: { Int($0) >= llama.config.vocabularySize }) {
+            throw ValidationError("token id \(bad) is outside \(model)'s vocabulary of \(llama.config.vocabularySize) (ids 0–\(llama.config.vocabularySize - 1))")
+        }
         let batch = TokenBatch([ids])
         let logits = llama.forward(embeddings: try llama.embed(batch), batch: batch).logits!
         if let bad = logits.value.scalars.firstIndex(where: { !$0.isFinite }) {
