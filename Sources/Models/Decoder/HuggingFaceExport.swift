@@ -68,7 +68,10 @@ extension DecoderModel {
                 }
                 parameters.merge(fitted) { $1 }
             }
-            if rope.rotaryDims != c.headDim { parameters["partial_rotary_factor"] = Double(rope.rotaryDims) / Double(c.headDim) }
+            if rope.rotaryDims != c.headDim {                    // transformers 5 reads it inside, 4 outside
+                parameters["partial_rotary_factor"] = Double(rope.rotaryDims) / Double(c.headDim)
+                json["partial_rotary_factor"] = parameters["partial_rotary_factor"]
+            }
             json["rope_parameters"] = parameters
             json["rope_theta"] = rope.base                        // transformers 4 reads it here
             if let local = rope.localBase { json["rope_local_base_freq"] = local }
