@@ -4,7 +4,7 @@ import TensorCore
 /// Dotted names of the places in a model where activations can be read or changed, made by one function
 /// each so that no name is ever spelled out twice (TransformerLens's `get_act_name` idea).
 public enum HookName {
-    /// The FFN neuron site, the input of W_down: act(gate)·up (Llama, Gemma) or gelu(W_in x) (BERT). [N, F]
+    /// The FFN neuron site, the input of W_down: act(gate)·up (gated MLPs) or act(W_in x + b) (GPT-2, NeoX, BERT). [N, F]
     public static func mlpSite(_ layer: Int) -> String { "blocks.\(layer).mlp.site" }
     /// The residual stream entering block `layer`. [N, C]
     public static func residPre(_ layer: Int) -> String { "blocks.\(layer).resid.pre" }

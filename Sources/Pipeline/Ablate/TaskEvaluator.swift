@@ -6,7 +6,7 @@ import Training
 
 /// Evaluates a fixed set of examples under any number of interventions, batched, reusing the unchanged
 /// lower layers: one unablated pass records the residual stream entering each layer an intervention
-/// may start at, and each intervened pass starts there (Llama; BERT runs whole passes).
+/// may start at, and each intervened pass starts there (decoders; BERT runs whole passes).
 final class TaskEvaluator {
     struct Batch {
         var layout: TokenBatch

@@ -147,7 +147,7 @@ public struct EditStage {
         // A second copy of the model whose selected slices train; the experiment's copy stays the base.
         let editable = try ModelLoader.load(experiment.recipe.model, trainableNeurons: selection)
         guard case .decoder(let model) = editable.model, case .decoder(let base) = experiment.loaded.model else {
-            throw TrainingError.framing("sparse editing is available for decoders (Llama) in this version")
+            throw TrainingError.framing("sparse editing is available for decoders in this version")
         }
         let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
         let optimizer = AdamW(parameters: trainable, learningRate: options.learningRate, weightDecay: options.weightDecay)
