@@ -66,7 +66,8 @@ struct DecoderConfigReader {
         "attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon", "attention.sliding_window",
         "attention.sliding_window_pattern", "attention.query_pre_attn_scalar", "attn_logit_softcapping",
         "final_logit_softcapping", "rope.freq_base", "rope.local.freq_base", "rope.dimension_count",
-        "rope.scaling.type", "rope.scaling.factor", "rope.scaling.original_context_length", "use_parallel_residual",
+        "rope.scaling.type", "rope.scaling.factor", "rope.scaling.original_context_length", "rope.scaling.finetuned",
+        "use_parallel_residual",
     ]
 
     func readGGUF(_ m: GGUFMetadata, _ a: String) throws -> Settings {
@@ -140,7 +141,7 @@ struct DecoderConfigReader {
         let json = file.json
         let problem = { (key: String, detail: String) in ModelError.unsupportedSetting(key: "\(file.path): \(key)", detail: detail) }
         if case .object(let members) = json {
-            for (key, value) in members where !Self.inertKeys.contains(key) {
+            for (key, value) in members where !Self.inertKeys.contains(key) && !Self.isInertByName(key) {
                 if value == .null || value == .bool(false) { continue }
                 throw problem(key, Self.unknownKeyHint(key))
             }
@@ -202,6 +203,11 @@ struct DecoderConfigReader {
         try readRoPE(json, into: &s, problem: problem)
         try readWindows(json, into: &s, problem: problem, flag: flag)
         return s
+    }
+
+    /// Dropout rates and special-token ids, whatever a family calls them.
+    static func isInertByName(_ key: String) -> Bool {
+        ["_dropout", "dropout_prob", "_pdrop", "_token_id", "_token_ids"].contains { key.hasSuffix($0) }
     }
 
     static let activations: [String: Activation] = [

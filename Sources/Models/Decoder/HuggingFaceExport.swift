@@ -41,7 +41,9 @@ extension DecoderModel {
     /// config.json for a model read from a GGUF, in transformers' keys for the family.
     func synthesizedConfig(_ family: DecoderFamily) throws -> Data {
         let c = config
-        var json: [String: Any] = ["model_type": family.family.rawValue, "architectures": [Self.huggingFaceClass[family.family]!],
+        // Text-only Gemma 3 checkpoints are `gemma3_text` (`gemma3` is the multimodal wrapper).
+        let modelType = family.family == .gemma3 ? "gemma3_text" : family.family.rawValue
+        var json: [String: Any] = ["model_type": modelType, "architectures": [Self.huggingFaceClass[family.family]!],
                                    "vocab_size": c.vocabularySize, "tie_word_embeddings": c.tiedEmbeddings, "torch_dtype": "float32"]
         let activation = [Activation.silu: "silu", .geluTanh: "gelu_pytorch_tanh", .geluErf: "gelu"][c.ffn.activation]!
         if family.family == .gpt2 {
