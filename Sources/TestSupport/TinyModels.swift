@@ -179,3 +179,17 @@ public enum TinyModels {
 
 import Foundation
 import Tokenizers
+
+/// Runs `prompts` as one right-padded batch and one at a time; for each prompt, nil when its rows of the
+/// batched logits equal its unbatched logits within `tolerance`, else `compareClose`'s message.
+public func paddedBatchDifferences(_ model: DecoderModel, _ prompts: [[Int32]], tolerance: Float = 1e-4) throws -> [String?] {
+    let batch = TokenBatch(prompts)
+    let batched = model.forward(embeddings: try model.embed(batch), batch: batch).logits!.value
+    let v = model.config.vocabularySize
+    return try prompts.enumerated().map { b, prompt in
+        let single = TokenBatch([prompt])
+        let alone = model.forward(embeddings: try model.embed(single), batch: single).logits!.value
+        let rows = Array(batched.scalars[(b * batch.length * v)..<((b * batch.length + prompt.count) * v)])
+        return compareClose(rows, alone.scalars, absolute: tolerance)
+    }
+}
