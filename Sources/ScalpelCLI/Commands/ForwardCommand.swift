@@ -14,6 +14,8 @@ struct ForwardCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "The text (may start with a dash).") var text: String?
     @Option(parsing: .unconditional, help: "Token ids, comma-separated (e.g. 12,7,301), instead of a text.") var ids: String?
     @Option(parsing: .unconditional, help: "Top predictions to show per position.") var top = 5
+    @Option(help: "Also write every logit to this file: raw little-endian float32, [tokens, vocabulary], row-major.")
+    var saveLogits: String?
     @Flag(help: "Print JSON: {ids, loss, positions: [{argmax, logsumexp, top: [[id, logit]]}]}.") var json = false
 
     func validate() throws {
@@ -48,6 +50,10 @@ struct ForwardCommand: ParsableCommand {
         let logits = llama.forward(embeddings: try llama.embed(batch), batch: batch).logits!
         if let bad = logits.value.scalars.firstIndex(where: { !$0.isFinite }) {
             throw ModelError.nonFiniteLogits(position: bad / llama.config.vocabularySize)
+        }
+        if let saveLogits {
+            let data = logits.value.scalars.withUnsafeBufferPointer { Data(buffer: $0) }     // little-endian hosts only
+            try AtomicFile.write(data, to: URL(fileURLWithPath: saveLogits))
         }
         let loss = ids.count > 1 ? Double(nextTokenLoss(logits: logits, batch: batch).value.scalars[0]) : Double.nan
         let v = llama.config.vocabularySize
