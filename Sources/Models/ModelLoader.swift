@@ -95,6 +95,9 @@ public enum ModelLoader {
     static func loadFolder(_ folder: String, neurons: NeuronSelection?) throws -> LoadedModel {
         let configFile = try HuggingFaceConfig(folder: folder)
         let tokenizerFile = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: tokenizerFile.path) else {
+            throw UserFileError(path: tokenizerFile.path, reason: "is missing: a Hugging Face folder needs its tokenizer.json beside the weights. Copy the model's tokenizer files into the folder (an export of a GGUF whose vocabulary is not GPT-2 byte-level BPE has none)")
+        }
         if configFile.modelType == "bert" { return try loadBert(folder, configFile: configFile, neurons: neurons) }
         guard let family = DecoderFamily.named(huggingFace: configFile.modelType) else {
             throw UserFileError(path: configFile.path, reason: "\(ModelError.unknownArchitecture(configFile.modelType, supported: supportedArchitectures))")

@@ -155,4 +155,13 @@ struct HuggingFaceFolderTests {
             #expect("\(error)".contains("model-00002-of-00003.safetensors"), "\(error)")
         }
     }
+
+    @Test func aFolderWithoutItsTokenizerIsRefusedByName() throws {
+        let folder = try Self.copy("gpt2")
+        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("tokenizer.json"))
+        do { _ = try ModelLoader.load(folder.path); Issue.record("loaded") } catch {
+            #expect("\(error)".contains("tokenizer.json") && "\(error)".contains("is missing"), "\(error)")
+        }
+    }
 }

@@ -53,10 +53,13 @@ struct FamilyRunTests {
         #expect(FileManager.default.fileExists(atPath: stage.appendingPathComponent("hf/config.json").path))
         #expect(source == "hf" || FileManager.default.fileExists(atPath: stage.appendingPathComponent("edited.gguf").path))
 
-        // The export, with the family's tokenizer beside it, reloads with the edited checkpoint's logits.
+        // The export loads on its own (the folder's tokenizer files copied, or the GGUF's vocabulary written
+        // as tokenizer.json), tokenizes as the edited checkpoint does, and gives its logits.
         let export = stage.appendingPathComponent("hf")
-        try HuggingFaceExport.copyTokenizerFiles(from: Fixtures.goldenRoot.appendingPathComponent("families/\(family)/hf").path, to: export)
-        guard case .decoder(let a) = try ModelLoader.load(edited).model, case .decoder(let b) = try ModelLoader.load(export.path).model else {
+        let (editedModel, exported) = (try ModelLoader.load(edited), try ModelLoader.load(export.path))
+        let text = "The film 12 was shown to 84 people<|im_end|>, naïvely."
+        #expect(exported.tokenizer.encode(text) == editedModel.tokenizer.encode(text), "\(family) \(source)")
+        guard case .decoder(let a) = editedModel.model, case .decoder(let b) = exported.model else {
             Issue.record("not decoders"); return
         }
         let batch = TokenBatch([[5, 80, 200, 31, 7, 300, 44]])

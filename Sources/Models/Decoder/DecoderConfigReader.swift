@@ -261,6 +261,10 @@ struct DecoderConfigReader {
             s.slidingWindow = try Self.size(Int(w), "sliding_window")
         }
         if case .integer(let p)? = json["sliding_window_pattern"] { s.windowPattern = Int(p) }
+        // Qwen's window applies from layer max_window_layers on, a rule only layer_types states exactly.
+        if flag("use_sliding_window") == true, json["layer_types"] == nil, [.qwen2, .qwen3].contains(family.family) {
+            throw problem("use_sliding_window", "is true without layer_types; Scalpel does not guess which layers max_window_layers windows. Add layer_types (transformers 5 writes it)")
+        }
         if case .array(let types)? = json["layer_types"] {
             guard types.count == s.layers else { throw problem("layer_types", "lists \(types.count) layers for \(s.layers)") }
             s.slidingLayers = try types.map {

@@ -247,8 +247,10 @@ public struct EditStage {
         let staged = try StagedOutputs(in: stage)
         defer { staged.discard() }
         let baseHash = try SHA256.checkpoint(experiment.modelPath)
+        var tokenizerFiles: [String: Data]? = nil
         if baseIsGGUF {
             let baseFile = try GGUFFile(path: experiment.modelPath)
+            tokenizerFiles = try TokenizerExport.huggingFaceFiles(gguf: baseFile.metadata)
             try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, metadata: [
                 ("scalpel.edit.base_sha256", .string(baseHash)),
                 ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
@@ -260,13 +262,14 @@ public struct EditStage {
         }
 
         // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
-        // the base folder's tokenizer files when there is one.
+        // the base folder's tokenizer files, or a GGUF's byte-level BPE vocabulary written as tokenizer.json.
         let export = stage.appendingPathComponent("hf")
         let exportURL = staged.url(export.lastPathComponent)
         try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
                                                               "scalpel.edit.base_sha256": baseHash,
                                                               "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
         if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
+        for (name, data) in tokenizerFiles ?? [:] { try AtomicFile.write(data, to: exportURL.appendingPathComponent(name)) }
         try staged.commit()
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
                             huggingFace: export.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
