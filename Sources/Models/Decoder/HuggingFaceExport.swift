@@ -11,11 +11,13 @@ import TensorCore
 /// folder's own config.json back; one loaded from a GGUF gets a config.json built from its description.
 /// Gemma's HF norms hold w in (1 + w): a GGUF's folded weights are written as w − 1.
 extension DecoderModel {
-    public func exportHuggingFace(to folder: URL, metadata: [String: String] = [:]) throws {
+    /// - tokenIDs: `bos_token_id`, `eos_token_id`, `pad_token_id` for a config.json built from a GGUF (each
+    ///   family's transformers defaults, such as Phi-3's pad 32000, may lie outside a small vocabulary).
+    public func exportHuggingFace(to folder: URL, metadata: [String: String] = [:], tokenIDs: [String: Int] = [:]) throws {
         guard let family = DecoderFamily.named(huggingFace: config.family) else {
             throw ModelError.unknownArchitecture(config.family, supported: ModelLoader.supportedArchitectures)
         }
-        let json = try huggingFaceConfig ?? synthesizedConfig(family)
+        let json = try huggingFaceConfig ?? synthesizedConfig(family, tokenIDs: tokenIDs)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var entries: [SafetensorsEntry] = []
         let unfold = family.huggingFaceNormOffset - config.norm.weightOffset
@@ -39,12 +41,13 @@ extension DecoderModel {
     }
 
     /// config.json for a model read from a GGUF, in transformers' keys for the family.
-    func synthesizedConfig(_ family: DecoderFamily) throws -> Data {
+    func synthesizedConfig(_ family: DecoderFamily, tokenIDs: [String: Int]) throws -> Data {
         let c = config
         // Text-only Gemma 3 checkpoints are `gemma3_text` (`gemma3` is the multimodal wrapper).
         let modelType = family.family == .gemma3 ? "gemma3_text" : family.family.rawValue
         var json: [String: Any] = ["model_type": modelType, "architectures": [Self.huggingFaceClass[family.family]!],
                                    "vocab_size": c.vocabularySize, "tie_word_embeddings": c.tiedEmbeddings, "torch_dtype": "float32"]
+        for key in ["bos_token_id", "eos_token_id", "pad_token_id"] { json[key] = tokenIDs[key] ?? NSNull() }
         let activation = [Activation.silu: "silu", .geluTanh: "gelu_pytorch_tanh", .geluErf: "gelu"][c.ffn.activation]!
         if family.family == .gpt2 {
             json.merge(["n_embd": c.hiddenSize, "n_inner": c.intermediateSize, "n_layer": c.layers, "n_head": c.heads,

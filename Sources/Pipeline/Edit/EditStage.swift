@@ -248,9 +248,13 @@ public struct EditStage {
         defer { staged.discard() }
         let baseHash = try SHA256.checkpoint(experiment.modelPath)
         var tokenizerFiles: [String: Data]? = nil
+        var tokenIDs: [String: Int] = [:]
         if baseIsGGUF {
             let baseFile = try GGUFFile(path: experiment.modelPath)
             tokenizerFiles = try TokenizerExport.huggingFaceFiles(gguf: baseFile.metadata)
+            for (key, field) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
+                if let id = baseFile.metadata["tokenizer.ggml.\(field)_token_id"]?.integer, id >= 0 { tokenIDs[key] = id }
+            }
             try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, metadata: [
                 ("scalpel.edit.base_sha256", .string(baseHash)),
                 ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
@@ -267,7 +271,7 @@ public struct EditStage {
         let exportURL = staged.url(export.lastPathComponent)
         try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
                                                               "scalpel.edit.base_sha256": baseHash,
-                                                              "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)])
+                                                              "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)], tokenIDs: tokenIDs)
         if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
         for (name, data) in tokenizerFiles ?? [:] { try AtomicFile.write(data, to: exportURL.appendingPathComponent(name)) }
         try staged.commit()
