@@ -87,7 +87,7 @@ def main():
     parser.add_argument("--families", nargs="*", default=FAMILIES)
     parser.add_argument("--real", nargs="*", default=[], metavar="GOLDEN=CHECKPOINT",
                         help="real GGUFs too, e.g. gemma3-270m=checkpoints/gemma-3-270m-q4_k_m.gguf (llama.cpp's quantized "
-                             "kernels then differ by more, so its bound is 0.5)")
+                             "kernels then differ from the float reference, so its greedy tokens are compared)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="scalpel-clients-")
     failures = 0
@@ -120,9 +120,18 @@ def main():
             ids = np.fromfile(os.path.join(os.path.dirname(args.golden), name, "p0_ids.i32"), dtype="<i4").tolist()
             stage = edit(args.scalpel, name, os.path.abspath(checkpoint), work, stages="[collect, rank, edit]")
             gguf, export = os.path.join(stage, "edited.gguf"), os.path.join(stage, "hf")
-            ours = scalpel_logits(args.scalpel, gguf, ids)
-            report(f"{name}: llama.cpp on edited.gguf (quantized kernels)", np.abs(ours - llama_cpp_logits(gguf, ids)).max(), 0.5)
-            report(f"{name}: transformers on hf/ vs Scalpel on hf/", np.abs(transformers_logits(export, ids) - scalpel_logits(args.scalpel, export, ids)).max(), 1e-3)
+            ours, base = scalpel_logits(args.scalpel, gguf, ids), scalpel_logits(args.scalpel, os.path.abspath(checkpoint), ids)
+            # llama.cpp multiplies K-quants with int8-quantized activations, so it is off the float reference by
+            # itself: its distance on the base is the yardstick for its distance on the edit.
+            theirs, theirs_base = llama_cpp_logits(gguf, ids), llama_cpp_logits(os.path.abspath(checkpoint), ids)
+            agree = (ours.argmax(1) == theirs.argmax(1)).mean()
+            print(f"info {name}: llama.cpp vs Scalpel max |Δ| base {np.abs(base - theirs_base).max():.3g}, edited "
+                  f"{np.abs(ours - theirs).max():.3g}; argmax agreement on the edit {agree:.0%}")
+            # The edit's own effect (edited − base) must agree even where the kernels' rounding does not.
+            effect = np.corrcoef((ours - base).ravel(), (theirs - theirs_base).ravel())[0, 1]
+            report(f"{name}: 1 − corr(edit's effect, llama.cpp vs Scalpel)", 1 - effect, 0.01)
+            # A SentencePiece vocabulary has no tokenizer.json here, so the export is compared with the edited GGUF.
+            report(f"{name}: transformers on hf/ vs Scalpel on edited.gguf", np.abs(transformers_logits(export, ids) - ours).max(), 1e-3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{failures} check(s) failed" if failures else "every check passed")

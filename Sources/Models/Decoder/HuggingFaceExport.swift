@@ -53,7 +53,7 @@ extension DecoderModel {
             json.merge(["n_embd": c.hiddenSize, "n_inner": c.intermediateSize, "n_layer": c.layers, "n_head": c.heads,
                         "n_positions": positionEmbedding?.shape[0] ?? c.contextLength, "n_ctx": c.contextLength,
                         "layer_norm_epsilon": Double(c.norm.eps), "activation_function": c.ffn.activation == .geluTanh ? "gelu_new" : activation]) { $1 }
-            return try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+            return ConfigJSON.data(json)
         }
         json.merge(["hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize, "num_hidden_layers": c.layers,
                     "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
@@ -99,11 +99,11 @@ extension DecoderModel {
         }
         if family.family == .gemma2 || family.family == .gemma3 {
             json["hidden_activation"] = activation
-            json["query_pre_attn_scalar"] = Double(1 / (c.attention.scale * c.attention.scale)).rounded()
+            json["query_pre_attn_scalar"] = Int(Double(1 / (c.attention.scale * c.attention.scale)).rounded())
             json["attn_logit_softcapping"] = c.attention.softcap.map { Double($0) } ?? NSNull()
             json["final_logit_softcapping"] = c.finalLogitSoftcap.map { Double($0) } ?? NSNull()
         }
-        return try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        return ConfigJSON.data(json)
     }
 
     static let huggingFaceClass: [ModelFamily: String] = [
@@ -157,5 +157,45 @@ public enum HuggingFaceExport {
             guard let data = FileManager.default.contents(atPath: source.path) else { continue }
             try AtomicFile.write(data, to: export.appendingPathComponent(name))
         }
+    }
+}
+
+/// config.json text as transformers validates it: a Double is always written with a decimal point
+/// (`5.0`, never `5`, which its strict config classes refuse for float fields), keys sorted.
+enum ConfigJSON {
+    static func data(_ object: [String: Any]) -> Data { Data((render(object, indent: "") + "\n").utf8) }
+
+    static func render(_ value: Any, indent: String) -> String {
+        let inner = indent + "  "
+        switch value {
+        case let object as [String: Any]:
+            if object.isEmpty { return "{}" }
+            let members = object.keys.sorted().map { "\(inner)\(quoted($0)): \(render(object[$0]!, indent: inner))" }
+            return "{\n" + members.joined(separator: ",\n") + "\n\(indent)}"
+        case let array as [Any]:
+            return "[" + array.map { render($0, indent: inner) }.joined(separator: ", ") + "]"
+        case let text as String: return quoted(text)
+        case let flag as Bool: return flag ? "true" : "false"
+        case let integer as Int: return String(integer)
+        case let number as Double:
+            guard number.isFinite else { return "null" }
+            let text = "\(number)"
+            return text.contains(".") || text.contains("e") ? text : text + ".0"
+        default: return "null"
+        }
+    }
+
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }
