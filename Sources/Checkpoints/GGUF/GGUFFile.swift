@@ -135,8 +135,11 @@ public final class GGUFFile: @unchecked Sendable {
     public func tensor(named name: String) -> GGUFTensorInfo? { index[name].map { tensors[$0] } }
 
     /// The tensor's raw bytes, valid while this file is alive.
+    /// An empty tensor has no bytes to point at: the aligned data section may even start past the end of a
+    /// file that holds nothing else (the checkpoints fuzzer's find).
     public func data(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: file.bytes[(dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount)])
+        guard tensor.byteCount > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: file.bytes[(dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount)])
     }
 
     /// The tensor as Float32, in row-major order of `shape`.
