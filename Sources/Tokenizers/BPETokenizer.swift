@@ -13,8 +13,13 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     private let ids: [String: Int32]
     /// (left id, right id) → (rank, merged id)
     private let merges: [UInt64: (rank: Int32, id: Int32)]
-    private let preTokenizer: GPT2PreTokenizer
+    private let preTokenizer: BPEPreTokenizer
     private let splitter: SpecialTokenSplitter
+    /// User-defined tokens only: matched in text even where special tokens are not parsed (llama.cpp's
+    /// tokenizer_st_partition skips only control tokens then).
+    private let userSplitter: SpecialTokenSplitter
+    /// A piece that is itself a token is that token, whatever the merges say (HF's `ignore_merges`, Llama 3).
+    public let ignoreMerges: Bool
     public let specialTokenIDs: Set<Int32>
     public let bosID: Int32?
     public let eosID: Int32?
@@ -24,7 +29,14 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     /// - tokens: the vocabulary, by id
     /// - merges: "left right" strings, highest priority first
     /// - specialTokens: ids of control/user-defined tokens to match as whole strings in text
-    public init(tokens: [String], merges mergeList: [String], specialTokens: [Int32], isolateDigits: Bool,
+    public convenience init(tokens: [String], merges mergeList: [String], specialTokens: [Int32], isolateDigits: Bool,
+                            bosID: Int32? = nil, eosID: Int32? = nil, addBOS: Bool = false) throws(TokenizerError) {
+        try self.init(tokens: tokens, merges: mergeList, specialTokens: specialTokens,
+                      preTokenizer: .gpt2(GPT2PreTokenizer(isolateDigits: isolateDigits)), bosID: bosID, eosID: eosID, addBOS: addBOS)
+    }
+
+    public init(tokens: [String], merges mergeList: [String], specialTokens: [Int32], userDefined: [Int32] = [],
+                preTokenizer: BPEPreTokenizer, ignoreMerges: Bool = false,
                 bosID: Int32? = nil, eosID: Int32? = nil, addBOS: Bool = false) throws(TokenizerError) {
         vocabulary = tokens
         var ids: [String: Int32] = [:]
@@ -42,7 +54,9 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             if merges[key] == nil { merges[key] = (Int32(rank), merged) }
         }
         self.merges = merges
-        preTokenizer = GPT2PreTokenizer(isolateDigits: isolateDigits)
+        self.preTokenizer = preTokenizer
+        self.ignoreMerges = ignoreMerges
+        userSplitter = SpecialTokenSplitter(Dictionary(userDefined.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }))
         specialTokenIDs = Set(specialTokens)
         splitter = SpecialTokenSplitter(Dictionary(specialTokens.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }))
         self.bosID = bosID
@@ -58,9 +72,16 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public func id(of token: String) -> Int32? { ids[token] }
 
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        encode(text, addSpecialTokens: addSpecialTokens, parseSpecial: true)
+    }
+
+    /// - parseSpecial: whether special-token text in `text` becomes its token (false: it is ordinary text,
+    ///   as in user data that must not forge a turn).
+    public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int32] {
         var out: [Int32] = []
         if addSpecialTokens && addBOS, let bosID { out.append(bosID) }
-        for segment in splitter.split(text) {
+        let segments = parseSpecial ? splitter.split(text) : userSplitter.split(text)
+        for segment in segments {
             switch segment {
             case .special(let id): out.append(id)
             case .text(let part):
@@ -72,7 +93,11 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
 
     /// The ids of one pre-tokenized piece (cached).
     func encodePiece(_ piece: Substring) -> [Int32] {
-        cache.ids(piece) { mergePiece(Array($0.utf8)) }
+        cache.ids(piece) { piece in
+            let bytes = Array(piece.utf8)
+            if ignoreMerges, let whole = ids[String(String.UnicodeScalarView(bytes.map { ByteLevel.byteToScalar[Int($0)] }))] { return [whole] }
+            return mergePiece(bytes)
+        }
     }
 
     /// BPE with a binary heap of candidate merges over a doubly linked list of symbols.
@@ -186,5 +211,13 @@ struct MergeHeap {
             parent = smallest
         }
         return first
+    }
+}
+
+extension BPETokenizer {
+    /// The pre-tokenizer llama.cpp names `name`, or the error a GGUF naming it gets.
+    public static func preTokenizerForTesting(_ name: String) throws -> BPEPreTokenizer {
+        guard let pre = try BPEPreTokenizer.llamaCpp(name) else { throw TokenizerError.unsupportedPreTokenizer(name) }
+        return pre
     }
 }

@@ -66,7 +66,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missingField(let field): return "the tokenizer data has no '\(field)'; the checkpoint is incomplete or not a language model."
         case .unsupportedModel(let name): return "tokenizer model '\(name)' is not supported (Scalpel knows gpt2 byte-level BPE, BERT WordPiece and SentencePiece)."
-        case .unsupportedPreTokenizer(let name): return "pre-tokenizer '\(name)' is not supported (known: gpt2, smollm, default). Tokens would not match the reference, so Scalpel stops here."
+        case .unsupportedPreTokenizer(let name): return "pre-tokenizer '\(name)' is not supported (known: \(BPEPreTokenizer.knownNames.joined(separator: ", "))). Tokens would not match the reference, so Scalpel stops here."
         case .badMerge(let index, let text): return "merge \(index) ('\(text)') is not two tokens separated by one space."
         case .unknownToken(let token): return "token '\(token)' is not in the vocabulary."
         case .unknownChatTemplate(let excerpt): return "the model's chat template is not one Scalpel knows, so --chat cannot be applied faithfully. It begins: \(excerpt)"

@@ -18,16 +18,14 @@ public enum TokenizerLoader {
         switch model {
         case "gpt2":
             guard let merges = metadata["tokenizer.ggml.merges"]?.strings else { throw TokenizerError.missingField("tokenizer.ggml.merges") }
+            // llama.cpp's pre-tokenizer for the name; a missing name is its "default" (not GPT-2's regex).
             let pre = metadata["tokenizer.ggml.pre"]?.string ?? "default"
-            let isolateDigits: Bool
-            switch pre {
-            case "smollm": isolateDigits = true
-            case "gpt2", "gpt-2", "default": isolateDigits = false
-            default: throw TokenizerError.unsupportedPreTokenizer(pre)
-            }
+            guard let preTokenizer = try BPEPreTokenizer.llamaCpp(pre) else { throw TokenizerError.unsupportedPreTokenizer(pre) }
             // llama.cpp adds BOS for gpt2-type vocabularies only when add_bos_token says so.
             let addBOS = metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
-            return try BPETokenizer(tokens: tokens, merges: merges, specialTokens: specials, isolateDigits: isolateDigits,
+            let userDefined = types.enumerated().filter { $0.element == 4 }.map { Int32($0.offset) }
+            return try BPETokenizer(tokens: tokens, merges: merges, specialTokens: specials, userDefined: userDefined,
+                                    preTokenizer: preTokenizer, ignoreMerges: BPEPreTokenizer.ignoringMerges.contains(pre),
                                     bosID: bos, eosID: eos, addBOS: addBOS)
         case "llama":
             // SentencePiece (llama.cpp's SPM vocabulary): pieces with scores and types; BOS as the metadata says.
