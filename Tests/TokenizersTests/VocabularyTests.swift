@@ -39,6 +39,21 @@ struct VocabularyTests {
         #expect(failures.isEmpty, "\(name): \(failures.count) of \(cases.count) cases differ:\n\(failures.prefix(8).joined(separator: "\n"))")
     }
 
+    /// SentencePiece vocabularies (Llama 2 / Mistral v0.1, Phi-3): byte fallback, the dummy prefix, whitespace.
+    @Test(arguments: ["llama-spm", "phi-3"])
+    func sentencePieceCasesGiveTheirIDs(_ name: String) throws {
+        let file = try GGUFFile(path: Vocabularies.path(name))
+        let tokenizer = try TokenizerLoader.load(gguf: file.metadata)
+        var failures: [String] = []
+        let cases = try Vocabularies.cases(name)
+        for c in cases {
+            var ids = tokenizer.encode(c.text, addSpecialTokens: false)
+            if c.ids.first != tokenizer.leadingBOS, ids.first == tokenizer.leadingBOS, tokenizer.leadingBOS != nil { ids.removeFirst() }
+            if ids != c.ids { failures.append("\(c.text.debugDescription.prefix(60)): \(ids.prefix(12)) vs \(c.ids.prefix(12))") }
+        }
+        #expect(failures.isEmpty, "\(name): \(failures.count) of \(cases.count) cases differ:\n\(failures.prefix(8).joined(separator: "\n"))")
+    }
+
     @Test func unknownPreTokenizersAreRefusedByName() throws {
         #expect(throws: TokenizerError.unsupportedPreTokenizer("tekken")) {
             try BPETokenizer.preTokenizerForTesting("tekken")
