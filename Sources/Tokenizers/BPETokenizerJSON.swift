@@ -1,10 +1,10 @@
 import Checkpoints
 import Foundation
 
-/// Byte-level BPE from a Hugging Face `tokenizer.json` (GPT-2's scheme, which every decoder family's
-/// byte-level vocabulary shares): `model.vocab` and `model.merges`, `added_tokens`, and a ByteLevel
-/// pre-tokenizer with GPT-2's regex. Other pre-tokenizers, normalizers and post-processors change the
-/// ids, so they are refused by name rather than ignored (step 13 brings them).
+/// Byte-level BPE from a Hugging Face `tokenizer.json`: `model.vocab`, `model.merges` and `ignore_merges`,
+/// `added_tokens` (special ones parsed only where special text is parsed; the others always), the
+/// pre-tokenizer (`BPETokenizer.preTokenizer`) and a post-processor's leading BOS. Components that would
+/// change the ids and that Scalpel does not implement are refused by name, never ignored.
 extension BPETokenizer {
     public convenience init(tokenizerJSON json: JSONValue, config: JSONValue?) throws {
         guard let model = json["model"], case .object(let vocab)? = model["vocab"] else { throw TokenizerError.missingField("model.vocab") }
@@ -31,7 +31,8 @@ extension BPETokenizer {
                 }
             }
         }
-        try Self.requireByteLevel(json)
+        let preTokenizer = try Self.preTokenizer(json)
+        let bos = try Self.leadingSpecial(json) { name in dense.firstIndex(of: name).map { Int32($0) } }
         func id(_ key: String) -> Int32? {
             guard let config else { return nil }
             var content: String?
@@ -42,8 +43,10 @@ extension BPETokenizer {
             }
             return content.flatMap { text in dense.firstIndex(of: text).map { Int32($0) } }
         }
-        try self.init(tokens: dense, merges: merges, specialTokens: added.filter(\.special).map(\.id), isolateDigits: false,
-                      bosID: id("bos_token"), eosID: id("eos_token"), addBOS: false)
+        try self.init(tokens: dense, merges: merges, specialTokens: added.filter(\.special).map(\.id),
+                      userDefined: added.filter { !$0.special }.map(\.id), preTokenizer: preTokenizer,
+                      ignoreMerges: model["ignore_merges"] == .bool(true),
+                      bosID: bos ?? id("bos_token"), eosID: id("eos_token"), addBOS: bos != nil)
     }
 
     static func addedTokens(_ json: JSONValue) throws -> [(id: Int32, content: String, special: Bool)] {
@@ -56,21 +59,90 @@ extension BPETokenizer {
         }
     }
 
-    /// GPT-2's byte-level scheme only: no normalizer, a ByteLevel pre-tokenizer with its regex and no
-    /// prefix space, and a post-processor that adds no tokens.
-    static func requireByteLevel(_ json: JSONValue) throws {
+    /// The pre-tokenizer a tokenizer.json describes, as regexes applied in order: `ByteLevel` (GPT-2's
+    /// regex when `use_regex`), `Split` (a regex or string, `Isolated`), `Digits` and `Sequence`s of them.
+    /// A normalizer, a prefix space, another Split behaviour or any other component is refused by name.
+    static func preTokenizer(_ json: JSONValue) throws -> BPEPreTokenizer {
         func refuse(_ section: String, _ value: JSONValue?) -> TokenizerError {
-            .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(120) ?? "") (Scalpel reads GPT-2's byte-level BPE here)")
+            .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(160) ?? "")")
         }
         if let normalizer = json["normalizer"], normalizer != .null { throw refuse("normalizer", normalizer) }
-        let pre = json["pre_tokenizer"]
-        guard case .string("ByteLevel")? = pre?["type"], pre?["add_prefix_space"] != .bool(true), pre?["use_regex"] != .bool(false) else {
-            throw refuse("pre_tokenizer", pre)
-        }
-        if let post = json["post_processor"], post != .null, post["type"] != .string("ByteLevel") { throw refuse("post_processor", post) }
         if let model = json["model"], model["byte_fallback"] == .bool(true) || (model["continuing_subword_prefix"] ?? .null) != .null
             || (model["end_of_word_suffix"] ?? .null) != .null {
             throw refuse("model", .string("with byte_fallback, a subword prefix or an end-of-word suffix"))
+        }
+        var patterns: [String] = []
+        var byteLevel = false
+        func add(_ component: JSONValue) throws {
+            guard case .string(let type)? = component["type"] else { throw refuse("pre_tokenizer", component) }
+            switch type {
+            case "Sequence":
+                guard case .array(let parts)? = component["pretokenizers"] else { throw refuse("pre_tokenizer", component) }
+                for part in parts { try add(part) }
+            case "ByteLevel":
+                guard component["add_prefix_space"] != .bool(true) else { throw refuse("pre_tokenizer (ByteLevel add_prefix_space)", component) }
+                byteLevel = true
+                if component["use_regex"] != .bool(false) { patterns.append(gpt2Pattern) }
+            case "Split":
+                guard component["behavior"] == .string("Isolated"), component["invert"] != .bool(true) else {
+                    throw refuse("pre_tokenizer (Split other than Isolated)", component)
+                }
+                switch component["pattern"] {
+                case .object(let members)?:
+                    if let (kind, value) = members.first, case .string(let text) = value {
+                        patterns.append(kind == "Regex" ? text : Self.escaped(text))
+                    } else { throw refuse("pre_tokenizer (Split pattern)", component) }
+                default: throw refuse("pre_tokenizer (Split pattern)", component)
+                }
+            case "Digits":
+                patterns.append(component["individual_digits"] == .bool(true) ? "\\p{N}" : "\\p{N}+")
+            default: throw refuse("pre_tokenizer", component)
+            }
+        }
+        guard let pre = json["pre_tokenizer"], pre != .null else { throw refuse("pre_tokenizer", .string("none")) }
+        try add(pre)
+        guard byteLevel else { throw refuse("pre_tokenizer (no ByteLevel: not a byte-level BPE)", pre) }
+        do { return .regexes(try patterns.map(SplitRegex.init)) } catch { throw TokenizerError.unsupportedPreTokenizer("\(error)") }
+    }
+
+    /// HF ByteLevel's regex (GPT-2's, with the final `\s+` tokenizers adds).
+    static let gpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
+    /// A literal string as a pattern.
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            if "\\^$.|?*+()[]{}-".unicodeScalars.contains(c) { out += "\\" }
+            out.unicodeScalars.append(c)
+        }
+        return out
+    }
+
+    /// The BOS a post-processor adds before a single sequence: ByteLevel and none add nothing;
+    /// TemplateProcessing adds its leading special tokens (one is read as BOS); anything else is refused.
+    static func leadingSpecial(_ json: JSONValue, ids: (String) -> Int32?) throws -> Int32? {
+        guard let post = json["post_processor"], post != .null else { return nil }
+        func refuse(_ value: JSONValue) -> TokenizerError { .unsupportedPreTokenizer("tokenizer.json post_processor \("\(value)".prefix(160))") }
+        switch post["type"] {
+        case .string("ByteLevel")?: return nil
+        case .string("Sequence")?:
+            guard case .array(let parts)? = post["processors"] else { throw refuse(post) }
+            var found: Int32?
+            for part in parts {
+                if let id = try leadingSpecial(.object([("post_processor", part)]), ids: ids) { found = id }
+            }
+            return found
+        case .string("TemplateProcessing")?:
+            guard case .array(let single)? = post["single"] else { throw refuse(post) }
+            var leading: [Int32] = []
+            for (i, item) in single.enumerated() {
+                if case .string(let name)? = item["SpecialToken"]?["id"] {
+                    guard i == 0, let id = ids(name) else { throw refuse(post) }      // only a leading BOS is implemented
+                    leading.append(id)
+                } else if item["Sequence"] == nil { throw refuse(post) }
+            }
+            return leading.first
+        default: throw refuse(post)
         }
     }
 }

@@ -54,6 +54,38 @@ struct VocabularyTests {
         #expect(failures.isEmpty, "\(name): \(failures.count) of \(cases.count) cases differ:\n\(failures.prefix(8).joined(separator: "\n"))")
     }
 
+    /// A tokenizer.json with Llama 3's own pre-tokenizer (a Split with its `(?i:…)` regex, then ByteLevel
+    /// without regex), `ignore_merges` and a TemplateProcessing BOS gives the GGUF's ids on every case.
+    @Test func aLlama3TokenizerJSONMatchesItsGGUF() throws {
+        let file = try GGUFFile(path: Vocabularies.path("llama-bpe"))
+        let gguf = try #require(try TokenizerLoader.load(gguf: file.metadata) as? BPETokenizer)
+        let tokens = try #require(file.metadata["tokenizer.ggml.tokens"]?.strings)
+        let merges = try #require(file.metadata["tokenizer.ggml.merges"]?.strings)
+        let types = file.metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.integer) ?? []
+        let pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+        let added = types.enumerated().filter { $0.element == 3 }.map { JSONValue.object([("id", .integer(Int64($0.offset))), ("content", .string(tokens[$0.offset])), ("special", .bool(true))]) }
+        let json = JSONValue.object([
+            ("added_tokens", .array(added)), ("normalizer", .null),
+            ("pre_tokenizer", .object([("type", .string("Sequence")), ("pretokenizers", .array([
+                .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern))])), ("behavior", .string("Isolated")), ("invert", .bool(false))]),
+                .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)), ("trim_offsets", .bool(true)), ("use_regex", .bool(false))]),
+            ]))])),
+            ("post_processor", .object([("type", .string("TemplateProcessing")), ("single", .array([
+                .object([("SpecialToken", .object([("id", .string("<|begin_of_text|>")), ("type_id", .integer(0))]))]),
+                .object([("Sequence", .object([("id", .string("A")), ("type_id", .integer(0))]))]),
+            ]))])),
+            ("model", .object([("type", .string("BPE")), ("ignore_merges", .bool(true)),
+                               ("vocab", .object(tokens.enumerated().map { ($0.element, .integer(Int64($0.offset))) })),
+                               ("merges", .array(merges.map { .string($0) }))])),
+        ])
+        let fromJSON = try BPETokenizer(tokenizerJSON: json, config: nil)
+        #expect(fromJSON.leadingBOS == 128000)
+        for c in try Vocabularies.cases("llama-bpe") {
+            #expect(fromJSON.encode(c.text, addSpecialTokens: false, parseSpecial: false) == c.ids, "\(c.text.debugDescription)")
+            #expect(fromJSON.encode(c.text, addSpecialTokens: true, parseSpecial: false) == [128000] + gguf.encode(c.text, addSpecialTokens: false, parseSpecial: false))
+        }
+    }
+
     @Test func unknownPreTokenizersAreRefusedByName() throws {
         #expect(throws: TokenizerError.unsupportedPreTokenizer("tekken")) {
             try BPETokenizer.preTokenizerForTesting("tekken")
