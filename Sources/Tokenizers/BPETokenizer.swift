@@ -20,6 +20,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     private let userSplitter: SpecialTokenSplitter
     /// A piece that is itself a token is that token, whatever the merges say (HF's `ignore_merges`, Llama 3).
     public let ignoreMerges: Bool
+    /// Text is put in Unicode NFC before pre-tokenizing (tokenizer.json's NFC normalizer, Qwen2's).
+    public var normalizesNFC = false
     public let specialTokenIDs: Set<Int32>
     public let bosID: Int32?
     public let eosID: Int32?
@@ -85,7 +87,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             switch segment {
             case .special(let id): out.append(id)
             case .text(let part):
-                for piece in preTokenizer.split(String(part)) { out.append(contentsOf: encodePiece(piece)) }
+                let text = normalizesNFC ? String(part).precomposedStringWithCanonicalMapping : String(part)
+                for piece in preTokenizer.split(text) { out.append(contentsOf: encodePiece(piece)) }
             }
         }
         return out

@@ -47,6 +47,7 @@ extension BPETokenizer {
                       userDefined: added.filter { !$0.special }.map(\.id), preTokenizer: preTokenizer,
                       ignoreMerges: model["ignore_merges"] == .bool(true),
                       bosID: bos ?? id("bos_token"), eosID: id("eos_token"), addBOS: bos != nil)
+        if let normalizer = json["normalizer"], normalizer != .null { normalizesNFC = Self.isNFC(normalizer) }
     }
 
     static func addedTokens(_ json: JSONValue) throws -> [(id: Int32, content: String, special: Bool)] {
@@ -66,7 +67,7 @@ extension BPETokenizer {
         func refuse(_ section: String, _ value: JSONValue?) -> TokenizerError {
             .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(160) ?? "")")
         }
-        if let normalizer = json["normalizer"], normalizer != .null { throw refuse("normalizer", normalizer) }
+        if let normalizer = json["normalizer"], normalizer != .null, !isNFC(normalizer) { throw refuse("normalizer", normalizer) }
         if let model = json["model"], model["byte_fallback"] == .bool(true) || (model["continuing_subword_prefix"] ?? .null) != .null
             || (model["end_of_word_suffix"] ?? .null) != .null {
             throw refuse("model", .string("with byte_fallback, a subword prefix or an end-of-word suffix"))
@@ -103,6 +104,13 @@ extension BPETokenizer {
         try add(pre)
         guard byteLevel else { throw refuse("pre_tokenizer (no ByteLevel: not a byte-level BPE)", pre) }
         do { return .regexes(try patterns.map(SplitRegex.init)) } catch { throw TokenizerError.unsupportedPreTokenizer("\(error)") }
+    }
+
+    /// Whether a normalizer is NFC alone (or a Sequence of only NFC), the one Scalpel implements.
+    static func isNFC(_ normalizer: JSONValue) -> Bool {
+        if normalizer["type"] == .string("NFC") { return true }
+        guard normalizer["type"] == .string("Sequence"), case .array(let parts)? = normalizer["normalizers"] else { return false }
+        return !parts.isEmpty && parts.allSatisfy(isNFC)
     }
 
     /// HF ByteLevel's regex (GPT-2's, with the final `\s+` tokenizers adds).

@@ -54,35 +54,45 @@ struct VocabularyTests {
         #expect(failures.isEmpty, "\(name): \(failures.count) of \(cases.count) cases differ:\n\(failures.prefix(8).joined(separator: "\n"))")
     }
 
-    /// A tokenizer.json with Llama 3's own pre-tokenizer (a Split with its `(?i:…)` regex, then ByteLevel
-    /// without regex), `ignore_merges` and a TemplateProcessing BOS gives the GGUF's ids on every case.
-    @Test func aLlama3TokenizerJSONMatchesItsGGUF() throws {
-        let file = try GGUFFile(path: Vocabularies.path("llama-bpe"))
-        let gguf = try #require(try TokenizerLoader.load(gguf: file.metadata) as? BPETokenizer)
+    /// A tokenizer.json built from a vocabulary GGUF, with a model's own pre-tokenizer: a Split with its
+    /// original regex (`(?i:…)` contractions), then ByteLevel without regex.
+    static func tokenizerJSON(_ file: GGUFFile, pattern: String, normalizer: JSONValue = .null, ignoreMerges: Bool,
+                              bos: String?) throws -> BPETokenizer {
         let tokens = try #require(file.metadata["tokenizer.ggml.tokens"]?.strings)
         let merges = try #require(file.metadata["tokenizer.ggml.merges"]?.strings)
         let types = file.metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.integer) ?? []
-        let pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
         let added = types.enumerated().filter { $0.element == 3 }.map { JSONValue.object([("id", .integer(Int64($0.offset))), ("content", .string(tokens[$0.offset])), ("special", .bool(true))]) }
+        var single: [JSONValue] = [.object([("Sequence", .object([("id", .string("A")), ("type_id", .integer(0))]))])]
+        if let bos { single.insert(.object([("SpecialToken", .object([("id", .string(bos)), ("type_id", .integer(0))]))]), at: 0) }
         let json = JSONValue.object([
-            ("added_tokens", .array(added)), ("normalizer", .null),
+            ("added_tokens", .array(added)), ("normalizer", normalizer),
             ("pre_tokenizer", .object([("type", .string("Sequence")), ("pretokenizers", .array([
                 .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern))])), ("behavior", .string("Isolated")), ("invert", .bool(false))]),
                 .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)), ("trim_offsets", .bool(true)), ("use_regex", .bool(false))]),
             ]))])),
-            ("post_processor", .object([("type", .string("TemplateProcessing")), ("single", .array([
-                .object([("SpecialToken", .object([("id", .string("<|begin_of_text|>")), ("type_id", .integer(0))]))]),
-                .object([("Sequence", .object([("id", .string("A")), ("type_id", .integer(0))]))]),
-            ]))])),
-            ("model", .object([("type", .string("BPE")), ("ignore_merges", .bool(true)),
+            ("post_processor", .object([("type", .string("TemplateProcessing")), ("single", .array(single))])),
+            ("model", .object([("type", .string("BPE")), ("ignore_merges", .bool(ignoreMerges)),
                                ("vocab", .object(tokens.enumerated().map { ($0.element, .integer(Int64($0.offset))) })),
                                ("merges", .array(merges.map { .string($0) }))])),
         ])
-        let fromJSON = try BPETokenizer(tokenizerJSON: json, config: nil)
-        #expect(fromJSON.leadingBOS == 128000)
-        for c in try Vocabularies.cases("llama-bpe") {
+        return try BPETokenizer(tokenizerJSON: json, config: nil)
+    }
+
+    /// Llama 3's and Qwen2's own tokenizer.json settings give their GGUFs' ids on every case.
+    @Test(arguments: [("llama-bpe", true, "<|begin_of_text|>"), ("qwen2", false, nil)] as [(String, Bool, String?)])
+    func tokenizerJSONMatchesItsGGUF(name: String, ignoreMerges: Bool, bos: String?) throws {
+        let file = try GGUFFile(path: Vocabularies.path(name))
+        let gguf = try #require(try TokenizerLoader.load(gguf: file.metadata) as? BPETokenizer)
+        let digits = name == "qwen2" ? "\\p{N}" : "\\p{N}{1,3}"
+        let pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\(digits)| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+        let normalizer: JSONValue = name == "qwen2" ? .object([("type", .string("NFC"))]) : .null
+        let fromJSON = try Self.tokenizerJSON(file, pattern: pattern, normalizer: normalizer, ignoreMerges: ignoreMerges, bos: bos)
+        #expect(fromJSON.leadingBOS == bos.flatMap { gguf.id(of: $0) })
+        for c in try Vocabularies.cases(name) {
             #expect(fromJSON.encode(c.text, addSpecialTokens: false, parseSpecial: false) == c.ids, "\(c.text.debugDescription)")
-            #expect(fromJSON.encode(c.text, addSpecialTokens: true, parseSpecial: false) == [128000] + gguf.encode(c.text, addSpecialTokens: false, parseSpecial: false))
+        }
+        if name == "qwen2" {      // NFC: a decomposed é encodes as the composed one
+            #expect(fromJSON.encode("caf\u{65}\u{301}", addSpecialTokens: false) == gguf.encode("caf\u{E9}", addSpecialTokens: false))
         }
     }
 
