@@ -70,6 +70,19 @@ public struct SplitRegex: Sendable {
         case .alternation(let options):
             for option in options where match(option, text, i, range, next) { return true }
             return false
+        case .repetition(.set(let set), let min, let max, let greedy):
+            // One scalar at a time: count the run, then try the ends in preference order, without
+            // recursing once per scalar (a 100k-letter run must not exhaust the stack).
+            var run = 0
+            let limit = max ?? Int.max
+            while run < limit, i + run < range.upperBound, set.contains(text[i + run]) { run += 1 }
+            guard run >= min else { return false }
+            if greedy {
+                for count in stride(from: run, through: min, by: -1) where next(i + count) { return true }
+            } else {
+                for count in min...run where next(i + count) { return true }
+            }
+            return false
         case .repetition(let inner, let min, let max, let greedy):
             return repeated(inner, min: min, max: max, greedy: greedy, count: 0, text, i, range, next)
         case .lookahead(let inner, let negated):

@@ -32,3 +32,11 @@ import Tokenizers
         #expect(throws: SplitRegex.Unsupported.self) { try SplitRegex(pattern) }
     }
 }
+
+extension SplitRegexTests {
+    /// Runs of a single class are matched by counting, not by recursion: a 200,000-letter run is one piece.
+    @Test func longRunsDoNotExhaustTheStack() throws {
+        let text = String(repeating: "a", count: 200_000) + " " + String(repeating: "1", count: 7)
+        #expect(try pieces("\\p{L}+| ?\\p{N}{1,3}", text).map(\.count) == [200_000, 4, 3, 1])
+    }
+}
