@@ -205,10 +205,21 @@ extension SplitRegex {
                 bounds = (low, high)
             default: return atom
             }
+            // Nested quantifiers can backtrack exponentially; no tokenizer's pattern has them.
+            if Self.repeats(atom) { throw fail("a repeated group that itself repeats (nested quantifiers)") }
             var greedy = true
             if peek == "?" { greedy = false; position += 1 }
             if peek == "+" { throw fail("a possessive quantifier") }
             return .repetition(atom, min: bounds!.0, max: bounds!.1, greedy: greedy)
+        }
+
+        static func repeats(_ node: Node) -> Bool {
+            switch node {
+            case .repetition: true
+            case .sequence(let nodes), .alternation(let nodes): nodes.contains(where: repeats)
+            case .lookahead(let inner, _): repeats(inner)
+            default: false
+            }
         }
 
         mutating func number() -> Int? {
