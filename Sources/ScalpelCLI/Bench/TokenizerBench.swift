@@ -23,7 +23,8 @@ struct TokenizerBench: ParsableCommand {
         guard let text = try? String(contentsOfFile: corpusPath, encoding: .utf8) else {
             throw ValidationError("cannot read the corpus at \(corpusPath); run Scripts/fetch polarity")
         }
-        let lines = text.split(separator: "\n").map(String.init)
+        // Split on U+000A itself (a Character split would keep "\r\n" lines together), as other tools do.
+        let lines = text.components(separatedBy: "\n").filter { !$0.isEmpty }
         guard let tokenizer = try TokenizerLoader.load(checkpoint: path).tokenizer as? BPETokenizer else {
             throw ValidationError("\(model) does not use byte-level BPE")
         }
