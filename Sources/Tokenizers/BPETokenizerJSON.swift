@@ -103,6 +103,8 @@ extension BPETokenizer {
         guard let pre = json["pre_tokenizer"], pre != .null else { throw refuse("pre_tokenizer", .string("none")) }
         try add(pre)
         guard byteLevel else { throw refuse("pre_tokenizer (no ByteLevel: not a byte-level BPE)", pre) }
+        // Decoding maps the byte-level symbols back to bytes; another decoder would decode differently.
+        if let decoder = json["decoder"], decoder != .null, decoder["type"] != .string("ByteLevel") { throw refuse("decoder", decoder) }
         do { return .regexes(try patterns.map(SplitRegex.init)) } catch { throw TokenizerError.unsupportedPreTokenizer("\(error)") }
     }
 
