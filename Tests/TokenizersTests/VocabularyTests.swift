@@ -102,3 +102,14 @@ struct VocabularyTests {
         }
     }
 }
+
+extension VocabularyTests {
+    /// A tokenizer-only GGUF (no tensors) is a model for `scalpel tokenize` purposes too.
+    @Test func theTokenizerLoadsFromAVocabularyWithoutTensors() throws {
+        let file = try GGUFFile(path: Vocabularies.path("qwen2"))
+        #expect(file.tensors.isEmpty)
+        let (tokenizer, _) = try TokenizerLoader.load(checkpoint: Vocabularies.path("qwen2"))
+        let first = try #require(try Vocabularies.cases("qwen2").first { !$0.text.isEmpty })
+        #expect((tokenizer as? BPETokenizer)?.encode(first.text, addSpecialTokens: false, parseSpecial: false) == first.ids)
+    }
+}
