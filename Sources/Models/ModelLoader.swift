@@ -109,7 +109,7 @@ public enum ModelLoader {
         model.huggingFaceConfig = configFile.data
         let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
         return LoadedModel(path: folder, architecture: configFile.modelType, model: .decoder(model), tokenizer: tokenizer,
-                           chatTemplate: .failure(.noChatTemplate))
+                           chatTemplate: TokenizerLoader.chatTemplateResult(folder: folder))
     }
 
     static func decoder(_ config: DecoderConfig, _ source: WeightSource, neurons: NeuronSelection?) throws -> DecoderModel {

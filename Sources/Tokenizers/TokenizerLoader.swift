@@ -83,6 +83,26 @@ public enum TokenizerLoader {
         return (try load(tokenizerJSON: json), .failure(.noChatTemplate))
     }
 
+    /// The chat template of a Hugging Face folder, recognised: `chat_template.jinja`, else
+    /// tokenizer_config.json's `chat_template` (a string; a list of named templates takes "default").
+    public static func chatTemplateResult(folder: String) -> Result<ChatTemplate, TokenizerError> {
+        let url = URL(fileURLWithPath: folder)
+        var text: String?
+        if let data = FileManager.default.contents(atPath: url.appendingPathComponent("chat_template.jinja").path) {
+            text = String(decoding: data, as: UTF8.self)
+        } else if let data = FileManager.default.contents(atPath: url.appendingPathComponent("tokenizer_config.json").path),
+                  let json = try? data.withUnsafeBytes({ try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }) {
+            switch json["chat_template"] {
+            case .string(let template)?: text = template
+            case .array(let named)?:
+                for entry in named where entry["name"] == .string("default") { if case .string(let t)? = entry["template"] { text = t } }
+            default: break
+            }
+        }
+        guard let text else { return .failure(.noChatTemplate) }
+        return Result { () throws(TokenizerError) in try ChatTemplate.recognise(text) }
+    }
+
     /// The recognised chat template of a GGUF, or why there is none.
     public static func chatTemplateResult(gguf metadata: GGUFMetadata) -> Result<ChatTemplate, TokenizerError> {
         Result { () throws(TokenizerError) in try chatTemplate(gguf: metadata) }

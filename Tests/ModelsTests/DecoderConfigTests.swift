@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Checkpoints
 import Models
+import Tokenizers
 import TensorCore
 import TestSupport
 
@@ -163,5 +164,21 @@ struct HuggingFaceFolderTests {
         do { _ = try ModelLoader.load(folder.path); Issue.record("loaded") } catch {
             #expect("\(error)".contains("tokenizer.json") && "\(error)".contains("is missing"), "\(error)")
         }
+    }
+
+    /// A folder's chat template comes from tokenizer_config.json (or chat_template.jinja), recognised or refused.
+    @Test func aFoldersChatTemplateIsRead() throws {
+        let folder = try Self.copy("qwen2")
+        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
+        #expect(throws: TokenizerError.noChatTemplate) { try ModelLoader.load(folder.path).chatTemplate.get() }
+        let chatML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+            + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+        let config = folder.appendingPathComponent("tokenizer_config.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as! [String: Any]
+        json["chat_template"] = chatML
+        try JSONSerialization.data(withJSONObject: json).write(to: config)
+        #expect((try? ModelLoader.load(folder.path).chatTemplate.get()) != nil)
+        try "{{ raise_exception('no') }}".write(to: folder.appendingPathComponent("chat_template.jinja"), atomically: true, encoding: .utf8)
+        #expect((try? ModelLoader.load(folder.path).chatTemplate.get()) == nil)
     }
 }
