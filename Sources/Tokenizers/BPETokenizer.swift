@@ -73,17 +73,16 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public func token(_ id: Int32) -> String? { id >= 0 && Int(id) < vocabulary.count ? vocabulary[Int(id)] : nil }
     public func id(of token: String) -> Int32? { ids[token] }
 
-    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
-        encode(text, addSpecialTokens: addSpecialTokens, parseSpecial: true)
-    }
-
     /// - parseSpecial: whether special-token text in `text` becomes its token (false: it is ordinary text,
     ///   as in user data that must not forge a turn).
     public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int32] {
+        encode([TextPart(text, parsesSpecial: parseSpecial)], addSpecialTokens: addSpecialTokens)
+    }
+
+    public func encode(_ parts: [TextPart], addSpecialTokens: Bool) -> [Int32] {
         var out: [Int32] = []
         if addSpecialTokens && addBOS, let bosID { out.append(bosID) }
-        let segments = parseSpecial ? splitter.split(text) : userSplitter.split(text)
-        for segment in segments {
+        for segment in SpecialTokenSplitter.segments(parts, parsing: splitter, always: userSplitter) {
             switch segment {
             case .special(let id): out.append(id)
             case .text(let part):

@@ -36,28 +36,41 @@ public enum ChatTemplate: Sendable, Equatable {
 
     /// The prompt text for `messages`, ending with the assistant's turn opened when `addGenerationPrompt`.
     public func render(_ messages: [Message], addGenerationPrompt: Bool = true) -> String {
+        renderParts(messages, addGenerationPrompt: addGenerationPrompt).map(\.text).joined()
+    }
+
+    /// The same text in parts: the template's own text parses special tokens, the messages' contents
+    /// (data) do not, so that a message cannot forge a turn. `parseContent` opts in.
+    public func renderParts(_ messages: [Message], addGenerationPrompt: Bool = true, parseContent: Bool = false) -> [TextPart] {
+        var parts: [TextPart] = []
+        func scaffold(_ text: String) { parts.append(TextPart(text, parsesSpecial: true)) }
+        func content(_ text: String) { parts.append(TextPart(text, parsesSpecial: parseContent)) }
         switch self {
         case .chatML(let defaultSystem):
-            var text = ""
             if let defaultSystem, messages.first?.role != "system" {
-                text += "<|im_start|>system\n\(defaultSystem)<|im_end|>\n"
+                scaffold("<|im_start|>system\n\(defaultSystem)<|im_end|>\n")
             }
-            for message in messages { text += "<|im_start|>\(message.role)\n\(message.content)<|im_end|>\n" }
-            if addGenerationPrompt { text += "<|im_start|>assistant\n" }
-            return text
+            for message in messages {
+                scaffold("<|im_start|>\(message.role)\n")
+                content(message.content)
+                scaffold("<|im_end|>\n")
+            }
+            if addGenerationPrompt { scaffold("<|im_start|>assistant\n") }
         case .gemma:
             // Gemma folds a system message into the first user turn.
-            var text = "<bos>"
+            scaffold("<bos>")
             var pendingSystem: String?
             for message in messages {
                 if message.role == "system" { pendingSystem = message.content; continue }
                 let role = message.role == "assistant" ? "model" : message.role
-                let content = (pendingSystem.map { $0 + "\n\n" } ?? "") + message.content
+                scaffold("<start_of_turn>\(role)\n")
+                if let system = pendingSystem { content(system); scaffold("\n\n") }
+                content(message.content)
                 pendingSystem = nil
-                text += "<start_of_turn>\(role)\n\(content)<end_of_turn>\n"
+                scaffold("<end_of_turn>\n")
             }
-            if addGenerationPrompt { text += "<start_of_turn>model\n" }
-            return text
+            if addGenerationPrompt { scaffold("<start_of_turn>model\n") }
         }
+        return parts
     }
 }

@@ -21,6 +21,8 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     private let byteIDs: [Int32]
     private let isByte: [Bool]
     private let splitter: SpecialTokenSplitter
+    /// User-defined pieces only, matched even in data.
+    private let userSplitter: SpecialTokenSplitter
     public let specialTokenIDs: Set<Int32>
     public let bosID: Int32?
     public let eosID: Int32?
@@ -63,6 +65,8 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         let specials = types.indices.filter { types[$0] == PieceType.control.rawValue || types[$0] == PieceType.userDefined.rawValue }
         specialTokenIDs = Set(specials.filter { types[$0] == PieceType.control.rawValue }.map { Int32($0) })
         splitter = SpecialTokenSplitter(Dictionary(specials.map { (tokens[$0], Int32($0)) }, uniquingKeysWith: { a, _ in a }))
+        userSplitter = SpecialTokenSplitter(Dictionary(specials.filter { types[$0] == PieceType.userDefined.rawValue }.map { (tokens[$0], Int32($0)) },
+                                                       uniquingKeysWith: { a, _ in a }))
         self.bosID = bosID
         self.eosID = eosID
         self.unknownID = unknownID
@@ -77,13 +81,12 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     public func token(_ id: Int32) -> String? { id >= 0 && Int(id) < vocabulary.count ? vocabulary[Int(id)] : nil }
     public func id(of token: String) -> Int32? { ids[token] }
 
-    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+    public func encode(_ parts: [TextPart], addSpecialTokens: Bool) -> [Int32] {
         var out: [Int32] = []
         if addSpecialTokens && addBOS, let bosID { out.append(bosID) }
-        guard !text.isEmpty else { return out }
         // Control and user-defined pieces are matched in the raw text (Gemma's include runs of plain spaces,
         // tabs and newlines); only the text between them is normalised.
-        for (index, segment) in splitter.split(text).enumerated() {
+        for (index, segment) in SpecialTokenSplitter.segments(parts, parsing: splitter, always: userSplitter).enumerated() {
             switch segment {
             case .special(let id): out.append(id)
             case .text(let part):

@@ -36,3 +36,52 @@ public struct SpecialTokenSplitter: Sendable {
         return segments
     }
 }
+
+/// Text to encode, and whether special-token text in it becomes special tokens: yes for text Scalpel
+/// wrote (a recipe's template, a rendered chat template), no for data (a review, a user's message), so
+/// that data cannot forge a turn. User-defined tokens are matched everywhere, as llama.cpp does.
+public struct TextPart: Sendable, Equatable {
+    public var text: String
+    public var parsesSpecial: Bool
+
+    public init(_ text: String, parsesSpecial: Bool) {
+        self.text = text
+        self.parsesSpecial = parsesSpecial
+    }
+
+    /// A template with its placeholder filled: the template's own text parsed, the filling not.
+    public static func filling(_ template: String, with text: String, placeholder: String = "{text}") -> [TextPart] {
+        let pieces = template.components(separatedBy: placeholder)
+        var parts: [TextPart] = []
+        for (i, piece) in pieces.enumerated() {
+            if i > 0 { parts.append(TextPart(text, parsesSpecial: false)) }
+            if !piece.isEmpty { parts.append(TextPart(piece, parsesSpecial: true)) }
+        }
+        return parts
+    }
+}
+
+extension SpecialTokenSplitter {
+    /// The segments of `parts`: special tokens found with `parsing` where a part parses them, with
+    /// `always` (user-defined tokens) elsewhere; ordinary text is joined across parts, so that a filled
+    /// template tokenizes as one text wherever no special token separates it.
+    public static func segments(_ parts: [TextPart], parsing: SpecialTokenSplitter, always: SpecialTokenSplitter?) -> [Segment] {
+        var segments: [Segment] = []
+        var pending = ""
+        func flush() {
+            if !pending.isEmpty { segments.append(.text(pending[...])) }
+            pending = ""
+        }
+        for part in parts {
+            let split = part.parsesSpecial ? parsing.split(part.text) : (always?.split(part.text) ?? (part.text.isEmpty ? [] : [.text(part.text[...])]))
+            for segment in split {
+                switch segment {
+                case .text(let text): pending += text
+                case .special: flush(); segments.append(segment)
+                }
+            }
+        }
+        flush()
+        return segments
+    }
+}

@@ -4,10 +4,10 @@ public protocol Tokenizer: Sendable {
     /// Number of token ids (the embedding table's rows).
     var vocabularySize: Int { get }
 
-    /// Token ids for `text`. With `addSpecialTokens`, the model's own framing is added: [CLS] … [SEP]
-    /// for BERT, BOS where the model's metadata asks for it. Special-token text inside `text` (for
-    /// example "<|im_start|>") is always matched as the special token.
-    func encode(_ text: String, addSpecialTokens: Bool) -> [Int32]
+    /// Token ids for `parts`, joined. With `addSpecialTokens`, the model's own framing is added: [CLS] …
+    /// [SEP] for BERT, BOS where the model's metadata asks for it. Special-token text (for example
+    /// "<|im_start|>") is matched as the special token only in the parts that parse it.
+    func encode(_ parts: [TextPart], addSpecialTokens: Bool) -> [Int32]
 
     /// Text for `ids`. Special tokens are rendered as their text unless `skipSpecialTokens`.
     func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
@@ -40,14 +40,28 @@ extension Tokenizer {
     /// Ids for scoring `text` as a whole sentence: with the model's own special tokens and, when those
     /// put nothing before the text, `sentenceStart`, so that every token of the text, the first one
     /// included, gets a log-probability. (CrowS-Pairs sentences often differ in their first word.)
-    public func encodeSentence(_ text: String) -> [Int32] {
-        let ids = encode(text, addSpecialTokens: true)
+    public func encodeSentence(_ text: String) -> [Int32] { encodeSentence([TextPart(text, parsesSpecial: true)]) }
+
+    /// `encodeSentence` of a filled template: the template parsed, its filling not.
+    public func encodeSentence(_ parts: [TextPart]) -> [Int32] {
+        let ids = encode(parts, addSpecialTokens: true)
         guard leadingBOS == nil, let start = sentenceStart else { return ids }
         return [start] + ids
     }
 
     /// How many ids `encodeSentence` puts before the text: 1 for BOS or the start token, else 0.
     public var sentencePrefixLength: Int { (leadingBOS ?? sentenceStart) == nil ? 0 : 1 }
+
+    /// Token ids for text Scalpel wrote: special-token text in it is parsed.
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        encode([TextPart(text, parsesSpecial: true)], addSpecialTokens: addSpecialTokens)
+    }
+
+    /// Token ids for data: special-token text in it is ordinary text.
+    public func encodeData(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        encode([TextPart(text, parsesSpecial: false)], addSpecialTokens: addSpecialTokens)
+    }
+
     public func encode(_ text: String) -> [Int32] { encode(text, addSpecialTokens: true) }
     public func decode(_ ids: [Int32]) -> String { decode(ids, skipSpecialTokens: false) }
 }

@@ -83,9 +83,9 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
     public func token(_ id: Int32) -> String? { id >= 0 && Int(id) < vocabulary.count ? vocabulary[Int(id)] : nil }
     public func id(of token: String) -> Int32? { ids[token] }
 
-    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+    public func encode(_ parts: [TextPart], addSpecialTokens: Bool) -> [Int32] {
         var out: [Int32] = addSpecialTokens ? [clsID] : []
-        for segment in splitter.split(text) {
+        for segment in SpecialTokenSplitter.segments(parts, parsing: splitter, always: nil) {
             switch segment {
             case .special(let id): out.append(id)
             case .text(let part):

@@ -41,11 +41,11 @@ public final class PromptTask: @unchecked Sendable {
     public func ids(_ text: String) -> [Int32] {
         switch (model, framing) {
         case (_, .verbalizers(let template, _)):
-            return tokenizer.encode(template.replacingOccurrences(of: "{text}", with: text), addSpecialTokens: false)
+            return tokenizer.encode(TextPart.filling(template, with: text), addSpecialTokens: false)
         case (.bert, _):
-            return Array(tokenizer.encode(text, addSpecialTokens: true).dropFirst())   // [CLS] comes from the prefix
+            return Array(tokenizer.encodeData(text, addSpecialTokens: true).dropFirst())   // [CLS] comes from the prefix
         default:
-            return tokenizer.encode(text, addSpecialTokens: false)
+            return tokenizer.encodeData(text, addSpecialTokens: false)
         }
     }
 

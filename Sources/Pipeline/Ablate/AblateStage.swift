@@ -182,7 +182,7 @@ public struct AblateStage {
             let path = Experiment.resolve(options.generalPath, root: experiment.root)
             if FileManager.default.fileExists(atPath: path) {
                 let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples.prefix(options.generalTexts)
-                let ids = texts.map { Array(experiment.loaded.tokenizer.encode($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
+                let ids = texts.map { Array(experiment.loaded.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
                 if !ids.isEmpty { general = GeneralTextEvaluator(model: m, sequences: ids, cacheLayers: startLayers) }
             } else if !quiet {
                 ProgressReporter.say("ablate: \(path) is missing, so there is no KL on general text; run Scripts/fetch")

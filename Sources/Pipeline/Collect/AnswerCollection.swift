@@ -22,9 +22,9 @@ extension CollectStage {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let tokenizer = experiment.loaded.tokenizer
         let template = experiment.recipe.task.template
-        let questions = examples.map { tokenizer.encode(template.replacingOccurrences(of: "{text}", with: $0.text), addSpecialTokens: true) }
+        let questions = examples.map { tokenizer.encode(TextPart.filling(template, with: $0.text), addSpecialTokens: true) }
         let expected = examples.map(experiment.expectedAnswer)
-        let answers = expected.map { tokenizer.encode($0, addSpecialTokens: false) }
+        let answers = expected.map { tokenizer.encodeData($0, addSpecialTokens: false) }
         if let empty = questions.firstIndex(where: \.isEmpty) ?? answers.firstIndex(where: \.isEmpty) {
             throw CollectError.badPlan(path: experiment.recipeFile, detail: "\(examples[empty].source) row \(examples[empty].row) has an empty question or answer; check task.template and task.answer")
         }

@@ -6,6 +6,7 @@ import Models
 import Recipes
 import Statistics
 import TensorCore
+import Tokenizers
 import Training
 
 /// Stages 2–3: run the model (with the tuned soft prompt, if the recipe tunes one) over the training and
@@ -336,7 +337,7 @@ public struct CollectStage {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let template = experiment.recipe.task.template
         let tokenizer = experiment.loaded.tokenizer
-        func ids(_ text: String) -> [Int32] { tokenizer.encodeSentence(template.replacingOccurrences(of: "{text}", with: text)) }
+        func ids(_ text: String) -> [Int32] { tokenizer.encodeSentence(TextPart.filling(template, with: text)) }
         let startTokens = tokenizer.sentencePrefixLength
         let b = examples.count
         let wantsPairs = plan.metrics.contains(.pairPreference)
@@ -419,7 +420,7 @@ public struct CollectStage {
         let template = experiment.recipe.task.template
         let tokenizer = experiment.loaded.tokenizer
         let sequences = examples.map { example -> [Int32] in
-            Array(tokenizer.encode(template.replacingOccurrences(of: "{text}", with: example.text), addSpecialTokens: true).prefix(plan.maxTokens))
+            Array(tokenizer.encode(TextPart.filling(template, with: example.text), addSpecialTokens: true).prefix(plan.maxTokens))
         }
         let layout = TokenBatch(sequences)
         var rows: [Int] = [], rowIndices: [Int] = [], rowTokens: [Int] = [], targets: [Int32] = []

@@ -104,7 +104,7 @@ public enum Audit {
         }
         if let generalPath, FileManager.default.fileExists(atPath: generalPath), generalTexts > 0 {
             let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: generalPath)).examples.prefix(min(generalTexts, heldOutTexts))
-            let ids = texts.map { Array(base.tokenizer.encode($0.text, addSpecialTokens: true).prefix(64)) }.filter { $0.count > 1 }
+            let ids = texts.map { Array(base.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(64)) }.filter { $0.count > 1 }
             let batch = TokenBatch(ids)
             let lb = b.forward(embeddings: try b.embed(batch), batch: batch).logits!, le = e.forward(embeddings: try e.embed(batch), batch: batch).logits!
             report.perplexityBefore = Double(exp(nextTokenLoss(logits: lb, batch: batch).value.scalars[0]))
@@ -124,7 +124,7 @@ public enum Audit {
     static func preference(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [Example], template: String) throws -> [Bool] {
         var preferred: [Bool] = []
         for example in pairs {
-            let ids = [example.text, example.pair!].map { tokenizer.encodeSentence(template.replacingOccurrences(of: "{text}", with: $0)) }
+            let ids = [example.text, example.pair!].map { tokenizer.encodeSentence(TextPart.filling(template, with: $0)) }
             let batch = TokenBatch(ids)
             let logits = model.forward(embeddings: try model.embed(batch), batch: batch).logits!
             func logProbability(_ s: Int) -> Float {

@@ -166,7 +166,7 @@ public struct EditStage {
                 throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.kl_weight needs more than \(Audit.heldOutTexts) general texts in \(path) (the audit keeps the first \(Audit.heldOutTexts)); it has \(all.count)")
             }
             let texts = all.dropFirst(Audit.heldOutTexts).prefix(options.generalTexts)
-            let ids = texts.map { Array(editable.tokenizer.encode($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
+            let ids = texts.map { Array(editable.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
             let batch = TokenBatch(ids)
             let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
             let logits = base.forward(embeddings: try base.embed(batch), batch: batch, logitRows: rows).logits!.value
@@ -212,7 +212,7 @@ public struct EditStage {
             } else {
                 let template = recipe.task.template
                 loss = try pairPreferenceLoss(model, tokenizer: editable.tokenizer,
-                                              pairs: examples.map { (template.replacingOccurrences(of: "{text}", with: $0.text), template.replacingOccurrences(of: "{text}", with: $0.pair!)) })
+                                              pairs: examples.map { (TextPart.filling(template, with: $0.text), TextPart.filling(template, with: $0.pair!)) })
             }
             let objective = Double(loss.value.scalars[0])
             var penalty = 0.0
@@ -349,7 +349,7 @@ public struct EditStage {
     }
 
     /// Mean over pairs of (log p(a) − log p(b))², each sentence scored by the sum of its tokens' log-probabilities.
-    func pairPreferenceLoss(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [(String, String)]) throws -> Variable {
+    func pairPreferenceLoss(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [([TextPart], [TextPart])]) throws -> Variable {
         var total: Variable?
         for (a, b) in pairs {
             let ids = [a, b].map { tokenizer.encodeSentence($0) }

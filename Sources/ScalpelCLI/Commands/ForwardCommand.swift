@@ -41,7 +41,7 @@ struct ForwardCommand: ParsableCommand {
         guard case .decoder(let llama) = loaded.model else {
             throw ValidationError("\(model) is an encoder (\(loaded.architecture)); use `scalpel embed` for sentence embeddings")
         }
-        let ids = try self.ids.map(Self.parseIDs) ?? loaded.tokenizer.encode(text ?? "", addSpecialTokens: true)
+        let ids = try self.ids.map(Self.parseIDs) ?? loaded.tokenizer.encodeData(text ?? "", addSpecialTokens: true)
         guard !ids.isEmpty else { throw ValidationError("the text has no tokens") }
         if let bad = ids.first(where: { Int($0) >= llama.config.vocabularySize }) {
             throw ValidationError("token id \(bad) is outside \(model)'s vocabulary of \(llama.config.vocabularySize) (ids 0–\(llama.config.vocabularySize - 1))")

@@ -25,16 +25,16 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let loaded = try ModelLoader.load(model)
         guard case .decoder(let llama) = loaded.model else { throw ValidationError("\(model) is an encoder; it cannot generate text") }
-        var input = prompt
+        var parts = [TextPart(prompt, parsesSpecial: false)]
         var stop = Set<Int32>()
         if chat {
             let template = try loaded.chatTemplate.get()
-            input = template.render([.init(role: "user", content: prompt)])
+            parts = template.renderParts([.init(role: "user", content: prompt)])
             if let end = loaded.tokenizer.id(of: "<|im_end|>") { stop.insert(end) }
             if let end = loaded.tokenizer.id(of: "<end_of_turn>") { stop.insert(end) }
         }
         if let eos = loaded.tokenizer.endOfSequence { stop.insert(eos) }
-        let ids = loaded.tokenizer.encode(input, addSpecialTokens: true)
+        let ids = loaded.tokenizer.encode(parts, addSpecialTokens: true)
         let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: UInt64(seed))
         var intervention: Intervention?
         if let intervene {
@@ -48,7 +48,7 @@ struct GenerateCommand: ParsableCommand {
 
         if json {
             let generated = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: hooks)
-            var result: [String: Any] = ["prompt": input, "ids": generated.map(Int.init), "text": decode(generated)]
+            var result: [String: Any] = ["prompt": parts.map(\.text).joined(), "ids": generated.map(Int.init), "text": decode(generated)]
             if let intervene {
                 let plain = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop)
                 result["intervention"] = intervene
