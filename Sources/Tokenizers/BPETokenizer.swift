@@ -26,6 +26,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public let bosID: Int32?
     public let eosID: Int32?
     public let addBOS: Bool
+    /// EOS after the text when the file says `add_eos_token` (framing is added only with addSpecialTokens).
+    public var addEOS = false
     private let cache = PieceCache()
 
     /// - tokens: the vocabulary, by id
@@ -90,6 +92,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
                 for piece in preTokenizer.split(text) { out.append(contentsOf: encodePiece(piece)) }
             }
         }
+        if addSpecialTokens && addEOS, let eosID { out.append(eosID) }
         return out
     }
 

@@ -28,6 +28,8 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     public let eosID: Int32?
     public let unknownID: Int32?
     public let addBOS: Bool
+    /// EOS after the text when the file says `add_eos_token`.
+    public var addEOS = false
     public let addSpacePrefix: Bool
     private let cache = PieceCache()
 
@@ -96,6 +98,7 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
                 out.append(contentsOf: encodeSegment(Substring(String(normalized))))
             }
         }
+        if addSpecialTokens && addEOS, let eosID { out.append(eosID) }
         return out
     }
 

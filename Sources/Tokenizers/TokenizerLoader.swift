@@ -24,17 +24,21 @@ public enum TokenizerLoader {
             // llama.cpp adds BOS for gpt2-type vocabularies only when add_bos_token says so.
             let addBOS = metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
             let userDefined = types.enumerated().filter { $0.element == 4 }.map { Int32($0.offset) }
-            return try BPETokenizer(tokens: tokens, merges: merges, specialTokens: specials, userDefined: userDefined,
-                                    preTokenizer: preTokenizer, ignoreMerges: BPEPreTokenizer.ignoringMerges.contains(pre),
-                                    bosID: bos, eosID: eos, addBOS: addBOS)
+            let bpe = try BPETokenizer(tokens: tokens, merges: merges, specialTokens: specials, userDefined: userDefined,
+                                       preTokenizer: preTokenizer, ignoreMerges: BPEPreTokenizer.ignoringMerges.contains(pre),
+                                       bosID: bos, eosID: eos, addBOS: addBOS)
+            bpe.addEOS = metadata["tokenizer.ggml.add_eos_token"]?.bool ?? false
+            return bpe
         case "llama":
             // SentencePiece (llama.cpp's SPM vocabulary): pieces with scores and types; BOS as the metadata says.
             guard let scores = metadata["tokenizer.ggml.scores"]?.array?.compactMap(\.number) else { throw TokenizerError.missingField("tokenizer.ggml.scores") }
             guard !types.isEmpty else { throw TokenizerError.missingField("tokenizer.ggml.token_type") }
-            return try SentencePieceTokenizer(tokens: tokens, scores: scores.map(Float.init), types: types, bosID: bos, eosID: eos,
-                                              unknownID: try tokenID(metadata, "tokenizer.ggml.unknown_token_id"),
-                                              addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool ?? true,
-                                              addSpacePrefix: metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
+            let spm = try SentencePieceTokenizer(tokens: tokens, scores: scores.map(Float.init), types: types, bosID: bos, eosID: eos,
+                                                 unknownID: try tokenID(metadata, "tokenizer.ggml.unknown_token_id"),
+                                                 addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool ?? true,
+                                                 addSpacePrefix: metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
+            spm.addEOS = metadata["tokenizer.ggml.add_eos_token"]?.bool ?? false
+            return spm
         default:
             throw TokenizerError.unsupportedModel(model)
         }

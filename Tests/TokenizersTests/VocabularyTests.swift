@@ -133,3 +133,19 @@ struct SpecialTextPolicyTests {
         #expect(ids.filter { $0 == end }.count == chat.render([.init(role: "user", content: "x")]).components(separatedBy: "<|im_end|>").count - 1)
     }
 }
+
+extension SpecialTextPolicyTests {
+    /// `add_eos_token` is followed, not ignored: with it, framing ends in EOS.
+    @Test func addEOSTokenIsFollowed() throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = TinyModels.llamaConfig(vocabulary: 260)
+        let url = directory.appendingPathComponent("eos.gguf")
+        try TinyModels.writeLlamaGGUF(url, tensors: TinyModels.llamaTensors(config), config: config,
+                                      extraMetadata: [("tokenizer.ggml.add_eos_token", .bool(true)), ("tokenizer.ggml.eos_token_id", .uint32(259))])
+        let file = try GGUFFile(path: url.path)
+        let tokenizer = try TokenizerLoader.load(gguf: file.metadata)
+        #expect(tokenizer.encode("ab", addSpecialTokens: true).last == 259)
+        #expect(tokenizer.encode("ab", addSpecialTokens: false).last != 259)
+    }
+}
