@@ -75,12 +75,6 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public func token(_ id: Int32) -> String? { id >= 0 && Int(id) < vocabulary.count ? vocabulary[Int(id)] : nil }
     public func id(of token: String) -> Int32? { ids[token] }
 
-    /// - parseSpecial: whether special-token text in `text` becomes its token (false: it is ordinary text,
-    ///   as in user data that must not forge a turn).
-    public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int32] {
-        encode([TextPart(text, parsesSpecial: parseSpecial)], addSpecialTokens: addSpecialTokens)
-    }
-
     public func encode(_ parts: [TextPart], addSpecialTokens: Bool) -> [Int32] {
         var out: [Int32] = []
         if addSpecialTokens && addBOS, let bosID { out.append(bosID) }
@@ -216,13 +210,5 @@ struct MergeHeap {
             parent = smallest
         }
         return first
-    }
-}
-
-extension BPETokenizer {
-    /// The pre-tokenizer llama.cpp names `name`, or the error a GGUF naming it gets.
-    public static func preTokenizerForTesting(_ name: String) throws -> BPEPreTokenizer {
-        guard let pre = try BPEPreTokenizer.llamaCpp(name) else { throw TokenizerError.unsupportedPreTokenizer(name) }
-        return pre
     }
 }

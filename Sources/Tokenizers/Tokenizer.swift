@@ -52,14 +52,20 @@ extension Tokenizer {
     /// How many ids `encodeSentence` puts before the text: 1 for BOS or the start token, else 0.
     public var sentencePrefixLength: Int { (leadingBOS ?? sentenceStart) == nil ? 0 : 1 }
 
+    /// Token ids for one text. - parseSpecial: whether special-token text in it becomes its token (false:
+    ///   it is ordinary text, as in data that must not forge a turn).
+    public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int32] {
+        encode([TextPart(text, parsesSpecial: parseSpecial)], addSpecialTokens: addSpecialTokens)
+    }
+
     /// Token ids for text Scalpel wrote: special-token text in it is parsed.
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
-        encode([TextPart(text, parsesSpecial: true)], addSpecialTokens: addSpecialTokens)
+        encode(text, addSpecialTokens: addSpecialTokens, parseSpecial: true)
     }
 
     /// Token ids for data: special-token text in it is ordinary text.
     public func encodeData(_ text: String, addSpecialTokens: Bool) -> [Int32] {
-        encode([TextPart(text, parsesSpecial: false)], addSpecialTokens: addSpecialTokens)
+        encode(text, addSpecialTokens: addSpecialTokens, parseSpecial: false)
     }
 
     public func encode(_ text: String) -> [Int32] { encode(text, addSpecialTokens: true) }

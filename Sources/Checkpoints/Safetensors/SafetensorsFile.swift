@@ -214,7 +214,7 @@ public func writeSafetensors(_ entries: [SafetensorsEntry], metadata: [String: S
 }
 
 /// A JSON string literal with the escapes RFC 8259 requires.
-func jsonString(_ text: String) -> String {
+public func jsonString(_ text: String) -> String {
     var out = "\""
     for scalar in text.unicodeScalars {
         switch scalar {

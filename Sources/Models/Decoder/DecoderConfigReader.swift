@@ -116,8 +116,9 @@ struct DecoderConfigReader {
 
     // MARK: - Hugging Face config.json
 
-    /// Keys that never change the forward pass (training, generation and bookkeeping).
-    static let inertKeys: Set<String> = [
+    /// The config.json keys the reader knows: those it reads below, and those that never change the
+    /// forward pass (training, generation and bookkeeping). Any other key is refused.
+    static let knownKeys: Set<String> = [
         "architectures", "model_type", "transformers_version", "torch_dtype", "dtype", "use_cache", "initializer_range",
         "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "tokenizer_class",
         "attention_dropout", "hidden_dropout", "embd_pdrop", "attn_pdrop", "resid_pdrop", "summary_first_dropout",
@@ -141,7 +142,7 @@ struct DecoderConfigReader {
         let json = file.json
         let problem = { (key: String, detail: String) in ModelError.unsupportedSetting(key: "\(file.path): \(key)", detail: detail) }
         if case .object(let members) = json {
-            for (key, value) in members where !Self.inertKeys.contains(key) && !Self.isInertByName(key) {
+            for (key, value) in members where !Self.knownKeys.contains(key) && !Self.isInertByName(key) {
                 if value == .null || value == .bool(false) { continue }
                 throw problem(key, Self.unknownKeyHint(key))
             }

@@ -170,11 +170,11 @@ enum ConfigJSON {
         switch value {
         case let object as [String: Any]:
             if object.isEmpty { return "{}" }
-            let members = object.keys.sorted().map { "\(inner)\(quoted($0)): \(render(object[$0]!, indent: inner))" }
+            let members = object.keys.sorted().map { "\(inner)\(jsonString($0)): \(render(object[$0]!, indent: inner))" }
             return "{\n" + members.joined(separator: ",\n") + "\n\(indent)}"
         case let array as [Any]:
             return "[" + array.map { render($0, indent: inner) }.joined(separator: ", ") + "]"
-        case let text as String: return quoted(text)
+        case let text as String: return jsonString(text)
         case let flag as Bool: return flag ? "true" : "false"
         case let integer as Int: return String(integer)
         case let number as Double:
@@ -183,19 +183,5 @@ enum ConfigJSON {
             return text.contains(".") || text.contains("e") ? text : text + ".0"
         default: return "null"
         }
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -5,27 +5,24 @@ import Checkpoints
 extension HuggingFaceLayout {
     /// HF array → GGUF array. - hfShape: the tensor's shape in the HF file
     public func toGGUF(_ values: [Float], hfShape: [Int], config: DecoderConfig) -> (values: [Float], shape: [Int]) {
-        switch self {
-        case .transposed: return (Self.transpose(values, rows: hfShape[0], columns: hfShape[1]), [hfShape[1], hfShape[0]])
-        case .ropePermutedQuery:
-            return (Self.interleave(values, heads: config.heads, headDim: config.headDim, width: hfShape[1], inverse: false), hfShape)
-        case .ropePermutedKey:
-            return (Self.interleave(values, heads: config.kvHeads, headDim: config.headDim, width: hfShape[1], inverse: false), hfShape)
-        case .perHeadQKV:
-            return (Self.regroupQKV(values, heads: config.heads, headDim: config.headDim, width: hfShape.count == 2 ? hfShape[1] : 1, toGGUF: true), hfShape)
-        }
+        rearranged(values, shape: hfShape, config: config, toGGUF: true)
     }
 
     /// GGUF array → HF array. - shape: the GGUF ([out, in]) shape
     public func toHuggingFace(_ values: [Float], shape: [Int], config: DecoderConfig) -> (values: [Float], shape: [Int]) {
+        rearranged(values, shape: shape, config: config, toGGUF: false)
+    }
+
+    /// Each move and its inverse: a transpose is its own inverse; the others run one way or back.
+    func rearranged(_ values: [Float], shape: [Int], config: DecoderConfig, toGGUF: Bool) -> (values: [Float], shape: [Int]) {
+        let width = shape.count == 2 ? shape[1] : 1
         switch self {
         case .transposed: return (Self.transpose(values, rows: shape[0], columns: shape[1]), [shape[1], shape[0]])
-        case .ropePermutedQuery:
-            return (Self.interleave(values, heads: config.heads, headDim: config.headDim, width: shape[1], inverse: true), shape)
-        case .ropePermutedKey:
-            return (Self.interleave(values, heads: config.kvHeads, headDim: config.headDim, width: shape[1], inverse: true), shape)
+        case .ropePermutedQuery, .ropePermutedKey:
+            let heads = self == .ropePermutedQuery ? config.heads : config.kvHeads
+            return (Self.interleave(values, heads: heads, headDim: config.headDim, width: width, inverse: !toGGUF), shape)
         case .perHeadQKV:
-            return (Self.regroupQKV(values, heads: config.heads, headDim: config.headDim, width: shape.count == 2 ? shape[1] : 1, toGGUF: false), shape)
+            return (Self.regroupQKV(values, heads: config.heads, headDim: config.headDim, width: width, toGGUF: toGGUF), shape)
         }
     }
 
@@ -80,11 +77,12 @@ struct HuggingFaceWeights {
         var names: [String: (hf: String, role: TensorRole)] = [:]
         var unknown: [String] = []
         for hf in folder.tensors.keys.sorted() {
-            guard let (role, layer) = TensorNameMap.role(of: hf, family: family.family), !(tied && role == .output) else {
-                if !Self.isBuffer(hf) && !(tied && TensorNameMap.role(of: hf, family: family.family)?.role == .output) { unknown.append(hf) }
-                continue
+            let found = TensorNameMap.role(of: hf, family: family.family)
+            if let (role, layer) = found, !(tied && role == .output) {
+                names[TensorNameMap.decoderName(role, layer: layer)] = (hf, role)
+            } else if found == nil && !Self.isBuffer(hf) {
+                unknown.append(hf)        // a tied head's lm_head.weight is skipped, not unknown
             }
-            names[TensorNameMap.decoderName(role, layer: layer)] = (hf, role)
         }
         if !unknown.isEmpty { throw ModelError.unexpectedTensors(unknown) }
         self.names = names

@@ -246,7 +246,7 @@ public struct EditStage {
         let output = stage.appendingPathComponent(baseIsGGUF ? "edited.gguf" : "hf")
         let staged = try StagedOutputs(in: stage)
         defer { staged.discard() }
-        let baseHash = try SHA256.checkpoint(experiment.modelPath)
+        let baseHash = inputs["model"]!      // hashed once, with the stage's inputs
         var tokenizerFiles: [String: Data]? = nil
         var tokenIDs: [String: Int] = [:]
         if baseIsGGUF {
