@@ -54,11 +54,7 @@ public enum BPEPreTokenizer: Sendable {
                 for piece in pieces { pattern.split(scalars, piece, into: &next) }
                 pieces = next
             }
-            var indices: [String.UnicodeScalarView.Index] = []
-            indices.reserveCapacity(scalars.count + 1)
-            var index = text.unicodeScalars.startIndex
-            for _ in scalars { indices.append(index); text.unicodeScalars.formIndex(after: &index) }
-            indices.append(text.unicodeScalars.endIndex)
+            let indices = GPT2PreTokenizer.scalarBoundaries(text, count: scalars.count)
             return pieces.map { text[indices[$0.lowerBound]..<indices[$0.upperBound]] }
         }
     }

@@ -39,15 +39,21 @@ public struct GPT2PreTokenizer: Sendable {
         }
     }
 
+    /// The string index of each of `text`'s `count` scalars, and its end: scalar ranges become substrings.
+    static func scalarBoundaries(_ text: String, count: Int) -> [String.UnicodeScalarView.Index] {
+        var indices: [String.UnicodeScalarView.Index] = []
+        indices.reserveCapacity(count + 1)
+        var index = text.unicodeScalars.startIndex
+        for _ in 0..<count { indices.append(index); text.unicodeScalars.formIndex(after: &index) }
+        indices.append(text.unicodeScalars.endIndex)
+        return indices
+    }
+
     /// The pieces of `text`, as ranges of its unicode scalars.
     public func split(_ text: String) -> [Substring] {
         let scalars = Array(text.unicodeScalars)
         let kinds = scalars.map(Self.kind)
-        var indices: [String.UnicodeScalarView.Index] = []
-        indices.reserveCapacity(scalars.count + 1)
-        var index = text.unicodeScalars.startIndex
-        for _ in scalars { indices.append(index); text.unicodeScalars.formIndex(after: &index) }
-        indices.append(text.unicodeScalars.endIndex)
+        let indices = Self.scalarBoundaries(text, count: scalars.count)
 
         var pieces: [Substring] = []
         if isolateDigits {

@@ -115,7 +115,7 @@ public struct SplitRegex: Sendable {
 struct ScalarSet: Sendable {
     enum Item: Sendable {
         case range(UInt32, UInt32)
-        case categories(Set<String>, negated: Bool)      // general-category codes, e.g. "Lu"
+        case categories(UInt32, negated: Bool)      // a bit per general category, in `codes`' order
         case whitespace(negated: Bool)
         case any
     }
@@ -127,7 +127,7 @@ struct ScalarSet: Sendable {
         for item in items where !hit {
             switch item {
             case .range(let a, let b): hit = (a...b).contains(s.value)
-            case .categories(let codes, let negated): hit = codes.contains(Self.code(s)) != negated
+            case .categories(let mask, let negated): hit = (mask & Self.bit(s) != 0) != negated
             case .whitespace(let negated): hit = s.properties.isWhitespace != negated
             case .any: hit = s != "\n"
             }
@@ -135,18 +135,29 @@ struct ScalarSet: Sendable {
         return hit != negated
     }
 
-    static func code(_ s: Unicode.Scalar) -> String {
-        switch s.properties.generalCategory {
-        case .uppercaseLetter: "Lu"; case .lowercaseLetter: "Ll"; case .titlecaseLetter: "Lt"; case .modifierLetter: "Lm"
-        case .otherLetter: "Lo"; case .nonspacingMark: "Mn"; case .spacingMark: "Mc"; case .enclosingMark: "Me"
-        case .decimalNumber: "Nd"; case .letterNumber: "Nl"; case .otherNumber: "No"; case .connectorPunctuation: "Pc"
-        case .dashPunctuation: "Pd"; case .openPunctuation: "Ps"; case .closePunctuation: "Pe"; case .initialPunctuation: "Pi"
-        case .finalPunctuation: "Pf"; case .otherPunctuation: "Po"; case .mathSymbol: "Sm"; case .currencySymbol: "Sc"
-        case .modifierSymbol: "Sk"; case .otherSymbol: "So"; case .spaceSeparator: "Zs"; case .lineSeparator: "Zl"
-        case .paragraphSeparator: "Zp"; case .control: "Cc"; case .format: "Cf"; case .surrogate: "Cs"
-        case .privateUse: "Co"; case .unassigned: "Cn"
-        @unknown default: "Cn"
+    /// The general categories, by their two-letter codes; a category's bit is 1 << its index here.
+    static let codes = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
+                        "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn"]
+
+    /// The scalar's category bit: a switch, not a string, since it runs for every scalar tokenized.
+    @inline(__always)
+    static func bit(_ s: Unicode.Scalar) -> UInt32 {
+        let index: UInt32 = switch s.properties.generalCategory {
+        case .uppercaseLetter: 0; case .lowercaseLetter: 1; case .titlecaseLetter: 2; case .modifierLetter: 3
+        case .otherLetter: 4; case .nonspacingMark: 5; case .spacingMark: 6; case .enclosingMark: 7
+        case .decimalNumber: 8; case .letterNumber: 9; case .otherNumber: 10; case .connectorPunctuation: 11
+        case .dashPunctuation: 12; case .openPunctuation: 13; case .closePunctuation: 14; case .initialPunctuation: 15
+        case .finalPunctuation: 16; case .otherPunctuation: 17; case .mathSymbol: 18; case .currencySymbol: 19
+        case .modifierSymbol: 20; case .otherSymbol: 21; case .spaceSeparator: 22; case .lineSeparator: 23
+        case .paragraphSeparator: 24; case .control: 25; case .format: 26; case .surrogate: 27
+        case .privateUse: 28; case .unassigned: 29
+        @unknown default: 29
         }
+        return 1 << index
+    }
+
+    static func mask(_ names: Set<String>) -> UInt32 {
+        names.reduce(0) { $0 | (1 << UInt32(codes.firstIndex(of: $1)!)) }
     }
 
     static let groups: [String: Set<String>] = [
@@ -310,7 +321,7 @@ extension SplitRegex {
         static func negate(_ set: ScalarSet) -> ScalarSet.Item {
             // Only the escapes below produce negated sets, each a single category or whitespace item.
             switch set.items.first {
-            case .categories(let codes, let negated)?: return .categories(codes, negated: !negated)
+            case .categories(let mask, let negated)?: return .categories(mask, negated: !negated)
             case .whitespace(let negated)?: return .whitespace(negated: !negated)
             default: return .any
             }
@@ -328,16 +339,16 @@ extension SplitRegex {
             case "v": return single(0x0B)
             case "s": return ScalarSet(items: [.whitespace(negated: false)])
             case "S": return ScalarSet(items: [.whitespace(negated: true)])
-            case "d": return ScalarSet(items: [.categories(["Nd"], negated: false)])
-            case "D": return ScalarSet(items: [.categories(["Nd"], negated: true)])
-            case "w": return ScalarSet(items: [.categories(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"]), negated: false)])
-            case "W": return ScalarSet(items: [.categories(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"]), negated: true)])
+            case "d": return ScalarSet(items: [.categories(ScalarSet.mask(["Nd"]), negated: false)])
+            case "D": return ScalarSet(items: [.categories(ScalarSet.mask(["Nd"]), negated: true)])
+            case "w": return ScalarSet(items: [.categories(ScalarSet.mask(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"])), negated: false)])
+            case "W": return ScalarSet(items: [.categories(ScalarSet.mask(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"])), negated: true)])
             case "p", "P":
                 guard peek == "{", let close = scalars[position...].firstIndex(of: "}") else { throw fail("\\\(c) without {name}") }
                 let name = String(String.UnicodeScalarView(scalars[(position + 1)..<close]))
                 position = close + 1
                 guard let codes = ScalarSet.category(name) else { throw fail("the Unicode property \\\(c){\(name)}") }
-                return ScalarSet(items: [.categories(codes, negated: c == "P")])
+                return ScalarSet(items: [.categories(ScalarSet.mask(codes), negated: c == "P")])
             case "x", "u":
                 throw fail("the escape \\\(c)")
             default:
