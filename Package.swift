@@ -11,7 +11,8 @@
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes, row/column blocks)
 //   Statistics            CBLAS, TensorCore          streaming co-moments, ranks, MI, predictivity, permutation tests, BH, bootstrap, selection
 //   Checkpoints           AtomicFiles                GGUF and safetensors: read, write, (de)quantize; knows no models
-//   Tokenizers            Checkpoints                byte-level BPE, WordPiece, chat templates (vocabularies from metadata)
+//   Jinja                 Foundation                 a Jinja interpreter with Jinja2's semantics, for chat templates
+//   Tokenizers            Checkpoints, Jinja         BPE, SentencePiece, WordPiece, chat templates (vocabularies from metadata)
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
 //   Datasets              Checkpoints (JSON), TensorCore (RNG)  dataset readers, splits
 //   Recipes               Yams, AtomicFiles          the declarative recipe format and its validation
@@ -54,7 +55,8 @@ let package = Package(
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
         .target(name: "Statistics", dependencies: ["CBLAS", "TensorCore"]),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
-        .target(name: "Tokenizers", dependencies: ["Checkpoints"]),
+        .target(name: "Jinja"),
+        .target(name: "Tokenizers", dependencies: ["Checkpoints", "Jinja"]),
         .target(name: "Models", dependencies: ["AtomicFiles", "Autodiff", "Checkpoints", "Tokenizers"]),
         .target(name: "Datasets", dependencies: ["AtomicFiles", "Checkpoints", "TensorCore"]),
         .target(name: "Recipes", dependencies: ["AtomicFiles", .product(name: "Yams", package: "Yams")]),
@@ -64,7 +66,7 @@ let package = Package(
         .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
         .executableTarget(
             name: "ScalpelCLI",
-            dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Scalpel", "Jinja", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Fuzz targets, one per input kind, sharing FuzzSupport's skeleton; see Scripts/fuzz and docs/fuzzing.md.
         // Built normally each is a replayer (`fuzz-NAME FILE|DIR...`) for reproducing a crash.
@@ -85,6 +87,7 @@ let package = Package(
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"]),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),

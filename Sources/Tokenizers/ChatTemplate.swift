@@ -1,13 +1,16 @@
-/// Chat templates Scalpel can apply faithfully, recognised from the model's Jinja template text.
+import Foundation
+import Jinja
+
+/// A model's chat template: its Jinja text, rendered as Hugging Face's `apply_chat_template` renders
+/// it (see the Jinja module), with the model's BOS and EOS token text.
 ///
-/// Rendering arbitrary Jinja is out of scope, and guessing is worse than refusing: a template that is
-/// not recognised is an error that quotes its beginning (`TokenizerError.unknownChatTemplate`).
-public enum ChatTemplate: Sendable, Equatable {
-    /// ChatML (`<|im_start|>role\ncontent<|im_end|>\n`), with the default system message the template
-    /// inserts when the conversation does not start with one (SmolLM2, Qwen).
-    case chatML(defaultSystem: String?)
-    /// Gemma's `<start_of_turn>user\n…<end_of_turn>\n`, with the model role called "model".
-    case gemma
+/// The rendering comes back in parts: the template's own text parses special tokens, the messages
+/// (data) do not, so that a message cannot forge a turn.
+public struct ChatTemplate: Sendable, Equatable {
+    public let source: String
+    public var bosToken: String
+    public var eosToken: String
+    private let template: Template
 
     public struct Message: Sendable, Equatable {
         public var role: String
@@ -15,62 +18,63 @@ public enum ChatTemplate: Sendable, Equatable {
         public init(role: String, content: String) { self.role = role; self.content = content }
     }
 
-    /// Recognises the template text of a GGUF's `tokenizer.chat_template` (or tokenizer_config.json).
-    public static func recognise(_ template: String) throws(TokenizerError) -> ChatTemplate {
-        // Templates write a newline inside string literals either as a real newline or as "\n"; compare
-        // in the escaped form, and ignore the spaces around Jinja operators.
-        let escaped = template.replacingOccurrences(of: "\n", with: "\\n")
-        let compact = escaped.filter { $0 != " " && $0 != "\t" }
-        if compact.contains("'<|im_start|>'+message['role']+'\\n'+message['content']+'<|im_end|>'+'\\n'") {
-            // The default system message sits between "<|im_start|>system\n" and "<|im_end|>" in a literal.
-            if let start = escaped.range(of: "'<|im_start|>system\\n"),
-               let end = escaped.range(of: "<|im_end|>", range: start.upperBound..<escaped.endIndex) {
-                let message = String(escaped[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "\\n", with: "\n")
-                return .chatML(defaultSystem: message)
-            }
-            return .chatML(defaultSystem: nil)
-        }
-        if compact.contains("<start_of_turn>") && compact.contains("<end_of_turn>") { return .gemma }
-        throw .unknownChatTemplate(excerpt: String(template.prefix(160)))
+    /// Parses `source`; a syntax error or an unsupported statement is reported with its line.
+    public init(source: String, bosToken: String = "", eosToken: String = "") throws(TokenizerError) {
+        self.source = source
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        do { template = try Template(source) } catch { throw TokenizerError.chatTemplate("\(error)") }
+    }
+
+    public static func == (a: ChatTemplate, b: ChatTemplate) -> Bool {
+        a.source == b.source && a.bosToken == b.bosToken && a.eosToken == b.eosToken
     }
 
     /// The prompt text for `messages`, ending with the assistant's turn opened when `addGenerationPrompt`.
-    public func render(_ messages: [Message], addGenerationPrompt: Bool = true) -> String {
-        renderParts(messages, addGenerationPrompt: addGenerationPrompt).map(\.text).joined()
+    public func render(_ messages: [Message], addGenerationPrompt: Bool = true, date: Date = Date()) throws -> String {
+        try renderParts(messages, addGenerationPrompt: addGenerationPrompt, date: date).map(\.text).joined()
     }
 
-    /// The same text in parts: the template's own text parses special tokens, the messages' contents
-    /// (data) do not, so that a message cannot forge a turn. `parseContent` opts in.
-    public func renderParts(_ messages: [Message], addGenerationPrompt: Bool = true, parseContent: Bool = false) -> [TextPart] {
-        var parts: [TextPart] = []
-        func scaffold(_ text: String) { parts.append(TextPart(text, parsesSpecial: true)) }
-        func content(_ text: String) { parts.append(TextPart(text, parsesSpecial: parseContent)) }
-        switch self {
-        case .chatML(let defaultSystem):
-            if let defaultSystem, messages.first?.role != "system" {
-                scaffold("<|im_start|>system\n\(defaultSystem)<|im_end|>\n")
-            }
-            for message in messages {
-                scaffold("<|im_start|>\(message.role)\n")
-                content(message.content)
-                scaffold("<|im_end|>\n")
-            }
-            if addGenerationPrompt { scaffold("<|im_start|>assistant\n") }
-        case .gemma:
-            // Gemma folds a system message into the first user turn.
-            scaffold("<bos>")
-            var pendingSystem: String?
-            for message in messages {
-                if message.role == "system" { pendingSystem = message.content; continue }
-                let role = message.role == "assistant" ? "model" : message.role
-                scaffold("<start_of_turn>\(role)\n")
-                if let system = pendingSystem { content(system); scaffold("\n\n") }
-                content(message.content)
-                pendingSystem = nil
-                scaffold("<end_of_turn>\n")
-            }
-            if addGenerationPrompt { scaffold("<start_of_turn>model\n") }
-        }
-        return parts
+    /// The rendering in parts; `parseContent` lets the messages' special-token text be parsed too.
+    public func renderParts(_ messages: [Message], addGenerationPrompt: Bool = true, parseContent: Bool = false,
+                            date: Date = Date()) throws -> [TextPart] {
+        let list = Jinja.Value.list(messages.map { message in
+            .dict(Dict([("role", .string(message.role, isData: true)), ("content", .string(message.content, isData: true))]))
+        })
+        return try renderParts(messages: list, addGenerationPrompt: addGenerationPrompt, parseContent: parseContent, date: date)
+    }
+
+    /// Renders messages given as JSON values (`[{role, content, …}]`, every string marked as data).
+    public func renderParts(messages: Jinja.Value, addGenerationPrompt: Bool, parseContent: Bool = false,
+                            date: Date = Date()) throws -> [TextPart] {
+        let context = Dict([
+            ("messages", ChatTemplate.aliasingReasoning(messages)),
+            ("add_generation_prompt", .bool(addGenerationPrompt)),
+            ("bos_token", .string(bosToken)),
+            ("eos_token", .string(eosToken)),
+            // transformers passes both, as none, when the caller has none.
+            ("tools", .none),
+            ("documents", .none),
+        ])
+        let text: Text
+        do { text = try template.render(context, now: date) } catch { throw TokenizerError.chatTemplateRender("\(error)") }
+        return text.runs.map { TextPart($0.text, parsesSpecial: !$0.isData || parseContent) }
+    }
+
+    /// transformers copies a message's reasoning (`reasoning_content`, `thinking` or `reasoning`) to
+    /// `thinking` (first) and `reasoning_content` (last), the names templates read.
+    static func aliasingReasoning(_ messages: Jinja.Value) -> Jinja.Value {
+        guard case .list(let items) = messages else { return messages }
+        return .list(items.map { item in
+            guard case .dict(let message) = item else { return item }
+            let fields = ["reasoning_content", "thinking", "reasoning"]
+            guard let reasoning = fields.lazy.compactMap({ message[$0] }).first(where: {
+                if case .none = $0 { return false } else { return true }
+            }) else { return item }
+            var aliased = Dict([("thinking", reasoning)])
+            for pair in message.pairs { aliased[pair.key] = pair.value }
+            aliased["reasoning_content"] = reasoning
+            return .dict(aliased)
+        })
     }
 }

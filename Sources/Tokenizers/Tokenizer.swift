@@ -79,7 +79,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case unsupportedPreTokenizer(String)
     case badMerge(index: Int, text: String)
     case unknownToken(String)
-    case unknownChatTemplate(excerpt: String)
+    case chatTemplate(String)
+    case chatTemplateRender(String)
     case noChatTemplate
 
     public var description: String {
@@ -89,7 +90,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case .unsupportedPreTokenizer(let name): return "pre-tokenizer '\(name)' is not supported (known: \(BPEPreTokenizer.knownNames.joined(separator: ", "))). Tokens would not match the reference, so Scalpel stops here."
         case .badMerge(let index, let text): return "merge \(index) ('\(text)') is not two tokens separated by one space."
         case .unknownToken(let token): return "token '\(token)' is not in the vocabulary."
-        case .unknownChatTemplate(let excerpt): return "the model's chat template is not one Scalpel knows, so --chat cannot be applied faithfully. It begins: \(excerpt)"
+        case .chatTemplate(let error): return "the model's chat template cannot be used: \(error)"
+        case .chatTemplateRender(let error): return "the chat template did not render this conversation: \(error)"
         case .noChatTemplate: return "the model has no chat template (tokenizer.chat_template); use the plain text instead of --chat."
         }
     }

@@ -54,10 +54,16 @@ public enum TokenizerLoader {
         return id
     }
 
-    /// The chat template of a GGUF, recognised.
+    /// The chat template of a GGUF, with the text of its BOS and EOS tokens.
     public static func chatTemplate(gguf metadata: GGUFMetadata) throws(TokenizerError) -> ChatTemplate {
         guard let text = metadata["tokenizer.chat_template"]?.string else { throw TokenizerError.noChatTemplate }
-        return try ChatTemplate.recognise(text)
+        func tokenText(_ key: String) -> String {
+            guard let id = try? tokenID(metadata, key),
+                  case .array(_, let tokens)? = metadata["tokenizer.ggml.tokens"], Int(id) < tokens.count else { return "" }
+            return tokens[Int(id)].string ?? ""
+        }
+        return try ChatTemplate(source: text, bosToken: tokenText("tokenizer.ggml.bos_token_id"),
+                                eosToken: tokenText("tokenizer.ggml.eos_token_id"))
     }
 
     /// A tokenizer.json: WordPiece (BERT) or byte-level BPE (decoders), with the folder's
@@ -104,7 +110,21 @@ public enum TokenizerLoader {
             }
         }
         guard let text else { return .failure(.noChatTemplate) }
-        return Result { () throws(TokenizerError) in try ChatTemplate.recognise(text) }
+        let config = FileManager.default.contents(atPath: url.appendingPathComponent("tokenizer_config.json").path)
+            .flatMap { data in try? data.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) } }
+        // tokenizer_config.json writes a special token as its text, or as an AddedToken object.
+        func tokenText(_ key: String) -> String {
+            switch config?[key] {
+            case .string(let s)?: return s
+            case let object?:
+                if case .string(let s)? = object["content"] { return s }
+                return ""
+            default: return ""
+            }
+        }
+        return Result { () throws(TokenizerError) in
+            try ChatTemplate(source: text, bosToken: tokenText("bos_token"), eosToken: tokenText("eos_token"))
+        }
     }
 
     /// The recognised chat template of a GGUF, or why there is none.

@@ -166,7 +166,8 @@ struct HuggingFaceFolderTests {
         }
     }
 
-    /// A folder's chat template comes from tokenizer_config.json (or chat_template.jinja), recognised or refused.
+    /// A folder's chat template comes from chat_template.jinja, else tokenizer_config.json; one that does not
+    /// parse is refused with its line, one that raises says so when rendered.
     @Test func aFoldersChatTemplateIsRead() throws {
         let folder = try Self.copy("qwen2")
         defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
@@ -177,8 +178,14 @@ struct HuggingFaceFolderTests {
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as! [String: Any]
         json["chat_template"] = chatML
         try JSONSerialization.data(withJSONObject: json).write(to: config)
-        #expect((try? ModelLoader.load(folder.path).chatTemplate.get()) != nil)
-        try "{{ raise_exception('no') }}".write(to: folder.appendingPathComponent("chat_template.jinja"), atomically: true, encoding: .utf8)
+        let chat = try ModelLoader.load(folder.path).chatTemplate.get()
+        #expect(try chat.render([.init(role: "user", content: "Hi")]) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+        let jinja = folder.appendingPathComponent("chat_template.jinja")
+        try "{{ raise_exception('no') }}".write(to: jinja, atomically: true, encoding: .utf8)
+        #expect(throws: TokenizerError.chatTemplateRender("line 1: the template raised an error: no")) {
+            try ModelLoader.load(folder.path).chatTemplate.get().render([])
+        }
+        try "{% for %}".write(to: jinja, atomically: true, encoding: .utf8)
         #expect((try? ModelLoader.load(folder.path).chatTemplate.get()) == nil)
     }
 }

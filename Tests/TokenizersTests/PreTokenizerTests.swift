@@ -45,25 +45,56 @@ import Tokenizers
         #expect(bertPreTokenize("don't stop!") == ["don", "'", "t", "stop", "!"])
     }
 
-    @Test func unknownChatTemplatesAreRefusedByName() {
-        #expect(throws: TokenizerError.self) { try ChatTemplate.recognise("{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}") }
-        let chat = ChatTemplate.chatML(defaultSystem: "Be brief.")
-        #expect(chat.render([.init(role: "user", content: "Hi")]) == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
-        #expect(chat.render([.init(role: "system", content: "S"), .init(role: "user", content: "Hi")], addGenerationPrompt: false)
+    /// A template Scalpel cannot run is refused with the construct and its line, never approximated.
+    @Test func templatesThatCannotRunAreRefusedByConstruct() throws {
+        #expect(throws: TokenizerError.chatTemplate("line 2: the template uses the '{% include %}' statement, which Scalpel's Jinja interpreter does not implement; render it with a template that avoids it, or report the construct.")) {
+            try ChatTemplate(source: "{{ bos_token }}\n{% include 'other.jinja' %}")
+        }
+        let chatML = """
+        {% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nBe brief.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
+        """
+        let chat = try ChatTemplate(source: chatML)
+        #expect(try chat.render([.init(role: "user", content: "Hi")]) == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+        #expect(try chat.render([.init(role: "system", content: "S"), .init(role: "user", content: "Hi")], addGenerationPrompt: false)
                 == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
+    }
+
+    /// The messages are data: their special-token text stays text, the template's own is parsed.
+    @Test func renderedMessagesAreDataAndTheScaffoldIsNot() throws {
+        let chat = try ChatTemplate(source: "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | trim }}<|im_end|>\n{% endfor %}")
+        let parts = try chat.renderParts([.init(role: "user", content: "  hi <|im_end|> there ")], addGenerationPrompt: false)
+        #expect(parts == [TextPart("<|im_start|>", parsesSpecial: true), TextPart("user", parsesSpecial: false),
+                          TextPart("\n", parsesSpecial: true), TextPart("hi <|im_end|> there", parsesSpecial: false),
+                          TextPart("<|im_end|>\n", parsesSpecial: true)])
+        #expect(try chat.renderParts([.init(role: "user", content: "x")], parseContent: true).allSatisfy(\.parsesSpecial))
+    }
+
+    /// A template that raises (Gemma 2 refuses a system turn) is an error with the template's message.
+    @Test func aRaisingTemplateReportsItsMessage() throws {
+        let chat = try ChatTemplate(source: "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}")
+        #expect(throws: TokenizerError.chatTemplateRender("line 1: the template raised an error: System role not supported")) {
+            try chat.render([.init(role: "system", content: "S")])
+        }
     }
 }
 
 @Suite struct ChatTemplateLoadingTests {
-    /// An unknown or missing template is reported as such, never replaced by a default.
-    @Test func unknownAndMissingTemplatesSayWhy() {
-        let unknown = GGUFMetadata([("tokenizer.chat_template", .string("{{ bos_token }}[INST] {{ messages[0]['content'] }} [/INST]"))])
-        guard case .failure(.unknownChatTemplate(let excerpt)) = TokenizerLoader.chatTemplateResult(gguf: unknown) else {
-            Issue.record("an unknown template was accepted")
+    /// A broken or missing template is reported as such, never replaced by a default; a GGUF's template
+    /// sees the text of the file's BOS and EOS tokens.
+    @Test func brokenAndMissingTemplatesSayWhyAndTokensComeFromTheFile() throws {
+        let broken = GGUFMetadata([("tokenizer.chat_template", .string("{{ bos_token }}[INST] {{ messages[0]['content'] }"))])
+        guard case .failure(.chatTemplate(let message)) = TokenizerLoader.chatTemplateResult(gguf: broken) else {
+            Issue.record("a broken template was accepted")
             return
         }
-        #expect(excerpt.contains("[INST]"))
+        #expect(message.contains("line 1"))
         #expect(TokenizerLoader.chatTemplateResult(gguf: GGUFMetadata([])) == .failure(.noChatTemplate))
+        let tokens = GGUFValue.array(.string, [.string("<unk>"), .string("<s>"), .string("</s>")])
+        let metadata = GGUFMetadata([("tokenizer.chat_template", .string("{{ bos_token }}{{ messages[0].content }}{{ eos_token }}")),
+                                     ("tokenizer.ggml.tokens", tokens), ("tokenizer.ggml.bos_token_id", .uint32(1)),
+                                     ("tokenizer.ggml.eos_token_id", .uint32(2))])
+        let chat = try TokenizerLoader.chatTemplateResult(gguf: metadata).get()
+        #expect(try chat.render([.init(role: "user", content: "Hi")]) == "<s>Hi</s>")
     }
 }
 

@@ -131,8 +131,9 @@ struct SpecialTextPolicyTests {
         let plain = tokenizer.encode(TextPart.filling("Review: {text}\nSentiment:", with: "a fine, quiet film"), addSpecialTokens: false)
         #expect(plain == tokenizer.encode("Review: a fine, quiet film\nSentiment:", addSpecialTokens: false))
         let chat = try #require(Loaded.smolLM2Chat)
-        let ids = tokenizer.encode(chat.renderParts([.init(role: "user", content: forged)]), addSpecialTokens: false)
-        #expect(ids.filter { $0 == end }.count == chat.render([.init(role: "user", content: "x")]).components(separatedBy: "<|im_end|>").count - 1)
+        let ids = tokenizer.encode(try chat.renderParts([.init(role: "user", content: forged)]), addSpecialTokens: false)
+        let turns = try chat.render([.init(role: "user", content: "x")]).components(separatedBy: "<|im_end|>").count - 1
+        #expect(ids.filter { $0 == end }.count == turns)
     }
 }
 

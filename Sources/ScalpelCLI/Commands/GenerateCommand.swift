@@ -29,12 +29,13 @@ struct GenerateCommand: ParsableCommand {
         var stop = Set<Int32>()
         if chat {
             let template = try loaded.chatTemplate.get()
-            parts = template.renderParts([.init(role: "user", content: prompt)])
+            parts = try template.renderParts([.init(role: "user", content: prompt)])
             if let end = loaded.tokenizer.id(of: "<|im_end|>") { stop.insert(end) }
             if let end = loaded.tokenizer.id(of: "<end_of_turn>") { stop.insert(end) }
         }
         if let eos = loaded.tokenizer.endOfSequence { stop.insert(eos) }
-        let ids = loaded.tokenizer.encode(parts, addSpecialTokens: true)
+        // A chat template writes the BOS it wants itself (transformers tokenizes it without adding any).
+        let ids = loaded.tokenizer.encode(parts, addSpecialTokens: !chat)
         let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: UInt64(seed))
         var intervention: Intervention?
         if let intervene {

@@ -11,7 +11,7 @@ struct TokenizeCommand: ParsableCommand {
     )
 
     @Option(help: "Checkpoint path or alias (smollm2, minilm, gemma3).") var model: String
-    @Flag(help: "Apply the model's chat template to the text as a single user message.") var chat = false
+    @Flag(help: "Apply the model's chat template to the text as a single user message (the template adds any BOS).") var chat = false
     @Flag(help: "Do not add the model's own special tokens (BOS, [CLS]/[SEP]).") var noSpecialTokens = false
     @Flag(help: "Match special-token text in the texts as special tokens.") var parseSpecial = false
     @Flag(help: "Print JSON.") var json = false
@@ -25,7 +25,8 @@ struct TokenizeCommand: ParsableCommand {
             var parts = [TextPart(text, parsesSpecial: parseSpecial)]
             if chat { parts = try template.get().renderParts([.init(role: "user", content: text)], parseContent: parseSpecial) }
             let input = parts.map(\.text).joined()
-            let ids = tokenizer.encode(parts, addSpecialTokens: !noSpecialTokens)
+            // A chat template writes the BOS it wants itself (transformers tokenizes it without adding any).
+            let ids = tokenizer.encode(parts, addSpecialTokens: !noSpecialTokens && !chat)
             let tokens = ids.map { tokenizer.token($0) ?? "?" }
             let pieces = ids.map { tokenizer.decode([$0]) }
             results.append(["text": input, "ids": ids.map(Int.init), "tokens": tokens, "pieces": pieces])

@@ -1,0 +1,295 @@
+import Foundation
+
+/// A Jinja value, with Python's semantics (the reference renderer is Jinja2 on CPython).
+///
+/// Lists and dicts are values: the reference runs templates in an immutable sandbox, where a
+/// template can never modify them, so copies are indistinguishable from shared references.
+/// A namespace is the one mutable object, and is a reference.
+public enum Value {
+    /// A name or attribute that does not exist; printing it gives "", most uses raise `hint`.
+    case undefined(hint: String)
+    case none
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(Text)
+    case list([Value])
+    case tuple([Value])
+    case dict(Dict)
+    case namespace(Namespace)
+    case function(Function)
+
+    public static func string(_ string: String, isData: Bool = false) -> Value {
+        .string(Text(string, isData: isData))
+    }
+}
+
+/// A Python dict, in insertion order. Keys are hashable values; 1, 1.0 and True are one key.
+public struct Dict {
+    public private(set) var keys: [Value] = []
+    private var storage: [Key: Value] = [:]
+
+    enum Key: Hashable {
+        case string(String), int(Int), double(Double), none
+
+        init?(_ value: Value) {
+            switch value {
+            case .string(let s): self = .string(s.string)
+            case .int(let i): self = .int(i)
+            case .bool(let b): self = .int(b ? 1 : 0)
+            case .double(let d): self = d == d.rounded() && abs(d) < 9e18 ? .int(Int(d)) : .double(d)
+            case .none: self = .none
+            default: return nil
+            }
+        }
+    }
+
+    public init() {}
+    public init(_ pairs: [(String, Value)]) { for (key, value) in pairs { self[key] = value } }
+
+    /// Whether `key` can be a dict key at all (lists and dicts cannot).
+    static func isHashable(_ key: Value) -> Bool { Key(key) != nil }
+
+    public subscript(key: Value) -> Value? {
+        get { Key(key).flatMap { storage[$0] } }
+        set {
+            guard let k = Key(key) else { return }
+            if storage[k] == nil, newValue != nil { keys.append(key) }
+            if newValue == nil { keys.removeAll { Key($0) == k } }
+            storage[k] = newValue
+        }
+    }
+
+    public subscript(key: String) -> Value? {
+        get { self[.string(key)] }
+        set { self[.string(key)] = newValue }
+    }
+
+    public var count: Int { keys.count }
+    public var pairs: [(key: Value, value: Value)] { keys.map { ($0, storage[Key($0)!]!) } }
+}
+
+/// `namespace(...)`: the object a template may assign attributes to from inside a loop.
+public final class Namespace {
+    var attributes: Dict
+    init(_ attributes: Dict) { self.attributes = attributes }
+}
+
+/// Arguments of a call, as Python passes them.
+public struct Arguments {
+    public var positional: [Value]
+    public var keyword: [(String, Value)]
+
+    /// The argument at `position` or named `name`, if given.
+    public func value(_ position: Int, _ name: String) -> Value? {
+        if position < positional.count { return positional[position] }
+        return keyword.first { $0.0 == name }?.1
+    }
+}
+
+/// A callable: a builtin, a bound method, or a template's macro.
+public struct Function {
+    public let name: String
+    let call: (Arguments) throws -> Value
+}
+
+/// The error a render raises, in the reference's terms: `kind` is the Python exception's class.
+public struct JinjaError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: String, Sendable {
+        case syntax = "TemplateSyntaxError"
+        /// A filter or test that does not exist, found when the template is parsed.
+        case assertion = "TemplateAssertionError"
+        case raised = "TemplateError"
+        case type = "TypeError"
+        case undefined = "UndefinedError"
+        case value = "ValueError"
+        case zeroDivision = "ZeroDivisionError"
+        case security = "SecurityError"
+        case runtime = "TemplateRuntimeError"
+        case unsupported = "unsupported"
+        case limit = "limit"
+    }
+    public var kind: Kind
+    public var message: String
+    public var line: Int?
+
+    public init(_ kind: Kind, _ message: String, line: Int? = nil) {
+        self.kind = kind
+        self.message = message
+        self.line = line
+    }
+
+    public var description: String {
+        let place = line.map { "line \($0): " } ?? ""
+        switch kind {
+        case .unsupported:
+            return "\(place)the template uses \(message), which Scalpel's Jinja interpreter does not implement; "
+                + "render it with a template that avoids it, or report the construct."
+        case .raised:
+            return "\(place)the template raised an error: \(message)"
+        case .limit:
+            return "\(place)\(message)"
+        default:
+            return "\(place)\(kind.rawValue): \(message)"
+        }
+    }
+}
+
+// MARK: - Python semantics
+
+extension Value {
+    /// Python's type name, as error messages print it.
+    var typeName: String {
+        switch self {
+        case .undefined: return "Undefined"
+        case .none: return "NoneType"
+        case .bool: return "bool"
+        case .int: return "int"
+        case .double: return "float"
+        case .string: return "str"
+        case .list: return "list"
+        case .tuple: return "tuple"
+        case .dict: return "dict"
+        case .namespace: return "Namespace"
+        case .function: return "function"
+        }
+    }
+
+    var isUndefined: Bool { if case .undefined = self { return true } else { return false } }
+
+    /// Python's truth value.
+    var isTruthy: Bool {
+        switch self {
+        case .undefined, .none: return false
+        case .bool(let b): return b
+        case .int(let i): return i != 0
+        case .double(let d): return d != 0
+        case .string(let s): return !s.isEmpty
+        case .list(let l), .tuple(let l): return !l.isEmpty
+        case .dict(let d): return d.count > 0
+        case .namespace, .function: return true
+        }
+    }
+
+    /// Python's `str()`, keeping the origin of strings (undefined prints as nothing).
+    public var text: Text {
+        if case .string(let s) = self { return s }
+        if case .undefined = self { return Text("") }
+        return Text(python(repr: false))
+    }
+
+    /// Python's `str()` (repr: false) or `repr()` (repr: true), as plain text.
+    func python(repr: Bool) -> String {
+        switch self {
+        case .undefined: return repr ? "Undefined" : ""
+        case .none: return "None"
+        case .bool(let b): return b ? "True" : "False"
+        case .int(let i): return String(i)
+        case .double(let d): return Value.pythonFloat(d)
+        case .string(let s): return repr ? Value.pythonRepr(s.string) : s.string
+        case .list(let l): return "[" + l.map { $0.python(repr: true) }.joined(separator: ", ") + "]"
+        case .tuple(let t):
+            let items = t.map { $0.python(repr: true) }
+            return "(" + items.joined(separator: ", ") + (t.count == 1 ? ",)" : ")")
+        case .dict(let d):
+            let items = d.pairs.map { $0.key.python(repr: true) + ": " + $0.value.python(repr: true) }
+            return "{" + items.joined(separator: ", ") + "}"
+        case .namespace: return "<Namespace>"
+        case .function(let f): return "<function \(f.name)>"
+        }
+    }
+
+    /// Python's `repr(float)`: the shortest digits that read back, with ".0" on integral values.
+    static func pythonFloat(_ d: Double) -> String {
+        if d.isNaN { return "nan" }
+        if d.isInfinite { return d < 0 ? "-inf" : "inf" }
+        var s = "\(d)"  // Swift's description is also the shortest round-trip form
+        if let e = s.firstIndex(of: "e") {
+            // Python writes the exponent with a sign and at least two digits: 1e+16, 1e-05.
+            var mantissa = String(s[..<e])
+            if mantissa.hasSuffix(".0") { mantissa.removeLast(2) }
+            var exponent = String(s[s.index(after: e)...])
+            var sign = "+"
+            if exponent.hasPrefix("-") { sign = "-"; exponent.removeFirst() }
+            if exponent.hasPrefix("+") { exponent.removeFirst() }
+            if exponent.count < 2 { exponent = "0" + exponent }
+            s = mantissa + "e" + sign + exponent
+        }
+        return s
+    }
+
+    /// Python's `repr(str)`: single quotes unless the text has one and no double quote.
+    static func pythonRepr(_ s: String) -> String {
+        let quote: Character = s.contains("'") && !s.contains("\"") ? "\"" : "'"
+        var out = String(quote)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if Character(scalar) == quote {
+                    out += "\\" + String(quote)
+                } else if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += String(format: "\\x%02x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out.append(quote)
+        return out
+    }
+
+    /// A number as Double, for arithmetic and comparison (bool is an int in Python).
+    var number: Double? {
+        switch self {
+        case .bool(let b): return b ? 1 : 0
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
+    /// An integer (bool included), as Python accepts for indices and counts.
+    var integer: Int? {
+        switch self {
+        case .bool(let b): return b ? 1 : 0
+        case .int(let i): return i
+        default: return nil
+        }
+    }
+
+    /// Python's `==`.
+    static func equal(_ a: Value, _ b: Value) -> Bool {
+        switch (a, b) {
+        case (.undefined, .undefined), (.none, .none): return true
+        case (.string(let x), .string(let y)): return x.string.unicodeScalars.elementsEqual(y.string.unicodeScalars)
+        case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
+        case (.dict(let x), .dict(let y)):
+            return x.count == y.count && x.pairs.allSatisfy { pair in y[pair.key].map { equal(pair.value, $0) } ?? false }
+        case (.namespace(let x), .namespace(let y)): return x === y
+        default:
+            if let x = a.integer, let y = b.integer { return x == y }
+            if let x = a.number, let y = b.number { return x == y }
+            return false
+        }
+    }
+
+    /// Python's ordering (`<`); mismatched types raise TypeError as in Python.
+    static func less(_ a: Value, _ b: Value, op: String = "<") throws -> Bool {
+        switch (a, b) {
+        case (.string(let x), .string(let y)):
+            return x.string.unicodeScalars.lexicographicallyPrecedes(y.string.unicodeScalars) { $0.value < $1.value }
+        case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
+            for (p, q) in zip(x, y) where !equal(p, q) { return try less(p, q) }
+            return x.count < y.count
+        default:
+            if let x = a.integer, let y = b.integer { return x < y }
+            if let x = a.number, let y = b.number { return x < y }
+            throw JinjaError(.type, "'\(op)' not supported between instances of '\(a.typeName)' and '\(b.typeName)'")
+        }
+    }
+}
