@@ -26,7 +26,7 @@ struct TemplateRenderCommand: ParsableCommand {
 
     @Option(help: "The Jinja template file.") var template: String?
     @Option(help: "Take the template, BOS and EOS from this checkpoint (path or alias) instead.") var model: String?
-    @Option(help: "A JSON file: an array of {\"role\", \"content\"} objects.") var messages: String
+    @Option(help: "A JSON file (- for standard input): an array of {\"role\", \"content\"} objects.") var messages: String
     @Flag(help: "Open the assistant's turn at the end.") var addGenerationPrompt = false
     @Option(help: "The text bos_token holds (default: the model's, else empty).") var bosToken: String?
     @Option(help: "The text eos_token holds (default: the model's, else empty).") var eosToken: String?
@@ -70,7 +70,7 @@ struct TemplateRenderCommand: ParsableCommand {
             return try TokenizerLoader.load(checkpoint: try ModelAliases.resolve(model)).chat.get()
         }
         let path = template!
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = TemplateRenderCommand.contents(of: path) else {
             throw ValidationError("cannot read the template \(path); give the path of a .jinja file")
         }
         guard let source = String(data: data, encoding: .utf8) else {
@@ -79,9 +79,15 @@ struct TemplateRenderCommand: ParsableCommand {
         return try ChatTemplate(source: source)
     }
 
+    /// A file's bytes; "-" is standard input, and pipes such as /dev/fd/N work too.
+    static func contents(of path: String) -> Data? {
+        guard let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path) else { return nil }
+        do { return try handle.readToEnd() ?? Data() } catch { return nil }
+    }
+
     /// The conversation: a JSON array of objects, each with a string role. Every string is data.
     static func readMessages(_ path: String) throws -> Jinja.Value {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = contents(of: path) else {
             throw ValidationError("cannot read the messages \(path); give a JSON file holding [{\"role\": …, \"content\": …}]")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("the messages \(path) are not UTF-8") }
