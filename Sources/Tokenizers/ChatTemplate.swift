@@ -77,4 +77,15 @@ public struct ChatTemplate: Sendable, Equatable {
             return .dict(aliased)
         })
     }
+
+    /// The special token the template writes to end an assistant's turn (`<|im_end|>`, `<|eot_id|>`,
+    /// `<end_of_turn>`, …): the first one after an assistant message's content. Generation stops there.
+    public func turnEnd(_ tokenizer: any Tokenizer) -> Int32? {
+        let marker = "\u{E000}reply\u{E000}"  // private-use scalars no template writes
+        let conversation = [Message(role: "user", content: "Hi"), Message(role: "assistant", content: marker)]
+        guard let text = try? render(conversation, addGenerationPrompt: false),
+              let range = text.range(of: marker) else { return nil }
+        let after = tokenizer.encode(String(text[range.upperBound...]), addSpecialTokens: false, parseSpecial: true)
+        return after.first { tokenizer.specialTokenIDs.contains($0) }
+    }
 }

@@ -30,8 +30,7 @@ struct GenerateCommand: ParsableCommand {
         if chat {
             let template = try loaded.chatTemplate.get()
             parts = try template.renderParts([.init(role: "user", content: prompt)])
-            if let end = loaded.tokenizer.id(of: "<|im_end|>") { stop.insert(end) }
-            if let end = loaded.tokenizer.id(of: "<end_of_turn>") { stop.insert(end) }
+            if let end = template.turnEnd(loaded.tokenizer) { stop.insert(end) }
         }
         if let eos = loaded.tokenizer.endOfSequence { stop.insert(eos) }
         // A chat template writes the BOS it wants itself (transformers tokenizes it without adding any).
