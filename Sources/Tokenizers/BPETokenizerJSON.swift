@@ -105,7 +105,9 @@ extension BPETokenizer {
         guard byteLevel else { throw refuse("pre_tokenizer (no ByteLevel: not a byte-level BPE)", pre) }
         // Decoding maps the byte-level symbols back to bytes; another decoder would decode differently.
         if let decoder = json["decoder"], decoder != .null, decoder["type"] != .string("ByteLevel") { throw refuse("decoder", decoder) }
-        do { return .regexes(try patterns.map(SplitRegex.init)) } catch { throw TokenizerError.unsupportedPreTokenizer("\(error)") }
+        do { return try BPEPreTokenizer.scanning(patterns, unicodeFolding: true) } catch {
+            throw TokenizerError.unsupportedPreTokenizer("\(error)")
+        }
     }
 
     /// Whether a normalizer is NFC alone (or a Sequence of only NFC), the one Scalpel implements.

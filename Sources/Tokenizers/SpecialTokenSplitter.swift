@@ -4,13 +4,23 @@
 public struct SpecialTokenSplitter: Sendable {
     public enum Segment: Equatable { case text(Substring), special(Int32) }
 
+    /// The whitespace a token takes with it, on its left and on its right (HF added tokens' `lstrip`,
+    /// `rstrip`): that whitespace is not text then.
+    public struct Strip: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let left = Strip(rawValue: 1), right = Strip(rawValue: 2)
+    }
+
     private let tokens: [(text: String, id: Int32)]   // longest first
     private let firstScalars: Set<UInt32>
+    let strips: [Int32: Strip]
 
-    public init(_ specials: [String: Int32]) {
+    public init(_ specials: [String: Int32], strips: [Int32: Strip] = [:]) {
         tokens = specials.filter { !$0.key.isEmpty }.map { ($0.key, $0.value) }
             .sorted { ($0.text.unicodeScalars.count, $1.id) > ($1.text.unicodeScalars.count, $0.id) }
         firstScalars = Set(tokens.compactMap { $0.text.unicodeScalars.first?.value })
+        self.strips = strips
     }
 
     public func split(_ text: String) -> [Segment] {
@@ -64,10 +74,12 @@ public struct TextPart: Sendable, Equatable {
 extension SpecialTokenSplitter {
     /// The segments of `parts`: special tokens found with `parsing` where a part parses them, with
     /// `always` (user-defined tokens) elsewhere; ordinary text is joined across parts, so that a filled
-    /// template tokenizes as one text wherever no special token separates it.
+    /// template tokenizes as one text wherever no special token separates it. A token's `Strip` removes
+    /// the whitespace (Unicode White_Space, as HF's `char::is_whitespace`) beside it, across parts too.
     public static func segments(_ parts: [TextPart], parsing: SpecialTokenSplitter, always: SpecialTokenSplitter?) -> [Segment] {
         var segments: [Segment] = []
         var pending = ""
+        var stripNext = false
         func flush() {
             if !pending.isEmpty { segments.append(.text(pending[...])) }
             pending = ""
@@ -76,8 +88,21 @@ extension SpecialTokenSplitter {
             let split = part.parsesSpecial ? parsing.split(part.text) : (always?.split(part.text) ?? (part.text.isEmpty ? [] : [.text(part.text[...])]))
             for segment in split {
                 switch segment {
-                case .text(let text): pending += text
-                case .special: flush(); segments.append(segment)
+                case .text(var text):
+                    if stripNext {
+                        text = Substring(text.unicodeScalars.drop { $0.properties.isWhitespace })
+                        if text.isEmpty { continue }
+                        stripNext = false
+                    }
+                    pending += text
+                case .special(let id):
+                    let strip = parsing.strips[id] ?? always?.strips[id] ?? []
+                    if strip.contains(.left) {
+                        while let last = pending.unicodeScalars.last, last.properties.isWhitespace { pending.unicodeScalars.removeLast() }
+                    }
+                    flush()
+                    segments.append(segment)
+                    stripNext = strip.contains(.right)
                 }
             }
         }

@@ -274,7 +274,9 @@ extension SplitRegex {
         func literal(_ c: Unicode.Scalar, caseInsensitive: Bool) -> ScalarSet {
             guard caseInsensitive, c.isASCII, c.properties.isAlphabetic else { return ScalarSet(items: [.range(c.value, c.value)]) }
             let lower = c.value | 0x20, upper = c.value & ~0x20
-            return ScalarSet(items: [.range(lower, lower), .range(upper, upper)])
+            // Rust's regex folds case by Unicode's simple folding: s also matches ſ, k also K (Kelvin).
+            let folded: [UInt32] = lower == 0x73 ? [0x17F] : lower == 0x6B ? [0x212A] : []
+            return ScalarSet(items: [.range(lower, lower), .range(upper, upper)] + folded.map { .range($0, $0) })
         }
 
         mutating func bracket(caseInsensitive: Bool) throws(Unsupported) -> ScalarSet {

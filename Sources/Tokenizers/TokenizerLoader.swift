@@ -66,8 +66,8 @@ public enum TokenizerLoader {
                                 eosToken: tokenText("tokenizer.ggml.eos_token_id"))
     }
 
-    /// A tokenizer.json: WordPiece (BERT) or byte-level BPE (decoders), with the folder's
-    /// tokenizer_config.json for BOS and EOS.
+    /// A tokenizer.json: WordPiece (BERT), byte-level BPE or SentencePiece-style BPE (decoders), with
+    /// the folder's tokenizer_config.json for BOS and EOS.
     public static func load(tokenizerJSON url: URL) throws -> any Tokenizer {
         let data = try Data(contentsOf: url)
         let json = try data.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
@@ -76,6 +76,7 @@ public enum TokenizerLoader {
         let config = try FileManager.default.contents(atPath: configURL.path).map { config in
             try config.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
         }
+        if SentencePieceTokenizer.isSentencePieceStyle(json) { return try SentencePieceTokenizer(tokenizerJSON: json, config: config) }
         return try BPETokenizer(tokenizerJSON: json, config: config)
     }
 

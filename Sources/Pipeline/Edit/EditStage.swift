@@ -266,7 +266,7 @@ public struct EditStage {
         }
 
         // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
-        // the base folder's tokenizer files, or a GGUF's byte-level BPE vocabulary written as tokenizer.json.
+        // the base folder's tokenizer files, or a GGUF's vocabulary (byte-level BPE or SentencePiece) written as tokenizer.json.
         let export = stage.appendingPathComponent("hf")
         let exportURL = staged.url(export.lastPathComponent)
         try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),

@@ -23,8 +23,9 @@ struct TokenizerBench: ParsableCommand {
         guard let text = try? String(contentsOfFile: corpusPath, encoding: .utf8) else {
             throw ValidationError("cannot read the corpus at \(corpusPath); run Scripts/fetch polarity")
         }
-        // Split on U+000A itself (a Character split would keep "\r\n" lines together), as other tools do.
-        let lines = text.components(separatedBy: "\n").filter { !$0.isEmpty }
+        // Split on the scalar U+000A itself, keeping any "\r" (a Character split would keep "\r\n" lines
+        // together); tools/bench_hf_tokenizers.py reads the same lines.
+        let lines = text.unicodeScalars.split(separator: "\n").map { String(String.UnicodeScalarView($0)) }
         guard let tokenizer = try TokenizerLoader.load(checkpoint: path).tokenizer as? BPETokenizer else {
             throw ValidationError("\(model) does not use byte-level BPE")
         }
