@@ -20,7 +20,9 @@ public enum TokenizerLoader {
             guard let merges = metadata["tokenizer.ggml.merges"]?.strings else { throw TokenizerError.missingField("tokenizer.ggml.merges") }
             // llama.cpp's pre-tokenizer for the name; a missing name is its "default" (not GPT-2's regex).
             let pre = metadata["tokenizer.ggml.pre"]?.string ?? "default"
-            guard let preTokenizer = try BPEPreTokenizer.llamaCpp(pre) else { throw TokenizerError.unsupportedPreTokenizer(pre) }
+            let found: BPEPreTokenizer?
+            do { found = try BPEPreTokenizer.llamaCpp(pre) } catch { throw TokenizerError.unsupportedPreTokenizer("\(pre): \(error)") }
+            guard let preTokenizer = found else { throw TokenizerError.unsupportedPreTokenizer(pre) }
             // llama.cpp adds BOS for gpt2-type vocabularies only when add_bos_token says so.
             let addBOS = metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
             let userDefined = types.enumerated().filter { $0.element == 4 }.map { Int32($0.offset) }

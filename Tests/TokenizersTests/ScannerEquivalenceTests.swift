@@ -55,3 +55,22 @@ import Testing
         }
     }
 }
+
+/// Every pre-tokenizer name llama.cpp knows either builds, or is refused naming what is missing: a
+/// custom Unicode property, a lookahead over a repeated group, or whitespace escaped to "▁".
+@Suite struct LlamaCppPreTokenizerTableTests {
+    @Test func everyNameBuildsOrSaysWhy() {
+        var refused: Set<String> = []
+        for name in BPEPreTokenizer.llamaCppPatterns.keys.sorted() {
+            do {
+                if try BPEPreTokenizer.llamaCpp(name) == nil { refused.insert(name) }
+            } catch {
+                #expect("\(error)".contains("which Scalpel does not implement"), "\(name): \(error)")
+                refused.insert(name)
+            }
+        }
+        #expect(BPEPreTokenizer.llamaCppPatterns.count >= 90)
+        #expect(refused == ["afmoe", "cohere2moe", "exaone-moe", "gemma4", "granite-embed-multi-311m", "kimi-k2",
+                            "sarvam-moe", "superbpe", "tiny_aya"])
+    }
+}
