@@ -32,7 +32,9 @@ extension BPETokenizer {
             }
         }
         let preTokenizer = try Self.preTokenizer(json)
-        let bos = try Self.leadingSpecial(json) { name in dense.firstIndex(of: name).map { Int32($0) } }
+        let (bos, eos) = try PostProcessor.framing(json["post_processor"] ?? .null, ids: { name in
+            dense.firstIndex(of: name).map { Int32($0) }
+        }, { section, value in .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(160) ?? "")") })
         func id(_ key: String) -> Int32? {
             guard let config else { return nil }
             var content: String?
@@ -46,7 +48,8 @@ extension BPETokenizer {
         try self.init(tokens: dense, merges: merges, specialTokens: added.filter(\.special).map(\.id),
                       userDefined: added.filter { !$0.special }.map(\.id), preTokenizer: preTokenizer,
                       ignoreMerges: model["ignore_merges"] == .bool(true),
-                      bosID: bos ?? id("bos_token"), eosID: id("eos_token"), addBOS: bos != nil)
+                      bosID: bos ?? id("bos_token"), eosID: eos ?? id("eos_token"), addBOS: bos != nil)
+        addEOS = eos != nil
         if let normalizer = json["normalizer"], normalizer != .null { normalizesNFC = Self.isNFC(normalizer) }
     }
 
@@ -130,31 +133,4 @@ extension BPETokenizer {
         return out
     }
 
-    /// The BOS a post-processor adds before a single sequence: ByteLevel and none add nothing;
-    /// TemplateProcessing adds its leading special tokens (one is read as BOS); anything else is refused.
-    static func leadingSpecial(_ json: JSONValue, ids: (String) -> Int32?) throws -> Int32? {
-        guard let post = json["post_processor"], post != .null else { return nil }
-        func refuse(_ value: JSONValue) -> TokenizerError { .unsupportedPreTokenizer("tokenizer.json post_processor \("\(value)".prefix(160))") }
-        switch post["type"] {
-        case .string("ByteLevel")?: return nil
-        case .string("Sequence")?:
-            guard case .array(let parts)? = post["processors"] else { throw refuse(post) }
-            var found: Int32?
-            for part in parts {
-                if let id = try leadingSpecial(.object([("post_processor", part)]), ids: ids) { found = id }
-            }
-            return found
-        case .string("TemplateProcessing")?:
-            guard case .array(let single)? = post["single"] else { throw refuse(post) }
-            var leading: [Int32] = []
-            for (i, item) in single.enumerated() {
-                if case .string(let name)? = item["SpecialToken"]?["id"] {
-                    guard i == 0, let id = ids(name) else { throw refuse(post) }      // only a leading BOS is implemented
-                    leading.append(id)
-                } else if item["Sequence"] == nil { throw refuse(post) }
-            }
-            return leading.first
-        default: throw refuse(post)
-        }
-    }
 }

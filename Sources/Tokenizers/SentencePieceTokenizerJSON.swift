@@ -98,7 +98,7 @@ extension SentencePieceTokenizer {
         var whitespace = normalizer
         whitespace.metaspace = try Self.metaspace(json["pre_tokenizer"] ?? .null, in: "pre_tokenizer", refuse)
         let decoder = try Self.decoder(json["decoder"] ?? .null, refuse)
-        let (leading, trailing) = try Self.framing(json["post_processor"] ?? .null, ids: { ids[ExactText($0)] }, refuse)
+        let (leading, trailing) = try PostProcessor.framing(json["post_processor"] ?? .null, ids: { ids[ExactText($0)] }, refuse)
         func configured(_ key: String) -> Int32? {
             var content: String?
             switch config?[key] {
@@ -219,33 +219,5 @@ extension SentencePieceTokenizer {
         }
         try add(value)
         return steps
-    }
-
-    /// The special tokens TemplateProcessing puts around a single sequence: at most one before `$A` (BOS)
-    /// and one after it (EOS). No post-processor adds nothing; any other is refused.
-    static func framing(_ value: JSONValue, ids: (String) -> Int32?, _ refuse: (String, JSONValue?) -> TokenizerError) throws
-        -> (leading: Int32?, trailing: Int32?) {
-        if value == .null { return (nil, nil) }
-        guard value["type"] == .string("TemplateProcessing"), case .array(let single)? = value["single"] else {
-            throw refuse("post_processor", value)
-        }
-        var leading: [Int32] = [], trailing: [Int32] = [], sequences = 0
-        for item in single {
-            if case .string(let name)? = item["SpecialToken"]?["id"] {
-                // The template's special_tokens map names the ids; else the token of that name.
-                var found: [Int32] = []
-                if case .array(let listed)? = value["special_tokens"]?[name]?["ids"] {
-                    for id in listed { if case .integer(let raw) = id, let id = Int32(exactly: raw) { found.append(id) } }
-                } else if let id = ids(name) { found = [id] }
-                guard !found.isEmpty else { throw TokenizerError.unknownToken(name) }
-                if sequences == 0 { leading += found } else { trailing += found }
-            } else if item["Sequence"]?["id"] == .string("A") {
-                sequences += 1
-            } else { throw refuse("post_processor TemplateProcessing item", item) }
-        }
-        guard sequences == 1, leading.count <= 1, trailing.count <= 1 else {
-            throw refuse("post_processor TemplateProcessing other than [BOS] $A [EOS]", value["single"])
-        }
-        return (leading.first, trailing.first)
     }
 }

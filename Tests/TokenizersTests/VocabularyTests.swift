@@ -57,20 +57,25 @@ struct VocabularyTests {
     /// A tokenizer.json built from a vocabulary GGUF, with a model's own pre-tokenizer: a Split with its
     /// original regex (`(?i:…)` contractions), then ByteLevel without regex.
     static func tokenizerJSON(_ file: GGUFFile, pattern: String, normalizer: JSONValue = .null, ignoreMerges: Bool,
-                              bos: String?) throws -> BPETokenizer {
+                              bos: String?, eos: String? = nil, wrapInSequence: Bool = false) throws -> BPETokenizer {
         let tokens = try #require(file.metadata["tokenizer.ggml.tokens"]?.strings)
         let merges = try #require(file.metadata["tokenizer.ggml.merges"]?.strings)
         let types = file.metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.integer) ?? []
         let added = types.enumerated().filter { $0.element == 3 }.map { JSONValue.object([("id", .integer(Int64($0.offset))), ("content", .string(tokens[$0.offset])), ("special", .bool(true))]) }
         var single: [JSONValue] = [.object([("Sequence", .object([("id", .string("A")), ("type_id", .integer(0))]))])]
         if let bos { single.insert(.object([("SpecialToken", .object([("id", .string(bos)), ("type_id", .integer(0))]))]), at: 0) }
+        if let eos { single.append(.object([("SpecialToken", .object([("id", .string(eos)), ("type_id", .integer(0))]))])) }
+        var post = JSONValue.object([("type", .string("TemplateProcessing")), ("single", .array(single))])
+        if wrapInSequence {  // as Llama 3's own file: ByteLevel, then the template
+            post = .object([("type", .string("Sequence")), ("processors", .array([.object([("type", .string("ByteLevel"))]), post]))])
+        }
         let json = JSONValue.object([
             ("added_tokens", .array(added)), ("normalizer", normalizer),
             ("pre_tokenizer", .object([("type", .string("Sequence")), ("pretokenizers", .array([
                 .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern))])), ("behavior", .string("Isolated")), ("invert", .bool(false))]),
                 .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)), ("trim_offsets", .bool(true)), ("use_regex", .bool(false))]),
             ]))])),
-            ("post_processor", .object([("type", .string("TemplateProcessing")), ("single", .array(single))])),
+            ("post_processor", post),
             ("model", .object([("type", .string("BPE")), ("ignore_merges", .bool(ignoreMerges)),
                                ("vocab", .object(tokens.enumerated().map { ($0.element, .integer(Int64($0.offset))) })),
                                ("merges", .array(merges.map { .string($0) }))])),
@@ -159,5 +164,23 @@ extension SpecialTextPolicyTests {
         let tokenizer = try TokenizerLoader.load(gguf: file.metadata)
         #expect(tokenizer.encode("ab", addSpecialTokens: true).last == 259)
         #expect(tokenizer.encode("ab", addSpecialTokens: false).last != 259)
+    }
+}
+
+extension VocabularyTests {
+    /// The post-processor's template frames a sequence: BOS before, EOS after, inside a Sequence or not.
+    @Test func thePostProcessorTemplateFramesTheText() throws {
+        let file = try GGUFFile(path: Vocabularies.path("llama-bpe"))
+        let pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+        let framed = try Self.tokenizerJSON(file, pattern: pattern, ignoreMerges: true, bos: "<|begin_of_text|>",
+                                            eos: "<|end_of_text|>", wrapInSequence: true)
+        let bare = framed.encode("Hello world", addSpecialTokens: false)
+        let bos = try #require(framed.id(of: "<|begin_of_text|>")), eos = try #require(framed.id(of: "<|end_of_text|>"))
+        #expect(framed.encode("Hello world", addSpecialTokens: true) == [bos] + bare + [eos])
+        let eosOnly = try Self.tokenizerJSON(file, pattern: pattern, ignoreMerges: true, bos: nil, eos: "<|end_of_text|>")
+        #expect(eosOnly.encode("Hello world", addSpecialTokens: true) == bare + [eos])
+        #expect(throws: TokenizerError.self) {
+            try Self.tokenizerJSON(file, pattern: pattern, ignoreMerges: true, bos: "<|begin_of_text|>", eos: "<|no such token|>")
+        }
     }
 }
