@@ -24,8 +24,9 @@ def main():
     parser.add_argument("--vocabularies", nargs="*", default=["llama-bpe", "qwen2"])
     args = parser.parse_args()
     from transformers import AutoTokenizer
-    # newline="" keeps "\r\n" as it is, so the lines are exactly the ones `scalpel bench tokenizer` reads.
-    lines = open(args.corpus, encoding="utf-8", newline="").read().split("\n")
+    # newline="" keeps "\r\n" as it is and utf-8-sig drops the byte-order mark as Foundation does, so the
+    # lines are exactly the ones `scalpel bench tokenizer` reads.
+    lines = open(args.corpus, encoding="utf-8-sig", newline="").read().split("\n")
     lines = [line for line in lines if line]
     for name in args.vocabularies:
         folder = os.path.join(ROOT, "checkpoints/vocab")
