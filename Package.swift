@@ -37,6 +37,7 @@ let package = Package(
         .executable(name: "fuzz-recipe", targets: ["FuzzRecipe"]),
         .executable(name: "fuzz-archive", targets: ["FuzzArchive"]),
         .executable(name: "fuzz-intervention", targets: ["FuzzIntervention"]),
+        .executable(name: "fuzz-template", targets: ["FuzzTemplate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -78,6 +79,7 @@ let package = Package(
         .executableTarget(name: "FuzzArchive", dependencies: ["FuzzSupport", "CHDF5", "HDF5Kit", "Pipeline", "Report",
                                                               "Statistics"]),
         .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Pipeline"]),
+        .executableTarget(name: "FuzzTemplate", dependencies: ["FuzzSupport", "Jinja"]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models", "Tokenizers"]),
 
         .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),
