@@ -20,10 +20,12 @@ enum Builtins {
                 let (start, stop, step) = n.count == 1 ? (0, n[0], 1) : n.count == 2 ? (n[0], n[1], 1)
                     : n.count == 3 ? (n[0], n[1], n[2]) : (0, 0, 0)
                 guard step != 0 else { throw r.fail(.value, n.count == 3 ? "range() arg 3 must not be zero" : "range expected 1 to 3 arguments") }
-                let values = Array(stride(from: start, to: stop, by: step))
-                // Jinja2's sandbox refuses ranges longer than 100,000 (MAX_RANGE).
-                guard values.count <= 100_000 else { throw r.fail(.limit, "range too big: the sandbox allows at most 100000 items") }
-                return .list(values.map { .int($0) })
+                // Jinja2's sandbox refuses ranges longer than 100,000 (MAX_RANGE); count before building.
+                let span = Double(stop) - Double(start)
+                guard (span / Double(step)).rounded(.up) <= 100_000 else {
+                    throw r.fail(.limit, "range too big: the sandbox allows at most 100000 items")
+                }
+                return .list(stride(from: start, to: stop, by: step).map { .int($0) })
             },
             "namespace": function("namespace") { [unowned r] a in
                 var attributes = Dict()
@@ -255,7 +257,7 @@ enum Builtins {
             guard case .string(let old)? = a.value(0, "old"), case .string(let new)? = a.value(1, "new") else {
                 throw r.fail(.type, "replace() takes two strings")
             }
-            return .string(s.replacing(old, with: new, limit: try int(2, "count", -1)))
+            return .string(try replaced(s, old, new, limit: try int(2, "count", -1), r))
         case "upper": return .string(s.transformed(s.string.uppercased()))
         case "lower", "casefold": return .string(s.transformed(s.string.lowercased()))
         case "title": return .string(s.transformed(pythonTitle(s.string)))
@@ -277,7 +279,7 @@ enum Builtins {
                 guard case .string(let t) = item else { throw r.fail(.type, "sequence item: expected str instance, \(item.typeName) found") }
                 return t
             }
-            return .string(Text.joined(parts, separator: s))
+            return .string(try joined(parts, separator: s, r))
         case "format": return .string(try braceFormat(s, a, r))
         case "isdigit", "isdecimal", "isnumeric":
             return .bool(!s.isEmpty && s.scalars.allSatisfy { $0.properties.numericType != nil })
@@ -306,6 +308,7 @@ enum Builtins {
         case "zfill":
             let width = try int(0, "width", 0)
             guard s.count < width else { return .string(s) }
+            try r.charge(width)
             var digits = s.string
             var sign = ""
             if let first = digits.first, first == "+" || first == "-" { sign = String(first); digits.removeFirst() }
@@ -313,6 +316,21 @@ enum Builtins {
         default:
             throw r.fail(.unsupported, "the method str.\(name)()")
         }
+    }
+
+    /// `str.replace` and the `replace` filter, charged for the string they build.
+    static func replaced(_ s: Text, _ old: Text, _ new: Text, limit: Int, _ r: Renderer) throws -> Text {
+        let found = old.isEmpty ? s.count + 1 : s.occurrences(of: old, limit: limit < 0 ? .max : limit).count
+        let replacements = limit < 0 ? found : min(found, limit)
+        let (grown, overflow) = replacements.multipliedReportingOverflow(by: new.count)
+        try r.charge(overflow ? .max : s.count + grown)
+        return s.replacing(old, with: new, limit: limit)
+    }
+
+    /// `str.join` and the `join` filter, charged for the string they build.
+    static func joined(_ parts: [Text], separator: Text, _ r: Renderer) throws -> Text {
+        try r.charge(parts.reduce(0) { $0 + $1.count } + max(0, parts.count - 1) * separator.count)
+        return Text.joined(parts, separator: separator)
     }
 
     /// Every offset where `needle` starts, overlapping allowed (for find/rfind/partition).
@@ -393,6 +411,7 @@ enum Builtins {
             start = i
         }
         pieces.append(format.slice(start..<scalars.count))
+        try r.charge(pieces.reduce(0) { $0 + $1.count })
         return Text.joined(pieces)
     }
 

@@ -43,12 +43,12 @@ extension Builtins {
         case "replace":
             guard let old = a.value(0, "old"), let new = a.value(1, "new") else { throw r.fail(.type, "replace needs old and new") }
             let count = a.value(2, "count")?.integer ?? -1
-            return .string(string(value).replacing(old.text, with: new.text, limit: count))
+            return .string(try replaced(string(value), old.text, new.text, limit: count, r))
         case "join":
             let separator = a.value(0, "d")?.text ?? Text("")
             var items = try r.iterate(value)
             if let attribute = a.value(1, "attribute") { items = try items.map { try lookupPath($0, attribute, r) } }
-            return .string(Text.joined(items.map(\.text), separator: separator))
+            return .string(try joined(items.map(\.text), separator: separator, r))
         case "list":
             return .list(try r.iterate(value))
         case "first":
@@ -114,11 +114,11 @@ extension Builtins {
             let fallback = a.value(0, "default") ?? .int(0)
             switch value {
             case .int, .bool: return .int(value.integer!)
-            case .double(let d): return d.isFinite ? .int(Int(d)) : fallback
+            case .double(let d): return d.isFinite ? try integer(d, r) : fallback
             case .string(let s):
                 let trimmed = s.string.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
                 if let i = Int(trimmed) { return .int(i) }
-                if let d = Double(trimmed), d.isFinite { return .int(Int(d)) }
+                if let d = Double(trimmed), d.isFinite { return try integer(d, r) }
                 return fallback
             default: return fallback
             }
@@ -159,6 +159,12 @@ extension Builtins {
         default:
             throw r.fail(.unsupported, "the filter '\(name)'")
         }
+    }
+
+    /// Python's `int(x)` of a float: toward zero; beyond 64 bits Scalpel stops rather than guess.
+    static func integer(_ d: Double, _ r: Renderer) throws -> Value {
+        guard let i = Int(exactly: d.rounded(.towardZero)) else { throw r.fail(.limit, "the integer \(d) is beyond 64 bits") }
+        return .int(i)
     }
 
     static func length(_ value: Value, _ r: Renderer) throws -> Int {
@@ -260,7 +266,9 @@ extension Builtins {
     private static func tojson(_ value: Value, _ a: Arguments, _ r: Renderer) throws -> Text {
         var indent: String?
         switch a.value(1, "indent") {
-        case .int(let n)?: indent = String(repeating: " ", count: max(0, n))
+        case .int(let n)?:
+            try r.charge(n)
+            indent = String(repeating: " ", count: max(0, n))
         case .string(let s)?: indent = s.string
         case .none?, nil: indent = nil
         case let other?: throw r.fail(.type, "tojson's indent must be an int or a string, not \(other.typeName)")
@@ -285,6 +293,7 @@ extension Builtins {
         case .string(let t): indentation = t
         default:
             guard let n = width.integer else { throw r.fail(.type, "indent's width must be an int or a string") }
+            try r.charge(n)
             indentation = Text(String(repeating: " ", count: max(0, n)))
         }
         let first = a.value(1, "first")?.isTruthy ?? false
@@ -292,6 +301,7 @@ extension Builtins {
         let newline = Text("\n")
         // Jinja2 appends a newline before splitting, so a trailing newline is not an indented empty line.
         var lines = splitLines(s + newline, keepEnds: false)
+        try r.charge(s.count + (lines.count + 1) * indentation.count)
         var result: Text
         if blank {
             result = Text.joined(lines, separator: newline + indentation)

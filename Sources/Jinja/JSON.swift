@@ -64,11 +64,13 @@ public enum JSON {
                 if let indent = options.indent { out += "\n" + String(repeating: indent, count: level + 1) }
                 if let key { out += quoted(key, ensureASCII: ensureASCII) + options.keySeparator }
                 try write(item, level: level + 1)
+                if out.utf8.count > Renderer.maxLength { try r.charge(out.utf8.count) }
             }
             if let indent = options.indent { out += "\n" + String(repeating: indent, count: level) }
             out += close
         }
         try write(value, level: 0)
+        try r.charge(out.utf8.count)
         return Text(out, isData: sawData)
     }
 

@@ -3,7 +3,11 @@ import Foundation
 /// Python's arithmetic, concatenation and comparison operators, as Jinja2 evaluates them.
 enum Operators {
     static func binary(_ op: String, _ a: Value, _ b: Value, _ r: Renderer) throws -> Value {
-        if op == "~" { return .string(a.text + b.text) }
+        if op == "~" {
+            let (x, y) = (a.text, b.text)
+            try r.charge(x.count + y.count)
+            return .string(x + y)
+        }
         let a = try r.defined(a), b = try r.defined(b)
         func unsupported() -> JinjaError {
             r.fail(.type, "unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
@@ -13,18 +17,24 @@ enum Operators {
             return .int(result.partialValue)
         }
         switch (op, a, b) {
-        case ("+", .string(let x), .string(let y)): return .string(try limited(x + y, r))
+        case ("+", .string(let x), .string(let y)):
+            try r.charge(x.count + y.count)
+            return .string(x + y)
         case ("+", .string, _): throw r.fail(.type, "can only concatenate str (not \"\(b.typeName)\") to str")
-        case ("+", .list(let x), .list(let y)): return .list(x + y)
-        case ("+", .tuple(let x), .tuple(let y)): return .tuple(x + y)
+        case ("+", .list(let x), .list(let y)):
+            try r.charge(x.count + y.count)
+            return .list(x.values + y.values)
+        case ("+", .tuple(let x), .tuple(let y)):
+            try r.charge(x.count + y.count)
+            return .tuple(x.values + y.values)
         case ("*", .string(let s), _) where b.integer != nil, ("*", _, .string(let s)) where a.integer != nil:
             let times = max(0, (a.integer ?? b.integer)!)
-            guard s.count * times <= Renderer.maxLength else { throw r.fail(.limit, "a repeated string is too long") }
+            try r.charge(s.count.multipliedReportingOverflow(by: times).overflow ? .max : s.count * times)
             return .string(Text.joined(Array(repeating: s, count: times)))
         case ("*", .list(let l), _) where b.integer != nil:
             let times = max(0, b.integer!)
-            guard l.count * times <= Renderer.maxLength else { throw r.fail(.limit, "a repeated list is too long") }
-            return .list(Array((0..<times).map { _ in l }.joined()))
+            try r.charge(l.count.multipliedReportingOverflow(by: times).overflow ? .max : l.count * times)
+            return .list(Array((0..<times).map { _ in l.values }.joined()))
         case ("%", .string(let format), _):
             return .string(try percentFormat(format, b, r))
         default:
@@ -78,11 +88,6 @@ enum Operators {
         }
     }
 
-    private static func limited(_ text: Text, _ r: Renderer) throws -> Text {
-        guard text.count <= Renderer.maxLength else { throw r.fail(.limit, "a string grows beyond \(Renderer.maxLength >> 20) Mi characters") }
-        return text
-    }
-
     static func compare(_ op: String, _ a: Value, _ b: Value, _ r: Renderer) throws -> Bool {
         switch op {
         case "==": return Value.equal(a, b)
@@ -127,7 +132,7 @@ enum Operators {
     /// Python's `format % values` for %s, %r, %d, %i, %f and %%.
     static func percentFormat(_ format: Text, _ values: Value, _ r: Renderer) throws -> Text {
         var arguments: [Value]
-        if case .tuple(let items) = values { arguments = items } else { arguments = [values] }
+        if case .tuple(let items) = values { arguments = items.values } else { arguments = [values] }
         var pieces: [Text] = []
         let scalars = format.scalars
         var start = 0, i = 0
@@ -144,8 +149,11 @@ enum Operators {
                 case "s": pieces.append(argument.text)
                 case "r": pieces.append(argument.text.transformed(argument.python(repr: true)))
                 case "d", "i":
-                    guard let n = argument.number else { throw r.fail(.type, "%d format: a real number is required, not \(argument.typeName)") }
-                    pieces.append(Text(String(Int(n))))
+                    if let i = argument.integer { pieces.append(Text(String(i))); break }
+                    guard let n = argument.number, let i = Int(exactly: n.rounded(.towardZero)) else {
+                        throw r.fail(.type, "%d format: a real number is required, not \(argument.typeName)")
+                    }
+                    pieces.append(Text(String(i)))
                 case "f":
                     guard let n = argument.number else { throw r.fail(.type, "must be real number, not \(argument.typeName)") }
                     pieces.append(Text(String(format: "%f", n)))
@@ -158,6 +166,7 @@ enum Operators {
         }
         pieces.append(format.slice(start..<scalars.count))
         guard arguments.isEmpty else { throw r.fail(.type, "not all arguments converted during string formatting") }
+        try r.charge(pieces.reduce(0) { $0 + $1.count })
         return Text.joined(pieces)
     }
 }

@@ -11,6 +11,28 @@ struct Parser {
     private var index = 0
     /// Inside an `if` body or a conditional expression, Jinja2 defers "no such filter" to run time.
     private var softDepth = 0
+    /// How deeply statements and expressions nest here; bounded, so that the parser's recursion (and
+    /// the evaluation's, which follows the tree) cannot exhaust the stack.
+    private var depth = 0
+    static let maxDepth = 200
+
+    /// One more link in a chain (`a + b + …`, `x | f | g`, `a.b[c]`): each is a level of the tree.
+    private mutating func deeper(_ line: Int) throws {
+        depth += 1
+        guard depth <= Parser.maxDepth else {
+            throw JinjaError(.limit, "the template nests statements or expressions more than \(Parser.maxDepth) deep", line: line)
+        }
+    }
+
+    /// Runs `body` one level deeper.
+    private mutating func nested<T>(line: Int?, _ body: (inout Parser) throws -> T) throws -> T {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Parser.maxDepth else {
+            throw JinjaError(.limit, "the template nests statements or expressions more than \(Parser.maxDepth) deep", line: line)
+        }
+        return try body(&self)
+    }
 
     init(_ template: String) throws {
         var lexer = Lexer(template)
@@ -45,7 +67,7 @@ struct Parser {
                     throw JinjaError(.syntax, "a block tag needs a statement name", line: line)
                 }
                 if ends.contains(keyword.text) { return (nodes, (keyword.text, stream, line)) }
-                nodes.append(try parseStatement(keyword.text, &stream, line: line, enclosing: ends))
+                nodes.append(try nested(line: line) { try $0.parseStatement(keyword.text, &stream, line: line, enclosing: ends) })
             }
         }
         if let first = ends.sorted().first(where: { $0.hasPrefix("end") }) {
@@ -201,6 +223,10 @@ struct Parser {
     }
 
     mutating func parseExpression(_ stream: inout TokenStream) throws -> Expr {
+        try nested(line: stream.line) { try $0.parseConditional(&stream) }
+    }
+
+    private mutating func parseConditional(_ stream: inout TokenStream) throws -> Expr {
         let value = try parseOr(&stream)
         guard stream.skip(name: "if") else { return value }
         softDepth += 1
@@ -211,19 +237,29 @@ struct Parser {
     }
 
     private mutating func parseOr(_ stream: inout TokenStream) throws -> Expr {
+        let start = depth
+        defer { depth = start }
         var left = try parseAnd(&stream)
-        while stream.skip(name: "or") { left = .or(left, try parseAnd(&stream)) }
+        while stream.skip(name: "or") {
+            try deeper(stream.line)
+            left = .or(left, try parseAnd(&stream))
+        }
         return left
     }
 
     private mutating func parseAnd(_ stream: inout TokenStream) throws -> Expr {
+        let start = depth
+        defer { depth = start }
         var left = try parseNot(&stream)
-        while stream.skip(name: "and") { left = .and(left, try parseNot(&stream)) }
+        while stream.skip(name: "and") {
+            try deeper(stream.line)
+            left = .and(left, try parseNot(&stream))
+        }
         return left
     }
 
     private mutating func parseNot(_ stream: inout TokenStream) throws -> Expr {
-        if stream.skip(name: "not") { return .not(try parseNot(&stream)) }
+        if stream.skip(name: "not") { return .not(try nested(line: stream.line) { try $0.parseNot(&stream) }) }
         return try parseCompare(&stream)
     }
 
@@ -249,8 +285,11 @@ struct Parser {
 
     private mutating func parseBinary(_ stream: inout TokenStream, ops: [String],
                                       next: (inout Parser, inout TokenStream) throws -> Expr) throws -> Expr {
+        let start = depth
+        defer { depth = start }
         var left = try next(&self, &stream)
         while let op = ops.first(where: { stream.peekOp($0) }) {
+            try deeper(stream.line)
             stream.advance()
             left = .binary(op, left, try next(&self, &stream))
         }
@@ -276,9 +315,9 @@ struct Parser {
     private mutating func parseUnary(_ stream: inout TokenStream, withFilters: Bool) throws -> Expr {
         var node: Expr
         if stream.skip(op: "-") {
-            node = .negate(try parseUnary(&stream, withFilters: false))
+            node = .negate(try nested(line: stream.line) { try $0.parseUnary(&stream, withFilters: false) })
         } else if stream.skip(op: "+") {
-            node = .plus(try parseUnary(&stream, withFilters: false))
+            node = .plus(try nested(line: stream.line) { try $0.parseUnary(&stream, withFilters: false) })
         } else {
             node = try parsePostfix(&stream, try parsePrimary(&stream))
         }
@@ -341,8 +380,11 @@ struct Parser {
     }
 
     private mutating func parsePostfix(_ stream: inout TokenStream, _ base: Expr) throws -> Expr {
+        let start = depth
+        defer { depth = start }
         var node = base
         while true {
+            try deeper(stream.line)
             if stream.skip(op: ".") {
                 guard let token = stream.next(), token.kind == .name || token.kind == .integer else {
                     throw stream.error("expected an attribute name after '.'")
@@ -417,8 +459,11 @@ struct Parser {
     }
 
     private mutating func parseFiltersAndTests(_ stream: inout TokenStream, _ base: Expr) throws -> Expr {
+        let start = depth
+        defer { depth = start }
         var node = base
         while true {
+            try deeper(stream.line)
             if stream.skip(op: "|") {
                 node = .filter(node, try parseFilterCall(&stream))
             } else if stream.skip(name: "is") {

@@ -35,7 +35,21 @@ final class Renderer {
     private var depth = 0
 
     static let maxDepth = 64
-    static let maxLength = 64 << 20
+    /// The longest string or list a render may hold (scalars or items), and the total it may build:
+    /// a template that doubles a string in a loop stops here instead of exhausting memory.
+    static let maxLength = 1 << 22
+    static let budget = 1 << 28
+    private var spent = 0
+
+    /// Accounts for a string or list of `size` about to be built.
+    func charge(_ size: Int) throws {
+        let (total, overflow) = spent.addingReportingOverflow(size)
+        spent = total
+        guard !overflow, size <= Renderer.maxLength, total <= Renderer.budget else {
+            throw fail(.limit, "the template builds strings or lists beyond \(Renderer.maxLength >> 20) Mi items "
+                + "(or \(Renderer.budget >> 20) Mi in all); it loops without end or doubles a value")
+        }
+    }
 
     init(context: Dict, now: Date) {
         self.now = now
@@ -97,6 +111,7 @@ final class Renderer {
     }
 
     func emit(_ text: Text) throws {
+        try charge(text.count)
         output.append(text)
         if output.count > Renderer.maxLength {
             throw fail(.limit, "the rendering exceeds \(Renderer.maxLength >> 20) Mi characters; the template loops without end")
@@ -144,7 +159,8 @@ final class Renderer {
             let problem = items.count > names.count ? "too many values to unpack" : "not enough values to unpack"
             throw fail(.value, "\(problem) (expected \(names.count), got \(items.count))")
         }
-        return Dictionary(uniqueKeysWithValues: zip(names, items))
+        // Python binds left to right, so a repeated name keeps the last value.
+        return Dictionary(zip(names, items), uniquingKeysWith: { $1 })
     }
 
     private func loopObject(index: Int, items: [Value]) -> Value {
@@ -225,7 +241,23 @@ final class Renderer {
         return value
     }
 
+    /// The value of `expr`; one nested deeper than `Value.maxDepth` is refused (a template that wraps a
+    /// value in itself in a loop), so that no value is too deep to print, compare or free.
     func evaluate(_ expr: Expr) throws -> Value {
+        let value = try compute(expr)
+        switch value {
+        case .string(let s) where s.count > Renderer.maxLength: try charge(s.count)
+        case .list(let items) where items.count > Renderer.maxLength, .tuple(let items) where items.count > Renderer.maxLength:
+            try charge(items.count)
+        default: break
+        }
+        guard value.depth <= Value.maxDepth else {
+            throw fail(.limit, "a value nests lists, dicts or namespaces more than \(Value.maxDepth) deep")
+        }
+        return value
+    }
+
+    private func compute(_ expr: Expr) throws -> Value {
         switch expr {
         case .literal(let value): return value
         case .name(let name): return lookup(name)
@@ -297,7 +329,7 @@ final class Renderer {
     func iterate(_ value: Value) throws -> [Value] {
         switch value {
         case .undefined: return []
-        case .list(let items), .tuple(let items): return items
+        case .list(let items), .tuple(let items): return items.values
         case .dict(let dict): return dict.keys
         case .string(let text): return (0..<text.count).map { .string(text.slice($0..<($0 + 1))) }
         default: throw fail(.type, "'\(value.typeName)' object is not iterable")

@@ -13,8 +13,8 @@ public enum Value {
     case int(Int)
     case double(Double)
     case string(Text)
-    case list([Value])
-    case tuple([Value])
+    case list(Items)
+    case tuple(Items)
     case dict(Dict)
     case namespace(Namespace)
     case function(Function)
@@ -22,12 +22,47 @@ public enum Value {
     public static func string(_ string: String, isData: Bool = false) -> Value {
         .string(Text(string, isData: isData))
     }
+
+    public static func list(_ values: [Value]) -> Value { .list(Items(values)) }
+    public static func tuple(_ values: [Value]) -> Value { .tuple(Items(values)) }
+
+    /// How deeply containers nest in this value (0 for a scalar). Rendering refuses values deeper than
+    /// `maxDepth`, so that printing, comparing and freeing them cannot exhaust the stack.
+    public var depth: Int {
+        switch self {
+        case .list(let items), .tuple(let items): return items.depth
+        case .dict(let dict): return dict.depth
+        case .namespace(let namespace): return namespace.attributes.depth
+        default: return 0
+        }
+    }
+
+    public static let maxDepth = 600
+}
+
+/// The elements of a list or tuple, with how deeply they nest, known when they are put together.
+public struct Items: RandomAccessCollection, ExpressibleByArrayLiteral {
+    public let values: [Value]
+    public let depth: Int
+
+    public init(_ values: [Value]) {
+        self.values = values
+        depth = 1 + values.reduce(0) { Swift.max($0, $1.depth) }
+    }
+
+    public init(arrayLiteral elements: Value...) { self.init(elements) }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { values.count }
+    public subscript(position: Int) -> Value { values[position] }
 }
 
 /// A Python dict, in insertion order. Keys are hashable values; 1, 1.0 and True are one key.
 public struct Dict {
     public private(set) var keys: [Value] = []
     private var storage: [Key: Value] = [:]
+    /// At least how deeply containers nest in the values (an upper bound once values are replaced).
+    public private(set) var depth = 1
 
     enum Key: Hashable {
         case string(String), int(Int), double(Double), none
@@ -54,6 +89,7 @@ public struct Dict {
         get { Key(key).flatMap { storage[$0] } }
         set {
             guard let k = Key(key) else { return }
+            if let newValue { depth = max(depth, 1 + newValue.depth) }
             if storage[k] == nil, newValue != nil { keys.append(key) }
             if newValue == nil { keys.removeAll { Key($0) == k } }
             storage[k] = newValue
@@ -187,16 +223,28 @@ extension Value {
         case .int(let i): return String(i)
         case .double(let d): return Value.pythonFloat(d)
         case .string(let s): return repr ? Value.pythonRepr(s.string) : s.string
-        case .list(let l): return "[" + l.map { $0.python(repr: true) }.joined(separator: ", ") + "]"
-        case .tuple(let t):
-            let items = t.map { $0.python(repr: true) }
-            return "(" + items.joined(separator: ", ") + (t.count == 1 ? ",)" : ")")
-        case .dict(let d):
-            let items = d.pairs.map { $0.key.python(repr: true) + ": " + $0.value.python(repr: true) }
-            return "{" + items.joined(separator: ", ") + "}"
+        case .list(let l): return "[" + Value.reprs(l.map { $0 }) + "]"
+        case .tuple(let t): return "(" + Value.reprs(t.map { $0 }) + (t.count == 1 ? ",)" : ")")
+        case .dict(let d): return "{" + Value.reprs(d.pairs.map { .tuple([$0.key, $0.value]) }, pairs: true) + "}"
         case .namespace: return "<Namespace>"
         case .function(let f): return "<function \(f.name)>"
         }
+    }
+
+    /// The reprs of `items`, joined by ", " (dict entries as `key: value`). It stops growing once it is
+    /// longer than any rendering may be: whoever uses the text refuses it then (`Renderer.charge`).
+    private static func reprs(_ items: [Value], pairs: Bool = false) -> String {
+        var out = ""
+        for (index, item) in items.enumerated() {
+            if index > 0 { out += ", " }
+            if pairs, case .tuple(let kv) = item {
+                out += kv[0].python(repr: true) + ": " + kv[1].python(repr: true)
+            } else {
+                out += item.python(repr: true)
+            }
+            if out.utf8.count > Renderer.maxLength { break }
+        }
+        return out
     }
 
     /// Python's `repr(float)`: the shortest digits that read back, with ".0" on integral values.

@@ -160,3 +160,22 @@ func renderWithSemanticsContext(_ template: String) throws -> String {
         }
     }
 }
+
+extension JinjaSemanticsTests {
+    /// Templates that nest without end (in their text, or in the values they build) stop with an error
+    /// rather than exhausting the stack.
+    @Test func nestingIsBounded() {
+        let deepText = String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000)
+        #expect(throws: JinjaError.self) { try Template("{{ \(deepText) }}") }
+        #expect(throws: JinjaError.self) { try Template("{{ " + Array(repeating: "1", count: 5000).joined(separator: " + ") + " }}") }
+        #expect(throws: JinjaError.self) { try Template(String(repeating: "{% if true %}", count: 5000)) }
+        #expect(throws: JinjaError.self) { try Template("{{ x" + String(repeating: "|trim", count: 5000) + " }}") }
+        #expect(throws: JinjaError.self) { try Template("{{ " + String(repeating: "not ", count: 5000) + "x }}") }
+        let wrap = "{% set ns = namespace(x=1) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}"
+        #expect(throws: JinjaError(.limit, "a value nests lists, dicts or namespaces more than 600 deep", line: 1)) {
+            try Template(wrap).render(Dict())
+        }
+        // Ordinary depth is fine.
+        #expect((try? Template("{{ [[[[1]]]] | tojson }}").render(Dict()).string) == "[[[[1]]]]")
+    }
+}
