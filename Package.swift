@@ -95,6 +95,6 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "LibraryTests", dependencies: ["Scalpel", "TestSupport"]),
-        .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI", "Pipeline", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI", "AtomicFiles", "Pipeline", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )

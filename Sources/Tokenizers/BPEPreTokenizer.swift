@@ -11,7 +11,7 @@ public enum BPEPreTokenizer: Sendable {
     case regexes([SplitRegex])
 
     /// The Llama 3 and Qwen2 patterns, as llama.cpp spells them and as a tokenizer.json does.
-    static let llama3Patterns: [String: Int] = {
+    package static let llama3Patterns: [String: Int] = {
         let tail = "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
         let contractions = ["(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])", "(?i:'s|'t|'re|'ve|'m|'ll|'d)"]
         var patterns: [String: Int] = [:]
@@ -23,7 +23,7 @@ public enum BPEPreTokenizer: Sendable {
     }()
 
     /// The pre-tokenizer for regexes applied in order: a scanner where one gives the same pieces.
-    static func scanning(_ patterns: [String], unicodeFolding: Bool) throws(SplitRegex.Unsupported) -> BPEPreTokenizer {
+    package static func scanning(_ patterns: [String], unicodeFolding: Bool) throws(SplitRegex.Unsupported) -> BPEPreTokenizer {
         // llama.cpp spells GPT-2's regex without the final `|\s+`: the one character it matches is left
         // unmatched there, and an unmatched character is a piece of its own, so the pieces are the same.
         let gpt2 = BPETokenizer.gpt2Pattern, gpt2Short = String(gpt2.dropLast(4))
@@ -43,7 +43,7 @@ public enum BPEPreTokenizer: Sendable {
     /// every BPE pre-tokenizer of llama-vocab.cpp (`llm_tokenizer_bpe`) in llama-cpp-python 0.3.36's
     /// llama.cpp, as data. A name not listed is an error, never another rule; so is a listed one whose
     /// regex uses what `SplitRegex` does not implement (it says which construct).
-    static let llamaCppPatterns: [String: [String]] = {
+    package static let llamaCppPatterns: [String: [String]] = {
         let groups: [([String], [String])] = [
         (["a.x-4.0", "exaone4", "gigachat", "gpt-2", "jina-de", "jina-es", "jina-v1-en", "jina-v2-code", "jina-v2-de", "jina-v2-es", "mellum", "modern-bert", "phi-2", "roberta-bpe"], ["'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"]),
         (["afmoe"], ["\\p{AFMoE_digits}", "[\u{4E00}-\u{9FFF}\u{3400}-\u{4DBF}\u{8C48}-\u{FAFF}\u{3040}-\u{309F}\u{30A0}-\u{30FF}\u{FF65}-\u{FF9F}\u{2F00}-\u{2FDF}\u{E40}-\u{E7F}\u{E80}-\u{EFF}\u{1780}-\u{17FF}\u{1000}-\u{109F}\u{AA60}-\u{AA7F}\u{A9E0}-\u{A9FF}\u{AC00}-\u{D7AF}\u{1100}-\u{11FF}]+", "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"]),
@@ -113,7 +113,7 @@ public enum BPEPreTokenizer: Sendable {
     static let escapingWhitespace: Set<String> = ["gemma4", "granite-embed-multi-311m", "sarvam-moe"]
 
     /// The pre-tokenizer a GGUF names; nil for a name Scalpel does not implement.
-    static func llamaCpp(_ name: String) throws -> BPEPreTokenizer? {
+    package static func llamaCpp(_ name: String) throws -> BPEPreTokenizer? {
         switch name {
         case "gpt2", "gpt-2": return .gpt2(GPT2PreTokenizer(isolateDigits: false))
         case "smollm": return .gpt2(GPT2PreTokenizer(isolateDigits: true))

@@ -121,7 +121,7 @@ extension BPETokenizer {
     }
 
     /// HF ByteLevel's regex (GPT-2's, with the final `\s+` tokenizers adds).
-    static let gpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+    package static let gpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
     /// A literal string as a pattern.
     static func escaped(_ text: String) -> String {

@@ -1,6 +1,9 @@
 import Testing
 import Foundation
 import TestSupport
+import AtomicFiles
+
+final class DataBox: @unchecked Sendable { var data = Data() }
 
 /// Runs the built `scalpel` executable, which SwiftPM places beside the test bundle.
 func runScalpel(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -14,8 +17,18 @@ func runScalpel(_ arguments: [String], in directory: URL? = nil, environment: [S
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    // Both pipes at once (a child that fills one while we wait on the other would block), each read
+    // retrying reads a signal interrupts (Foundation's readDataToEndOfFile traps on EINTR).
+    let stderrBox = DataBox()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        stderrBox.data = PipeReading.readAll(err.fileHandleForReading) ?? Data()
+        group.leave()
+    }
+    let stdout = PipeReading.readAll(out.fileHandleForReading) ?? Data()
+    group.wait()
+    let stderr = stderrBox.data
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import AtomicFiles
 import Testing
 import TestSupport
 
@@ -44,7 +45,7 @@ import TestSupport
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: PipeReading.readAll(err.fileHandleForReading) ?? Data(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus != 0 && process.terminationStatus < 128)
         #expect(text.contains("not valid UTF-8") && text.contains("offset 2"), "\(text)")

@@ -1,5 +1,5 @@
 import Testing
-@testable import Tokenizers
+import Tokenizers
 
 /// The scanners give exactly the pieces of the regexes they replace, on texts built to reach every
 /// alternative: contractions in both cases (and ſ), letters of several scripts with combining marks,

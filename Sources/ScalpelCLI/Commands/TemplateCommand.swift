@@ -82,7 +82,7 @@ struct TemplateRenderCommand: ParsableCommand {
     /// A file's bytes; "-" is standard input, and pipes such as /dev/fd/N work too.
     static func contents(of path: String) -> Data? {
         guard let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path) else { return nil }
-        do { return try handle.readToEnd() ?? Data() } catch { return nil }
+        return PipeReading.readAll(handle)
     }
 
     /// The conversation: a JSON array of objects, each with a string role. Every string is data.
