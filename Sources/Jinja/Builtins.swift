@@ -53,7 +53,7 @@ enum Builtins {
             },
             "strftime_now": function("strftime_now") { [unowned r] a in
                 guard case .string(let format)? = a.positional.first else { throw r.fail(.type, "strftime_now() takes a format string") }
-                return .string(try strftime(format.string, r.now, r))
+                return .string(format.transformed(try strftime(format.string, r.now, r)))
             },
         ]
     }
@@ -164,7 +164,7 @@ enum Builtins {
     private static func ownerName(_ value: Value) -> String { "'\(typeObject(value))'" }
 
     /// A bound method of a string, dict or list, or nil when `name` is not one.
-    private static func method(_ object: Value, _ name: String, _ r: Renderer) throws -> Value? {
+    static func method(_ object: Value, _ name: String, _ r: Renderer) throws -> Value? {
         let owner: String
         switch object {
         case .string(let text):
@@ -263,7 +263,7 @@ enum Builtins {
         case "title": return .string(s.transformed(pythonTitle(s.string)))
         case "capitalize": return .string(s.transformed(capitalized(s.string)))
         case "swapcase":
-            return .string(s.transformed(String(s.string.map { $0.isUppercase ? Character($0.lowercased()) : Character($0.uppercased()) })))
+            return .string(s.transformed(s.string.map { $0.isUppercase ? $0.lowercased() : $0.uppercased() }.joined()))
         case "find", "rfind", "index", "rindex", "count":
             guard case .string(let needle)? = a.value(0, "sub") else { throw r.fail(.type, "\(name)() takes a string") }
             guard a.positional.count < 2 else { throw r.fail(.unsupported, "\(name)() with start or end positions") }
@@ -400,7 +400,7 @@ enum Builtins {
             if field.isEmpty {
                 value = automatic < a.positional.count ? a.positional[automatic] : nil
                 automatic += 1
-            } else if let index = Int(field) {
+            } else if field.allSatisfy(\.isASCII), field.allSatisfy(\.isNumber), let index = Int(field) {
                 value = index < a.positional.count ? a.positional[index] : nil
             } else {
                 value = a.keyword.first { $0.0 == field }?.1
@@ -454,7 +454,7 @@ enum Builtins {
             guard let n = try r.defined(value).integer else { throw r.fail(.type, "the test '\(name)' needs an integer") }
             if name == "divisibleby" {
                 guard let d = try argument().integer, d != 0 else { throw r.fail(.value, "divisibleby needs a non-zero integer") }
-                return n % d == 0
+                return n.remainderReportingOverflow(dividingBy: d).partialValue == 0
             }
             return (n % 2 != 0) == (name == "odd")
         case "sameas":

@@ -54,7 +54,7 @@ extension Builtins {
         case "first":
             return try r.iterate(value).first ?? .undefined(hint: "no first item, sequence was empty")
         case "last":
-            return try r.iterate(try r.defined(value)).last ?? .undefined(hint: "no last item, sequence was empty")
+            return try r.iterate(value).last ?? .undefined(hint: "no last item, sequence was empty")
         case "reverse":
             if case .string(let s) = value { return .string(s.transformed(String(s.string.unicodeScalars.reversed().map(Character.init)))) }
             return .list(try r.iterate(value).reversed())
@@ -93,10 +93,14 @@ extension Builtins {
             let caseSensitive = flag(0, "case_sensitive")
             let attribute = a.value(1, "attribute")
             let items = try r.iterate(value)
-            let ordered = try sorted(items, key: { item in
-                foldCase(try attribute.map { try lookupPath(item, $0, r) } ?? item, caseSensitive)
-            }, reverse: false, r)
-            return (name == "min" ? ordered.first : ordered.last) ?? .undefined(hint: "No aggregated item, sequence was empty.")
+            // Python's min and max keep the first of equal items.
+            var best: (item: Value, key: Value)?
+            for item in items {
+                let key = foldCase(try attribute.map { try lookupPath(item, $0, r) } ?? item, caseSensitive)
+                guard let current = best else { best = (item, key); continue }
+                if name == "min" ? try Value.less(key, current.key) : try Value.less(current.key, key) { best = (item, key) }
+            }
+            return best?.item ?? .undefined(hint: "No aggregated item, sequence was empty.")
         case "sum":
             var total = a.value(1, "start") ?? .int(0)
             for item in try r.iterate(value) {
@@ -106,7 +110,10 @@ extension Builtins {
             return total
         case "abs":
             let v = try r.defined(value)
-            if case .int(let i) = v { return .int(abs(i)) }
+            if case .int(let i) = v {
+                guard i != .min else { throw r.fail(.limit, "abs(\(i)) is beyond 64 bits") }
+                return .int(abs(i))
+            }
             if case .double(let d) = v { return .double(abs(d)) }
             if case .bool(let b) = v { return .int(b ? 1 : 0) }
             throw r.fail(.type, "bad operand type for abs(): '\(v.typeName)'")
@@ -116,7 +123,7 @@ extension Builtins {
             case .int, .bool: return .int(value.integer!)
             case .double(let d): return d.isFinite ? try integer(d, r) : fallback
             case .string(let s):
-                let trimmed = s.string.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
+                let trimmed = s.string.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "_", with: "")
                 if let i = Int(trimmed) { return .int(i) }
                 if let d = Double(trimmed), d.isFinite { return try integer(d, r) }
                 return fallback
@@ -125,21 +132,43 @@ extension Builtins {
         case "float":
             let fallback = a.value(0, "default") ?? .double(0)
             if let n = value.number { return .double(n) }
-            if case .string(let s) = value, let d = Double(s.string.trimmingCharacters(in: .whitespaces)) { return .double(d) }
+            if case .string(let s) = value, let d = Double(s.string.trimmingCharacters(in: .whitespacesAndNewlines)) { return .double(d) }
             return fallback
         case "round":
-            guard let n = try r.defined(value).number else { throw r.fail(.type, "round needs a number") }
+            let v = try r.defined(value)
+            guard let n = v.number else { throw r.fail(.type, "round needs a number") }
             let precision = a.value(0, "precision")?.integer ?? 0
             let method = a.value(1, "method")?.text.string ?? "common"
-            let scale = pow(10, Double(precision))
-            let rule: FloatingPointRoundingRule = method == "ceil" ? .up : method == "floor" ? .down : .toNearestOrAwayFromZero
-            return .double((n * scale).rounded(rule) / scale)
+            guard ["common", "ceil", "floor"].contains(method) else {
+                throw r.fail(.type, "method must be common, ceil or floor")
+            }
+            guard method == "common" else {
+                let scale = pow(10, Double(precision))
+                return .double((n * scale).rounded(method == "ceil" ? .up : .down) / scale)
+            }
+            // Python's round(): an int stays an int; a float rounds its exact binary value to the
+            // nearest decimal, ties to even, as printf does.
+            if case .int = v, precision >= 0 { return v }
+            if case .bool = v, precision >= 0 { return .int(v.integer!) }
+            guard precision >= 0, precision <= 300 else {
+                throw r.fail(.unsupported, "round() with precision \(precision)")
+            }
+            return .double(Double(String(format: "%.\(precision)f", n)) ?? n)
         case "tojson":
             return .string(try tojson(value, a, r))
         case "indent":
             return .string(try indent(string(value), a, r))
         case "wordcount":
-            return .int(string(value).split(separator: nil).count)
+            // Jinja2 counts the matches of \w+: runs of letters, digits, marks and underscores.
+            var words = 0, inWord = false
+            for scalar in string(value).string.unicodeScalars {
+                let p = scalar.properties
+                let wordCharacter = scalar == "_" || p.isAlphabetic || p.numericType != nil
+                    || [.nonspacingMark, .spacingMark, .enclosingMark].contains(p.generalCategory)
+                if wordCharacter && !inWord { words += 1 }
+                inWord = wordCharacter
+            }
+            return .int(words)
         case "format":
             return .string(try Operators.percentFormat(string(value), a.keyword.isEmpty ? .tuple(a.positional) : .none, r))
         case "escape", "e", "forceescape":
@@ -150,8 +179,11 @@ extension Builtins {
             }
             return .string(s.transformed(escaped))
         case "attr":
+            // Only the attribute (a method, a namespace's), never an item of that name (Jinja2's attr).
             guard case .string(let attribute)? = a.value(0, "name") else { throw r.fail(.type, "attr needs a name") }
-            return try self.attribute(try r.defined(value), attribute.string, r)
+            let object = try r.defined(value)
+            if case .dict = object { return try method(object, attribute.string, r) ?? .undefined(hint: "no attribute '\(attribute.string)'") }
+            return try self.attribute(object, attribute.string, r)
         case "map":
             return .list(try map(value, a, r))
         case "select", "reject", "selectattr", "rejectattr":

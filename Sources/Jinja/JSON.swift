@@ -41,7 +41,9 @@ public enum JSON {
                 // Python writes non-string keys as their JSON text: 1 -> "1", True -> "true".
                 var pairs = try dict.pairs.map { pair -> (String, Value) in
                     switch pair.key {
-                    case .string(let s): return (s.string, pair.value)
+                    case .string(let s):
+                        sawData = sawData || s.containsData
+                        return (s.string, pair.value)
                     case .none: return ("null", pair.value)
                     case .bool(let b): return (b ? "true" : "false", pair.value)
                     case .int, .double: return (pair.key.python(repr: false), pair.value)
@@ -58,6 +60,11 @@ public enum JSON {
         }
         func container(_ items: [(String?, Value)], open: String, close: String, level: Int) throws {
             guard !items.isEmpty else { out += open + close; return }
+            // Indentation is built per line: charge it first (a huge indent times a deep value).
+            if let indent = options.indent {
+                try r.charge(indent.count.multipliedReportingOverflow(by: (level + 2) * items.count).overflow ? .max
+                             : indent.count * (level + 2) * items.count)
+            }
             out += open
             for (index, (key, item)) in items.enumerated() {
                 if index > 0 { out += options.itemSeparator }
@@ -139,7 +146,7 @@ public enum JSON {
                     guard i < scalars.count, scalars[i] == ":" else { throw error("expected ':'") }
                     i += 1
                     skipSpace()
-                    dict[key] = try value(depth: depth + 1)
+                    dict[.string(Text(key, isData: isData))] = try value(depth: depth + 1)
                     skipSpace()
                     guard i < scalars.count else { throw error("unterminated object") }
                     if scalars[i] == "," { i += 1; continue }
@@ -177,7 +184,10 @@ public enum JSON {
                 i += 1
             }
             let text = String(String.UnicodeScalarView(scalars[start..<i]))
-            if isInteger, let int = Int(text) { return .int(int) }
+            if isInteger, !text.isEmpty, text != "-" {
+                guard let int = Int(text) else { throw error("the integer \(text) is beyond 64 bits") }
+                return .int(int)
+            }
             guard !text.isEmpty, text != "-", let double = Double(text) else { throw error("expected a value") }
             return .double(double)
         }

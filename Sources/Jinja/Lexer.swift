@@ -150,14 +150,16 @@ struct Lexer {
         return blockEnd(at: i) != nil
     }
 
-    /// `{% raw %}…{% endraw %}`: the body is text, untouched.
+    /// `{% raw %}…{% endraw %}`: the body is text, untouched, but for Jinja2's rules at its ends: after
+    /// `{% raw %}` only `-%}` strips (no trim_blocks there); before `{% endraw %}` `{%-` strips and
+    /// lstrip_blocks applies; after it, the usual block end.
     private func rawBlock(from start: Int, line: Int) throws -> (String, Int) {
         var i = start
         skipSpaces(&i)
         i += 3
         skipSpaces(&i)
         let open = blockEnd(at: i)!
-        let bodyStart = afterTagEnd(open.end, sign: open.sign, trims: true)
+        let bodyStart = afterTagEnd(open.end, sign: open.sign, trims: false)
         var j = bodyStart
         while let tag = nextTagStart(from: j) {
             var k = tag + 2
@@ -169,7 +171,11 @@ struct Lexer {
                 skipSpaces(&k)
                 if let close = blockEnd(at: k) {
                     var body = Array(src[bodyStart..<tag])
-                    if sign == "-" { while let last = body.last, last.isPythonWhitespace { body.removeLast() } }
+                    if sign == "-" {
+                        while let last = body.last, last.isPythonWhitespace { body.removeLast() }
+                    } else if sign != "+" {
+                        body = lstripBlock(body, lineStarting: bodyStart > 0 && src[bodyStart - 1] == "\n")
+                    }
                     return (String(String.UnicodeScalarView(body)), afterTagEnd(close.end, sign: close.sign, trims: true))
                 }
             }

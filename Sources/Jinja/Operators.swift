@@ -29,10 +29,12 @@ enum Operators {
             return .tuple(x.values + y.values)
         case ("*", .string(let s), _) where b.integer != nil, ("*", _, .string(let s)) where a.integer != nil:
             let times = max(0, (a.integer ?? b.integer)!)
+            try r.charge(times)
             try r.charge(s.count.multipliedReportingOverflow(by: times).overflow ? .max : s.count * times)
             return .string(Text.joined(Array(repeating: s, count: times)))
         case ("*", .list(let l), _) where b.integer != nil:
             let times = max(0, b.integer!)
+            try r.charge(times)
             try r.charge(l.count.multipliedReportingOverflow(by: times).overflow ? .max : l.count * times)
             return .list(Array((0..<times).map { _ in l.values }.joined()))
         case ("%", .string(let format), _):
@@ -50,6 +52,7 @@ enum Operators {
                 return .double(Double(x) / Double(y))
             case "//", "%":
                 guard y != 0 else { throw r.fail(.zeroDivision, "integer division or modulo by zero") }
+                guard !(x == .min && y == -1) else { throw r.fail(.limit, "integer overflow in '\(op)'") }
                 var quotient = x / y, remainder = x % y
                 if remainder != 0 && (remainder < 0) != (y < 0) { quotient -= 1; remainder += y }
                 return .int(op == "//" ? quotient : remainder)
@@ -122,6 +125,7 @@ enum Operators {
             return part.isEmpty || !haystack.occurrences(of: part, limit: 1).isEmpty
         case .list(let items), .tuple(let items): return items.contains { Value.equal($0, needle) }
         case .dict(let dict):
+            if needle.isUndefined { return false }  // Undefined hashes by identity: never a key
             guard Dict.isHashable(needle) else { throw r.fail(.type, "unhashable type: '\(needle.typeName)'") }
             return dict[needle] != nil
         default:

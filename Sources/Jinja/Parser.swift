@@ -9,8 +9,24 @@
 struct Parser {
     private var chunks: [Chunk]
     private var index = 0
-    /// Inside an `if` body or a conditional expression, Jinja2 defers "no such filter" to run time.
+    /// Inside an `if` (its conditions and bodies) or a conditional expression, Jinja2 defers "no such
+    /// filter" to run time; a `for`, `macro`, `filter`, block `set` or `generation` body starts afresh.
     private var softDepth = 0
+    /// Unknown filters and tests met outside those places, raised when their tag is parsed (a name in
+    /// the first part of `x if c else y` turns out to be soft, so it cannot be raised at once).
+    private var unknownNames: [JinjaError] = []
+    /// How many `for` bodies enclose this point; `break` and `continue` need one (a macro's body, or
+    /// `generation`'s, is a function of its own).
+    private var loopDepth = 0
+
+    /// Parses a body that Jinja2 compiles in a frame of its own: not soft, and (for functions) not in a loop.
+    private mutating func freshFrame<T>(leavingLoops: Bool, _ body: (inout Parser) throws -> T) throws -> T {
+        let (soft, loops) = (softDepth, loopDepth)
+        softDepth = 0
+        if leavingLoops { loopDepth = 0 }
+        defer { (softDepth, loopDepth) = (soft, loops) }
+        return try body(&self)
+    }
     /// How deeply statements and expressions nest here; bounded, so that the parser's recursion (and
     /// the evaluation's, which follows the tree) cannot exhaust the stack.
     private var depth = 0
@@ -60,6 +76,7 @@ struct Parser {
                 var stream = TokenStream(tokens, line: line)
                 let expr = try parseTupleOrExpression(&stream)
                 try stream.expectEnd()
+                try raiseUnknownNames()
                 nodes.append(.output(expr, line: line))
             case .statement(let tokens, let line):
                 var stream = TokenStream(tokens, line: line)
@@ -68,12 +85,17 @@ struct Parser {
                 }
                 if ends.contains(keyword.text) { return (nodes, (keyword.text, stream, line)) }
                 nodes.append(try nested(line: line) { try $0.parseStatement(keyword.text, &stream, line: line, enclosing: ends) })
+                try raiseUnknownNames()
             }
         }
         if let first = ends.sorted().first(where: { $0.hasPrefix("end") }) {
             throw JinjaError(.syntax, "unexpected end of template, expected '\(first)'", line: nil)
         }
         return (nodes, nil)
+    }
+
+    private mutating func raiseUnknownNames() throws {
+        if let first = unknownNames.first { throw first }
     }
 
     private mutating func parseStatement(_ keyword: String, _ stream: inout TokenStream, line: Int, enclosing: Set<String>) throws -> Node {
@@ -85,14 +107,15 @@ struct Parser {
         case "filter":
             let filters = try parseFilterChain(&stream, first: true)
             try stream.expectEnd()
-            let (body, _) = try parseBody(until: ["endfilter"])
+            let (body, _) = try freshFrame(leavingLoops: false) { try $0.parseBody(until: ["endfilter"]) }
             return .filterBlock(filters, body: body, line: line)
         case "break", "continue":
             try stream.expectEnd()
+            guard loopDepth > 0 else { throw JinjaError(.pythonSyntax, "'\(keyword)' outside loop", line: line) }
             return .loopControl(isBreak: keyword == "break", line: line)
         case "generation":
             try stream.expectEnd()
-            let (body, _) = try parseBody(until: ["endgeneration"])
+            let (body, _) = try freshFrame(leavingLoops: true) { try $0.parseBody(until: ["endgeneration"]) }
             return .generation(body)
         case "elif", "else", "endif", "endfor", "endset", "endmacro", "endfilter", "endgeneration", "endraw":
             throw JinjaError(.syntax, "unexpected '\(keyword)'", line: line)
@@ -106,10 +129,10 @@ struct Parser {
     private mutating func parseIf(_ stream: inout TokenStream, line: Int) throws -> Node {
         var branches: [(Expr, [Node])] = []
         var otherwise: [Node] = []
-        var condition = try parseExpression(&stream)
-        try stream.expectEnd()
         softDepth += 1
         defer { softDepth -= 1 }
+        var condition = try parseExpression(&stream)
+        try stream.expectEnd()
         while true {
             let (body, end) = try parseBody(until: ["elif", "else", "endif"])
             branches.append((condition, body))
@@ -137,12 +160,15 @@ struct Parser {
         try stream.expect(name: "in")
         let iterable = try parseTupleOrExpression(&stream, withCondition: false)
         var filter: Expr?
-        if stream.skip(name: "if") { filter = try parseExpression(&stream) }
+        if stream.skip(name: "if") { filter = try freshFrame(leavingLoops: false) { try $0.parseExpression(&stream) } }
         if stream.peekName("recursive") { throw JinjaError(.unsupported, "a recursive for loop", line: line) }
         try stream.expectEnd()
-        let (body, end) = try parseBody(until: ["else", "endfor"])
+        let (body, end) = try freshFrame(leavingLoops: false) { parser in
+            parser.loopDepth += 1
+            return try parser.parseBody(until: ["else", "endfor"])
+        }
         var otherwise: [Node] = []
-        if end?.name == "else" { otherwise = try parseBody(until: ["endfor"]).0 }
+        if end?.name == "else" { otherwise = try freshFrame(leavingLoops: false) { try $0.parseBody(until: ["endfor"]).0 } }
         return .loop(Loop(targets: targets, iterable: iterable, filter: filter, body: body, otherwise: otherwise), line: line)
     }
 
@@ -176,7 +202,7 @@ struct Parser {
         guard names.count == 1 else { throw JinjaError(.syntax, "a block set assigns one name", line: line) }
         let filters = stream.peekOp("|") ? try parseFilterChain(&stream, first: false) : []
         try stream.expectEnd()
-        let (body, _) = try parseBody(until: ["endset"])
+        let (body, _) = try freshFrame(leavingLoops: false) { try $0.parseBody(until: ["endset"]) }
         return .assignBlock(first, filters: filters, body: body, line: line)
     }
 
@@ -192,7 +218,7 @@ struct Parser {
             parameters.append((parameter, defaultValue))
         }
         try stream.expectEnd()
-        let (body, _) = try parseBody(until: ["endmacro"])
+        let (body, _) = try freshFrame(leavingLoops: true) { try $0.parseBody(until: ["endmacro"]) }
         return .macro(Macro(name: name, parameters: parameters, body: body), line: line)
     }
 
@@ -227,8 +253,10 @@ struct Parser {
     }
 
     private mutating func parseConditional(_ stream: inout TokenStream) throws -> Expr {
+        let unknownBefore = unknownNames.count
         let value = try parseOr(&stream)
         guard stream.skip(name: "if") else { return value }
+        unknownNames.removeLast(unknownNames.count - unknownBefore)  // the first part is soft too
         softDepth += 1
         defer { softDepth -= 1 }
         let condition = try parseOr(&stream)
@@ -451,8 +479,8 @@ struct Parser {
             stream.advance()
             name += "." + next.text
         }
-        guard Builtins.filterNames.contains(name) || softDepth > 0 else {
-            throw JinjaError(.assertion, "no filter named '\(name)'", line: line)
+        if !Builtins.filterNames.contains(name) && softDepth == 0 {
+            unknownNames.append(JinjaError(.assertion, "no filter named '\(name)'", line: line))
         }
         let arguments = stream.peekOp("(") ? try parseCallArguments(&stream) : Call(positional: [], keyword: [])
         return FilterCall(name: name, arguments: arguments, line: line)
@@ -476,8 +504,8 @@ struct Parser {
                 } else {
                     throw stream.error("expected a test name after 'is'")
                 }
-                guard Builtins.testNames.contains(name) || softDepth > 0 else {
-                    throw JinjaError(.assertion, "no test named '\(name)'", line: line)
+                if !Builtins.testNames.contains(name) && softDepth == 0 {
+                    unknownNames.append(JinjaError(.assertion, "no test named '\(name)'", line: line))
                 }
                 var arguments: [Expr] = []
                 if stream.peekOp("(") {

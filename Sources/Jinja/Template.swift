@@ -41,8 +41,22 @@ final class Renderer {
     static let budget = 1 << 28
     private var spent = 0
 
+    /// How deeply statements and expressions are being evaluated, macros included: the parser bounds
+    /// one template's nesting, this bounds macros calling macros that nest (the stack's safety).
+    private var nesting = 0
+    static let maxNesting = 400
+
+    private func descend() throws {
+        nesting += 1
+        guard nesting <= Renderer.maxNesting else {
+            nesting -= 1
+            throw fail(.limit, "statements and expressions nest more than \(Renderer.maxNesting) deep, macros included")
+        }
+    }
+
     /// Accounts for a string or list of `size` about to be built.
-    func charge(_ size: Int) throws {
+    func charge(_ requested: Int) throws {
+        let size = max(0, requested)
         let (total, overflow) = spent.addingReportingOverflow(size)
         spent = total
         guard !overflow, size <= Renderer.maxLength, total <= Renderer.budget else {
@@ -64,6 +78,8 @@ final class Renderer {
     // MARK: statements
 
     func execute(_ nodes: [Node]) throws -> Flow {
+        try descend()
+        defer { nesting -= 1 }
         for node in nodes {
             let flow = try execute(node)
             if flow != .normal { return flow }
@@ -105,7 +121,10 @@ final class Renderer {
         case .loopControl(let isBreak, _):
             return isBreak ? .breakLoop : .continueLoop
         case .generation(let body):
-            return try execute(body)
+            // transformers runs it as a call block: a scope of its own, the same text.
+            scopes.append([:])
+            defer { scopes.removeLast() }
+            _ = try execute(body)
         }
         return .normal
     }
@@ -244,6 +263,8 @@ final class Renderer {
     /// The value of `expr`; one nested deeper than `Value.maxDepth` is refused (a template that wraps a
     /// value in itself in a loop), so that no value is too deep to print, compare or free.
     func evaluate(_ expr: Expr) throws -> Value {
+        try descend()
+        defer { nesting -= 1 }
         let value = try compute(expr)
         switch value {
         case .string(let s) where s.count > Renderer.maxLength: try charge(s.count)
@@ -290,7 +311,10 @@ final class Renderer {
             return .bool(!(try evaluate(operand).isTruthy))
         case .negate(let operand):
             let value = try defined(try evaluate(operand))
-            if let i = value.integer, case .int = value { return .int(-i) }
+            if case .int(let i) = value {
+                guard i != .min else { throw fail(.limit, "the integer -(\(i)) is beyond 64 bits") }
+                return .int(-i)
+            }
             if case .bool(let b) = value { return .int(b ? -1 : 0) }
             if case .double(let d) = value { return .double(-d) }
             throw fail(.type, "bad operand type for unary -: '\(value.typeName)'")

@@ -134,7 +134,7 @@ extension Text {
                 while index < scalars.count && scalars[index].isPythonWhitespace { index += 1 }
                 guard index < scalars.count else { break }
                 if pieces.count == limit {
-                    pieces.append(stripped(leading: false, trailing: true).slice(index..<count))
+                    pieces.append(slice(index..<count))  // the rest as it is, trailing spaces kept
                     break
                 }
                 let start = index

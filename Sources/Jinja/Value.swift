@@ -64,15 +64,18 @@ public struct Dict {
     /// At least how deeply containers nest in the values (an upper bound once values are replaced).
     public private(set) var depth = 1
 
+    /// Python's dict identity of a key: strings by their exact scalars (never up to canonical
+    /// equivalence), 1 == 1.0 == True, a float by its bits (so a NaN finds itself).
     enum Key: Hashable {
-        case string(String), int(Int), double(Double), none
+        case string([Unicode.Scalar]), int(Int), double(UInt64), none
 
         init?(_ value: Value) {
             switch value {
-            case .string(let s): self = .string(s.string)
+            case .string(let s): self = .string(Array(s.string.unicodeScalars))
             case .int(let i): self = .int(i)
             case .bool(let b): self = .int(b ? 1 : 0)
-            case .double(let d): self = d == d.rounded() && abs(d) < 9e18 ? .int(Int(d)) : .double(d)
+            case .double(let d):
+                if let i = Int(exactly: d) { self = .int(i) } else { self = .double(d.bitPattern) }
             case .none: self = .none
             default: return nil
             }
@@ -133,6 +136,8 @@ public struct Function {
 public struct JinjaError: Error, CustomStringConvertible, Equatable {
     public enum Kind: String, Sendable {
         case syntax = "TemplateSyntaxError"
+        /// What Python itself refuses in the code Jinja2 compiles (`break` outside a loop).
+        case pythonSyntax = "SyntaxError"
         /// A filter or test that does not exist, found when the template is parsed.
         case assertion = "TemplateAssertionError"
         case raised = "TemplateError"
@@ -207,11 +212,22 @@ extension Value {
         }
     }
 
-    /// Python's `str()`, keeping the origin of strings (undefined prints as nothing).
+    /// Python's `str()`, keeping the origin of strings (undefined prints as nothing); a container's
+    /// text is data if any string in it is.
     public var text: Text {
         if case .string(let s) = self { return s }
         if case .undefined = self { return Text("") }
-        return Text(python(repr: false))
+        return Text(python(repr: false), isData: containsData)
+    }
+
+    /// Whether any string in this value (dict keys included) came from data.
+    var containsData: Bool {
+        switch self {
+        case .string(let s): return s.containsData
+        case .list(let items), .tuple(let items): return items.contains { $0.containsData }
+        case .dict(let dict): return dict.pairs.contains { $0.key.containsData || $0.value.containsData }
+        default: return false
+        }
     }
 
     /// Python's `str()` (repr: false) or `repr()` (repr: true), as plain text.
@@ -252,6 +268,14 @@ extension Value {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d < 0 ? "-inf" : "inf" }
         var s = "\(d)"  // Swift's description is also the shortest round-trip form
+        if let e = s.firstIndex(of: "e"), let exponent = Int(s[s.index(after: e)...]), (0..<16).contains(exponent) {
+            // Swift writes an exponent from 2^53 on; Python only from 1e16: spell the digits out.
+            let mantissa = s[..<e].replacingOccurrences(of: "-", with: "")
+            let digits = mantissa.replacingOccurrences(of: ".", with: "")
+            let padded = digits + String(repeating: "0", count: max(0, exponent + 1 - digits.count))
+            let integer = padded.prefix(exponent + 1), fraction = padded.dropFirst(exponent + 1)
+            return (d < 0 ? "-" : "") + integer + "." + (fraction.isEmpty ? "0" : fraction)
+        }
         if let e = s.firstIndex(of: "e") {
             // Python writes the exponent with a sign and at least two digits: 1e+16, 1e-05.
             var mantissa = String(s[..<e])
@@ -279,8 +303,11 @@ extension Value {
             default:
                 if Character(scalar) == quote {
                     out += "\\" + String(quote)
-                } else if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += String(format: "\\x%02x", scalar.value)
+                } else if !isPythonPrintable(scalar) {
+                    // Python escapes what str.isprintable() refuses: \xNN, \uNNNN, \UNNNNNNNN.
+                    let v = scalar.value
+                    out += v < 0x100 ? String(format: "\\x%02x", v)
+                        : v < 0x10000 ? String(format: "\\u%04x", v) : String(format: "\\U%08x", v)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -288,6 +315,18 @@ extension Value {
         }
         out.append(quote)
         return out
+    }
+
+    /// Python's `str.isprintable` for one scalar: not a control, format, separator (bar the space),
+    /// surrogate, private-use or unassigned character.
+    static func isPythonPrintable(_ s: Unicode.Scalar) -> Bool {
+        if s == " " { return true }
+        switch s.properties.generalCategory {
+        case .control, .format, .surrogate, .privateUse, .unassigned, .spaceSeparator, .lineSeparator, .paragraphSeparator:
+            return false
+        default:
+            return true
+        }
     }
 
     /// A number as Double, for arithmetic and comparison (bool is an int in Python).

@@ -48,7 +48,7 @@ public struct ChatTemplate: Sendable, Equatable {
     public func renderParts(messages: Jinja.Value, addGenerationPrompt: Bool, parseContent: Bool = false,
                             date: Date = Date()) throws -> [TextPart] {
         let context = Dict([
-            ("messages", ChatTemplate.aliasingReasoning(messages)),
+            ("messages", ChatTemplate.prepared(messages)),
             ("add_generation_prompt", .bool(addGenerationPrompt)),
             ("bos_token", .string(bosToken)),
             ("eos_token", .string(eosToken)),
@@ -61,16 +61,21 @@ public struct ChatTemplate: Sendable, Equatable {
         return text.runs.map { TextPart($0.text, parsesSpecial: !$0.isData || parseContent) }
     }
 
-    /// transformers copies a message's reasoning (`reasoning_content`, `thinking` or `reasoning`) to
-    /// `thinking` (first) and `reasoning_content` (last), the names templates read.
-    static func aliasingReasoning(_ messages: Jinja.Value) -> Jinja.Value {
+    /// The messages as transformers' `apply_chat_template` hands them to the template: keys whose value
+    /// is null dropped (templates handle a missing key, not a "None"), and a message's reasoning
+    /// (`reasoning_content`, `thinking` or `reasoning`) copied to `thinking` (first) and
+    /// `reasoning_content` (last), the names templates read.
+    static func prepared(_ messages: Jinja.Value) -> Jinja.Value {
         guard case .list(let items) = messages else { return messages }
         return .list(items.map { item in
-            guard case .dict(let message) = item else { return item }
+            guard case .dict(let given) = item else { return item }
+            var message = Dict()
+            for pair in given.pairs {
+                if case .none = pair.value { continue }
+                message[pair.key] = pair.value
+            }
             let fields = ["reasoning_content", "thinking", "reasoning"]
-            guard let reasoning = fields.lazy.compactMap({ message[$0] }).first(where: {
-                if case .none = $0 { return false } else { return true }
-            }) else { return item }
+            guard let reasoning = fields.lazy.compactMap({ message[$0] }).first else { return .dict(message) }
             var aliased = Dict([("thinking", reasoning)])
             for pair in message.pairs { aliased[pair.key] = pair.value }
             aliased["reasoning_content"] = reasoning

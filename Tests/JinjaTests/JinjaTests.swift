@@ -179,3 +179,34 @@ extension JinjaSemanticsTests {
         #expect((try? Template("{{ [[[[1]]]] | tojson }}").render(Dict()).string) == "[[[[1]]]]")
     }
 }
+
+extension JinjaSemanticsTests {
+    /// Inputs a review found trapping: each now renders as Python does or throws a JinjaError.
+    @Test func reviewedTrapsThrowOrRender() throws {
+        func render(_ source: String) throws -> String { try Template(source).render(Dict()).string }
+        #expect(try render("{{ {('nan'|float): 1} }}") == "{nan: 1}")
+        #expect(try render("{{ 'ß'.swapcase() }}") == "SS")
+        for source in ["{{ '{-1}'.format(1) }}", "{{ -(-9223372036854775807 - 1) }}", "{{ (-9223372036854775807 - 1)|abs }}",
+                       "{{ (-9223372036854775807 - 1) // -1 }}", "{{ (-9223372036854775807 - 1) is divisibleby(-1) }}",
+                       "{{ '' * 9223372036854775807 }}", "{{ [] * 1000000000000000000 }}",
+                       "{{ [[[[[[1]]]]]]|tojson(indent=4000000) }}", "{{ 'a\nb'|indent(-5) }}{{ 'x' * 100000000 }}"] {
+            do { _ = try render(source) } catch is JinjaError {} catch { Issue.record("\(source): \(error)") }
+        }
+        #expect(throws: JinjaError.self) { try JSON.parse("[123456789012345678901234567890]") }
+    }
+
+    /// transformers runs `{% generation %}` as a call block: a scope of its own.
+    @Test func generationHasItsOwnScope() throws {
+        #expect(try Template("{% generation %}{% set x = 1 %}A{% endgeneration %}[{{ x }}]").render(Dict()).string == "A[]")
+        #expect(throws: JinjaError.self) { try Template("{% for i in [1] %}{% generation %}{% break %}{% endgeneration %}{% endfor %}") }
+    }
+
+    /// Message text keeps its origin through JSON keys, containers printed whole, and strftime_now.
+    @Test func dataSurvivesKeysContainersAndDates() throws {
+        var context = Dict()
+        context["m"] = try JSON.parse(#"{"<|eot_id|>": ["<s>"]}"#, isData: true)
+        let runs = try Template("{% for k, v in m|items %}[{{ k }}]{{ v }}{% endfor %}{{ m|tojson }}{{ strftime_now(m|first) }}")
+            .render(context, now: Date(timeIntervalSince1970: 0)).runs
+        #expect(runs.filter { !$0.isData }.map(\.text) == ["[", "]"])
+    }
+}

@@ -59,6 +59,22 @@ cases = [
  # string methods
  "[{{ s.strip() }}] [{{ s.lstrip() }}] [{{ s.rstrip() }}] [{{ 'xxhixx'.strip('x') }}] {{ 'a,b,,c'.split(',') }} {{ ' a  b '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'a.b.c'.rsplit('.', 1) }}",
  "{{ s.startswith('  He') }} {{ s.endswith(('x', '  ')) }} {{ 'abcabc'.find('c') }} {{ 'abcabc'.rfind('c') }} {{ 'abc'.count('') }} {{ 'a\\nb\\r\\nc'.splitlines() }} {{ 'hello world'.title() }} {{ '{} and {name}'.format(1, name='x') }}",
+ # details a review found (raw ends, round, max ties, attr, big floats, repr escapes, undefined, split)
+ "{% raw %}\nfoo\n    {% endraw %}|{% raw -%}  x  {%- endraw %}|",
+ "{{ 2.5|round }} {{ 3.5|round }} {{ 3|round }} {{ 0.125|round(2) }} {{ 2.675|round(2) }} {{ -0.4|round }} {{ 1.55|round(1, 'floor') }} {{ 1.51|round(1, 'ceil') }}",
+ "{{ ['a', 'A']|max }} {{ ['b', 'B', 'a']|min }} {{ [{'k': 1, 'n': 'x'}, {'k': 1, 'n': 'y'}]|max(attribute='k') }}",
+ "[{{ messages[0]|attr('role') }}] [{{ 'abc'|attr('upper') is defined }}]",
+ "{{ 9007199254740994.0 }} {{ 123456789012345.6 }} {{ 1e15 }} {{ 1e16 }} {{ -2.5e15 }} {{ [9007199254740994.0]|tojson }}",
+ "{{ ['a\xa0b', 'c\u200bd', 'e\u2028f', '\U0001F600', 'caf\xe9', \"it's\"] }}",
+ "[{{ undefined_name|last }}] {{ undefined_name in d }} {{ 'a b  '.split(none, 1) }} {{ '  x  y '.split(none, 1) }} {{ '42\n'|int }} {{ ' 7 '|float }}",
+ "{{ 'one, two_three 4x — don\\'t'|wordcount }} {{ ''|wordcount }} {{ 'ß'.swapcase() }} {{ 'aBc'.swapcase() }}",
+ "{% if true %}{{ 1 if false else x|nosuchfilter }}{% endif %}{{ 'ok' }}",
+ "{{ (x|nosuchfilter) if false else 'soft' }}",
+ "{% if false %}{% for i in [1] %}{{ i|nosuchfilter }}{% endfor %}{% endif %}",
+ "{% if x|nosuchfilter %}{% endif %}done",
+ "{% break %}",
+ "{% macro m() %}{% break %}{% endmacro %}",
+ "{{ {'a': 1}['a'] }} {{ {1: 'one', 1.0: 'float', true: 'bool'} }} {{ 9007199254740993 // -1 }}",
  "{{ d.get('b') }} {{ d.get('zz', 'dflt') }} {{ d.get('zz') }} {{ d.keys() | list }} {{ d.values() | list | length }} {{ '-'.join(['a', 'b']) }} {{ 'ab'.upper() }} {{ 'x'.replace('x', 'y') }}",
 ]
 errors = [
@@ -79,9 +95,7 @@ errors = [
  "{% endfor %}",
 ]
 out = []
-for c in cases:
-    out.append({"template": c, "rendered": env.from_string(c).render(**ctx)})
-for c in errors:
+for c in cases + errors:
     try:
         r = env.from_string(c).render(**ctx); out.append({"template": c, "rendered": r})
     except Exception as e:
