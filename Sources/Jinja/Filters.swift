@@ -36,9 +36,8 @@ extension Builtins {
         case "trim":
             let characters = a.value(0, "chars").flatMap { v -> String? in if case .string(let t) = v { return t.string }; return nil }
             return .string(string(value).stripped(leading: true, trailing: true, characters: characters))
-        case "upper": return .string(string(value).transformed(string(value).string.uppercased()))
-        case "lower": return .string(string(value).transformed(string(value).string.lowercased()))
-        case "capitalize": return .string(string(value).transformed(capitalized(string(value).string)))
+        case "upper", "lower", "capitalize":  // the str methods of the same names, on str(value)
+            return try stringMethod(string(value), name, Arguments(positional: [], keyword: []), r)
         case "title": return .string(string(value).transformed(jinjaTitle(string(value).string)))
         case "replace":
             guard let old = a.value(0, "old"), let new = a.value(1, "new") else { throw r.fail(.type, "replace needs old and new") }
@@ -77,7 +76,7 @@ extension Builtins {
             let attribute = a.value(2, "attribute")
             let items = try r.iterate(value)
             return .list(try sorted(items, key: { item in
-                foldCase(try attribute.map { try lookupPath(item, $0, r) } ?? item, caseSensitive)
+                try sortKey(item, attribute, caseSensitive, r)
             }, reverse: flag(0, "reverse"), r))
         case "unique":
             let caseSensitive = flag(0, "case_sensitive")
@@ -85,7 +84,7 @@ extension Builtins {
             var seen: [Value] = []
             var result: [Value] = []
             for item in try r.iterate(value) {
-                let key = foldCase(try attribute.map { try lookupPath(item, $0, r) } ?? item, caseSensitive)
+                let key = try sortKey(item, attribute, caseSensitive, r)
                 if !seen.contains(where: { Value.equal($0, key) }) { seen.append(key); result.append(item) }
             }
             return .list(result)
@@ -96,7 +95,7 @@ extension Builtins {
             // Python's min and max keep the first of equal items.
             var best: (item: Value, key: Value)?
             for item in items {
-                let key = foldCase(try attribute.map { try lookupPath(item, $0, r) } ?? item, caseSensitive)
+                let key = try sortKey(item, attribute, caseSensitive, r)
                 guard let current = best else { best = (item, key); continue }
                 if name == "min" ? try Value.less(key, current.key) : try Value.less(current.key, key) { best = (item, key) }
             }
@@ -219,6 +218,11 @@ extension Builtins {
         }
         flush()
         return out
+    }
+
+    /// What sort, unique, min and max compare: the item or its `attribute`, case folded unless asked.
+    private static func sortKey(_ item: Value, _ attribute: Value?, _ caseSensitive: Bool, _ r: Renderer) throws -> Value {
+        foldCase(try attribute.map { try lookupPath(item, $0, r) } ?? item, caseSensitive)
     }
 
     /// Strings compare case-insensitively unless asked (Jinja2's `ignore_case`).

@@ -41,12 +41,9 @@ struct Parser {
     }
 
     /// Runs `body` one level deeper.
-    private mutating func nested<T>(line: Int?, _ body: (inout Parser) throws -> T) throws -> T {
-        depth += 1
+    private mutating func nested<T>(line: Int, _ body: (inout Parser) throws -> T) throws -> T {
+        try deeper(line)
         defer { depth -= 1 }
-        guard depth <= Parser.maxDepth else {
-            throw JinjaError(.limit, "the template nests statements or expressions more than \(Parser.maxDepth) deep", line: line)
-        }
         return try body(&self)
     }
 

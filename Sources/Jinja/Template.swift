@@ -107,17 +107,11 @@ final class Renderer {
             self.line = line
             try assign(target, try evaluate(expr))
         case .assignBlock(let name, let filters, let body, let line):
-            var value = Value.string(try capture(body))
-            self.line = line
-            for filter in filters { value = try Builtins.filter(filter, value, self) }
-            scopes[scopes.count - 1][name] = value
+            scopes[scopes.count - 1][name] = try filtered(body, filters, line: line)
         case .macro(let macro, _):
             scopes[scopes.count - 1][macro.name] = .function(makeMacro(macro))
         case .filterBlock(let filters, let body, let line):
-            var value = Value.string(try capture(body))
-            self.line = line
-            for filter in filters { value = try Builtins.filter(filter, value, self) }
-            try emit(value.text)
+            try emit(try filtered(body, filters, line: line).text)
         case .loopControl(let isBreak, _):
             return isBreak ? .breakLoop : .continueLoop
         case .generation(let body):
@@ -135,6 +129,14 @@ final class Renderer {
         if output.count > Renderer.maxLength {
             throw fail(.limit, "the rendering exceeds \(Renderer.maxLength >> 20) Mi characters; the template loops without end")
         }
+    }
+
+    /// A block's rendering through its filters (`{% set x | f %}…`, `{% filter f %}…`).
+    private func filtered(_ body: [Node], _ filters: [FilterCall], line: Int) throws -> Value {
+        var value = Value.string(try capture(body))
+        self.line = line
+        for filter in filters { value = try Builtins.filter(filter, value, self) }
+        return value
     }
 
     /// Renders `nodes` into a string of their own, as `{% set %}` blocks, filters and macros do.
@@ -355,7 +357,7 @@ final class Renderer {
         case .undefined: return []
         case .list(let items), .tuple(let items): return items.values
         case .dict(let dict): return dict.keys
-        case .string(let text): return (0..<text.count).map { .string(text.slice($0..<($0 + 1))) }
+        case .string(let text): return text.slices((0..<text.count).map { $0..<($0 + 1) }).map { .string($0) }
         default: throw fail(.type, "'\(value.typeName)' object is not iterable")
         }
     }

@@ -57,18 +57,30 @@ public struct Text: Sendable, CustomStringConvertible {
     }
 
     /// The scalars at offsets `range` (clamped to the text).
-    public func slice(_ range: Range<Int>) -> Text {
-        let lower = max(0, min(range.lowerBound, count))
-        let upper = max(lower, min(range.upperBound, count))
+    public func slice(_ range: Range<Int>) -> Text { slices([range])[0] }
+
+    /// The scalars at each of `ranges` (sorted by start, clamped to the text), walking the string once:
+    /// splitting a long message into many pieces stays linear.
+    func slices(_ ranges: [Range<Int>]) -> [Text] {
         let scalars = string.unicodeScalars
-        let start = scalars.index(scalars.startIndex, offsetBy: lower)
-        let end = scalars.index(start, offsetBy: upper - lower)
-        var result = Text(String(scalars[start..<end]))
-        result.dataRanges = dataRanges.compactMap { data in
-            let from = max(data.lowerBound, lower), to = min(data.upperBound, upper)
-            return from < to ? (from - lower)..<(to - lower) : nil
+        var index = scalars.startIndex, offset = 0
+        func advance(to target: Int) {
+            if target > offset { index = scalars.index(index, offsetBy: target - offset); offset = target }
         }
-        return result
+        return ranges.map { range in
+            let lower = max(0, min(range.lowerBound, count))
+            let upper = max(lower, min(range.upperBound, count))
+            if lower < offset { index = scalars.startIndex; offset = 0 }  // out of order: start over
+            advance(to: lower)
+            let start = index
+            advance(to: upper)
+            var piece = Text(String(scalars[start..<index]))
+            piece.dataRanges = dataRanges.compactMap { data in
+                let from = max(data.lowerBound, lower), to = min(data.upperBound, upper)
+                return from < to ? (from - lower)..<(to - lower) : nil
+            }
+            return piece
+        }
     }
 
     /// A new string computed from this one: data if any of this text was data.
@@ -143,35 +155,32 @@ extension Text {
             }
             return pieces
         }
-        var pieces: [Text] = []
+        return pieces(between: occurrences(of: separator, limit: limit), width: separator.count)
+    }
+
+    /// The text around separators of `width` scalars found at `offsets` (sorted).
+    private func pieces(between offsets: [Int], width: Int) -> [Text] {
+        var ranges: [Range<Int>] = []
         var start = 0
-        for offset in occurrences(of: separator, limit: limit) {
-            pieces.append(slice(start..<offset))
-            start = offset + separator.count
+        for offset in offsets {
+            ranges.append(start..<offset)
+            start = offset + width
         }
-        pieces.append(slice(start..<count))
-        return pieces
+        ranges.append(start..<count)
+        return slices(ranges)
     }
 
     /// Python's `str.rsplit(sep, maxsplit)` with a separator.
     func rsplit(separator: Text, maxSplit: Int) -> [Text] {
         let all = occurrences(of: separator)
-        let used = maxSplit < 0 ? all : Array(all.suffix(maxSplit))
-        var pieces: [Text] = []
-        var start = 0
-        for offset in used {
-            pieces.append(slice(start..<offset))
-            start = offset + separator.count
-        }
-        pieces.append(slice(start..<count))
-        return pieces
+        return pieces(between: maxSplit < 0 ? all : Array(all.suffix(maxSplit)), width: separator.count)
     }
 
     /// Python's `str.replace(old, new, count)`: the untouched parts keep their origin.
     func replacing(_ old: Text, with new: Text, limit: Int = -1) -> Text {
         if old.isEmpty {
             // Python inserts `new` between every scalar (and at both ends).
-            var pieces = (0..<count).map { slice($0..<($0 + 1)) }
+            var pieces = slices((0..<count).map { $0..<($0 + 1) })
             pieces.insert(Text(""), at: 0)
             pieces.append(Text(""))
             return Text.joined(pieces, separator: new)
