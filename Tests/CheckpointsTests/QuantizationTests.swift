@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Checkpoints
 import TensorCore
@@ -194,5 +195,37 @@ private func deq(_ type: GGMLType, _ block: [UInt8], _ count: Int) throws -> [Fl
             #expect(floatToHalf(x) == Float16(x).bitPattern, "\(x)")
         }
         #endif
+    }
+}
+
+/// Every block format against gguf-py's dequantization (llama.cpp's own Python package) on random
+/// blocks, bit for bit (Tests/Fixtures/generate/dequantize_reference.py).
+@Suite struct DequantizeReferenceTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let type: String, count: Int, bytes: [UInt8], bits: [UInt32]
+        var testDescription: String { type }
+    }
+
+    static let cases: [Case] = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/dequantize_reference.json")
+        guard let data = try? Data(contentsOf: url),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let cases = json["cases"] as? [[String: Any]] else { return [] }
+        return cases.map { c in
+            let hex = Array((c["bytes"] as! String).utf8)
+            let bytes = stride(from: 0, to: hex.count, by: 2).map { UInt8(String(decoding: hex[$0..<($0 + 2)], as: UTF8.self), radix: 16)! }
+            return Case(type: c["type"] as! String, count: c["count"] as! Int, bytes: bytes,
+                        bits: (c["float_bits"] as! [NSNumber]).map { $0.uint32Value })
+        }
+    }()
+
+    @Test func everyFormatHasItsCase() { #expect(Self.cases.count == 10) }
+
+    @Test(arguments: cases)
+    func matchesGGUFPy(_ c: Case) throws {
+        let type = try #require(GGMLType.allCases.first { $0.name == c.type })
+        let values = try c.bytes.withUnsafeBytes { try dequantize(type, $0, count: c.count) }
+        let mismatches = zip(values.map(\.bitPattern), c.bits).enumerated().filter { $0.element.0 != $0.element.1 }
+        #expect(mismatches.isEmpty, "\(c.type): \(mismatches.count) of \(c.count) differ, first at \(mismatches.first?.offset ?? -1)")
     }
 }

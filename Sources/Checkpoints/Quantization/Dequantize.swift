@@ -6,6 +6,8 @@
 //   Q4_0  x = (q − 8)·d                 Q4_1  x = q·d + m
 //   Q5_0  x = (q − 16)·d, q = 4 low bits | 1 high bit from qh     Q5_1  x = q·d + m
 //   Q8_0  x = q·d (q int8)
+//   Q2_K  256 = 16 sub-blocks of 16; 4-bit scale and min per sub-block, x = d·sc·q − dmin·m, q 2 bits
+//   Q3_K  256 = 16 sub-blocks of 16; 6-bit scale each, x = d·(sc − 32)·(q − 4·!h), q 2 bits, h from hmask
 //   Q4_K  256 = 8 sub-blocks of 32; 6-bit scale and min per sub-block, x = d·sc·q − dmin·m
 //   Q5_K  as Q4_K with a fifth bit from qh
 //   Q6_K  256 = 16 sub-blocks of 16; int8 scale each, x = d·sc·(q − 32), q = 4 low bits | 2 high bits
@@ -38,7 +40,9 @@ public func dequantize(_ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count:
         case .q4_K: for i in 0..<blocks { dequantizeQ4_K(b + i * 144, y + i * 256) }
         case .q5_K: for i in 0..<blocks { dequantizeQ5_K(b + i * 176, y + i * 256) }
         case .q6_K: for i in 0..<blocks { dequantizeQ6_K(b + i * 210, y + i * 256) }
-        case .q8_1, .q2_K, .q3_K, .q8_K: return false
+        case .q2_K: for i in 0..<blocks { dequantizeQ2_K(b + i * 84, y + i * 256) }
+        case .q3_K: for i in 0..<blocks { dequantizeQ3_K(b + i * 110, y + i * 256) }
+        case .q8_1, .q8_K: return false
         }
         return true
     }
@@ -104,6 +108,39 @@ func dequantizeQ8_0(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
 }
 
 // MARK: - K-quants, 256-element super-blocks
+
+/// { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }. Element 128c + 32s + l is bits 2s of byte 32c + l;
+/// its sub-block of 16 (8c + 2s + l/16) has scale and min in the low and high nibble of scales[…].
+func dequantizeQ2_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    let d = halfToFloat(u16(b, 80)), dmin = halfToFloat(u16(b, 82))
+    let scales = b, qs = b + 16
+    for element in 0..<256 {
+        let (c, s, l) = (element / 128, (element / 32) % 4, element % 32)
+        let packed = byte(scales, element / 16)
+        let dl = d * Float(packed & 0xF), ml = dmin * Float(packed >> 4)
+        y[element] = dl * Float((byte(qs, 32 * c + l) >> (2 * s)) & 3) - ml
+    }
+}
+
+/// { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }. Quants as Q2_K's; element 128c + 32s + l takes
+/// 4 off its value when bit 4c + s of hmask[l] is clear. Sub-block i's 6-bit scale: the low nibble of
+/// scales[i] (i < 8) or the high nibble of scales[i − 8], and bits 2(i/4) of scales[8 + i % 4] on top.
+func dequantizeQ3_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    let d = halfToFloat(u16(b, 108))
+    let hmask = b, qs = b + 32, packed = b + 96
+    var subScales = [Float](repeating: 0, count: 16)
+    for i in 0..<16 {
+        let low = i < 8 ? byte(packed, i) & 0xF : byte(packed, i - 8) >> 4
+        let high = (byte(packed, 8 + i % 4) >> (2 * (i / 4))) & 3
+        subScales[i] = d * Float(Int8(truncatingIfNeeded: low | (high << 4)) &- 32)
+    }
+    for element in 0..<256 {
+        let (c, s, l) = (element / 128, (element / 32) % 4, element % 32)
+        let low = (byte(qs, 32 * c + l) >> (2 * s)) & 3
+        let high = (byte(hmask, l) >> (4 * c + s)) & 1
+        y[element] = subScales[element / 16] * Float(low - (high == 0 ? 4 : 0))
+    }
+}
 
 /// The 6-bit scale and min of sub-block j, packed in 12 bytes (ggml's get_scale_min_k4).
 @inline(__always)
