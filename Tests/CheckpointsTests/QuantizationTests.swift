@@ -221,6 +221,17 @@ private func deq(_ type: GGMLType, _ block: [UInt8], _ count: Int) throws -> [Fl
 
     @Test func everyFormatHasItsCase() { #expect(Self.cases.count == 10) }
 
+    /// A format Scalpel cannot read is refused with the tensor and the type, never read as another.
+    @Test func unreadFormatsAreRefusedByName() {
+        let block = [UInt8](repeating: 0, count: GGMLType.q8_K.byteCount(elements: 256) ?? 0)
+        do {
+            _ = try block.withUnsafeBytes { try dequantize(.q8_K, $0, count: 256, tensor: "blk.0.ffn_up.weight") }
+            Issue.record("Q8_K was read")
+        } catch {
+            #expect("\(error)".contains("Q8_K") && "\(error)".contains("blk.0.ffn_up.weight"), "\(error)")
+        }
+    }
+
     @Test(arguments: cases)
     func matchesGGUFPy(_ c: Case) throws {
         let type = try #require(GGMLType.allCases.first { $0.name == c.type })
