@@ -40,7 +40,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     }
 
     public init(tokens: [String], merges mergeList: [String], specialTokens: [Int32], userDefined: [Int32] = [],
-                preTokenizer: BPEPreTokenizer, ignoreMerges: Bool = false,
+                preTokenizer: BPEPreTokenizer, ignoreMerges: Bool = false, strips: [Int32: SpecialTokenSplitter.Strip] = [:],
                 bosID: Int32? = nil, eosID: Int32? = nil, addBOS: Bool = false) throws(TokenizerError) {
         vocabulary = tokens
         var ids: [String: Int32] = [:]
@@ -60,9 +60,11 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         self.merges = merges
         self.preTokenizer = preTokenizer
         self.ignoreMerges = ignoreMerges
-        userSplitter = SpecialTokenSplitter(Dictionary(userDefined.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }))
+        userSplitter = SpecialTokenSplitter(Dictionary(userDefined.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }),
+                                            strips: strips)
         specialTokenIDs = Set(specialTokens)
-        splitter = SpecialTokenSplitter(Dictionary(specialTokens.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }))
+        splitter = SpecialTokenSplitter(Dictionary(specialTokens.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }),
+                                        strips: strips)
         self.bosID = bosID
         self.eosID = eosID
         self.addBOS = addBOS

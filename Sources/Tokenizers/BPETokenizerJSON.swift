@@ -8,7 +8,11 @@ import Foundation
 extension BPETokenizer {
     public convenience init(tokenizerJSON json: JSONValue, config: JSONValue?) throws {
         guard let model = json["model"], case .object(let vocab)? = model["vocab"] else { throw TokenizerError.missingField("model.vocab") }
-        let added = try Self.addedTokens(json)
+        let refuse: (String, JSONValue?) -> TokenizerError = { section, value in
+            .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(160) ?? "")")
+        }
+        let hasNormalizer = (json["normalizer"] ?? .null) != .null
+        let added = try AddedTokens.read(json, hasNormalizer: hasNormalizer, refuse)
         let count = max(vocab.count, (added.map { Int($0.id) }.max() ?? -1) + 1)
         var tokens = [String?](repeating: nil, count: count)
         for (token, value) in vocab {
@@ -34,33 +38,16 @@ extension BPETokenizer {
         let preTokenizer = try Self.preTokenizer(json)
         let (bos, eos) = try PostProcessor.framing(json["post_processor"] ?? .null, ids: { name in
             dense.firstIndex(of: name).map { Int32($0) }
-        }, { section, value in .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(160) ?? "")") })
+        }, refuse)
         func id(_ key: String) -> Int32? {
-            guard let config else { return nil }
-            var content: String?
-            switch config[key] {
-            case .string(let text)?: content = text
-            case .object?: if case .string(let text)? = config[key]?["content"] { content = text }
-            default: break
-            }
-            return content.flatMap { text in dense.firstIndex(of: text).map { Int32($0) } }
+            AddedTokens.configured(config, key).flatMap { text in dense.firstIndex(of: text).map { Int32($0) } }
         }
         try self.init(tokens: dense, merges: merges, specialTokens: added.filter(\.special).map(\.id),
                       userDefined: added.filter { !$0.special }.map(\.id), preTokenizer: preTokenizer,
-                      ignoreMerges: model["ignore_merges"] == .bool(true),
+                      ignoreMerges: model["ignore_merges"] == .bool(true), strips: AddedTokens.strips(added),
                       bosID: bos ?? id("bos_token"), eosID: eos ?? id("eos_token"), addBOS: bos != nil)
         addEOS = eos != nil
         if let normalizer = json["normalizer"], normalizer != .null { normalizesNFC = Self.isNFC(normalizer) }
-    }
-
-    static func addedTokens(_ json: JSONValue) throws -> [(id: Int32, content: String, special: Bool)] {
-        guard case .array(let list)? = json["added_tokens"] else { return [] }
-        return try list.map { entry in
-            guard case .string(let content)? = entry["content"], case .integer(let raw)? = entry["id"], let id = Int32(exactly: raw), id >= 0 else {
-                throw TokenizerError.missingField("added_tokens entries with content and an id in 0...\(Int32.max)")
-            }
-            return (id, content, entry["special"] == .bool(true))
-        }
     }
 
     /// The pre-tokenizer a tokenizer.json describes, as regexes applied in order: `ByteLevel` (GPT-2's

@@ -45,7 +45,7 @@ extension SentencePieceTokenizer {
         }
 
         let normalizer = try Self.normalizer(json["normalizer"] ?? .null, refuse)
-        let added = try Self.addedTokens(json, hasNormalizer: normalizer.prependToEveryRun || normalizer.replaceSpaces, refuse)
+        let added = try AddedTokens.read(json, hasNormalizer: normalizer.prependToEveryRun || normalizer.replaceSpaces, refuse)
         // Ids: model.vocab's, and the added tokens' (which may repeat a vocab entry or extend the vocabulary).
         let count = max(vocab.count, Int(added.map(\.id).max() ?? -1) + 1)
         let incomplete = TokenizerError.missingField("a token for every id 0..<\(count) in model.vocab and added_tokens")
@@ -99,49 +99,12 @@ extension SentencePieceTokenizer {
         whitespace.metaspace = try Self.metaspace(json["pre_tokenizer"] ?? .null, in: "pre_tokenizer", refuse)
         let decoder = try Self.decoder(json["decoder"] ?? .null, refuse)
         let (leading, trailing) = try PostProcessor.framing(json["post_processor"] ?? .null, ids: { ids[ExactText($0)] }, refuse)
-        func configured(_ key: String) -> Int32? {
-            var content: String?
-            switch config?[key] {
-            case .string(let text)?: content = text
-            case .object?: if case .string(let text)? = config?[key]?["content"] { content = text }
-            default: break
-            }
-            return content.flatMap { ids[ExactText($0)] }
-        }
-        var strips: [Int32: SpecialTokenSplitter.Strip] = [:]
-        for token in added where !token.strip.isEmpty { strips[token.id] = token.strip }
+        func configured(_ key: String) -> Int32? { AddedTokens.configured(config, key).flatMap { ids[ExactText($0)] } }
         self.init(tokens: pieces, types: types, order: .pairRank(pairs), whitespace: whitespace, decoder: decoder,
-                  ignoreMerges: model["ignore_merges"] == .bool(true), strips: strips,
+                  ignoreMerges: model["ignore_merges"] == .bool(true), strips: AddedTokens.strips(added),
                   bosID: leading ?? configured("bos_token"), eosID: trailing ?? configured("eos_token"), unknownID: unknownID,
                   addBOS: leading != nil)
         addEOS = trailing != nil
-    }
-
-    /// Added tokens, with the flags that change ids checked: `single_word` is refused; `normalized` only
-    /// where no normalizer runs and every token agrees (HF then matches them all in the raw text too).
-    static func addedTokens(_ json: JSONValue, hasNormalizer: Bool, _ refuse: (String, JSONValue?) -> TokenizerError) throws
-        -> [(id: Int32, content: String, special: Bool, strip: SpecialTokenSplitter.Strip)] {
-        guard let list = json["added_tokens"], list != .null else { return [] }
-        guard case .array(let entries) = list else { throw TokenizerError.missingField("added_tokens as a list") }
-        var normalized: Set<Bool> = []
-        let tokens = try entries.map { entry in
-            guard case .string(let content)? = entry["content"], !content.isEmpty, case .integer(let raw)? = entry["id"],
-                  let id = Int32(exactly: raw), id >= 0 else {
-                throw TokenizerError.missingField("added_tokens entries with content and an id in 0...\(Int32.max)")
-            }
-            if entry["single_word"] == .bool(true) { throw refuse("added_tokens single_word true ('\(content)')", nil) }
-            normalized.insert(entry["normalized"] == .bool(true))
-            var strip: SpecialTokenSplitter.Strip = []
-            if entry["lstrip"] == .bool(true) { strip.insert(.left) }
-            if entry["rstrip"] == .bool(true) { strip.insert(.right) }
-            return (id, content, entry["special"] == .bool(true), strip)
-        }
-        // A normalized token is matched in the normalized text, after the others: with Prepend it would
-        // need "▁" in front to match, and it would move the dummy prefix.
-        if normalized.contains(true) && (hasNormalizer || normalized.count > 1) {
-            throw refuse(hasNormalizer ? "added_tokens normalized true with a normalizer" : "added_tokens normalized true mixed with false", nil)
-        }
-        return tokens
     }
 
     /// The normalizer's part of `Whitespace`: null, `Prepend("▁")`, `Replace(" ", "▁")`, or a Sequence of them.

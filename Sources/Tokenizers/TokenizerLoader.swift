@@ -100,11 +100,12 @@ public enum TokenizerLoader {
     /// tokenizer_config.json's `chat_template` (a string; a list of named templates takes "default").
     public static func chatTemplateResult(folder: String) -> Result<ChatTemplate, TokenizerError> {
         let url = URL(fileURLWithPath: folder)
+        let config = FileManager.default.contents(atPath: url.appendingPathComponent("tokenizer_config.json").path)
+            .flatMap { data in try? data.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) } }
         var text: String?
         if let data = FileManager.default.contents(atPath: url.appendingPathComponent("chat_template.jinja").path) {
             text = String(decoding: data, as: UTF8.self)
-        } else if let data = FileManager.default.contents(atPath: url.appendingPathComponent("tokenizer_config.json").path),
-                  let json = try? data.withUnsafeBytes({ try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }) {
+        } else if let json = config {
             switch json["chat_template"] {
             case .string(let template)?: text = template
             case .array(let named)?:
@@ -113,20 +114,9 @@ public enum TokenizerLoader {
             }
         }
         guard let text else { return .failure(.noChatTemplate) }
-        let config = FileManager.default.contents(atPath: url.appendingPathComponent("tokenizer_config.json").path)
-            .flatMap { data in try? data.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) } }
-        // tokenizer_config.json writes a special token as its text, or as an AddedToken object.
-        func tokenText(_ key: String) -> String {
-            switch config?[key] {
-            case .string(let s)?: return s
-            case let object?:
-                if case .string(let s)? = object["content"] { return s }
-                return ""
-            default: return ""
-            }
-        }
         return Result { () throws(TokenizerError) in
-            try ChatTemplate(source: text, bosToken: tokenText("bos_token"), eosToken: tokenText("eos_token"))
+            try ChatTemplate(source: text, bosToken: AddedTokens.configured(config, "bos_token") ?? "",
+                             eosToken: AddedTokens.configured(config, "eos_token") ?? "")
         }
     }
 

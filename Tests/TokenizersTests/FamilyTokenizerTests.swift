@@ -25,3 +25,29 @@ struct FamilyTokenizerTests {
         }
     }
 }
+
+extension FamilyTokenizerTests {
+    /// Added tokens that take whitespace with them (`lstrip`, `rstrip`) in a byte-level BPE tokenizer.json
+    /// give Hugging Face `tokenizers`' ids (Tests/Fixtures/generate/added_token_strips.py).
+    @Test func addedTokensTakeTheirWhitespace() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/added_token_strips.json")
+        let reference = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as? [String: Any])
+        let flags = try #require(reference["flags"] as? [String: String])
+        let url = Fixtures.goldenRoot.appendingPathComponent("families/gpt2/hf/tokenizer.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        json["added_tokens"] = (json["added_tokens"] as? [[String: Any]])?.map { token in
+            var token = token
+            if let flag = flags[token["content"] as? String ?? ""] { token[flag] = true }
+            return token
+        }
+        let edited = try JSONSerialization.data(withJSONObject: json)
+        let parsed = try edited.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
+        let tokenizer = try BPETokenizer(tokenizerJSON: parsed, config: nil)
+        let cases = try #require(reference["cases"] as? [[String: Any]])
+        #expect(cases.count == 6)
+        for c in cases {
+            let text = c["text"] as! String, ids = (c["ids"] as! [Int]).map(Int32.init)
+            #expect(tokenizer.encode(text, addSpecialTokens: false) == ids, "\(text.debugDescription)")
+        }
+    }
+}
