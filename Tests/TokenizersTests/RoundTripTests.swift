@@ -36,7 +36,11 @@ struct RoundTripTests {
     @Test(arguments: vocabularies)
     func decodingGivesTheTextBack(_ name: String) throws {
         let file = try GGUFFile(path: LlamaCppTestFiles.folder.appendingPathComponent("ggml-vocab-\(name).gguf").path)
-        guard let tokenizer = try? TokenizerLoader.load(gguf: file.metadata) else { return }  // refused models: tested elsewhere
+        // The tokenizer models Scalpel refuses by name (tested elsewhere) are the only ones skipped.
+        guard let tokenizer = try? TokenizerLoader.load(gguf: file.metadata) else {
+            #expect(LlamaCppTestFiles.otherModels.union(["nomic-bert-moe"]).contains(name), "\(name) did not load")
+            return
+        }
         let isSentencePiece = tokenizer is SentencePieceTokenizer
         for text in UnseenTexts.all where !(isSentencePiece && text.contains("</s>")) {
             let ids = tokenizer.encode(text, addSpecialTokens: false, parseSpecial: false)
