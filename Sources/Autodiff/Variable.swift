@@ -21,12 +21,16 @@ public final class Variable {
     public var grad: Tensor?
     /// Packed gradient [k, slice] of the masked slices; nil until something flows in.
     public var maskedGrad: Tensor?
+    /// A weight kept in its file's encoding (a quantized GGUF tensor). `value` then holds only the
+    /// trainable slices, packed [k, slice] like the gradient (empty when the weight is frozen), and the
+    /// products decode the rest a panel at a time (`decodePanel`).
+    public let encoded: (any EncodedMatrix)?
 
     let parents: [Variable]
     /// Receives this node's gradient and accumulates into the parents' gradients.
     var backwardClosure: ((Tensor) -> Void)?
 
-    public var shape: [Int] { value.shape }
+    public var shape: [Int] { encoded?.shape ?? value.shape }
 
     /// A leaf: an input (`requiresGrad: false`) or a dense trainable parameter.
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String? = nil) {
@@ -34,7 +38,23 @@ public final class Variable {
         self.requiresGrad = requiresGrad
         self.name = name
         self.mask = nil
+        self.encoded = nil
         self.parents = []
+    }
+
+    /// A weight left in its encoding: frozen without a mask; with one, its selected rows or columns are
+    /// decoded once into `value` ([k, slice]) and train there.
+    public init(encoded matrix: any EncodedMatrix, mask: GradientMask?, name: String) throws(GradientMaskError) {
+        if let mask, mask.parameterShape != matrix.shape {
+            throw .shapeMismatch(parameter: name, maskShape: mask.parameterShape, parameterShape: matrix.shape)
+        }
+        self.encoded = matrix
+        self.mask = mask
+        self.requiresGrad = mask != nil
+        self.name = name
+        self.parents = []
+        self.value = Tensor(shape: [0])
+        if let mask { self.value = Self.decodeSlices(matrix, mask) }
     }
 
     /// A trainable leaf whose gradient exists only for the slices `mask` names.
@@ -46,6 +66,7 @@ public final class Variable {
         self.requiresGrad = true
         self.name = name ?? mask.parameter
         self.mask = mask
+        self.encoded = nil
         self.parents = []
     }
 
@@ -55,6 +76,7 @@ public final class Variable {
         self.requiresGrad = parents.contains { $0.requiresGrad }
         self.name = nil
         self.mask = nil
+        self.encoded = nil
         self.parents = requiresGrad ? parents : []
         self.backwardClosure = requiresGrad ? backward : nil
     }

@@ -50,13 +50,34 @@ public struct LoadedModel: @unchecked Sendable {
     public let chatTemplate: Result<ChatTemplate, TokenizerError>
 }
 
+/// Where a GGUF's weights live while a model runs.
+public enum WeightStorage: String, Sendable, CaseIterable {
+    /// Compact tensors (F16, BF16, the quantized types) stay in the memory-mapped file, decoded a panel
+    /// at a time by each product; F32 tensors and norms are copied.
+    case asStored = "stored"
+    /// Every tensor decoded to Float32 at load: the reference the stored path is checked against.
+    case float32
+
+    /// `SCALPEL_WEIGHTS=stored|float32`, for comparing the two on any command; `stored` when unset.
+    public static func fromEnvironment() throws -> WeightStorage {
+        guard let text = ProcessInfo.processInfo.environment["SCALPEL_WEIGHTS"], !text.isEmpty else { return .asStored }
+        guard let storage = WeightStorage(rawValue: text) else {
+            throw UserFileError(path: "SCALPEL_WEIGHTS", reason: "is '\(text)'; it takes stored (weights kept in the file's format, the default) or float32 (every weight decoded at load)")
+        }
+        return storage
+    }
+}
+
 public enum ModelLoader {
     public static var supportedArchitectures: [String] { DecoderFamily.all.map(\.family.rawValue) + ["bert"] }
 
-    /// Loads a checkpoint (alias, GGUF file, safetensors file or Hugging Face folder), dequantizing every
-    /// weight to Float32 once.
+    /// Loads a checkpoint (alias, GGUF file, safetensors file or Hugging Face folder).
     /// - neurons: FFN neurons to make trainable; their owned rows and columns get gradient masks.
-    public static func load(_ model: String, trainableNeurons neurons: NeuronSelection? = nil) throws -> LoadedModel {
+    /// - storage: a GGUF's compact weights stay in the file's encoding (`asStored`), or are decoded to
+    ///   Float32 once (`float32`, the reference; both compute the same bits).
+    public static func load(_ model: String, trainableNeurons neurons: NeuronSelection? = nil,
+                            storage: WeightStorage? = nil) throws -> LoadedModel {
+        let storage = try storage ?? WeightStorage.fromEnvironment()
         let path = try ModelAliases.resolve(model)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -66,14 +87,14 @@ public enum ModelLoader {
         switch format {
         case .gguf:
             let file = try CheckpointFormat.reading(weightsPath) { try GGUFFile(file: mapped) }
-            return try loadGGUF(file, path: weightsPath, neurons: neurons)
+            return try loadGGUF(file, path: weightsPath, neurons: neurons, storage: storage)
         case .safetensors:
             return try loadFolder(URL(fileURLWithPath: weightsPath).deletingLastPathComponent().path, neurons: neurons)
         }
     }
 
     /// A GGUF of any decoder family: its metadata says which.
-    static func loadGGUF(_ file: GGUFFile, path: String, neurons: NeuronSelection?) throws -> LoadedModel {
+    static func loadGGUF(_ file: GGUFFile, path: String, neurons: NeuronSelection?, storage: WeightStorage) throws -> LoadedModel {
         guard let architecture = file.metadata["general.architecture"]?.string else {
             throw UserFileError(path: path, reason: "\(ModelError.missingMetadata(key: "general.architecture"))")
         }
@@ -84,7 +105,8 @@ public enum ModelLoader {
         let config = try CheckpointFormat.reading(path) {
             try family.config(gguf: file.metadata, tensorShapes: shapes) { try file.dequantized($0) }
         }
-        let source = WeightSource(shapes: shapes) { try file.dequantized($0) }
+        var source = WeightSource(shapes: shapes, load: { try file.dequantized($0) })
+        if storage == .asStored { source.encoded = { GGUFMatrix(file: file, name: $0) } }
         let model = try decoder(config, source, neurons: neurons)
         let tokenizer = try CheckpointFormat.reading(path) { try TokenizerLoader.load(gguf: file.metadata) }
         return LoadedModel(path: path, architecture: architecture, model: .decoder(model), tokenizer: tokenizer,

@@ -5,6 +5,8 @@ import TensorCore
 struct WeightSource {
     let shapes: [String: [Int]]
     let load: (String) throws -> [Float]
+    /// The tensor left in its file's encoding, where the source keeps it so; nil to load it as Float32.
+    var encoded: (String) -> (any EncodedMatrix)? = { _ in nil }
 
     func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
         guard let found = shapes[name] else { throw ModelError.missingTensor(name) }
@@ -19,6 +21,10 @@ struct WeightSource {
 
     /// The tensor as a model parameter: trainable in the slices `mask` names, frozen without one.
     func parameter(_ name: String, _ shape: [Int], mask: GradientMask?) throws -> Variable {
+        if let matrix = encoded(name) {
+            guard matrix.shape == shape else { throw ModelError.wrongShape(tensor: name, expected: shape, found: matrix.shape) }
+            return try Variable(encoded: matrix, mask: mask, name: name)
+        }
         let value = Tensor(shape: shape, scalars: try tensor(name, shape))
         return try mask.map { try Variable(value, mask: $0, name: name) } ?? Variable(value, name: name)
     }
@@ -27,7 +33,7 @@ struct WeightSource {
 extension WeightSource {
     /// Weights given as named tensors (tiny test models, or weights built in memory).
     init(tensors: [String: TensorCore.Tensor]) {
-        self.init(shapes: tensors.mapValues(\.shape)) { name in tensors[name]!.scalars }
+        self.init(shapes: tensors.mapValues(\.shape), load: { name in tensors[name]!.scalars })
     }
 }
 

@@ -29,6 +29,11 @@ struct ParameterSlices {
                     return
                 }
                 let length = mask.sliceLength
+                if variable.encoded != nil {
+                    // An encoded weight keeps its trainable slices packed, in the gradient's own order.
+                    for packed in 0..<(mask.indices.count * length) { update(&p[packed], g[packed], packed) }
+                    return
+                }
                 for j in 0..<mask.indices.count {
                     let (start, stride) = mask.slice(j)
                     for e in 0..<length {

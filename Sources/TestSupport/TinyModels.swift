@@ -145,9 +145,11 @@ public enum TinyModels {
         try JSONSerialization.data(withJSONObject: tokenizer, options: [.sortedKeys]).write(to: folder.appendingPathComponent("tokenizer.json"))
     }
 
-    /// Writes a tiny Llama as an F32 GGUF with a byte-level vocabulary, so ModelLoader can read it.
+    /// Writes a tiny Llama as a GGUF with a byte-level vocabulary, so ModelLoader can read it; every
+    /// tensor F32 unless `encode` gives it another type and its bytes.
     public static func writeLlamaGGUF(_ url: URL, architecture: String = "llama", tensors: [String: Tensor], config c: DecoderConfig,
-                                      extraMetadata: [(String, GGUFValue)] = []) throws {
+                                      extraMetadata: [(String, GGUFValue)] = [],
+                                      encode: (String, Tensor) throws -> (GGMLType, [UInt8])? = { _, _ in nil }) throws {
         let tokens = (0..<c.vocabularySize).map { i in i < 256 ? String(ByteLevel.byteToScalar[i]) : "tok\(i)" }
         var gemmaKeys: [(String, GGUFValue)] = []
         if architecture == "gemma3", let window = c.attention.windows.compactMap({ $0 }).first {
@@ -171,8 +173,9 @@ public enum TinyModels {
         try writer.writeHeader(tensorCount: tensors.count, metadataCount: metadata.count)
         for (k, v) in metadata { try writer.writeKeyValue(k, v) }
         let names = tensors.keys.sorted()
-        for name in names { try writer.writeTensorInfo(name: name, type: .f32, shape: tensors[name]!.shape) }
-        for name in names { try quantize(tensors[name]!.scalars, to: .f32).withUnsafeBytes { try writer.writeTensorData($0) } }
+        let encoded = try names.map { name in try encode(name, tensors[name]!) ?? (.f32, quantize(tensors[name]!.scalars, to: .f32)) }
+        for (name, data) in zip(names, encoded) { try writer.writeTensorInfo(name: name, type: data.0, shape: tensors[name]!.shape) }
+        for data in encoded { try data.1.withUnsafeBytes { try writer.writeTensorData($0) } }
         try writer.finish()
     }
 }

@@ -19,35 +19,43 @@ public func dequantize(_ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count:
     }
     var out = [Float](repeating: 0, count: count)
     if count == 0 { return out }
-    let supported = out.withUnsafeMutableBufferPointer { y -> Bool in
-        let y = y.baseAddress!
-        let blocks = count / type.blockSize
-        let b = bytes.baseAddress!
-        switch type {
-        case .f32: for i in 0..<count { y[i] = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-        case .f16: for i in 0..<count { y[i] = halfToFloat(u16(b, 2 * i)) }
-        case .bf16: for i in 0..<count { y[i] = bfloat16ToFloat(u16(b, 2 * i)) }
-        case .f64: for i in 0..<count { y[i] = Float(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-        case .i8: for i in 0..<count { y[i] = Float(Int8(bitPattern: b.load(fromByteOffset: i, as: UInt8.self))) }
-        case .i16: for i in 0..<count { y[i] = Float(Int16(bitPattern: u16(b, 2 * i))) }
-        case .i32: for i in 0..<count { y[i] = Float(Int32(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
-        case .i64: for i in 0..<count { y[i] = Float(Int64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
-        case .q4_0: for i in 0..<blocks { dequantizeQ4_0(b + i * 18, y + i * 32) }
-        case .q4_1: for i in 0..<blocks { dequantizeQ4_1(b + i * 20, y + i * 32) }
-        case .q5_0: for i in 0..<blocks { dequantizeQ5_0(b + i * 22, y + i * 32) }
-        case .q5_1: for i in 0..<blocks { dequantizeQ5_1(b + i * 24, y + i * 32) }
-        case .q8_0: for i in 0..<blocks { dequantizeQ8_0(b + i * 34, y + i * 32) }
-        case .q4_K: for i in 0..<blocks { dequantizeQ4_K(b + i * 144, y + i * 256) }
-        case .q5_K: for i in 0..<blocks { dequantizeQ5_K(b + i * 176, y + i * 256) }
-        case .q6_K: for i in 0..<blocks { dequantizeQ6_K(b + i * 210, y + i * 256) }
-        case .q2_K: for i in 0..<blocks { dequantizeQ2_K(b + i * 84, y + i * 256) }
-        case .q3_K: for i in 0..<blocks { dequantizeQ3_K(b + i * 110, y + i * 256) }
-        case .q8_1, .q8_K: return false
-        }
-        return true
+    let supported = out.withUnsafeMutableBufferPointer { y in
+        dequantizeElements(type, from: bytes.baseAddress!, count: count, into: y.baseAddress!)
     }
     guard supported else { throw .cannotDequantize(tensor: tensor, type: type.name) }
     return out
+}
+
+/// Whether Scalpel reads `type`'s values (every listed type but the dot-product-only Q8_1 and Q8_K).
+public func canDequantize(_ type: GGMLType) -> Bool { type != .q8_1 && type != .q8_K }
+
+/// Dequantizes `count` elements, a whole number of blocks, from `source` into `y`. Returns false, writing
+/// nothing, for a type Scalpel cannot read. The caller guarantees the bytes are there.
+@discardableResult
+public func dequantizeElements(_ type: GGMLType, from b: UnsafeRawPointer, count: Int, into y: UnsafeMutablePointer<Float>) -> Bool {
+    let blocks = count / type.blockSize
+    switch type {
+    case .f32: for i in 0..<count { y[i] = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+    case .f16: for i in 0..<count { y[i] = halfToFloat(u16(b, 2 * i)) }
+    case .bf16: for i in 0..<count { y[i] = bfloat16ToFloat(u16(b, 2 * i)) }
+    case .f64: for i in 0..<count { y[i] = Float(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+    case .i8: for i in 0..<count { y[i] = Float(Int8(bitPattern: b.load(fromByteOffset: i, as: UInt8.self))) }
+    case .i16: for i in 0..<count { y[i] = Float(Int16(bitPattern: u16(b, 2 * i))) }
+    case .i32: for i in 0..<count { y[i] = Float(Int32(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
+    case .i64: for i in 0..<count { y[i] = Float(Int64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+    case .q4_0: for i in 0..<blocks { dequantizeQ4_0(b + i * 18, y + i * 32) }
+    case .q4_1: for i in 0..<blocks { dequantizeQ4_1(b + i * 20, y + i * 32) }
+    case .q5_0: for i in 0..<blocks { dequantizeQ5_0(b + i * 22, y + i * 32) }
+    case .q5_1: for i in 0..<blocks { dequantizeQ5_1(b + i * 24, y + i * 32) }
+    case .q8_0: for i in 0..<blocks { dequantizeQ8_0(b + i * 34, y + i * 32) }
+    case .q4_K: for i in 0..<blocks { dequantizeQ4_K(b + i * 144, y + i * 256) }
+    case .q5_K: for i in 0..<blocks { dequantizeQ5_K(b + i * 176, y + i * 256) }
+    case .q6_K: for i in 0..<blocks { dequantizeQ6_K(b + i * 210, y + i * 256) }
+    case .q2_K: for i in 0..<blocks { dequantizeQ2_K(b + i * 84, y + i * 256) }
+    case .q3_K: for i in 0..<blocks { dequantizeQ3_K(b + i * 110, y + i * 256) }
+    case .q8_1, .q8_K: return false
+    }
+    return true
 }
 
 @inline(__always) func u16(_ b: UnsafeRawPointer, _ offset: Int) -> UInt16 {
@@ -128,17 +136,16 @@ func dequantizeQ2_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
 func dequantizeQ3_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
     let d = halfToFloat(u16(b, 108))
     let hmask = b, qs = b + 32, packed = b + 96
-    var subScales = [Float](repeating: 0, count: 16)
-    for i in 0..<16 {
+    func subScale(_ i: Int) -> Float {
         let low = i < 8 ? byte(packed, i) & 0xF : byte(packed, i - 8) >> 4
         let high = (byte(packed, 8 + i % 4) >> (2 * (i / 4))) & 3
-        subScales[i] = d * Float(Int8(truncatingIfNeeded: low | (high << 4)) &- 32)
+        return d * Float(Int8(truncatingIfNeeded: low | (high << 4)) &- 32)
     }
     for element in 0..<256 {
         let (c, s, l) = (element / 128, (element / 32) % 4, element % 32)
         let low = (byte(qs, 32 * c + l) >> (2 * s)) & 3
         let high = (byte(hmask, l) >> (4 * c + s)) & 1
-        y[element] = subScales[element / 16] * Float(low - (high == 0 ? 4 : 0))
+        y[element] = subScale(element / 16) * Float(low - (high == 0 ? 4 : 0))
     }
 }
 

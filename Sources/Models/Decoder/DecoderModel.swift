@@ -139,9 +139,8 @@ public final class DecoderModel: @unchecked Sendable {
     /// The embedding row of one token (for prefixes that start with BOS, or prompt initialisation). - → [1, C]
     /// Scaled as `embed` scales token embeddings (Gemma's √C).
     public func embeddingRow(_ id: Int32) -> Tensor {
-        let c = config.hiddenSize
-        let row = tokenEmbedding.value.scalars[(Int(id) * c)..<((Int(id) + 1) * c)]
-        return Tensor(shape: [1, c], scalars: config.embeddingScale.map { s in row.map { $0 * s } } ?? Array(row))
+        let row = embedding(tokenEmbedding, ids: [id]).value
+        return config.embeddingScale.map { s in Tensor(shape: row.shape, scalars: row.scalars.map { $0 * s }) } ?? row
     }
 
     public struct Output {

@@ -22,7 +22,7 @@ extension DecoderModel {
         var entries: [SafetensorsEntry] = []
         let unfold = family.huggingFaceNormOffset - config.norm.weightOffset
         for name in parameters.keys.sorted() {
-            let tensor = parameters[name]!.value
+            let tensor = parameters[name]!.materialized()
             guard let (role, layer) = TensorNameMap.role(of: name, family: family.family),
                   let hfName = TensorNameMap.huggingFaceName(role, family: family.family, layer: layer) else {
                 throw ModelError.badMetadata(key: name, detail: "has no Hugging Face name in the \(family.family.rawValue) family")

@@ -162,8 +162,8 @@ public enum Audit {
             for name in owned.halvesOwned { owners[name] = { r, _ in ids.contains(r % f) } }
         }
         for name in base.parameters.keys.sorted() {
-            let info = base.parameters[name]!.value
-            guard let other = edited.parameters[name]?.value, other.shape == info.shape else { throw GGUFError.unknownTensor(name) }
+            let info = base.parameters[name]!.materialized()
+            guard let other = edited.parameters[name]?.materialized(), other.shape == info.shape else { throw GGUFError.unknownTensor(name) }
             let (a, b) = (info.scalars, other.scalars)
             if a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern }) { unchanged += 1; continue }
             // `shape` is row-major, outermost first: [rows, columns] ([out, in] for weights).

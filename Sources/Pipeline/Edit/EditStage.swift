@@ -236,7 +236,7 @@ public struct EditStage {
             let owned = model.config.ownership(layer)
             for name in owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned {
                 guard let parameter = model.parameters[name] else { throw ModelError.missingTensor(name) }
-                edited[name] = parameter.value.scalars
+                edited[name] = parameter.materialized().scalars
             }
         }
         let stage = try folder.stage("edit")

@@ -4,6 +4,8 @@
 //   y[N, O] = x[N, I] · W[O, I]ᵀ + b[O]
 //
 // Backward accumulates:  dx += dy · W,  dW += dyᵀ · x,  db += Σₙ dy.
+// y and dx are formed in panels of W (PanelProduct.swift), the same for a dense weight as for one kept
+// in its file's encoding, so both give the same bits.
 // The masked variants form only the weight gradient of chosen rows (an FFN neuron's W_gate/W_up row)
 // or chosen columns (its W_down column), packed as [k, slice], never the dense [O, I] gradient.
 
@@ -13,12 +15,7 @@ public func linearForward(
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
-    if n == 0 || o == 0 { return }
-    if let bias {
-        for r in 0..<n { (output + r * o).update(from: bias, count: o) }
-    }
-    sgemm(.normal, .transposed, m: n, n: o, k: i, a: input, lda: i, b: weight, ldb: i,
-          beta: bias == nil ? 0 : 1, c: output, ldc: o)
+    panelLinearForward(output: output, input: input, weight: .dense(weight), bias: bias, rows: n, inFeatures: i, outFeatures: o)
 }
 
 /// Accumulates whichever gradients are requested (non-nil).
@@ -37,7 +34,7 @@ public func linearBackward(
 /// - dInput: [N, I]; dOutput: [N, O]; weight: [O, I]
 public func linearInputGradient(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rows n: Int, inFeatures i: Int, outFeatures o: Int, overwrite: Bool = false) {
-    sgemm(.normal, .normal, m: n, n: i, k: o, a: dOutput, lda: o, b: weight, ldb: i, beta: overwrite ? 0 : 1, c: dInput, ldc: i)
+    panelLinearInputGradient(dInput: dInput, dOutput: dOutput, weight: .dense(weight), rows: n, inFeatures: i, outFeatures: o, overwrite: overwrite)
 }
 
 /// dW += dyᵀ · x. - dWeight: [O, I]; dOutput: [N, O]; input: [N, I]

@@ -70,7 +70,7 @@ public func sgemm(
 
 /// OpenBLAS's own pool busy-waits between calls and then competes with Scalpel's loops for the same
 /// cores; one thread pool (Dispatch) for everything avoids that. Set once, before the first product.
-private let blasRunsSingleThreaded: Void = { openblas_set_num_threads(1) }()
+let blasRunsSingleThreaded: Void = { openblas_set_num_threads(1) }()
 
 /// `count` independent products C_i = alpha · op(A_i) · op(B_i) + beta · C_i, where operand i starts
 /// `strideA·i` (`strideB·i`, `strideC·i`) elements after the first. A stride of 0 reuses one operand.

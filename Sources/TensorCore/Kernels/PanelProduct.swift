@@ -1,0 +1,140 @@
+import CBLAS
+import Dispatch
+
+// ----------------------------------------------------------------------------------------------------
+// Linear products in panels, so that a weight kept in its file's encoding (a quantized GGUF tensor) is
+// never whole in Float32, and a dense weight gives the very same bits.
+//
+//   forward   y[N, O] = x[N, I] · W[O, I]ᵀ (+ b)        panels of P rows:  y[:, p] = x · W[p, :]ᵀ
+//   backward  dx[N, I] (+)= dy[N, O] · W[O, I]          chunks of P rows, groups of G columns:
+//             dx[:, g] (+)= Σ over chunks c, in order, of dy[:, c] · W[c, g]
+//
+// An encoded panel is decoded into a buffer of about `panelBytes` that stays in cache and goes to sgemm
+// as it is; a dense panel goes to sgemm in place. The sgemm calls are the same in both cases, same
+// shapes, same order, same values, so an encoded weight and its decoded copy give identical results by
+// construction: the decoded copy is the reference the tests compare against. OpenBLAS's low bits depend
+// on the extent of a product, not only on its sums, so the panels are fixed by the shapes alone, never
+// by the number of cores: results are the same on any machine running the same kernel.
+
+/// A frozen [O, I] weight matrix in a compact encoding, decoded a panel at a time.
+public protocol EncodedMatrix: Sendable {
+    /// [O, I], outermost first.
+    var shape: [Int] { get }
+    /// Columns per encoded block: column ranges start on its multiples.
+    var granule: Int { get }
+    /// The encoding's name (a GGML type: "Q4_K", "F16", …) and its size in bytes, for records.
+    var encoding: String { get }
+    var encodedByteCount: Int { get }
+    /// Writes rows `rows` × columns `columns` into `out` (row stride `ld`). `columns` starts on a
+    /// multiple of `granule` and ends on one or at I.
+    func decode(rows: Range<Int>, columns: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int)
+}
+
+/// Decodes a panel (an encoded matrix's, with whatever the caller lays over it).
+public typealias PanelDecoder = @Sendable (_ rows: Range<Int>, _ columns: Range<Int>, _ out: UnsafeMutablePointer<Float>, _ ld: Int) -> Void
+
+/// Where a product's weight comes from: dense Float32 in memory ([O, I], row stride I), or a decoder.
+public enum PanelSource: @unchecked Sendable {
+    case dense(UnsafePointer<Float>)
+    case decoded(PanelDecoder)
+}
+
+/// Panels hold about this many bytes: large enough that sgemm's packing of the other operand is cheap
+/// beside the arithmetic, small enough to stay in a core's share of the cache.
+public let panelBytes = 4 << 20
+
+/// Rows per panel for rows of `width` elements: a multiple of 16, at least 64.
+public func panelRows(width: Int) -> Int { max(64, panelBytes / (4 * max(width, 1)) / 16 * 16) }
+
+/// Columns per backward group: about a quarter of the row, in multiples of 256 (every block size divides it).
+public func panelColumns(width: Int) -> Int { max(256, ((width + 3) / 4 + 255) / 256 * 256) }
+
+/// y = x · Wᵀ (+ b), W taken `panelRows` rows at a time.
+/// - output: [N, O]; input: [N, I]; bias: [O] or nil
+public func panelLinearForward(
+    output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: PanelSource,
+    bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    if n == 0 || o == 0 { return }
+    if let bias {
+        for r in 0..<n { (output + r * o).update(from: bias, count: o) }
+    }
+    if i == 0 {
+        if bias == nil { for r in 0..<n { (output + r * o).update(repeating: 0, count: o) } }
+        return
+    }
+    let p = panelRows(width: i), beta: Float = bias == nil ? 0 : 1
+    let operands = UncheckedSendable((output, input))
+    let buffered = if case .decoded = weight { p * i } else { 0 }
+    forEachPanel(count: (o + p - 1) / p, bufferElements: buffered) { panel, buffer in
+        let (output, input) = operands.value
+        let start = panel * p, size = min(p, o - start)
+        let w = weight.rows(start..<(start + size), 0..<i, width: i, buffer: buffer)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(size), Int32(i), 1,
+                    input, Int32(i), w.pointer, Int32(w.ld), beta, output + start, Int32(o))
+    }
+}
+
+/// dx (+)= dy · W, W taken in chunks of `panelRows` rows (summed in order) and groups of `panelColumns`
+/// columns (one per task); `overwrite` replaces dx instead of adding to it.
+/// - dInput: [N, I]; dOutput: [N, O]
+public func panelLinearInputGradient(
+    dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, weight: PanelSource,
+    rows n: Int, inFeatures i: Int, outFeatures o: Int, overwrite: Bool = false
+) {
+    if n == 0 || i == 0 { return }
+    if o == 0 {
+        if overwrite { dInput.update(repeating: 0, count: n * i) }
+        return
+    }
+    let (p, g) = (panelRows(width: i), panelColumns(width: i))
+    let operands = UncheckedSendable((dInput, dOutput))
+    let buffered = if case .decoded = weight { p * g } else { 0 }
+    forEachPanel(count: (i + g - 1) / g, bufferElements: buffered) { group, buffer in
+        let (dInput, dOutput) = operands.value
+        let columns = (group * g)..<min(i, (group + 1) * g)
+        for start in stride(from: 0, to: o, by: p) {
+            let size = min(p, o - start)
+            let w = weight.rows(start..<(start + size), columns, width: i, buffer: buffer)
+            let beta: Float = overwrite && start == 0 ? 0 : 1
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(columns.count), Int32(size), 1,
+                        dOutput + start, Int32(o), w.pointer, Int32(w.ld), beta, dInput + columns.lowerBound, Int32(i))
+        }
+    }
+}
+
+extension PanelSource {
+    /// Rows × columns of W as an sgemm operand: in place when dense, else decoded into `buffer`.
+    /// - width: I, the row stride of a dense W
+    func rows(_ rows: Range<Int>, _ columns: Range<Int>, width: Int, buffer: UnsafeMutablePointer<Float>) -> (pointer: UnsafePointer<Float>, ld: Int) {
+        switch self {
+        case .dense(let w):
+            return (w + rows.lowerBound * width + columns.lowerBound, width)
+        case .decoded(let decode):
+            decode(rows, columns, buffer, columns.count)
+            return (UnsafePointer(buffer), columns.count)
+        }
+    }
+}
+
+/// Runs `body(panel, buffer)` for every panel, the cores taking contiguous runs of panels, each core
+/// with its own buffer of `bufferElements` Floats. What each panel computes does not depend on the split.
+func forEachPanel(count: Int, bufferElements: Int, _ body: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void) {
+    _ = blasRunsSingleThreaded
+    let workers = min(Parallelism.cores, count)
+    if workers <= 1 {
+        withPanelBuffer(bufferElements) { buffer in for panel in 0..<count { body(panel, buffer) } }
+        return
+    }
+    let share = (count + workers - 1) / workers
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        let range = (worker * share)..<min(count, (worker + 1) * share)
+        withPanelBuffer(bufferElements) { buffer in for panel in range { body(panel, buffer) } }
+    }
+}
+
+private func withPanelBuffer(_ elements: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(elements, 1))
+    defer { buffer.deallocate() }
+    body(buffer)
+}
