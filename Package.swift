@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["AtomicFiles", "Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "LibraryTests", dependencies: ["Scalpel", "TestSupport"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["ScalpelCLI", "AtomicFiles", "Pipeline", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
     ]

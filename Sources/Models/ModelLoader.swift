@@ -48,6 +48,8 @@ public struct LoadedModel: @unchecked Sendable {
     public let tokenizer: any Tokenizer
     /// The recognised chat template, or why there is none (absent, or a template Scalpel does not know).
     public let chatTemplate: Result<ChatTemplate, TokenizerError>
+    /// Where the weights live: a GGUF's stay as stored unless asked otherwise; other formats are Float32.
+    public var storage: WeightStorage = .float32
 }
 
 /// Where a GGUF's weights live while a model runs.
@@ -86,7 +88,8 @@ public enum ModelLoader {
         let (weightsPath, mapped, format) = try CheckpointFormat.open(path)
         switch format {
         case .gguf:
-            let file = try CheckpointFormat.reading(weightsPath) { try GGUFFile(file: mapped) }
+            let file = try OpenGGUFFiles.shared.file(weightsPath, mapped: mapped)
+            try MemoryEstimate(gguf: file, storage: storage).check(path: weightsPath, storage: storage)
             return try loadGGUF(file, path: weightsPath, neurons: neurons, storage: storage)
         case .safetensors:
             return try loadFolder(URL(fileURLWithPath: weightsPath).deletingLastPathComponent().path, neurons: neurons)
@@ -110,7 +113,7 @@ public enum ModelLoader {
         let model = try decoder(config, source, neurons: neurons)
         let tokenizer = try CheckpointFormat.reading(path) { try TokenizerLoader.load(gguf: file.metadata) }
         return LoadedModel(path: path, architecture: architecture, model: .decoder(model), tokenizer: tokenizer,
-                           chatTemplate: TokenizerLoader.chatTemplateResult(gguf: file.metadata))
+                           chatTemplate: TokenizerLoader.chatTemplateResult(gguf: file.metadata), storage: storage)
     }
 
     /// A Hugging Face folder: config.json, model.safetensors or its shards, tokenizer.json.
@@ -150,5 +153,26 @@ public enum ModelLoader {
         let tokenizerFile = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
         let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
         return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: .failure(.noChatTemplate))
+    }
+}
+
+/// GGUF files open in this process, by path: two models of one file (the edit stage's base and its
+/// editable copy) share one mapping, so its pages are resident once. An entry lives as long as some
+/// model uses the file, and a file changed on disk since is opened afresh.
+final class OpenGGUFFiles: @unchecked Sendable {
+    static let shared = OpenGGUFFiles()
+    private struct Entry { weak var file: GGUFFile?; let stamp: [String] }
+    private var entries: [String: Entry] = [:]
+    private let lock = NSLock()
+
+    func file(_ path: String, mapped: MappedFile) throws -> GGUFFile {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let stamp = [attributes?[.size], attributes?[.modificationDate], attributes?[.systemFileNumber]].map { "\($0 ?? "")" }
+        lock.lock()
+        defer { lock.unlock() }
+        if let entry = entries[path], entry.stamp == stamp, let file = entry.file { return file }
+        let file = try CheckpointFormat.reading(path) { try GGUFFile(file: mapped) }
+        entries[path] = Entry(file: file, stamp: stamp)
+        return file
     }
 }

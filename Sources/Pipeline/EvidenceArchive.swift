@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import TensorCore
 import HDF5Kit
 
@@ -8,7 +9,8 @@ import HDF5Kit
 ///
 /// Schema `scalpel.evidence/1` (attribute `schema` of the root):
 /// - `/provenance` (attributes): tool version, git commit, recipe text and sha256, model and data sha256,
-///   seed, machine, cores, and each stage's start time and seconds (`<stage>_started`, `<stage>_seconds`).
+///   seed, machine, cores, and each stage's start time, seconds, OpenBLAS kernel, the process's peak resident
+///   memory and where the weights lived (`<stage>_started`, `_seconds`, `_blas_kernel`, `_peak_rss_mb`, `_weights`).
 /// - `/collect`, `/rank`, `/ablate`: see `CollectStage`, `RankStage` and `AblateStage` (and the README's evidence section).
 public enum EvidenceArchive {
     public static let schema = "scalpel.evidence/1"
@@ -45,6 +47,8 @@ public enum EvidenceArchive {
             try provenance.setAttribute("\(stage)_seconds", .double(Date().timeIntervalSince(started)))
             // Kernels give different low bits: results are reproducible per kernel, so name it.
             try provenance.setAttribute("\(stage)_blas_kernel", .string("\(BLASCore.running) (chosen by \(BLASCore.chooser))"))
+            try provenance.setAttribute("\(stage)_peak_rss_mb", .double(MachineMemory.peakResidentMegabytes))
+            try provenance.setAttribute("\(stage)_weights", .string(experiment.loaded.storage.rawValue))
         }
     }
 

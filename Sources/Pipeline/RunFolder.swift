@@ -1,5 +1,6 @@
 import AtomicFiles
 import Foundation
+import Models
 
 /// The folder a recipe's run writes into: one subfolder per stage, each with its outputs and a
 /// `stage.json` recording the hashes of the inputs that produced them, so a finished stage is never
@@ -45,7 +46,10 @@ public struct RunFolder: Sendable {
         return try? JSONDecoder().decode(StageRecord.self, from: data)
     }
 
+    /// Writes the record, with the process's peak resident memory so far (`peak_rss_mb`) in its summary.
     public func write(_ record: StageRecord) throws {
+        var record = record
+        record.summary["peak_rss_mb"] = record.summary["peak_rss_mb"] ?? MachineMemory.peakResidentMegabytes
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(record), to: try stage(record.stage).appendingPathComponent("stage.json"))

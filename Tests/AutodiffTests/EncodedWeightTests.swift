@@ -39,7 +39,7 @@ struct PlainBlocks: EncodedMatrix {
         let b = randomTensor([o], seed: 4), dx0 = randomTensor([n, i], seed: 5)
         let matrix = PlainBlocks(values: w.scalars, shape: [o, i], granule: 32)
         let decode: PanelDecoder = { rows, columns, out, ld in matrix.decode(rows: rows, columns: columns, into: out, ld: ld) }
-        #expect(panelRows(width: i) < o && panelColumns(width: i) < i, "several panels each way")
+        #expect(panelRows(rows: o, width: i) < o && panelColumns(width: i) < i, "several panels each way")
         let out = runKernel(inputs: [x, w, b, dy, dx0], outputs: [[n, o], [n, o], [n, i], [n, i], [n, i], [n, i]]) { p, y in
             let bias = withBias ? p[2] : nil
             linearForward(output: y[0], input: p[0], weight: p[1], bias: bias, rows: n, inFeatures: i, outFeatures: o)

@@ -50,12 +50,12 @@ import TestSupport
             } } }
             return out
         }
-        let gguf = scores(model.parameters["blk.1.attn_q.weight"]!.value, model.parameters["blk.1.attn_k.weight"]!.value, .interleaved)
+        let gguf = scores(model.parameters["blk.1.attn_q.weight"]!.materialized(), model.parameters["blk.1.attn_k.weight"]!.materialized(), .interleaved)
         let hfQ = Tensor(shape: [c.heads * c.headDim, c.hiddenSize], scalars: try file.floats("model.layers.1.self_attn.q_proj.weight"))
         let hfK = Tensor(shape: [c.kvHeads * c.headDim, c.hiddenSize], scalars: try file.floats("model.layers.1.self_attn.k_proj.weight"))
         let hf = scores(hfQ, hfK, .rotateHalf)
         #expect(zip(gguf, hf).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
-        #expect(hfQ.scalars != model.parameters["blk.1.attn_q.weight"]!.value.scalars)   // the rows did move
-        #expect(HuggingFaceLayout.ropePermutedQuery.toGGUF(hfQ.scalars, hfShape: hfQ.shape, config: c).values == model.parameters["blk.1.attn_q.weight"]!.value.scalars)
+        #expect(hfQ.scalars != model.parameters["blk.1.attn_q.weight"]!.materialized().scalars)   // the rows did move
+        #expect(HuggingFaceLayout.ropePermutedQuery.toGGUF(hfQ.scalars, hfShape: hfQ.shape, config: c).values == model.parameters["blk.1.attn_q.weight"]!.materialized().scalars)
     }
 }

@@ -15,7 +15,7 @@ struct SparseTrainingReferenceTests {
         let neurons = SmolLM2.neurons
         let loaded = try ModelLoader.load(Fixtures.checkpoint("smollm2"), trainableNeurons: NeuronSelection([10: neurons]))
         guard case .decoder(let model) = loaded.model else { Issue.record("not a Llama"); return }
-        let before = model.parameters.mapValues { $0.value.scalars }
+        let before = model.parameters.mapValues { $0.materialized().scalars }
         let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
         #expect(trainable.map { $0.name ?? "" } == ["blk.10.ffn_down.weight", "blk.10.ffn_gate.weight", "blk.10.ffn_up.weight"])
         let optimizer = AdamW(parameters: trainable, learningRate: 1e-3, weightDecay: 0.1)
@@ -42,8 +42,8 @@ struct SparseTrainingReferenceTests {
 
         // The trained rows (W_gate, W_up) and columns (W_down, stored [C, F]) against PyTorch's.
         let c = model.config.hiddenSize, f = model.config.intermediateSize
-        func rows(_ name: String) -> [Float] { neurons.flatMap { n in Array(model.parameters[name]!.value.scalars[(n * c)..<((n + 1) * c)]) } }
-        func columns(_ name: String) -> [Float] { neurons.flatMap { n in (0..<c).map { model.parameters[name]!.value.scalars[$0 * f + n] } } }
+        func rows(_ name: String) -> [Float] { neurons.flatMap { n in Array(model.parameters[name]!.materialized().scalars[(n * c)..<((n + 1) * c)]) } }
+        func columns(_ name: String) -> [Float] { neurons.flatMap { n in (0..<c).map { model.parameters[name]!.materialized().scalars[$0 * f + n] } } }
         // Adam steps each element by about ±lr whatever its gradient's size, so an element whose gradient is
         // near 0 can step either way under float32 summation noise: the final weights agree to ~1e-5
         // (relative L2), and their change over the 5 steps to a few percent.
@@ -63,7 +63,7 @@ struct SparseTrainingReferenceTests {
         // Every other weight keeps its bits: whole tensors outside layer 10's FFN, and the unselected rows/columns inside it.
         var changed = 0
         for (name, parameter) in model.parameters {
-            let old = before[name]!, new = parameter.value.scalars
+            let old = before[name]!, new = parameter.materialized().scalars
             for i in old.indices where old[i].bitPattern != new[i].bitPattern {
                 let owned: Bool
                 switch name {

@@ -33,6 +33,8 @@ public final class GGUFWriter {
     private var infos: [(name: String, type: GGMLType, byteCount: Int, offset: Int)] = []
     private var nextOffset = 0
     private var written = 0
+    /// Bytes of the current tensor written so far by `writeTensorData(partOf:)`.
+    private var partWritten = 0
 
     /// Opens a writer for `url`; nothing appears there until `finish()` succeeds.
     public init(url: URL) throws {
@@ -101,22 +103,39 @@ public final class GGUFWriter {
 
     /// Writes the next tensor's bytes (exactly its size).
     public func writeTensorData(_ bytes: UnsafeRawBufferPointer) throws {
-        guard case .data(let next) = state, next < infos.count else {
+        guard case .data(let next) = state, next < infos.count, partWritten == 0 else {
             throw GGUFError.writerOutOfOrder(call: "writeTensorData", state: state.description)
         }
         let info = infos[next]
         guard bytes.count == info.byteCount else {
             throw GGUFError.writerMismatch("tensor '\(info.name)' needs \(info.byteCount) bytes of \(info.type.name), got \(bytes.count)")
         }
-        append(Array(bytes))
-        if next + 1 < infos.count { padToAlignment() }
-        state = .data(next: next + 1)
+        try writeTensorData(partOf: bytes)
+    }
+
+    /// Writes the next part of the current tensor's bytes: a large tensor need not be in memory at once.
+    /// The parts must add up to exactly its size; the tensor is done when they do.
+    public func writeTensorData(partOf bytes: UnsafeRawBufferPointer) throws {
+        guard case .data(let next) = state, next < infos.count else {
+            throw GGUFError.writerOutOfOrder(call: "writeTensorData", state: state.description)
+        }
+        let info = infos[next]
+        guard partWritten + bytes.count <= info.byteCount else {
+            throw GGUFError.writerMismatch("tensor '\(info.name)' needs \(info.byteCount) bytes of \(info.type.name), got \(partWritten + bytes.count)")
+        }
+        buffer.append(contentsOf: bytes)
+        partWritten += bytes.count
+        if partWritten == info.byteCount {
+            partWritten = 0
+            if next + 1 < infos.count { padToAlignment() }
+            state = .data(next: next + 1)
+        }
         try flushIfLarge()
     }
 
     /// Flushes, fsyncs and renames the file into place.
     public func finish() throws {
-        guard case .data(let next) = state, next == infos.count, infos.count == tensorCount else {
+        guard case .data(let next) = state, next == infos.count, infos.count == tensorCount, partWritten == 0 else {
             throw GGUFError.writerOutOfOrder(call: "finish", state: state.description)
         }
         try flush()

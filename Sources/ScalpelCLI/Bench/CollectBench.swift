@@ -91,7 +91,8 @@ struct CollectBench: ParsableCommand {
         let reference = 690.0
         if json {
             Output.printJSON(["benchmark": "collect", "model": model, "batch": batch, "length": length, "results": results, "blas": BLASCore.record, "peak_rss_mb": peak,
-                              "pytorch_reference_tokens_per_second": reference, "target_tokens_per_second": 1.3 * reference])
+                              "pytorch_reference_tokens_per_second": reference, "target_tokens_per_second": 1.3 * reference]
+                .merging(modelRecord(loaded)) { a, _ in a })
             return
         }
         print("\(model) collection, batch \(batch) × \(length): FFN sites of all \(c.layers) layers at every token, co-moments against \(metrics) metrics")

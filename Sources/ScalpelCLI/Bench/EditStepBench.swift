@@ -23,9 +23,12 @@ struct EditStepBench: ParsableCommand {
     }
 
     func run() throws {
-        let probe = try ModelLoader.load(model)
-        let (layers, width) = (probe.model.layers, probe.model.ffnWidth)
-        try Bounds.atLeast(1, atMost: .ffnWidth).check("neurons", neurons, limits: probe.limits)
+        // The shape first, from a model that is released before the trainable one loads.
+        let (layers, width) = try {
+            let probe = try ModelLoader.load(model)
+            try Bounds.atLeast(1, atMost: .ffnWidth).check("neurons", neurons, limits: probe.limits)
+            return (probe.model.layers, probe.model.ffnWidth)
+        }()
         var rng = SeededRandom(seed: 1)
         var chosen: [Int: [Int]] = [:]
         for l in 0..<layers { chosen[l] = Array(rng.shuffled(Array(0..<width)).prefix(neurons)).sorted() }
@@ -56,6 +59,7 @@ struct EditStepBench: ParsableCommand {
                                      "step_tokens_per_second": tokens / step, "forward_tokens_per_second": tokens / forward,
                                      "step_over_forward_time": step / forward, "pytorch_reference_tokens_per_second": reference,
                                      "blas": BLASCore.record, "peak_rss_mb": peakResidentMegabytes()]
+            .merging(modelRecord(loaded)) { a, _ in a }
         if json { Output.printJSON(result); return }
         print("\(model) sparse edit step, batch \(batch) × \(length), \(neurons) neurons in each of \(layers) layers (\(weights) weights, \(String(format: "%.2f", 100 * Double(weights) / Double(ffnWeights)))% of the FFN)")
         print(String(format: "training step: %7.0f tokens/s (%.2f s), %.2f× PyTorch's %.0f (target 2×)", tokens / step, step, tokens / step / reference, reference))

@@ -14,16 +14,32 @@ struct ForwardBench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sequences per batch.") var batch = 8
     @Option(parsing: .unconditional, help: "Tokens per sequence.") var length = 64
     @Option(parsing: .unconditional, help: "Timed batches per variant (after one warm-up).") var repeats = 3
+    @Option(help: "Weights as stored in the file, decoded to float32 at load, or both in turn (same run).") var weights = "stored"
+    @Option(help: "Run only this variant (all-logits, no-logits, no-hooks); repeatable. Default: all three.") var variant: [String] = []
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         try Bounds.batch.check("batch", batch)
         try Bounds.tokens.check("length", length)
         try Bounds.repeats.check("repeats", repeats)
+        _ = try weightStorages(weights)
+        for v in variant where !["all-logits", "no-logits", "no-hooks"].contains(v) {
+            throw ValidationError("--variant is '\(v)'; it takes all-logits, no-logits or no-hooks")
+        }
     }
 
     func run() throws {
-        let loaded = try ModelLoader.load(model)
+        var runs: [[String: Any]] = []
+        for storage in try weightStorages(weights) { runs.append(try measure(storage)) }
+        if json {
+            Output.printJSON(runs.count == 1 ? runs[0] : ["benchmark": "forward", "runs": runs])
+            return
+        }
+        for run in runs { printRun(run) }
+    }
+
+    func measure(_ storage: WeightStorage) throws -> [String: Any] {
+        let loaded = try ModelLoader.load(model, storage: storage)
         guard case .decoder(let llama) = loaded.model else { throw ValidationError("bench forward needs a decoder") }
         let c = llama.config
         var rng = SeededRandom(seed: 1)
@@ -38,7 +54,8 @@ struct ForwardBench: ParsableCommand {
 
         var results: [[String: Any]] = []
         // The third variant attaches no hook at all, so that the cost of the hook points themselves shows.
-        for (name, rows, record) in [("all logits", nil, true), ("no logits", [Int](), true), ("no hooks", [Int](), false)] as [(String, [Int]?, Bool)] {
+        let all: [(String, [Int]?, Bool)] = [("all logits", nil, true), ("no logits", [], true), ("no hooks", [], false)]
+        for (name, rows, record) in all where variant.isEmpty || variant.contains(name.replacingOccurrences(of: " ", with: "-")) {
             // Every pass keeps all layers' sites ([B·T, F] each) alive, as a collector would.
             var recorded: [Tensor] = []
             var sites = 0
@@ -57,20 +74,20 @@ struct ForwardBench: ParsableCommand {
             results.append(["variant": name, "tokens_per_second": rate, "gflops": flops, "fraction_of_sgemm": flops / sgemmRate,
                             "sites_recorded_per_pass": sites / (repeats + 1)])
         }
-        let peak = peakResidentMegabytes()
-        if json {
-            Output.printJSON(["benchmark": "forward", "model": model, "batch": batch, "length": length, "sgemm_gflops": sgemmRate,
-                              "gflop_per_token_with_head": (body + head) / 1e9, "gflop_per_token_without_head": body / 1e9,
-                              "blas": BLASCore.record, "peak_rss_mb": peak, "results": results])
-            return
+        return ["benchmark": "forward", "model": model, "batch": batch, "length": length, "sgemm_gflops": sgemmRate,
+                "layers": c.layers, "gflop_per_token_with_head": (body + head) / 1e9, "gflop_per_token_without_head": body / 1e9,
+                "blas": BLASCore.record, "peak_rss_mb": peakResidentMegabytes(), "results": results].merging(modelRecord(loaded)) { a, _ in a }
+    }
+
+    func printRun(_ r: [String: Any]) {
+        print("\(model) forward, batch \(batch) × \(length), FFN sites of all \(r["layers"]!) layers recorded, weights \(r["weights"]!)")
+        print(String(format: "sgemm rate in this run: %.1f GFLOP/s; %.3f GFLOP/token with the LM head, %.3f without", r["sgemm_gflops"] as! Double,
+                     r["gflop_per_token_with_head"] as! Double, r["gflop_per_token_without_head"] as! Double))
+        for v in r["results"] as! [[String: Any]] {
+            print(String(format: "%-11@ %8.1f tokens/s  %6.1f GFLOP/s  %4.0f%% of sgemm", v["variant"] as! String as NSString,
+                         v["tokens_per_second"] as! Double, v["gflops"] as! Double, 100 * (v["fraction_of_sgemm"] as! Double)))
         }
-        print("\(model) forward, batch \(batch) × \(length), FFN sites of all \(c.layers) layers recorded")
-        print(String(format: "sgemm rate in this run: %.1f GFLOP/s; %.3f GFLOP/token with the LM head, %.3f without", sgemmRate, (body + head) / 1e9, body / 1e9))
-        for r in results {
-            print(String(format: "%-11@ %8.0f tokens/s  %6.1f GFLOP/s  %4.0f%% of sgemm", r["variant"] as! String as NSString,
-                         r["tokens_per_second"] as! Double, r["gflops"] as! Double, 100 * (r["fraction_of_sgemm"] as! Double)))
-        }
-        print(String(format: "peak resident memory: %.0f MB", peak))
+        print(String(format: "model file: %.0f MB; peak resident memory so far: %.0f MB", r["model_file_mb"] as! Double, r["peak_rss_mb"] as! Double))
     }
 }
 

@@ -38,6 +38,7 @@ struct PromptStepBench: ParsableCommand {
         let result: [String: Any] = ["benchmark": "prompt-step", "batch": batch, "length": length, "virtual_tokens": prompt,
                                      "step_tokens_per_second": tokens / step, "forward_tokens_per_second": tokens / forward,
                                      "step_over_forward_time": step / forward, "blas": BLASCore.record, "peak_rss_mb": peakResidentMegabytes()]
+            .merging(modelRecord(loaded)) { a, _ in a }
         if json { Output.printJSON(result); return }
         print("\(model) soft-prompt step, batch \(batch) × (\(length) + \(prompt) virtual) tokens")
         print(String(format: "training step: %7.0f tokens/s (%.2f s)", tokens / step, step))

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Scalpel
 
@@ -43,3 +44,18 @@ func sgemmRate(m: Int, k: Int, n: Int, minimumSeconds: Double, naiveRows: Int? =
 private let kernelAnnounced: Void = {
     Output.progress("bench: OpenBLAS kernel \(BLASCore.running) (chosen by \(BLASCore.chooser))")
 }()
+
+/// What every benchmark's JSON says about its model: the file, its size, and where the weights lived.
+func modelRecord(_ loaded: LoadedModel) -> [String: Any] {
+    let size = (try? FileManager.default.attributesOfItem(atPath: loaded.path)[.size] as? Int) ?? 0
+    return ["model_path": loaded.path, "model_file_mb": Double(size) / 1_048_576, "weights": loaded.storage.rawValue]
+}
+
+/// Parses `--weights`: stored, float32, or both (each in turn, in one process, stored first).
+func weightStorages(_ text: String) throws -> [WeightStorage] {
+    if text == "both" { return [.asStored, .float32] }
+    guard let storage = WeightStorage(rawValue: text) else {
+        throw ValidationError("--weights is '\(text)'; it takes stored (the file's format, the default), float32 (decoded at load) or both")
+    }
+    return [storage]
+}

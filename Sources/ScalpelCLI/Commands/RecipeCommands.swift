@@ -78,6 +78,7 @@ enum Runner {
         try AtomicFile.write(Data(recipe.text.utf8), to: folder.url.appendingPathComponent("recipe.yaml"))
         var summary: [String: Any] = ["recipe": recipe.name, "run": folder.url.path]
         var forcing = false
+        var peaks: [String: Double] = [:]     // the process's peak resident memory when each stage ended
         for stage in stages {
             if stage == from { forcing = true }
             switch stage {
@@ -134,6 +135,8 @@ enum Runner {
                 summary["edited_checkpoint"] = edited.path
             default: break
             }
+            peaks[stage] = MachineMemory.peakResidentMegabytes
+            summary["peak_rss_mb"] = peaks
         }
         // A whole run ends with its HTML report, drawn from the archive the stages wrote.
         let archive = EvidenceArchive.url(folder)

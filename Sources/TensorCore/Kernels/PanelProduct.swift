@@ -5,7 +5,7 @@ import Dispatch
 // Linear products in panels, so that a weight kept in its file's encoding (a quantized GGUF tensor) is
 // never whole in Float32, and a dense weight gives the very same bits.
 //
-//   forward   y[N, O] = x[N, I] · W[O, I]ᵀ (+ b)        panels of P rows:  y[:, p] = x · W[p, :]ᵀ
+//   forward   y[N, O] = x[N, I] · W[O, I]ᵀ (+ b)        panels of P rows:   y[:, p] = x · W[p, :]ᵀ
 //   backward  dx[N, I] (+)= dy[N, O] · W[O, I]          chunks of P rows, groups of G columns:
 //             dx[:, g] (+)= Σ over chunks c, in order, of dy[:, c] · W[c, g]
 //
@@ -43,11 +43,19 @@ public enum PanelSource: @unchecked Sendable {
 /// beside the arithmetic, small enough to stay in a core's share of the cache.
 public let panelBytes = 4 << 20
 
-/// Rows per panel for rows of `width` elements: a multiple of 16, at least 64.
-public func panelRows(width: Int) -> Int { max(64, panelBytes / (4 * max(width, 1)) / 16 * 16) }
+/// Rows per panel of a [rows, width] weight: at most `panelBytes`, and at most a quarter of the rows, so
+/// that even a small matrix gives every core of a small machine work; a multiple of 16, at least 16.
+public func panelRows(rows: Int, width: Int) -> Int {
+    let cap = max(16, panelBytes / (4 * max(width, 1)) / 16 * 16)
+    return min(cap, max(16, ((rows + 3) / 4 + 15) / 16 * 16))
+}
 
-/// Columns per backward group: about a quarter of the row, in multiples of 256 (every block size divides it).
-public func panelColumns(width: Int) -> Int { max(256, ((width + 3) / 4 + 255) / 256 * 256) }
+/// Columns per backward group: about a quarter of the row, in multiples of the largest block size that
+/// divides the row (256, 32, else 16), so that every encoding of the matrix splits on its own blocks.
+public func panelColumns(width: Int) -> Int {
+    let unit = width % 256 == 0 ? 256 : width % 32 == 0 ? 32 : 16
+    return max(unit, ((width + 3) / 4 + unit - 1) / unit * unit)
+}
 
 /// y = x · Wᵀ (+ b), W taken `panelRows` rows at a time.
 /// - output: [N, O]; input: [N, I]; bias: [O] or nil
@@ -63,7 +71,7 @@ public func panelLinearForward(
         if bias == nil { for r in 0..<n { (output + r * o).update(repeating: 0, count: o) } }
         return
     }
-    let p = panelRows(width: i), beta: Float = bias == nil ? 0 : 1
+    let p = panelRows(rows: o, width: i), beta: Float = bias == nil ? 0 : 1
     let operands = UncheckedSendable((output, input))
     let buffered = if case .decoded = weight { p * i } else { 0 }
     forEachPanel(count: (o + p - 1) / p, bufferElements: buffered) { panel, buffer in
@@ -87,7 +95,7 @@ public func panelLinearInputGradient(
         if overwrite { dInput.update(repeating: 0, count: n * i) }
         return
     }
-    let (p, g) = (panelRows(width: i), panelColumns(width: i))
+    let (p, g) = (panelRows(rows: o, width: i), panelColumns(width: i))
     let operands = UncheckedSendable((dInput, dOutput))
     let buffered = if case .decoded = weight { p * g } else { 0 }
     forEachPanel(count: (i + g - 1) / g, bufferElements: buffered) { group, buffer in
