@@ -101,3 +101,41 @@ struct PlainBlocks: EncodedMatrix {
         #expect(embedding(encoded, ids: ids).value == embedding(Variable(table), ids: ids).value)
     }
 }
+
+/// Recomputing a block in the backward (gradient checkpointing): gradients by finite differences, and
+/// the same bits as the plain block, for the input and for a masked weight inside it.
+@Suite struct RecomputeTests {
+    static func block(_ x: Variable, _ w: Variable) -> Variable {
+        let h = activation(linear(x, weight: w), .silu)
+        return add(multiply(h, h), x)
+    }
+
+    @Test func gradientsByFiniteDifferences() {
+        let w = Variable(randomTensor([6, 6], seed: 21, std: 0.5), requiresGrad: true)
+        let report = GradientCheck().checkOp(inputs: [randomTensor([3, 6], seed: 22)]) { v in
+            recomputed(v[0], trainable: [w]) { Self.block($0, w) }
+        }
+        #expect(report.passed, "\(report)")
+        // The weight's own gradient, through the recomputation.
+        let weights = GradientCheck().checkOp(inputs: [randomTensor([6, 6], seed: 23, std: 0.5)]) { v in
+            recomputed(Variable(randomTensor([3, 6], seed: 24)), trainable: [v[0]]) { Self.block($0, v[0]) }
+        }
+        #expect(weights.passed, "\(weights)")
+    }
+
+    @Test func sameBitsAsThePlainBlock() throws {
+        let value = randomTensor([6, 64], seed: 25)
+        let mask = try GradientMask(parameter: "w", shape: [64, 64], axis: .rows, indices: [1, 30])
+        func run(_ recompute: Bool) throws -> (Tensor, Tensor, Tensor) {
+            let w = try Variable(randomTensor([64, 64], seed: 26, std: 0.2), mask: mask, name: "w")
+            let x = Variable(value, requiresGrad: true)
+            let y = recompute ? recomputed(x, trainable: [w]) { Self.block($0, w) } : Self.block(x, w)
+            let z = recompute ? recomputed(y, trainable: [w]) { Self.block($0, w) } : Self.block(y, w)
+            sum(multiply(z, z)).backward()
+            return (z.value, x.grad!, w.maskedGrad!)
+        }
+        let (a, b) = (try run(false), try run(true))
+        #expect(EncodedWeightTests.difference(a.0, b.0) == nil && EncodedWeightTests.difference(a.1, b.1) == nil
+                && EncodedWeightTests.difference(a.2, b.2) == nil)
+    }
+}

@@ -20,9 +20,10 @@ import TestSupport
     static func bits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
 
     /// A padded batch of two sequences behind a 3-token soft prompt; next-token loss; one AdamW step.
-    static func pass(_ path: String, storage: WeightStorage, neurons: NeuronSelection, sequences: [[Int32]]) throws -> Pass {
+    static func pass(_ path: String, storage: WeightStorage, neurons: NeuronSelection, sequences: [[Int32]], recompute: Bool = false) throws -> Pass {
         let loaded = try ModelLoader.load(path, trainableNeurons: neurons, storage: storage)
         guard case .decoder(let model) = loaded.model else { throw ModelError.emptyInput }
+        if recompute { model.recomputeThresholdBytes = 0 }
         if storage == .asStored {
             let encoded = model.parameters.values.filter { $0.encoded != nil }
             #expect(!encoded.isEmpty, "a quantized file keeps its weights encoded")
@@ -34,10 +35,10 @@ import TestSupport
         var result = Pass()
         var hooks = HookSet()
         var sites: [Int: Tensor] = [:]
-        for l in 0..<model.config.layers { hooks.collect(HookName.mlpSite(l)) { sites[l] = $0 } }
+        if !recompute { for l in 0..<model.config.layers { hooks.collect(HookName.mlpSite(l)) { sites[l] = $0 } } }
         let logits = model.forward(embeddings: try model.embed(batch, prefix: prefix), batch: batch, hooks: hooks).logits!
         result.logits = bits(logits.value)
-        result.sites = (0..<model.config.layers).flatMap { bits(sites[$0]!) }
+        result.sites = sites.isEmpty ? [] : (0..<model.config.layers).flatMap { bits(sites[$0]!) }
         nextTokenLoss(logits: logits, batch: batch).backward()
         result.prefixGradient = bits(prefix.grad!)
         let trainable = model.parameters.values.filter { $0.mask != nil }
@@ -55,6 +56,10 @@ import TestSupport
         #expect(stored.prefixGradient == float32.prefixGradient, "soft-prompt gradient")
         #expect(stored.neuronGradients == float32.neuronGradients, "trainable neurons' gradients")
         #expect(stored.logitsAfterStep == float32.logitsAfterStep, "logits after an AdamW step")
+        // Recomputing every block in the backward (gradient checkpointing) changes no bit either.
+        var recomputed = try pass(path, storage: .asStored, neurons: neurons, sequences: sequences, recompute: true)
+        recomputed.sites = stored.sites
+        #expect(recomputed == stored, "recomputed blocks")
     }
 
     @Test(.enabled(if: Fixtures.has("smollm2"), Fixtures.missingReason("smollm2")))

@@ -14,7 +14,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: Int = 0
     @Option(help: "Apply a saved intervention (a skill knob written by `scalpel ablate`, or by hand) at every position.") var intervene: String?
-    @Flag(help: "Print JSON at the end instead of streaming: {prompt, ids, text}; with --intervene also {text_without, ids_without}.") var json = false
+    @Flag(help: "Print JSON at the end instead of streaming: {prompt, ids, text, prompt_tokens, first_token_seconds, decode_tokens_per_second, peak_rss_mb}; with --intervene also {text_without, ids_without}.") var json = false
 
     func validate() throws {
         try Bounds.atLeast(1, atMost: .value(65536)).check("max-tokens", maxTokens)
@@ -47,8 +47,20 @@ struct GenerateCommand: ParsableCommand {
         func decode(_ tokens: [Int32]) -> String { loaded.tokenizer.decode(tokens.filter { !stop.contains($0) }, skipSpecialTokens: true) }
 
         if json {
-            let generated = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: hooks)
-            var result: [String: Any] = ["prompt": parts.map(\.text).joined(), "ids": generated.map(Int.init), "text": decode(generated)]
+            // Timed per token: the first comes after the prompt's pass, each later one after one decoding step.
+            var generated: [Int32] = [], times: [Date] = []
+            let start = Date()
+            try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: hooks) { token in
+                generated.append(token)
+                times.append(Date())
+                return true
+            }
+            var result: [String: Any] = ["prompt": parts.map(\.text).joined(), "ids": generated.map(Int.init), "text": decode(generated),
+                                         "prompt_tokens": ids.count, "peak_rss_mb": MachineMemory.peakResidentMegabytes]
+            if let first = times.first {
+                result["first_token_seconds"] = first.timeIntervalSince(start)
+                if times.count > 1 { result["decode_tokens_per_second"] = Double(times.count - 1) / times.last!.timeIntervalSince(first) }
+            }
             if let intervene {
                 let plain = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop)
                 result["intervention"] = intervene
