@@ -49,6 +49,26 @@ import TestSupport
         #expect(result.losses.count == 2 && result.losses.allSatisfy(\.isFinite))
     }
 
+    /// A GGUF base too large for a Float32 export in memory edits as usual but writes no hf folder,
+    /// and removes the export an earlier run left, which belongs to another edit.
+    @Test func aLargeGGUFBaseSkipsTheHuggingFaceExport() throws {
+        let fixture = CollectRankTests()
+        let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}", rank: "{permutations: 10, top_k: 3, bootstrap: 0}")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]", with: "stages: [collect, rank, edit]") +
+                                "\nedit: {neurons: 3, steps: 2, learning_rate: 0.05, batch_size: 4}", file: "tiny.yaml")
+        let (experiment, folder) = try fixture.stages(directory, recipe)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        let exported = try EditStage(experiment: experiment, folder: folder).run(quiet: true)
+        let folderPath = try #require(exported.huggingFace)
+        var stage = EditStage(experiment: experiment, folder: folder)
+        stage.huggingFaceExportLimitBytes = 0
+        let skipped = try stage.run(force: true, quiet: true)
+        #expect(skipped.huggingFace == nil && !FileManager.default.fileExists(atPath: folderPath))
+        #expect(FileManager.default.fileExists(atPath: skipped.checkpoint) && skipped.neurons == exported.neurons)
+    }
+
     @Test func onlyTheMaskChangesAndTheRestIsByteIdentical() throws {
         let (directory, result, experiment) = try editedRun(write: "exact")
         defer { try? FileManager.default.removeItem(at: directory) }

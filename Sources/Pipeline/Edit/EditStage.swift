@@ -66,6 +66,10 @@ public struct EditStage {
         var taskWeight: Double
     }
 
+    /// The Hugging Face export of a GGUF base is built in memory in Float32: skipped beyond this size
+    /// (4 GiB, a 1B model) with a message. A folder base always exports, since its edit is that folder.
+    public var huggingFaceExportLimitBytes = 4 << 30
+
     func options() throws -> Options {
         let r = experiment.recipe
         var problems = RecipeProblems(r, file: experiment.recipeFile)
@@ -278,16 +282,28 @@ public struct EditStage {
 
         // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
         // the base folder's tokenizer files, or a GGUF's vocabulary (byte-level BPE or SentencePiece) written as tokenizer.json.
+        // It is written in Float32 from memory, so a model beyond `huggingFaceExportLimitBytes` skips it.
         let export = stage.appendingPathComponent("hf")
-        let exportURL = staged.url(export.lastPathComponent)
-        try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
-                                                              "scalpel.edit.base_sha256": baseHash,
-                                                              "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)], tokenIDs: tokenIDs)
-        if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
-        for (name, data) in tokenizerFiles ?? [:] { try AtomicFile.write(data, to: exportURL.appendingPathComponent(name)) }
+        let exportBytes = model.parameters.values.reduce(0) { $0 + 4 * $1.shape.reduce(1, *) }
+        if exportBytes <= huggingFaceExportLimitBytes || !baseIsGGUF {
+            let exportURL = staged.url(export.lastPathComponent)
+            try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
+                                                                  "scalpel.edit.base_sha256": baseHash,
+                                                                  "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)], tokenIDs: tokenIDs)
+            if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
+            for (name, data) in tokenizerFiles ?? [:] { try AtomicFile.write(data, to: exportURL.appendingPathComponent(name)) }
+        } else {
+            try? FileManager.default.removeItem(at: export)      // an earlier run's export is of another edit
+            if !quiet {
+                let gigabytes = Double(exportBytes) / 1e9
+                ProgressReporter.say(String(format: "edit: no Hugging Face export: in Float32 it would take %.1f GB of memory. "
+                                            + "Load edit/edited.gguf in PyTorch with transformers' gguf_file= instead", gigabytes))
+            }
+        }
         try staged.commit()
+        let wroteExport = FileManager.default.fileExists(atPath: export.path)
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
-                            huggingFace: export.path, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
+                            huggingFace: wroteExport ? export.path : nil, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             seconds: Date().timeIntervalSince(started))
         try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
             try group.setAttribute("objective", .string(result.objective))
