@@ -5,12 +5,13 @@
 //   CBLAS, CHDF5          system libraries (pkg-config openblas, hdf5)
 //   AtomicFiles           Foundation                 never-half-written files
 //   CPUFeatures           (C)                        cpuid: the processor's instruction sets, read at run time
-//   TensorCore            CBLAS, CPUFeatures         Float32 tensors, RNG, forward/backward kernel pairs, BLAS kernel choice
+//   CBlockKernels         CPUFeatures (C)            ggml block formats: the one dequantizer, row products read from blocks
+//   TensorCore            CBLAS, CBlockKernels       Float32 tensors, RNG, forward/backward kernel pairs, BLAS kernel choice
 //   Autodiff              TensorCore                 reverse-mode tape, ops, sparse gradient masks
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes, row/column blocks)
 //   Statistics            CBLAS, TensorCore          streaming co-moments, ranks, MI, predictivity, permutation tests, BH, bootstrap, selection
-//   Checkpoints           AtomicFiles                GGUF and safetensors: read, write, (de)quantize; knows no models
+//   Checkpoints           AtomicFiles, CBlockKernels GGUF and safetensors: read, write, (de)quantize; knows no models
 //   Jinja                 Foundation                 a Jinja interpreter with Jinja2's semantics, for chat templates
 //   Tokenizers            Checkpoints, Jinja         BPE, SentencePiece, WordPiece, chat templates (vocabularies from metadata)
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
@@ -50,12 +51,13 @@ let package = Package(
         .target(name: "AtomicFiles"),
         // cpuid at run time (C: Swift has no inline assembly); the runtime-dispatched SIMD kernels' home.
         .target(name: "CPUFeatures"),
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CPUFeatures"]),
+        .target(name: "CBlockKernels", dependencies: ["CPUFeatures"]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CPUFeatures", "CBlockKernels"]),
         .target(name: "Autodiff", dependencies: ["TensorCore"]),
         .target(name: "Optimizers", dependencies: ["Autodiff"]),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
         .target(name: "Statistics", dependencies: ["CBLAS", "TensorCore"]),
-        .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
+        .target(name: "Checkpoints", dependencies: ["AtomicFiles", "CBlockKernels"]),
         .target(name: "Jinja"),
         .target(name: "Tokenizers", dependencies: ["Checkpoints", "Jinja"]),
         .target(name: "Models", dependencies: ["AtomicFiles", "Autodiff", "Checkpoints", "Tokenizers"]),
@@ -88,7 +90,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "CBlockKernels", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),

@@ -33,6 +33,8 @@ struct GGUFMatrix: EncodedMatrix, @unchecked Sendable {
         rowBytes = info.byteCount / info.shape[0]
     }
 
+    var blocks: EncodedBlocks? { EncodedBlocks(type: Int32(info.type.rawValue), base: base, rowBytes: rowBytes) }
+
     func decode(rows: Range<Int>, columns: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
         let type = info.type
         precondition(columns.lowerBound % type.blockSize == 0 && (columns.upperBound % type.blockSize == 0 || columns.upperBound == shape[1]),

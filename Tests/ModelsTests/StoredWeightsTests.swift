@@ -14,7 +14,7 @@ import TestSupport
     /// Everything a pass produces that the pipeline reads, as bit patterns.
     struct Pass: Equatable {
         var logits: [UInt32] = [], sites: [UInt32] = [], prefixGradient: [UInt32] = [], neuronGradients: [String: [UInt32]] = [:]
-        var logitsAfterStep: [UInt32] = []
+        var logitsAfterStep: [UInt32] = [], decodingStep: [UInt32] = []
     }
 
     static func bits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
@@ -39,6 +39,9 @@ import TestSupport
         let logits = model.forward(embeddings: try model.embed(batch, prefix: prefix), batch: batch, hooks: hooks).logits!
         result.logits = bits(logits.value)
         result.sites = sites.isEmpty ? [] : (0..<model.config.layers).flatMap { bits(sites[$0]!) }
+        // A decoding step's few rows go through the row products, reading untrained weights' blocks in place.
+        let step = TokenBatch([[sequences[0][0]], [sequences[1][0]]])
+        result.decodingStep = bits(model.forward(embeddings: try model.embed(step), batch: step).logits!.value)
         nextTokenLoss(logits: logits, batch: batch).backward()
         result.prefixGradient = bits(prefix.grad!)
         let trainable = model.parameters.values.filter { $0.mask != nil }
@@ -56,6 +59,7 @@ import TestSupport
         #expect(stored.prefixGradient == float32.prefixGradient, "soft-prompt gradient")
         #expect(stored.neuronGradients == float32.neuronGradients, "trainable neurons' gradients")
         #expect(stored.logitsAfterStep == float32.logitsAfterStep, "logits after an AdamW step")
+        #expect(stored.decodingStep == float32.decodingStep, "a decoding step's logits")
         // Recomputing every block in the backward (gradient checkpointing) changes no bit either.
         var recomputed = try pass(path, storage: .asStored, neurons: neurons, sequences: sequences, recompute: true)
         recomputed.sites = stored.sites

@@ -13,11 +13,12 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
     let n = x.value.count / max(i, 1)
     var y = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [o])   // linearForward writes every element
     let decoder = weight.encoded == nil ? nil : weight.panelDecoder
+    let blocks = weight.mask?.indices.isEmpty ?? true ? weight.encoded?.blocks : nil   // nothing laid over them
     y.withMutablePointer { out in
         x.value.withPointer { input in
             if let decode = decoder {
                 func forward(_ b: UnsafePointer<Float>?) {
-                    panelLinearForward(output: out, input: input, weight: .decoded(decode), bias: b, rows: n, inFeatures: i, outFeatures: o)
+                    panelLinearForward(output: out, input: input, weight: .decoded(decode, blocks: blocks), bias: b, rows: n, inFeatures: i, outFeatures: o)
                 }
                 if let bias { bias.value.withPointer { forward($0) } } else { forward(nil) }
                 return

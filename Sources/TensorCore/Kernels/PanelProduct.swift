@@ -1,4 +1,5 @@
 import CBLAS
+import CBlockKernels
 import Dispatch
 
 // ----------------------------------------------------------------------------------------------------
@@ -15,6 +16,10 @@ import Dispatch
 // construction: the decoded copy is the reference the tests compare against. OpenBLAS's low bits depend
 // on the extent of a product, not only on its sums, so the panels are fixed by the shapes alone, never
 // by the number of cores: results are the same on any machine running the same kernel.
+//
+// A product of a few input rows (a decoding step: N ≤ `rowProductMaxRows`) is one dot product per
+// output instead, y[n, r] = W[r, :] · x[n, :], with the lanes block_kernels.h defines: read from the
+// blocks in place where W lies in a file's blocks, else decoded a panel at a time; the same bits either way.
 
 /// A frozen [O, I] weight matrix in a compact encoding, decoded a panel at a time.
 public protocol EncodedMatrix: Sendable {
@@ -28,16 +33,40 @@ public protocol EncodedMatrix: Sendable {
     /// Writes rows `rows` × columns `columns` into `out` (row stride `ld`). `columns` starts on a
     /// multiple of `granule` and ends on one or at I.
     func decode(rows: Range<Int>, columns: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int)
+    /// The rows as ggml blocks in memory, for row products that read them in place; nil if they are not.
+    var blocks: EncodedBlocks? { get }
+}
+
+extension EncodedMatrix {
+    public var blocks: EncodedBlocks? { nil }
+}
+
+/// Rows of ggml blocks in memory: row r starts at `base + r · rowBytes`.
+public struct EncodedBlocks: @unchecked Sendable {
+    /// The GGML type number (block_kernels.h lists those it reads).
+    public let type: Int32
+    public let base: UnsafeRawPointer
+    public let rowBytes: Int
+
+    /// nil for a type the block kernels do not read.
+    public init?(type: Int32, base: UnsafeRawPointer, rowBytes: Int) {
+        guard scalpel_blocks_supported(type) != 0 else { return nil }
+        (self.type, self.base, self.rowBytes) = (type, base, rowBytes)
+    }
 }
 
 /// Decodes a panel (an encoded matrix's, with whatever the caller lays over it).
 public typealias PanelDecoder = @Sendable (_ rows: Range<Int>, _ columns: Range<Int>, _ out: UnsafeMutablePointer<Float>, _ ld: Int) -> Void
 
-/// Where a product's weight comes from: dense Float32 in memory ([O, I], row stride I), or a decoder.
+/// Where a product's weight comes from: dense Float32 in memory ([O, I], row stride I), or a decoder,
+/// with the blocks it decodes when row products may read them directly (nothing laid over them).
 public enum PanelSource: @unchecked Sendable {
     case dense(UnsafePointer<Float>)
-    case decoded(PanelDecoder)
+    case decoded(PanelDecoder, blocks: EncodedBlocks? = nil)
 }
+
+/// Products of at most this many input rows are row products (see the top of this file).
+public let rowProductMaxRows = 4
 
 /// Panels hold about this many bytes: large enough that sgemm's packing of the other operand is cheap
 /// beside the arithmetic, small enough to stay in a core's share of the cache.
@@ -64,6 +93,10 @@ public func panelLinearForward(
     bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
     if n == 0 || o == 0 { return }
+    if n <= rowProductMaxRows && i > 0 {
+        rowProducts(output: output, input: input, weight: weight, bias: bias, rows: n, inFeatures: i, outFeatures: o)
+        return
+    }
     if let bias {
         for r in 0..<n { (output + r * o).update(from: bias, count: o) }
     }
@@ -80,6 +113,38 @@ public func panelLinearForward(
         let w = weight.rows(start..<(start + size), 0..<i, width: i, buffer: buffer)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(size), Int32(i), 1,
                     input, Int32(i), w.pointer, Int32(w.ld), beta, output + start, Int32(o))
+    }
+}
+
+/// y[v, r] = W[r, :] · x[v, :] (+ b[r]), the cores taking panels of W's rows.
+func rowProducts(
+    output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: PanelSource,
+    bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    let p = panelRows(rows: o, width: i)
+    let operands = UncheckedSendable((output, input, bias))
+    let buffered = if case .decoded(_, nil) = weight { p * i } else { 0 }
+    forEachPanel(count: (o + p - 1) / p, bufferElements: buffered) { panel, buffer in
+        let (output, input, bias) = operands.value
+        let start = panel * p, size = min(p, o - start)
+        func dot(_ type: Int32, _ rows: UnsafeRawPointer, _ rowBytes: Int) {
+            let done = scalpel_dot_rows(type, rows, rowBytes, Int64(size), input, Int64(n), Int64(i), Int64(i),
+                                        output + start, Int64(o), 0)
+            precondition(done == 1, "rowProducts: the block kernels do not read GGML type \(type)")
+        }
+        switch weight {
+        case .dense(let w):
+            dot(0, w + start * i, 4 * i)
+        case .decoded(_, let blocks?):
+            dot(blocks.type, blocks.base + start * blocks.rowBytes, blocks.rowBytes)
+        case .decoded(let decode, nil):
+            decode(start..<(start + size), 0..<i, buffer, i)
+            dot(0, buffer, 4 * i)
+        }
+        guard let bias else { return }
+        for v in 0..<n {
+            for r in start..<(start + size) { output[v * o + r] += bias[r] }
+        }
     }
 }
 
@@ -118,7 +183,7 @@ extension PanelSource {
         switch self {
         case .dense(let w):
             return (w + rows.lowerBound * width + columns.lowerBound, width)
-        case .decoded(let decode):
+        case .decoded(let decode, _):
             decode(rows, columns, buffer, columns.count)
             return (UnsafePointer(buffer), columns.count)
         }
