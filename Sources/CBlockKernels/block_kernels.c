@@ -301,6 +301,34 @@ INLINE void accumulate_avx2(float *lane, const float *w, const float *x, int64_t
     _mm256_storeu_ps(lane + 24, a3);
 }
 
+// One vector against Q4_K rows, decoding in registers: each element's value is the decoder's
+// d1·q − m1 (a multiply, then a subtraction), accumulated into its lane in element order. Chunk c of 64
+// holds element 64c + l in the low nibble of byte l and 64c + 32 + l in the high one: both lane l.
+INLINE void accumulate_q4_K_avx2(float *lane, const uint8_t *b, const float *x) {
+    __m256 a[4];
+    for (int g = 0; g < 4; g++) a[g] = _mm256_loadu_ps(lane + 8 * g);
+    const __m256i nibble = _mm256_set1_epi32(0xF);
+    float d = half(u16(b)), dmin = half(u16(b + 2));
+    for (int c = 0; c < 4; c++) {
+        float sc1, m1, sc2, m2;
+        scale_min_k4(2 * c, b + 4, &sc1, &m1);
+        scale_min_k4(2 * c + 1, b + 4, &sc2, &m2);
+        __m256 d1 = _mm256_set1_ps(d * sc1), min1 = _mm256_set1_ps(dmin * m1);
+        __m256 d2 = _mm256_set1_ps(d * sc2), min2 = _mm256_set1_ps(dmin * m2);
+        const uint8_t *q = b + 16 + 32 * c;
+        const float *xs = x + 64 * c;
+        for (int g = 0; g < 4; g++) {
+            __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8 * g)));
+            __m256 low = _mm256_cvtepi32_ps(_mm256_and_si256(bytes, nibble));
+            __m256 high = _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4));
+            __m256 w1 = _mm256_sub_ps(_mm256_mul_ps(d1, low), min1), w2 = _mm256_sub_ps(_mm256_mul_ps(d2, high), min2);
+            a[g] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xs + 8 * g), a[g]);
+            a[g] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xs + 32 + 8 * g), a[g]);
+        }
+    }
+    for (int g = 0; g < 4; g++) _mm256_storeu_ps(lane + 8 * g, a[g]);
+}
+
 // Whole groups of 32 in registers; a tail (F16, BF16 and F32 rows only: blocks come in 32s) in the
 // scalar lanes, which pick up where the registers stop.
 static void dot_rows_avx2(DOT_ARGUMENTS) {
@@ -308,6 +336,11 @@ static void dot_rows_avx2(DOT_ARGUMENTS) {
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *row = w0 + r * row_bytes;
         memset(lanes, 0, sizeof(float) * LANES * vectors);
+        if (vectors == 1 && type == Q4_K) {                // a decoding step's commonest rows
+            for (int64_t block = 0; block < k / 256; block++) accumulate_q4_K_avx2(lanes, row + 144 * block, x + 256 * block);
+            y[r] = fold_lanes(lanes);
+            continue;
+        }
         FOR_EACH_CHUNK(k, {
             int64_t whole = n / LANES * LANES;
             for (int64_t v = 0; v < vectors; v++) {
