@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "CBlockKernels", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "CBlockKernels", "CPUFeatures", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),

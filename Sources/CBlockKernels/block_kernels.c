@@ -378,7 +378,9 @@ const char *scalpel_dot_kernel(void) {
 }
 
 int scalpel_dequantize(int type, const void *source, int64_t count, float *y) {
-    if (!scalpel_blocks_supported(type)) return 0;
+    int elements, bytes;
+    block_shape(type, &elements, &bytes);
+    if (elements == 0 || count < 0 || count % elements) return 0;
 #if SCALPEL_X86
     if (has_avx2_fma()) { dequantize_avx2(type, source, count, y); return 1; }
 #endif
@@ -390,7 +392,7 @@ int scalpel_dot_rows(int type, const void *w, size_t row_bytes, int64_t rows, co
                      int64_t ldx, int64_t k, float *y, int64_t ldy, int reference) {
     int elements, bytes;
     block_shape(type, &elements, &bytes);
-    if (elements == 0) return 0;
+    if (elements == 0 || k < 0 || k % elements || row_bytes < (size_t)(k / elements * bytes) || ldx < k) return 0;
     if (rows <= 0 || vectors <= 0) return 1;
     float stack[LANES * 8], *lanes = vectors <= 8 ? stack : malloc(sizeof(float) * LANES * vectors);
     if (!lanes) return 0;

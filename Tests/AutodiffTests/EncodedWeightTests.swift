@@ -55,6 +55,28 @@ struct PlainBlocks: EncodedMatrix {
         #expect(Self.difference(out[4], out[5]) == nil, "backward, accumulating")
     }
 
+    /// A decoding step's products (N ≤ 4: the row products) against a naive product in Double, with
+    /// several panels of rows, a bias and a width that ends in a partial group of lanes.
+    @Test(arguments: [1, 2, 4])
+    func rowProductsMatchANaiveProduct(rows n: Int) {
+        let (o, i) = (1000, 300)
+        var rng = SeededRandom(seed: UInt64(n))
+        let w = Tensor(randomNormal: [o, i], std: 0.05, using: &rng), x = Tensor(randomNormal: [n, i], std: 1, using: &rng)
+        let b = Tensor(randomNormal: [o], std: 0.1, using: &rng)
+        #expect(panelRows(rows: o, width: i) < o, "several panels")
+        var y = [Float](repeating: .nan, count: n * o)
+        w.withPointer { wp in x.withPointer { xp in b.withPointer { bp in
+            linearForward(output: &y, input: xp, weight: wp, bias: bp, rows: n, inFeatures: i, outFeatures: o)
+        } } }
+        let (ws, xs, bs) = (w.scalars, x.scalars, b.scalars)
+        for v in 0..<n {
+            for r in 0..<o {
+                let exact = Double(bs[r]) + (0..<i).reduce(0.0) { $0 + Double(ws[r * i + $1]) * Double(xs[v * i + $1]) }
+                #expect(abs(Double(y[v * o + r]) - exact) < 1e-4, "y[\(v), \(r)]")
+            }
+        }
+    }
+
     /// An encoded weight with trainable rows (or columns) against the same weight dense with the same
     /// mask: forward, input gradient, packed weight gradient and an AdamW step, bit for bit; then the
     /// trained slices show through the decoder and `materialized()`.

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import CBlockKernels
+import CPUFeatures
 import Checkpoints
 import TensorCore
 import TestSupport
@@ -55,6 +56,45 @@ import TestSupport
                 }
             }
         }
+    }
+
+    /// A processor with AVX2 and FMA runs the AVX2 kernel, so that the tests above compare two kernels.
+    @Test func theProcessorsKernelIsChosen() {
+        var features = scalpel_cpu_features()
+        scalpel_cpu_features_read(&features)
+        let kernel = String(cString: scalpel_dot_kernel())
+        print("block kernels: \(kernel)")
+        #if arch(x86_64)
+        #expect(kernel == (features.avx2 && features.fma ? "avx2" : "scalar"))
+        #endif
+    }
+
+    /// Every binary16 value, subnormals, infinities and NaNs included, decodes as halfToFloat does.
+    @Test func everyHalfDecodesExactly() {
+        let halves = (0...UInt16.max).map { $0 }
+        var y = [Float](repeating: 0, count: halves.count)
+        halves.withUnsafeBytes { b in y.withUnsafeMutableBufferPointer { _ = dequantizeElements(.f16, from: b.baseAddress!, count: halves.count, into: $0.baseAddress!) } }
+        #expect(y.map(\.bitPattern) == halves.map { halfToFloat($0).bitPattern })
+    }
+
+    /// Widths that are not whole blocks, and rows or vectors shorter than the width, are refused.
+    @Test func partialBlocksAreRefused() {
+        var y = [Float](repeating: 0, count: 4)
+        let bytes = [UInt8](repeating: 0, count: 1024), x = [Float](repeating: 1, count: 512)
+        func dot(_ type: GGMLType, k: Int, rowBytes: Int, ldx: Int) -> Int32 {
+            bytes.withUnsafeBytes { b in
+                x.withUnsafeBufferPointer { x in
+                    y.withUnsafeMutableBufferPointer {
+                        scalpel_dot_rows(Int32(type.rawValue), b.baseAddress!, rowBytes, 1, x.baseAddress!, 1, Int64(ldx), Int64(k), $0.baseAddress!, 1, 0)
+                    }
+                }
+            }
+        }
+        #expect(dot(.q4_K, k: 256, rowBytes: 144, ldx: 256) == 1)
+        #expect(dot(.q4_K, k: 128, rowBytes: 144, ldx: 256) == 0, "half a Q4_K block")
+        #expect(dot(.q8_0, k: 64, rowBytes: 34, ldx: 64) == 0, "a row shorter than its two blocks")
+        #expect(dot(.f16, k: 16, rowBytes: 32, ldx: 8) == 0, "vectors closer than the width")
+        #expect(bytes.withUnsafeBytes { b in y.withUnsafeMutableBufferPointer { scalpel_dequantize(Int32(GGMLType.q4_0.rawValue), b.baseAddress!, 31, $0.baseAddress!) } } == 0)
     }
 
     @Test func typesTheKernelsDoNotReadAreRefused() {

@@ -9,7 +9,8 @@
 //   v[l] = (lane[l] + lane[8 + l]) + (lane[16 + l] + lane[24 + l])          for l < 8
 //   y    = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
 // so a row's value never depends on the processor, the number of cores or the rows beside it, and is
-// the same whether W is a quantized tensor or its dequantized Float32 copy (type F32).
+// the same whether W is a quantized tensor or its dequantized Float32 copy (type F32). (A NaN's payload
+// may: which of two NaNs a multiply-add keeps is the instruction's choice.)
 // Types are GGML type numbers: F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q2_K 10, Q3_K 11,
 // Q4_K 12, Q5_K 13, Q6_K 14, BF16 30.
 #ifndef SCALPEL_BLOCK_KERNELS_H
@@ -22,13 +23,14 @@
 int scalpel_blocks_supported(int type);
 
 // Decodes `count` elements (whole blocks) from `source` into `y`. Returns 0, writing nothing, for an
-// unsupported type.
+// unsupported type or a count that is not a whole number of blocks.
 int scalpel_dequantize(int type, const void *source, int64_t count, float *y);
 
 // y[v·ldy + r] = W[r, :] · x[v·ldx …] for r < rows and v < vectors; W's rows are `row_bytes` apart, each
 // `k` elements of `type` (whole blocks), decoded once for all the vectors. `reference` 1 runs the scalar
 // definition, 0 the fastest kernel this processor has. Returns 0, writing nothing, for an unsupported
-// type (or when out of memory for more than 8 vectors).
+// type, a k that is not whole blocks, rows shorter than k or ldx < k (or when out of memory for more
+// than 8 vectors).
 int scalpel_dot_rows(int type, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t vectors,
                      int64_t ldx, int64_t k, float *y, int64_t ldy, int reference);
 

@@ -285,7 +285,8 @@ public struct EditStage {
         // It is written in Float32 from memory, so a model beyond `huggingFaceExportLimitBytes` skips it.
         let export = stage.appendingPathComponent("hf")
         let exportBytes = model.parameters.values.reduce(0) { $0 + 4 * $1.shape.reduce(1, *) }
-        if exportBytes <= huggingFaceExportLimitBytes || !baseIsGGUF {
+        let wroteExport = exportBytes <= huggingFaceExportLimitBytes || !baseIsGGUF
+        if wroteExport {
             let exportURL = staged.url(export.lastPathComponent)
             try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
                                                                   "scalpel.edit.base_sha256": baseHash,
@@ -301,7 +302,6 @@ public struct EditStage {
             }
         }
         try staged.commit()
-        let wroteExport = FileManager.default.fileExists(atPath: export.path)
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
                             huggingFace: wroteExport ? export.path : nil, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             seconds: Date().timeIntervalSince(started))
