@@ -9,10 +9,11 @@ import TestSupport
 
 /// Sparse editing and the audit on the tiny model of the collect/rank tests.
 @Suite struct EditTests {
-    func editedRun(write: String) throws -> (URL, EditStage.Result, Experiment) {
+    func editedRun(write: String, audit: Bool = false) throws -> (URL, EditStage.Result, Experiment) {
         let fixture = CollectRankTests()
         let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}", rank: "{permutations: 10, top_k: 3, bootstrap: 0}")
-        let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]", with: "stages: [collect, rank, edit]") +
+        let stages = audit ? "stages: [collect, rank, edit, audit]" : "stages: [collect, rank, edit]"
+        let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]", with: stages) +
                                 "\nedit: {objective: task, neurons: 3, steps: 12, learning_rate: 0.05, weight_decay: 0.1, batch_size: 6, write: \(write)}",
                                 file: "tiny.yaml")
         let (experiment, folder) = try fixture.stages(directory, recipe)
@@ -109,6 +110,22 @@ import TestSupport
         let batch = TokenBatch([[1, 5, 9, 2, 7]])
         #expect(e.forward(embeddings: try e.embed(batch), batch: batch).logits!.value.scalars ==
                 b.forward(embeddings: try b.embed(batch), batch: batch).logits!.value.scalars)
+    }
+
+    /// A rounding write in a run that audits records the Float32 edit's test accuracy in the file, and the
+    /// audit reports it beside the written edit's: on an F32 base on-grid rounds nothing, so the two are equal.
+    @Test(arguments: ["on-grid", "f16"])
+    func theAuditReportsWhatRoundingCost(write: String) throws {
+        let (directory, result, experiment) = try editedRun(write: write, audit: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recorded = try #require(result.float32Accuracy)
+        let report = try Audit.run(base: experiment.modelPath, edited: result.checkpoint, experiment: experiment, generalPath: nil, quiet: true)
+        #expect(report.accuracyFloat32Edit == recorded && (0...1).contains(recorded))
+        if write == "on-grid" { #expect(report.accuracyAfter == recorded, "nothing to round on an F32 base") }
+        let (exactRun, exact, exactExperiment) = try editedRun(write: "exact", audit: true)
+        defer { try? FileManager.default.removeItem(at: exactRun) }
+        let exactReport = try Audit.run(base: exactExperiment.modelPath, edited: exact.checkpoint, experiment: exactExperiment, generalPath: nil, quiet: true)
+        #expect(exact.float32Accuracy == nil && exactReport.accuracyFloat32Edit == nil, "exact rounds nothing")
     }
 
     @Test func roundingModesAreReportedByTheAudit() throws {

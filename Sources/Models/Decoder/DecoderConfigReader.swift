@@ -105,7 +105,7 @@ struct DecoderConfigReader {
             s.scaling = .linear(factor: factor)
         case let other: throw ModelError.unsupportedSetting(key: "\(a).rope.scaling.type", detail: Self.scalingHint(other))
         }
-        if let window = number("attention.sliding_window"), window > 0 { s.slidingWindow = try Self.size(Int(window), "\(a).attention.sliding_window") }
+        if let window = number("attention.sliding_window"), window > 0 { s.slidingWindow = try Self.size(window.rounded(.down), "\(a).attention.sliding_window") }
         s.windowPattern = try optionalInt("attention.sliding_window_pattern")
         s.attentionSoftcap = number("attn_logit_softcapping")
         s.finalSoftcap = number("final_logit_softcapping")
@@ -236,6 +236,7 @@ struct DecoderConfigReader {
         s.localRopeBase = number(local, "rope_theta") ?? number(json, "rope_local_base_freq")
         let fraction = number(parameters, "partial_rotary_factor") ?? number(json, "partial_rotary_factor") ?? number(json, "rotary_pct")
         if let fraction {
+            guard fraction > 0 && fraction <= 1 else { throw problem("partial_rotary_factor", "is \(fraction), not a fraction in (0, 1]") }
             let d = s.headDim ?? s.hidden / max(s.heads, 1)
             s.rotaryDims = Int((Double(d) * fraction).rounded(.down))
         }
@@ -251,7 +252,8 @@ struct DecoderConfigReader {
         case "llama3":
             s.scaling = .llama3(factor: try required("factor"), lowFrequencyFactor: try required("low_freq_factor"),
                                 highFrequencyFactor: try required("high_freq_factor"),
-                                originalContext: Int(try required("original_max_position_embeddings")))
+                                originalContext: try Self.size(try required("original_max_position_embeddings"),
+                                                               "rope_parameters.original_max_position_embeddings"))
         default: throw problem("rope_parameters.rope_type", Self.scalingHint(type))
         }
     }
@@ -358,6 +360,14 @@ struct DecoderConfigReader {
     static func size(_ value: Int, _ key: String) throws -> Int {
         guard (1...(1 << 24)).contains(value) else { throw ModelError.badMetadata(key: key, detail: "\(value) is not a size from 1 to \(1 << 24)") }
         return value
+    }
+
+    /// A size given as a number (a JSON or GGUF float): whole, from 1 to 2²⁴; never a trapping conversion.
+    static func size(_ value: Double, _ key: String) throws -> Int {
+        guard value.isFinite, value.rounded() == value, (1...Double(1 << 24)).contains(value) else {
+            throw ModelError.badMetadata(key: key, detail: "\(value) is not a whole size from 1 to \(1 << 24)")
+        }
+        return Int(value)
     }
 
     static func scalingHint(_ type: String) -> String {

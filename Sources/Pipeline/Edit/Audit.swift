@@ -32,6 +32,9 @@ public enum Audit {
         public var taskExamples: Int
         public var accuracyBefore: Double?
         public var accuracyAfter: Double?
+        /// The edit's test accuracy in Float32, before it was rounded into the file's format, as the edit
+        /// stage recorded it in the checkpoint; beside `accuracyAfter`, what the rounding cost.
+        public var accuracyFloat32Edit: Double?
         public var accuracyIntervalBefore: (Double, Double)?
         public var accuracyIntervalAfter: (Double, Double)?
         public var differenceInterval: (Double, Double)?
@@ -72,18 +75,13 @@ public enum Audit {
             let recipe = experiment.recipe
             let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
             let test = Array(splits.test.prefix(examples))
-            if let ids = experiment.verbalizerIDs, !test.isEmpty {
-                func evaluate(_ model: DecoderModel) throws -> [Bool] {
-                    let task = PromptTask(model: .decoder(model), tokenizer: base.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: ids), classes: ids.count)
-                    let trainer = PromptTrainer(task: task, initialPrompt: Tensor(shape: [1, model.config.hiddenSize]), learningRate: 0, weightDecay: 0)
-                    let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
-                    return try trainer.evaluate(sequences, labels: test.map { experiment.dataset.examples[$0].label! }, batchSize: 16, withPrompt: false).correct
-                }
-                let before = try evaluate(b), after = try evaluate(e)
+            if let before = try testCorrectness(b, experiment: experiment, tokenizer: base.tokenizer, examples: examples),
+               let after = try testCorrectness(e, experiment: experiment, tokenizer: base.tokenizer, examples: examples) {
                 func interval(_ c: [Bool], _ s: UInt64) -> (Double, Double)? {
                     bootstrapInterval(examples: c.count, seed: s) { sample in sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count) }.map { ($0.low, $0.high) }
                 }
                 report.taskExamples = test.count
+                report.accuracyFloat32Edit = try float32EditAccuracy(try ModelAliases.resolve(editedPath))
                 report.accuracyBefore = Double(before.filter { $0 }.count) / Double(before.count)
                 report.accuracyAfter = Double(after.filter { $0 }.count) / Double(after.count)
                 report.accuracyIntervalBefore = interval(before, seed &+ 1)
@@ -123,6 +121,29 @@ public enum Audit {
             report.klGeneral = max(0, kl / Double(rows.count))
         }
         return report
+    }
+
+    /// Each test example's correctness under the recipe's verbalizers, without a soft prompt; nil where
+    /// the recipe has no verbalizers or its test split is empty.
+    public static func testCorrectness(_ model: DecoderModel, experiment: Experiment, tokenizer: any Tokenizer,
+                                       examples: Int = 400) throws -> [Bool]? {
+        let recipe = experiment.recipe
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        let test = Array(splits.test.prefix(examples))
+        guard let ids = experiment.verbalizerIDs, !test.isEmpty else { return nil }
+        let framing = PromptTask.Framing.verbalizers(template: recipe.task.template, ids: ids)
+        let task = PromptTask(model: .decoder(model), tokenizer: tokenizer, framing: framing, classes: ids.count)
+        let trainer = PromptTrainer(task: task, initialPrompt: Tensor(shape: [1, model.config.hiddenSize]), learningRate: 0, weightDecay: 0)
+        let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
+        let labels = test.map { experiment.dataset.examples[$0].label! }
+        return try trainer.evaluate(sequences, labels: labels, batchSize: 16, withPrompt: false).correct
+    }
+
+    /// The Float32 edit's test accuracy the edit stage wrote into a GGUF it rounded (nil otherwise).
+    static func float32EditAccuracy(_ path: String) throws -> Double? {
+        let (_, mapped, format) = try CheckpointFormat.open(path)
+        guard format == .gguf else { return nil }
+        return try GGUFFile(file: mapped).metadata[EditedCheckpoint.float32AccuracyKey]?.number
     }
 
     /// For each pair, whether the model finds its first sentence (the more stereotypical one) more likely.

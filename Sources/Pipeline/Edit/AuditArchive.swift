@@ -1,13 +1,15 @@
 import HDF5Kit
 
 /// `/audit` of the evidence archive: float64 attributes `accuracy_before`, `accuracy_after`,
+/// `accuracy_after_float32_edit` (the edit before rounding into the file's format),
 /// `wikitext_perplexity_before`, `wikitext_perplexity_after`, `kl_general`, `bias_score_before`, `bias_score_after`
 /// (NaN where not measured); their 95% intervals as 2-element attributes `<name>_ci` and `accuracy_difference_ci`
 /// and `bias_score_difference_ci` (paired, after − before; present only when measured); `task_examples`, `bias_pairs`, `unchanged_tensors`, `changed_weights_outside_mask`,
 /// `changed_tensors`; and per changed tensor `delta_norm` float64, `changed_rows` and `changed_columns` int64.
 extension Audit.Report {
     public func write(into group: HDF5Group) throws {
-        for (key, value) in [("accuracy_before", accuracyBefore), ("accuracy_after", accuracyAfter), ("wikitext_perplexity_before", perplexityBefore),
+        for (key, value) in [("accuracy_before", accuracyBefore), ("accuracy_after", accuracyAfter),
+                             ("accuracy_after_float32_edit", accuracyFloat32Edit), ("wikitext_perplexity_before", perplexityBefore),
                              ("wikitext_perplexity_after", perplexityAfter), ("kl_general", klGeneral), ("bias_score_before", biasBefore),
                              ("bias_score_after", biasAfter)] {
             try group.setAttribute(key, .double(value ?? .nan))

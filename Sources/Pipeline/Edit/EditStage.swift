@@ -37,6 +37,8 @@ public struct EditStage {
         public var mode: String
         public var trainableWeights: Int
         public var optimizerStateFloats: Int
+        /// The test accuracy of the edit in Float32, measured where the written file rounds it.
+        public var float32Accuracy: Double? = nil
         public var seconds: Double
     }
 
@@ -254,6 +256,12 @@ public struct EditStage {
                 edited[name] = parameter.materialized().scalars
             }
         }
+        // What the file's format will cost: the task as the Float32 edit does it, before any rounding, for
+        // the audit to set beside the written edit's (measured only when the run audits).
+        var float32Accuracy: Double? = nil
+        if options.mode != .exact, recipe.stages.contains("audit"), let correct = try Audit.testCorrectness(model, experiment: experiment, tokenizer: editable.tokenizer) {
+            float32Accuracy = Double(correct.filter { $0 }.count) / Double(correct.count)
+        }
         let stage = try folder.stage("edit")
         // A GGUF base gives an edited GGUF (its names, order and metadata) and the Hugging Face export;
         // a Hugging Face folder gives the edited folder. Staged, then renamed into place together.
@@ -277,7 +285,8 @@ public struct EditStage {
                 ("scalpel.edit.write_mode", .string(options.mode.rawValue)),
                 (EditedCheckpoint.neuronsKey, .string(EditedCheckpoint.encode(chosen))),
                 ("scalpel.version", .string(ScalpelBuild.version)),
-            ], to: staged.url(output.lastPathComponent))
+            ] + (float32Accuracy.map { [(EditedCheckpoint.float32AccuracyKey, GGUFValue.float64($0))] } ?? []),
+            to: staged.url(output.lastPathComponent))
         }
 
         // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
@@ -304,13 +313,14 @@ public struct EditStage {
         try staged.commit()
         let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
                             huggingFace: wroteExport ? export.path : nil, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
-                            seconds: Date().timeIntervalSince(started))
+                            float32Accuracy: float32Accuracy, seconds: Date().timeIntervalSince(started))
         try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
             try group.setAttribute("objective", .string(result.objective))
             try group.setAttribute("selection", .string(options.randomControl ? "random (matched per-layer counts)" : "top"))
             try group.setAttribute("write_mode", .string(result.mode))
             try group.setAttribute("checkpoint", .string(result.checkpoint))
             if let hf = result.huggingFace { try group.setAttribute("huggingface_export", .string(hf)) }
+            if let accuracy = result.float32Accuracy { try group.setAttribute("float32_test_accuracy", .double(accuracy)) }
             try group.setAttribute("trainable_weights", .int(Int64(trainableWeights)))
             try group.setAttribute("optimizer_state_floats", .int(Int64(result.optimizerStateFloats)))
             try group.setAttribute("learning_rate", .double(Double(options.learningRate)))
@@ -342,12 +352,15 @@ public struct EditStage {
         }
         var huggingFace: String?
         if case .string(let hf)? = try? group.attribute("huggingface_export") { huggingFace = hf }
+        var float32Accuracy: Double?
+        if case .double(let accuracy)? = try? group.attribute("float32_test_accuracy") { float32Accuracy = accuracy }
         let pairs = try group.read("neurons", as: Int64.self).values
         guard pairs.count % 2 == 0 else { throw CollectError.corruptStore(path: url.path, detail: "/edit/neurons is not a list of (layer, neuron) pairs") }
         let neurons = stride(from: 0, to: pairs.count, by: 2).map { Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1])) }
         return Result(neurons: neurons, objective: objective, losses: try group.read("loss", as: Double.self).values,
                       klPenalties: try group.read("kl_penalty", as: Double.self).values, checkpoint: checkpoint, huggingFace: huggingFace,
-                      mode: mode, trainableWeights: Int(trainable), optimizerStateFloats: Int(state), seconds: seconds)
+                      mode: mode, trainableWeights: Int(trainable), optimizerStateFloats: Int(state), float32Accuracy: float32Accuracy,
+                      seconds: seconds)
     }
 
     /// metric_suppression: the mean squared distance of the suppressed neurons' last-token activations from

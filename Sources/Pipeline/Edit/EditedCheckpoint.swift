@@ -19,6 +19,8 @@ public enum EditedCheckpoint {
     public enum Mode: String, Sendable, CaseIterable { case onGrid = "on-grid", exact, f16, requantize }
 
     public static let neuronsKey = "scalpel.edit.neurons"
+    /// Float64: the edit's test accuracy in Float32, recorded where the written file rounds it.
+    public static let float32AccuracyKey = "scalpel.edit.float32_test_accuracy"
     /// `exact` writes at most this many bytes of F32 tensors (1 GiB: SmolLM2's 90 edited tensors take 0.3).
     public static let exactLimitBytes = 1 << 30
 

@@ -119,6 +119,7 @@ enum StageSummaries {
     static func edit(_ r: EditStage.Result) -> [String: Any] {
         ["neurons": r.neurons.count, "objective": r.objective, "checkpoint": r.checkpoint, "huggingface_export": r.huggingFace.map { $0 as Any } ?? NSNull(), "write_mode": r.mode,
          "trainable_weights": r.trainableWeights, "optimizer_state_floats": r.optimizerStateFloats, "seconds": r.seconds,
+         "float32_test_accuracy": r.float32Accuracy.map(number) ?? NSNull(),
          "loss_first": number(r.losses.first ?? .nan), "loss_last": number(r.losses.last ?? .nan), "losses": r.losses.map(number),
          "kl_penalties": r.klPenalties.map(number), "neuron_list": r.neurons.map { "L\($0.layer).\($0.neuron)" }]
     }
@@ -127,6 +128,7 @@ enum StageSummaries {
         func pair(_ p: (Double, Double)?) -> Any { p.map { [number($0.0), number($0.1)] as Any } ?? NSNull() }
         func value(_ x: Double?) -> Any { x.map(number) ?? NSNull() }
         return ["task_examples": r.taskExamples, "accuracy_before": value(r.accuracyBefore), "accuracy_after": value(r.accuracyAfter),
+                "accuracy_after_float32_edit": value(r.accuracyFloat32Edit),
                 "accuracy_before_ci95": pair(r.accuracyIntervalBefore), "accuracy_after_ci95": pair(r.accuracyIntervalAfter),
                 "accuracy_difference_ci95": pair(r.differenceInterval),
                 "wikitext_perplexity_before": value(r.perplexityBefore), "wikitext_perplexity_after": value(r.perplexityAfter),
@@ -136,7 +138,10 @@ enum StageSummaries {
                 "edited_neurons": r.neurons.map { $0.map { "L\($0.layer).\($0.neuron)" } as Any } ?? NSNull(),
                 "unchanged_tensors": r.unchangedTensors, "changed_weights_outside_mask": r.outsideMask,
                 "changed_tensors": r.changes.map { ["name": $0.name, "changed_rows": $0.changedRows.count, "changed_columns": $0.changedColumns.count,
-                                                    "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask] as [String: Any] }]
+                                                    "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask,
+                                                    "changed_bytes": $0.changedBytes.map { $0 as Any } ?? NSNull(),
+                                                    "changed_blocks": $0.changedBlocks.map { $0 as Any } ?? NSNull(),
+                                                    "blocks_outside_mask": $0.blocksOutsideMask.map { $0 as Any } ?? NSNull()] as [String: Any] }]
     }
 
     static func printAudit(_ a: [String: Any]) {
@@ -144,6 +149,9 @@ enum StageSummaries {
         print("audit:")
         if a["task_examples"] as? Int ?? 0 > 0 {
             print("  task accuracy \(f("accuracy_before")) → \(f("accuracy_after")) on \(a["task_examples"]!) test examples; difference 95% CI \(a["accuracy_difference_ci95"]!)")
+            if a["accuracy_after_float32_edit"] is Double {
+                print("  the edit in Float32, before rounding into the file's format: \(f("accuracy_after_float32_edit"))")
+            }
         }
         print("  WikiText perplexity \(f("wikitext_perplexity_before")) → \(f("wikitext_perplexity_after")), KL \(f("kl_general"))")
         if a["bias_score_before"] is Double {
@@ -152,6 +160,9 @@ enum StageSummaries {
         for t in a["changed_tensors"] as? [[String: Any]] ?? [] {
             print(String(format: "  %@: %d rows, %d columns changed, |Δ| %.4g, max %.3g, outside the mask %d", t["name"] as! String,
                          t["changed_rows"] as! Int, t["changed_columns"] as! Int, t["delta_norm"] as! Double, t["max_abs_delta"] as! Double, t["outside_mask"] as! Int))
+            if let bytes = t["changed_bytes"] as? Int, let blocks = t["changed_blocks"] as? Int, let outside = t["blocks_outside_mask"] as? Int {
+                print("    \(bytes) bytes in \(blocks) blocks changed, \(outside) of those blocks outside the edited neurons'")
+            }
         }
         print("  \(a["unchanged_tensors"]!) tensors byte-identical; \(a["changed_weights_outside_mask"]!) weights changed outside the mask")
     }
