@@ -37,7 +37,7 @@ import TestSupport
             edited[name] = values
         }
         let url = directory.appendingPathComponent("edited.gguf")
-        try EditedCheckpoint.write(base: base, edited: edited, mode: .onGrid, wholeRows: ["blk.0.ffn_gate.weight", "blk.0.ffn_up.weight"],
+        try EditedCheckpoint.write(base: base, edited: edited.mapValues { values in { values } }, mode: .onGrid, wholeRows: ["blk.0.ffn_gate.weight", "blk.0.ffn_up.weight"],
                                    metadata: [("scalpel.edit.write_mode", .string("on-grid"))], to: url)
         let result = try GGUFFile(path: url.path)
         for (name, type) in tensors {

@@ -202,7 +202,7 @@ extension GGUFFile {
     /// unchanged unless `replacing` gives new bytes (and possibly a new type) for it.
     /// - metadata: replacement metadata in the order to write; nil keeps the file's own.
     public func write(to url: URL, metadata newMetadata: [(String, GGUFValue)]? = nil,
-                      replacing: [String: (type: GGMLType, bytes: [UInt8])] = [:]) throws {
+                      replacing: [String: (type: GGMLType, bytes: () throws -> [UInt8])] = [:]) throws {
         for name in replacing.keys where tensor(named: name) == nil { throw GGUFError.unknownTensor(name) }
         let entries = newMetadata ?? metadata.entries.map { ($0.key, $0.value) }
         let writer = try GGUFWriter(url: url)
@@ -211,7 +211,12 @@ extension GGUFFile {
         for info in tensors { try writer.writeTensorInfo(name: info.name, type: replacing[info.name]?.type ?? info.type, shape: info.shape) }
         for info in tensors {
             if let replacement = replacing[info.name] {
-                try replacement.bytes.withUnsafeBytes { try writer.writeTensorData($0) }
+                // Made when written, so that one replaced tensor at a time is in memory.
+                let bytes = try replacement.bytes()
+                guard bytes.count == replacement.type.byteCount(elements: info.elementCount) else {
+                    throw GGUFError.writerMismatch("the replacement of '\(info.name)' has \(bytes.count) bytes, not what its \(info.elementCount) \(replacement.type.name) elements take")
+                }
+                try bytes.withUnsafeBytes { try writer.writeTensorData($0) }
             } else {
                 try writer.writeTensorData(data(of: info))
             }

@@ -246,14 +246,14 @@ public struct EditStage {
         }
 
         // The edited tensors: those the chosen neurons own, by the family's one ownership description.
-        var edited: [String: [Float]] = [:]
+        var edited: [String: () -> [Float]] = [:]
         var wholeRows = Set<String>()       // tensors whose rows each belong to one neuron
         for layer in Set(chosen.map(\.layer)) {
             let owned = model.config.ownership(layer)
             wholeRows.formUnion(owned.rowOwned + owned.halvesOwned)
             for name in owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned {
                 guard let parameter = model.parameters[name] else { throw ModelError.missingTensor(name) }
-                edited[name] = parameter.materialized().scalars
+                edited[name] = { parameter.materialized().scalars }     // decoded when written, one at a time
             }
         }
         // What the file's format will cost: the task as the Float32 edit does it, before any rounding, for

@@ -24,24 +24,31 @@ public enum EditedCheckpoint {
     /// `exact` writes at most this many bytes of F32 tensors (1 GiB: SmolLM2's 90 edited tensors take 0.3).
     public static let exactLimitBytes = 1 << 30
 
-    /// - edited: tensor name → its new values (dequantized layout, row-major as stored).
+    /// - edited: tensor name → its new values (dequantized layout, row-major as stored), made when the
+    ///   tensor is written, so that one edited tensor at a time is in memory in Float32.
     /// - wholeRows: the edited tensors whose rows each belong to one neuron (requantized row by row on-grid).
-    public static func write(base: GGUFFile, edited: [String: [Float]], mode: Mode, wholeRows: Set<String> = [],
+    public static func write(base: GGUFFile, edited: [String: () -> [Float]], mode: Mode, wholeRows: Set<String> = [],
                              metadata extra: [(String, GGUFValue)], to url: URL) throws {
+        var infos: [String: GGUFTensorInfo] = [:]
+        for name in edited.keys {
+            guard let info = base.tensor(named: name) else { throw GGUFError.unknownTensor(name) }
+            infos[name] = info
+        }
         if mode == .exact {
-            let bytes = edited.values.reduce(0) { $0 + 4 * $1.count }
+            let bytes = infos.values.reduce(0) { $0 + 4 * $1.elementCount }
             guard bytes <= exactLimitBytes else {
                 throw EditError.tooLargeForExact(bytes: bytes, limit: exactLimitBytes)
             }
         }
-        var replacing: [String: (type: GGMLType, bytes: [UInt8])] = [:]
+        var replacing: [String: (type: GGMLType, bytes: () throws -> [UInt8])] = [:]
         for (name, values) in edited {
-            guard let info = base.tensor(named: name) else { throw GGUFError.unknownTensor(name) }
+            let info = infos[name]!
             switch mode {
-            case .exact: replacing[name] = (.f32, try quantize(values, to: .f32))
-            case .f16: replacing[name] = (.f16, try quantize(values, to: .f16))
-            case .requantize: replacing[name] = (info.type, try quantize(values, to: info.type))
-            case .onGrid: replacing[name] = (info.type, try onGrid(base: base, info, values, wholeRows: wholeRows.contains(name)))
+            case .exact: replacing[name] = (.f32, { try quantize(values(), to: .f32) })
+            case .f16: replacing[name] = (.f16, { try quantize(values(), to: .f16) })
+            case .requantize: replacing[name] = (info.type, { try quantize(values(), to: info.type) })
+            case .onGrid:
+                replacing[name] = (info.type, { try onGrid(base: base, info, values(), wholeRows: wholeRows.contains(name)) })
             }
         }
         let keys = Set(extra.map(\.0))
