@@ -156,6 +156,16 @@ public enum ModelLoader {
     }
 }
 
+extension ModelLoader {
+    /// The GGUF at `path`, sharing the mapping of any model loaded from it, so that reading its bytes
+    /// (to copy or compare them) does not make them resident a second time.
+    public static func openGGUF(_ path: String) throws -> GGUFFile {
+        let (weightsPath, mapped, format) = try CheckpointFormat.open(path)
+        guard format == .gguf else { return try GGUFFile(path: path) }      // its error names the problem
+        return try OpenGGUFFiles.shared.file(weightsPath, mapped: mapped)
+    }
+}
+
 /// GGUF files open in this process, by path: two models of one file (the edit stage's base and its
 /// editable copy) share one mapping, so its pages are resident once. An entry lives as long as some
 /// model uses the file, and a file changed on disk since is opened afresh.

@@ -180,7 +180,7 @@ public enum Audit {
     static func byteDiff(_ changes: inout [TensorChange], base: String, edited: String, neurons: [Intervention.Neuron], width f: Int,
                          ownership: (Int) -> FFNNeuronOwnership) throws {
         guard (try? CheckpointFormat.open(base).format) == .gguf, (try? CheckpointFormat.open(edited).format) == .gguf else { return }
-        let (a, b) = (try GGUFFile(path: base), try GGUFFile(path: edited))
+        let (a, b) = (try ModelLoader.openGGUF(base), try ModelLoader.openGGUF(edited))   // the models' mappings
         let byLayer = Dictionary(grouping: neurons, by: \.layer).mapValues { Set($0.map(\.neuron)) }
         var rowOwned: [String: Set<Int>] = [:], columnOwned: [String: Set<Int>] = [:]
         for (layer, ids) in byLayer {

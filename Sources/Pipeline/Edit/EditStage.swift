@@ -273,7 +273,7 @@ public struct EditStage {
         var tokenizerFiles: [String: Data]? = nil
         var tokenIDs: [String: Int] = [:]
         if baseIsGGUF {
-            let baseFile = try GGUFFile(path: experiment.modelPath)
+            let baseFile = try ModelLoader.openGGUF(experiment.modelPath)     // the loaded models' mapping
             tokenizerFiles = try TokenizerExport.huggingFaceFiles(gguf: baseFile.metadata)
             for (key, field) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
                 if let id = baseFile.metadata["tokenizer.ggml.\(field)_token_id"]?.integer, id >= 0 { tokenIDs[key] = id }
