@@ -7,8 +7,16 @@ import Glibc
 
 /// The memory this process has used and the memory the machine (or its container) offers.
 public enum MachineMemory {
-    /// Peak resident set size of this process so far (getrusage's ru_maxrss, KiB on Linux).
+    /// Peak resident set size of this process so far: the kernel's high-water mark of this program's
+    /// own pages (VmHWM in /proc/self/status). getrusage's ru_maxrss is only the fallback: Linux carries
+    /// it across exec, so a program started by a large process (a Python script holding a model)
+    /// would report its parent's peak as its own.
     public static var peakResidentBytes: Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) }) {
+            return kib * 1024
+        }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return Int(usage.ru_maxrss) * 1024

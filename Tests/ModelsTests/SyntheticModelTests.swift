@@ -81,4 +81,17 @@ import Tokenizers
         #expect(error.reason.contains("this machine has 0.0 GB") && error.reason.contains("as stored"), "\(error)")
         try stored.check(path: url.path, storage: .asStored, available: 1 << 40)
     }
+
+    /// The peak resident memory every stage reports is this program's own: it grows with pages the
+    /// program touches, and stays below the machine's memory.
+    @Test func peakResidentMemoryIsThisProgramsOwn() {
+        let before = MachineMemory.peakResidentBytes
+        #expect(before > 0 && before < MachineMemory.availableBytes)
+        let size = 256 << 20
+        let touched = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        defer { touched.deallocate() }
+        for page in stride(from: 0, to: size, by: 4096) { touched.storeBytes(of: 1, toByteOffset: page, as: UInt8.self) }
+        let after = MachineMemory.peakResidentBytes
+        #expect(after >= before && after >= size, "\(before) then \(after) bytes")
+    }
 }

@@ -91,9 +91,5 @@ struct ForwardBench: ParsableCommand {
     }
 }
 
-/// Peak resident set size of this process so far, in MB (getrusage's ru_maxrss is in KB on Linux).
-func peakResidentMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
+/// Peak resident set size of this process so far, in MB.
+func peakResidentMegabytes() -> Double { MachineMemory.peakResidentMegabytes }
