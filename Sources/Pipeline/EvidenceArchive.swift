@@ -11,7 +11,7 @@ import HDF5Kit
 /// - `/provenance` (attributes): tool version, git commit, recipe text and sha256, model and data sha256,
 ///   seed, machine, cores, and each stage's start time, seconds, OpenBLAS kernel, the process's peak resident
 ///   memory and where the weights lived (`<stage>_started`, `_seconds`, `_blas_kernel`, `_peak_rss_mb`, `_weights`).
-/// - `/collect`, `/rank`, `/ablate`: see `CollectStage`, `RankStage` and `AblateStage` (and the README's evidence section).
+/// - `/collect`, `/rank`, `/ablate`: see `CollectStage`, `RankStage` and `AblateStage` (and docs/evidence.md).
 public enum EvidenceArchive {
     public static let schema = "scalpel.evidence/1"
 

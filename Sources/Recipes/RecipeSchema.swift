@@ -92,7 +92,7 @@ public enum RecipeSchema {
         Field("collect", .section([
             Field("layers", .stringList, default: "[all]", "Layers to record: all, single layers, or ranges such as 10-20."),
             Field("positions", .stringList, default: "[last]", "Positions: prompt (each soft-prompt position), last (the last token), mean (over the text tokens); or every (each token, alone, for per-token metrics)."),
-            Field("metrics", .stringList, default: "[label, confidence, loss, correct]", "Auxiliary metrics: label, confidence, loss, correct, column:NAME (a numeric dataset column), NAME = EXPRESSION (see the README); with positions: [every], logprob (of each next token)."),
+            Field("metrics", .stringList, default: "[label, confidence, loss, correct]", "Auxiliary metrics: label, confidence, loss, correct, column:NAME (a numeric dataset column), NAME = EXPRESSION (see docs/stages/collect.md); with positions: [every], logprob (of each next token)."),
             Field("max_examples", .integer, bounds: .atLeast(3), "Collect on at most this many training examples (the dev split is always collected, for predictivity)."),
             Field("batch_size", .integer, default: "8", bounds: .batch, "Examples per forward pass."),
             Field("max_tokens", .integer, default: "128", bounds: .atLeast(2, atMost: .value(8192)), "With positions: [every], each text is cut to this many tokens."),

@@ -3,7 +3,7 @@ import Foundation
 import Scalpel
 import TestSupport
 
-/// The README's library example, compiled and run on a tiny model: if the API it shows changes, this fails.
+/// The library example of docs/library.md, compiled and run on a tiny model: if the API it shows changes, this fails.
 @Suite struct LibraryExampleTests {
     @Test func theReadmeExampleRuns() throws {
         let directory = try Fixtures.scratchDirectory()
@@ -25,7 +25,7 @@ import TestSupport
         rank: {permutations: 50, top_k: 5}
         """
 
-        // --- README: "Using Scalpel as a library" ---
+        // --- docs/library.md: "Using Scalpel as a library" ---
         let recipe = try Recipe(text: recipeText, file: "example.yaml")
         let experiment = try Experiment(recipe: recipe, file: "example.yaml")
         let folder = try RunFolder(experiment.runFolder)
