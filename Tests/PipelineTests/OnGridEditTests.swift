@@ -6,12 +6,12 @@ import TensorCore
 import TestSupport
 
 /// `edit.write: on-grid`: the edited file keeps the base's types, and only the edited neurons' bytes
-/// change: whole rows requantized where the type has an encoder, single codes elsewhere.
+/// change: their own rows requantized whole (scales included), single codes of shared W_down blocks.
 @Suite struct OnGridEditTests {
     @Test func onlyTheEditedNeuronsBytesChange() throws {
         let directory = try Fixtures.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        // gate: Q4_K rows (no encoder: codes on the grid); up: Q8_0 rows (requantized); down: Q4_K columns.
+        // gate: Q4_K rows and up: Q8_0 rows, requantized whole; down: Q4_K columns, codes on the grid.
         let tensors: [(String, GGMLType)] = [("blk.0.ffn_gate.weight", .q4_K), ("blk.0.ffn_up.weight", .q8_0), ("blk.0.ffn_down.weight", .q4_K)]
         let n = 256
         let writer = try GGUFWriter(url: directory.appendingPathComponent("base.gguf"))
@@ -45,6 +45,7 @@ import TestSupport
             #expect(info.type == type, "\(name) keeps its type")
             let (old, new) = (Array(base.data(of: base.tensor(named: name)!)), Array(result.data(of: info)))
             let rowBytes = type.byteCount(elements: n)!
+            var scaleBytesChanged = 0
             for i in old.indices where old[i] != new[i] {
                 let (r, inRow) = (i / rowBytes, i % rowBytes)
                 if name.contains("down") {
@@ -52,8 +53,11 @@ import TestSupport
                     #expect(inRow >= 16, "\(name): a scale byte of row \(r) changed")
                 } else {
                     #expect(rows.contains(r), "\(name): row \(r), which no edited neuron owns, changed")
+                    if type == .q4_K && inRow < 16 { scaleBytesChanged += 1 }
                 }
             }
+            // The owned Q4_K rows were requantized, not rounded onto their old grid: their scales moved.
+            if name.contains("gate") { #expect(scaleBytesChanged > 0, "\(name): the owned rows kept their scales") }
             let (before, after, target) = (try base.dequantized(name), try result.dequantized(name), edited[name]!)
             var moved = 0
             for i in before.indices where before[i].bitPattern != after[i].bitPattern {

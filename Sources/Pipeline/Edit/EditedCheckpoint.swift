@@ -7,10 +7,11 @@ import Foundation
 /// Modes:
 /// - `on-grid` (default): edited tensors keep the base's type, and only the edited neurons' bytes change.
 ///   A row that belongs to one neuron (its W_gate and W_up rows, or its W_in row) is requantized in the
-///   base's type where Scalpel has that type's encoder (Q8_0, Q4_0, Q4_1, Q5_0, F16, BF16); a W_down
-///   column, which crosses blocks shared with other neurons, and the rows of the other types are rounded
-///   onto each block's existing grid, keeping its scale and minimum, so only the edited elements' codes
-///   change. On an F32 base this is `exact`.
+///   base's type, as llama.cpp's reference quantizer would (every type Scalpel reads has an encoder: Q8_0,
+///   Q5_0, Q5_1, Q4_0, Q4_1, Q2_K…Q6_K, F16, BF16), so its blocks' scales may change. A W_down column,
+///   which crosses blocks shared with other neurons, and a row that is not a whole number of blocks, are
+///   rounded onto each block's existing grid, keeping its scale and minimum, so only the edited elements'
+///   codes change. On an F32 base this is `exact`.
 /// - `exact`: edited tensors are stored as F32, so every weight outside the mask keeps exactly its base
 ///   value; refused beyond `exactLimitBytes`, where the F32 tensors would dwarf a quantized file;
 /// - `f16`: edited tensors as F16 (half the size of F32; rounds every weight of those tensors);
@@ -57,8 +58,9 @@ public enum EditedCheckpoint {
     }
 
     /// The base tensor's bytes with each changed element (one whose value is not the base's, bit for bit)
-    /// put back on the grid: its whole row requantized when the row is one neuron's and the type has an
-    /// encoder, else its code alone rounded onto its block's grid.
+    /// put back on the grid: its whole row requantized when the row is one neuron's and `quantize` takes
+    /// it (the type has an encoder and the row is whole blocks), else its code alone rounded onto its
+    /// block's grid.
     static func onGrid(base: GGUFFile, _ info: GGUFTensorInfo, _ values: [Float], wholeRows: Bool) throws -> [UInt8] {
         let type = info.type
         let original = try base.dequantized(info.name)
