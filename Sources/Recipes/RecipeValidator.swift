@@ -223,6 +223,24 @@ public enum RecipeValidator {
         }
         return out
     }
+
+    /// The schema as Markdown, a table per section: `scalpel recipe explain --markdown`, which
+    /// docs/recipes.md holds between its `generated` markers (a test fails when the two drift).
+    public static func markdown(_ fields: [Field] = RecipeSchema.fields, path: String = "") -> String {
+        let title = path.isEmpty ? "Top level" : "`\(path)`"
+        var out = "### \(title)\n\n| key | type | default | range | meaning |\n|---|---|---|---|---|\n"
+        var sections: [(String, [Field])] = []
+        for field in fields {
+            let key = path.isEmpty ? field.name : "\(path).\(field.name)"
+            let type = field.type.name + (field.required ? " (required)" : "")
+            let cells = ["`\(key)`", type, field.defaultValue.map { "`\($0)`" } ?? "",
+                         field.bounds?.describe() ?? "", field.help]
+            out += "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+            if case .section(let inner) = field.type { sections.append((key, inner)) }
+        }
+        for (key, inner) in sections { out += "\n" + markdown(inner, path: key) }
+        return out
+    }
 }
 
 /// The semantic problems a stage finds in its section of a recipe, each tied to its key and line; `check`

@@ -4,6 +4,23 @@ import Recipes
 import Pipeline
 
 @Suite struct RecipeTests {
+    /// docs/recipes.md holds the schema's reference as `scalpel recipe explain --markdown` prints it,
+    /// between its two markers: a key added, removed or changed in the schema fails here until the page
+    /// follows.
+    @Test func theRecipesPageIsTheSchema() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let page = try String(contentsOf: root.appendingPathComponent("docs/recipes.md"), encoding: .utf8)
+        let begin = try #require(page.range(of: "<!-- generated: begin -->"), "docs/recipes.md lost its begin marker")
+        let end = try #require(page.range(of: "<!-- generated: end -->"), "docs/recipes.md lost its end marker")
+        let block = page[begin.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+        let schema = RecipeValidator.markdown().trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(block == schema, """
+            docs/recipes.md has drifted from the recipe schema: put the output of \
+            `scalpel recipe explain --markdown` between its markers
+            """)
+    }
+
     static let valid = """
     name: t
     model: smollm2

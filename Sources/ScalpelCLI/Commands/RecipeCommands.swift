@@ -29,7 +29,8 @@ struct RecipeCommand: ParsableCommand {
 
     struct Explain: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every recipe key with its type, default and meaning.")
-        func run() { print(RecipeValidator.explain(), terminator: "") }
+        @Flag(help: "Print Markdown tables, as docs/recipes.md holds them.") var markdown = false
+        func run() { print(markdown ? RecipeValidator.markdown() : RecipeValidator.explain(), terminator: "") }
     }
 }
 
