@@ -24,7 +24,9 @@ public struct Bounds: Sendable, Equatable {
         self.upper = upper
     }
 
-    public static func atLeast(_ lower: Double, atMost upper: Limit? = nil) -> Bounds { Bounds(lower: lower, upper: upper) }
+    public static func atLeast(_ lower: Double, atMost upper: Limit? = nil) -> Bounds {
+        Bounds(lower: lower, upper: upper)
+    }
     /// Greater than zero.
     public static let positive = Bounds(lower: 0, lowerExclusive: true)
     /// A share in (0, 1].
@@ -64,14 +66,17 @@ public struct Bounds: Sendable, Equatable {
     /// (the model's neurons per layer)".
     public func describe(_ limits: ModelLimits? = nil) -> String {
         var parts: [String] = []
-        if let lower { parts.append(lowerExclusive ? "greater than \(Self.format(lower))" : "at least \(Self.format(lower))") }
+        if let lower {
+            parts.append(lowerExclusive ? "greater than \(Self.format(lower))" : "at least \(Self.format(lower))")
+        }
         if let upper {
             let value = upperValue(limits).map(Self.format)
             switch upper {
             case .value: parts.append("at most \(value!)")
             case .lastLayer: parts.append("at most \(value ?? "the model's last layer") (the last layer index)")
             case .ffnWidth: parts.append("at most \(value ?? "the model's FFN width") (the model's neurons per layer)")
-            case .neurons: parts.append("at most \(value ?? "the model's neuron count") (the model's neurons in all layers)")
+            case .neurons:
+                parts.append("at most \(value ?? "the model's neuron count") (the model's neurons in all layers)")
             }
         }
         return parts.isEmpty ? "a finite number" : parts.joined(separator: " and ")
@@ -85,7 +90,8 @@ public struct Bounds: Sendable, Equatable {
         else if let lower, lowerExclusive ? value <= lower : value < lower { wrong = true }
         else if let upper = upperValue(limits), value > upper { wrong = true }
         else { wrong = false }
-        let range = value.isFinite && abs(value) <= Self.largest ? describe(limits) : "a finite number " + describe(limits)
+        let range = value.isFinite && abs(value) <= Self.largest
+            ? describe(limits) : "a finite number " + describe(limits)
         return wrong ? "is \(Self.format(value)); it must be \(range)" : nil
     }
 

@@ -103,31 +103,50 @@ public struct Recipe: @unchecked Sendable, Equatable {
         let seed = max(0, int("seed") ?? 0)
         let stages = list("stages") ?? ["prompt"]
         for (i, stage) in stages.enumerated() where !RecipeSchema.stages.contains(stage) {
-            issues.append(RecipeIssue(path: "stages[\(i)]", line: get("stages")?.mark?.line, message: "'\(stage)' is not a stage; use \(RecipeSchema.stages.joined(separator: ", "))"))
+            issues.append(RecipeIssue(
+                path: "stages[\(i)]", line: get("stages")?.mark?.line,
+                message: "'\(stage)' is not a stage; use \(RecipeSchema.stages.joined(separator: ", "))"))
         }
-        let (train, dev, test) = (number("data.split.train") ?? 0.8, number("data.split.dev") ?? 0.1, number("data.split.test") ?? 0.1)
-        if [train, dev, test].allSatisfy(\.isFinite) && (abs(train + dev + test - 1) > 1e-6 || min(train, dev, test) < 0) {
-            issues.append(RecipeIssue(path: "data.split", line: get("data.split")?.mark?.line, message: "train, dev and test must be fractions that add up to 1 (they add up to \(train + dev + test))"))
+        let (train, dev, test) = (number("data.split.train") ?? 0.8, number("data.split.dev") ?? 0.1,
+                                  number("data.split.test") ?? 0.1)
+        if [train, dev, test].allSatisfy(\.isFinite) &&
+            (abs(train + dev + test - 1) > 1e-6 || min(train, dev, test) < 0) {
+            issues.append(RecipeIssue(
+                path: "data.split", line: get("data.split")?.mark?.line,
+                message: "train, dev and test must be fractions that add up to 1 " +
+                    "(they add up to \(train + dev + test))"))
         }
         let verbalizers = list("task.verbalizers"), head = string("task.head")
         if let answer = string("task.answer") {
             if verbalizers != nil || head != nil {
-                issues.append(RecipeIssue(path: "task.answer", line: get("task.answer")?.mark?.line, message: "an answer task is scored by the continuation itself; remove verbalizers and head"))
+                issues.append(RecipeIssue(
+                    path: "task.answer", line: get("task.answer")?.mark?.line,
+                    message: "an answer task is scored by the continuation itself; remove verbalizers and head"))
             }
             if !answer.contains("{") {
-                issues.append(RecipeIssue(path: "task.answer", line: get("task.answer")?.mark?.line, message: "must name the dataset column that holds the answer, e.g. \" {target}\""))
+                issues.append(RecipeIssue(
+                    path: "task.answer", line: get("task.answer")?.mark?.line,
+                    message: "must name the dataset column that holds the answer, e.g. \" {target}\""))
             }
         }
         if verbalizers != nil && head != nil {
-            issues.append(RecipeIssue(path: "task", line: get("task")?.mark?.line, message: "give either verbalizers (decoders) or head: classification (encoders), not both"))
+            issues.append(RecipeIssue(
+                path: "task", line: get("task")?.mark?.line,
+                message: "give either verbalizers (decoders) or head: classification (encoders), not both"))
         }
         if let template = string("task.template"), !template.contains("{text}") {
-            issues.append(RecipeIssue(path: "task.template", line: get("task.template")?.mark?.line, message: "must contain {text}, where the example goes"))
+            issues.append(RecipeIssue(
+                path: "task.template", line: get("task.template")?.mark?.line,
+                message: "must contain {text}, where the example goes"))
         }
         if string("prompt.init") == "words" && list("prompt.init_words") == nil {
-            issues.append(RecipeIssue(path: "prompt.init_words", line: get("prompt")?.mark?.line, message: "is required when init is words"))
+            issues.append(RecipeIssue(
+                path: "prompt.init_words", line: get("prompt")?.mark?.line,
+                message: "is required when init is words"))
         }
-        guard issues.isEmpty else { throw RecipeErrors(file: file, issues: issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
+        guard issues.isEmpty else {
+            throw RecipeErrors(file: file, issues: issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
 
         root = node
         self.text = text
@@ -138,17 +157,21 @@ public struct Recipe: @unchecked Sendable, Equatable {
         self.stages = stages
         var labels: [String: Int]?
         if case .mapping(let m)? = get("data.labels") {
-            labels = Dictionary(m.map { ($0.key.string ?? "", $0.value.int ?? 0) }, uniquingKeysWith: { first, _ in first })
+            labels = Dictionary(m.map { ($0.key.string ?? "", $0.value.int ?? 0) },
+                                uniquingKeysWith: { first, _ in first })
         }
-        data = DataSection(loader: string("data.loader")!, path: string("data.path")!, text: string("data.text"), label: string("data.label"),
-                           labels: labels, limit: int("data.limit"), skipIncomplete: get("data.skip_incomplete")?.bool ?? false,
-                           train: train, dev: dev, test: test, splitSeed: UInt64(max(0, int("data.split.seed") ?? seed)))
+        data = DataSection(loader: string("data.loader")!, path: string("data.path")!, text: string("data.text"),
+                           label: string("data.label"), labels: labels, limit: int("data.limit"),
+                           skipIncomplete: get("data.skip_incomplete")?.bool ?? false, train: train, dev: dev,
+                           test: test, splitSeed: UInt64(max(0, int("data.split.seed") ?? seed)))
         task = TaskSection(template: string("task.template") ?? "{text}", verbalizers: verbalizers, head: head,
                            answer: string("task.answer"), answerTokens: int("task.answer_tokens") ?? 8)
         prompt = PromptSection(length: int("prompt.length") ?? 16, initialisation: string("prompt.init") ?? "vocab",
                                initWords: list("prompt.init_words"), optimizer: string("prompt.optimizer") ?? "adamw",
-                               learningRate: Float(number("prompt.learning_rate") ?? 3e-3), weightDecay: Float(number("prompt.weight_decay") ?? 0),
-                               epochs: int("prompt.epochs") ?? 1, batchSize: int("prompt.batch_size") ?? 16, patience: int("prompt.patience") ?? 2,
+                                learningRate: Float(number("prompt.learning_rate") ?? 3e-3),
+                                weightDecay: Float(number("prompt.weight_decay") ?? 0),
+                                epochs: int("prompt.epochs") ?? 1, batchSize: int("prompt.batch_size") ?? 16,
+                                patience: int("prompt.patience") ?? 2,
                                maxTrainExamples: int("prompt.max_train_examples"))
         var sections: [String: Node] = [:]
         for key in ["collect", "rank", "ablate", "edit", "audit"] { if let n = get(key) { sections[key] = n } }

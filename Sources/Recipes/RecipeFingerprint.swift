@@ -19,7 +19,8 @@ extension Recipe {
     /// The canonical text of the top-level fields every stage depends on: the model, the seed, the data
     /// and the task as read (with the schema's defaults), for the input hashes of stage records.
     public var canonicalBasis: String {
-        "model=\(Self.quoted(model))\nseed=\(seed)\ndata=\(Self.canonical(reflecting: data))\ntask=\(Self.canonical(reflecting: task))"
+        "model=\(Self.quoted(model))\nseed=\(seed)\n" +
+            "data=\(Self.canonical(reflecting: data))\ntask=\(Self.canonical(reflecting: task))"
     }
 
     /// The canonical text of the prompt section as read (with the schema's defaults).
@@ -45,7 +46,8 @@ extension Recipe {
             return "[" + children.map { canonical(reflecting: $0.value) }.joined(separator: ", ") + "]"
         default:
             if children.isEmpty { return value is String ? quoted(value as! String) : "\(value)" }
-            return "(" + children.map { "\($0.label ?? "_"): " + canonical(reflecting: $0.value) }.joined(separator: ", ") + ")"
+            return "(" + children.map { "\($0.label ?? "_"): " + canonical(reflecting: $0.value) }
+                .joined(separator: ", ") + ")"
         }
     }
 

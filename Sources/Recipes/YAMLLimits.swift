@@ -26,7 +26,8 @@ enum YAMLLimits {
         var scanner = NestingScanner()
         var deepest = (depth: 0, line: 1)
         // Bytes, not Characters: "\r\n" is one Character, and a CRLF file would be one line.
-        for (index, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in text.utf8.split(separator: UInt8(ascii: "\n"),
+                                             omittingEmptySubsequences: false).enumerated() {
             let depth = scanner.scan(Array(line))
             if depth > deepest.depth { deepest = (depth, index + 1) }
         }
@@ -45,7 +46,8 @@ enum YAMLLimits {
                 guard let node = try Yams.compose(yaml: text) else { return nil }
                 let depth = treeDepth(node)
                 if depth > maxDepth {
-                    throw RecipeIssue(path: "", line: nil, message: "the YAML nests \(depth) levels deep; a recipe may nest at "
+                    throw RecipeIssue(path: "", line: nil,
+                                      message: "the YAML nests \(depth) levels deep; a recipe may nest at "
                                       + "most \(maxDepth) (the shipped ones nest 3): flatten it")
                 }
                 return node
@@ -67,7 +69,8 @@ enum YAMLLimits {
             visited += 1
             deepest = max(deepest, depth)
             switch next {
-            case .mapping(let mapping): for (key, value) in mapping { stack.append((key, depth + 1)); stack.append((value, depth + 1)) }
+            case .mapping(let mapping):
+                for (key, value) in mapping { stack.append((key, depth + 1)); stack.append((value, depth + 1)) }
             case .sequence(let sequence): stack += sequence.map { ($0, depth + 1) }
             default: break
             }

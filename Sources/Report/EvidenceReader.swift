@@ -9,7 +9,8 @@ public struct EvidenceError: Error, CustomStringConvertible, Equatable {
     public var detail: String
 
     public var description: String {
-        "\(archive): \(object) \(detail); the archive is damaged or was written by another tool. Run the stage again (scalpel <stage> RECIPE --force) to rewrite it."
+        "\(archive): \(object) \(detail); the archive is damaged or was written by another tool. " +
+            "Run the stage again (scalpel <stage> RECIPE --force) to rewrite it."
     }
 }
 
@@ -24,7 +25,9 @@ public enum EvidenceReader {
         defer { file.close() }
         let root = file.root, path = url.path
         let reader = GroupReader(archive: path)
-        guard root.kind(of: "provenance") == .group else { throw EvidenceError(archive: path, object: "/provenance", detail: "is missing") }
+        guard root.kind(of: "provenance") == .group else {
+            throw EvidenceError(archive: path, object: "/provenance", detail: "is missing")
+        }
         let provenanceGroup = try root.group("provenance")
         var fields: [RunEvidence.Field] = [], recipeText: String?
         var timings: [String: RunEvidence.StageTiming] = [:]
@@ -41,11 +44,14 @@ public enum EvidenceReader {
             fields.append(RunEvidence.Field(name: name, value: text(value)))
         }
         let order = ["prompt", "collect", "rank", "ablate", "edit", "audit"]
-        let stages = timings.values.sorted { (order.firstIndex(of: $0.stage) ?? 99, $0.stage) < (order.firstIndex(of: $1.stage) ?? 99, $1.stage) }
+        let stages = timings.values.sorted {
+            (order.firstIndex(of: $0.stage) ?? 99, $0.stage) < (order.firstIndex(of: $1.stage) ?? 99, $1.stage)
+        }
         var schema = EvidenceArchive.schema
         if case .string(let s)? = try? root.attribute("schema") { schema = s }
 
-        var evidence = RunEvidence(archive: path, schema: schema, provenance: fields, recipeText: recipeText, stages: stages, headline: [:])
+        var evidence = RunEvidence(archive: path, schema: schema, provenance: fields, recipeText: recipeText,
+                                   stages: stages, headline: [:])
         if root.kind(of: "prompt") == .group { evidence.prompt = try reader.prompt(try root.group("prompt")) }
         if root.kind(of: "collect") == .group { evidence.collect = try reader.collect(try root.group("collect")) }
         if root.kind(of: "rank") == .group { evidence.rank = try reader.rank(try root.group("rank")) }
@@ -92,11 +98,15 @@ public enum EvidenceReader {
             }
             if let best { h["ablation_excess_drop"] = best.excess; h["ablation_excess_drop_paired_p"] = best.p }
         }
-        if let ed = e.edit, let last = ed.loss.last { h["edit_final_loss"] = last; h["edit_neurons"] = Double(ed.neurons) }
+        if let ed = e.edit, let last = ed.loss.last {
+            h["edit_final_loss"] = last; h["edit_neurons"] = Double(ed.neurons)
+        }
         if let au = e.audit {
             for (key, value) in [("accuracy_before", au.accuracyBefore), ("accuracy_after", au.accuracyAfter),
-                                 ("wikitext_perplexity_before", au.perplexityBefore), ("wikitext_perplexity_after", au.perplexityAfter),
-                                 ("kl_general", au.klGeneral), ("bias_score_before", au.biasBefore), ("bias_score_after", au.biasAfter)] {
+                                 ("wikitext_perplexity_before", au.perplexityBefore),
+                                 ("wikitext_perplexity_after", au.perplexityAfter),
+                                 ("kl_general", au.klGeneral), ("bias_score_before", au.biasBefore),
+                                 ("bias_score_after", au.biasAfter)] {
                 if let value { h["audit_" + key] = value }
             }
         }
@@ -108,7 +118,9 @@ public enum EvidenceReader {
 struct GroupReader {
     let archive: String
 
-    func fail(_ g: HDF5Group, _ detail: String) -> EvidenceError { EvidenceError(archive: archive, object: g.path, detail: detail) }
+    func fail(_ g: HDF5Group, _ detail: String) -> EvidenceError {
+        EvidenceError(archive: archive, object: g.path, detail: detail)
+    }
 
     func double(_ g: HDF5Group, _ name: String) throws -> Double {
         switch try? g.attribute(name) {
@@ -145,48 +157,64 @@ struct GroupReader {
     func column(_ g: HDF5Group, _ name: String, count: Int? = nil) throws -> [Double] {
         guard g.kind(of: name) == .dataset else { throw fail(g, "has no dataset '\(name)'") }
         let values: [Double]
-        if (try? g.dataset(name).elementType()) == "float32" { values = try g.read(name, as: Float.self).values.map(Double.init) }
+        if (try? g.dataset(name).elementType()) == "float32" {
+            values = try g.read(name, as: Float.self).values.map(Double.init)
+        }
         else { values = try g.read(name, as: Double.self).values }
-        if let count, values.count != count { throw fail(g, "has \(values.count) values in '\(name)' where \(count) were expected") }
+        if let count, values.count != count {
+            throw fail(g, "has \(values.count) values in '\(name)' where \(count) were expected")
+        }
         return values
     }
     func integers(_ g: HDF5Group, _ name: String, count: Int? = nil) throws -> [Int] {
         guard g.kind(of: name) == .dataset else { throw fail(g, "has no dataset '\(name)'") }
         let values = try g.read(name, as: Int64.self).values.map(Int.init)
-        if let count, values.count != count { throw fail(g, "has \(values.count) values in '\(name)' where \(count) were expected") }
+        if let count, values.count != count {
+            throw fail(g, "has \(values.count) values in '\(name)' where \(count) were expected")
+        }
         return values
     }
 
     func prompt(_ g: HDF5Group) throws -> RunEvidence.Prompt {
-        RunEvidence.Prompt(length: try int(g, "length"), epochs: try int(g, "epochs"), trainExamples: try? int(g, "train_examples"),
-                           testExamples: try? int(g, "test_examples"), zeroShotAccuracy: optionalDouble(g, "zero_shot_accuracy"),
+        RunEvidence.Prompt(length: try int(g, "length"), epochs: try int(g, "epochs"),
+                           trainExamples: try? int(g, "train_examples"), testExamples: try? int(g, "test_examples"),
+                           zeroShotAccuracy: optionalDouble(g, "zero_shot_accuracy"),
                            promptAccuracy: try double(g, "prompt_accuracy"), devAccuracy: try double(g, "dev_accuracy"),
                            margin: optionalDouble(g, "margin"), marginInterval: doubles(g, "margin_ci"),
                            loss: try column(g, "loss"), devAccuracies: try column(g, "dev_accuracy"))
     }
 
     func collect(_ g: HDF5Group) throws -> RunEvidence.Collect {
-        guard case .ints(let layers)? = try? g.attribute("layers") else { throw fail(g, "has no integer-array attribute 'layers'") }
-        return RunEvidence.Collect(trainRows: try int(g, "train_rows"), devRows: try int(g, "dev_rows"), positions: try strings(g, "positions"),
-                                   layers: layers.map(Int.init), neuronsPerLayer: try int(g, "neurons_per_layer"), metrics: try strings(g, "metrics"))
+        guard case .ints(let layers)? = try? g.attribute("layers") else {
+            throw fail(g, "has no integer-array attribute 'layers'")
+        }
+        return RunEvidence.Collect(trainRows: try int(g, "train_rows"), devRows: try int(g, "dev_rows"),
+                                   positions: try strings(g, "positions"), layers: layers.map(Int.init),
+                                   neuronsPerLayer: try int(g, "neurons_per_layer"), metrics: try strings(g, "metrics"))
     }
 
     func neurons(_ g: HDF5Group, positions: [String]) throws -> [RunEvidence.Neuron] {
         let layer = try integers(g, "layer"), n = layer.count
         let neuron = try integers(g, "neuron", count: n), position = try integers(g, "position", count: n)
-        let score = try column(g, "score", count: n), p = try column(g, "p_value", count: n), q = try column(g, "q_value", count: n)
+        let score = try column(g, "score", count: n), p = try column(g, "p_value", count: n),
+            q = try column(g, "q_value", count: n)
         // Intervals exist only when the ranking ran a bootstrap: none, or one per neuron.
         func intervals(_ name: String) throws -> [Double] {
             guard g.kind(of: name) == .dataset else { return [Double](repeating: .nan, count: n) }
             let values = try column(g, name)
             if values.isEmpty { return [Double](repeating: .nan, count: n) }
-            guard values.count == n else { throw fail(g, "has \(values.count) values in '\(name)' where \(n) were expected") }
+            guard values.count == n else {
+                throw fail(g, "has \(values.count) values in '\(name)' where \(n) were expected")
+            }
             return values
         }
         let low = try intervals("ci_low"), high = try intervals("ci_high")
         return try (0..<n).map { i in
-            guard positions.indices.contains(position[i]) else { throw fail(g, "names position \(position[i]), but the ranking has \(positions.count)") }
-            return RunEvidence.Neuron(layer: layer[i], neuron: neuron[i], position: positions[position[i]], score: score[i], pValue: p[i], qValue: q[i],
+            guard positions.indices.contains(position[i]) else {
+                throw fail(g, "names position \(position[i]), but the ranking has \(positions.count)")
+            }
+            return RunEvidence.Neuron(layer: layer[i], neuron: neuron[i], position: positions[position[i]],
+                                      score: score[i], pValue: p[i], qValue: q[i],
                                       ciLow: low[i].isNaN ? nil : low[i], ciHigh: high[i].isNaN ? nil : high[i])
         }
     }
@@ -194,16 +222,21 @@ struct GroupReader {
     func rank(_ g: HDF5Group) throws -> RunEvidence.Rank {
         let statistic = try string(g, "statistic"), primary = try string(g, "primary_metric")
         let positions = try strings(g, "positions"), metricNames = try strings(g, "metrics")
-        guard case .ints(let layerList)? = try? g.attribute("layers") else { throw fail(g, "has no integer-array attribute 'layers'") }
+        guard case .ints(let layerList)? = try? g.attribute("layers") else {
+            throw fail(g, "has no integer-array attribute 'layers'")
+        }
         let layers = layerList.map(Int.init), width = try int(g, "neurons_per_layer")
         let metricsGroup = try g.group("metrics")
         var metrics: [RunEvidence.MetricRanking] = []
         for name in metricNames {
             let groupName = RankStage.groupName(name)
-            guard metricsGroup.kind(of: groupName) == .group else { throw fail(metricsGroup, "has no group for metric '\(name)'") }
+            guard metricsGroup.kind(of: groupName) == .group else {
+                throw fail(metricsGroup, "has no group for metric '\(name)'")
+            }
             let m = try metricsGroup.group(groupName)
             if case .string(let reason)? = try? m.attribute("excluded") {
-                metrics.append(RunEvidence.MetricRanking(metric: name, excluded: reason, selection: [], topMeanAbs: [:], predictivity: nil))
+                metrics.append(RunEvidence.MetricRanking(metric: name, excluded: reason, selection: [],
+                                                         topMeanAbs: [:], predictivity: nil))
                 continue
             }
             let selection = try neurons(try m.group("selection"), positions: positions)
@@ -214,8 +247,10 @@ struct GroupReader {
                 let best = top.prefix(k)
                 means[String(k)] = best.reduce(0) { $0 + abs($1.score) } / Double(best.count)
             }
-            let predictivity = topGroup.kind(of: "predictivity") == .dataset ? try column(topGroup, "predictivity") : nil
-            metrics.append(RunEvidence.MetricRanking(metric: name, excluded: nil, selection: selection, topMeanAbs: means, predictivity: predictivity))
+            let predictivity = topGroup.kind(of: "predictivity") == .dataset
+                ? try column(topGroup, "predictivity") : nil
+            metrics.append(RunEvidence.MetricRanking(metric: name, excluded: nil, selection: selection,
+                                                     topMeanAbs: means, predictivity: predictivity))
         }
 
         // Per neuron, |score| at its best position, for the selecting metric and statistic.
@@ -245,8 +280,10 @@ struct GroupReader {
                 let position = q * Double(values.count - 1), i = Int(position), f = position - Double(i)
                 return i + 1 < values.count ? values[i] * (1 - f) + values[i + 1] * f : values[i]
             }
-            layerScores.append(RunEvidence.LayerScores(layer: layer, neurons: values.count, minimum: values.first ?? 0, lowerQuartile: quantile(0.25),
-                                                       median: quantile(0.5), upperQuartile: quantile(0.75), maximum: values.last ?? 0,
+            layerScores.append(RunEvidence.LayerScores(layer: layer, neurons: values.count,
+                                                       minimum: values.first ?? 0, lowerQuartile: quantile(0.25),
+                                                       median: quantile(0.5), upperQuartile: quantile(0.75),
+                                                       maximum: values.last ?? 0,
                                                        selected: selected.filter { $0.layer == layer }.count))
             cells.append(stride(from: 0, to: width, by: perCell).map { start in
                 best[(l * width + start)..<(l * width + min(width, start + perCell))].filter { !$0.isNaN }.max() ?? 0
@@ -259,15 +296,21 @@ struct GroupReader {
             for child in try overlapGroup.children().sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
                 let o = try overlapGroup.group(child)
                 let shared = try o.read("shared", as: Int64.self).shape.first ?? 0
-                overlaps.append(RunEvidence.Overlap(a: try string(o, "a"), b: try string(o, "b"), jaccard: try double(o, "jaccard"), shared: shared))
+                overlaps.append(RunEvidence.Overlap(a: try string(o, "a"), b: try string(o, "b"),
+                                                    jaccard: try double(o, "jaccard"), shared: shared))
             }
         }
         let constant = (try? integers(g, "constant_neurons"))?.reduce(0, +) ?? 0
-        return RunEvidence.Rank(statistic: statistic, primaryMetric: primary, rule: try string(g, "rule"), permutations: try int(g, "permutations"),
-                                metrics: metrics, layerScores: layerScores, map: RunEvidence.ScoreMap(layers: layers, neuronsPerCell: perCell, cells: cells),
-                                overlaps: overlaps, constantNeurons: constant, contrast: try MetricContrast.read(g).map { c in
-                                    RunEvidence.Contrast(a: c.a, b: c.b, onlyA: c.onlyA, onlyB: c.onlyB, neurons: c.neurons.map {
-                                        .init(layer: $0.layer, neuron: $0.neuron, position: $0.position < positions.count ? positions[$0.position] : "\($0.position)",
+        return RunEvidence.Rank(statistic: statistic, primaryMetric: primary, rule: try string(g, "rule"),
+                                permutations: try int(g, "permutations"), metrics: metrics, layerScores: layerScores,
+                                map: RunEvidence.ScoreMap(layers: layers, neuronsPerCell: perCell, cells: cells),
+                                overlaps: overlaps, constantNeurons: constant,
+                                contrast: try MetricContrast.read(g).map { c in
+                                    RunEvidence.Contrast(a: c.a, b: c.b, onlyA: c.onlyA, onlyB: c.onlyB,
+                                                         neurons: c.neurons.map {
+                                        .init(layer: $0.layer, neuron: $0.neuron,
+                                              position: $0.position < positions.count
+                                                  ? positions[$0.position] : "\($0.position)",
                                               scoreA: $0.scoreA, scoreB: $0.scoreB, qA: $0.qA, qB: $0.qB)
                                     })
                                 })
@@ -283,23 +326,32 @@ struct GroupReader {
             let random = try column(c, "random_accuracy", count: n * r)
             func optional(_ values: [Double]) -> [Double?] { values.map { $0.isNaN ? nil : $0 } }
             let rows = (0..<n).map { Array(random[($0 * r)..<(($0 + 1) * r)]) }
-            curves.append(RunEvidence.Curve(mode: mode, axis: try string(c, "axis"), fixed: try double(c, "fixed"), x: x,
-                                            accuracy: try column(c, "accuracy", count: n),
-                                            randomMean: rows.map { $0.isEmpty ? .nan : $0.reduce(0, +) / Double($0.count) },
-                                            randomLow: rows.map { $0.min() ?? .nan }, randomHigh: rows.map { $0.max() ?? .nan },
-                                            pairedP: try column(c, "paired_p", count: n), empiricalP: try column(c, "empirical_p", count: n),
-                                            z: optional(try column(c, "z", count: n)), klTask: try column(c, "kl_task", count: n),
+            curves.append(RunEvidence.Curve(mode: mode, axis: try string(c, "axis"), fixed: try double(c, "fixed"),
+                                            x: x, accuracy: try column(c, "accuracy", count: n),
+                                            randomMean: rows.map {
+                                                $0.isEmpty ? .nan : $0.reduce(0, +) / Double($0.count)
+                                            },
+                                            randomLow: rows.map { $0.min() ?? .nan },
+                                            randomHigh: rows.map { $0.max() ?? .nan },
+                                            pairedP: try column(c, "paired_p", count: n),
+                                            empiricalP: try column(c, "empirical_p", count: n),
+                                            z: optional(try column(c, "z", count: n)),
+                                            klTask: try column(c, "kl_task", count: n),
                                             klGeneral: optional(try column(c, "kl_general", count: n)),
-                                            ciLow: optional(try column(c, "ci_low", count: n)), ciHigh: optional(try column(c, "ci_high", count: n))))
+                                            ciLow: optional(try column(c, "ci_low", count: n)),
+                                            ciHigh: optional(try column(c, "ci_high", count: n))))
         }
-        return RunEvidence.Ablate(baselineAccuracy: try double(g, "baseline_accuracy"), baselineMacroF1: try double(g, "baseline_macro_f1"),
-                                  testExamples: try int(g, "test_examples"), randomSets: r, tests: try? string(g, "tests"), curves: curves)
+        return RunEvidence.Ablate(baselineAccuracy: try double(g, "baseline_accuracy"),
+                                  baselineMacroF1: try double(g, "baseline_macro_f1"),
+                                  testExamples: try int(g, "test_examples"), randomSets: r,
+                                  tests: try? string(g, "tests"), curves: curves)
     }
 
     func edit(_ g: HDF5Group) throws -> RunEvidence.Edit {
         let neurons = try g.read("neurons", as: Int64.self).shape.first ?? 0
-        return RunEvidence.Edit(objective: try string(g, "objective"), selection: try? string(g, "selection"), writeMode: try string(g, "write_mode"),
-                                checkpoint: try string(g, "checkpoint"), neurons: neurons, trainableWeights: try int(g, "trainable_weights"),
+        return RunEvidence.Edit(objective: try string(g, "objective"), selection: try? string(g, "selection"),
+                                writeMode: try string(g, "write_mode"), checkpoint: try string(g, "checkpoint"),
+                                neurons: neurons, trainableWeights: try int(g, "trainable_weights"),
                                 learningRate: try double(g, "learning_rate"), klWeight: try double(g, "kl_weight"),
                                 loss: try column(g, "loss"), klPenalty: try column(g, "kl_penalty"))
     }
@@ -307,15 +359,26 @@ struct GroupReader {
     func audit(_ g: HDF5Group) throws -> RunEvidence.Audit {
         let names = (try? strings(g, "changed_tensors")) ?? []
         let norms = try column(g, "delta_norm", count: names.count)
-        let rows = try integers(g, "changed_rows", count: names.count), columns = try integers(g, "changed_columns", count: names.count)
-        return RunEvidence.Audit(accuracyBefore: optionalDouble(g, "accuracy_before"), accuracyAfter: optionalDouble(g, "accuracy_after"),
-                                 accuracyIntervalBefore: doubles(g, "accuracy_before_ci"), accuracyIntervalAfter: doubles(g, "accuracy_after_ci"),
+        let rows = try integers(g, "changed_rows", count: names.count),
+            columns = try integers(g, "changed_columns", count: names.count)
+        return RunEvidence.Audit(accuracyBefore: optionalDouble(g, "accuracy_before"),
+                                 accuracyAfter: optionalDouble(g, "accuracy_after"),
+                                 accuracyIntervalBefore: doubles(g, "accuracy_before_ci"),
+                                 accuracyIntervalAfter: doubles(g, "accuracy_after_ci"),
                                  differenceInterval: doubles(g, "accuracy_difference_ci"),
-                                 perplexityBefore: optionalDouble(g, "wikitext_perplexity_before"), perplexityAfter: optionalDouble(g, "wikitext_perplexity_after"),
-                                 klGeneral: optionalDouble(g, "kl_general"), biasBefore: optionalDouble(g, "bias_score_before"),
-                                 biasAfter: optionalDouble(g, "bias_score_after"), biasIntervalBefore: doubles(g, "bias_score_before_ci"),
-                                 biasIntervalAfter: doubles(g, "bias_score_after_ci"), taskExamples: try int(g, "task_examples"),
-                                 unchangedTensors: try int(g, "unchanged_tensors"), changedOutsideMask: try int(g, "changed_weights_outside_mask"),
-                                 changedTensors: names.indices.map { RunEvidence.TensorDelta(name: names[$0], deltaNorm: norms[$0], changedRows: rows[$0], changedColumns: columns[$0]) })
+                                 perplexityBefore: optionalDouble(g, "wikitext_perplexity_before"),
+                                 perplexityAfter: optionalDouble(g, "wikitext_perplexity_after"),
+                                 klGeneral: optionalDouble(g, "kl_general"),
+                                 biasBefore: optionalDouble(g, "bias_score_before"),
+                                 biasAfter: optionalDouble(g, "bias_score_after"),
+                                 biasIntervalBefore: doubles(g, "bias_score_before_ci"),
+                                 biasIntervalAfter: doubles(g, "bias_score_after_ci"),
+                                 taskExamples: try int(g, "task_examples"),
+                                 unchangedTensors: try int(g, "unchanged_tensors"),
+                                 changedOutsideMask: try int(g, "changed_weights_outside_mask"),
+                                 changedTensors: names.indices.map {
+                                     RunEvidence.TensorDelta(name: names[$0], deltaNorm: norms[$0],
+                                                             changedRows: rows[$0], changedColumns: columns[$0])
+                                 })
     }
 }

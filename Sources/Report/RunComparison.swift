@@ -3,7 +3,9 @@ import Foundation
 /// Two runs side by side (two seeds, two models, base against edited): the overlap of their selected
 /// neurons for every metric both ranked, and each headline figure in both with its difference (b − a).
 public struct RunComparison: Codable, Sendable {
-    public struct Figure: Codable, Sendable { public var name: String; public var a: Double?; public var b: Double?; public var difference: Double? }
+    public struct Figure: Codable, Sendable {
+        public var name: String; public var a: Double?; public var b: Double?; public var difference: Double?
+    }
     public struct Overlap: Codable, Sendable {
         public var metric: String
         public var selectedA: Int
@@ -32,12 +34,15 @@ public struct RunComparison: Codable, Sendable {
         overlaps = metricsA.intersection(metricsB).sorted().map { metric in
             let (s, t) = (x.selected(metric: metric), y.selected(metric: metric))
             let union = s.union(t).count
-            return Overlap(metric: metric, selectedA: s.count, selectedB: t.count, shared: s.intersection(t).sorted { ($0[0], $0[1]) < ($1[0], $1[1]) },
+            return Overlap(metric: metric, selectedA: s.count, selectedB: t.count,
+                           shared: s.intersection(t).sorted { ($0[0], $0[1]) < ($1[0], $1[1]) },
                            jaccard: union > 0 ? Double(s.intersection(t).count) / Double(union) : nil)
         }
-        let watched = ["recipe_sha256", "recipe_file", "model", "model_sha256", "data_sha256", "seed", "split_seed", "git_commit", "tool_version"]
+        let watched = ["recipe_sha256", "recipe_file", "model", "model_sha256", "data_sha256", "seed", "split_seed",
+                       "git_commit", "tool_version"]
         differences = watched.compactMap { name in
-            let u = x.provenance.first { $0.name == name }?.value ?? "–", v = y.provenance.first { $0.name == name }?.value ?? "–"
+            let u = x.provenance.first { $0.name == name }?.value ?? "–",
+                v = y.provenance.first { $0.name == name }?.value ?? "–"
             return Field(name: name, a: u, b: v)
         }
     }
@@ -47,17 +52,23 @@ public struct RunComparison: Codable, Sendable {
         body += "<p class=\"sub\">A: \(HTML.escape(a))<br>B: \(HTML.escape(b))</p>"
         body += "<h2>What differs</h2>" + HTML.table(["field", "A", "B"], differences.map { f in
             let same = f.a == f.b
-            return HTML.cell(f.name) + HTML.cell(f.a) + "<td\(same ? "" : " class=\"worse\"")>\(HTML.escape(same ? "same" : f.b))</td>"
+            return HTML.cell(f.name) + HTML.cell(f.a) +
+                "<td\(same ? "" : " class=\"worse\"")>\(HTML.escape(same ? "same" : f.b))</td>"
         }, id: "differences")
         body += "<h2>Selected neurons</h2>"
-        body += HTML.table(["metric", "selected in A", "selected in B", "shared", "Jaccard", "shared neurons"], overlaps.map { o in
-            HTML.cell(o.metric) + HTML.number(Double(o.selectedA), digits: 0) + HTML.number(Double(o.selectedB), digits: 0)
-                + HTML.number(Double(o.shared.count), digits: 0, key: "overlap.\(o.metric).shared") + HTML.number(o.jaccard, key: "overlap.\(o.metric).jaccard")
-                + HTML.cell(o.shared.prefix(30).map { "L\($0[0]).\($0[1])" }.joined(separator: " ") + (o.shared.count > 30 ? " …" : ""))
+        body += HTML.table(["metric", "selected in A", "selected in B", "shared", "Jaccard",
+                            "shared neurons"], overlaps.map { o in
+            HTML.cell(o.metric) + HTML.number(Double(o.selectedA), digits: 0)
+                + HTML.number(Double(o.selectedB), digits: 0)
+                + HTML.number(Double(o.shared.count), digits: 0, key: "overlap.\(o.metric).shared")
+                + HTML.number(o.jaccard, key: "overlap.\(o.metric).jaccard")
+                + HTML.cell(o.shared.prefix(30).map { "L\($0[0]).\($0[1])" }
+                    .joined(separator: " ") + (o.shared.count > 30 ? " …" : ""))
         }, id: "overlaps")
         body += "<h2>Headline figures</h2>"
         body += HTML.table(["figure", "A", "B", "B − A"], figures.map { f in
-            HTML.cell(f.name) + HTML.number(f.a, digits: 4, key: "a.\(f.name)") + HTML.number(f.b, digits: 4, key: "b.\(f.name)")
+            HTML.cell(f.name) + HTML.number(f.a, digits: 4, key: "a.\(f.name)")
+                + HTML.number(f.b, digits: 4, key: "b.\(f.name)")
                 + HTML.number(f.difference, digits: 4, key: "difference.\(f.name)")
         }, id: "figures")
         body += HTML.embedded(self, id: "scalpel-comparison")

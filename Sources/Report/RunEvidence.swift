@@ -20,7 +20,9 @@ public struct RunEvidence: Codable, Sendable {
     public var headline: [String: Double]
 
     public struct Field: Codable, Sendable, Equatable { public var name: String; public var value: String }
-    public struct StageTiming: Codable, Sendable { public var stage: String; public var started: String?; public var seconds: Double? }
+    public struct StageTiming: Codable, Sendable {
+        public var stage: String; public var started: String?; public var seconds: Double?
+    }
 
     /// `/prompt`: the soft prompt's accuracies and training curves.
     public struct Prompt: Codable, Sendable {

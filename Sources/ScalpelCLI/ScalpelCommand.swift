@@ -9,6 +9,9 @@ struct ScalpelCommand: ParsableCommand {
         Every command prints a JSON summary with --json; progress goes to stderr.
         """,
         version: ScalpelVersion.current,
-        subcommands: [RunCommand.self, TunePromptCommand.self, CollectCommand.self, MergeCommand.self, RankCommand.self, AblateCommand.self, EditCommand.self, AuditCommand.self, ReportCommand.self, RecipeCommand.self, InspectCommand.self, SynthCommand.self, TokenizeCommand.self, TemplateCommand.self, ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, TunePromptCommand.self, CollectCommand.self, MergeCommand.self, RankCommand.self,
+                      AblateCommand.self, EditCommand.self, AuditCommand.self, ReportCommand.self, RecipeCommand.self,
+                      InspectCommand.self, SynthCommand.self, TokenizeCommand.self, TemplateCommand.self,
+                      ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, BenchCommand.self]
     )
 }

@@ -6,6 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure performance against a baseline run in the same process (use a release build).",
-        subcommands: [MatMulBench.self, TokenizerBench.self, ForwardBench.self, PromptStepBench.self, CollectBench.self, EditStepBench.self]
+        subcommands: [MatMulBench.self, TokenizerBench.self, ForwardBench.self, PromptStepBench.self, CollectBench.self,
+                      EditStepBench.self]
     )
 }

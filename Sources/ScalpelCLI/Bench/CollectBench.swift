@@ -7,7 +7,10 @@ import Scalpel
 /// token, as collection needs. The baseline, measured in the same run, is the bare forward pass with no
 /// hooks and no logits; `--store` adds writing every recorded row to an HDF5 activation store.
 struct CollectBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "collect", abstract: "Collection tokens/s: FFN sites of all layers recorded and streamed into statistics.")
+    static let configuration = CommandConfiguration(
+        commandName: "collect",
+        abstract: "Collection tokens/s: FFN sites of all layers recorded and streamed into statistics."
+    )
 
     @Option(help: "Checkpoint path or alias.") var model = "smollm2"
     @Option(parsing: .unconditional, help: "Sequences per batch.") var batch = 8
@@ -33,7 +36,8 @@ struct CollectBench: ParsableCommand {
         let y = (0..<(rows * metrics)).map { _ in rng.nextGaussian() }
         let tokens = Double(rows)
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scalpel-bench-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("scalpel-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
@@ -73,7 +77,8 @@ struct CollectBench: ParsableCommand {
             }
             Output.progress("bench collect: \(name)…")
             if name == "collect + store" {
-                let header = ActivationStore.Header(layers: Array(0..<c.layers), neuronsPerLayer: c.intermediateSize, positions: ["every"],
+                let header = ActivationStore.Header(layers: Array(0..<c.layers), neuronsPerLayer: c.intermediateSize,
+                                                    positions: ["every"],
                                                     metrics: ["m0", "m1", "m2", "m3"], provenance: [:])
                 try HDF5File.create(at: directory.appendingPathComponent("store.h5")) { root in
                     let writer = try ActivationStoreWriter(root: root, header: header)
@@ -90,16 +95,22 @@ struct CollectBench: ParsableCommand {
         let peak = peakResidentMegabytes()
         let reference = 690.0
         if json {
-            Output.printJSON(["benchmark": "collect", "model": model, "batch": batch, "length": length, "results": results, "blas": BLASCore.record, "peak_rss_mb": peak,
-                              "pytorch_reference_tokens_per_second": reference, "target_tokens_per_second": 1.3 * reference]
+            Output.printJSON(["benchmark": "collect", "model": model, "batch": batch, "length": length,
+                              "results": results, "blas": BLASCore.record, "peak_rss_mb": peak,
+                              "pytorch_reference_tokens_per_second": reference,
+                              "target_tokens_per_second": 1.3 * reference]
                 .merging(modelRecord(loaded)) { a, _ in a })
             return
         }
-        print("\(model) collection, batch \(batch) × \(length): FFN sites of all \(c.layers) layers at every token, co-moments against \(metrics) metrics")
+        print("\(model) collection, batch \(batch) × \(length): FFN sites of all \(c.layers) layers " +
+              "at every token, co-moments against \(metrics) metrics")
         for r in results {
-            print(String(format: "%-19@ %8.0f tokens/s  %5.2f× the baseline  %5.2f× PyTorch's %.0f", r["variant"] as! String as NSString,
-                         r["tokens_per_second"] as! Double, r["ratio_to_baseline"] as! Double, (r["tokens_per_second"] as! Double) / reference, reference))
+            print(String(format: "%-19@ %8.0f tokens/s  %5.2f× the baseline  %5.2f× PyTorch's %.0f",
+                         r["variant"] as! String as NSString, r["tokens_per_second"] as! Double,
+                         r["ratio_to_baseline"] as! Double, (r["tokens_per_second"] as! Double) / reference,
+                         reference))
         }
-        print(String(format: "target: %.0f tokens/s (1.3× PyTorch); peak resident memory %.0f MB", 1.3 * reference, peak))
+        print(String(format: "target: %.0f tokens/s (1.3× PyTorch); peak resident memory %.0f MB",
+                     1.3 * reference, peak))
     }
 }

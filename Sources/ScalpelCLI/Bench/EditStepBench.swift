@@ -6,7 +6,10 @@ import Scalpel
 /// only, masked AdamW) at batch × length tokens with `neurons` neurons per layer, in tokens/s, beside the
 /// forward alone on the same batch in the same run. No dense weight gradient is ever formed.
 struct EditStepBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "edit-step", abstract: "Sparse training step tokens/s (masked weight gradients).")
+    static let configuration = CommandConfiguration(
+        commandName: "edit-step",
+        abstract: "Sparse training step tokens/s (masked weight gradients)."
+    )
 
     @Option(help: "Checkpoint path or alias.") var model = "smollm2"
     @Option(parsing: .unconditional, help: "Sequences per batch.") var batch = 8
@@ -36,34 +39,49 @@ struct EditStepBench: ParsableCommand {
         guard case .decoder(let llama) = loaded.model else { throw ValidationError("bench edit-step needs a decoder") }
         let trainable = llama.parameters.values.filter { $0.mask != nil }
         let optimizer = AdamW(parameters: trainable, learningRate: 1e-4, weightDecay: 0.1)
-        let sequences = (0..<batch).map { _ in (0..<length).map { _ in Int32(rng.nextInt(below: llama.config.vocabularySize)) } }
+        let sequences = (0..<batch).map { _ in
+            (0..<length).map { _ in Int32(rng.nextInt(below: llama.config.vocabularySize)) }
+        }
         let tokenBatch = TokenBatch(sequences)
         let tokens = Double(batch * length)
         Output.progress("bench edit-step: training steps…")
         let step = try bestSeconds(runs: repeats) {
             optimizer.zeroGradients()
-            let loss = nextTokenLoss(logits: llama.forward(embeddings: try llama.embed(tokenBatch), batch: tokenBatch).logits!, batch: tokenBatch)
+            let loss = nextTokenLoss(
+                logits: llama.forward(embeddings: try llama.embed(tokenBatch), batch: tokenBatch).logits!,
+                batch: tokenBatch)
             loss.backward()
             optimizer.step()
         }
         Output.progress("bench edit-step: forward only…")
         let forward = try bestSeconds(runs: repeats) {
-            _ = nextTokenLoss(logits: llama.forward(embeddings: try llama.embed(tokenBatch), batch: tokenBatch).logits!, batch: tokenBatch)
+            _ = nextTokenLoss(
+                logits: llama.forward(embeddings: try llama.embed(tokenBatch), batch: tokenBatch).logits!,
+                batch: tokenBatch)
         }
         let weights = trainable.reduce(0) { $0 + $1.mask!.indices.count * $1.mask!.sliceLength }
         let ffnWeights = layers * 3 * width * llama.config.hiddenSize
         let reference = 180.0
-        let result: [String: Any] = ["benchmark": "edit-step", "batch": batch, "length": length, "neurons_per_layer": neurons,
-                                     "trainable_weights": weights, "fraction_of_ffn_weights": Double(weights) / Double(ffnWeights),
+        let result: [String: Any] = ["benchmark": "edit-step", "batch": batch, "length": length,
+                                     "neurons_per_layer": neurons, "trainable_weights": weights,
+                                     "fraction_of_ffn_weights": Double(weights) / Double(ffnWeights),
                                      "optimizer_state_floats": optimizer.stateElementCount,
-                                     "step_tokens_per_second": tokens / step, "forward_tokens_per_second": tokens / forward,
-                                     "step_over_forward_time": step / forward, "pytorch_reference_tokens_per_second": reference,
+                                     "step_tokens_per_second": tokens / step,
+                                     "forward_tokens_per_second": tokens / forward,
+                                     "step_over_forward_time": step / forward,
+                                     "pytorch_reference_tokens_per_second": reference,
                                      "blas": BLASCore.record, "peak_rss_mb": peakResidentMegabytes()]
             .merging(modelRecord(loaded)) { a, _ in a }
         if json { Output.printJSON(result); return }
-        print("\(model) sparse edit step, batch \(batch) × \(length), \(neurons) neurons in each of \(layers) layers (\(weights) weights, \(String(format: "%.2f", 100 * Double(weights) / Double(ffnWeights)))% of the FFN)")
-        print(String(format: "training step: %7.0f tokens/s (%.2f s), %.2f× PyTorch's %.0f (target 2×)", tokens / step, step, tokens / step / reference, reference))
-        print(String(format: "forward only:  %7.0f tokens/s (%.2f s); a step costs %.1f forwards", tokens / forward, forward, step / forward))
-        print(String(format: "Adam state: %d floats; peak resident memory: %.0f MB", optimizer.stateElementCount, peakResidentMegabytes()))
+        print("""
+            \(model) sparse edit step, batch \(batch) × \(length), \(neurons) neurons in each of \(layers) layers \
+            (\(weights) weights, \(String(format: "%.2f", 100 * Double(weights) / Double(ffnWeights)))% of the FFN)
+            """)
+        print(String(format: "training step: %7.0f tokens/s (%.2f s), %.2f× PyTorch's %.0f (target 2×)",
+                     tokens / step, step, tokens / step / reference, reference))
+        print(String(format: "forward only:  %7.0f tokens/s (%.2f s); a step costs %.1f forwards",
+                     tokens / forward, forward, step / forward))
+        print(String(format: "Adam state: %d floats; peak resident memory: %.0f MB", optimizer.stateElementCount,
+                     peakResidentMegabytes()))
     }
 }

@@ -9,7 +9,10 @@ import Scalpel
 /// The naive loop is timed on the first `--naive-rows` rows only (its rate does not depend on M), so the
 /// whole benchmark stays within seconds.
 struct MatMulBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "matmul", abstract: "sgemm GFLOP/s on SmolLM2's shapes vs a naive loop.")
+    static let configuration = CommandConfiguration(
+        commandName: "matmul",
+        abstract: "sgemm GFLOP/s on SmolLM2's shapes vs a naive loop."
+    )
 
     @Option(parsing: .unconditional, help: "Rows of each product the naive baseline computes.") var naiveRows = 16
     @Option(parsing: .unconditional, help: "Minimum seconds to time each measurement.") var minSeconds = 1.0
@@ -45,7 +48,8 @@ struct MatMulBench: ParsableCommand {
             return
         }
         print("sgemm, x[M,K]·W[N,K]ᵀ, Float32 (naive baseline on \(naiveRows) rows)")
-        print("shape".padding(toLength: 34, withPad: " ", startingAt: 0) + "  OpenBLAS GFLOP/s   naive GFLOP/s   speedup")
+        print("shape".padding(toLength: 34, withPad: " ", startingAt: 0) +
+              "  OpenBLAS GFLOP/s   naive GFLOP/s   speedup")
         for row in rows {
             let name = (row["shape"] as! String).padding(toLength: 34, withPad: " ", startingAt: 0)
             print(name + String(format: "  %16.1f   %13.2f   %6.0fx", row["openblas_gflops"] as! Double,

@@ -5,7 +5,8 @@ import Scalpel
 /// Best-of timing for every benchmark: one untimed warm-up, then at least `runs` timed runs and as many
 /// more as fit in `minimumSeconds`. The best run is the one least disturbed by the scheduler, which on a
 /// shared 2-core machine is the only stable figure.
-func bestSeconds(runs: Int = 1, minimumSeconds: Double = 0, progress: ((Int, Double) -> Void)? = nil, _ body: () throws -> Void) rethrows -> Double {
+func bestSeconds(runs: Int = 1, minimumSeconds: Double = 0, progress: ((Int, Double) -> Void)? = nil,
+                 _ body: () throws -> Void) rethrows -> Double {
     _ = kernelAnnounced
     try body()
     var best = Double.infinity
@@ -55,7 +56,8 @@ func modelRecord(_ loaded: LoadedModel) -> [String: Any] {
 func weightStorages(_ text: String) throws -> [WeightStorage] {
     if text == "both" { return [.asStored, .float32] }
     guard let storage = WeightStorage(rawValue: text) else {
-        throw ValidationError("--weights is '\(text)'; it takes stored (the file's format, the default), float32 (decoded at load) or both")
+        throw ValidationError("--weights is '\(text)'; it takes stored (the file's format, the default), " +
+                              "float32 (decoded at load) or both")
     }
     return [storage]
 }

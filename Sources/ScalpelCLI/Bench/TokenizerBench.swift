@@ -6,11 +6,15 @@ import Scalpel
 /// per-piece cache, beside the textbook loop that rescans every pair for the lowest rank after each
 /// merge (no cache), in the same run.
 struct TokenizerBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tokenizer", abstract: "BPE encoding tokens/s vs a naive merge loop.")
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "BPE encoding tokens/s vs a naive merge loop."
+    )
 
     @Option(help: "Checkpoint with a byte-level BPE vocabulary.") var model = "smollm2"
     @Option(help: "Text corpus, one example per line.") var corpus = "data/polarity/polarity-en-pang&lee2.csv"
-    @Option(parsing: .unconditional, help: "Passes over the corpus for the fast tokenizer (the first warms its cache).") var passes = 3
+    @Option(parsing: .unconditional, help: "Passes over the corpus for the fast tokenizer (the first warms its cache).")
+    var passes = 3
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -54,7 +58,9 @@ struct TokenizerBench: ParsableCommand {
         }
         print("BPE encoding over \(lines.count) lines (\(tokens) tokens)")
         print(String(format: "naive rescanning merge:          %10.0f tokens/s", naiveRate))
-        print(String(format: "heap merge, first pass (cold):  %10.0f tokens/s  (%.1fx)", passRates[0], passRates[0] / naiveRate))
-        print(String(format: "heap merge, warm cache:         %10.0f tokens/s  (%.1fx)", passRates.last!, passRates.last! / naiveRate))
+        print(String(format: "heap merge, first pass (cold):  %10.0f tokens/s  (%.1fx)", passRates[0],
+                     passRates[0] / naiveRate))
+        print(String(format: "heap merge, warm cache:         %10.0f tokens/s  (%.1fx)", passRates.last!,
+                     passRates.last! / naiveRate))
     }
 }

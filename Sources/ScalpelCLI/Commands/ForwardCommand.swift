@@ -12,7 +12,8 @@ struct ForwardCommand: ParsableCommand {
 
     @Option(help: "Checkpoint path or alias.") var model: String
     @Option(parsing: .unconditional, help: "The text (may start with a dash).") var text: String?
-    @Option(parsing: .unconditional, help: "Token ids, comma-separated (e.g. 12,7,301), instead of a text.") var ids: String?
+    @Option(parsing: .unconditional, help: "Token ids, comma-separated (e.g. 12,7,301), instead of a text.")
+    var ids: String?
     @Option(parsing: .unconditional, help: "Top predictions to show per position.") var top = 5
     @Option(help: "Also write every logit to this file: raw little-endian float32, [tokens, vocabulary], row-major.")
     var saveLogits: String?
@@ -26,11 +27,15 @@ struct ForwardCommand: ParsableCommand {
 
     /// "12,7,301" → [12, 7, 301]; anything else says which entry is wrong.
     static func parseIDs(_ text: String) throws -> [Int32] {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !parts.isEmpty, parts != [""] else { throw ValidationError("--ids is empty; give token ids such as 12,7,301") }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts.isEmpty, parts != [""] else {
+            throw ValidationError("--ids is empty; give token ids such as 12,7,301")
+        }
         return try parts.enumerated().map { i, part in
             guard let id = Int32(part), id >= 0 else {
-                throw ValidationError("--ids entry \(i + 1) is '\(part)', not a token id (a whole number from 0); write them as 12,7,301")
+                throw ValidationError("--ids entry \(i + 1) is '\(part)', not a token id (a whole number from 0); " +
+                                      "write them as 12,7,301")
             }
             return id
         }
@@ -39,12 +44,14 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         let loaded = try ModelLoader.load(model)
         guard case .decoder(let llama) = loaded.model else {
-            throw ValidationError("\(model) is an encoder (\(loaded.architecture)); use `scalpel embed` for sentence embeddings")
+            throw ValidationError("\(model) is an encoder (\(loaded.architecture)); " +
+                                  "use `scalpel embed` for sentence embeddings")
         }
         let ids = try self.ids.map(Self.parseIDs) ?? loaded.tokenizer.encodeData(text ?? "", addSpecialTokens: true)
         guard !ids.isEmpty else { throw ValidationError("the text has no tokens") }
         if let bad = ids.first(where: { Int($0) >= llama.config.vocabularySize }) {
-            throw ValidationError("token id \(bad) is outside \(model)'s vocabulary of \(llama.config.vocabularySize) (ids 0–\(llama.config.vocabularySize - 1))")
+            throw ValidationError("token id \(bad) is outside \(model)'s vocabulary of " +
+                                  "\(llama.config.vocabularySize) (ids 0–\(llama.config.vocabularySize - 1))")
         }
         let batch = TokenBatch([ids])
         let logits = llama.forward(embeddings: try llama.embed(batch), batch: batch).logits!
@@ -67,20 +74,30 @@ struct ForwardCommand: ParsableCommand {
                               "top": best.map { [$0, Double(row[$0])] as [Any] }])
         }
         if json {
-            Output.printJSON(["ids": ids.map(Int.init), "loss": loss.isNaN ? NSNull() : loss as Any, "positions": positions])
+            Output.printJSON(["ids": ids.map(Int.init), "loss": loss.isNaN ? NSNull() : loss as Any,
+                              "positions": positions])
             return
         }
         print("\(ids.count) tokens, mean next-token loss \(loss.isNaN ? "n/a" : String(format: "%.4f", loss))")
         for (t, id) in ids.enumerated() {
-            let next = (positions[t]["top"] as! [[Any]]).map { "\(loaded.tokenizer.decode([Int32($0[0] as! Int)]).debugDescription) \(String(format: "%.2f", $0[1] as! Double))" }
-            print(String(format: "%4d  %-16@ → ", t, loaded.tokenizer.decode([id]).debugDescription as NSString) + next.joined(separator: ", "))
+            let next = (positions[t]["top"] as! [[Any]]).map {
+                """
+                \(loaded.tokenizer.decode([Int32($0[0] as! Int)]).debugDescription) \
+                \(String(format: "%.2f", $0[1] as! Double))
+                """
+            }
+            print(String(format: "%4d  %-16@ → ", t, loaded.tokenizer.decode([id]).debugDescription as NSString) +
+                  next.joined(separator: ", "))
         }
     }
 }
 
 /// `scalpel embed --model minilm --text T [--json]`: a mean-pooled, L2-normalised sentence embedding.
 struct EmbedCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "embed", abstract: "Sentence embedding from an encoder (MiniLM).")
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Sentence embedding from an encoder (MiniLM)."
+    )
 
     @Option(help: "Checkpoint path or alias.") var model: String
     @Option(parsing: .unconditional, help: "The text (may start with a dash).") var text: String
@@ -89,11 +106,13 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         let loaded = try ModelLoader.load(model)
         guard case .bert(let bert) = loaded.model else {
-            throw ValidationError("\(model) is a decoder (\(loaded.architecture)); sentence embeddings need an encoder such as minilm")
+            throw ValidationError("\(model) is a decoder (\(loaded.architecture)); " +
+                                  "sentence embeddings need an encoder such as minilm")
         }
         let ids = loaded.tokenizer.encode(text, addSpecialTokens: true)
         let batch = TokenBatch([ids])
-        let embedding = bert.sentenceEmbeddings(hidden: bert.forward(embeddings: try bert.embed(batch), batch: batch), batch: batch).value.scalars
+        let embedding = bert.sentenceEmbeddings(hidden: bert.forward(embeddings: try bert.embed(batch), batch: batch),
+                                                batch: batch).value.scalars
         if json {
             Output.printJSON(["ids": ids.map(Int.init), "embedding": embedding.map(Double.init)])
         } else {

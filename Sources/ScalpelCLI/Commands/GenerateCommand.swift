@@ -5,7 +5,10 @@ import Scalpel
 /// `scalpel generate --model M --prompt T [--chat] [--max-tokens N] [--temperature t] [--seed s]`:
 /// streams the continuation to stdout as it is decoded.
 struct GenerateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate text with a KV cache (greedy or seeded sampling).")
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate text with a KV cache (greedy or seeded sampling)."
+    )
 
     @Option(help: "Checkpoint path or alias.") var model: String
     @Option(parsing: .unconditional, help: "The prompt (may start with a dash).") var prompt: String
@@ -13,8 +16,15 @@ struct GenerateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Tokens to generate at most.") var maxTokens = 64
     @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: Int = 0
-    @Option(help: "Apply a saved intervention (a skill knob written by `scalpel ablate`, or by hand) at every position.") var intervene: String?
-    @Flag(help: "Print JSON at the end instead of streaming: {prompt, ids, text, prompt_tokens, first_token_seconds, decode_tokens_per_second, peak_rss_mb}; with --intervene also {text_without, ids_without}.") var json = false
+    @Option(help: """
+        Apply a saved intervention (a skill knob written by `scalpel ablate`, or by hand) at every position.
+        """)
+    var intervene: String?
+    @Flag(help: """
+        Print JSON at the end instead of streaming: {prompt, ids, text, prompt_tokens, first_token_seconds, \
+        decode_tokens_per_second, peak_rss_mb}; with --intervene also {text_without, ids_without}.
+        """)
+    var json = false
 
     func validate() throws {
         try Bounds.atLeast(1, atMost: .value(65536)).check("max-tokens", maxTokens)
@@ -24,7 +34,9 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try ModelLoader.load(model)
-        guard case .decoder(let llama) = loaded.model else { throw ValidationError("\(model) is an encoder; it cannot generate text") }
+        guard case .decoder(let llama) = loaded.model else {
+            throw ValidationError("\(model) is an encoder; it cannot generate text")
+        }
         var parts = [TextPart(prompt, parsesSpecial: false)]
         var stop = Set<Int32>()
         if chat {
@@ -42,24 +54,33 @@ struct GenerateCommand: ParsableCommand {
             try loadedIntervention.validate(layers: llama.config.layers, width: llama.config.intermediateSize)
             intervention = loadedIntervention
         }
-        // With scope `last`, each step's final position is the one being predicted from: the prompt's last token, then each new token.
-        let hooks: (Int, Int) -> HookSet = { rows, step in intervention?.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(step)) ?? HookSet() }
-        func decode(_ tokens: [Int32]) -> String { loaded.tokenizer.decode(tokens.filter { !stop.contains($0) }, skipSpecialTokens: true) }
+        // With scope `last`, each step's final position is the one being predicted from: the prompt's last
+        // token, then each new token.
+        let hooks: (Int, Int) -> HookSet = { rows, step in
+            intervention?.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(step)) ?? HookSet()
+        }
+        func decode(_ tokens: [Int32]) -> String {
+            loaded.tokenizer.decode(tokens.filter { !stop.contains($0) }, skipSpecialTokens: true)
+        }
 
         if json {
             // Timed per token: the first comes after the prompt's pass, each later one after one decoding step.
             var generated: [Int32] = [], times: [Date] = []
             let start = Date()
-            try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: hooks) { token in
+            try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop,
+                               hooksForStep: hooks) { token in
                 generated.append(token)
                 times.append(Date())
                 return true
             }
-            var result: [String: Any] = ["prompt": parts.map(\.text).joined(), "ids": generated.map(Int.init), "text": decode(generated),
+            var result: [String: Any] = ["prompt": parts.map(\.text).joined(), "ids": generated.map(Int.init),
+                                         "text": decode(generated),
                                          "prompt_tokens": ids.count, "peak_rss_mb": MachineMemory.peakResidentMegabytes]
             if let first = times.first {
                 result["first_token_seconds"] = first.timeIntervalSince(start)
-                if times.count > 1 { result["decode_tokens_per_second"] = Double(times.count - 1) / times.last!.timeIntervalSince(first) }
+                if times.count > 1 {
+                    result["decode_tokens_per_second"] = Double(times.count - 1) / times.last!.timeIntervalSince(first)
+                }
             }
             if let intervene {
                 let plain = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop)
@@ -73,7 +94,8 @@ struct GenerateCommand: ParsableCommand {
         var printed = ""
         var generated: [Int32] = []
         if intervention != nil { Output.progress("with the intervention \(intervene!):") }
-        try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: hooks) { token in
+        try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop,
+                           hooksForStep: hooks) { token in
             generated.append(token)
             // Print whole characters only: a byte-level token can end inside a UTF-8 sequence.
             let text = decode(generated)

@@ -37,7 +37,9 @@ struct InspectCommand: ParsableCommand {
             let shape = "\(row.shape)".padding(toLength: 16, withPad: " ", startingAt: 0)
             print("  \(name)  \(type)  \(shape)  \(row.bytes) B")
         }
-        if summary.tensors.count > tensors { print("  … \(summary.tensors.count - tensors) more (--tensors N, or --json for all)") }
+        if summary.tensors.count > tensors {
+            print("  … \(summary.tensors.count - tensors) more (--tensors N, or --json for all)")
+        }
     }
 
     private func text(_ value: CheckpointSummary.MetadataValue) -> String {
@@ -58,11 +60,16 @@ struct InspectCommand: ParsableCommand {
             case .scalar(_, let json): return json
             case .array(let type, let count, let head):
                 let items = "[" + head.map(value).joined(separator: ", ") + "]"
-                return count > head.count ? "{\"type\": \"array\", \"element_type\": \"\(type)\", \"count\": \(count), \"head\": \(items)}" : items
+                return count > head.count
+                    ? "{\"type\": \"array\", \"element_type\": \"\(type)\", \"count\": \(count), \"head\": \(items)}"
+                    : items
             }
         }
         let metadata = s.metadata.map { "    \(quoted($0.key)): \(value($0.value))" }.joined(separator: ",\n")
-        let tensors = s.tensors.map { "    {\"name\": \(quoted($0.name)), \"type\": \"\($0.type)\", \"shape\": \($0.shape), \"bytes\": \($0.bytes)}" }
+        let tensors = s.tensors.map {
+            "    {\"name\": \(quoted($0.name)), \"type\": \"\($0.type)\", " +
+                "\"shape\": \($0.shape), \"bytes\": \($0.bytes)}"
+        }
             .joined(separator: ",\n")
         return """
         {

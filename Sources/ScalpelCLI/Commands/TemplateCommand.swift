@@ -26,7 +26,8 @@ struct TemplateRenderCommand: ParsableCommand {
 
     @Option(help: "The Jinja template file.") var template: String?
     @Option(help: "Take the template, BOS and EOS from this checkpoint (path or alias) instead.") var model: String?
-    @Option(help: "A JSON file (- for standard input): an array of {\"role\", \"content\"} objects.") var messages: String
+    @Option(help: "A JSON file (- for standard input): an array of {\"role\", \"content\"} objects.")
+    var messages: String
     @Flag(help: "Open the assistant's turn at the end.") var addGenerationPrompt = false
     @Option(help: "The text bos_token holds (default: the model's, else empty).") var bosToken: String?
     @Option(help: "The text eos_token holds (default: the model's, else empty).") var eosToken: String?
@@ -34,7 +35,9 @@ struct TemplateRenderCommand: ParsableCommand {
     @Flag(help: "Print JSON: {rendered, parts: [{text, special}]}.") var json = false
 
     func validate() throws {
-        guard (template == nil) != (model == nil) else { throw ValidationError("give exactly one of --template and --model") }
+        guard (template == nil) != (model == nil) else {
+            throw ValidationError("give exactly one of --template and --model")
+        }
         if let date, TemplateRenderCommand.day(date) == nil {
             throw ValidationError("--date \(date) is not a date written YYYY-MM-DD")
         }
@@ -81,16 +84,21 @@ struct TemplateRenderCommand: ParsableCommand {
 
     /// A file's bytes; "-" is standard input, and pipes such as /dev/fd/N work too.
     static func contents(of path: String) -> Data? {
-        guard let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path) else { return nil }
+        guard let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path) else {
+            return nil
+        }
         return PipeReading.readAll(handle)
     }
 
     /// The conversation: a JSON array of objects, each with a string role. Every string is data.
     static func readMessages(_ path: String) throws -> Jinja.Value {
         guard let data = contents(of: path) else {
-            throw ValidationError("cannot read the messages \(path); give a JSON file holding [{\"role\": …, \"content\": …}]")
+            throw ValidationError("cannot read the messages \(path); " +
+                                  "give a JSON file holding [{\"role\": …, \"content\": …}]")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("the messages \(path) are not UTF-8") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("the messages \(path) are not UTF-8")
+        }
         let value: Jinja.Value
         do { value = try JSON.parse(text, isData: true) } catch {
             throw ValidationError("the messages \(path) are not JSON: \(error)")

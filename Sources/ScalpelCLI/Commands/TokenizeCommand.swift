@@ -7,11 +7,16 @@ struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "Show the token ids and token strings of texts.",
-        discussion: "Special-token text such as <|im_start|> in a text is ordinary text unless --parse-special is given, as in every stage: data cannot forge a turn. --chat wraps one user message in the model's chat template, whose own special tokens are parsed."
+        discussion: """
+        Special-token text such as <|im_start|> in a text is ordinary text unless --parse-special is given, as \
+        in every stage: data cannot forge a turn. --chat wraps one user message in the model's chat template, \
+        whose own special tokens are parsed.
+        """
     )
 
     @Option(help: "Checkpoint path or alias (smollm2, minilm, gemma3).") var model: String
-    @Flag(help: "Apply the model's chat template to the text as a single user message (the template adds any BOS).") var chat = false
+    @Flag(help: "Apply the model's chat template to the text as a single user message (the template adds any BOS).")
+    var chat = false
     @Flag(help: "Do not add the model's own special tokens (BOS, [CLS]/[SEP]).") var noSpecialTokens = false
     @Flag(help: "Match special-token text in the texts as special tokens.") var parseSpecial = false
     @Flag(help: "Print JSON.") var json = false
@@ -23,7 +28,9 @@ struct TokenizeCommand: ParsableCommand {
         var results: [[String: Any]] = []
         for text in texts {
             var parts = [TextPart(text, parsesSpecial: parseSpecial)]
-            if chat { parts = try template.get().renderParts([.init(role: "user", content: text)], parseContent: parseSpecial) }
+            if chat {
+                parts = try template.get().renderParts([.init(role: "user", content: text)], parseContent: parseSpecial)
+            }
             let input = parts.map(\.text).joined()
             // A chat template writes the BOS it wants itself (transformers tokenizes it without adding any).
             let ids = tokenizer.encode(parts, addSpecialTokens: !noSpecialTokens && !chat)

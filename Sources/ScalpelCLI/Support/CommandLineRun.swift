@@ -39,7 +39,8 @@ enum CommandLineRun {
         }
         var text = "Error: \(message)\n"
         if error is ValidationError, let commandType {
-            text += "Usage: \(ScalpelCommand.usageString(for: commandType))\n  See '\(name(of: commandType)) --help' for more information.\n"
+            text += "Usage: \(ScalpelCommand.usageString(for: commandType))\n" +
+                "  See '\(name(of: commandType)) --help' for more information.\n"
         }
         FileHandle.standardError.write(Data(text.utf8))
         exit(status.rawValue)
@@ -49,7 +50,9 @@ enum CommandLineRun {
     static func hint(for error: Error, _ commandType: ParsableCommand.Type?) -> String {
         let help = "Run '\(commandType.map(name) ?? "scalpel") --help' for the options and their ranges."
         switch error {
-        case is RecipeErrors: return "Fix the keys named in the message; 'scalpel recipe explain' lists every key, its type, default and range."
+        case is RecipeErrors:
+            return "Fix the keys named in the message; 'scalpel recipe explain' lists every key, its type, " +
+                "default and range."
         case is ValidationError: return help
         default:
             if let hinted = error as? HintedError { return hinted.hint }
@@ -80,7 +83,8 @@ enum ArgumentText {
     struct InvalidUTF8: Error, CustomStringConvertible, HintedError {
         let index: Int, argument: String, offset: Int, byte: UInt8
         var description: String {
-            "argument \(index) (\(argument)) is not valid UTF-8: byte 0x\(String(byte, radix: 16)) at byte offset \(offset)"
+            "argument \(index) (\(argument)) is not valid UTF-8: " +
+                "byte 0x\(String(byte, radix: 16)) at byte offset \(offset)"
         }
         var hint: String { "Pass text as UTF-8 (convert it with iconv -t UTF-8), or put it in a UTF-8 file." }
     }
@@ -100,13 +104,17 @@ enum ArgumentText {
 
 // What to do, for the errors users meet most; their messages say what is wrong.
 extension UserFileError: HintedError {
-    var hint: String { "Check the path: it must name a readable file (run Scripts/fetch for the shipped models and data)." }
+    var hint: String {
+        "Check the path: it must name a readable file (run Scripts/fetch for the shipped models and data)."
+    }
 }
 extension InvalidUTF8Error: HintedError {
     var hint: String { "Convert the file to UTF-8, e.g. iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8." }
 }
 extension CheckpointFormatError: HintedError {
-    var hint: String { "Pass a .gguf file, a .safetensors file or a Hugging Face folder; fetch or copy it again if it was cut short." }
+    var hint: String {
+        "Pass a .gguf file, a .safetensors file or a Hugging Face folder; fetch or copy it again if it was cut short."
+    }
 }
 extension HuggingFaceConfigError: HintedError {
     var hint: String { "Re-export the model with save_pretrained, or restore config.json from the model's release." }
@@ -115,11 +123,14 @@ extension ModelError: HintedError {
     var hint: String {
         switch self {
         case .nonFiniteLogits: "Lower the intervention's strength, or check the checkpoint."
-        case .unknownArchitecture: "Use a checkpoint of a supported family (scalpel inspect shows a file's architecture)."
+        case .unknownArchitecture:
+            "Use a checkpoint of a supported family (scalpel inspect shows a file's architecture)."
         default: "Check the checkpoint: it may be incomplete, or of another variant of its architecture."
         }
     }
 }
 extension InterventionError: HintedError {
-    var hint: String { "An intervention file is what `scalpel ablate` writes in the run's ablate/ folder; compare yours with one." }
+    var hint: String {
+        "An intervention file is what `scalpel ablate` writes in the run's ablate/ folder; compare yours with one."
+    }
 }

@@ -4,7 +4,8 @@ import Foundation
 enum Output {
     static func printJSON(_ object: Any) {
         do {
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(withJSONObject: object,
+                                                  options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } catch {
             progress("error: cannot encode the JSON summary: \(error)")
