@@ -28,7 +28,8 @@ public enum AtomicFile {
     public static func write(to url: URL, _ body: (URL) throws -> Void) throws {
         let directory = url.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
+                isDirectory.boolValue else {
             throw AtomicFileError.missingDirectory(path: directory.path)
         }
         let temporary = TemporaryFiles.claim(for: url)
@@ -80,7 +81,8 @@ public enum AtomicFileError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingDirectory(let path):
-            return "cannot write into '\(path)': the directory does not exist. Create it first (mkdir -p) or choose another output path."
+            return "cannot write into '\(path)': the directory does not exist. " +
+                "Create it first (mkdir -p) or choose another output path."
         case .cannotCreate(let path, let reason):
             return "cannot create '\(path)': \(reason). Check the directory's permissions and free space."
         case .nothingWritten(let path):

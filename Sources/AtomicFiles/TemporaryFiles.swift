@@ -108,7 +108,8 @@ public enum TemporaryFiles {
                 continue
             }
             var isDirectory: ObjCBool = false
-            if depth > 0, FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            if depth > 0, FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory),
+                    isDirectory.boolValue {
                 removed += sweep(path, depth: depth - 1)
             }
         }
@@ -149,7 +150,8 @@ public struct StagedOutputs {
     /// Moves every staged output over its destination, replacing what was there, then removes the
     /// staging folder.
     public func commit() throws {
-        let names = try FileManager.default.contentsOfDirectory(atPath: staging.path).filter { !$0.hasPrefix(".") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: staging.path)
+            .filter { !$0.hasPrefix(".") }.sorted()
         var replaced: [(old: URL, destination: URL)] = []
         try TemporaryFiles.uninterruptible {
             // The old outputs go aside first, so that a failed move can put them back; they are deleted last.
@@ -161,10 +163,14 @@ public struct StagedOutputs {
                     try FileManager.default.moveItem(at: destination, to: old)
                     replaced.append((old, destination))
                 }
-                for name in names { try FileManager.default.moveItem(at: url(name), to: directory.appendingPathComponent(name)) }
+                for name in names {
+                    try FileManager.default.moveItem(at: url(name), to: directory.appendingPathComponent(name))
+                }
             } catch {
                 for (old, destination) in replaced {
-                    if FileManager.default.fileExists(atPath: destination.path) { try? FileManager.default.removeItem(at: old) }
+                    if FileManager.default.fileExists(atPath: destination.path) {
+                        try? FileManager.default.removeItem(at: old)
+                    }
                     else { try? FileManager.default.moveItem(at: old, to: destination) }
                     TemporaryFiles.release(old)
                 }

@@ -18,7 +18,8 @@ public enum UTF8Text {
     }
 
     /// `bytes` as a string, or an error naming `source` and the byte offset where it stops being UTF-8.
-    public static func decode<Bytes: Collection>(_ bytes: Bytes, source: String) throws -> String where Bytes.Element == UInt8 {
+    public static func decode<Bytes: Collection>(_ bytes: Bytes,
+                                                 source: String) throws -> String where Bytes.Element == UInt8 {
         if let offset = firstInvalidByte(bytes) { throw InvalidUTF8Error(source: source, offset: offset) }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -48,7 +49,9 @@ public enum UserFile {
     /// The bytes of `path`, or `UserFileError` naming it and the reason.
     public static func data(_ path: String) throws -> Data {
         if let reason = problem(path) { throw UserFileError(path: path, reason: reason) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw UserFileError(path: path, reason: "it cannot be read") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UserFileError(path: path, reason: "it cannot be read")
+        }
         return data
     }
 

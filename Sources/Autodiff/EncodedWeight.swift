@@ -34,7 +34,9 @@ extension Variable {
 
     /// The panel decoder of an encoded weight, with the trainable slices' current values on top.
     public var panelDecoder: PanelDecoder {
-        guard let matrix = encoded else { preconditionFailure("panelDecoder of '\(name ?? "?")', which is not encoded") }
+        guard let matrix = encoded else {
+            preconditionFailure("panelDecoder of '\(name ?? "?")', which is not encoded")
+        }
         let (mask, packed) = (self.mask, self.value)
         return { rows, columns, out, ld in
             matrix.decode(rows: rows, columns: columns, into: out, ld: ld)
@@ -44,10 +46,13 @@ extension Variable {
                 for (j, index) in mask.indices.enumerated() {
                     if mask.axis == .rows {
                         guard rows.contains(index) else { continue }
-                        (out + (index - rows.lowerBound) * ld).update(from: p + j * slice + columns.lowerBound, count: columns.count)
+                        (out + (index - rows.lowerBound) * ld).update(from: p + j * slice + columns.lowerBound,
+                                                                      count: columns.count)
                     } else {
                         guard columns.contains(index) else { continue }
-                        for r in rows { out[(r - rows.lowerBound) * ld + index - columns.lowerBound] = p[j * slice + r] }
+                        for r in rows {
+                            out[(r - rows.lowerBound) * ld + index - columns.lowerBound] = p[j * slice + r]
+                        }
                     }
                 }
             }

@@ -72,14 +72,19 @@ public enum GradientMaskError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unknownParameter(let name, let known):
             let sample = known.sorted().prefix(6).joined(separator: ", ")
-            return "the mask names parameter '\(name)', which the model does not have (it has \(known.count) parameters, e.g. \(sample)). Check the layer number and the model."
+            return "the mask names parameter '\(name)', which the model does not have " +
+                "(it has \(known.count) parameters, e.g. \(sample)). " +
+                "Check the layer number and the model."
         case .indexOutOfRange(let parameter, let axis, let index, let size):
             let unit = axis == .rows ? "row" : "column"
-            return "the mask names \(unit) \(index) of '\(parameter)', which has only \(size) \(unit)s (valid: 0..<\(size)). Check the neuron ids against the model's FFN width."
+            return "the mask names \(unit) \(index) of '\(parameter)', which has only \(size) \(unit)s " +
+                "(valid: 0..<\(size)). Check the neuron ids against the model's FFN width."
         case .unsupportedRank(let parameter, let shape):
-            return "cannot mask '\(parameter)' of shape \(shape): masks select rows or columns of matrices, or entries of vectors."
+            return "cannot mask '\(parameter)' of shape \(shape): " +
+                "masks select rows or columns of matrices, or entries of vectors."
         case .shapeMismatch(let parameter, let maskShape, let parameterShape):
-            return "the mask for '\(parameter)' was built for shape \(maskShape), but the parameter has shape \(parameterShape)."
+            return "the mask for '\(parameter)' was built for shape \(maskShape), " +
+                "but the parameter has shape \(parameterShape)."
         case .layerOutOfRange(let layer, let layers):
             return "the mask names layer \(layer), but the model has \(layers) layers (valid: 0..<\(layers))."
         }

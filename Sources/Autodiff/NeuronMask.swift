@@ -41,7 +41,8 @@ extension NeuronSelection {
             guard layer >= 0 && layer < layers else { throw .layerOutOfRange(layer: layer, layers: layers) }
             let owned = ownership(layer)
             let slices: [(String, GradientMask.Axis)] =
-                owned.rowOwned.map { ($0, .rows) } + owned.columnOwned.map { ($0, .columns) } + owned.entryOwned.map { ($0, .rows) }
+                owned.rowOwned.map { ($0, .rows) } + owned.columnOwned.map { ($0, .columns) } +
+                    owned.entryOwned.map { ($0, .rows) }
             for (name, axis) in slices {
                 guard let shape = parameterShapes[name] else {
                     throw .unknownParameter(name: name, known: Array(parameterShapes.keys))
@@ -57,7 +58,8 @@ extension NeuronSelection {
                 if let bad = ids.first(where: { $0 < 0 || $0 >= half }) {
                     throw .indexOutOfRange(parameter: name, axis: .rows, index: bad, size: half)
                 }
-                masks[name] = try GradientMask(parameter: name, shape: shape, axis: .rows, indices: ids + ids.map { $0 + half })
+                masks[name] = try GradientMask(parameter: name, shape: shape, axis: .rows,
+                                               indices: ids + ids.map { $0 + half })
             }
         }
         return masks

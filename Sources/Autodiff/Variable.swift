@@ -60,7 +60,8 @@ public final class Variable {
     /// A trainable leaf whose gradient exists only for the slices `mask` names.
     public init(_ value: Tensor, mask: GradientMask, name: String? = nil) throws(GradientMaskError) {
         guard mask.parameterShape == value.shape else {
-            throw .shapeMismatch(parameter: name ?? mask.parameter, maskShape: mask.parameterShape, parameterShape: value.shape)
+            throw .shapeMismatch(parameter: name ?? mask.parameter, maskShape: mask.parameterShape,
+                                 parameterShape: value.shape)
         }
         self.value = value
         self.requiresGrad = true
@@ -86,7 +87,8 @@ public final class Variable {
     /// Runs `body` on this node's dense gradient buffer, allocating it as zeros on first use.
     /// Only for nodes that need a gradient and carry no mask.
     public func accumulateGradient(_ op: StaticString, _ body: (UnsafeMutablePointer<Float>) -> Void) {
-        precondition(mask == nil, "\(op) cannot form a packed gradient for masked parameter '\(name ?? "?")'; mask only linear weights and biases")
+        precondition(mask == nil, "\(op) cannot form a packed gradient for masked parameter '\(name ?? "?")'; " +
+                     "mask only linear weights and biases")
         if grad == nil { grad = Tensor(shape: value.shape) }
         grad!.withMutablePointer(body)
     }
@@ -94,8 +96,10 @@ public final class Variable {
     /// Like `accumulateGradient`, but a gradient buffer allocated by this call is left uninitialised and
     /// `body` is told so (`fresh`): a kernel that can overwrite instead of add (an sgemm with beta = 0) then
     /// skips both the zeroing and the read of zeros.
-    public func accumulateGradient(_ op: StaticString, allowingOverwrite body: (UnsafeMutablePointer<Float>, _ fresh: Bool) -> Void) {
-        precondition(mask == nil, "\(op) cannot form a packed gradient for masked parameter '\(name ?? "?")'; mask only linear weights and biases")
+    public func accumulateGradient(_ op: StaticString,
+                                   allowingOverwrite body: (UnsafeMutablePointer<Float>, _ fresh: Bool) -> Void) {
+        precondition(mask == nil, "\(op) cannot form a packed gradient for masked parameter '\(name ?? "?")'; " +
+                     "mask only linear weights and biases")
         let fresh = grad == nil
         if fresh { grad = Tensor(uninitializedShape: value.shape) }
         grad!.withMutablePointer { body($0, fresh) }

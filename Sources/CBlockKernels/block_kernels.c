@@ -85,7 +85,9 @@ INLINE void q4_1(const uint8_t *b, float *y) {
     }
 }
 
-INLINE uint32_t u32(const uint8_t *b) { return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24; }
+INLINE uint32_t u32(const uint8_t *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
 
 // { f16 d; u8 qh[4]; u8 qs[16] }: (q − 16)·d, bit j of qh the fifth bit of element j
 INLINE void q5_0(const uint8_t *b, float *y) {
@@ -205,7 +207,8 @@ INLINE void q6_K(const uint8_t *b, float *y) {
         const int8_t *sc = (const int8_t *)(b + 192 + 8 * h);
         float *out = y + 128 * h;
         for (int s = 0; s < 2; s++) {
-            float d1 = d * (float)sc[s], d2 = d * (float)sc[s + 2], d3 = d * (float)sc[s + 4], d4 = d * (float)sc[s + 6];
+            float d1 = d * (float)sc[s], d2 = d * (float)sc[s + 2],
+                d3 = d * (float)sc[s + 4], d4 = d * (float)sc[s + 6];
             for (int l = 16 * s; l < 16 * s + 16; l++) {
                 int low0 = ql[l], low1 = ql[l + 32], high = qh[l];
                 out[l] = d1 * (float)(((low0 & 0xF) | ((high & 3) << 4)) - 32);
@@ -349,8 +352,10 @@ INLINE void accumulate_q6_K_avx2(__m256 a[4], const uint8_t *b, const float *x) 
             __m256i high = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + l)));
             __m256i q[4] = {
                 _mm256_or_si256(_mm256_and_si256(low0, low4), _mm256_slli_epi32(_mm256_and_si256(high, low2), 4)),
-                _mm256_or_si256(_mm256_and_si256(low1, low4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(high, 2), low2), 4)),
-                _mm256_or_si256(_mm256_srli_epi32(low0, 4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(high, 4), low2), 4)),
+                _mm256_or_si256(_mm256_and_si256(low1, low4),
+                                _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(high, 2), low2), 4)),
+                _mm256_or_si256(_mm256_srli_epi32(low0, 4),
+                                _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(high, 4), low2), 4)),
                 _mm256_or_si256(_mm256_srli_epi32(low1, 4), _mm256_slli_epi32(_mm256_srli_epi32(high, 6), 4)),
             };
             for (int j = 0; j < 4; j++) {
@@ -369,7 +374,8 @@ INLINE void accumulate_block_avx2(int type, __m256 a[4], const uint8_t *b, const
 }
 
 // Row `row` against one vector, block by block, in four 8-lane registers.
-INLINE float dot_row_in_registers_avx2(int type, const uint8_t *row, const float *x, int64_t k, int elements, int bytes) {
+INLINE float dot_row_in_registers_avx2(int type, const uint8_t *row, const float *x, int64_t k,
+                                       int elements, int bytes) {
     __m256 a[4];
     for (int g = 0; g < 4; g++) a[g] = _mm256_setzero_ps();
     for (int64_t block = 0; block < k / elements; block++)

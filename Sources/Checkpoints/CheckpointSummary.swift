@@ -27,13 +27,17 @@ public struct CheckpointSummary: Sendable {
     public static func load(path: String) throws -> CheckpointSummary {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
-           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(SafetensorsFolder.indexName)) {
+           FileManager.default.fileExists(
+               atPath: (path as NSString).appendingPathComponent(SafetensorsFolder.indexName)) {
             return try summary(SafetensorsFolder(folder: path))
         }
         let opened = try CheckpointFormat.open(path)
         switch opened.format {
-        case .gguf: return summary(try CheckpointFormat.reading(opened.path) { try GGUFFile(file: opened.file) }, path: opened.path)
-        case .safetensors: return try summary(try CheckpointFormat.reading(opened.path) { try SafetensorsFile(file: opened.file) }, path: opened.path)
+        case .gguf: return summary(try CheckpointFormat.reading(opened.path) { try GGUFFile(file: opened.file) },
+                                   path: opened.path)
+        case .safetensors:
+            return try summary(try CheckpointFormat.reading(opened.path) { try SafetensorsFile(file: opened.file) },
+                               path: opened.path)
         }
     }
 
@@ -41,7 +45,9 @@ public struct CheckpointSummary: Sendable {
         CheckpointSummary(
             path: path, format: "gguf", architecture: gguf.metadata["general.architecture"]?.string,
             metadata: gguf.metadata.entries.map { ($0.key, value($0.value)) },
-            tensors: gguf.tensors.map { TensorRow(name: $0.name, type: $0.type.name, shape: $0.shape, bytes: $0.byteCount) },
+            tensors: gguf.tensors.map {
+                TensorRow(name: $0.name, type: $0.type.name, shape: $0.shape, bytes: $0.byteCount)
+            },
             parameters: gguf.parameterCount)
     }
 
@@ -49,11 +55,16 @@ public struct CheckpointSummary: Sendable {
         // The architecture lives in config.json beside the weights (Hugging Face layout); a bare
         // safetensors file has none, but a config.json that is there must be readable.
         let folder = (path as NSString).deletingLastPathComponent
-        let architecture = HuggingFaceConfig.exists(folder: folder) ? try HuggingFaceConfig(folder: folder).modelType : nil
+        let architecture = HuggingFaceConfig.exists(folder: folder)
+            ? try HuggingFaceConfig(folder: folder).modelType : nil
         return CheckpointSummary(
             path: path, format: "safetensors", architecture: architecture,
-            metadata: file.metadata.keys.sorted().map { ($0, .scalar(file.metadata[$0]!, json: jsonString(file.metadata[$0]!))) },
-            tensors: file.tensors.map { TensorRow(name: $0.name, type: $0.dtype.rawValue, shape: $0.shape, bytes: $0.end - $0.start) },
+            metadata: file.metadata.keys.sorted().map {
+                ($0, .scalar(file.metadata[$0]!, json: jsonString(file.metadata[$0]!)))
+            },
+            tensors: file.tensors.map {
+                TensorRow(name: $0.name, type: $0.dtype.rawValue, shape: $0.shape, bytes: $0.end - $0.start)
+            },
             parameters: file.parameterCount)
     }
 
@@ -62,8 +73,10 @@ public struct CheckpointSummary: Sendable {
         let names = folder.tensors.keys.sorted()
         let shards = folder.files.map { ($0 as NSString).lastPathComponent }
         return CheckpointSummary(
-            path: folder.folder, format: "safetensors", architecture: try HuggingFaceConfig(folder: folder.folder).modelType,
-            metadata: [("shards", .scalar(shards.joined(separator: ", "), json: jsonString(shards.joined(separator: ","))))],
+            path: folder.folder, format: "safetensors",
+            architecture: try HuggingFaceConfig(folder: folder.folder).modelType,
+            metadata: [("shards", .scalar(shards.joined(separator: ", "),
+                                          json: jsonString(shards.joined(separator: ","))))],
             tensors: names.map { name in
                 let info = folder.tensors[name]!
                 return TensorRow(name: name, type: info.dtype.rawValue, shape: info.shape, bytes: info.end - info.start)
@@ -111,7 +124,8 @@ public enum CheckpointFormat: Sendable {
         if name.hasSuffix(".safetensors") { return .safetensors }
         if bytes.count >= 9 {
             let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
-            if length > 1 && length <= UInt64(SafetensorsFile.maxHeaderBytes) && [UInt8(ascii: "{"), UInt8(ascii: "[")].contains(bytes[8]) {
+            if length > 1 && length <= UInt64(SafetensorsFile.maxHeaderBytes) &&
+                    [UInt8(ascii: "{"), UInt8(ascii: "[")].contains(bytes[8]) {
                 return .safetensors
             }
         }
@@ -135,9 +149,12 @@ public enum CheckpointFormatError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .empty(let path):
-            return "'\(path)' is empty (0 bytes), so it is no checkpoint: its download or copy was cut short. Fetch or copy it again."
+            return "'\(path)' is empty (0 bytes), so it is no checkpoint: its download or copy was cut short. " +
+                "Fetch or copy it again."
         case .unrecognised(let path, let bytes):
-            return "'\(path)' is neither GGUF nor safetensors (it starts with \(bytes.map { String(format: "%02x", $0) }.joined(separator: " "))). Pass a .gguf file, a .safetensors file, or a Hugging Face model folder."
+            return "'\(path)' is neither GGUF nor safetensors " +
+                "(it starts with \(bytes.map { String(format: "%02x", $0) }.joined(separator: " "))). " +
+                "Pass a .gguf file, a .safetensors file, or a Hugging Face model folder."
         }
     }
 }

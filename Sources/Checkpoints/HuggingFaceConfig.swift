@@ -21,7 +21,9 @@ public struct HuggingFaceConfig: Sendable {
     public init(data: Data, path: String) throws(HuggingFaceConfigError) {
         self.path = path
         self.data = data
-        let parsed = data.withUnsafeBytes { bytes in Result { () throws(JSONParseError) in try StrictJSONParser.parse(bytes) } }
+        let parsed = data.withUnsafeBytes { bytes in
+            Result { () throws(JSONParseError) in try StrictJSONParser.parse(bytes) }
+        }
         switch parsed {
         case .success(let value): json = value
         case .failure(let error): throw .notJSON(path: path, detail: error.description)
@@ -54,10 +56,13 @@ public enum HuggingFaceConfigError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         let fix = "Re-export the model with save_pretrained, or restore the file from the model's release."
         switch self {
-        case .missing(let path): return "\(path) is missing: a Hugging Face folder needs its config.json beside the weights. \(fix)"
-        case .notJSON(let path, let detail): return "\(path) is not valid JSON (\(detail)): it is truncated or corrupt. \(fix)"
+        case .missing(let path):
+            return "\(path) is missing: a Hugging Face folder needs its config.json beside the weights. \(fix)"
+        case .notJSON(let path, let detail):
+            return "\(path) is not valid JSON (\(detail)): it is truncated or corrupt. \(fix)"
         case .notAnObject(let path): return "\(path) is not a JSON object of configuration keys. \(fix)"
-        case .noModelType(let path): return "\(path) has no \"model_type\" string, so the architecture is unknown. \(fix)"
+        case .noModelType(let path):
+            return "\(path) has no \"model_type\" string, so the architecture is unknown. \(fix)"
         case .badField(let path, let detail): return "\(path): \(detail). \(fix)"
         }
     }
@@ -77,7 +82,8 @@ public enum DecodingProblem {
         case .typeMismatch(let type, let context): return "\(path(context)) is not \(name(of: type))"
         case .valueNotFound(let type, let context): return "\(path(context)) is null where \(name(of: type)) is needed"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "the file is not valid JSON" : "\(path(context)) is invalid: \(context.debugDescription)"
+            return context.codingPath.isEmpty
+                ? "the file is not valid JSON" : "\(path(context)) is invalid: \(context.debugDescription)"
         @unknown default: return "\(error)"
         }
     }

@@ -13,10 +13,14 @@ public enum ModelAliases {
     /// The folder that holds `checkpoints/`: $SCALPEL_ROOT, else the nearest ancestor of the current
     /// directory that has one, else the current directory.
     public static func root() -> URL {
-        if let root = ProcessInfo.processInfo.environment["SCALPEL_ROOT"], !root.isEmpty { return URL(fileURLWithPath: root) }
+        if let root = ProcessInfo.processInfo.environment["SCALPEL_ROOT"], !root.isEmpty {
+            return URL(fileURLWithPath: root)
+        }
         var directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         while true {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("checkpoints").path) { return directory }
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("checkpoints").path) {
+                return directory
+            }
             let parent = directory.deletingLastPathComponent()
             if parent.path == directory.path { return URL(fileURLWithPath: FileManager.default.currentDirectoryPath) }
             directory = parent
@@ -28,7 +32,9 @@ public enum ModelAliases {
     public static func resolve(_ model: String) throws -> String {
         guard let relative = paths[model.lowercased()] else { return model }
         let path = root().appendingPathComponent(relative).path
-        guard FileManager.default.fileExists(atPath: path) else { throw ModelAliasError.notFetched(alias: model, path: path) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelAliasError.notFetched(alias: model, path: path)
+        }
         return path
     }
 }

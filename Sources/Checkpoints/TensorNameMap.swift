@@ -66,7 +66,9 @@ public enum TensorNameMap {
 
     /// A decoder tensor's GGUF name, whatever the family: the names Scalpel's decoder keys its weights by.
     public static func decoderName(_ role: TensorRole, layer: Int? = nil) -> String {
-        guard let pattern = decoderGGUF(role) else { preconditionFailure("TensorNameMap: \(role) is no decoder tensor") }
+        guard let pattern = decoderGGUF(role) else {
+            preconditionFailure("TensorNameMap: \(role) is no decoder tensor")
+        }
         return substitute(pattern, layer)
     }
 
@@ -219,8 +221,10 @@ public enum TensorNameMap {
         case .attentionValueBias: ("blk.{L}.attn_v.bias", "encoder.layer.{L}.attention.self.value.bias")
         case .attentionOutput: ("blk.{L}.attn_output.weight", "encoder.layer.{L}.attention.output.dense.weight")
         case .attentionOutputBias: ("blk.{L}.attn_output.bias", "encoder.layer.{L}.attention.output.dense.bias")
-        case .attentionOutputNorm: ("blk.{L}.attn_output_norm.weight", "encoder.layer.{L}.attention.output.LayerNorm.weight")
-        case .attentionOutputNormBias: ("blk.{L}.attn_output_norm.bias", "encoder.layer.{L}.attention.output.LayerNorm.bias")
+        case .attentionOutputNorm: ("blk.{L}.attn_output_norm.weight",
+                                    "encoder.layer.{L}.attention.output.LayerNorm.weight")
+        case .attentionOutputNormBias: ("blk.{L}.attn_output_norm.bias",
+                                        "encoder.layer.{L}.attention.output.LayerNorm.bias")
         case .ffnUp: ("blk.{L}.ffn_up.weight", "encoder.layer.{L}.intermediate.dense.weight")        // BERT's W_in
         case .ffnUpBias: ("blk.{L}.ffn_up.bias", "encoder.layer.{L}.intermediate.dense.bias")
         case .ffnDown: ("blk.{L}.ffn_down.weight", "encoder.layer.{L}.output.dense.weight")          // BERT's W_out
@@ -262,7 +266,9 @@ public enum TensorNameMap {
     private static func match(_ pattern: String, _ name: String) -> LayerMatch? {
         guard let range = pattern.range(of: "{L}") else { return pattern == name ? LayerMatch(value: nil) : nil }
         let prefix = String(pattern[..<range.lowerBound]), suffix = String(pattern[range.upperBound...])
-        guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else {
+            return nil
+        }
         let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
         guard let layer = Int(middle), layer >= 0, String(layer) == middle else { return nil }
         return LayerMatch(value: layer)

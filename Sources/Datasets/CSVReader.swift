@@ -29,7 +29,11 @@ public enum CSVReader {
             if inQuotes {
                 if c == "\"" {
                     if let next = iterator.next() {
-                        if next == "\"" { field.append("\"") } else { inQuotes = false; afterQuote = true; pending = next }
+                        if next == "\"" {
+                            field.append("\"")
+                        } else {
+                            inQuotes = false; afterQuote = true; pending = next
+                        }
                     } else {
                         inQuotes = false
                         afterQuote = true
@@ -53,7 +57,9 @@ public enum CSVReader {
                 line += 1
                 recordLine = line
             case "\"":
-                guard field.isEmpty && !quotedField else { throw ParseError(line: line, detail: "a quote inside an unquoted field") }
+                guard field.isEmpty && !quotedField else {
+                    throw ParseError(line: line, detail: "a quote inside an unquoted field")
+                }
                 inQuotes = true
                 quotedField = true
             default:

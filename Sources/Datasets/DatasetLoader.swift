@@ -56,12 +56,14 @@ public enum DatasetLoader {
         switch spec.format {
         case .polarity:
             rows = try csvRows(spec.path, header: ["label", "text"])
-            return try finish(spec, rows, textColumn: "text", labelColumn: "label", fixedLabels: ["-1": 0, "1": 1], classNames: ["-1", "1"], &skipped)
+            return try finish(spec, rows, textColumn: "text", labelColumn: "label", fixedLabels: ["-1": 0, "1": 1],
+                              classNames: ["-1", "1"], &skipped)
         case .csv:
             rows = try csvRows(spec.path, header: nil)
         case .imdb:
             rows = try csvRows(spec.path, header: nil)
-            return try finish(spec, rows, textColumn: spec.textColumn ?? "text", labelColumn: spec.labelColumn ?? "label", &skipped)
+            return try finish(spec, rows, textColumn: spec.textColumn ?? "text",
+                              labelColumn: spec.labelColumn ?? "label", &skipped)
         case .jsonl, .wikitext, .toxicity, .asdiv, .bbq:
             rows = try jsonlRows(spec.path)
         case .json:
@@ -78,16 +80,24 @@ public enum DatasetLoader {
         }
         switch spec.format {
         case .asdiv:
-            rows = rows.map { r in var f = r.fields; f["text"] = [f["passage"], f["question"]].compactMap { $0 }.joined(separator: " "); return (r.row, f) }
+            rows = rows.map { r in
+                var f = r.fields; f["text"] = [f["passage"], f["question"]].compactMap { $0 }.joined(separator: " ")
+                return (r.row, f)
+            }
             return try finish(spec, rows, textColumn: "text", labelColumn: nil, &skipped)
         case .bbq:
-            rows = rows.map { r in var f = r.fields; f["text"] = [f["context"], f["question"]].compactMap { $0 }.joined(separator: "\n"); return (r.row, f) }
+            rows = rows.map { r in
+                var f = r.fields; f["text"] = [f["context"], f["question"]].compactMap { $0 }.joined(separator: "\n")
+                return (r.row, f)
+            }
             return try finish(spec, rows, textColumn: "text", labelColumn: spec.labelColumn ?? "label", &skipped)
         case .wikitext, .toxicity:
             return try finish(spec, rows, textColumn: "text", labelColumn: spec.labelColumn, &skipped)
         default:
             guard let text = spec.textColumn else {
-                throw DatasetError.malformed(path: spec.path, row: 0, detail: "a \(spec.format.rawValue) dataset needs data.text, the column that holds the text")
+                throw DatasetError.malformed(
+                    path: spec.path, row: 0,
+                    detail: "a \(spec.format.rawValue) dataset needs data.text, the column that holds the text")
             }
             return try finish(spec, rows, textColumn: text, labelColumn: spec.labelColumn, &skipped)
         }
@@ -111,7 +121,8 @@ public enum DatasetLoader {
         do { return try UserFile.text(path) } catch let error as UserFileError {
             throw DatasetError.cannotRead(path: path, reason: error.reason)
         } catch let error as InvalidUTF8Error {
-            throw DatasetError.cannotRead(path: path, reason: "not UTF-8 text (byte offset \(error.offset)); convert it with iconv -t UTF-8")
+            throw DatasetError.cannotRead(
+                path: path, reason: "not UTF-8 text (byte offset \(error.offset)); convert it with iconv -t UTF-8")
         }
     }
 
@@ -126,7 +137,9 @@ public enum DatasetLoader {
         let body = header == nil ? records.dropFirst() : records[...]
         return try body.map { record in
             guard record.fields.count == names.count else {
-                throw DatasetError.malformed(path: path, row: record.line, detail: "\(record.fields.count) fields where the header has \(names.count)")
+                throw DatasetError.malformed(
+                    path: path, row: record.line,
+                    detail: "\(record.fields.count) fields where the header has \(names.count)")
             }
             return (record.line, Dictionary(zip(names, record.fields), uniquingKeysWith: { a, _ in a }))
         }
@@ -135,7 +148,8 @@ public enum DatasetLoader {
     static func jsonlRows(_ path: String) throws -> [(row: Int, fields: [String: String])] {
         var rows: [(Int, [String: String])] = []
         // Split on any line break: in Swift "\r\n" is one Character, so splitting on "\n" would miss CRLF files.
-        for (i, line) in try read(path).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+        for (i, line) in try read(path).split(omittingEmptySubsequences: false,
+                                              whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             rows.append((i + 1, try object(Array(trimmed.utf8), path: path, row: i + 1)))
@@ -150,7 +164,9 @@ public enum DatasetLoader {
         do { value = try bytes.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) } } catch {
             throw DatasetError.malformed(path: path, row: 0, detail: "not valid JSON (\(error))")
         }
-        guard case .array(let items) = value else { throw DatasetError.malformed(path: path, row: 0, detail: "a json dataset must be an array of objects") }
+        guard case .array(let items) = value else {
+            throw DatasetError.malformed(path: path, row: 0, detail: "a json dataset must be an array of objects")
+        }
         return try items.enumerated().map { i, item in (i + 1, try flatten(item, path: path, row: i + 1)) }
     }
 
@@ -164,7 +180,9 @@ public enum DatasetLoader {
 
     /// A JSON object's scalar members as strings (nested values are kept as JSON text).
     static func flatten(_ value: JSONValue, path: String, row: Int) throws -> [String: String] {
-        guard case .object(let members) = value else { throw DatasetError.malformed(path: path, row: row, detail: "not a JSON object") }
+        guard case .object(let members) = value else {
+            throw DatasetError.malformed(path: path, row: row, detail: "not a JSON object")
+        }
         var fields: [String: String] = [:]
         for (key, member) in members {
             switch member {
@@ -181,8 +199,9 @@ public enum DatasetLoader {
 
     // MARK: - Assembling examples
 
-    static func finish(_ spec: DatasetSpec, _ rows: [(row: Int, fields: [String: String])], textColumn: String, labelColumn: String?,
-                       fixedLabels: [String: Int]? = nil, classNames: [String]? = nil, _ skipped: inout Int) throws -> LoadedDataset {
+    static func finish(_ spec: DatasetSpec, _ rows: [(row: Int, fields: [String: String])], textColumn: String,
+                       labelColumn: String?, fixedLabels: [String: Int]? = nil, classNames: [String]? = nil,
+                       _ skipped: inout Int) throws -> LoadedDataset {
         let columns = Set(rows.flatMap { $0.fields.keys })
         for column in [textColumn, labelColumn].compactMap({ $0 }) where !columns.contains(column) {
             throw DatasetError.unknownColumn(path: spec.path, column: column, columns: columns.sorted())
@@ -202,7 +221,8 @@ public enum DatasetLoader {
         var classes = classNames ?? []
         if labelColumn != nil && mapping == nil {
             let distinct = Set(kept.compactMap(\.3))
-            let sorted = distinct.allSatisfy { Double($0) != nil } ? distinct.sorted { Double($0)! < Double($1)! } : distinct.sorted()
+            let sorted = distinct.allSatisfy { Double($0) != nil }
+                ? distinct.sorted { Double($0)! < Double($1)! } : distinct.sorted()
             mapping = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
             classes = sorted
         } else if let mapping, classes.isEmpty {
@@ -212,7 +232,10 @@ public enum DatasetLoader {
         for (row, fields, text, raw) in kept {
             var label: Int?
             if let raw {
-                guard let index = mapping?[raw] else { throw DatasetError.unknownLabel(path: spec.path, row: row, value: raw, known: mapping!.keys.sorted()) }
+                guard let index = mapping?[raw] else {
+                    throw DatasetError.unknownLabel(path: spec.path, row: row, value: raw,
+                                                    known: mapping!.keys.sorted())
+                }
                 label = index
             }
             examples.append(Example(source: spec.path, row: row, text: text, label: label, fields: fields))
@@ -223,7 +246,8 @@ public enum DatasetLoader {
     }
 
     /// Sentence pairs: `first` is the more stereotypical sentence, `second` the less.
-    static func pairs(_ spec: DatasetSpec, _ rows: [(row: Int, fields: [String: String])], first: String, second: String, _ skipped: inout Int) throws -> LoadedDataset {
+    static func pairs(_ spec: DatasetSpec, _ rows: [(row: Int, fields: [String: String])], first: String,
+                      second: String, _ skipped: inout Int) throws -> LoadedDataset {
         var examples: [Example] = []
         for (row, fields) in rows {
             let a = fields[first]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
@@ -251,14 +275,22 @@ public enum DatasetLoader {
         for (i, item) in items.enumerated() {
             var byLabel: [String: String] = [:]
             if case .array(let sentences)? = item["sentences"] {
-                for s in sentences { if case .string(let text)? = s["sentence"], case .string(let gold)? = s["gold_label"] { byLabel[gold] = text } }
+                for s in sentences {
+                    if case .string(let text)? = s["sentence"], case .string(let gold)? = s["gold_label"] {
+                        byLabel[gold] = text
+                    }
+                }
             }
             guard let stereo = byLabel["stereotype"], let anti = byLabel["anti-stereotype"] else {
                 if spec.skipIncomplete { skipped += 1; continue }
-                throw DatasetError.missingField(path: spec.path, row: i + 1, field: byLabel["stereotype"] == nil ? "stereotype sentence" : "anti-stereotype sentence")
+                throw DatasetError.missingField(
+                    path: spec.path, row: i + 1,
+                    field: byLabel["stereotype"] == nil ? "stereotype sentence" : "anti-stereotype sentence")
             }
             var fields: [String: String] = [:]
-            for key in ["bias_type", "target", "context", "id"] { if case .string(let s)? = item[key] { fields[key] = s } }
+            for key in ["bias_type", "target", "context", "id"] {
+                if case .string(let s)? = item[key] { fields[key] = s }
+            }
             examples.append(Example(source: spec.path, row: i + 1, text: stereo, pair: anti, fields: fields))
         }
         if let limit = spec.limit { examples = Array(examples.prefix(limit)) }
@@ -270,25 +302,36 @@ public enum DatasetLoader {
     static func winobias(_ spec: DatasetSpec) throws -> LoadedDataset {
         let antiPath = spec.path.replacingOccurrences(of: "pro_stereotyped", with: "anti_stereotyped")
         guard antiPath != spec.path else {
-            throw DatasetError.malformed(path: spec.path, row: 0, detail: "data.path must name a pro_stereotyped_*.txt file; its anti_stereotyped twin is read beside it")
+            throw DatasetError.malformed(
+                path: spec.path, row: 0,
+                detail: "data.path must name a pro_stereotyped_*.txt file; " +
+                    "its anti_stereotyped twin is read beside it")
         }
         func lines(_ path: String) throws -> [String] {
             try read(path).split(whereSeparator: \.isNewline).map { line in
                 var s = String(line)
-                if let space = s.firstIndex(of: " "), Int(s[..<space]) != nil { s = String(s[s.index(after: space)...]) }
-                return s.replacingOccurrences(of: "[", with: "").replacingOccurrences(of: "]", with: "").trimmingCharacters(in: .whitespaces)
+                if let space = s.firstIndex(of: " "), Int(s[..<space]) != nil {
+                    s = String(s[s.index(after: space)...])
+                }
+                return s.replacingOccurrences(of: "[", with: "").replacingOccurrences(of: "]", with: "")
+                    .trimmingCharacters(in: .whitespaces)
             }
         }
         let pro = try lines(spec.path), anti = try lines(antiPath)
         guard pro.count == anti.count else {
-            throw DatasetError.malformed(path: antiPath, row: min(pro.count, anti.count) + 1, detail: "\(anti.count) lines where \(spec.path) has \(pro.count)")
+            throw DatasetError.malformed(
+                path: antiPath, row: min(pro.count, anti.count) + 1,
+                detail: "\(anti.count) lines where \(spec.path) has \(pro.count)")
         }
-        var examples = zip(pro, anti).enumerated().map { i, p in Example(source: spec.path, row: i + 1, text: p.0, pair: p.1) }
+        var examples = zip(pro, anti).enumerated().map { i, p in
+            Example(source: spec.path, row: i + 1, text: p.0, pair: p.1)
+        }
         if let limit = spec.limit { examples = Array(examples.prefix(limit)) }
         return LoadedDataset(examples: examples, classes: [], skipped: 0)
     }
 
-    /// BIG-bench JSON tasks: each example's input is the text; its target goes to fields["target"]. `path` may be a glob pattern (`data/bigbench/arithmetic/{1,2}_digit_addition/task.json`):
+    /// BIG-bench JSON tasks: each example's input is the text; its target goes to fields["target"].
+    /// `path` may be a glob pattern (`data/bigbench/arithmetic/{1,2}_digit_addition/task.json`):
     /// the matching files are read in sorted order, and each example's `task` column names its task.
     static func bigbench(_ spec: DatasetSpec) throws -> LoadedDataset {
         let files = try matchingFiles(spec.path)
@@ -297,15 +340,23 @@ public enum DatasetLoader {
         for file in files {
             let bytes = Array(try read(file).utf8)
             let value = try bytes.withUnsafeBytes { try StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
-            guard case .array(let items)? = value["examples"] else { throw DatasetError.malformed(path: file, row: 0, detail: "no examples list") }
+            guard case .array(let items)? = value["examples"] else {
+                throw DatasetError.malformed(path: file, row: 0, detail: "no examples list")
+            }
             let task: String
-            if case .string(let name)? = value["name"] { task = name } else { task = URL(fileURLWithPath: file).deletingLastPathComponent().lastPathComponent }
+            if case .string(let name)? = value["name"] {
+                task = name
+            } else {
+                task = URL(fileURLWithPath: file).deletingLastPathComponent().lastPathComponent
+            }
             for (i, item) in items.enumerated() {
                 guard case .string(let input)? = item["input"], case .string(let target)? = item["target"] else {
                     if spec.skipIncomplete { skipped += 1; continue }
-                    throw DatasetError.missingField(path: file, row: i + 1, field: item["input"] == nil ? "input" : "target")
+                    throw DatasetError.missingField(path: file, row: i + 1,
+                                                    field: item["input"] == nil ? "input" : "target")
                 }
-                examples.append(Example(source: file, row: i + 1, text: input, fields: ["input": input, "target": target, "task": task]))
+                examples.append(Example(source: file, row: i + 1, text: input,
+                                        fields: ["input": input, "target": target, "task": task]))
             }
         }
         if let limit = spec.limit { examples = Array(examples.prefix(limit)) }

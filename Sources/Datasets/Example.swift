@@ -12,7 +12,8 @@ public struct Example: Sendable, Equatable {
     /// Every original column, for metrics declared in the recipe (numeric columns, answers, categories).
     public var fields: [String: String]
 
-    public init(source: String, row: Int, text: String, label: Int? = nil, pair: String? = nil, fields: [String: String] = [:]) {
+    public init(source: String, row: Int, text: String, label: Int? = nil, pair: String? = nil,
+                fields: [String: String] = [:]) {
         self.source = source
         self.row = row
         self.text = text
@@ -33,12 +34,15 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .cannotRead(let path, let reason): return "cannot read \(path): \(reason). Check the path, or run Scripts/fetch."
+        case .cannotRead(let path, let reason):
+            return "cannot read \(path): \(reason). Check the path, or run Scripts/fetch."
         case .malformed(let path, let row, let detail): return "\(path), row \(row): \(detail)."
         case .missingField(let path, let row, let field):
-            return "\(path), row \(row): field '\(field)' is missing or empty. Fix the row, or set data.skip_incomplete: true in the recipe to skip such rows."
+            return "\(path), row \(row): field '\(field)' is missing or empty. " +
+                "Fix the row, or set data.skip_incomplete: true in the recipe to skip such rows."
         case .unknownLabel(let path, let row, let value, let known):
-            return "\(path), row \(row): label '\(value)' is not one of \(known.joined(separator: ", ")). List it under data.labels in the recipe."
+            return "\(path), row \(row): label '\(value)' is not one of \(known.joined(separator: ", ")). " +
+                "List it under data.labels in the recipe."
         case .unknownColumn(let path, let column, let columns):
             return "\(path) has no column '\(column)'; its columns are \(columns.joined(separator: ", "))."
         case .empty(let path): return "\(path) has no examples."

@@ -10,7 +10,9 @@ public struct Splits: Sendable, Equatable {
     public init(count: Int, train: Double, dev: Double, seed: UInt64) {
         var rng = SeededRandom(seed: seed)
         let order = rng.shuffled(Array(0..<count))
-        func share(_ fraction: Double) -> Int { fraction.isNaN ? 0 : Int((Double(count) * min(max(fraction, 0), 1)).rounded()) }
+        func share(_ fraction: Double) -> Int {
+            fraction.isNaN ? 0 : Int((Double(count) * min(max(fraction, 0), 1)).rounded())
+        }
         let trainCount = share(train), devCount = share(dev)
         self.train = Array(order[0..<min(trainCount, count)])
         self.dev = Array(order[min(trainCount, count)..<min(trainCount + devCount, count)])

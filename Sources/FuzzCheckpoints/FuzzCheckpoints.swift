@@ -29,7 +29,9 @@ enum CheckpointsTarget: FuzzTarget {
         let shapes = Dictionary(gguf.tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
         let architecture = gguf.metadata["general.architecture"]?.string ?? "llama"
         do {
-            guard let family = DecoderFamily.named(gguf: architecture) else { throw ModelError.unknownArchitecture(architecture, supported: []) }
+            guard let family = DecoderFamily.named(gguf: architecture) else {
+                throw ModelError.unknownArchitecture(architecture, supported: [])
+            }
             _ = try family.config(gguf: gguf.metadata, tensorShapes: shapes) { try gguf.dequantized($0) }
             FuzzLog.note("a \(architecture) configuration")
         } catch {

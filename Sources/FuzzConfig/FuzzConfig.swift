@@ -17,7 +17,8 @@ enum ConfigTarget: FuzzTarget {
         _ = bytes.withUnsafeBytes { try? StrictJSONParser.parse($0) }
         _ = bytes.withUnsafeBytes { try? StrictJSONParser.parse($0, rejectDuplicateKeys: false) }
         let type = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["model_type"] as? String
-        if let file = try? HuggingFaceConfig(data: data, path: "config.json"), let family = DecoderFamily.named(huggingFace: file.modelType) {
+        if let file = try? HuggingFaceConfig(data: data, path: "config.json"),
+           let family = DecoderFamily.named(huggingFace: file.modelType) {
             do { _ = try family.config(huggingFace: file, tensorShapes: [:]) } catch { FuzzLog.refused(error) }
         }
         guard type == "bert" else { return FuzzLog.note("model_type \(type ?? "none"): not a BERT config") }

@@ -7,8 +7,9 @@ import Jinja
 /// and `scalpel template render` do (with a fixed conversation when the input has none), the messages
 /// are parsed as `--messages` is, and every error's message is rendered.
 enum TemplateTarget: FuzzTarget {
-    static let conversation = #"[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <|im_end|>"}, "#
-        + #"{"role": "assistant", "content": "Hello!", "reasoning_content": "think"}]"#
+    static let conversation = #"[{"role": "system", "content": "Be brief."}, "# +
+        #"{"role": "user", "content": "Hi <|im_end|>"}, "# +
+        #"{"role": "assistant", "content": "Hello!", "reasoning_content": "think"}]"#
 
     static func exercise(_ bytes: [UInt8]) {
         let parts = bytes.split(separator: 0, maxSplits: 1, omittingEmptySubsequences: false)

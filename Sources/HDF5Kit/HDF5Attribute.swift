@@ -25,7 +25,9 @@ extension HDF5AttributeHolder {
     public func setAttribute(_ name: String, _ value: HDF5AttributeValue) throws {
         try HDF5Library.locked {
             let where_ = "\(path)@\(name)"
-            if H5Aexists(objectID, name) > 0 { try check(H5Adelete(objectID, name), "replace attribute", where_, fileName) }
+            if H5Aexists(objectID, name) > 0 {
+                try check(H5Adelete(objectID, name), "replace attribute", where_, fileName)
+            }
             switch value {
             case .string(let text): try writeStrings(name, [text], scalar: true)
             case .strings(let texts): try writeStrings(name, texts, scalar: false)
@@ -88,7 +90,8 @@ extension HDF5AttributeHolder {
                 try check(H5Aread(attribute, Double.nativeType, &values), "read attribute", where_, fileName)
                 return isScalar ? .double(values[0]) : .doubles(values)
             default:
-                throw HDF5Error.typeMismatch(path: where_, file: fileName, expected: "a string or number", found: describeType(type))
+                throw HDF5Error.typeMismatch(path: where_, file: fileName,
+                                             expected: "a string or number", found: describeType(type))
             }
         }
     }
@@ -100,10 +103,12 @@ extension HDF5AttributeHolder {
             var index: hsize_t = 0
             // Probe by index until the library says there is no such attribute (errors are silenced).
             while true {
-                let length = H5Aget_name_by_idx(objectID, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, chdf5_p_default())
+                let length = H5Aget_name_by_idx(objectID, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0,
+                                                chdf5_p_default())
                 if length < 0 { break }
                 var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-                H5Aget_name_by_idx(objectID, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, chdf5_p_default())
+                H5Aget_name_by_idx(objectID, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
+                                   chdf5_p_default())
                 names.append(String(cString: buffer))
                 index += 1
             }
@@ -121,7 +126,9 @@ extension HDF5AttributeHolder {
                                   "create attribute", where_, fileName)
         defer { H5Aclose(attribute) }
         if !values.isEmpty {
-            try values.withUnsafeBufferPointer { try check(H5Awrite(attribute, T.nativeType, $0.baseAddress!), "write attribute", where_, fileName) }
+            try values.withUnsafeBufferPointer {
+                try check(H5Awrite(attribute, T.nativeType, $0.baseAddress!), "write attribute", where_, fileName)
+            }
         }
     }
 
@@ -131,7 +138,9 @@ extension HDF5AttributeHolder {
         // HDF5 has no zero-width strings; one NUL pad byte reads back as "".
         let width = max(encoded.map(\.count).max() ?? 1, 1)
         var bytes = [UInt8](repeating: 0, count: width * max(encoded.count, 1))
-        for (i, text) in encoded.enumerated() { bytes.replaceSubrange((i * width)..<(i * width + text.count), with: text) }
+        for (i, text) in encoded.enumerated() {
+            bytes.replaceSubrange((i * width)..<(i * width + text.count), with: text)
+        }
         let type = try check(H5Tcopy(chdf5_c_s1()), "create string type for", where_, fileName)
         defer { H5Tclose(type) }
         try check(H5Tset_size(type, width), "size string type for", where_, fileName)

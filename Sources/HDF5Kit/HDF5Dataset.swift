@@ -42,7 +42,8 @@ public final class HDF5Dataset: HDF5AttributeHolder {
             let properties = try check(H5Dget_create_plist(id), "read the layout of", path, fileName)
             defer { H5Pclose(properties) }
             let filtered = H5Pget_nfilters(properties) > 0
-            let limit = filtered ? stored.multipliedReportingOverflow(by: 1100) : (partialValue: stored, overflow: false)
+            let limit = filtered
+                ? stored.multipliedReportingOverflow(by: 1100) : (partialValue: stored, overflow: false)
             if bytes.overflow || (!limit.overflow && UInt64(bytes.partialValue) > limit.partialValue) {
                 let claimed = bytes.overflow ? "more than \(Int.max / size)" : "\(count)"
                 throw HDF5Error.corrupt(file: fileName,
@@ -78,7 +79,8 @@ public final class HDF5Dataset: HDF5AttributeHolder {
             let type = try check(H5Dget_type(id), "read the type of", path, fileName)
             defer { H5Tclose(type) }
             guard matches(type, T.self) else {
-                throw HDF5Error.typeMismatch(path: path, file: fileName, expected: T.typeName, found: describeType(type))
+                throw HDF5Error.typeMismatch(path: path, file: fileName,
+                                             expected: T.typeName, found: describeType(type))
             }
             let dims = try shape()
             let count = dims.reduce(Int?(1)) { total, n in
@@ -88,7 +90,8 @@ public final class HDF5Dataset: HDF5AttributeHolder {
             var values = [T](repeating: T(), count: count ?? 0)
             if !values.isEmpty {
                 try values.withUnsafeMutableBufferPointer {
-                    try check(H5Dread(id, T.nativeType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress!),
+                    try check(H5Dread(id, T.nativeType, chdf5_s_all(), chdf5_s_all(),
+                                      chdf5_p_default(), $0.baseAddress!),
                               "read dataset", path, fileName)
                 }
             }

@@ -18,9 +18,11 @@ public enum HDF5Error: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .operationFailed(let operation, let path, let file):
-            return "HDF5 could not \(operation) '\(path)' in \(file). The file may be damaged, read-only, or on a full disk."
+            return "HDF5 could not \(operation) '\(path)' in \(file). " +
+                "The file may be damaged, read-only, or on a full disk."
         case .notFound(let path, let file):
-            return "'\(path)' does not exist in \(file). Check the name, or whether the run that writes it has finished."
+            return "'\(path)' does not exist in \(file). " +
+                "Check the name, or whether the run that writes it has finished."
         case .typeMismatch(let path, let file, let expected, let found):
             return "'\(path)' in \(file) holds \(found), not \(expected)."
         case .invalidShape(let path, let file, let detail):

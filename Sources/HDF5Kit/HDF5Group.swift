@@ -75,13 +75,16 @@ public final class HDF5Group: HDF5AttributeHolder {
     /// - chunks: chunk shape (same rank), required for compression; nil stores contiguously.
     /// - compression: gzip level 1…9, or nil.
     @discardableResult
-    public func write<T: HDF5Scalar>(_ name: String, _ values: [T], shape: [Int], chunks: [Int]? = nil, compression: Int? = nil) throws -> HDF5Dataset {
+    public func write<T: HDF5Scalar>(_ name: String, _ values: [T], shape: [Int], chunks: [Int]? = nil,
+                                     compression: Int? = nil) throws -> HDF5Dataset {
         let where_ = childPath(name)
         guard shape.reduce(1, *) == values.count else {
-            throw HDF5Error.invalidShape(path: where_, file: fileName, detail: "\(values.count) values do not fill shape \(shape)")
+            throw HDF5Error.invalidShape(path: where_, file: fileName,
+                                         detail: "\(values.count) values do not fill shape \(shape)")
         }
         if let chunks, chunks.count != shape.count || chunks.contains(where: { $0 <= 0 }) {
-            throw HDF5Error.invalidShape(path: where_, file: fileName, detail: "chunk shape \(chunks) does not fit shape \(shape)")
+            throw HDF5Error.invalidShape(path: where_, file: fileName,
+                                         detail: "chunk shape \(chunks) does not fit shape \(shape)")
         }
         if compression != nil && chunks == nil {
             throw HDF5Error.invalidShape(path: where_, file: fileName, detail: "compression needs a chunk shape")
@@ -97,14 +100,18 @@ public final class HDF5Group: HDF5AttributeHolder {
             if let chunks {
                 // A chunk larger than the extent is clipped; HDF5 rejects zero-sized chunks.
                 var chunkDims = zip(chunks, shape).map { hsize_t(max(1, min($0, max($1, 1)))) }
-                try check(H5Pset_chunk(properties, Int32(chunkDims.count), &chunkDims), "set chunking of", where_, fileName)
-                if let compression { try check(H5Pset_deflate(properties, UInt32(compression)), "set compression of", where_, fileName) }
+                try check(H5Pset_chunk(properties, Int32(chunkDims.count), &chunkDims),
+                          "set chunking of", where_, fileName)
+                if let compression {
+                    try check(H5Pset_deflate(properties, UInt32(compression)), "set compression of", where_, fileName)
+                }
             }
             let dataset = H5Dcreate2(id, name, T.nativeType, space, chdf5_p_default(), properties, chdf5_p_default())
             try check(dataset, "create dataset", where_, fileName)
             if !values.isEmpty {
                 try values.withUnsafeBufferPointer {
-                    try check(H5Dwrite(dataset, T.nativeType, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress!),
+                    try check(H5Dwrite(dataset, T.nativeType, chdf5_s_all(), chdf5_s_all(),
+                                       chdf5_p_default(), $0.baseAddress!),
                               "write dataset", where_, fileName)
                 }
             }

@@ -5,10 +5,12 @@ import CHDF5
 extension HDF5Group {
     /// Creates an empty [0, columns] dataset that grows by rows, stored in [chunkRows, chunkColumns] chunks.
     @discardableResult
-    public func createGrowingMatrix<T: HDF5Scalar>(_ name: String, of _: T.Type, columns: Int, chunkRows: Int, chunkColumns: Int) throws -> HDF5Dataset {
+    public func createGrowingMatrix<T: HDF5Scalar>(_ name: String, of _: T.Type, columns: Int, chunkRows: Int,
+                                                   chunkColumns: Int) throws -> HDF5Dataset {
         let where_ = childPath(name)
         guard columns > 0, chunkRows > 0, chunkColumns > 0 else {
-            throw HDF5Error.invalidShape(path: where_, file: fileName, detail: "a growing matrix needs positive columns and chunk sizes")
+            throw HDF5Error.invalidShape(path: where_, file: fileName,
+                                         detail: "a growing matrix needs positive columns and chunk sizes")
         }
         return try HDF5Library.locked {
             var dims: [hsize_t] = [0, hsize_t(columns)]
@@ -40,7 +42,9 @@ extension HDF5Dataset {
     public func appendRows<T: HDF5Scalar>(_ values: [T], rows: Int) throws {
         let shape = try shape()
         guard shape.count == 2, values.count == rows * shape[1] else {
-            throw HDF5Error.invalidShape(path: path, file: fileName, detail: "\(values.count) values are not \(rows) rows of \(shape.dropFirst().first ?? 0)")
+            throw HDF5Error.invalidShape(
+                path: path, file: fileName,
+                detail: "\(values.count) values are not \(rows) rows of \(shape.dropFirst().first ?? 0)")
         }
         guard rows > 0 else { return }
         try HDF5Library.locked {
@@ -48,7 +52,8 @@ extension HDF5Dataset {
             try check(H5Dset_extent(id, &extent), "grow", path, fileName)
             try withSelection(rows: shape[0]..<(shape[0] + rows), columns: 0..<shape[1]) { file, memory in
                 try values.withUnsafeBufferPointer {
-                    try check(H5Dwrite(id, T.nativeType, memory, file, chdf5_p_default(), $0.baseAddress!), "write rows of", path, fileName)
+                    try check(H5Dwrite(id, T.nativeType, memory, file, chdf5_p_default(), $0.baseAddress!),
+                              "write rows of", path, fileName)
                 }
             }
         }
@@ -57,8 +62,11 @@ extension HDF5Dataset {
     /// Reads the block rows × columns of a 2-D dataset, row-major.
     public func readBlock<T: HDF5Scalar>(rows: Range<Int>, columns: Range<Int>, as _: T.Type = T.self) throws -> [T] {
         let shape = try shape()
-        guard shape.count == 2, rows.lowerBound >= 0, rows.upperBound <= shape[0], columns.lowerBound >= 0, columns.upperBound <= shape[1] else {
-            throw HDF5Error.invalidShape(path: path, file: fileName, detail: "block \(rows) × \(columns) is outside the dataset's shape \(shape)")
+        guard shape.count == 2, rows.lowerBound >= 0, rows.upperBound <= shape[0], columns.lowerBound >= 0,
+                columns.upperBound <= shape[1] else {
+            throw HDF5Error.invalidShape(
+                path: path, file: fileName,
+                detail: "block \(rows) × \(columns) is outside the dataset's shape \(shape)")
         }
         guard !rows.isEmpty, !columns.isEmpty else { return [] }
         let (count, overflow) = rows.count.multipliedReportingOverflow(by: columns.count)
@@ -68,11 +76,13 @@ extension HDF5Dataset {
             let type = try check(H5Dget_type(id), "read the type of", path, fileName)
             defer { H5Tclose(type) }
             guard matches(type, T.self) else {
-                throw HDF5Error.typeMismatch(path: path, file: fileName, expected: T.typeName, found: describeType(type))
+                throw HDF5Error.typeMismatch(path: path, file: fileName,
+                                             expected: T.typeName, found: describeType(type))
             }
             try withSelection(rows: rows, columns: columns) { file, memory in
                 try values.withUnsafeMutableBufferPointer {
-                    try check(H5Dread(id, T.nativeType, memory, file, chdf5_p_default(), $0.baseAddress!), "read a block of", path, fileName)
+                    try check(H5Dread(id, T.nativeType, memory, file, chdf5_p_default(), $0.baseAddress!),
+                              "read a block of", path, fileName)
                 }
             }
         }
@@ -85,7 +95,8 @@ extension HDF5Dataset {
         defer { H5Sclose(file) }
         var start: [hsize_t] = [hsize_t(rows.lowerBound), hsize_t(columns.lowerBound)]
         var count: [hsize_t] = [hsize_t(rows.count), hsize_t(columns.count)]
-        try check(H5Sselect_hyperslab(file, H5S_SELECT_SET, &start, nil, &count, nil), "select a block of", path, fileName)
+        try check(H5Sselect_hyperslab(file, H5S_SELECT_SET, &start, nil, &count, nil),
+                  "select a block of", path, fileName)
         let memory = try check(H5Screate_simple(2, &count, nil), "shape a block of", path, fileName)
         defer { H5Sclose(memory) }
         try body(file, memory)

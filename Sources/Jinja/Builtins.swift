@@ -14,12 +14,17 @@ enum Builtins {
         return [
             "range": function("range") { [unowned r] a in
                 let n = try a.positional.map { v -> Int in
-                    guard let i = v.integer else { throw r.fail(.type, "'\(v.typeName)' object cannot be interpreted as an integer") }
+                    guard let i = v.integer else {
+                        throw r.fail(.type, "'\(v.typeName)' object cannot be interpreted as an integer")
+                    }
                     return i
                 }
                 let (start, stop, step) = n.count == 1 ? (0, n[0], 1) : n.count == 2 ? (n[0], n[1], 1)
                     : n.count == 3 ? (n[0], n[1], n[2]) : (0, 0, 0)
-                guard step != 0 else { throw r.fail(.value, n.count == 3 ? "range() arg 3 must not be zero" : "range expected 1 to 3 arguments") }
+                guard step != 0 else {
+                    throw r.fail(.value, n.count == 3 ? "range() arg 3 must not be zero"
+                                                      : "range expected 1 to 3 arguments")
+                }
                 // Jinja2's sandbox refuses ranges longer than 100,000 (MAX_RANGE); count before building.
                 let span = Double(stop) - Double(start)
                 guard (span / Double(step)).rounded(.up) <= 100_000 else {
@@ -30,7 +35,9 @@ enum Builtins {
             "namespace": function("namespace") { [unowned r] a in
                 var attributes = Dict()
                 for value in a.positional {
-                    guard case .dict(let dict) = value else { throw r.fail(.type, "namespace() takes a dict or keyword arguments") }
+                    guard case .dict(let dict) = value else {
+                        throw r.fail(.type, "namespace() takes a dict or keyword arguments")
+                    }
                     for pair in dict.pairs { attributes[pair.key] = pair.value }
                 }
                 for (key, value) in a.keyword { attributes[key] = value }
@@ -42,7 +49,9 @@ enum Builtins {
             "dict": function("dict") { [unowned r] a in
                 var dict = Dict()
                 for value in a.positional {
-                    guard case .dict(let source) = value else { throw r.fail(.unsupported, "dict() of something other than a dict") }
+                    guard case .dict(let source) = value else {
+                        throw r.fail(.unsupported, "dict() of something other than a dict")
+                    }
                     for pair in source.pairs { dict[pair.key] = pair.value }
                 }
                 for (key, value) in a.keyword { dict[key] = value }
@@ -52,7 +61,9 @@ enum Builtins {
                 throw r.fail(.raised, a.positional.first?.text.string ?? "")
             },
             "strftime_now": function("strftime_now") { [unowned r] a in
-                guard case .string(let format)? = a.positional.first else { throw r.fail(.type, "strftime_now() takes a format string") }
+                guard case .string(let format)? = a.positional.first else {
+                    throw r.fail(.type, "strftime_now() takes a format string")
+                }
                 return .string(format.transformed(try strftime(format.string, r.now, r)))
             },
         ]
@@ -175,7 +186,9 @@ enum Builtins {
         default: return nil
         }
         if mutators.contains(name) {
-            return bound(name) { [unowned r] _ in throw r.fail(.security, "access to attribute '\(name)' of '\(owner)' object is unsafe.") }
+            return bound(name) { [unowned r] _ in
+                throw r.fail(.security, "access to attribute '\(name)' of '\(owner)' object is unsafe.")
+            }
         }
         return bound(name) { [unowned r] a in try containerMethod(object, name, a, r) }
     }
@@ -184,7 +197,8 @@ enum Builtins {
         .function(Function(name: name, call: body))
     }
 
-    private static func containerMethod(_ object: Value, _ name: String, _ a: Arguments, _ r: Renderer) throws -> Value {
+    private static func containerMethod(_ object: Value, _ name: String,
+                                        _ a: Arguments, _ r: Renderer) throws -> Value {
         switch (object, name) {
         case (.dict(let dict), "get"):
             let key = a.value(0, "key") ?? .none
@@ -219,7 +233,9 @@ enum Builtins {
     static func stringMethod(_ s: Text, _ name: String, _ a: Arguments, _ r: Renderer) throws -> Value {
         func int(_ position: Int, _ label: String, _ fallback: Int) throws -> Int {
             guard let value = a.value(position, label) else { return fallback }
-            guard let i = value.integer else { throw r.fail(.type, "'\(value.typeName)' object cannot be interpreted as an integer") }
+            guard let i = value.integer else {
+                throw r.fail(.type, "'\(value.typeName)' object cannot be interpreted as an integer")
+            }
             return i
         }
         func affixes(_ value: Value?) throws -> [Text] {
@@ -227,16 +243,23 @@ enum Builtins {
             case .string(let t)?: return [t]
             case .tuple(let items)?, .list(let items)?:
                 return try items.map { item in
-                    guard case .string(let t) = item else { throw r.fail(.type, "a tuple of prefixes must hold strings") }
+                    guard case .string(let t) = item else {
+                        throw r.fail(.type, "a tuple of prefixes must hold strings")
+                    }
                     return t
                 }
-            default: throw r.fail(.type, "\(name) first arg must be str or a tuple of str, not \(value?.typeName ?? "nothing")")
+            default:
+                throw r.fail(.type, "\(name) first arg must be str or a tuple of str, " +
+                             "not \(value?.typeName ?? "nothing")")
             }
         }
         switch name {
-        case "strip": return .string(s.stripped(leading: true, trailing: true, characters: try text(a.value(0, "chars"), "strip arg", r)?.string))
-        case "lstrip": return .string(s.stripped(leading: true, trailing: false, characters: try text(a.value(0, "chars"), "lstrip arg", r)?.string))
-        case "rstrip": return .string(s.stripped(leading: false, trailing: true, characters: try text(a.value(0, "chars"), "rstrip arg", r)?.string))
+        case "strip": return .string(s.stripped(leading: true, trailing: true,
+                                                characters: try text(a.value(0, "chars"), "strip arg", r)?.string))
+        case "lstrip": return .string(s.stripped(leading: true, trailing: false,
+                                                 characters: try text(a.value(0, "chars"), "lstrip arg", r)?.string))
+        case "rstrip": return .string(s.stripped(leading: false, trailing: true,
+                                                 characters: try text(a.value(0, "chars"), "rstrip arg", r)?.string))
         case "split":
             let separator = try text(a.value(0, "sep"), "sep", r)
             if let separator, separator.isEmpty { throw r.fail(.value, "empty separator") }
@@ -274,9 +297,13 @@ enum Builtins {
             if name.hasSuffix("index") { throw r.fail(.value, "substring not found") }
             return .int(-1)
         case "join":
-            guard let iterable = a.value(0, "iterable") else { throw r.fail(.type, "join() takes exactly one argument") }
+            guard let iterable = a.value(0, "iterable") else {
+                throw r.fail(.type, "join() takes exactly one argument")
+            }
             let parts = try r.iterate(iterable).map { item -> Text in
-                guard case .string(let t) = item else { throw r.fail(.type, "sequence item: expected str instance, \(item.typeName) found") }
+                guard case .string(let t) = item else {
+                    throw r.fail(.type, "sequence item: expected str instance, \(item.typeName) found")
+                }
                 return t
             }
             return .string(try joined(parts, separator: s, r))
@@ -285,19 +312,26 @@ enum Builtins {
             return .bool(!s.isEmpty && s.scalars.allSatisfy { $0.properties.numericType != nil })
         case "isalpha": return .bool(!s.isEmpty && s.scalars.allSatisfy { $0.properties.isAlphabetic })
         case "isalnum":
-            return .bool(!s.isEmpty && s.scalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil })
+            return .bool(!s.isEmpty && s.scalars.allSatisfy {
+                $0.properties.isAlphabetic || $0.properties.numericType != nil
+            })
         case "isspace": return .bool(!s.isEmpty && s.scalars.allSatisfy { $0.isPythonWhitespace })
         case "isupper", "islower":
             let cased = s.scalars.filter { $0.properties.isCased }
-            let test: (Unicode.Scalar) -> Bool = name == "isupper" ? { !$0.properties.isLowercase } : { !$0.properties.isUppercase }
+            let test: (Unicode.Scalar) -> Bool = name == "isupper"
+                ? { !$0.properties.isLowercase } : { !$0.properties.isUppercase }
             return .bool(!cased.isEmpty && cased.allSatisfy(test))
         case "isascii": return .bool(s.scalars.allSatisfy { $0.isASCII })
         case "removeprefix", "removesuffix":
-            guard case .string(let affix)? = a.value(0, "prefix") else { throw r.fail(.type, "\(name)() takes a string") }
+            guard case .string(let affix)? = a.value(0, "prefix") else {
+                throw r.fail(.type, "\(name)() takes a string")
+            }
             if name == "removeprefix" { return .string(s.hasPrefix(affix) ? s.slice(affix.count..<s.count) : s) }
             return .string(s.hasSuffix(affix) ? s.slice(0..<(s.count - affix.count)) : s)
         case "partition", "rpartition":
-            guard case .string(let separator)? = a.value(0, "sep"), !separator.isEmpty else { throw r.fail(.value, "empty separator") }
+            guard case .string(let separator)? = a.value(0, "sep"), !separator.isEmpty else {
+                throw r.fail(.value, "empty separator")
+            }
             let positions = allPositions(of: separator, in: s)
             guard let at = name == "partition" ? positions.first : positions.last else {
                 let empty = Value.string(Text(""))
@@ -391,7 +425,9 @@ enum Builtins {
             if c == "}" { throw r.fail(.value, "single '}' encountered in format string") }
             guard c == "{" else { i += 1; continue }
             pieces.append(format.slice(start..<i))
-            guard let close = scalars[i...].firstIndex(of: "}") else { throw r.fail(.value, "single '{' encountered in format string") }
+            guard let close = scalars[i...].firstIndex(of: "}") else {
+                throw r.fail(.value, "single '{' encountered in format string")
+            }
             let field = String(String.UnicodeScalarView(scalars[(i + 1)..<close]))
             if field.contains(":") || field.contains("!") || field.contains("[") || field.contains(".") {
                 throw r.fail(.unsupported, "the format field '{\(field)}' of str.format()")
@@ -451,9 +487,13 @@ enum Builtins {
             guard case .string(let s) = value else { return false }
             return try stringMethod(s, "is" + name, Arguments(positional: [], keyword: []), r).isTruthy
         case "odd", "even", "divisibleby":
-            guard let n = try r.defined(value).integer else { throw r.fail(.type, "the test '\(name)' needs an integer") }
+            guard let n = try r.defined(value).integer else {
+                throw r.fail(.type, "the test '\(name)' needs an integer")
+            }
             if name == "divisibleby" {
-                guard let d = try argument().integer, d != 0 else { throw r.fail(.value, "divisibleby needs a non-zero integer") }
+                guard let d = try argument().integer, d != 0 else {
+                    throw r.fail(.value, "divisibleby needs a non-zero integer")
+                }
                 return n.remainderReportingOverflow(dividingBy: d).partialValue == 0
             }
             return (n % 2 != 0) == (name == "odd")

@@ -34,13 +34,17 @@ extension Builtins {
         case "safe":
             return value
         case "trim":
-            let characters = a.value(0, "chars").flatMap { v -> String? in if case .string(let t) = v { return t.string }; return nil }
+            let characters = a.value(0, "chars").flatMap { v -> String? in
+                if case .string(let t) = v { return t.string }; return nil
+            }
             return .string(string(value).stripped(leading: true, trailing: true, characters: characters))
         case "upper", "lower", "capitalize":  // the str methods of the same names, on str(value)
             return try stringMethod(string(value), name, Arguments(positional: [], keyword: []), r)
         case "title": return .string(string(value).transformed(jinjaTitle(string(value).string)))
         case "replace":
-            guard let old = a.value(0, "old"), let new = a.value(1, "new") else { throw r.fail(.type, "replace needs old and new") }
+            guard let old = a.value(0, "old"), let new = a.value(1, "new") else {
+                throw r.fail(.type, "replace needs old and new")
+            }
             let count = a.value(2, "count")?.integer ?? -1
             return .string(try replaced(string(value), old.text, new.text, limit: count, r))
         case "join":
@@ -55,7 +59,9 @@ extension Builtins {
         case "last":
             return try r.iterate(value).last ?? .undefined(hint: "no last item, sequence was empty")
         case "reverse":
-            if case .string(let s) = value { return .string(s.transformed(String(s.string.unicodeScalars.reversed().map(Character.init)))) }
+            if case .string(let s) = value {
+                return .string(s.transformed(String(s.string.unicodeScalars.reversed().map(Character.init))))
+            }
             return .list(try r.iterate(value).reversed())
         case "items":
             if value.isUndefined { return .list([]) }
@@ -97,7 +103,9 @@ extension Builtins {
             for item in items {
                 let key = try sortKey(item, attribute, caseSensitive, r)
                 guard let current = best else { best = (item, key); continue }
-                if name == "min" ? try Value.less(key, current.key) : try Value.less(current.key, key) { best = (item, key) }
+                if name == "min" ? try Value.less(key, current.key) : try Value.less(current.key, key) {
+                    best = (item, key)
+                }
             }
             return best?.item ?? .undefined(hint: "No aggregated item, sequence was empty.")
         case "sum":
@@ -122,7 +130,8 @@ extension Builtins {
             case .int, .bool: return .int(value.integer!)
             case .double(let d): return d.isFinite ? try integer(d, r) : fallback
             case .string(let s):
-                let trimmed = s.string.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "_", with: "")
+                let trimmed = s.string.trimmingCharacters(in: .whitespacesAndNewlines)
+                    .replacingOccurrences(of: "_", with: "")
                 if let i = Int(trimmed) { return .int(i) }
                 if let d = Double(trimmed), d.isFinite { return try integer(d, r) }
                 return fallback
@@ -131,7 +140,9 @@ extension Builtins {
         case "float":
             let fallback = a.value(0, "default") ?? .double(0)
             if let n = value.number { return .double(n) }
-            if case .string(let s) = value, let d = Double(s.string.trimmingCharacters(in: .whitespacesAndNewlines)) { return .double(d) }
+            if case .string(let s) = value, let d = Double(s.string.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return .double(d)
+            }
             return fallback
         case "round":
             let v = try r.defined(value)
@@ -169,7 +180,8 @@ extension Builtins {
             }
             return .int(words)
         case "format":
-            return .string(try Operators.percentFormat(string(value), a.keyword.isEmpty ? .tuple(a.positional) : .none, r))
+            return .string(try Operators.percentFormat(string(value),
+                                                       a.keyword.isEmpty ? .tuple(a.positional) : .none, r))
         case "escape", "e", "forceescape":
             let s = string(value)
             var escaped = s.string
@@ -181,7 +193,9 @@ extension Builtins {
             // Only the attribute (a method, a namespace's), never an item of that name (Jinja2's attr).
             guard case .string(let attribute)? = a.value(0, "name") else { throw r.fail(.type, "attr needs a name") }
             let object = try r.defined(value)
-            if case .dict = object { return try method(object, attribute.string, r) ?? .undefined(hint: "no attribute '\(attribute.string)'") }
+            if case .dict = object {
+                return try method(object, attribute.string, r) ?? .undefined(hint: "no attribute '\(attribute.string)'")
+            }
             return try self.attribute(object, attribute.string, r)
         case "map":
             return .list(try map(value, a, r))
@@ -194,7 +208,9 @@ extension Builtins {
 
     /// Python's `int(x)` of a float: toward zero; beyond 64 bits Scalpel stops rather than guess.
     static func integer(_ d: Double, _ r: Renderer) throws -> Value {
-        guard let i = Int(exactly: d.rounded(.towardZero)) else { throw r.fail(.limit, "the integer \(d) is beyond 64 bits") }
+        guard let i = Int(exactly: d.rounded(.towardZero)) else {
+            throw r.fail(.limit, "the integer \(d) is beyond 64 bits")
+        }
         return .int(i)
     }
 
@@ -221,7 +237,8 @@ extension Builtins {
     }
 
     /// What sort, unique, min and max compare: the item or its `attribute`, case folded unless asked.
-    private static func sortKey(_ item: Value, _ attribute: Value?, _ caseSensitive: Bool, _ r: Renderer) throws -> Value {
+    private static func sortKey(_ item: Value, _ attribute: Value?, _ caseSensitive: Bool,
+                                _ r: Renderer) throws -> Value {
         foldCase(try attribute.map { try lookupPath(item, $0, r) } ?? item, caseSensitive)
     }
 
@@ -232,7 +249,8 @@ extension Builtins {
     }
 
     /// A stable sort by `key`, as Python's `sorted`.
-    private static func sorted(_ items: [Value], key: (Value) throws -> Value, reverse: Bool, _ r: Renderer) throws -> [Value] {
+    private static func sorted(_ items: [Value], key: (Value) throws -> Value, reverse: Bool,
+                               _ r: Renderer) throws -> [Value] {
         let keyed = try items.enumerated().map { ($0.offset, try key($0.element), $0.element) }
         var failure: Error?
         let ordered = keyed.sorted { x, y in
@@ -269,8 +287,12 @@ extension Builtins {
                 return found.isUndefined ? (fallback ?? found) : found
             }
         }
-        guard case .string(let filterName)? = a.positional.first else { throw r.fail(.type, "map needs a filter name or attribute=") }
-        guard filterNames.contains(filterName.string) else { throw r.fail(.runtime, "no filter named '\(filterName.string)'") }
+        guard case .string(let filterName)? = a.positional.first else {
+            throw r.fail(.type, "map needs a filter name or attribute=")
+        }
+        guard filterNames.contains(filterName.string) else {
+            throw r.fail(.runtime, "no filter named '\(filterName.string)'")
+        }
         let rest = Arguments(positional: Array(a.positional.dropFirst()), keyword: a.keyword)
         return try items.map { try apply(filterName.string, $0, rest, r) }
     }
@@ -286,7 +308,9 @@ extension Builtins {
         }
         var testName: String?
         if !positional.isEmpty {
-            guard case .string(let t) = positional.removeFirst() else { throw r.fail(.type, "\(name) needs a test name") }
+            guard case .string(let t) = positional.removeFirst() else {
+                throw r.fail(.type, "\(name) needs a test name")
+            }
             testName = t.string
             guard testNames.contains(t.string) else { throw r.fail(.runtime, "no test named '\(t.string)'") }
         }
@@ -344,7 +368,8 @@ extension Builtins {
         } else {
             result = lines.isEmpty ? Text("") : lines.removeFirst()
             if !lines.isEmpty {
-                result = result + newline + Text.joined(lines.map { $0.isEmpty ? $0 : indentation + $0 }, separator: newline)
+                result = result + newline +
+                    Text.joined(lines.map { $0.isEmpty ? $0 : indentation + $0 }, separator: newline)
             }
         }
         return first ? indentation + result : result

@@ -31,7 +31,13 @@ public enum JSON {
             case .bool(let b): out += b ? "true" : "false"
             case .int(let i): out += String(i)
             case .double(let d):
-                if d.isNaN { out += "NaN" } else if d.isInfinite { out += d < 0 ? "-Infinity" : "Infinity" } else { out += Value.pythonFloat(d) }
+                if d.isNaN {
+                    out += "NaN"
+                } else if d.isInfinite {
+                    out += d < 0 ? "-Infinity" : "Infinity"
+                } else {
+                    out += Value.pythonFloat(d)
+                }
             case .string(let s):
                 sawData = sawData || s.containsData
                 out += quoted(s.string, ensureASCII: ensureASCII)
@@ -51,7 +57,9 @@ public enum JSON {
                     }
                 }
                 if options.sortKeys {
-                    pairs.sort { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) { $0.value < $1.value } }
+                    pairs.sort {
+                        $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) { $0.value < $1.value }
+                    }
                 }
                 try container(pairs.map { ($0.0, $0.1) }, open: "{", close: "}", level: level)
             default:
@@ -216,7 +224,8 @@ public enum JSON {
                 case "f": out.append("\u{0C}")
                 case "u":
                     var code = try hex4()
-                    if (0xD800..<0xDC00).contains(code), i + 1 < scalars.count, scalars[i] == "\\", scalars[i + 1] == "u" {
+                    if (0xD800..<0xDC00).contains(code), i + 1 < scalars.count,
+                            scalars[i] == "\\", scalars[i + 1] == "u" {
                         i += 2
                         let low = try hex4()
                         guard (0xDC00..<0xE000).contains(low) else { throw error("an unpaired surrogate") }
@@ -231,7 +240,8 @@ public enum JSON {
         }
 
         mutating func hex4() throws -> UInt32 {
-            guard i + 4 <= scalars.count, let code = UInt32(String(String.UnicodeScalarView(scalars[i..<(i + 4)])), radix: 16) else {
+            guard i + 4 <= scalars.count,
+                    let code = UInt32(String(String.UnicodeScalarView(scalars[i..<(i + 4)])), radix: 16) else {
                 throw error("bad \\u escape")
             }
             i += 4

@@ -129,7 +129,8 @@ struct Lexer {
         let w = Array(word.unicodeScalars)
         guard i + w.count <= src.count, Array(src[i..<(i + w.count)]) == w else { return false }
         let next = i + w.count
-        return next == src.count || !(src[next].properties.isAlphabetic || src[next] == "_" || src[next].properties.numericType != nil)
+        return next == src.count ||
+            !(src[next].properties.isAlphabetic || src[next] == "_" || src[next].properties.numericType != nil)
     }
 
     /// The end of a `%}` with its optional sign at `i`, or nil.
@@ -176,7 +177,8 @@ struct Lexer {
                     } else if sign != "+" {
                         body = lstripBlock(body, lineStarting: bodyStart > 0 && src[bodyStart - 1] == "\n")
                     }
-                    return (String(String.UnicodeScalarView(body)), afterTagEnd(close.end, sign: close.sign, trims: true))
+                    return (String(String.UnicodeScalarView(body)),
+                            afterTagEnd(close.end, sign: close.sign, trims: true))
                 }
             }
             j = tag + 2
@@ -213,7 +215,9 @@ struct Lexer {
             let c = src[i]
             if c == "_" || c.properties.isAlphabetic {
                 var j = i + 1
-                while j < src.count, src[j] == "_" || src[j].properties.isAlphabetic || ("0"..."9").contains(src[j]) { j += 1 }
+                while j < src.count, src[j] == "_" || src[j].properties.isAlphabetic || ("0"..."9").contains(src[j]) {
+                    j += 1
+                }
                 tokens.append(Token(kind: .name, text: string(i..<j), line: tokenLine))
                 i = j
             } else if ("0"..."9").contains(c) {
@@ -245,7 +249,10 @@ struct Lexer {
 
     private func number(at start: Int, line: Int) -> (Token, Int) {
         func digits(_ i: inout Int) {
-            while i < src.count, ("0"..."9").contains(src[i]) || (src[i] == "_" && i + 1 < src.count && ("0"..."9").contains(src[i + 1])) { i += 1 }
+            while i < src.count, ("0"..."9").contains(src[i]) ||
+                    (src[i] == "_" && i + 1 < src.count && ("0"..."9").contains(src[i + 1])) {
+                i += 1
+            }
         }
         var i = start
         digits(&i)

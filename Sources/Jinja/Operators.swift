@@ -159,7 +159,9 @@ enum Operators {
                     }
                     pieces.append(Text(String(i)))
                 case "f":
-                    guard let n = argument.number else { throw r.fail(.type, "must be real number, not \(argument.typeName)") }
+                    guard let n = argument.number else {
+                        throw r.fail(.type, "must be real number, not \(argument.typeName)")
+                    }
                     pieces.append(Text(String(format: "%f", n)))
                 default:
                     throw r.fail(.unsupported, "the '%\(directive)' conversion of the % operator")

@@ -36,7 +36,8 @@ struct Parser {
     private mutating func deeper(_ line: Int) throws {
         depth += 1
         guard depth <= Parser.maxDepth else {
-            throw JinjaError(.limit, "the template nests statements or expressions more than \(Parser.maxDepth) deep", line: line)
+            throw JinjaError(.limit, "the template nests statements or expressions more than \(Parser.maxDepth) deep",
+                             line: line)
         }
     }
 
@@ -61,7 +62,9 @@ struct Parser {
     // MARK: statements
 
     /// Nodes up to a `{% name %}` in `ends`, which is returned with its remaining tokens.
-    private mutating func parseBody(until ends: Set<String>) throws -> ([Node], (name: String, tokens: TokenStream, line: Int)?) {
+    private mutating func parseBody(
+        until ends: Set<String>
+    ) throws -> ([Node], (name: String, tokens: TokenStream, line: Int)?) {
         var nodes: [Node] = []
         while index < chunks.count {
             let chunk = chunks[index]
@@ -81,7 +84,9 @@ struct Parser {
                     throw JinjaError(.syntax, "a block tag needs a statement name", line: line)
                 }
                 if ends.contains(keyword.text) { return (nodes, (keyword.text, stream, line)) }
-                nodes.append(try nested(line: line) { try $0.parseStatement(keyword.text, &stream, line: line, enclosing: ends) })
+                nodes.append(try nested(line: line) {
+                    try $0.parseStatement(keyword.text, &stream, line: line, enclosing: ends)
+                })
                 try raiseUnknownNames()
             }
         }
@@ -95,7 +100,8 @@ struct Parser {
         if let first = unknownNames.first { throw first }
     }
 
-    private mutating func parseStatement(_ keyword: String, _ stream: inout TokenStream, line: Int, enclosing: Set<String>) throws -> Node {
+    private mutating func parseStatement(_ keyword: String, _ stream: inout TokenStream, line: Int,
+                                         enclosing: Set<String>) throws -> Node {
         switch keyword {
         case "if": return try parseIf(&stream, line: line)
         case "for": return try parseFor(&stream, line: line)
@@ -165,8 +171,11 @@ struct Parser {
             return try parser.parseBody(until: ["else", "endfor"])
         }
         var otherwise: [Node] = []
-        if end?.name == "else" { otherwise = try freshFrame(leavingLoops: false) { try $0.parseBody(until: ["endfor"]).0 } }
-        return .loop(Loop(targets: targets, iterable: iterable, filter: filter, body: body, otherwise: otherwise), line: line)
+        if end?.name == "else" {
+            otherwise = try freshFrame(leavingLoops: false) { try $0.parseBody(until: ["endfor"]).0 }
+        }
+        return .loop(Loop(targets: targets, iterable: iterable, filter: filter, body: body, otherwise: otherwise),
+                     line: line)
     }
 
     private mutating func parseTargetNames(_ stream: inout TokenStream) throws -> [String] {
@@ -234,7 +243,8 @@ struct Parser {
     // MARK: expressions
 
     /// An expression, or a bare tuple `a, b` where Jinja2 allows one.
-    private mutating func parseTupleOrExpression(_ stream: inout TokenStream, withCondition: Bool = true) throws -> Expr {
+    private mutating func parseTupleOrExpression(_ stream: inout TokenStream,
+                                                 withCondition: Bool = true) throws -> Expr {
         let first = withCondition ? try parseExpression(&stream) : try parseOr(&stream)
         guard stream.peekOp(",") else { return first }
         var items = [first]
@@ -365,7 +375,9 @@ struct Parser {
             while let next = stream.peek, next.kind == .string { text += next.text; stream.advance() }
             return .literal(.string(text))
         case .integer:
-            guard let value = Int(token.text) else { throw stream.error("integer literal \(token.text) is out of range") }
+            guard let value = Int(token.text) else {
+                throw stream.error("integer literal \(token.text) is out of range")
+            }
             return .literal(.int(value))
         case .float:
             return .literal(.double(Double(token.text) ?? .nan))
@@ -414,7 +426,8 @@ struct Parser {
                 guard let token = stream.next(), token.kind == .name || token.kind == .integer else {
                     throw stream.error("expected an attribute name after '.'")
                 }
-                node = token.kind == .integer ? .item(node, .literal(.int(Int(token.text) ?? 0))) : .attribute(node, token.text)
+                node = token.kind == .integer
+                    ? .item(node, .literal(.int(Int(token.text) ?? 0))) : .attribute(node, token.text)
             } else if stream.skip(op: "[") {
                 node = try parseSubscript(&stream, node)
             } else if stream.peekOp("(") {
@@ -495,7 +508,8 @@ struct Parser {
                 let negated = stream.skip(name: "not")
                 let line = stream.peek?.line ?? stream.line
                 let name: String
-                if let token = stream.peek, token.kind == .name || ["==", "!=", "<", ">", "<=", ">="].contains(token.text) {
+                if let token = stream.peek,
+                        token.kind == .name || ["==", "!=", "<", ">", "<=", ">="].contains(token.text) {
                     stream.advance()
                     name = token.text
                 } else {

@@ -127,7 +127,8 @@ final class Renderer {
         try charge(text.count)
         output.append(text)
         if output.count > Renderer.maxLength {
-            throw fail(.limit, "the rendering exceeds \(Renderer.maxLength >> 20) Mi characters; the template loops without end")
+            throw fail(.limit, "the rendering exceeds \(Renderer.maxLength >> 20) Mi characters; " +
+                       "the template loops without end")
         }
     }
 
@@ -221,7 +222,8 @@ final class Renderer {
     private func makeMacro(_ macro: Macro) -> Function {
         Function(name: macro.name) { [unowned self] arguments in
             guard arguments.positional.count <= macro.parameters.count else {
-                throw self.fail(.type, "macro '\(macro.name)' takes not more than \(macro.parameters.count) argument(s)")
+                throw self.fail(.type, "macro '\(macro.name)' takes not more than " +
+                                "\(macro.parameters.count) argument(s)")
             }
             for (name, _) in arguments.keyword where !macro.parameters.contains(where: { $0.name == name }) {
                 throw self.fail(.type, "macro '\(macro.name)' takes no keyword argument '\(name)'")
@@ -270,7 +272,8 @@ final class Renderer {
         let value = try compute(expr)
         switch value {
         case .string(let s) where s.count > Renderer.maxLength: try charge(s.count)
-        case .list(let items) where items.count > Renderer.maxLength, .tuple(let items) where items.count > Renderer.maxLength:
+        case .list(let items) where items.count > Renderer.maxLength,
+             .tuple(let items) where items.count > Renderer.maxLength:
             try charge(items.count)
         default: break
         }
@@ -299,10 +302,13 @@ final class Renderer {
         case .item(let base, let key):
             return try Builtins.item(try defined(try evaluate(base)), try evaluate(key), self)
         case .slice(let base, let start, let stop, let step):
-            return try slice(try defined(try evaluate(base)), start: start.map(evaluate), stop: stop.map(evaluate), step: step.map(evaluate))
+            return try slice(try defined(try evaluate(base)), start: start.map(evaluate),
+                             stop: stop.map(evaluate), step: step.map(evaluate))
         case .call(let callee, let call):
             let function = try defined(try evaluate(callee))
-            guard case .function(let f) = function else { throw fail(.type, "'\(function.typeName)' object is not callable") }
+            guard case .function(let f) = function else {
+                throw fail(.type, "'\(function.typeName)' object is not callable")
+            }
             return try f.call(try arguments(call))
         case .filter(let base, let filter):
             return try Builtins.filter(filter, try evaluate(base), self)
@@ -342,7 +348,8 @@ final class Renderer {
             return .bool(true)
         case .conditional(let then, let condition, let otherwise):
             if try evaluate(condition).isTruthy { return try evaluate(then) }
-            return try otherwise.map(evaluate) ?? .undefined(hint: "the inline if-expression evaluated to false and no else section was defined")
+            return try otherwise.map(evaluate) ??
+                .undefined(hint: "the inline if-expression evaluated to false and no else section was defined")
         }
     }
 

@@ -322,7 +322,8 @@ extension Value {
     static func isPythonPrintable(_ s: Unicode.Scalar) -> Bool {
         if s == " " { return true }
         switch s.properties.generalCategory {
-        case .control, .format, .surrogate, .privateUse, .unassigned, .spaceSeparator, .lineSeparator, .paragraphSeparator:
+        case .control, .format, .surrogate, .privateUse, .unassigned, .spaceSeparator, .lineSeparator,
+             .paragraphSeparator:
             return false
         default:
             return true
@@ -356,7 +357,9 @@ extension Value {
         case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
             return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
         case (.dict(let x), .dict(let y)):
-            return x.count == y.count && x.pairs.allSatisfy { pair in y[pair.key].map { equal(pair.value, $0) } ?? false }
+            return x.count == y.count && x.pairs.allSatisfy { pair in
+                y[pair.key].map { equal(pair.value, $0) } ?? false
+            }
         case (.namespace(let x), .namespace(let y)): return x === y
         default:
             if let x = a.integer, let y = b.integer { return x == y }

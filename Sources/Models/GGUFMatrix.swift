@@ -37,11 +37,14 @@ struct GGUFMatrix: EncodedMatrix, @unchecked Sendable {
 
     func decode(rows: Range<Int>, columns: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
         let type = info.type
-        precondition(columns.lowerBound % type.blockSize == 0 && (columns.upperBound % type.blockSize == 0 || columns.upperBound == shape[1]),
-                     "GGUFMatrix: columns \(columns) of '\(info.name)' do not fall on its \(type.blockSize)-element blocks")
+        precondition(columns.lowerBound % type.blockSize == 0 &&
+                     (columns.upperBound % type.blockSize == 0 || columns.upperBound == shape[1]),
+                     "GGUFMatrix: columns \(columns) of '\(info.name)' " +
+                     "do not fall on its \(type.blockSize)-element blocks")
         let offset = columns.lowerBound / type.blockSize * type.blockBytes
         for r in rows {
-            dequantizeElements(type, from: base + r * rowBytes + offset, count: columns.count, into: out + (r - rows.lowerBound) * ld)
+            dequantizeElements(type, from: base + r * rowBytes + offset, count: columns.count,
+                               into: out + (r - rows.lowerBound) * ld)
         }
     }
 }

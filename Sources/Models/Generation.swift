@@ -34,16 +34,20 @@ extension DecoderModel {
     @discardableResult
     public func generate(prompt: [Int32], maxTokens: Int, sampler: Sampler = .greedy, stop: Set<Int32> = [],
                          hooks: HookSet = HookSet(), onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
-        try generate(prompt: prompt, maxTokens: maxTokens, sampler: sampler, stop: stop, hooksForStep: { _, _ in hooks }, onToken: onToken)
+        try generate(prompt: prompt, maxTokens: maxTokens, sampler: sampler, stop: stop,
+                     hooksForStep: { _, _ in hooks }, onToken: onToken)
     }
 
     /// As above, with hooks made for each step: `hooksForStep(rows, step)` gets the number of new positions
     /// the step runs (the prompt's length, then 1) and the step's index (0 for the prompt).
     @discardableResult
     public func generate(prompt: [Int32], maxTokens: Int, sampler: Sampler = .greedy, stop: Set<Int32> = [],
-                         hooksForStep: (Int, Int) -> HookSet, onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
+                         hooksForStep: (Int, Int) -> HookSet,
+                         onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
         guard !prompt.isEmpty else { throw ModelError.emptyInput }
-        if prompt.count + maxTokens > config.contextLength { throw ModelError.contextTooLong(tokens: prompt.count + maxTokens, limit: config.contextLength) }
+        if prompt.count + maxTokens > config.contextLength {
+            throw ModelError.contextTooLong(tokens: prompt.count + maxTokens, limit: config.contextLength)
+        }
         let cache = KVCache(layers: config.layers)
         var rng: SeededRandom? = nil
         if case .temperature(_, let seed) = sampler { rng = SeededRandom(seed: seed) }

@@ -4,7 +4,8 @@ import TensorCore
 /// Dotted names of the places in a model where activations can be read or changed, made by one function
 /// each so that no name is ever spelled out twice (TransformerLens's `get_act_name` idea).
 public enum HookName {
-    /// The FFN neuron site, the input of W_down: act(gate)·up (gated MLPs) or act(W_in x + b) (GPT-2, NeoX, BERT). [N, F]
+    /// The FFN neuron site, the input of W_down: act(gate)·up (gated MLPs) or act(W_in x + b)
+    /// (GPT-2, NeoX, BERT). [N, F]
     public static func mlpSite(_ layer: Int) -> String { "blocks.\(layer).mlp.site" }
     /// The residual stream entering block `layer`. [N, C]
     public static func residPre(_ layer: Int) -> String { "blocks.\(layer).resid.pre" }
@@ -63,7 +64,8 @@ public struct HookSet {
     public mutating func add(_ name: String, _ action: HookAction) { actions[name, default: []].append(action) }
 
     /// Hands the activation at `name` (the chosen rows and columns, or all) to `sink` each time the forward passes it.
-    public mutating func collect(_ name: String, rows: [Int]? = nil, columns: [Int]? = nil, into sink: @escaping (Tensor) -> Void) {
+    public mutating func collect(_ name: String, rows: [Int]? = nil, columns: [Int]? = nil,
+                                 into sink: @escaping (Tensor) -> Void) {
         add(name, .read(rows: rows, columns: columns, sink))
     }
 
@@ -89,7 +91,9 @@ public struct HookSet {
         let r = rows ?? Array(0..<n), c = columns ?? Array(0..<width)
         var out = [Float](repeating: 0, count: r.count * c.count)
         x.withPointer { p in
-            for (i, row) in r.enumerated() { for (j, column) in c.enumerated() { out[i * c.count + j] = p[row * width + column] } }
+            for (i, row) in r.enumerated() {
+                for (j, column) in c.enumerated() { out[i * c.count + j] = p[row * width + column] }
+            }
         }
         return Tensor(shape: [r.count, c.count], scalars: out)
     }
@@ -102,7 +106,10 @@ func affineEdit(_ x: Variable, rows: [Int]?, columns: [Int]?, scale: [Float], sh
     let n = x.value.count / max(width, 1)
     let r = rows ?? Array(0..<n), c = columns ?? Array(0..<width)
     precondition(scale.count == c.count, "hook edit: \(scale.count) factors for \(c.count) columns")
-    if let shift { precondition(shift.shape == [r.count, c.count] || shift.shape == [1, c.count], "hook edit: shift \(shift.shape) does not fit \(r.count)×\(c.count)") }
+    if let shift {
+        precondition(shift.shape == [r.count, c.count] || shift.shape == [1, c.count],
+                     "hook edit: shift \(shift.shape) does not fit \(r.count)×\(c.count)")
+    }
     var y = x.value
     y.withMutablePointer { out in
         for (i, row) in r.enumerated() {
@@ -121,7 +128,11 @@ func affineEdit(_ x: Variable, rows: [Int]?, columns: [Int]?, scale: [Float], sh
         x.accumulateGradient("hook edit") { dx in
             dy.withPointer { d in
                 for i in 0..<dy.count { dx[i] += d[i] }
-                for row in r { for (j, column) in c.enumerated() { dx[row * width + column] += d[row * width + column] * (scale[j] - 1) } }
+                for row in r {
+                    for (j, column) in c.enumerated() {
+                        dx[row * width + column] += d[row * width + column] * (scale[j] - 1)
+                    }
+                }
             }
         }
     }

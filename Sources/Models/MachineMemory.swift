@@ -64,8 +64,14 @@ public struct MemoryEstimate: Sendable, Equatable {
         guard totalBytes > available else { return }
         func gb(_ bytes: Int) -> String { String(format: "%.1f GB", Double(bytes) / 1e9) }
         let advice = storage == .float32 && mappedBytes == 0
-            ? "load it with its weights as stored (unset SCALPEL_WEIGHTS, or set it to stored), which keeps quantized tensors in the file's format"
-            : "use a smaller quantization of the model (Q4_K_M takes about 0.6 bytes per parameter) or a machine with more memory"
-        throw UserFileError(path: path, reason: "needs about \(gb(totalBytes)) of memory (\(gb(mappedBytes)) of weights read from the file in place, \(gb(copiedBytes)) decoded to Float32, \(gb(workingBytes)) for activations), but this machine has \(gb(available)); \(advice)")
+            ? "load it with its weights as stored (unset SCALPEL_WEIGHTS, or set it to stored), " +
+                "which keeps quantized tensors in the file's format"
+            : "use a smaller quantization of the model (Q4_K_M takes about 0.6 bytes per parameter) " +
+                "or a machine with more memory"
+        throw UserFileError(
+            path: path,
+            reason: "needs about \(gb(totalBytes)) of memory (\(gb(mappedBytes)) of weights read from the file " +
+                "in place, \(gb(copiedBytes)) decoded to Float32, \(gb(workingBytes)) for activations), " +
+                "but this machine has \(gb(available)); \(advice)")
     }
 }

@@ -64,7 +64,10 @@ public enum WeightStorage: String, Sendable, CaseIterable {
     public static func fromEnvironment() throws -> WeightStorage {
         guard let text = ProcessInfo.processInfo.environment["SCALPEL_WEIGHTS"], !text.isEmpty else { return .asStored }
         guard let storage = WeightStorage(rawValue: text) else {
-            throw UserFileError(path: "SCALPEL_WEIGHTS", reason: "is '\(text)'; it takes stored (weights kept in the file's format, the default) or float32 (every weight decoded at load)")
+            throw UserFileError(
+                path: "SCALPEL_WEIGHTS",
+                reason: "is '\(text)'; it takes stored (weights kept in the file's format, the default) " +
+                    "or float32 (every weight decoded at load)")
         }
         return storage
     }
@@ -97,7 +100,8 @@ public enum ModelLoader {
     }
 
     /// A GGUF of any decoder family: its metadata says which.
-    static func loadGGUF(_ file: GGUFFile, path: String, neurons: NeuronSelection?, storage: WeightStorage) throws -> LoadedModel {
+    static func loadGGUF(_ file: GGUFFile, path: String, neurons: NeuronSelection?,
+                         storage: WeightStorage) throws -> LoadedModel {
         guard let architecture = file.metadata["general.architecture"]?.string else {
             throw UserFileError(path: path, reason: "\(ModelError.missingMetadata(key: "general.architecture"))")
         }
@@ -121,38 +125,57 @@ public enum ModelLoader {
         let configFile = try HuggingFaceConfig(folder: folder)
         let tokenizerFile = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: tokenizerFile.path) else {
-            throw UserFileError(path: tokenizerFile.path, reason: "is missing: a Hugging Face folder needs its tokenizer.json beside the weights. Copy the model's tokenizer files into the folder (an export of a GGUF whose vocabulary is not GPT-2 byte-level BPE has none)")
+            throw UserFileError(
+                path: tokenizerFile.path,
+                reason: "is missing: a Hugging Face folder needs its tokenizer.json beside the weights. " +
+                    "Copy the model's tokenizer files into the folder " +
+                    "(an export of a GGUF whose vocabulary is not GPT-2 byte-level BPE has none)")
         }
         if configFile.modelType == "bert" { return try loadBert(folder, configFile: configFile, neurons: neurons) }
         guard let family = DecoderFamily.named(huggingFace: configFile.modelType) else {
-            throw UserFileError(path: configFile.path, reason: "\(ModelError.unknownArchitecture(configFile.modelType, supported: supportedArchitectures))")
+            throw UserFileError(
+                path: configFile.path,
+                reason: "\(ModelError.unknownArchitecture(configFile.modelType, supported: supportedArchitectures))")
         }
         let weights = try SafetensorsFolder(folder: folder)
         let config = try family.config(huggingFace: configFile, tensorShapes: weights.shapes)
-        let mapped = try CheckpointFormat.reading(folder) { try HuggingFaceWeights(folder: weights, family: family, tied: config.tiedEmbeddings) }
-        let model = try CheckpointFormat.reading(folder) { try decoder(config, mapped.source(config: config), neurons: neurons) }
+        let mapped = try CheckpointFormat.reading(folder) {
+            try HuggingFaceWeights(folder: weights, family: family, tied: config.tiedEmbeddings)
+        }
+        let model = try CheckpointFormat.reading(folder) {
+            try decoder(config, mapped.source(config: config), neurons: neurons)
+        }
         model.huggingFaceConfig = configFile.data
-        let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
-        return LoadedModel(path: folder, architecture: configFile.modelType, model: .decoder(model), tokenizer: tokenizer,
-                           chatTemplate: TokenizerLoader.chatTemplateResult(folder: folder))
+        let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) {
+            try TokenizerLoader.load(tokenizerJSON: tokenizerFile)
+        }
+        return LoadedModel(path: folder, architecture: configFile.modelType, model: .decoder(model),
+                           tokenizer: tokenizer, chatTemplate: TokenizerLoader.chatTemplateResult(folder: folder))
     }
 
-    static func decoder(_ config: DecoderConfig, _ source: WeightSource, neurons: NeuronSelection?) throws -> DecoderModel {
-        let masks = try neurons?.gradientMasks(parameterShapes: source.shapes, layers: config.layers, ownership: config.ownership) ?? [:]
+    static func decoder(_ config: DecoderConfig, _ source: WeightSource,
+                        neurons: NeuronSelection?) throws -> DecoderModel {
+        let masks = try neurons?.gradientMasks(parameterShapes: source.shapes, layers: config.layers,
+                                               ownership: config.ownership) ?? [:]
         return try DecoderModel(config: config, weights: source, masks: masks)
     }
 
-    static func loadBert(_ folder: String, configFile: HuggingFaceConfig, neurons: NeuronSelection?) throws -> LoadedModel {
+    static func loadBert(_ folder: String, configFile: HuggingFaceConfig,
+                         neurons: NeuronSelection?) throws -> LoadedModel {
         let weightsPath = (folder as NSString).appendingPathComponent("model.safetensors")
         let file = try CheckpointFormat.reading(weightsPath) { try SafetensorsFile(path: weightsPath) }
         let config = try configFile.decode(BertConfig.self)
         let shapes = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) })
         let source = WeightSource(shapes: shapes) { try file.floats($0) }
-        let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers, ownership: BertModel.ownership) ?? [:]
+        let masks = try neurons?.gradientMasks(parameterShapes: shapes, layers: config.layers,
+                                               ownership: BertModel.ownership) ?? [:]
         let bert = try BertModel(config: config, weights: source, masks: masks)
         let tokenizerFile = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
-        let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) { try TokenizerLoader.load(tokenizerJSON: tokenizerFile) }
-        return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer, chatTemplate: .failure(.noChatTemplate))
+        let tokenizer = try CheckpointFormat.reading(tokenizerFile.path) {
+            try TokenizerLoader.load(tokenizerJSON: tokenizerFile)
+        }
+        return LoadedModel(path: weightsPath, architecture: "bert", model: .bert(bert), tokenizer: tokenizer,
+                           chatTemplate: .failure(.noChatTemplate))
     }
 }
 
@@ -177,7 +200,9 @@ final class OpenGGUFFiles: @unchecked Sendable {
 
     func file(_ path: String, mapped: MappedFile) throws -> GGUFFile {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let stamp = [attributes?[.size], attributes?[.modificationDate], attributes?[.systemFileNumber]].map { "\($0 ?? "")" }
+        let stamp = [attributes?[.size], attributes?[.modificationDate], attributes?[.systemFileNumber]].map {
+            "\($0 ?? "")"
+        }
         lock.lock()
         defer { lock.unlock() }
         if let entry = entries[path], entry.stamp == stamp, let file = entry.file { return file }

@@ -18,26 +18,33 @@ public enum SyntheticModel {
         /// Weights in this shape (norms and biases included).
         public var parameterCount: Int {
             let d = hidden / heads
-            let attention = hidden * heads * d * 2 + hidden * kvHeads * d * 2 + (qkvBias ? heads * d + 2 * kvHeads * d : 0)
+            let attention = hidden * heads * d * 2 + hidden * kvHeads * d * 2 +
+                (qkvBias ? heads * d + 2 * kvHeads * d : 0)
             let layer = attention + 3 * hidden * ffn + 2 * hidden
             return layers * layer + vocabulary * hidden * (tied ? 1 : 2) + hidden
         }
     }
 
     public static let shapes: [Shape] = [
-        Shape(name: "llama-3.2-1b", architecture: "llama", vocabularyFile: "ggml-vocab-llama-bpe.gguf", hidden: 2048, ffn: 8192,
-              layers: 16, heads: 32, kvHeads: 8, vocabulary: 128_256, context: 131_072, ropeBase: 500_000, normEps: 1e-5, tied: true, qkvBias: false),
-        Shape(name: "qwen2.5-1.5b", architecture: "qwen2", vocabularyFile: "ggml-vocab-qwen2.gguf", hidden: 1536, ffn: 8960,
-              layers: 28, heads: 12, kvHeads: 2, vocabulary: 151_936, context: 32_768, ropeBase: 1_000_000, normEps: 1e-6, tied: true, qkvBias: true),
-        Shape(name: "llama-2-7b", architecture: "llama", vocabularyFile: "ggml-vocab-llama-spm.gguf", hidden: 4096, ffn: 11008,
-              layers: 32, heads: 32, kvHeads: 32, vocabulary: 32_000, context: 4096, ropeBase: 10_000, normEps: 1e-5, tied: false, qkvBias: false),
-        Shape(name: "qwen2.5-7b", architecture: "qwen2", vocabularyFile: "ggml-vocab-qwen2.gguf", hidden: 3584, ffn: 18944,
-              layers: 28, heads: 28, kvHeads: 4, vocabulary: 152_064, context: 32_768, ropeBase: 1_000_000, normEps: 1e-6, tied: false, qkvBias: true),
-        Shape(name: "llama-2-13b", architecture: "llama", vocabularyFile: "ggml-vocab-llama-spm.gguf", hidden: 5120, ffn: 13824,
-              layers: 40, heads: 40, kvHeads: 40, vocabulary: 32_000, context: 4096, ropeBase: 10_000, normEps: 1e-5, tied: false, qkvBias: false),
+        Shape(name: "llama-3.2-1b", architecture: "llama", vocabularyFile: "ggml-vocab-llama-bpe.gguf", hidden: 2048,
+              ffn: 8192, layers: 16, heads: 32, kvHeads: 8, vocabulary: 128_256, context: 131_072, ropeBase: 500_000,
+              normEps: 1e-5, tied: true, qkvBias: false),
+        Shape(name: "qwen2.5-1.5b", architecture: "qwen2", vocabularyFile: "ggml-vocab-qwen2.gguf", hidden: 1536,
+              ffn: 8960, layers: 28, heads: 12, kvHeads: 2, vocabulary: 151_936, context: 32_768, ropeBase: 1_000_000,
+              normEps: 1e-6, tied: true, qkvBias: true),
+        Shape(name: "llama-2-7b", architecture: "llama", vocabularyFile: "ggml-vocab-llama-spm.gguf", hidden: 4096,
+              ffn: 11008, layers: 32, heads: 32, kvHeads: 32, vocabulary: 32_000, context: 4096, ropeBase: 10_000,
+              normEps: 1e-5, tied: false, qkvBias: false),
+        Shape(name: "qwen2.5-7b", architecture: "qwen2", vocabularyFile: "ggml-vocab-qwen2.gguf", hidden: 3584,
+              ffn: 18944, layers: 28, heads: 28, kvHeads: 4, vocabulary: 152_064, context: 32_768, ropeBase: 1_000_000,
+              normEps: 1e-6, tied: false, qkvBias: true),
+        Shape(name: "llama-2-13b", architecture: "llama", vocabularyFile: "ggml-vocab-llama-spm.gguf", hidden: 5120,
+              ffn: 13824, layers: 40, heads: 40, kvHeads: 40, vocabulary: 32_000, context: 4096, ropeBase: 10_000,
+              normEps: 1e-5, tied: false, qkvBias: false),
         // Not a real model: Llama 2's tokenizer on a 2-layer body, for tests of the writer and the loader.
-        Shape(name: "tiny-llama", architecture: "llama", vocabularyFile: "ggml-vocab-llama-spm.gguf", hidden: 256, ffn: 768,
-              layers: 2, heads: 4, kvHeads: 2, vocabulary: 32_000, context: 4096, ropeBase: 10_000, normEps: 1e-5, tied: false, qkvBias: false),
+        Shape(name: "tiny-llama", architecture: "llama", vocabularyFile: "ggml-vocab-llama-spm.gguf", hidden: 256,
+              ffn: 768, layers: 2, heads: 4, kvHeads: 2, vocabulary: 32_000, context: 4096, ropeBase: 10_000,
+              normEps: 1e-5, tied: false, qkvBias: false),
     ]
 
     /// The file types `synth` writes, by llama.cpp's names.
@@ -69,16 +76,20 @@ public enum SyntheticModel {
             case .unknownShape(let s):
                 "unknown shape '\(s)'; the shapes are \(shapes.map(\.name).joined(separator: ", "))"
             case .unknownType(let t):
-                "Scalpel does not write '\(t)' models; it writes \(FileType.allCases.map(\.rawValue).joined(separator: ", ")). "
-                    + "The IQ and ternary types are read by llama.cpp but not by Scalpel"
+                "Scalpel does not write '\(t)' models; " +
+                    "it writes \(FileType.allCases.map(\.rawValue).joined(separator: ", ")). " +
+                    "The IQ and ternary types are read by llama.cpp but not by Scalpel"
             case .missingVocabulary(let path):
-                "the tokenizer \(path) is missing: run Scripts/fetch tokenizers (it brings llama.cpp's vocabulary GGUFs into checkpoints/vocab)"
+                "the tokenizer \(path) is missing: run Scripts/fetch tokenizers " +
+                    "(it brings llama.cpp's vocabulary GGUFs into checkpoints/vocab)"
             }
         }
     }
 
     public static func shape(_ name: String) throws -> Shape {
-        guard let shape = shapes.first(where: { $0.name == name.lowercased() }) else { throw SynthError.unknownShape(name) }
+        guard let shape = shapes.first(where: { $0.name == name.lowercased() }) else {
+            throw SynthError.unknownShape(name)
+        }
         return shape
     }
 
@@ -122,17 +133,22 @@ public enum SyntheticModel {
     public static func write(_ s: Shape, type: FileType, to url: URL, vocabularies: URL, seed: UInt64 = 0,
                              progress: (Int, Int) -> Void = { _, _ in }) throws {
         let vocabularyPath = vocabularies.appendingPathComponent(s.vocabularyFile).path
-        guard FileManager.default.fileExists(atPath: vocabularyPath) else { throw SynthError.missingVocabulary(path: vocabularyPath) }
+        guard FileManager.default.fileExists(atPath: vocabularyPath) else {
+            throw SynthError.missingVocabulary(path: vocabularyPath)
+        }
         let vocabulary = try GGUFFile(path: vocabularyPath)
         let a = s.architecture
         var metadata: [(String, GGUFValue)] = [
-            ("general.architecture", .string(a)), ("general.name", .string("Scalpel synthetic \(s.name) (random weights)")),
+            ("general.architecture", .string(a)),
+            ("general.name", .string("Scalpel synthetic \(s.name) (random weights)")),
             ("general.file_type", .uint32(type.ftype)), ("general.quantization_version", .uint32(2)),
             ("\(a).block_count", .uint32(UInt32(s.layers))), ("\(a).context_length", .uint32(UInt32(s.context))),
             ("\(a).embedding_length", .uint32(UInt32(s.hidden))), ("\(a).feed_forward_length", .uint32(UInt32(s.ffn))),
-            ("\(a).attention.head_count", .uint32(UInt32(s.heads))), ("\(a).attention.head_count_kv", .uint32(UInt32(s.kvHeads))),
-            ("\(a).rope.freq_base", .float32(s.ropeBase)), ("\(a).attention.layer_norm_rms_epsilon", .float32(s.normEps)),
-            ("\(a).rope.dimension_count", .uint32(UInt32(s.hidden / s.heads))), ("\(a).vocab_size", .uint32(UInt32(s.vocabulary))),
+            ("\(a).attention.head_count", .uint32(UInt32(s.heads))),
+            ("\(a).attention.head_count_kv", .uint32(UInt32(s.kvHeads))), ("\(a).rope.freq_base", .float32(s.ropeBase)),
+            ("\(a).attention.layer_norm_rms_epsilon", .float32(s.normEps)),
+            ("\(a).rope.dimension_count", .uint32(UInt32(s.hidden / s.heads))),
+            ("\(a).vocab_size", .uint32(UInt32(s.vocabulary))),
         ]
         metadata += try tokenizerMetadata(vocabulary, size: s.vocabulary, path: vocabularyPath)
         let tensors = tensors(s, type)
@@ -150,7 +166,8 @@ public enum SyntheticModel {
             let rowsPerChunk = max(1, (16 << 20) / max(1, t.type.byteCount(elements: rowElements)!))
             for start in stride(from: 0, to: rows, by: rowsPerChunk) {
                 let count = min(rowsPerChunk, rows - start) * rowElements
-                let bytes = t.type == .f32 && t.shape.count == 1 ? vectorBytes(t.name, count) : randomBlocks(t.type, elements: count, rng: &rng)
+                let bytes = t.type == .f32 && t.shape.count == 1
+                    ? vectorBytes(t.name, count) : randomBlocks(t.type, elements: count, rng: &rng)
                 try bytes.withUnsafeBytes { try writer.writeTensorData(partOf: $0) }
                 written += bytes.count
                 progress(written, total)
@@ -177,7 +194,9 @@ public enum SyntheticModel {
             let w = raw.baseAddress!
             for i in 0..<words { w.storeBytes(of: rng.next(), toByteOffset: 8 * i, as: UInt64.self) }
             for i in (8 * words)..<raw.count { raw[i] = UInt8(truncatingIfNeeded: rng.next()) }
-            func half(_ offset: Int, _ value: Float) { w.storeBytes(of: floatToHalf(value).littleEndian, toByteOffset: offset, as: UInt16.self) }
+            func half(_ offset: Int, _ value: Float) {
+                w.storeBytes(of: floatToHalf(value).littleEndian, toByteOffset: offset, as: UInt16.self)
+            }
             switch type {
             case .q4_K:
                 let d: Float = 0.02 / (32 * 4.61)
@@ -216,7 +235,8 @@ public enum SyntheticModel {
             throw UserFileError(path: path, reason: "has no tokenizer.ggml.tokens")
         }
         guard list.count <= size else {
-            throw UserFileError(path: path, reason: "has \(list.count) tokens, more than the shape's vocabulary of \(size)")
+            throw UserFileError(path: path,
+                                reason: "has \(list.count) tokens, more than the shape's vocabulary of \(size)")
         }
         let missing = list.count..<size
         for (i, entry) in entries.enumerated() {

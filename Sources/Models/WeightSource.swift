@@ -22,7 +22,9 @@ struct WeightSource {
     /// The tensor as a model parameter: trainable in the slices `mask` names, frozen without one.
     func parameter(_ name: String, _ shape: [Int], mask: GradientMask?) throws -> Variable {
         if let matrix = encoded(name) {
-            guard matrix.shape == shape else { throw ModelError.wrongShape(tensor: name, expected: shape, found: matrix.shape) }
+            guard matrix.shape == shape else {
+                throw ModelError.wrongShape(tensor: name, expected: shape, found: matrix.shape)
+            }
             return try Variable(encoded: matrix, mask: mask, name: name)
         }
         let value = Tensor(shape: shape, scalars: try tensor(name, shape))
@@ -39,14 +41,16 @@ extension WeightSource {
 
 extension DecoderModel {
     /// A model from named tensors (GGUF names), verified like a checkpoint.
-    public convenience init(config: DecoderConfig, tensors: [String: TensorCore.Tensor], masks: [String: GradientMask] = [:]) throws {
+    public convenience init(config: DecoderConfig, tensors: [String: TensorCore.Tensor],
+                            masks: [String: GradientMask] = [:]) throws {
         try self.init(config: config, weights: WeightSource(tensors: tensors), masks: masks)
     }
 }
 
 extension BertModel {
     /// A model from named tensors (Hugging Face names), verified like a checkpoint.
-    public convenience init(config: BertConfig, tensors: [String: TensorCore.Tensor], masks: [String: GradientMask] = [:]) throws {
+    public convenience init(config: BertConfig, tensors: [String: TensorCore.Tensor],
+                            masks: [String: GradientMask] = [:]) throws {
         try self.init(config: config, weights: WeightSource(tensors: tensors), masks: masks)
     }
 }

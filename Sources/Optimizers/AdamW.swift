@@ -37,8 +37,9 @@ public final class AdamW {
     public var state: (first: [[Float]], second: [[Float]], steps: [Int]) {
         get { (firstMoment, secondMoment, steps) }
         set {
-            precondition(newValue.first.map(\.count) == firstMoment.map(\.count) && newValue.second.map(\.count) == secondMoment.map(\.count)
-                         && newValue.steps.count == steps.count, "AdamW: restored state does not match the parameters")
+            precondition(newValue.first.map(\.count) == firstMoment.map(\.count) &&
+                         newValue.second.map(\.count) == secondMoment.map(\.count) &&
+                         newValue.steps.count == steps.count, "AdamW: restored state does not match the parameters")
             (firstMoment, secondMoment, steps) = newValue
         }
     }

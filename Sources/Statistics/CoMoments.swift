@@ -30,7 +30,8 @@ public struct CoMoments: Sendable, Equatable {
 
     /// Restores an accumulator from its stored parts (a shard file).
     public init(count: Int, meanX: [Double], squaresX: [Double], meanY: [Double], squaresY: [Double], cross: [Double]) {
-        precondition(meanX.count == squaresX.count && meanY.count == squaresY.count && cross.count == meanX.count * meanY.count,
+        precondition(meanX.count == squaresX.count && meanY.count == squaresY.count &&
+                     cross.count == meanX.count * meanY.count,
                      "CoMoments: parts of inconsistent sizes")
         columns = meanX.count
         metrics = meanY.count
@@ -45,7 +46,8 @@ public struct CoMoments: Sendable, Equatable {
     /// The batch's own moments are exact two-pass sums in Double (means first, then Σ(x − x̄)² and
     /// Σ(x − x̄)(y − ȳ)), in column blocks spread over the cores; no [b, N] Double copy is ever made.
     public mutating func add(x: [Float], y: [Double], rows b: Int) {
-        precondition(x.count == b * columns && y.count == b * metrics, "CoMoments.add: batch shapes do not match \(b)×\(columns) and \(b)×\(metrics)")
+        precondition(x.count == b * columns && y.count == b * metrics,
+                     "CoMoments.add: batch shapes do not match \(b)×\(columns) and \(b)×\(metrics)")
         guard b > 0 else { return }
         var batch = CoMoments(columns: columns, metrics: metrics)
         batch.count = b

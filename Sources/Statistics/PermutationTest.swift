@@ -24,7 +24,8 @@ public struct PermutationTest: Sendable {
 
     /// Y [n, 1 + P] in row-major Float: the metric and its permutations.
     public func permutedMatrix(_ metric: [Double]) -> [Float] {
-        precondition(metric.count == examples, "PermutationTest: \(metric.count) metric values for \(examples) examples")
+        precondition(metric.count == examples,
+                     "PermutationTest: \(metric.count) metric values for \(examples) examples")
         let width = permutations + 1
         var y = [Float](repeating: 0, count: examples * width)
         for i in 0..<examples { y[i * width] = Float(metric[i]) }
@@ -46,7 +47,8 @@ public struct PermutationTest: Sendable {
 
     /// For each of N columns, the observed score and its p-value, where `score` maps a product to the
     /// statistic whose magnitude is tested (e.g. r itself, or a predictivity accuracy's distance from ½).
-    public func pValues(_ s: [Float], columns: Int, score: (Int, Float) -> Double) -> (observed: [Double], p: [Double]) {
+    public func pValues(_ s: [Float], columns: Int,
+                        score: (Int, Float) -> Double) -> (observed: [Double], p: [Double]) {
         let width = permutations + 1
         var observed = [Double](repeating: 0, count: columns), p = [Double](repeating: 0, count: columns)
         for j in 0..<columns {

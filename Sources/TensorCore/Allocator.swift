@@ -34,6 +34,8 @@ extension Tensor {
     /// (an sgemm with beta = 0). Reading it before writing gives unspecified values.
     public init(uninitializedShape shape: [Int]) {
         let count = shape.reduce(1, *)
-        self.init(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
+        self.init(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { _, initialized in
+            initialized = count
+        })
     }
 }

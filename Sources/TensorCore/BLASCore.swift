@@ -77,7 +77,8 @@ public enum BLASCore {
     static let levels: [String: Level] = {
         var table: [String: Level] = [:]
         for name in ["katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2", "penryn", "dunnington",
-                     "nehalem", "athlon", "opteron", "opteron_sse3", "barcelona", "nano", "bobcat"] { table[name] = .sse }
+                     "nehalem", "athlon", "opteron", "opteron_sse3", "barcelona", "nano",
+                     "bobcat"] { table[name] = .sse }
         for name in ["sandybridge", "bulldozer", "piledriver", "steamroller"] { table[name] = .avx }
         for name in ["haswell", "zen", "excavator"] { table[name] = .avx2 }
         for name in ["skylakex", "cooperlake", "sapphirerapids"] { table[name] = .avx512 }
@@ -97,7 +98,8 @@ public enum BLASCore {
     /// The core type to set before OpenBLAS loads, or nil to leave it as it is: only when the user set
     /// none and OpenBLAS runs a known generic kernel (below AVX2) on a processor that supports more.
     public static func override(features: Features, running: String, userSet: String?) -> String? {
-        guard userSet?.isEmpty ?? true, let level = levels[running.lowercased()], level < features.level, level < .avx2 else {
+        guard userSet?.isEmpty ?? true, let level = levels[running.lowercased()], level < features.level,
+                level < .avx2 else {
             return nil
         }
         return preferred(for: features)
@@ -124,7 +126,9 @@ public enum BLASCore {
     public static var chooser: String {
         let environment = ProcessInfo.processInfo.environment
         let requested = environment["OPENBLAS_CORETYPE"] ?? ""
-        if environment[reexecMarker] != nil { return requested.lowercased() == running.lowercased() ? "scalpel" : "openblas" }
+        if environment[reexecMarker] != nil {
+            return requested.lowercased() == running.lowercased() ? "scalpel" : "openblas"
+        }
         return requested.isEmpty ? "openblas" : "user"
     }
 
@@ -142,14 +146,17 @@ public enum BLASCore {
     public static func reexecIfGeneric() {
         let environment = ProcessInfo.processInfo.environment
         guard environment[reexecMarker] == nil, configuration.contains("DYNAMIC_ARCH"),
-              let core = override(features: .current, running: running, userSet: environment["OPENBLAS_CORETYPE"]) else { return }
+              let core = override(features: .current, running: running,
+                                  userSet: environment["OPENBLAS_CORETYPE"]) else {
+            return
+        }
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv(reexecMarker, running, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Executing failed (no /proc): run on as we are, and say so.
         unsetenv("OPENBLAS_CORETYPE")
         unsetenv(reexecMarker)
-        FileHandle.standardError.write(Data(("warning: OpenBLAS runs its generic \(running) kernel on this processor; set "
-            + "OPENBLAS_CORETYPE=\(core) for products up to several times faster\n").utf8))
+        FileHandle.standardError.write(Data(("warning: OpenBLAS runs its generic \(running) kernel " +
+            "on this processor; set OPENBLAS_CORETYPE=\(core) for products up to several times faster\n").utf8))
     }
 }

@@ -30,7 +30,8 @@ public struct GradientCheck {
     public struct Failure: CustomStringConvertible, Sendable {
         public let input: Int, element: Int?, analytic: Double, numeric: Double
         public var description: String {
-            "input \(input) \(element.map { "element \($0)" } ?? "direction"): analytic \(analytic), numeric \(numeric), diff \(abs(analytic - numeric))"
+            "input \(input) \(element.map { "element \($0)" } ?? "direction"): " +
+                "analytic \(analytic), numeric \(numeric), diff \(abs(analytic - numeric))"
         }
     }
 
@@ -41,7 +42,8 @@ public struct GradientCheck {
         public var passed: Bool { failures.isEmpty && checked > 0 }
         public var description: String {
             let head = "\(checked) checks, max |analytic − numeric| = \(maxError)"
-            return failures.isEmpty ? head : head + "; first failures:\n" + failures.prefix(5).map { "  \($0)" }.joined(separator: "\n")
+            return failures.isEmpty
+                ? head : head + "; first failures:\n" + failures.prefix(5).map { "  \($0)" }.joined(separator: "\n")
         }
     }
 
@@ -59,20 +61,24 @@ public struct GradientCheck {
         func probe(_ x: [Tensor]) -> Double {
             let y = forward(x)
             var total = 0.0
-            for i in 0..<y.count where cotangent.scalars[i] != 0 { total += Double(y.scalars[i]) * Double(cotangent.scalars[i]) }
+            for i in 0..<y.count where cotangent.scalars[i] != 0 {
+                total += Double(y.scalars[i]) * Double(cotangent.scalars[i])
+            }
             return total
         }
         let gradients = backward(inputs, cotangent)
         var report = Report()
         for (index, gradient) in gradients.enumerated() {
             guard let gradient else { continue }
-            precondition(gradient.shape == inputs[index].shape, "gradient \(index) has shape \(gradient.shape), input \(inputs[index].shape)")
+            precondition(gradient.shape == inputs[index].shape,
+                         "gradient \(index) has shape \(gradient.shape), input \(inputs[index].shape)")
             func record(_ analytic: Double, _ numeric: Double, element: Int?) {
                 let error = abs(analytic - numeric)
                 report.checked += 1
                 report.maxError = max(report.maxError, error)
                 if error > absoluteTolerance + relativeTolerance * max(abs(analytic), abs(numeric)) {
-                    report.failures.append(Failure(input: index, element: element, analytic: analytic, numeric: numeric))
+                    report.failures.append(Failure(input: index, element: element,
+                                                   analytic: analytic, numeric: numeric))
                 }
             }
             if inputs[index].count <= elementLimit {
@@ -99,7 +105,8 @@ public struct GradientCheck {
     }
 
     /// Checks an autodiff op: every input for which `differentiable[i]` is true becomes a trainable leaf.
-    public func checkOp(inputs: [Tensor], differentiable: [Bool]? = nil, _ op: @escaping ([Variable]) -> Variable) -> Report {
+    public func checkOp(inputs: [Tensor], differentiable: [Bool]? = nil,
+                        _ op: @escaping ([Variable]) -> Variable) -> Report {
         let trainable = differentiable ?? inputs.map { _ in true }
         return check(
             inputs: inputs,

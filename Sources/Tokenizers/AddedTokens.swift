@@ -13,13 +13,14 @@ enum AddedTokens {
 
     /// The added tokens, with the flags that change ids checked: `single_word` is refused; `normalized`
     /// only where no normalizer runs and every token agrees (HF then matches them all in the raw text).
-    static func read(_ json: JSONValue, hasNormalizer: Bool, _ refuse: (String, JSONValue?) -> TokenizerError) throws -> [Token] {
+    static func read(_ json: JSONValue, hasNormalizer: Bool,
+                     _ refuse: (String, JSONValue?) -> TokenizerError) throws -> [Token] {
         guard let list = json["added_tokens"], list != .null else { return [] }
         guard case .array(let entries) = list else { throw TokenizerError.missingField("added_tokens as a list") }
         var normalized: Set<Bool> = []
         let tokens = try entries.map { entry in
-            guard case .string(let content)? = entry["content"], !content.isEmpty, case .integer(let raw)? = entry["id"],
-                  let id = Int32(exactly: raw), id >= 0 else {
+            guard case .string(let content)? = entry["content"], !content.isEmpty,
+                  case .integer(let raw)? = entry["id"], let id = Int32(exactly: raw), id >= 0 else {
                 throw TokenizerError.missingField("added_tokens entries with content and an id in 0...\(Int32.max)")
             }
             if entry["single_word"] == .bool(true) { throw refuse("added_tokens single_word true ('\(content)')", nil) }
@@ -32,7 +33,8 @@ enum AddedTokens {
         // A normalized token is matched in the normalized text, after the others: with a normalizer it
         // would match elsewhere (with Prepend it would need "▁" in front, and move the dummy prefix).
         if normalized.contains(true) && (hasNormalizer || normalized.count > 1) {
-            throw refuse(hasNormalizer ? "added_tokens normalized true with a normalizer" : "added_tokens normalized true mixed with false", nil)
+            throw refuse(hasNormalizer ? "added_tokens normalized true with a normalizer"
+                                       : "added_tokens normalized true mixed with false", nil)
         }
         return tokens
     }

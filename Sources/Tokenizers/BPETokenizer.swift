@@ -36,11 +36,13 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public convenience init(tokens: [String], merges mergeList: [String], specialTokens: [Int32], isolateDigits: Bool,
                             bosID: Int32? = nil, eosID: Int32? = nil, addBOS: Bool = false) throws(TokenizerError) {
         try self.init(tokens: tokens, merges: mergeList, specialTokens: specialTokens,
-                      preTokenizer: .gpt2(GPT2PreTokenizer(isolateDigits: isolateDigits)), bosID: bosID, eosID: eosID, addBOS: addBOS)
+                      preTokenizer: .gpt2(GPT2PreTokenizer(isolateDigits: isolateDigits)),
+                      bosID: bosID, eosID: eosID, addBOS: addBOS)
     }
 
     public init(tokens: [String], merges mergeList: [String], specialTokens: [Int32], userDefined: [Int32] = [],
-                preTokenizer: BPEPreTokenizer, ignoreMerges: Bool = false, strips: [Int32: SpecialTokenSplitter.Strip] = [:],
+                preTokenizer: BPEPreTokenizer, ignoreMerges: Bool = false,
+                strips: [Int32: SpecialTokenSplitter.Strip] = [:],
                 bosID: Int32? = nil, eosID: Int32? = nil, addBOS: Bool = false) throws(TokenizerError) {
         vocabulary = tokens
         var ids: [String: Int32] = [:]
@@ -53,18 +55,19 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2 else { throw .badMerge(index: rank, text: merge) }
             // A merge whose parts or result are not in the vocabulary can never fire; skip it.
-            guard let left = ids[String(parts[0])], let right = ids[String(parts[1])], let merged = ids[String(parts[0] + parts[1])] else { continue }
+            guard let left = ids[String(parts[0])], let right = ids[String(parts[1])],
+                    let merged = ids[String(parts[0] + parts[1])] else { continue }
             let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
             if merges[key] == nil { merges[key] = (Int32(rank), merged) }
         }
         self.merges = merges
         self.preTokenizer = preTokenizer
         self.ignoreMerges = ignoreMerges
-        userSplitter = SpecialTokenSplitter(Dictionary(userDefined.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }),
-                                            strips: strips)
+        userSplitter = SpecialTokenSplitter(
+            Dictionary(userDefined.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }), strips: strips)
         specialTokenIDs = Set(specialTokens)
-        splitter = SpecialTokenSplitter(Dictionary(specialTokens.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }),
-                                        strips: strips)
+        splitter = SpecialTokenSplitter(
+            Dictionary(specialTokens.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { a, _ in a }), strips: strips)
         self.bosID = bosID
         self.eosID = eosID
         self.addBOS = addBOS
@@ -96,7 +99,10 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     func encodePiece(_ piece: Substring) -> [Int32] {
         cache.ids(piece) { piece in
             let bytes = Array(piece.utf8)
-            if ignoreMerges, let whole = ids[String(String.UnicodeScalarView(bytes.map { ByteLevel.byteToScalar[Int($0)] }))] { return [whole] }
+            if ignoreMerges,
+               let whole = ids[String(String.UnicodeScalarView(bytes.map { ByteLevel.byteToScalar[Int($0)] }))] {
+                return [whole]
+            }
             return mergePiece(bytes)
         }
     }
@@ -175,7 +181,9 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    @inline(__always) private func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b)) }
+    @inline(__always) private func key(_ a: Int32, _ b: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+    }
 }
 
 /// A binary min-heap of merge candidates ordered by (rank, position): lowest rank first, leftmost first.
@@ -183,7 +191,9 @@ struct MergeHeap {
     struct Entry { var rank: Int32, position: Int32, left: Int32, right: Int32 }
     private var items: [Entry] = []
 
-    @inline(__always) private func less(_ a: Entry, _ b: Entry) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.position < b.position }
+    @inline(__always) private func less(_ a: Entry, _ b: Entry) -> Bool {
+        a.rank != b.rank ? a.rank < b.rank : a.position < b.position
+    }
 
     mutating func push(_ entry: Entry) {
         items.append(entry)

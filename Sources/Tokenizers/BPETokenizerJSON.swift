@@ -7,7 +7,9 @@ import Foundation
 /// change the ids and that Scalpel does not implement are refused by name, never ignored.
 extension BPETokenizer {
     public convenience init(tokenizerJSON json: JSONValue, config: JSONValue?) throws {
-        guard let model = json["model"], case .object(let vocab)? = model["vocab"] else { throw TokenizerError.missingField("model.vocab") }
+        guard let model = json["model"], case .object(let vocab)? = model["vocab"] else {
+            throw TokenizerError.missingField("model.vocab")
+        }
         let refuse: (String, JSONValue?) -> TokenizerError = { section, value in
             .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(160) ?? "")")
         }
@@ -16,7 +18,9 @@ extension BPETokenizer {
         let count = max(vocab.count, (added.map { Int($0.id) }.max() ?? -1) + 1)
         var tokens = [String?](repeating: nil, count: count)
         for (token, value) in vocab {
-            guard case .integer(let id) = value, id >= 0, Int(id) < count else { throw TokenizerError.missingField("model.vocab ids 0..<\(count)") }
+            guard case .integer(let id) = value, id >= 0, Int(id) < count else {
+                throw TokenizerError.missingField("model.vocab ids 0..<\(count)")
+            }
             tokens[Int(id)] = token
         }
         for token in added { tokens[Int(token.id)] = token.content }
@@ -29,7 +33,9 @@ extension BPETokenizer {
                 switch entry {
                 case .string(let text): merges.append(text)
                 case .array(let pair) where pair.count == 2:
-                    guard case .string(let a) = pair[0], case .string(let b) = pair[1] else { throw TokenizerError.missingField("model.merges pairs of strings") }
+                    guard case .string(let a) = pair[0], case .string(let b) = pair[1] else {
+                        throw TokenizerError.missingField("model.merges pairs of strings")
+                    }
                     merges.append("\(a) \(b)")
                 default: throw TokenizerError.missingField("model.merges as \"a b\" strings or [a, b] pairs")
                 }
@@ -57,8 +63,11 @@ extension BPETokenizer {
         func refuse(_ section: String, _ value: JSONValue?) -> TokenizerError {
             .unsupportedPreTokenizer("tokenizer.json \(section) \(value.map { "\($0)" }?.prefix(160) ?? "")")
         }
-        if let normalizer = json["normalizer"], normalizer != .null, !isNFC(normalizer) { throw refuse("normalizer", normalizer) }
-        if let model = json["model"], model["byte_fallback"] == .bool(true) || (model["continuing_subword_prefix"] ?? .null) != .null
+        if let normalizer = json["normalizer"], normalizer != .null, !isNFC(normalizer) {
+            throw refuse("normalizer", normalizer)
+        }
+        if let model = json["model"],
+           model["byte_fallback"] == .bool(true) || (model["continuing_subword_prefix"] ?? .null) != .null
             || (model["end_of_word_suffix"] ?? .null) != .null {
             throw refuse("model", .string("with byte_fallback, a subword prefix or an end-of-word suffix"))
         }
@@ -68,10 +77,14 @@ extension BPETokenizer {
             guard case .string(let type)? = component["type"] else { throw refuse("pre_tokenizer", component) }
             switch type {
             case "Sequence":
-                guard case .array(let parts)? = component["pretokenizers"] else { throw refuse("pre_tokenizer", component) }
+                guard case .array(let parts)? = component["pretokenizers"] else {
+                    throw refuse("pre_tokenizer", component)
+                }
                 for part in parts { try add(part) }
             case "ByteLevel":
-                guard component["add_prefix_space"] != .bool(true) else { throw refuse("pre_tokenizer (ByteLevel add_prefix_space)", component) }
+                guard component["add_prefix_space"] != .bool(true) else {
+                    throw refuse("pre_tokenizer (ByteLevel add_prefix_space)", component)
+                }
                 byteLevel = true
                 if component["use_regex"] != .bool(false) { patterns.append(gpt2Pattern) }
             case "Split":
@@ -94,7 +107,9 @@ extension BPETokenizer {
         try add(pre)
         guard byteLevel else { throw refuse("pre_tokenizer (no ByteLevel: not a byte-level BPE)", pre) }
         // Decoding maps the byte-level symbols back to bytes; another decoder would decode differently.
-        if let decoder = json["decoder"], decoder != .null, decoder["type"] != .string("ByteLevel") { throw refuse("decoder", decoder) }
+        if let decoder = json["decoder"], decoder != .null, decoder["type"] != .string("ByteLevel") {
+            throw refuse("decoder", decoder)
+        }
         do { return try BPEPreTokenizer.scanning(patterns, unicodeFolding: true) } catch {
             throw TokenizerError.unsupportedPreTokenizer("\(error)")
         }
@@ -103,12 +118,15 @@ extension BPETokenizer {
     /// Whether a normalizer is NFC alone (or a Sequence of only NFC), the one Scalpel implements.
     static func isNFC(_ normalizer: JSONValue) -> Bool {
         if normalizer["type"] == .string("NFC") { return true }
-        guard normalizer["type"] == .string("Sequence"), case .array(let parts)? = normalizer["normalizers"] else { return false }
+        guard normalizer["type"] == .string("Sequence"), case .array(let parts)? = normalizer["normalizers"] else {
+            return false
+        }
         return !parts.isEmpty && parts.allSatisfy(isNFC)
     }
 
     /// HF ByteLevel's regex (GPT-2's, with the final `\s+` tokenizers adds).
-    package static let gpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+    package static let gpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|" +
+        "\\s+(?!\\S)|\\s+"
 
     /// A literal string as a pattern.
     static func escaped(_ text: String) -> String {

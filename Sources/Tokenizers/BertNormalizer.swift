@@ -12,7 +12,8 @@ public struct BertNormalizer: Sendable {
     public var stripAccents: Bool? = nil
     public var lowercase = true
 
-    public init(cleanText: Bool = true, handleChineseCharacters: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
+    public init(cleanText: Bool = true, handleChineseCharacters: Bool = true, stripAccents: Bool? = nil,
+                lowercase: Bool = true) {
         self.cleanText = cleanText
         self.handleChineseCharacters = handleChineseCharacters
         self.stripAccents = stripAccents
@@ -37,7 +38,8 @@ public struct BertNormalizer: Sendable {
         var result = String(scalars)
         if stripAccents ?? lowercase {
             var stripped = String.UnicodeScalarView()
-            for s in result.decomposedStringWithCanonicalMapping.unicodeScalars where s.properties.generalCategory != .nonspacingMark {
+            for s in result.decomposedStringWithCanonicalMapping.unicodeScalars
+                    where s.properties.generalCategory != .nonspacingMark {
                 stripped.append(s)
             }
             result = String(stripped)

@@ -39,7 +39,11 @@ public enum ByteLevel {
     public static func decode(_ text: String) -> [UInt8] {
         var bytes: [UInt8] = []
         for scalar in text.unicodeScalars {
-            if let byte = scalarToByte[scalar.value] { bytes.append(byte) } else { bytes.append(contentsOf: Array(String(scalar).utf8)) }
+            if let byte = scalarToByte[scalar.value] {
+                bytes.append(byte)
+            } else {
+                bytes.append(contentsOf: Array(String(scalar).utf8))
+            }
         }
         return bytes
     }

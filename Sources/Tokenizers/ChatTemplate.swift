@@ -39,9 +39,11 @@ public struct ChatTemplate: Sendable, Equatable {
     public func renderParts(_ messages: [Message], addGenerationPrompt: Bool = true, parseContent: Bool = false,
                             date: Date = Date()) throws -> [TextPart] {
         let list = Jinja.Value.list(messages.map { message in
-            .dict(Dict([("role", .string(message.role, isData: true)), ("content", .string(message.content, isData: true))]))
+            .dict(Dict([("role", .string(message.role, isData: true)),
+                        ("content", .string(message.content, isData: true))]))
         })
-        return try renderParts(messages: list, addGenerationPrompt: addGenerationPrompt, parseContent: parseContent, date: date)
+        return try renderParts(messages: list, addGenerationPrompt: addGenerationPrompt,
+                               parseContent: parseContent, date: date)
     }
 
     /// Renders messages given as JSON values (`[{role, content, …}]`, every string marked as data).
@@ -57,7 +59,11 @@ public struct ChatTemplate: Sendable, Equatable {
             ("documents", .none),
         ])
         let text: Text
-        do { text = try template.render(context, now: date) } catch { throw TokenizerError.chatTemplateRender("\(error)") }
+        do {
+            text = try template.render(context, now: date)
+        } catch {
+            throw TokenizerError.chatTemplateRender("\(error)")
+        }
         return text.runs.map { TextPart($0.text, parsesSpecial: !$0.isData || parseContent) }
     }
 

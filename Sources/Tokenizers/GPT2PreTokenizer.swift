@@ -73,7 +73,8 @@ public struct GPT2PreTokenizer: Sendable {
     }
 
     private func splitSegment(_ s: [Unicode.Scalar], _ kinds: [Kind], _ start: Int, _ end: Int,
-                              _ indices: [String.UnicodeScalarView.Index], _ text: String, _ pieces: inout [Substring]) {
+                              _ indices: [String.UnicodeScalarView.Index], _ text: String,
+                              _ pieces: inout [Substring]) {
         var i = start
         while i < end {
             let length = match(s, kinds, i, end)

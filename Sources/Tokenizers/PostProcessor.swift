@@ -6,7 +6,8 @@ import Checkpoints
 enum PostProcessor {
     /// The special tokens TemplateProcessing puts around a single sequence: at most one before `$A` (BOS)
     /// and one after it (EOS). No post-processor adds nothing; any other is refused.
-    static func framing(_ value: JSONValue, ids: (String) -> Int32?, _ refuse: (String, JSONValue?) -> TokenizerError) throws
+    static func framing(_ value: JSONValue, ids: (String) -> Int32?,
+                        _ refuse: (String, JSONValue?) -> TokenizerError) throws
         -> (leading: Int32?, trailing: Int32?) {
         switch value["type"] {
         case nil where value == .null, .string("ByteLevel")?:
@@ -16,7 +17,8 @@ enum PostProcessor {
             var framing: (leading: Int32?, trailing: Int32?) = (nil, nil)
             for step in steps {
                 let found = try self.framing(step, ids: ids, refuse)
-                guard found.leading == nil || framing.leading == nil, found.trailing == nil || framing.trailing == nil else {
+                guard found.leading == nil || framing.leading == nil,
+                        found.trailing == nil || framing.trailing == nil else {
                     throw refuse("post_processor Sequence with two templates", value)
                 }
                 framing = (found.leading ?? framing.leading, found.trailing ?? framing.trailing)
@@ -33,7 +35,9 @@ enum PostProcessor {
                 // The template's special_tokens map names the ids; else the token of that name.
                 var found: [Int32] = []
                 if case .array(let listed)? = value["special_tokens"]?[name]?["ids"] {
-                    for id in listed { if case .integer(let raw) = id, let id = Int32(exactly: raw) { found.append(id) } }
+                    for id in listed {
+                        if case .integer(let raw) = id, let id = Int32(exactly: raw) { found.append(id) }
+                    }
                 } else if let id = ids(name) { found = [id] }
                 guard !found.isEmpty else { throw TokenizerError.unknownToken(name) }
                 if sequences == 0 { leading += found } else { trailing += found }

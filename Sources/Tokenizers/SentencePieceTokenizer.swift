@@ -94,10 +94,14 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     }
 
     /// From GGUF metadata. - tokens, scores, types: the pieces by id (types as `PieceType` raw values)
-    public convenience init(tokens: [String], scores: [Float], types: [Int], bosID: Int32?, eosID: Int32?, unknownID: Int32?,
-                            addBOS: Bool, addSpacePrefix: Bool) throws(TokenizerError) {
-        guard scores.count == tokens.count else { throw .missingField("tokenizer.ggml.scores (\(scores.count) scores for \(tokens.count) pieces)") }
-        guard types.count == tokens.count else { throw .missingField("tokenizer.ggml.token_type (\(types.count) types for \(tokens.count) pieces)") }
+    public convenience init(tokens: [String], scores: [Float], types: [Int], bosID: Int32?, eosID: Int32?,
+                            unknownID: Int32?, addBOS: Bool, addSpacePrefix: Bool) throws(TokenizerError) {
+        guard scores.count == tokens.count else {
+            throw .missingField("tokenizer.ggml.scores (\(scores.count) scores for \(tokens.count) pieces)")
+        }
+        guard types.count == tokens.count else {
+            throw .missingField("tokenizer.ggml.token_type (\(types.count) types for \(tokens.count) pieces)")
+        }
         // Dense ranks of the normal pieces' scores, highest first, so that equal scores tie and fall back to position.
         let normal = types.indices.filter { types[$0] == PieceType.normal.rawValue }
         // A NaN score equals nothing, so it could not be ranked (a damaged file may hold one).
@@ -116,7 +120,8 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
 
     /// - types: per id, a `PieceType` raw value; control pieces are special, user-defined ones matched everywhere
     /// - strips: the whitespace an added token takes with it (HF's lstrip / rstrip)
-    init(tokens: [String], types: [Int], order: MergeOrder, whitespace: Whitespace, decoder: [DecodeStep]?, ignoreMerges: Bool,
+    init(tokens: [String], types: [Int], order: MergeOrder, whitespace: Whitespace,
+         decoder: [DecodeStep]?, ignoreMerges: Bool,
          strips: [Int32: SpecialTokenSplitter.Strip], bosID: Int32?, eosID: Int32?, unknownID: Int32?, addBOS: Bool) {
         vocabulary = tokens
         var ids: [ExactText: Int32] = [:]
@@ -132,11 +137,15 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         }
         byteIDs = bytes
         isByte = byteFlags
-        let specials = types.indices.filter { types[$0] == PieceType.control.rawValue || types[$0] == PieceType.userDefined.rawValue }
+        let specials = types.indices.filter {
+            types[$0] == PieceType.control.rawValue || types[$0] == PieceType.userDefined.rawValue
+        }
         specialTokenIDs = Set(specials.filter { types[$0] == PieceType.control.rawValue }.map { Int32($0) })
-        splitter = SpecialTokenSplitter(Dictionary(specials.map { (tokens[$0], Int32($0)) }, uniquingKeysWith: { a, _ in a }), strips: strips)
+        splitter = SpecialTokenSplitter(
+            Dictionary(specials.map { (tokens[$0], Int32($0)) }, uniquingKeysWith: { a, _ in a }), strips: strips)
         let userDefined = specials.filter { types[$0] == PieceType.userDefined.rawValue }
-        userSplitter = SpecialTokenSplitter(Dictionary(userDefined.map { (tokens[$0], Int32($0)) }, uniquingKeysWith: { a, _ in a }), strips: strips)
+        userSplitter = SpecialTokenSplitter(
+            Dictionary(userDefined.map { (tokens[$0], Int32($0)) }, uniquingKeysWith: { a, _ in a }), strips: strips)
         self.whitespace = whitespace
         self.decoder = decoder
         self.ignoreMerges = ignoreMerges
@@ -159,7 +168,8 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         if addSpecialTokens && addBOS, let bosID { out.append(bosID) }
         // Control and user-defined pieces are matched in the raw text (Gemma's include runs of plain spaces,
         // tabs and newlines); only the text between them is normalised.
-        for (index, segment) in SpecialTokenSplitter.segments(parts, parsing: splitter, always: userSplitter).enumerated() {
+        for (index, segment) in SpecialTokenSplitter.segments(parts, parsing: splitter,
+                                                              always: userSplitter).enumerated() {
             switch segment {
             case .special(let id): out.append(id)
             case .text(let run):
@@ -200,7 +210,11 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
             for (symbol, id) in merge(word) {
                 if id >= 0, !isByte[Int(id)] { out.append(id); continue }
                 for b in symbol.utf8 {
-                    if byteIDs[Int(b)] >= 0 { out.append(byteIDs[Int(b)]) } else if let unknownID { out.append(unknownID) }
+                    if byteIDs[Int(b)] >= 0 {
+                        out.append(byteIDs[Int(b)])
+                    } else if let unknownID {
+                        out.append(unknownID)
+                    }
                 }
             }
             return out
@@ -208,7 +222,8 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     }
 
     /// The rank and merged id of symbols `left` and `right` (ids -1 when not a piece), if they merge.
-    @inline(__always) private func candidate(_ left: String, _ leftID: Int32, _ right: String, _ rightID: Int32) -> (rank: Int32, id: Int32)? {
+    @inline(__always) private func candidate(_ left: String, _ leftID: Int32,
+                                             _ right: String, _ rightID: Int32) -> (rank: Int32, id: Int32)? {
         switch order {
         case .pieceScore(let ranks):
             guard let id = ids[ExactText(left + right)], ranks[Int(id)] >= 0 else { return nil }
@@ -231,7 +246,9 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         next[n - 1] = -1
         var alive = [Bool](repeating: true, count: n)
         var heap = MergeHeap()
-        func pair(_ i: Int, _ j: Int) -> (rank: Int32, id: Int32)? { candidate(symbols[i], symbolIDs[i], symbols[j], symbolIDs[j]) }
+        func pair(_ i: Int, _ j: Int) -> (rank: Int32, id: Int32)? {
+            candidate(symbols[i], symbolIDs[i], symbols[j], symbolIDs[j])
+        }
         // An entry records both symbols' lengths: a symbol only grows, so a changed length means a stale entry.
         func push(_ i: Int) {
             let j = next[i]
@@ -327,7 +344,11 @@ extension SentencePieceTokenizer.DecodeStep {
             return tokens.enumerated().map { i, token in
                 var out = String.UnicodeScalarView()
                 for scalar in token.unicodeScalars {
-                    if scalar != SentencePieceTokenizer.space { out.append(scalar) } else if i > 0 || prepend == .never { out.append(" ") }
+                    if scalar != SentencePieceTokenizer.space {
+                        out.append(scalar)
+                    } else if i > 0 || prepend == .never {
+                        out.append(" ")
+                    }
                 }
                 return String(out)
             }

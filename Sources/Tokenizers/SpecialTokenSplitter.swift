@@ -76,7 +76,8 @@ extension SpecialTokenSplitter {
     /// `always` (user-defined tokens) elsewhere; ordinary text is joined across parts, so that a filled
     /// template tokenizes as one text wherever no special token separates it. A token's `Strip` removes
     /// the whitespace (Unicode White_Space, as HF's `char::is_whitespace`) beside it, across parts too.
-    public static func segments(_ parts: [TextPart], parsing: SpecialTokenSplitter, always: SpecialTokenSplitter?) -> [Segment] {
+    public static func segments(_ parts: [TextPart], parsing: SpecialTokenSplitter,
+                                always: SpecialTokenSplitter?) -> [Segment] {
         var segments: [Segment] = []
         var pending = ""
         var stripNext = false
@@ -85,7 +86,8 @@ extension SpecialTokenSplitter {
             pending = ""
         }
         for part in parts {
-            let split = part.parsesSpecial ? parsing.split(part.text) : (always?.split(part.text) ?? (part.text.isEmpty ? [] : [.text(part.text[...])]))
+            let split = part.parsesSpecial ? parsing.split(part.text)
+                : (always?.split(part.text) ?? (part.text.isEmpty ? [] : [.text(part.text[...])]))
             for segment in split {
                 switch segment {
                 case .text(var text):
@@ -98,7 +100,9 @@ extension SpecialTokenSplitter {
                 case .special(let id):
                     let strip = parsing.strips[id] ?? always?.strips[id] ?? []
                     if strip.contains(.left) {
-                        while let last = pending.unicodeScalars.last, last.properties.isWhitespace { pending.unicodeScalars.removeLast() }
+                        while let last = pending.unicodeScalars.last, last.properties.isWhitespace {
+                            pending.unicodeScalars.removeLast()
+                        }
                     }
                     flush()
                     segments.append(segment)

@@ -24,14 +24,18 @@ public struct SplitRegex: Sendable {
 
     public struct Unsupported: Error, CustomStringConvertible, Equatable {
         public let pattern: String, detail: String
-        public var description: String { "the pre-tokenizer pattern \(pattern.debugDescription) uses \(detail), which Scalpel does not implement" }
+        public var description: String {
+            "the pre-tokenizer pattern \(pattern.debugDescription) uses \(detail), which Scalpel does not implement"
+        }
     }
 
     public init(_ pattern: String) throws(Unsupported) {
         self.pattern = pattern
         var parser = Parser(scalars: Array(pattern.unicodeScalars), pattern: pattern)
         root = try parser.alternation(caseInsensitive: false)
-        guard parser.position == parser.scalars.count else { throw Unsupported(pattern: pattern, detail: "an unbalanced ')'") }
+        guard parser.position == parser.scalars.count else {
+            throw Unsupported(pattern: pattern, detail: "an unbalanced ')'")
+        }
     }
 
     /// The end of the first match that starts at `start` within `text[range]`, if any.
@@ -60,7 +64,8 @@ public struct SplitRegex: Sendable {
 
     /// Continuation-passing backtracking: `next` receives each end position a node can reach, in
     /// preference order, and returns true to accept it.
-    static func match(_ node: Node, _ text: [Unicode.Scalar], _ i: Int, _ range: Range<Int>, _ next: (Int) -> Bool) -> Bool {
+    static func match(_ node: Node, _ text: [Unicode.Scalar], _ i: Int, _ range: Range<Int>,
+                      _ next: (Int) -> Bool) -> Bool {
         switch node {
         case .set(let set):
             guard i < range.upperBound, set.contains(text[i]) else { return false }
@@ -93,13 +98,14 @@ public struct SplitRegex: Sendable {
         }
     }
 
-    static func sequence(_ nodes: ArraySlice<Node>, _ text: [Unicode.Scalar], _ i: Int, _ range: Range<Int>, _ next: (Int) -> Bool) -> Bool {
+    static func sequence(_ nodes: ArraySlice<Node>, _ text: [Unicode.Scalar], _ i: Int, _ range: Range<Int>,
+                         _ next: (Int) -> Bool) -> Bool {
         guard let first = nodes.first else { return next(i) }
         return match(first, text, i, range) { sequence(nodes.dropFirst(), text, $0, range, next) }
     }
 
-    static func repeated(_ inner: Node, min: Int, max: Int?, greedy: Bool, count: Int, _ text: [Unicode.Scalar], _ i: Int,
-                         _ range: Range<Int>, _ next: (Int) -> Bool) -> Bool {
+    static func repeated(_ inner: Node, min: Int, max: Int?, greedy: Bool, count: Int, _ text: [Unicode.Scalar],
+                         _ i: Int, _ range: Range<Int>, _ next: (Int) -> Bool) -> Bool {
         let canStop = count >= min, canGo = max.map { count < $0 } ?? true
         func more() -> Bool {
             canGo && match(inner, text, i, range) { end in
@@ -136,8 +142,8 @@ struct ScalarSet: Sendable {
     }
 
     /// The general categories, by their two-letter codes; a category's bit is 1 << its index here.
-    static let codes = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
-                        "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn"]
+    static let codes = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi",
+                        "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn"]
 
     /// The scalar's category bit: a switch, not a string, since it runs for every scalar tokenized.
     @inline(__always)
@@ -252,7 +258,8 @@ extension SplitRegex {
                     case ":": position += 1
                     case "!": position += 1; lookahead = true
                     case "=": position += 1; lookahead = false
-                    case "i" where position + 1 < scalars.count && scalars[position + 1] == ":": position += 2; insensitive = true
+                    case "i" where position + 1 < scalars.count && scalars[position + 1] == ":":
+                        position += 2; insensitive = true
                     default: throw fail("the group '(?\(peek.map { String($0) } ?? "")'")
                     }
                 }
@@ -272,7 +279,9 @@ extension SplitRegex {
         }
 
         func literal(_ c: Unicode.Scalar, caseInsensitive: Bool) -> ScalarSet {
-            guard caseInsensitive, c.isASCII, c.properties.isAlphabetic else { return ScalarSet(items: [.range(c.value, c.value)]) }
+            guard caseInsensitive, c.isASCII, c.properties.isAlphabetic else {
+                return ScalarSet(items: [.range(c.value, c.value)])
+            }
             let lower = c.value | 0x20, upper = c.value & ~0x20
             // Rust's regex folds case by Unicode's simple folding: s also matches ſ, k also K (Kelvin).
             let folded: [UInt32] = lower == 0x73 ? [0x17F] : lower == 0x6B ? [0x212A] : []
@@ -289,7 +298,8 @@ extension SplitRegex {
                 var low: UInt32
                 if c == "\\" {
                     let escaped = try escape(inClass: true)
-                    guard case .range(let a, let b) = escaped.items.first, escaped.items.count == 1, a == b, !escaped.negated else {
+                    guard case .range(let a, let b) = escaped.items.first, escaped.items.count == 1, a == b,
+                            !escaped.negated else {
                         set.items.append(contentsOf: escaped.negated ? [Self.negate(escaped)] : escaped.items)
                         continue
                     }
@@ -305,7 +315,9 @@ extension SplitRegex {
                     position += 1
                     if high == 0x5C {   // an escaped range end
                         let escaped = try escape(inClass: true)
-                        guard case .range(let a, _) = escaped.items.first else { throw fail("a class range ending in a class") }
+                        guard case .range(let a, _) = escaped.items.first else {
+                            throw fail("a class range ending in a class")
+                        }
                         high = a
                     }
                     guard low <= high else { throw fail("a backwards range") }
@@ -343,10 +355,14 @@ extension SplitRegex {
             case "S": return ScalarSet(items: [.whitespace(negated: true)])
             case "d": return ScalarSet(items: [.categories(ScalarSet.mask(["Nd"]), negated: false)])
             case "D": return ScalarSet(items: [.categories(ScalarSet.mask(["Nd"]), negated: true)])
-            case "w": return ScalarSet(items: [.categories(ScalarSet.mask(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"])), negated: false)])
-            case "W": return ScalarSet(items: [.categories(ScalarSet.mask(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"])), negated: true)])
+            case "w": return ScalarSet(items: [.categories(
+                ScalarSet.mask(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"])), negated: false)])
+            case "W": return ScalarSet(items: [.categories(
+                ScalarSet.mask(ScalarSet.groups["L"]!.union(["Nd", "Pc", "Mn", "Mc"])), negated: true)])
             case "p", "P":
-                guard peek == "{", let close = scalars[position...].firstIndex(of: "}") else { throw fail("\\\(c) without {name}") }
+                guard peek == "{", let close = scalars[position...].firstIndex(of: "}") else {
+                    throw fail("\\\(c) without {name}")
+                }
                 let name = String(String.UnicodeScalarView(scalars[(position + 1)..<close]))
                 position = close + 1
                 guard let codes = ScalarSet.category(name) else { throw fail("the Unicode property \\\(c){\(name)}") }

@@ -87,19 +87,25 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .missingField(let field): return "the tokenizer data has no '\(field)'; the checkpoint is incomplete or not a language model."
-        case .unsupportedModel(let name): return "tokenizer model '\(name)' is not supported (Scalpel knows gpt2 byte-level BPE, BERT WordPiece and SentencePiece)."
-        case .unsupportedPreTokenizer(let name): return "pre-tokenizer '\(name)' is not supported (known: \(BPEPreTokenizer.knownNames.joined(separator: ", "))). Tokens would not match the reference, so Scalpel stops here."
+        case .missingField(let field):
+            return "the tokenizer data has no '\(field)'; the checkpoint is incomplete or not a language model."
+        case .unsupportedModel(let name): return "tokenizer model '\(name)' is not supported " +
+            "(Scalpel knows gpt2 byte-level BPE, BERT WordPiece and SentencePiece)."
+        case .unsupportedPreTokenizer(let name): return "pre-tokenizer '\(name)' is not supported " +
+            "(known: \(BPEPreTokenizer.knownNames.joined(separator: ", "))). " +
+            "Tokens would not match the reference, so Scalpel stops here."
         case .unsupportedComponent(let name):
-            return "tokenizer.json's \(name) is not implemented for SentencePiece-style BPE (known: normalizers Prepend(\"▁\") and "
-                + "Replace(\" \", \"▁\"), pre-tokenizer Metaspace, decoders Replace, ByteFallback, Fuse, Strip and Metaspace, "
-                + "TemplateProcessing, added tokens' lstrip and rstrip). Tokens would not match the reference, so Scalpel stops here; "
-                + "load the model's GGUF instead."
-        case .badMerge(let index, let text): return "merge \(index) ('\(text)') is not two tokens separated by one space."
+            return "tokenizer.json's \(name) is not implemented for SentencePiece-style BPE (known: normalizers " +
+                "Prepend(\"▁\") and Replace(\" \", \"▁\"), pre-tokenizer Metaspace, decoders Replace, " +
+                "ByteFallback, Fuse, Strip and Metaspace, TemplateProcessing, added tokens' lstrip and rstrip). " +
+                "Tokens would not match the reference, so Scalpel stops here; load the model's GGUF instead."
+        case .badMerge(let index, let text):
+            return "merge \(index) ('\(text)') is not two tokens separated by one space."
         case .unknownToken(let token): return "token '\(token)' is not in the vocabulary."
         case .chatTemplate(let error): return "the model's chat template cannot be used: \(error)"
         case .chatTemplateRender(let error): return "the chat template did not render this conversation: \(error)"
-        case .noChatTemplate: return "the model has no chat template (tokenizer.chat_template); use the plain text instead of --chat."
+        case .noChatTemplate:
+            return "the model has no chat template (tokenizer.chat_template); use the plain text instead of --chat."
         }
     }
 }

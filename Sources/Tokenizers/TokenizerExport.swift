@@ -19,19 +19,25 @@ public enum TokenizerExport {
 
     static func byteLevelFiles(_ m: GGUFMetadata) throws -> [String: Data]? {
         guard ["gpt-2", "gpt2", "default"].contains(m["tokenizer.ggml.pre"]?.string ?? "default"),
-              let tokens = m["tokenizer.ggml.tokens"]?.strings, let merges = m["tokenizer.ggml.merges"]?.strings else { return nil }
+              let tokens = m["tokenizer.ggml.tokens"]?.strings, let merges = m["tokenizer.ggml.merges"]?.strings else {
+            return nil
+        }
         let types = m["tokenizer.ggml.token_type"]?.array?.compactMap(\.integer) ?? []
-        let added: [[String: Any]] = types.enumerated().filter { TokenizerLoader.specialTypes.contains($0.element) && $0.offset < tokens.count }.map {
+        let added: [[String: Any]] = types.enumerated().filter {
+            TokenizerLoader.specialTypes.contains($0.element) && $0.offset < tokens.count
+        }.map {
             ["id": $0.offset, "content": tokens[$0.offset], "single_word": false, "lstrip": false, "rstrip": false,
              "normalized": false, "special": true]
         }
-        let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
+        let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+                                        "use_regex": true]
         let json: [String: Any] = [
-            "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added, "normalizer": NSNull(),
-            "pre_tokenizer": byteLevel, "post_processor": byteLevel, "decoder": byteLevel,
+            "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added,
+            "normalizer": NSNull(), "pre_tokenizer": byteLevel, "post_processor": byteLevel, "decoder": byteLevel,
             "model": ["type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
                       "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-                      "vocab": Dictionary(tokens.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first }),
+                      "vocab": Dictionary(tokens.enumerated().map { ($0.element, $0.offset) },
+                                          uniquingKeysWith: { first, _ in first }),
                       "merges": merges] as [String: Any],
         ]
         return ["tokenizer.json": try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]),
@@ -40,12 +46,15 @@ public enum TokenizerExport {
 
     /// tokenizer_config.json: the BOS/EOS flags and the special tokens' names, where `nameable` (transformers
     /// makes a named token an added token, matched in text).
-    static func config(_ m: GGUFMetadata, tokens: [String], addBOSDefault: Bool, nameable: (Int) -> Bool) throws -> Data {
-        var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false,
+    static func config(_ m: GGUFMetadata, tokens: [String], addBOSDefault: Bool,
+                       nameable: (Int) -> Bool) throws -> Data {
+        var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast",
+                                     "clean_up_tokenization_spaces": false,
                                      "add_bos_token": m["tokenizer.ggml.add_bos_token"]?.bool ?? addBOSDefault,
                                      "add_eos_token": m["tokenizer.ggml.add_eos_token"]?.bool ?? false]
         for (key, field) in [("bos_token", "tokenizer.ggml.bos_token_id"), ("eos_token", "tokenizer.ggml.eos_token_id"),
-                             ("unk_token", "tokenizer.ggml.unknown_token_id"), ("pad_token", "tokenizer.ggml.padding_token_id")] {
+                             ("unk_token", "tokenizer.ggml.unknown_token_id"),
+                             ("pad_token", "tokenizer.ggml.padding_token_id")] {
             if let id = m[field]?.integer, tokens.indices.contains(id), nameable(id) { config[key] = tokens[id] }
         }
         return try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
@@ -66,7 +75,8 @@ public enum TokenizerExport {
     /// -1e9), so other ties, like a missing byte piece or a piece holding a character that is not one, make
     /// the vocabulary inexpressible and nil is returned.
     static func sentencePieceFiles(_ m: GGUFMetadata) throws -> [String: Data]? {
-        guard let tokens = m["tokenizer.ggml.tokens"]?.strings, let scores = m["tokenizer.ggml.scores"]?.array?.compactMap(\.number),
+        guard let tokens = m["tokenizer.ggml.tokens"]?.strings,
+              let scores = m["tokenizer.ggml.scores"]?.array?.compactMap(\.number),
               let types = m["tokenizer.ggml.token_type"]?.array?.compactMap(\.integer),
               scores.count == tokens.count, types.count == tokens.count else { return nil }
         typealias PieceType = SentencePieceTokenizer.PieceType
@@ -76,7 +86,9 @@ public enum TokenizerExport {
             ids[ExactText(token)] = i
         }
         let bytePieces = tokens.indices.filter { types[$0] == PieceType.byte.rawValue }
-        guard Set(bytePieces.compactMap { SentencePieceTokenizer.DecodeStep.byteValue(tokens[$0]) }).count == 256 else { return nil }
+        guard Set(bytePieces.compactMap { SentencePieceTokenizer.DecodeStep.byteValue(tokens[$0]) }).count == 256 else {
+            return nil
+        }
         let normal = tokens.indices.filter { types[$0] == PieceType.normal.rawValue }
         guard !normal.contains(where: { scores[$0].isNaN }) else { return nil }
         var isNormal = [Bool](repeating: false, count: tokens.count)
@@ -115,31 +127,42 @@ public enum TokenizerExport {
         }
 
         let prefix = m["tokenizer.ggml.add_space_prefix"]?.bool ?? true
-        let addBOS = m["tokenizer.ggml.add_bos_token"]?.bool ?? true, addEOS = m["tokenizer.ggml.add_eos_token"]?.bool ?? false
+        let addBOS = m["tokenizer.ggml.add_bos_token"]?.bool ?? true,
+            addEOS = m["tokenizer.ggml.add_eos_token"]?.bool ?? false
         func named(_ field: String) -> Int? {
             guard let id = m[field]?.integer, tokens.indices.contains(id) else { return nil }
             return id
         }
         let unknown = named("tokenizer.ggml.unknown_token_id")
-        let added: [JSONValue] = tokens.indices.filter { [PieceType.control.rawValue, PieceType.userDefined.rawValue].contains(types[$0]) }.map { i in
-            .object([("id", .integer(Int64(i))), ("content", .string(tokens[i])), ("single_word", .bool(false)), ("lstrip", .bool(false)),
-                     ("rstrip", .bool(false)), ("normalized", .bool(false)), ("special", .bool(types[i] == PieceType.control.rawValue))])
+        let added: [JSONValue] = tokens.indices.filter {
+            [PieceType.control.rawValue, PieceType.userDefined.rawValue].contains(types[$0])
+        }.map { i in
+            .object([("id", .integer(Int64(i))), ("content", .string(tokens[i])), ("single_word", .bool(false)),
+                     ("lstrip", .bool(false)), ("rstrip", .bool(false)), ("normalized", .bool(false)),
+                     ("special", .bool(types[i] == PieceType.control.rawValue))])
         }
         func string(_ pattern: String) -> JSONValue { .object([("String", .string(pattern))]) }
-        let replace = JSONValue.object([("type", .string("Replace")), ("pattern", string(" ")), ("content", .string("\u{2581}"))])
+        let replace = JSONValue.object([("type", .string("Replace")), ("pattern", string(" ")),
+                                        ("content", .string("\u{2581}"))])
         let prepend = JSONValue.object([("type", .string("Prepend")), ("prepend", .string("\u{2581}"))])
-        var decoders: [JSONValue] = [.object([("type", .string("Replace")), ("pattern", string("\u{2581}")), ("content", .string(" "))]),
+        var decoders: [JSONValue] = [.object([("type", .string("Replace")), ("pattern", string("\u{2581}")),
+                                              ("content", .string(" "))]),
                                      .object([("type", .string("ByteFallback"))]), .object([("type", .string("Fuse"))])]
-        if prefix { decoders.append(.object([("type", .string("Strip")), ("content", .string(" ")), ("start", .integer(1)), ("stop", .integer(0))])) }
+        if prefix {
+            decoders.append(.object([("type", .string("Strip")), ("content", .string(" ")), ("start", .integer(1)),
+                                     ("stop", .integer(0))]))
+        }
         let json = JSONValue.object([
             ("version", .string("1.0")), ("truncation", .null), ("padding", .null), ("added_tokens", .array(added)),
-            ("normalizer", .object([("type", .string("Sequence")), ("normalizers", .array(prefix ? [prepend, replace] : [replace]))])),
+            ("normalizer", .object([("type", .string("Sequence")),
+                                    ("normalizers", .array(prefix ? [prepend, replace] : [replace]))])),
             ("pre_tokenizer", .null),
             ("post_processor", template(bos: addBOS ? named("tokenizer.ggml.bos_token_id") : nil,
                                         eos: addEOS ? named("tokenizer.ggml.eos_token_id") : nil, tokens: tokens)),
             ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
             ("model", .object([
-                ("type", .string("BPE")), ("dropout", .null), ("unk_token", unknown.map { .string(tokens[$0]) } ?? .null),
+                ("type", .string("BPE")), ("dropout", .null),
+                ("unk_token", unknown.map { .string(tokens[$0]) } ?? .null),
                 ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null), ("fuse_unk", .bool(true)),
                 ("byte_fallback", .bool(true)), ("ignore_merges", .bool(false)),
                 ("vocab", .object(tokens.enumerated().map { ($0.element, .integer(Int64($0.offset))) })),
@@ -160,7 +183,8 @@ public enum TokenizerExport {
             .object([("SpecialToken", .object([("id", .string(tokens[id])), ("type_id", .integer(type))]))])
         }
         func sequence(_ name: String, _ type: Int64) -> [JSONValue] {
-            [bos.map { special($0, type) }, .object([("Sequence", .object([("id", .string(name)), ("type_id", .integer(type))]))]),
+            [bos.map { special($0, type) },
+             .object([("Sequence", .object([("id", .string(name)), ("type_id", .integer(type))]))]),
              eos.map { special($0, type) }].compactMap { $0 }
         }
         var specials: [(String, JSONValue)] = []

@@ -50,7 +50,9 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
         guard case .object(let vocab)? = modelObject["vocab"] else { throw TokenizerError.missingField("model.vocab") }
         var tokens = [String](repeating: "", count: vocab.count)
         for (token, value) in vocab {
-            guard case .integer(let id) = value, id >= 0, Int(id) < vocab.count else { throw TokenizerError.missingField("model.vocab ids 0..<\(vocab.count)") }
+            guard case .integer(let id) = value, id >= 0, Int(id) < vocab.count else {
+                throw TokenizerError.missingField("model.vocab ids 0..<\(vocab.count)")
+            }
             tokens[Int(id)] = token
         }
         var added: [String: Int32] = [:]
@@ -89,7 +91,9 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
             switch segment {
             case .special(let id): out.append(id)
             case .text(let part):
-                for word in bertPreTokenize(normalizer.normalize(String(part))) { out.append(contentsOf: wordPiece(word)) }
+                for word in bertPreTokenize(normalizer.normalize(String(part))) {
+                    out.append(contentsOf: wordPiece(word))
+                }
             }
         }
         if addSpecialTokens { out.append(sepID) }
@@ -131,7 +135,8 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
             if skipSpecialTokens && specialTokenIDs.contains(id) { continue }
             var piece = token
             if !first {
-                piece = token.hasPrefix(continuingPrefix) ? String(token.dropFirst(continuingPrefix.count)) : " " + token
+                piece = token.hasPrefix(continuingPrefix)
+                    ? String(token.dropFirst(continuingPrefix.count)) : " " + token
             }
             first = false
             for (from, to) in Self.cleanups { piece = piece.replacingOccurrences(of: from, with: to) }

@@ -42,7 +42,8 @@ public struct Evaluation: Sendable, Equatable {
 /// paired bootstrap: examples are resampled with replacement (seeded) and the difference recomputed; the
 /// interval is the 2.5th to 97.5th percentile of the differences. Pairing keeps each example's two
 /// outcomes together, which is what makes the test valid for the same test set.
-public func pairedBootstrapDifference(_ a: [Bool], _ b: [Bool], resamples: Int = 2000, seed: UInt64 = 7) -> (difference: Double, low: Double, high: Double) {
+public func pairedBootstrapDifference(_ a: [Bool], _ b: [Bool], resamples: Int = 2000,
+                                      seed: UInt64 = 7) -> (difference: Double, low: Double, high: Double) {
     // No examples (or unpaired lists) have no interval: NaN, which reports print as "–".
     guard a.count == b.count && !a.isEmpty else { return (.nan, .nan, .nan) }
     let n = a.count
@@ -54,5 +55,6 @@ public func pairedBootstrapDifference(_ a: [Bool], _ b: [Bool], resamples: Int =
     samples.reserveCapacity(resamples)
     for _ in 0..<resamples { samples.append(diff((0..<n).map { _ in rng.nextInt(below: n) })) }
     samples.sort()
-    return (diff(Array(0..<n)), samples[Int(0.025 * Double(resamples))], samples[min(resamples - 1, Int(0.975 * Double(resamples)))])
+    return (diff(Array(0..<n)), samples[Int(0.025 * Double(resamples))],
+            samples[min(resamples - 1, Int(0.975 * Double(resamples)))])
 }

@@ -43,7 +43,8 @@ public final class PromptTask: @unchecked Sendable {
         case (_, .verbalizers(let template, _)):
             return tokenizer.encode(TextPart.filling(template, with: text), addSpecialTokens: false)
         case (.bert, _):
-            return Array(tokenizer.encodeData(text, addSpecialTokens: true).dropFirst())   // [CLS] comes from the prefix
+            // [CLS] comes from the prefix
+            return Array(tokenizer.encodeData(text, addSpecialTokens: true).dropFirst())
         default:
             return tokenizer.encodeData(text, addSpecialTokens: false)
         }
@@ -82,7 +83,8 @@ public final class PromptTask: @unchecked Sendable {
             return selectColumns(out.logits!, verbalizerIDs.map(Int.init))
         case (.bert(let m), .head(let weight, let bias)):
             let hidden = m.forward(embeddings: embeddings, batch: batch, hooks: hooks)
-            let pooled = groupMeanRows(hidden, groups: (0..<batch.batch).map { batch.tokenRows($0, includePrefix: true) })
+            let pooled = groupMeanRows(hidden,
+                                       groups: (0..<batch.batch).map { batch.tokenRows($0, includePrefix: true) })
             return linear(pooled, weight: weight, bias: bias)
         default:
             preconditionFailure("PromptTask: verbalizers need a decoder and a head needs an encoder")

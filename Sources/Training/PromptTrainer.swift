@@ -41,7 +41,8 @@ public final class PromptTrainer: @unchecked Sendable {
         var start = 0
         while start < sequences.count {
             let end = min(sequences.count, start + batchSize)
-            let logits = try task.logits(Array(sequences[start..<end]), prompt: withPrompt ? Variable(prompt.value) : nil).value
+            let logits = try task.logits(Array(sequences[start..<end]),
+                                         prompt: withPrompt ? Variable(prompt.value) : nil).value
             let k = task.classes
             for r in 0..<(end - start) {
                 let row = Array(logits.scalars[(r * k)..<((r + 1) * k)])

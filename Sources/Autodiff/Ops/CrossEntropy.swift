@@ -10,14 +10,16 @@ public func crossEntropy(_ logits: Variable, targets: [Int32], candidates: [Int3
     precondition(targets.count == n, "crossEntropy: \(targets.count) targets for \(n) rows")
     var logSumExp = [Float](repeating: 0, count: n)
     let (lossSum, count) = logits.value.withPointer {
-        crossEntropyForward(logSumExp: &logSumExp, logits: $0, targets: targets, candidates: candidates, rows: n, vocabulary: v)
+        crossEntropyForward(logSumExp: &logSumExp, logits: $0, targets: targets, candidates: candidates,
+                            rows: n, vocabulary: v)
     }
     let loss = Tensor(shape: [], scalars: [count == 0 ? 0 : Float(lossSum / Double(count))])
     return Variable(result: loss, parents: [logits]) { dLoss in
         guard count > 0 else { return }
         logits.accumulateGradient("crossEntropy") { dz in
             logits.value.withPointer { z in
-                crossEntropyBackward(dLogits: dz, logits: z, logSumExp: logSumExp, targets: targets, candidates: candidates,
+                crossEntropyBackward(dLogits: dz, logits: z, logSumExp: logSumExp,
+                                     targets: targets, candidates: candidates,
                                      rows: n, vocabulary: v, scale: dLoss.scalars[0] / Float(count))
             }
         }
@@ -30,7 +32,8 @@ public func crossEntropy(_ logits: Variable, targets: [Int32], candidates: [Int3
 /// Backward: (softmax(z) − p) / N.
 public func softCrossEntropy(_ logits: Variable, targets: Tensor) -> Variable {
     let v = logits.shape.last!, n = logits.value.count / max(v, 1)
-    precondition(targets.count == logits.value.count, "softCrossEntropy: targets \(targets.shape) do not match logits \(logits.shape)")
+    precondition(targets.count == logits.value.count,
+                 "softCrossEntropy: targets \(targets.shape) do not match logits \(logits.shape)")
     var probabilities = [Float](repeating: 0, count: n * v)   // softmax(z), kept for the backward
     var total = 0.0
     logits.value.withPointer { z in targets.withPointer { p in

@@ -12,7 +12,9 @@ public func add(_ a: Variable, _ b: Variable) -> Variable {
     }
     return Variable(result: sum, parents: [a, b]) { dy in
         for input in [a, b] where input.requiresGrad {
-            input.accumulateGradient("add") { d in dy.withPointer { g in parallelChunks(count) { range in for i in range { d[i] += g[i] } } } }
+            input.accumulateGradient("add") { d in
+                dy.withPointer { g in parallelChunks(count) { range in for i in range { d[i] += g[i] } } }
+            }
         }
     }
 }

@@ -6,7 +6,9 @@ public func gatedSite(gate: Variable, up: Variable, activation kind: Activation)
     var site = Tensor(uninitializedShape: gate.shape)   // every element is written
     let count = site.count
     site.withMutablePointer { s in
-        gate.value.withPointer { g in up.value.withPointer { u in gatedSiteForward(kind, site: s, gate: g, up: u, count: count) } }
+        gate.value.withPointer { g in
+            up.value.withPointer { u in gatedSiteForward(kind, site: s, gate: g, up: u, count: count) }
+        }
     }
     return Variable(result: site, parents: [gate, up]) { dSite in
         dSite.withPointer { ds in

@@ -13,10 +13,12 @@ public func layerNorm(_ x: Variable, weight: Variable, bias: Variable?, eps: Flo
             weight.value.withPointer { w in
                 if let bias {
                     bias.value.withPointer { b in
-                        layerNormForward(output: out, mean: &mean, rstd: &rstd, input: input, weight: w, bias: b, rows: n, channels: c, eps: eps)
+                        layerNormForward(output: out, mean: &mean, rstd: &rstd, input: input, weight: w, bias: b,
+                                         rows: n, channels: c, eps: eps)
                     }
                 } else {
-                    layerNormForward(output: out, mean: &mean, rstd: &rstd, input: input, weight: w, bias: nil, rows: n, channels: c, eps: eps)
+                    layerNormForward(output: out, mean: &mean, rstd: &rstd, input: input, weight: w, bias: nil,
+                                     rows: n, channels: c, eps: eps)
                 }
             }
         }
@@ -28,20 +30,20 @@ public func layerNorm(_ x: Variable, weight: Variable, bias: Variable?, eps: Flo
                     // One kernel call per gradient, so each target's buffer is borrowed alone.
                     if x.requiresGrad {
                         x.accumulateGradient("layerNorm") { dx in
-                            layerNormBackward(dInput: dx, dWeight: nil, dBias: nil, dOutput: dOut, input: input, weight: w,
-                                              mean: mean, rstd: rstd, rows: n, channels: c)
+                            layerNormBackward(dInput: dx, dWeight: nil, dBias: nil, dOutput: dOut, input: input,
+                                              weight: w, mean: mean, rstd: rstd, rows: n, channels: c)
                         }
                     }
                     if weight.requiresGrad {
                         weight.accumulateGradient("layerNorm") { dw in
-                            layerNormBackward(dInput: nil, dWeight: dw, dBias: nil, dOutput: dOut, input: input, weight: w,
-                                              mean: mean, rstd: rstd, rows: n, channels: c)
+                            layerNormBackward(dInput: nil, dWeight: dw, dBias: nil, dOutput: dOut, input: input,
+                                              weight: w, mean: mean, rstd: rstd, rows: n, channels: c)
                         }
                     }
                     if let bias, bias.requiresGrad {
                         bias.accumulateGradient("layerNorm") { db in
-                            layerNormBackward(dInput: nil, dWeight: nil, dBias: db, dOutput: dOut, input: input, weight: w,
-                                              mean: mean, rstd: rstd, rows: n, channels: c)
+                            layerNormBackward(dInput: nil, dWeight: nil, dBias: db, dOutput: dOut, input: input,
+                                              weight: w, mean: mean, rstd: rstd, rows: n, channels: c)
                         }
                     }
                 }

@@ -18,16 +18,21 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
         x.value.withPointer { input in
             if let decode = decoder {
                 func forward(_ b: UnsafePointer<Float>?) {
-                    panelLinearForward(output: out, input: input, weight: .decoded(decode, blocks: blocks), bias: b, rows: n, inFeatures: i, outFeatures: o)
+                    panelLinearForward(output: out, input: input, weight: .decoded(decode, blocks: blocks), bias: b,
+                                       rows: n, inFeatures: i, outFeatures: o)
                 }
                 if let bias { bias.value.withPointer { forward($0) } } else { forward(nil) }
                 return
             }
             weight.value.withPointer { w in
                 if let bias {
-                    bias.value.withPointer { b in linearForward(output: out, input: input, weight: w, bias: b, rows: n, inFeatures: i, outFeatures: o) }
+                    bias.value.withPointer { b in
+                        linearForward(output: out, input: input, weight: w, bias: b,
+                                      rows: n, inFeatures: i, outFeatures: o)
+                    }
                 } else {
-                    linearForward(output: out, input: input, weight: w, bias: nil, rows: n, inFeatures: i, outFeatures: o)
+                    linearForward(output: out, input: input, weight: w, bias: nil,
+                                  rows: n, inFeatures: i, outFeatures: o)
                 }
             }
         }
@@ -45,7 +50,8 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
                         }
                         weight.value.withPointer { w in
                             // A fresh buffer is overwritten (beta = 0) rather than zeroed first.
-                            linearInputGradient(dInput: dx, dOutput: dOut, weight: w, rows: n, inFeatures: i, outFeatures: o, overwrite: fresh)
+                            linearInputGradient(dInput: dx, dOutput: dOut, weight: w,
+                                                rows: n, inFeatures: i, outFeatures: o, overwrite: fresh)
                         }
                     })
                 }
@@ -53,16 +59,18 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
                     if weight.mask != nil {
                         weight.accumulateMaskedGradient { packed, mask in
                             if mask.axis == .rows {
-                                linearWeightGradientRows(dWeightRows: packed, rows: mask.indices, dOutput: dOut, input: input,
-                                                         rows: n, inFeatures: i, outFeatures: o)
+                                linearWeightGradientRows(dWeightRows: packed, rows: mask.indices, dOutput: dOut,
+                                                         input: input, rows: n, inFeatures: i, outFeatures: o)
                             } else {
-                                linearWeightGradientColumns(dWeightColumns: packed, columns: mask.indices, dOutput: dOut, input: input,
+                                linearWeightGradientColumns(dWeightColumns: packed, columns: mask.indices,
+                                                            dOutput: dOut, input: input,
                                                             rows: n, inFeatures: i, outFeatures: o)
                             }
                         }
                     } else {
                         weight.accumulateGradient("linear") { dw in
-                            linearWeightGradient(dWeight: dw, dOutput: dOut, input: input, rows: n, inFeatures: i, outFeatures: o)
+                            linearWeightGradient(dWeight: dw, dOutput: dOut, input: input,
+                                                 rows: n, inFeatures: i, outFeatures: o)
                         }
                     }
                 }
@@ -70,7 +78,8 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) -> Va
             if let bias, bias.requiresGrad {
                 if bias.mask != nil {
                     bias.accumulateMaskedGradient { packed, mask in
-                        biasGradientEntries(dBiasEntries: packed, entries: mask.indices, dOutput: dOut, rows: n, outFeatures: o)
+                        biasGradientEntries(dBiasEntries: packed, entries: mask.indices, dOutput: dOut,
+                                            rows: n, outFeatures: o)
                     }
                 } else {
                     bias.accumulateGradient("linear") { db in

@@ -11,7 +11,8 @@ public func rmsNorm(_ x: Variable, weight: Variable, eps: Float, weightOffset: F
     y.withMutablePointer { out in
         x.value.withPointer { input in
             weight.value.withPointer { w in
-                rmsNormForward(output: out, rstd: &rstd, input: input, weight: w, rows: n, channels: c, eps: eps, weightOffset: weightOffset)
+                rmsNormForward(output: out, rstd: &rstd, input: input, weight: w, rows: n, channels: c,
+                               eps: eps, weightOffset: weightOffset)
             }
         }
     }
@@ -21,14 +22,14 @@ public func rmsNorm(_ x: Variable, weight: Variable, eps: Float, weightOffset: F
                 weight.value.withPointer { w in
                     if x.requiresGrad {
                         x.accumulateGradient("rmsNorm") { dx in
-                            rmsNormBackward(dInput: dx, dWeight: nil, dOutput: dOut, input: input, weight: w, rstd: rstd,
-                                            rows: n, channels: c, weightOffset: weightOffset)
+                            rmsNormBackward(dInput: dx, dWeight: nil, dOutput: dOut, input: input, weight: w,
+                                            rstd: rstd, rows: n, channels: c, weightOffset: weightOffset)
                         }
                     }
                     if weight.requiresGrad {
                         weight.accumulateGradient("rmsNorm") { dw in
-                            rmsNormBackward(dInput: nil, dWeight: dw, dOutput: dOut, input: input, weight: w, rstd: rstd,
-                                            rows: n, channels: c, weightOffset: weightOffset)
+                            rmsNormBackward(dInput: nil, dWeight: dw, dOutput: dOut, input: input, weight: w,
+                                            rstd: rstd, rows: n, channels: c, weightOffset: weightOffset)
                         }
                     }
                 }

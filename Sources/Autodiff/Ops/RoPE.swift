@@ -6,11 +6,15 @@ public func rope(_ x: Variable, table: RoPETable, layout: RoPELayout, heads: Int
                  "rope: input \(x.shape) is not \(table.positions.count) positions × \(heads) heads × \(headDim)")
     var y = Tensor(uninitializedShape: x.shape)   // ropeForward writes every element
     y.withMutablePointer { out in
-        x.value.withPointer { ropeForward(layout, output: out, input: $0, table: table, heads: heads, headDim: headDim) }
+        x.value.withPointer {
+            ropeForward(layout, output: out, input: $0, table: table, heads: heads, headDim: headDim)
+        }
     }
     return Variable(result: y, parents: [x]) { dy in
         x.accumulateGradient("rope") { dx in
-            dy.withPointer { ropeBackward(layout, dInput: dx, dOutput: $0, table: table, heads: heads, headDim: headDim) }
+            dy.withPointer {
+                ropeBackward(layout, dInput: dx, dOutput: $0, table: table, heads: heads, headDim: headDim)
+            }
         }
     }
 }

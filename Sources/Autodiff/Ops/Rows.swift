@@ -57,7 +57,9 @@ public func concatRows(_ parts: [Variable]) -> Variable {
         for p in parts {
             let count = p.value.count
             if p.requiresGrad {
-                p.accumulateGradient("concatRows") { dx in dy.withPointer { d in for i in 0..<count { dx[i] += d[offset + i] } } }
+                p.accumulateGradient("concatRows") { dx in
+                    dy.withPointer { d in for i in 0..<count { dx[i] += d[offset + i] } }
+                }
             }
             offset += count
         }

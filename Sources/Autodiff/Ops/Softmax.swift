@@ -8,7 +8,9 @@ public func softmax(_ x: Variable) -> Variable {
     y.withMutablePointer { out in x.value.withPointer { softmaxForward(output: out, input: $0, rows: n, columns: c) } }
     return Variable(result: y, parents: [x]) { dy in
         x.accumulateGradient("softmax") { dx in
-            dy.withPointer { d in y.withPointer { softmaxBackward(dInput: dx, dOutput: d, output: $0, rows: n, columns: c) } }
+            dy.withPointer { d in
+                y.withPointer { softmaxBackward(dInput: dx, dOutput: d, output: $0, rows: n, columns: c) }
+            }
         }
     }
 }

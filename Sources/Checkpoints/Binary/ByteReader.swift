@@ -13,7 +13,9 @@ struct ByteReader {
 
     mutating func integer<T: FixedWidthInteger>(_: T.Type, _ what: @autoclosure () -> String) throws(GGUFError) -> T {
         let size = MemoryLayout<T>.size
-        guard remaining >= size else { throw .truncated(what: what(), offset: offset, needed: size, available: remaining) }
+        guard remaining >= size else {
+            throw .truncated(what: what(), offset: offset, needed: size, available: remaining)
+        }
         let value = T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
         offset += size
         return value
@@ -28,7 +30,9 @@ struct ByteReader {
     }
 
     mutating func slice(_ count: Int, _ what: @autoclosure () -> String) throws(GGUFError) -> UnsafeRawBufferPointer {
-        guard count >= 0, remaining >= count else { throw .truncated(what: what(), offset: offset, needed: count, available: remaining) }
+        guard count >= 0, remaining >= count else {
+            throw .truncated(what: what(), offset: offset, needed: count, available: remaining)
+        }
         let result = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
         offset += count
         return result

@@ -18,7 +18,9 @@ public final class MappedFile: @unchecked Sendable {
         guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        guard fstat(descriptor, &info) == 0 else {
+            throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
         if (info.st_mode & S_IFMT) == S_IFDIR { throw .cannotOpen(path: path, reason: "it is a directory") }
         let size = Int(info.st_size)
         if size == 0 {
@@ -27,7 +29,9 @@ public final class MappedFile: @unchecked Sendable {
             return
         }
         let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
-        guard let pointer, pointer != MAP_FAILED else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        guard let pointer, pointer != MAP_FAILED else {
+            throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
         mapping = pointer
         bytes = UnsafeRawBufferPointer(start: pointer, count: size)
     }
@@ -36,7 +40,9 @@ public final class MappedFile: @unchecked Sendable {
     public init(copying data: [UInt8], name: String = "<memory>") {
         path = name
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: 64)
-        data.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(buffer), byteCount: data.count) }
+        data.withUnsafeBytes {
+            buffer.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(buffer), byteCount: data.count)
+        }
         mapping = nil
         ownedBuffer = buffer
         bytes = UnsafeRawBufferPointer(start: buffer, count: data.count)
@@ -56,7 +62,8 @@ public enum CheckpointIOError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason):
-            return "cannot open '\(path)': \(reason). Check the path, or run Scripts/fetch to bring in the real checkpoints."
+            return "cannot open '\(path)': \(reason). " +
+                "Check the path, or run Scripts/fetch to bring in the real checkpoints."
         }
     }
 }

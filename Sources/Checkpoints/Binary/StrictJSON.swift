@@ -20,7 +20,8 @@ public indirect enum JSONValue: Equatable, Sendable {
         case (.number(let x), .number(let y)): x == y
         case (.string(let x), .string(let y)): x == y
         case (.array(let x), .array(let y)): x == y
-        case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let x), .object(let y)):
+            x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
         }
     }
@@ -44,7 +45,8 @@ public struct StrictJSONParser {
     /// When true, a key repeated within one object is an error.
     private let rejectDuplicateKeys: Bool
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer, rejectDuplicateKeys: Bool = true) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer,
+                             rejectDuplicateKeys: Bool = true) throws(JSONParseError) -> JSONValue {
         var parser = StrictJSONParser(bytes: bytes, rejectDuplicateKeys: rejectDuplicateKeys)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
@@ -135,7 +137,9 @@ public struct StrictJSONParser {
             position += 1
             switch c {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: utf8, as: UTF8.self) else { throw failure("string is not valid UTF-8") }
+                guard let text = String(validating: utf8, as: UTF8.self) else {
+                    throw failure("string is not valid UTF-8")
+                }
                 return text
             case UInt8(ascii: "\\"):
                 guard let e = current else { throw failure("unterminated escape") }
@@ -190,7 +194,9 @@ public struct StrictJSONParser {
     private mutating func number() throws(JSONParseError) -> JSONValue {
         let start = position
         if current == UInt8(ascii: "-") { position += 1 }
-        guard let first = current, first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9") else { throw failure("invalid number") }
+        guard let first = current, first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9") else {
+            throw failure("invalid number")
+        }
         if first == UInt8(ascii: "0") {
             position += 1
         } else {
@@ -200,14 +206,18 @@ public struct StrictJSONParser {
         if current == UInt8(ascii: ".") {
             isInteger = false
             position += 1
-            guard let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw failure("invalid fraction") }
+            guard let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else {
+                throw failure("invalid fraction")
+            }
             while let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") { position += 1 }
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
             isInteger = false
             position += 1
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
-            guard let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { throw failure("invalid exponent") }
+            guard let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else {
+                throw failure("invalid exponent")
+            }
             while let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") { position += 1 }
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)

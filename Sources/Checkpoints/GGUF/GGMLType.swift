@@ -11,8 +11,10 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     public var name: String {
         switch self {
         case .f32: "F32"; case .f16: "F16"; case .bf16: "BF16"; case .f64: "F64"
-        case .q4_0: "Q4_0"; case .q4_1: "Q4_1"; case .q5_0: "Q5_0"; case .q5_1: "Q5_1"; case .q8_0: "Q8_0"; case .q8_1: "Q8_1"
-        case .q2_K: "Q2_K"; case .q3_K: "Q3_K"; case .q4_K: "Q4_K"; case .q5_K: "Q5_K"; case .q6_K: "Q6_K"; case .q8_K: "Q8_K"
+        case .q4_0: "Q4_0"; case .q4_1: "Q4_1"; case .q5_0: "Q5_0"
+        case .q5_1: "Q5_1"; case .q8_0: "Q8_0"; case .q8_1: "Q8_1"
+        case .q2_K: "Q2_K"; case .q3_K: "Q3_K"; case .q4_K: "Q4_K"
+        case .q5_K: "Q5_K"; case .q6_K: "Q6_K"; case .q8_K: "Q8_K"
         case .i8: "I8"; case .i16: "I16"; case .i32: "I32"; case .i64: "I64"
         }
     }

@@ -28,13 +28,18 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .badMagic(let found):
             let text = String(decoding: found, as: UTF8.self)
-            return "not a GGUF file: it starts with \(found.map { String(format: "%02x", $0) }.joined(separator: " ")) ('\(text)'), not 'GGUF'. Pass a .gguf checkpoint, or a .safetensors file."
+            return "not a GGUF file: it starts with " +
+                "\(found.map { String(format: "%02x", $0) }.joined(separator: " ")) ('\(text)'), " +
+                "not 'GGUF'. Pass a .gguf checkpoint, or a .safetensors file."
         case .unsupportedVersion(let version):
-            return "GGUF version \(version) is not supported (Scalpel reads versions 2 and 3). Re-convert the model with a current llama.cpp."
+            return "GGUF version \(version) is not supported (Scalpel reads versions 2 and 3). " +
+                "Re-convert the model with a current llama.cpp."
         case .truncated(let what, let offset, let needed, let available):
-            return "the file ends early: reading \(what) at byte \(offset) needs \(needed) bytes but only \(available) remain. \(corrupt)"
+            return "the file ends early: reading \(what) at byte \(offset) needs \(needed) bytes " +
+                "but only \(available) remain. \(corrupt)"
         case .absurdCount(let what, let count, let limit):
-            return "the header claims \(count) \(what), more than the rest of the file could hold (at most \(limit)): it is truncated or corrupt. \(corrupt)"
+            return "the header claims \(count) \(what), more than the rest of the file could hold " +
+                "(at most \(limit)): it is truncated or corrupt. \(corrupt)"
         case .duplicateKey(let key):
             return "metadata key '\(key)' appears twice. \(corrupt)"
         case .badValueType(let key, let type):
@@ -42,7 +47,8 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case .nestingTooDeep(let key):
             return "metadata key '\(key)' nests arrays too deeply. \(corrupt)"
         case .badAlignment(let detail):
-            return "general.alignment is invalid: \(detail); it must be a positive power of two stored as uint32. \(corrupt)"
+            return "general.alignment is invalid: \(detail); " +
+                "it must be a positive power of two stored as uint32. \(corrupt)"
         case .duplicateTensor(let name):
             return "tensor '\(name)' appears twice. \(corrupt)"
         case .tooManyDimensions(let tensor, let dimensions):
@@ -54,19 +60,25 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case .unknownType(let tensor, let id):
             return "tensor '\(tensor)' has quantization type \(id), which ggml does not define. \(corrupt)"
         case .unsupportedType(let tensor, let id, let name):
-            return "tensor '\(tensor)' uses quantization type \(name) (\(id)), which Scalpel cannot read. Supported: \(GGMLType.allCases.map(\.name).joined(separator: ", ")). Re-quantize the model to one of them."
+            return "tensor '\(tensor)' uses quantization type \(name) (\(id)), which Scalpel cannot read. " +
+                "Supported: \(GGMLType.allCases.map(\.name).joined(separator: ", ")). " +
+                "Re-quantize the model to one of them."
         case .notWholeBlocks(let tensor, let type, let rowLength, let blockSize):
-            return "tensor '\(tensor)' has rows of \(rowLength) elements, not a multiple of \(type)'s block of \(blockSize). \(corrupt)"
+            return "tensor '\(tensor)' has rows of \(rowLength) elements, " +
+                "not a multiple of \(type)'s block of \(blockSize). \(corrupt)"
         case .misalignedOffset(let tensor, let offset, let alignment):
-            return "tensor '\(tensor)' starts at data offset \(offset), not a multiple of the alignment \(alignment). \(corrupt)"
+            return "tensor '\(tensor)' starts at data offset \(offset), " +
+                "not a multiple of the alignment \(alignment). \(corrupt)"
         case .dataOutOfBounds(let tensor, let start, let bytes, let dataSize):
-            return "tensor '\(tensor)' needs \(bytes) bytes from offset \(start) of a data section of only \(dataSize) bytes (truncated file?). \(corrupt)"
+            return "tensor '\(tensor)' needs \(bytes) bytes from offset \(start) " +
+                "of a data section of only \(dataSize) bytes (truncated file?). \(corrupt)"
         case .overlappingTensors(let a, let b):
             return "tensors '\(a)' and '\(b)' overlap in the data section. \(corrupt)"
         case .unknownTensor(let name):
             return "the checkpoint has no tensor named '\(name)'."
         case .writerOutOfOrder(let call, let state):
-            return "GGUF writer: \(call) is not allowed \(state) (order: header, key/values, tensor infos, tensor data, finish)."
+            return "GGUF writer: \(call) is not allowed \(state) " +
+                "(order: header, key/values, tensor infos, tensor data, finish)."
         case .writerMismatch(let detail):
             return "GGUF writer: \(detail)."
         case .cannotDequantize(let tensor, let type):

@@ -94,7 +94,9 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let typeID = try reader.integer(UInt32.self, "the type of '\(name)'")
             guard let type = GGMLType(rawValue: typeID) else {
-                if let known = GGMLType.knownName(of: typeID) { throw .unsupportedType(tensor: name, id: typeID, name: known) }
+                if let known = GGMLType.knownName(of: typeID) {
+                    throw .unsupportedType(tensor: name, id: typeID, name: known)
+                }
                 throw .unknownType(tensor: name, id: typeID)
             }
             let offset = try reader.integer(UInt64.self, "the data offset of '\(name)'")
@@ -122,7 +124,8 @@ public final class GGUFFile: @unchecked Sendable {
             guard !overflow, end <= UInt64(dataSize) else {
                 throw .dataOutOfBounds(tensor: entry.name, start: entry.offset, bytes: bytes, dataSize: dataSize)
             }
-            infos.append(GGUFTensorInfo(name: entry.name, dimensions: entry.dims, type: entry.type, offset: Int(entry.offset), byteCount: bytes))
+            infos.append(GGUFTensorInfo(name: entry.name, dimensions: entry.dims, type: entry.type,
+                                        offset: Int(entry.offset), byteCount: bytes))
         }
         let byOffset = infos.filter { $0.byteCount > 0 }.sorted { $0.offset < $1.offset }
         for (a, b) in zip(byOffset, byOffset.dropFirst()) where a.offset + a.byteCount > b.offset {
@@ -139,7 +142,8 @@ public final class GGUFFile: @unchecked Sendable {
     /// file that holds nothing else (the checkpoints fuzzer's find).
     public func data(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
         guard tensor.byteCount > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(rebasing: file.bytes[(dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount)])
+        return UnsafeRawBufferPointer(
+            rebasing: file.bytes[(dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount)])
     }
 
     /// The tensor as Float32, in row-major order of `shape`.
@@ -153,7 +157,8 @@ public final class GGUFFile: @unchecked Sendable {
 
     // MARK: - Parsing helpers
 
-    static func checkedCount(_ count: UInt64, _ what: String, minimumBytes: Int, _ remaining: Int) throws(GGUFError) -> Int {
+    static func checkedCount(_ count: UInt64, _ what: String, minimumBytes: Int,
+                             _ remaining: Int) throws(GGUFError) -> Int {
         let limit = remaining / minimumBytes
         guard count <= UInt64(limit) else { throw .absurdCount(what: what, count: count, limit: limit) }
         return Int(count)
@@ -162,12 +167,14 @@ public final class GGUFFile: @unchecked Sendable {
     static func readString(_ reader: inout ByteReader, _ what: String) throws(GGUFError) -> String {
         let length = try reader.integer(UInt64.self, "the length of \(what)")
         guard length <= UInt64(reader.remaining) else {
-            throw .truncated(what: what, offset: reader.offset, needed: Int(clamping: length), available: reader.remaining)
+            throw .truncated(what: what, offset: reader.offset, needed: Int(clamping: length),
+                             available: reader.remaining)
         }
         return String(decoding: try reader.slice(Int(length), what), as: UTF8.self)
     }
 
-    static func readValue(_ reader: inout ByteReader, typeID: UInt32, key: String, depth: Int) throws(GGUFError) -> GGUFValue {
+    static func readValue(_ reader: inout ByteReader, typeID: UInt32, key: String,
+                          depth: Int) throws(GGUFError) -> GGUFValue {
         guard let type = GGUFValueType(rawValue: typeID) else { throw .badValueType(key: key, type: typeID) }
         switch type {
         case .uint8: return .uint8(try reader.integer(UInt8.self, "'\(key)'"))
@@ -188,7 +195,9 @@ public final class GGUFFile: @unchecked Sendable {
         case .array:
             guard depth < maxNesting else { throw .nestingTooDeep(key: key) }
             let elementTypeID = try reader.integer(UInt32.self, "the element type of '\(key)'")
-            guard let elementType = GGUFValueType(rawValue: elementTypeID) else { throw .badValueType(key: key, type: elementTypeID) }
+            guard let elementType = GGUFValueType(rawValue: elementTypeID) else {
+                throw .badValueType(key: key, type: elementTypeID)
+            }
             let rawCount = try reader.integer(UInt64.self, "the length of '\(key)'")
             let minimum: Int = switch elementType {
             case .uint8, .int8, .bool: 1
@@ -225,6 +234,7 @@ public struct GGUFMetadata: Sendable, Equatable {
     public var count: Int { entries.count }
 
     public static func == (a: GGUFMetadata, b: GGUFMetadata) -> Bool {
-        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        a.entries.count == b.entries.count &&
+            zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }

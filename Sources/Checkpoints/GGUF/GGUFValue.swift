@@ -23,7 +23,8 @@ public indirect enum GGUFValue: Equatable, Sendable {
     public var integer: Int? {
         switch self {
         case .uint8(let v): Int(v); case .int8(let v): Int(v); case .uint16(let v): Int(v); case .int16(let v): Int(v)
-        case .uint32(let v): Int(v); case .int32(let v): Int(v); case .uint64(let v): Int(exactly: v); case .int64(let v): Int(v)
+        case .uint32(let v): Int(v); case .int32(let v): Int(v)
+        case .uint64(let v): Int(exactly: v); case .int64(let v): Int(v)
         default: nil
         }
     }

@@ -40,7 +40,8 @@ public final class GGUFWriter {
     public init(url: URL) throws {
         var isDirectory: ObjCBool = false
         let directory = url.deletingLastPathComponent()
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
+                isDirectory.boolValue else {
             throw AtomicFileError.missingDirectory(path: directory.path)
         }
         destination = url
@@ -59,17 +60,22 @@ public final class GGUFWriter {
     }
 
     public func writeHeader(tensorCount: Int, metadataCount: Int) throws {
-        guard case .empty = state else { throw GGUFError.writerOutOfOrder(call: "writeHeader", state: state.description) }
+        guard case .empty = state else {
+            throw GGUFError.writerOutOfOrder(call: "writeHeader", state: state.description)
+        }
         append(Array("GGUF".utf8))
         append(UInt32(3))
         append(UInt64(tensorCount))
         append(UInt64(metadataCount))
         self.tensorCount = tensorCount
-        state = metadataCount > 0 ? .keyValues(left: metadataCount) : (tensorCount > 0 ? .tensorInfos(left: tensorCount) : .data(next: 0))
+        state = metadataCount > 0
+            ? .keyValues(left: metadataCount) : (tensorCount > 0 ? .tensorInfos(left: tensorCount) : .data(next: 0))
     }
 
     public func writeKeyValue(_ key: String, _ value: GGUFValue) throws {
-        guard case .keyValues(let left) = state else { throw GGUFError.writerOutOfOrder(call: "writeKeyValue('\(key)')", state: state.description) }
+        guard case .keyValues(let left) = state else {
+            throw GGUFError.writerOutOfOrder(call: "writeKeyValue('\(key)')", state: state.description)
+        }
         if key == "general.alignment" {
             guard case .uint32(let a) = value, a > 0, a & (a - 1) == 0 else { throw GGUFError.badAlignment("\(value)") }
             alignment = Int(a)
@@ -77,17 +83,22 @@ public final class GGUFWriter {
         appendString(key)
         append(value.type.rawValue)
         appendValue(value)
-        state = left > 1 ? .keyValues(left: left - 1) : (tensorCount > 0 ? .tensorInfos(left: tensorCount) : .data(next: 0))
+        state = left > 1
+            ? .keyValues(left: left - 1) : (tensorCount > 0 ? .tensorInfos(left: tensorCount) : .data(next: 0))
         try flushIfLarge()
     }
 
     /// Announces a tensor. - shape: row-major, outermost first (as `GGUFTensorInfo.shape`).
     public func writeTensorInfo(name: String, type: GGMLType, shape: [Int]) throws {
-        guard case .tensorInfos(let left) = state else { throw GGUFError.writerOutOfOrder(call: "writeTensorInfo('\(name)')", state: state.description) }
+        guard case .tensorInfos(let left) = state else {
+            throw GGUFError.writerOutOfOrder(call: "writeTensorInfo('\(name)')", state: state.description)
+        }
         guard shape.count <= 4 else { throw GGUFError.tooManyDimensions(tensor: name, dimensions: UInt32(shape.count)) }
         let dimensions = Array(shape.reversed())
-        guard let bytes = type.byteCount(elements: dimensions.reduce(1, *)), (dimensions.first ?? 0) % type.blockSize == 0 else {
-            throw GGUFError.notWholeBlocks(tensor: name, type: type.name, rowLength: dimensions.first ?? 0, blockSize: type.blockSize)
+        guard let bytes = type.byteCount(elements: dimensions.reduce(1, *)),
+                (dimensions.first ?? 0) % type.blockSize == 0 else {
+            throw GGUFError.notWholeBlocks(tensor: name, type: type.name,
+                                           rowLength: dimensions.first ?? 0, blockSize: type.blockSize)
         }
         appendString(name)
         append(UInt32(dimensions.count))
@@ -108,7 +119,8 @@ public final class GGUFWriter {
         }
         let info = infos[next]
         guard bytes.count == info.byteCount else {
-            throw GGUFError.writerMismatch("tensor '\(info.name)' needs \(info.byteCount) bytes of \(info.type.name), got \(bytes.count)")
+            throw GGUFError.writerMismatch(
+                "tensor '\(info.name)' needs \(info.byteCount) bytes of \(info.type.name), got \(bytes.count)")
         }
         try writeTensorData(partOf: bytes)
     }
@@ -121,7 +133,9 @@ public final class GGUFWriter {
         }
         let info = infos[next]
         guard partWritten + bytes.count <= info.byteCount else {
-            throw GGUFError.writerMismatch("tensor '\(info.name)' needs \(info.byteCount) bytes of \(info.type.name), got \(partWritten + bytes.count)")
+            throw GGUFError.writerMismatch(
+                "tensor '\(info.name)' needs \(info.byteCount) bytes of \(info.type.name), " +
+                    "got \(partWritten + bytes.count)")
         }
         buffer.append(contentsOf: bytes)
         partWritten += bytes.count
@@ -208,13 +222,18 @@ extension GGUFFile {
         let writer = try GGUFWriter(url: url)
         try writer.writeHeader(tensorCount: tensors.count, metadataCount: entries.count)
         for (key, value) in entries { try writer.writeKeyValue(key, value) }
-        for info in tensors { try writer.writeTensorInfo(name: info.name, type: replacing[info.name]?.type ?? info.type, shape: info.shape) }
+        for info in tensors {
+            try writer.writeTensorInfo(name: info.name, type: replacing[info.name]?.type ?? info.type,
+                                       shape: info.shape)
+        }
         for info in tensors {
             if let replacement = replacing[info.name] {
                 // Made when written, so that one replaced tensor at a time is in memory.
                 let bytes = try replacement.bytes()
                 guard bytes.count == replacement.type.byteCount(elements: info.elementCount) else {
-                    throw GGUFError.writerMismatch("the replacement of '\(info.name)' has \(bytes.count) bytes, not what its \(info.elementCount) \(replacement.type.name) elements take")
+                    throw GGUFError.writerMismatch(
+                        "the replacement of '\(info.name)' has \(bytes.count) bytes, " +
+                            "not what its \(info.elementCount) \(replacement.type.name) elements take")
                 }
                 try bytes.withUnsafeBytes { try writer.writeTensorData($0) }
             } else {

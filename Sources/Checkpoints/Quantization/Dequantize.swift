@@ -16,9 +16,12 @@ import CBlockKernels
 //   Q6_K  256 = 16 sub-blocks of 16; int8 scale each, x = d·sc·(q − 32), q = 4 low bits | 2 high bits
 
 /// Dequantizes `count` elements of `type` from `bytes` (which must hold exactly their blocks).
-public func dequantize(_ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count: Int, tensor: String = "") throws(GGUFError) -> [Float] {
+public func dequantize(_ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count: Int,
+                       tensor: String = "") throws(GGUFError) -> [Float] {
     guard type.byteCount(elements: count) == bytes.count else {
-        throw .writerMismatch("tensor '\(tensor)' has \(bytes.count) bytes, not the \(type.byteCount(elements: count) ?? -1) that \(count) \(type.name) elements take")
+        throw .writerMismatch(
+            "tensor '\(tensor)' has \(bytes.count) bytes, " +
+                "not the \(type.byteCount(elements: count) ?? -1) that \(count) \(type.name) elements take")
     }
     var out = [Float](repeating: 0, count: count)
     if count == 0 { return out }
@@ -35,14 +38,29 @@ public func canDequantize(_ type: GGMLType) -> Bool { type != .q8_1 && type != .
 /// Dequantizes `count` elements, a whole number of blocks, from `source` into `y`. Returns false, writing
 /// nothing, for a type Scalpel cannot read. The caller guarantees the bytes are there.
 @discardableResult
-public func dequantizeElements(_ type: GGMLType, from b: UnsafeRawPointer, count: Int, into y: UnsafeMutablePointer<Float>) -> Bool {
+public func dequantizeElements(_ type: GGMLType, from b: UnsafeRawPointer, count: Int,
+                               into y: UnsafeMutablePointer<Float>) -> Bool {
     switch type {
-    case .f32: for i in 0..<count { y[i] = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-    case .f64: for i in 0..<count { y[i] = Float(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+    case .f32:
+        for i in 0..<count {
+            y[i] = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        }
+    case .f64:
+        for i in 0..<count {
+            y[i] = Float(Double(bitPattern: UInt64(
+                littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+        }
     case .i8: for i in 0..<count { y[i] = Float(Int8(bitPattern: b.load(fromByteOffset: i, as: UInt8.self))) }
     case .i16: for i in 0..<count { y[i] = Float(Int16(bitPattern: u16(b, 2 * i))) }
-    case .i32: for i in 0..<count { y[i] = Float(Int32(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
-    case .i64: for i in 0..<count { y[i] = Float(Int64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+    case .i32:
+        for i in 0..<count {
+            y[i] = Float(Int32(bitPattern: UInt32(
+                littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
+        }
+    case .i64:
+        for i in 0..<count {
+            y[i] = Float(Int64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+        }
     case .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
         // One dequantizer for all of Scalpel, shared with the row products (CBlockKernels).
         return scalpel_dequantize(Int32(type.rawValue), b, Int64(count), y) == 1
@@ -54,7 +72,9 @@ public func dequantizeElements(_ type: GGMLType, from b: UnsafeRawPointer, count
 @inline(__always) func u16(_ b: UnsafeRawPointer, _ offset: Int) -> UInt16 {
     UInt16(littleEndian: b.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
 }
-@inline(__always) func byte(_ b: UnsafeRawPointer, _ offset: Int) -> Int { Int(b.load(fromByteOffset: offset, as: UInt8.self)) }
+@inline(__always) func byte(_ b: UnsafeRawPointer, _ offset: Int) -> Int {
+    Int(b.load(fromByteOffset: offset, as: UInt8.self))
+}
 
 // MARK: - K-quant scales, which the on-grid writer reads (OnGrid.swift)
 

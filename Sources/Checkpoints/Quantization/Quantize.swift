@@ -32,11 +32,21 @@ public func quantize(_ values: [Float], to type: GGMLType) throws(GGUFError) -> 
     var out = [UInt8](repeating: 0, count: blocks * type.blockBytes)
     let supported = values.withUnsafeBufferPointer { x in
         out.withUnsafeMutableBytes { y -> Bool in
-            let x = x.baseAddress ?? UnsafePointer(bitPattern: 8)!, y = y.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 8)!
+            let x = x.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                y = y.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 8)!
             switch type {
-            case .f32: for i in 0..<values.count { y.storeBytes(of: x[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
-            case .f16: for i in 0..<values.count { y.storeBytes(of: floatToHalf(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-            case .bf16: for i in 0..<values.count { y.storeBytes(of: floatToBFloat16(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            case .f32:
+                for i in 0..<values.count {
+                    y.storeBytes(of: x[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                }
+            case .f16:
+                for i in 0..<values.count {
+                    y.storeBytes(of: floatToHalf(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                }
+            case .bf16:
+                for i in 0..<values.count {
+                    y.storeBytes(of: floatToBFloat16(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                }
             case .q8_0: for i in 0..<blocks { quantizeQ8_0(x + 32 * i, y + 34 * i) }
             case .q4_0: for i in 0..<blocks { quantizeQ4_0(x + 32 * i, y + 18 * i) }
             case .q4_1: for i in 0..<blocks { quantizeQ4_1(x + 32 * i, y + 20 * i) }

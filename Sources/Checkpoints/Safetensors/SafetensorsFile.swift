@@ -49,7 +49,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         let size = file.bytes.count
         guard size >= 8 else { throw .headerTooSmall(fileSize: size) }
         let length = UInt64(littleEndian: file.bytes.loadUnaligned(as: UInt64.self))
-        guard length <= UInt64(Self.maxHeaderBytes) else { throw .headerTooLarge(length: length, limit: Self.maxHeaderBytes) }
+        guard length <= UInt64(Self.maxHeaderBytes) else {
+            throw .headerTooLarge(length: length, limit: Self.maxHeaderBytes)
+        }
         guard length <= UInt64(size - 8) else { throw .headerLengthPastEnd(length: length, fileSize: size) }
         let headerBytes = UnsafeRawBufferPointer(rebasing: file.bytes[8..<(8 + Int(length))])
         guard let header = String(validating: headerBytes, as: UTF8.self) else { throw .headerNotUTF8 }
@@ -58,7 +60,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         do {
             json = try StrictJSONParser.parse(headerBytes)
         } catch {
-            if error.reason.hasPrefix("duplicate key") { throw .duplicateTensor(String(error.reason.dropFirst(15).dropLast())) }
+            if error.reason.hasPrefix("duplicate key") {
+                throw .duplicateTensor(String(error.reason.dropFirst(15).dropLast()))
+            }
             throw .headerNotJSON(error.description)
         }
         guard case .object(let members) = json else { throw .headerNotAnObject }
@@ -75,21 +79,29 @@ public final class SafetensorsFile: @unchecked Sendable {
                 continue
             }
             guard case .object = entry else { throw .badEntry(tensor: name, detail: "entry is not an object") }
-            guard case .string(let dtypeName)? = entry["dtype"] else { throw .badEntry(tensor: name, detail: "missing dtype") }
-            guard let dtype = SafetensorsDtype(rawValue: dtypeName) else { throw .unknownDtype(tensor: name, dtype: dtypeName) }
-            guard case .array(let shapeValues)? = entry["shape"], let shape = Self.nonNegativeIntegers(shapeValues) else {
+            guard case .string(let dtypeName)? = entry["dtype"] else {
+                throw .badEntry(tensor: name, detail: "missing dtype")
+            }
+            guard let dtype = SafetensorsDtype(rawValue: dtypeName) else {
+                throw .unknownDtype(tensor: name, dtype: dtypeName)
+            }
+            guard case .array(let shapeValues)? = entry["shape"],
+                    let shape = Self.nonNegativeIntegers(shapeValues) else {
                 throw .badEntry(tensor: name, detail: "shape is missing or not a list of non-negative integers")
             }
             guard case .array(let offsetValues)? = entry["data_offsets"], offsetValues.count == 2,
                   let offsets = Self.nonNegativeIntegers(offsetValues), offsets[0] <= offsets[1] else {
                 throw .badEntry(tensor: name, detail: "data_offsets is missing or not [begin, end] with begin ≤ end")
             }
-            infos.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, start: offsets[0], end: offsets[1]))
+            infos.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape,
+                                               start: offsets[0], end: offsets[1]))
         }
         infos.sort { ($0.start, $0.end, $0.name) < ($1.start, $1.end, $1.name) }
         var position = 0
         for info in infos {
-            guard info.start == position else { throw .nonContiguousOffsets(tensor: info.name, expectedStart: position, start: info.start) }
+            guard info.start == position else {
+                throw .nonContiguousOffsets(tensor: info.name, expectedStart: position, start: info.start)
+            }
             var elements = 1
             for dimension in info.shape {
                 let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
@@ -98,11 +110,15 @@ public final class SafetensorsFile: @unchecked Sendable {
             }
             let (bytes, overflow) = elements.multipliedReportingOverflow(by: info.dtype.byteSize)
             guard !overflow else { throw .sizeOverflow(tensor: info.name) }
-            guard info.end - info.start == bytes else { throw .sizeMismatch(tensor: info.name, span: info.end - info.start, expected: bytes) }
+            guard info.end - info.start == bytes else {
+                throw .sizeMismatch(tensor: info.name, span: info.end - info.start, expected: bytes)
+            }
             position = info.end
         }
         dataOffset = 8 + Int(length)
-        guard size - dataOffset == position else { throw .dataSizeMismatch(dataBytes: size - dataOffset, described: position) }
+        guard size - dataOffset == position else {
+            throw .dataSizeMismatch(dataBytes: size - dataOffset, described: position)
+        }
         self.metadata = metadata
         self.tensors = infos
         var index: [String: Int] = [:]
@@ -193,9 +209,12 @@ public func writeSafetensors(_ entries: [SafetensorsEntry], metadata: [String: S
     for entry in entries {
         guard seen.insert(entry.name).inserted else { throw SafetensorsError.duplicateTensor(entry.name) }
         let expected = entry.shape.reduce(1, *) * entry.dtype.byteSize
-        guard entry.bytes.count == expected else { throw SafetensorsError.sizeMismatch(tensor: entry.name, span: entry.bytes.count, expected: expected) }
+        guard entry.bytes.count == expected else {
+            throw SafetensorsError.sizeMismatch(tensor: entry.name, span: entry.bytes.count, expected: expected)
+        }
         let shape = entry.shape.map(String.init).joined(separator: ",")
-        fields.append("\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + entry.bytes.count)]}")
+        fields.append("\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)]," +
+                      "\"data_offsets\":[\(offset),\(offset + entry.bytes.count)]}")
         offset += entry.bytes.count
     }
     var json = Array("{\(fields.joined(separator: ","))}".utf8)

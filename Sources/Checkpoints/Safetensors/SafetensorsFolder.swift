@@ -22,7 +22,8 @@ public final class SafetensorsFolder: @unchecked Sendable {
         self.folder = folder
         let index = (folder as NSString).appendingPathComponent(Self.indexName)
         let single = (folder as NSString).appendingPathComponent("model.safetensors")
-        var shards: [String: SafetensorsFile] = [:], tensors: [String: SafetensorsTensorInfo] = [:], files: [String] = []
+        var shards: [String: SafetensorsFile] = [:], tensors: [String: SafetensorsTensorInfo] = [:],
+            files: [String] = []
         if FileManager.default.fileExists(atPath: index) {
             let map = try Self.weightMap(index)
             for file in Set(map.values).sorted() {
@@ -31,21 +32,31 @@ public final class SafetensorsFolder: @unchecked Sendable {
                 files.append(path)
                 for info in shard.tensors {
                     guard map[info.name] == file else {
-                        throw UserFileError(path: path, reason: "holds tensor '\(info.name)', which \(Self.indexName) \(map[info.name].map { "places in \($0)" } ?? "does not list"); the shards and the index are from different exports. Download the folder again")
+                        throw UserFileError(
+                            path: path,
+                            reason: "holds tensor '\(info.name)', which \(Self.indexName) " +
+                                "\(map[info.name].map { "places in \($0)" } ?? "does not list"); " +
+                                "the shards and the index are from different exports. Download the folder again")
                     }
                     shards[info.name] = shard
                     tensors[info.name] = info
                 }
             }
             if let missing = map.keys.sorted().first(where: { tensors[$0] == nil }) {
-                throw UserFileError(path: index, reason: "lists tensor '\(missing)' in \(map[missing]!), which does not hold it; a shard is missing or truncated. Download the folder again")
+                throw UserFileError(
+                    path: index,
+                    reason: "lists tensor '\(missing)' in \(map[missing]!), which does not hold it; " +
+                        "a shard is missing or truncated. Download the folder again")
             }
         } else if FileManager.default.fileExists(atPath: single) {
             let file = try CheckpointFormat.reading(single) { try SafetensorsFile(path: single) }
             files.append(single)
             for info in file.tensors { shards[info.name] = file; tensors[info.name] = info }
         } else {
-            throw UserFileError(path: folder, reason: "has neither model.safetensors nor \(Self.indexName); a Hugging Face folder needs its weights. Download them, or pass a GGUF")
+            throw UserFileError(
+                path: folder,
+                reason: "has neither model.safetensors nor \(Self.indexName); " +
+                    "a Hugging Face folder needs its weights. Download them, or pass a GGUF")
         }
         self.shards = shards
         self.tensors = tensors
@@ -61,18 +72,24 @@ public final class SafetensorsFolder: @unchecked Sendable {
     }
 
     static func weightMap(_ path: String) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointIOError.cannotOpen(path: path, reason: "unreadable") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointIOError.cannotOpen(path: path, reason: "unreadable")
+        }
         let json: JSONValue
         do { json = try data.withUnsafeBytes { try StrictJSONParser.parse($0) } } catch {
-            throw UserFileError(path: path, reason: "is not valid JSON (\(error)); it is truncated or corrupt. Download the folder again")
+            throw UserFileError(
+                path: path,
+                reason: "is not valid JSON (\(error)); it is truncated or corrupt. Download the folder again")
         }
         guard case .object(let members)? = json["weight_map"] else {
-            throw UserFileError(path: path, reason: "has no \"weight_map\" object of tensor → shard file. Download the folder again")
+            throw UserFileError(
+                path: path, reason: "has no \"weight_map\" object of tensor → shard file. Download the folder again")
         }
         var map: [String: String] = [:]
         for (name, value) in members {
             guard case .string(let file) = value, !file.contains("/"), file.hasSuffix(".safetensors") else {
-                throw UserFileError(path: path, reason: "maps '\(name)' to \(value), not a .safetensors file in the folder")
+                throw UserFileError(path: path,
+                                    reason: "maps '\(name)' to \(value), not a .safetensors file in the folder")
             }
             map[name] = file
         }

@@ -19,7 +19,8 @@ public struct BertConfig: Codable, Sendable, Equatable {
         func size(_ key: CodingKeys) throws -> Int {
             let value = try c.decode(Int.self, forKey: key)
             guard (1...(1 << 24)).contains(value) else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(value) is not a size from 1 to \(1 << 24)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: c, debugDescription: "\(value) is not a size from 1 to \(1 << 24)")
             }
             return value
         }
@@ -33,11 +34,12 @@ public struct BertConfig: Codable, Sendable, Equatable {
         layerNormEps = try c.decode(Float.self, forKey: .layerNormEps)
         hiddenAct = try c.decode(String.self, forKey: .hiddenAct)
         guard hiddenSize % heads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .heads, in: c,
-                                                   debugDescription: "\(heads) heads do not divide hidden_size \(hiddenSize)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .heads, in: c, debugDescription: "\(heads) heads do not divide hidden_size \(hiddenSize)")
         }
         guard layerNormEps.isFinite && layerNormEps > 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .layerNormEps, in: c, debugDescription: "\(layerNormEps) is not a positive number")
+            throw DecodingError.dataCorruptedError(
+                forKey: .layerNormEps, in: c, debugDescription: "\(layerNormEps) is not a positive number")
         }
     }
 
@@ -48,7 +50,8 @@ public struct BertConfig: Codable, Sendable, Equatable {
     }
 
     public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, vocabularySize: Int,
-                maxPositions: Int = 512, typeVocabularySize: Int = 2, layerNormEps: Float = 1e-12, hiddenAct: String = "gelu") {
+                maxPositions: Int = 512, typeVocabularySize: Int = 2, layerNormEps: Float = 1e-12,
+                hiddenAct: String = "gelu") {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.layers = layers

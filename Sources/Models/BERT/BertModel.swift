@@ -29,7 +29,9 @@ public final class BertModel: @unchecked Sendable {
                            entryOwned: [name(.ffnUpBias, layer: layer)])
     }
 
-    var ffnActivation: Activation { config.hiddenAct == "gelu_new" || config.hiddenAct == "gelu_pytorch_tanh" ? .geluTanh : .geluErf }
+    var ffnActivation: Activation {
+        config.hiddenAct == "gelu_new" || config.hiddenAct == "gelu_pytorch_tanh" ? .geluTanh : .geluErf
+    }
 
     init(config: BertConfig, weights: WeightSource, masks: [String: GradientMask] = [:]) throws {
         guard ["gelu", "gelu_new", "gelu_pytorch_tanh"].contains(config.hiddenAct) else {
@@ -53,14 +55,19 @@ public final class BertModel: @unchecked Sendable {
             Layer(query: try load(.attentionQuery, l, [c, c]), queryBias: try load(.attentionQueryBias, l, [c]),
                   key: try load(.attentionKey, l, [c, c]), keyBias: try load(.attentionKeyBias, l, [c]),
                   value: try load(.attentionValue, l, [c, c]), valueBias: try load(.attentionValueBias, l, [c]),
-                  attentionOutput: try load(.attentionOutput, l, [c, c]), attentionOutputBias: try load(.attentionOutputBias, l, [c]),
-                  attentionNorm: try load(.attentionOutputNorm, l, [c]), attentionNormBias: try load(.attentionOutputNormBias, l, [c]),
+                  attentionOutput: try load(.attentionOutput, l, [c, c]),
+                  attentionOutputBias: try load(.attentionOutputBias, l, [c]),
+                  attentionNorm: try load(.attentionOutputNorm, l, [c]),
+                  attentionNormBias: try load(.attentionOutputNormBias, l, [c]),
                   ffnIn: try load(.ffnUp, l, [f, c]), ffnInBias: try load(.ffnUpBias, l, [f]),
                   ffnOut: try load(.ffnDown, l, [c, f]), ffnOutBias: try load(.ffnDownBias, l, [c]),
-                  outputNorm: try load(.layerOutputNorm, l, [c]), outputNormBias: try load(.layerOutputNormBias, l, [c]))
+                  outputNorm: try load(.layerOutputNorm, l, [c]),
+                  outputNormBias: try load(.layerOutputNormBias, l, [c]))
         }
         // The pooler and the position_ids buffer are not part of the encoder that sentence-transformers runs.
-        try weights.checkNoExtras(Set(parameters.keys), ignoring: ["embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"])
+        try weights.checkNoExtras(Set(parameters.keys), ignoring: [
+            "embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"
+        ])
         self.parameters = parameters
     }
 
@@ -69,11 +76,16 @@ public final class BertModel: @unchecked Sendable {
     /// - prefix: [P, C] → [B·T, C]
     public func embed(_ batch: TokenBatch, prefix: Variable? = nil) throws -> Variable {
         let ids = batch.paddedIDs(pad: 0)
-        for id in ids where id < 0 || Int(id) >= config.vocabularySize { throw ModelError.tokenOutOfRange(id: id, vocabulary: config.vocabularySize) }
-        if batch.length > config.maxPositions { throw ModelError.contextTooLong(tokens: batch.length, limit: config.maxPositions) }
+        for id in ids where id < 0 || Int(id) >= config.vocabularySize {
+            throw ModelError.tokenOutOfRange(id: id, vocabulary: config.vocabularySize)
+        }
+        if batch.length > config.maxPositions {
+            throw ModelError.contextTooLong(tokens: batch.length, limit: config.maxPositions)
+        }
         var words = embedding(wordEmbedding, ids: ids)
         if let prefix, batch.prefix > 0 {
-            precondition(prefix.shape == [batch.prefix, config.hiddenSize], "prefix \(prefix.shape) is not [\(batch.prefix), \(config.hiddenSize)]")
+            precondition(prefix.shape == [batch.prefix, config.hiddenSize],
+                         "prefix \(prefix.shape) is not [\(batch.prefix), \(config.hiddenSize)]")
             var parts: [Variable] = []
             for b in 0..<batch.batch {
                 parts.append(prefix)
@@ -97,19 +109,24 @@ public final class BertModel: @unchecked Sendable {
         let (b, t, h, d) = (batch.batch, batch.length, config.heads, config.headDim)
         let eps = config.layerNormEps
         let keyMask = batch.isPadded ? batch.keyMask : nil
-        var x = hooks.apply(HookName.embeddings, layerNorm(embeddings, weight: embeddingNorm, bias: embeddingNormBias, eps: eps))
+        var x = hooks.apply(HookName.embeddings,
+                            layerNorm(embeddings, weight: embeddingNorm, bias: embeddingNormBias, eps: eps))
         for l in 0..<config.layers {
             let w = layerWeights[l]
             x = hooks.apply(HookName.residPre(l), x)
             let q = linear(x, weight: w.query, bias: w.queryBias), k = linear(x, weight: w.key, bias: w.keyBias)
             let v = linear(x, weight: w.value, bias: w.valueBias)
             let attentionConfig = AttentionConfig(batch: b, queries: t, heads: h, kvHeads: h, headDim: d, causal: false)
-            let mixed = attention(query: q, key: k, value: v, config: attentionConfig, keyMask: keyMask)   // [B·T, H·D]
-            let attended = hooks.apply(HookName.attentionOut(l), linear(mixed, weight: w.attentionOutput, bias: w.attentionOutputBias))
+            let mixed = attention(query: q, key: k, value: v, config: attentionConfig,
+                                  keyMask: keyMask)   // [B·T, H·D]
+            let attended = hooks.apply(HookName.attentionOut(l),
+                                       linear(mixed, weight: w.attentionOutput, bias: w.attentionOutputBias))
             x = layerNorm(add(x, attended), weight: w.attentionNorm, bias: w.attentionNormBias, eps: eps)
-            let site = hooks.apply(HookName.mlpSite(l), activation(linear(x, weight: w.ffnIn, bias: w.ffnInBias), ffnActivation))
+            let site = hooks.apply(HookName.mlpSite(l),
+                                   activation(linear(x, weight: w.ffnIn, bias: w.ffnInBias), ffnActivation))
             let ffn = hooks.apply(HookName.mlpOut(l), linear(site, weight: w.ffnOut, bias: w.ffnOutBias))
-            x = hooks.apply(HookName.residPost(l), layerNorm(add(x, ffn), weight: w.outputNorm, bias: w.outputNormBias, eps: eps))
+            x = hooks.apply(HookName.residPost(l),
+                            layerNorm(add(x, ffn), weight: w.outputNorm, bias: w.outputNormBias, eps: eps))
         }
         return x
     }

@@ -47,7 +47,8 @@ public struct DecoderConfig: Sendable, Equatable {
         public var sandwich: Bool = false
 
         public init(kind: NormKind, eps: Float, weightOffset: Float = 0, bias: Bool = false, sandwich: Bool = false) {
-            (self.kind, self.eps, self.weightOffset, self.bias, self.sandwich) = (kind, eps, weightOffset, bias, sandwich)
+            (self.kind, self.eps, self.weightOffset, self.bias, self.sandwich) =
+                (kind, eps, weightOffset, bias, sandwich)
         }
     }
 
@@ -79,8 +80,10 @@ public struct DecoderConfig: Sendable, Equatable {
         public var localBase: Double? = nil
         public var scaling: RoPEScaling = .none
 
-        public init(layout: RoPELayout, rotaryDims: Int, base: Double, localBase: Double? = nil, scaling: RoPEScaling = .none) {
-            (self.layout, self.rotaryDims, self.base, self.localBase, self.scaling) = (layout, rotaryDims, base, localBase, scaling)
+        public init(layout: RoPELayout, rotaryDims: Int, base: Double, localBase: Double? = nil,
+                    scaling: RoPEScaling = .none) {
+            (self.layout, self.rotaryDims, self.base, self.localBase, self.scaling) =
+                (layout, rotaryDims, base, localBase, scaling)
         }
     }
 
@@ -111,7 +114,8 @@ public struct DecoderConfig: Sendable, Equatable {
         self.vocabularySize = vocabularySize
         self.contextLength = contextLength
         self.norm = norm
-        self.attention = attention ?? Attention(scale: 1 / Float(d).squareRoot(), windows: Array(repeating: nil, count: layers))
+        self.attention = attention ??
+            Attention(scale: 1 / Float(d).squareRoot(), windows: Array(repeating: nil, count: layers))
         self.rope = rope
         self.ffn = ffn
         self.tiedEmbeddings = tiedEmbeddings
@@ -135,9 +139,9 @@ extension DecoderConfig {
                              vocabularySize: Int, rmsNormEps: Float = 1e-5, ropeTheta: Double = 10_000,
                              contextLength: Int = 2048, tiedEmbeddings: Bool = true) -> DecoderConfig {
         let d = hiddenSize / heads
-        return DecoderConfig(family: "llama", hiddenSize: hiddenSize, intermediateSize: intermediateSize, layers: layers,
-                             heads: heads, kvHeads: kvHeads, vocabularySize: vocabularySize, contextLength: contextLength,
-                             norm: Norm(kind: .rms, eps: rmsNormEps),
+        return DecoderConfig(family: "llama", hiddenSize: hiddenSize, intermediateSize: intermediateSize,
+                             layers: layers, heads: heads, kvHeads: kvHeads, vocabularySize: vocabularySize,
+                             contextLength: contextLength, norm: Norm(kind: .rms, eps: rmsNormEps),
                              rope: RoPE(layout: .interleaved, rotaryDims: d, base: ropeTheta),
                              ffn: FFN(gated: true, activation: .silu), tiedEmbeddings: tiedEmbeddings)
     }
@@ -152,7 +156,8 @@ extension DecoderConfig {
         case .divisors(let divisors): return zip(plain, divisors).map { $0 / $1 }
         case .llama3(let factor, let low, let high, let original):
             // transformers' _compute_llama3_parameters, in its float32 arithmetic.
-            let f = Float(factor), lowWavelength = Float(original) / Float(low), highWavelength = Float(original) / Float(high)
+            let f = Float(factor), lowWavelength = Float(original) / Float(low),
+                highWavelength = Float(original) / Float(high)
             return plain.map { theta in
                 let wavelength = 2 * Float.pi / theta
                 if wavelength < highWavelength { return theta }

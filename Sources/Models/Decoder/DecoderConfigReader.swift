@@ -40,7 +40,10 @@ struct DecoderConfigReader {
             var settings = try readGGUF(metadata, architecture)
             settings.tied = tensorShapes["output.weight"] == nil
             if let embedding = tensorShapes["token_embd.weight"] {
-                guard embedding.count == 2 else { throw ModelError.wrongShape(tensor: "token_embd.weight", expected: [-1, settings.hidden], found: embedding) }
+                guard embedding.count == 2 else {
+                    throw ModelError.wrongShape(tensor: "token_embd.weight", expected: [-1, settings.hidden],
+                                                found: embedding)
+                }
                 settings.vocabulary = try Self.size(embedding[0], "token_embd.weight's vocabulary dimension")
             } else { throw ModelError.missingTensor("token_embd.weight") }
             if tensorShapes["rope_freqs.weight"] != nil {
@@ -51,8 +54,10 @@ struct DecoderConfigReader {
         case .huggingFace(let file):
             let settings = try readHuggingFace(file)
             // The folder's tensors are mapped onto GGUF's layouts (Q/K rows permuted where llama.cpp permutes them).
-            return try assemble(settings, layout: family.ggufRoPELayout, normOffset: family.huggingFaceNormOffset, has: { role in
-                TensorNameMap.huggingFaceName(role, family: family.family, layer: 0).map { tensorShapes[$0] != nil } ?? false
+            return try assemble(settings, layout: family.ggufRoPELayout,
+                                normOffset: family.huggingFaceNormOffset, has: { role in
+                TensorNameMap.huggingFaceName(role, family: family.family, layer: 0)
+                    .map { tensorShapes[$0] != nil } ?? false
             })
         }
     }
@@ -73,13 +78,17 @@ struct DecoderConfigReader {
     func readGGUF(_ m: GGUFMetadata, _ a: String) throws -> Settings {
         for (key, _) in m.entries where key.hasPrefix("\(a).") {
             let suffix = String(key.dropFirst(a.count + 1))
-            guard Self.ggufKeys.contains(suffix) else { throw ModelError.unsupportedSetting(key: key, detail: Self.unknownKeyHint(suffix)) }
+            guard Self.ggufKeys.contains(suffix) else {
+                throw ModelError.unsupportedSetting(key: key, detail: Self.unknownKeyHint(suffix))
+            }
         }
         func int(_ key: String) throws -> Int {
             guard let v = m["\(a).\(key)"]?.integer else { throw ModelError.missingMetadata(key: "\(a).\(key)") }
             return try Self.size(v, "\(a).\(key)")
         }
-        func optionalInt(_ key: String) throws -> Int? { try m["\(a).\(key)"].map { try Self.size($0.integer ?? -1, "\(a).\(key)") } }
+        func optionalInt(_ key: String) throws -> Int? {
+            try m["\(a).\(key)"].map { try Self.size($0.integer ?? -1, "\(a).\(key)") }
+        }
         func number(_ key: String) -> Double? { m["\(a).\(key)"]?.number }
         var s = Settings()
         s.hidden = try int("embedding_length")
@@ -89,7 +98,9 @@ struct DecoderConfigReader {
         s.kvHeads = try optionalInt("attention.head_count_kv")
         s.headDim = try optionalInt("attention.key_length")
         if let value = try optionalInt("attention.value_length"), value != s.headDim ?? s.hidden / s.heads {
-            throw ModelError.unsupportedSetting(key: "\(a).attention.value_length", detail: "value heads of width \(value) differ from the key heads'; Scalpel needs them equal")
+            throw ModelError.unsupportedSetting(
+                key: "\(a).attention.value_length",
+                detail: "value heads of width \(value) differ from the key heads'; Scalpel needs them equal")
         }
         s.context = try optionalInt("context_length") ?? 2048
         let epsKey = family.norm == .rms ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon"
@@ -101,11 +112,16 @@ struct DecoderConfigReader {
         switch m["\(a).rope.scaling.type"]?.string ?? "none" {
         case "none": break
         case "linear":
-            guard let factor = number("rope.scaling.factor"), factor > 0 else { throw ModelError.missingMetadata(key: "\(a).rope.scaling.factor") }
+            guard let factor = number("rope.scaling.factor"), factor > 0 else {
+                throw ModelError.missingMetadata(key: "\(a).rope.scaling.factor")
+            }
             s.scaling = .linear(factor: factor)
-        case let other: throw ModelError.unsupportedSetting(key: "\(a).rope.scaling.type", detail: Self.scalingHint(other))
+        case let other:
+            throw ModelError.unsupportedSetting(key: "\(a).rope.scaling.type", detail: Self.scalingHint(other))
         }
-        if let window = number("attention.sliding_window"), window > 0 { s.slidingWindow = try Self.size(window.rounded(.down), "\(a).attention.sliding_window") }
+        if let window = number("attention.sliding_window"), window > 0 {
+            s.slidingWindow = try Self.size(window.rounded(.down), "\(a).attention.sliding_window")
+        }
         s.windowPattern = try optionalInt("attention.sliding_window_pattern")
         s.attentionSoftcap = number("attn_logit_softcapping")
         s.finalSoftcap = number("final_logit_softcapping")
@@ -126,21 +142,24 @@ struct DecoderConfigReader {
         "summary_type", "summary_use_proj", "summary_activation", "summary_proj_to_labels", "output_attentions",
         "output_hidden_states", "return_dict", "is_decoder", "add_cross_attention", "cache_implementation",
         "max_window_layers", "use_bidirectional_attention", "pretraining_tp", "n_ctx", "reorder_and_upcast_attn",
-        "problem_type", "finetuning_task", "prefix", "chunk_size_feed_forward", "is_encoder_decoder", "tie_encoder_decoder",
-        "keys_to_ignore_at_inference", "model_name", "generation_config", "attn_implementation", "_attn_implementation",
-        "final_logit_softcapping", "attn_logit_softcapping", "query_pre_attn_scalar", "sliding_window", "use_sliding_window",
-        "layer_types", "sliding_window_pattern", "rope_local_base_freq", "rope_theta", "rope_scaling", "rope_parameters",
-        "partial_rotary_factor", "rotary_pct", "rotary_emb_base", "original_max_position_embeddings", "head_dim",
-        "hidden_size", "n_embd", "intermediate_size", "n_inner", "num_hidden_layers", "n_layer", "num_attention_heads",
-        "n_head", "num_key_value_heads", "vocab_size", "max_position_embeddings", "n_positions", "rms_norm_eps",
-        "layer_norm_epsilon", "layer_norm_eps", "hidden_act", "hidden_activation", "activation_function",
-        "tie_word_embeddings", "attention_bias", "mlp_bias", "use_parallel_residual", "scale_attn_weights",
-        "scale_attn_by_inverse_layer_idx", "bos_token", "eos_token", "use_qk_norm", "qk_layernorm",
+        "problem_type", "finetuning_task", "prefix", "chunk_size_feed_forward", "is_encoder_decoder",
+        "tie_encoder_decoder", "keys_to_ignore_at_inference", "model_name", "generation_config", "attn_implementation",
+        "_attn_implementation", "final_logit_softcapping", "attn_logit_softcapping", "query_pre_attn_scalar",
+        "sliding_window", "use_sliding_window", "layer_types", "sliding_window_pattern", "rope_local_base_freq",
+        "rope_theta", "rope_scaling", "rope_parameters", "partial_rotary_factor", "rotary_pct", "rotary_emb_base",
+        "original_max_position_embeddings", "head_dim", "hidden_size", "n_embd", "intermediate_size", "n_inner",
+        "num_hidden_layers", "n_layer", "num_attention_heads", "n_head", "num_key_value_heads", "vocab_size",
+        "max_position_embeddings", "n_positions", "rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "hidden_act",
+        "hidden_activation", "activation_function", "tie_word_embeddings", "attention_bias", "mlp_bias",
+        "use_parallel_residual", "scale_attn_weights", "scale_attn_by_inverse_layer_idx", "bos_token", "eos_token",
+        "use_qk_norm", "qk_layernorm",
     ]
 
     func readHuggingFace(_ file: HuggingFaceConfig) throws -> Settings {
         let json = file.json
-        let problem = { (key: String, detail: String) in ModelError.unsupportedSetting(key: "\(file.path): \(key)", detail: detail) }
+        let problem = { (key: String, detail: String) in
+            ModelError.unsupportedSetting(key: "\(file.path): \(key)", detail: detail)
+        }
         if case .object(let members) = json {
             for (key, value) in members where !Self.knownKeys.contains(key) && !Self.isInertByName(key) {
                 if value == .null || value == .bool(false) { continue }
@@ -164,7 +183,9 @@ struct DecoderConfigReader {
             return try Self.size(Int(i), "\(file.path): \(keys[0])")
         }
         func required(_ keys: String...) throws -> Int {
-            guard let v = value(keys) else { throw problem(keys[0], "is missing; the model's size cannot be known without it") }
+            guard let v = value(keys) else {
+                throw problem(keys[0], "is missing; the model's size cannot be known without it")
+            }
             guard case .integer(let i) = v else { throw problem(keys[0], "is not an integer") }
             return try Self.size(Int(i), "\(file.path): \(keys[0])")
         }
@@ -187,14 +208,18 @@ struct DecoderConfigReader {
         s.parallelResidual = flag("use_parallel_residual")
         if let name = value(["hidden_activation", "hidden_act", "activation_function"]) {
             guard case .string(let text) = name, let activation = Self.activations[text] else {
-                throw problem("hidden_act", "'\(name)' is not an activation Scalpel implements (\(Self.activations.keys.sorted().joined(separator: ", ")))")
+                throw problem("hidden_act", "'\(name)' is not an activation Scalpel implements " +
+                              "(\(Self.activations.keys.sorted().joined(separator: ", ")))")
             }
             s.activation = activation
         }
         if flag("scale_attn_by_inverse_layer_idx") == true {
-            throw problem("scale_attn_by_inverse_layer_idx", "is true; Scalpel's GPT-2 scales every layer's attention by 1/√D only")
+            throw problem("scale_attn_by_inverse_layer_idx",
+                          "is true; Scalpel's GPT-2 scales every layer's attention by 1/√D only")
         }
-        if flag("scale_attn_weights") == false { throw problem("scale_attn_weights", "is false; Scalpel always scales attention by 1/√D") }
+        if flag("scale_attn_weights") == false {
+            throw problem("scale_attn_weights", "is false; Scalpel always scales attention by 1/√D")
+        }
         if flag("use_qk_norm") == true || flag("qk_layernorm") == true, !family.qkNorm {
             throw problem("use_qk_norm", "is set, but \(family.family.rawValue) models have no QK norm in Scalpel")
         }
@@ -212,7 +237,8 @@ struct DecoderConfigReader {
     }
 
     static let activations: [String: Activation] = [
-        "silu": .silu, "swish": .silu, "gelu": .geluErf, "gelu_new": .geluTanh, "gelu_pytorch_tanh": .geluTanh, "gelu_fast": .geluTanh,
+        "silu": .silu, "swish": .silu, "gelu": .geluErf, "gelu_new": .geluTanh,
+        "gelu_pytorch_tanh": .geluTanh, "gelu_fast": .geluTanh,
     ]
 
     /// RoPE's base, rotary fraction and scaling: `rope_parameters` (transformers 5, possibly one per layer
@@ -232,18 +258,24 @@ struct DecoderConfigReader {
             local = parameters?["sliding_attention"]
             parameters = full
         }
-        s.ropeBase = number(parameters, "rope_theta") ?? number(json, "rope_theta") ?? number(json, "rotary_emb_base") ?? 10_000
+        s.ropeBase = number(parameters, "rope_theta") ?? number(json, "rope_theta") ??
+            number(json, "rotary_emb_base") ?? 10_000
         s.localRopeBase = number(local, "rope_theta") ?? number(json, "rope_local_base_freq")
-        let fraction = number(parameters, "partial_rotary_factor") ?? number(json, "partial_rotary_factor") ?? number(json, "rotary_pct")
+        let fraction = number(parameters, "partial_rotary_factor") ?? number(json, "partial_rotary_factor") ??
+            number(json, "rotary_pct")
         if let fraction {
-            guard fraction > 0 && fraction <= 1 else { throw problem("partial_rotary_factor", "is \(fraction), not a fraction in (0, 1]") }
+            guard fraction > 0 && fraction <= 1 else {
+                throw problem("partial_rotary_factor", "is \(fraction), not a fraction in (0, 1]")
+            }
             let d = s.headDim ?? s.hidden / max(s.heads, 1)
             s.rotaryDims = Int((Double(d) * fraction).rounded(.down))
         }
         var type = "default"
         if case .string(let t)? = parameters?["rope_type"] ?? parameters?["type"] { type = t }
         func required(_ key: String) throws -> Double {
-            guard let v = number(parameters, key), v > 0 else { throw problem("rope_parameters.\(key)", "is missing or not positive for rope_type '\(type)'") }
+            guard let v = number(parameters, key), v > 0 else {
+                throw problem("rope_parameters.\(key)", "is missing or not positive for rope_type '\(type)'")
+            }
             return v
         }
         switch type {
@@ -259,17 +291,21 @@ struct DecoderConfigReader {
     }
 
     /// Sliding windows: `layer_types` where the config lists them, else the family's rule.
-    func readWindows(_ json: JSONValue, into s: inout Settings, problem: (String, String) -> ModelError, flag: (String) -> Bool?) throws {
+    func readWindows(_ json: JSONValue, into s: inout Settings, problem: (String, String) -> ModelError,
+                     flag: (String) -> Bool?) throws {
         if case .integer(let w)? = json["sliding_window"], w > 0, flag("use_sliding_window") != false {
             s.slidingWindow = try Self.size(Int(w), "sliding_window")
         }
         if case .integer(let p)? = json["sliding_window_pattern"] { s.windowPattern = Int(p) }
         // Qwen's window applies from layer max_window_layers on, a rule only layer_types states exactly.
         if flag("use_sliding_window") == true, json["layer_types"] == nil, [.qwen2, .qwen3].contains(family.family) {
-            throw problem("use_sliding_window", "is true without layer_types; Scalpel does not guess which layers max_window_layers windows. Add layer_types (transformers 5 writes it)")
+            throw problem("use_sliding_window", "is true without layer_types; Scalpel does not guess which layers " +
+                          "max_window_layers windows. Add layer_types (transformers 5 writes it)")
         }
         if case .array(let types)? = json["layer_types"] {
-            guard types.count == s.layers else { throw problem("layer_types", "lists \(types.count) layers for \(s.layers)") }
+            guard types.count == s.layers else {
+                throw problem("layer_types", "lists \(types.count) layers for \(s.layers)")
+            }
             s.slidingLayers = try types.map {
                 switch $0 {
                 case .string("full_attention"): false
@@ -288,21 +324,25 @@ struct DecoderConfigReader {
 
     // MARK: - Assembly
 
-    func assemble(_ s: Settings, layout: RoPELayout, normOffset: Float, has: (TensorRole) -> Bool) throws -> DecoderConfig {
+    func assemble(_ s: Settings, layout: RoPELayout, normOffset: Float,
+                  has: (TensorRole) -> Bool) throws -> DecoderConfig {
         let f = family
         let kvHeads = try Self.size(s.kvHeads ?? s.heads, "head_count_kv")
         let d = try Self.size(s.headDim ?? s.hidden / s.heads, "head width")
         guard s.heads % kvHeads == 0 else {
-            throw ModelError.badMetadata(key: "attention.head_count", detail: "\(s.heads) heads are not a multiple of \(kvHeads) KV heads")
+            throw ModelError.badMetadata(key: "attention.head_count",
+                                         detail: "\(s.heads) heads are not a multiple of \(kvHeads) KV heads")
         }
         guard s.headDim != nil || s.hidden % s.heads == 0 else {
-            throw ModelError.badMetadata(key: "attention.head_count", detail: "\(s.heads) heads do not divide the width \(s.hidden)")
+            throw ModelError.badMetadata(key: "attention.head_count",
+                                         detail: "\(s.heads) heads do not divide the width \(s.hidden)")
         }
         guard let vocabulary = s.vocabulary else { throw ModelError.missingMetadata(key: "vocab_size") }
         var config = DecoderConfig(
-            family: f.family.rawValue, hiddenSize: s.hidden, intermediateSize: s.ffn, layers: s.layers, heads: s.heads, kvHeads: kvHeads,
-            headDim: d, vocabularySize: vocabulary, contextLength: s.context,
-            norm: .init(kind: f.norm, eps: Float(s.eps), weightOffset: normOffset, bias: f.norm == .layer, sandwich: f.sandwichNorms),
+            family: f.family.rawValue, hiddenSize: s.hidden, intermediateSize: s.ffn, layers: s.layers,
+            heads: s.heads, kvHeads: kvHeads, headDim: d, vocabularySize: vocabulary, contextLength: s.context,
+            norm: .init(kind: f.norm, eps: Float(s.eps), weightOffset: normOffset, bias: f.norm == .layer,
+                        sandwich: f.sandwichNorms),
             rope: nil, ffn: .init(gated: f.gated, activation: s.activation ?? f.activation, fusedGateUp: f.fusedGateUp,
                                   bias: f.biases || has(.ffnDownBias)),
             tiedEmbeddings: s.tied ?? f.tiedByDefault)
@@ -319,10 +359,14 @@ struct DecoderConfigReader {
         if !f.learnedPositions {
             let r = s.rotaryDims ?? d
             guard r > 0, r % 2 == 0, r <= d else {
-                throw ModelError.badMetadata(key: "rope.dimension_count", detail: "\(r) rotary channels do not fit heads of width \(d) (even, at most \(d))")
+                throw ModelError.badMetadata(
+                    key: "rope.dimension_count",
+                    detail: "\(r) rotary channels do not fit heads of width \(d) (even, at most \(d))")
             }
-            if case .divisors(let divisors) = s.scaling, divisors.count != r / 2 || !divisors.allSatisfy({ $0.isFinite && $0 > 0 }) {
-                throw ModelError.badMetadata(key: "rope_freqs.weight", detail: "needs \(r / 2) positive divisors, one per rotary pair")
+            if case .divisors(let divisors) = s.scaling, divisors.count != r / 2 ||
+                    !divisors.allSatisfy({ $0.isFinite && $0 > 0 }) {
+                throw ModelError.badMetadata(key: "rope_freqs.weight",
+                                             detail: "needs \(r / 2) positive divisors, one per rotary pair")
             }
             let local = f.family == .gemma3 ? (s.localRopeBase ?? 10_000) : s.localRopeBase
             config.rope = .init(layout: layout, rotaryDims: r, base: s.ropeBase, localBase: local, scaling: s.scaling)
@@ -358,7 +402,9 @@ struct DecoderConfigReader {
     // MARK: - Messages
 
     static func size(_ value: Int, _ key: String) throws -> Int {
-        guard (1...(1 << 24)).contains(value) else { throw ModelError.badMetadata(key: key, detail: "\(value) is not a size from 1 to \(1 << 24)") }
+        guard (1...(1 << 24)).contains(value) else {
+            throw ModelError.badMetadata(key: key, detail: "\(value) is not a size from 1 to \(1 << 24)")
+        }
         return value
     }
 
@@ -379,7 +425,9 @@ struct DecoderConfigReader {
         let lower = key.lowercased()
         if lower.contains("expert") || lower.contains("moe") { return "mixture-of-experts models are not supported" }
         if lower.contains("alibi") { return "ALiBi positions are not supported" }
-        if lower.contains("quantization") { return "pre-quantized Hugging Face weights are not supported; use F32, F16 or BF16 safetensors, or a GGUF" }
+        if lower.contains("quantization") {
+            return "pre-quantized Hugging Face weights are not supported; use F32, F16 or BF16 safetensors, or a GGUF"
+        }
         return "Scalpel does not implement this setting and will not ignore it, since it may change the model's math"
     }
 }

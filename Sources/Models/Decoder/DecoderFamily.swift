@@ -68,7 +68,8 @@ extension DecoderFamily {
         all.first { $0.ggufArchitecture == architecture && $0.family != .mistral }
     }
 
-    static let llamaPermutation: [TensorRole: HuggingFaceLayout] = [.attentionQuery: .ropePermutedQuery, .attentionKey: .ropePermutedKey]
+    static let llamaPermutation: [TensorRole: HuggingFaceLayout] = [.attentionQuery: .ropePermutedQuery,
+                                                                    .attentionKey: .ropePermutedKey]
 
     public static let llama = DecoderFamily(
         family: .llama, ggufArchitecture: "llama", norm: .rms, huggingFaceNormOffset: 0, sandwichNorms: false,
@@ -105,7 +106,8 @@ extension DecoderFamily {
         fusedQKV: true, qkNorm: false, ggufRoPELayout: .rotateHalf, learnedPositions: true, gated: false,
         fusedGateUp: false, biases: true, parallelResidual: false, scaledEmbeddings: false, activation: .geluTanh,
         tiedByDefault: true,
-        huggingFaceLayouts: [.attentionQKV: .transposed, .attentionOutput: .transposed, .ffnUp: .transposed, .ffnDown: .transposed])
+        huggingFaceLayouts: [.attentionQKV: .transposed, .attentionOutput: .transposed, .ffnUp: .transposed,
+                             .ffnDown: .transposed])
 
     public static let gptneox = DecoderFamily(
         family: .gptneox, ggufArchitecture: "gptneox", norm: .layer, huggingFaceNormOffset: 0, sandwichNorms: false,

@@ -38,7 +38,8 @@ public final class DecoderModel: @unchecked Sendable {
         let attentionNorm: NormWeights
         /// [H·D + 2·G·D, C] when fused; else Q [H·D, C], K and V [G·D, C] (with their biases when present).
         var qkv: Variable?, qkvBias: Variable?
-        var query: Variable?, key: Variable?, value: Variable?, queryBias: Variable?, keyBias: Variable?, valueBias: Variable?
+        var query: Variable?, key: Variable?, value: Variable?,
+            queryBias: Variable?, keyBias: Variable?, valueBias: Variable?
         let attentionOutput: Variable, attentionOutputBias: Variable?     // [C, H·D]
         var queryNorm: Variable?, keyNorm: Variable?                      // [D]
         var postAttentionNorm: NormWeights?, postFFNNorm: NormWeights?
@@ -50,7 +51,9 @@ public final class DecoderModel: @unchecked Sendable {
     }
 
     /// The GGUF name of a decoder tensor.
-    public static func name(_ role: TensorRole, layer: Int? = nil) -> String { TensorNameMap.decoderName(role, layer: layer) }
+    public static func name(_ role: TensorRole, layer: Int? = nil) -> String {
+        TensorNameMap.decoderName(role, layer: layer)
+    }
 
     /// Builds the model from named Float32 tensors (verified: missing, extra or misshapen tensors are errors).
     init(config: DecoderConfig, weights: WeightSource, masks: [String: GradientMask] = [:]) throws {
@@ -72,7 +75,8 @@ public final class DecoderModel: @unchecked Sendable {
         }
         let a = config.attention, mlp = config.ffn
         tokenEmbedding = try load(.tokenEmbedding, nil, [v, c])
-        positionEmbedding = try load(.positionEmbedding, nil, [weights.shapes[Self.name(.positionEmbedding)]?.first ?? config.contextLength, c],
+        positionEmbedding = try load(.positionEmbedding, nil,
+                                     [weights.shapes[Self.name(.positionEmbedding)]?.first ?? config.contextLength, c],
                                      if: config.rope == nil)
         outputNorm = try norm(.outputNorm, .outputNormBias, nil)
         output = config.tiedEmbeddings ? tokenEmbedding : try load(.output, nil, [v, c])
@@ -125,13 +129,16 @@ public final class DecoderModel: @unchecked Sendable {
     /// before every sequence. Learned positions are added by `forward`. - prefix: [P, C] → [B·T, C]
     public func embed(_ batch: TokenBatch, prefix: Variable? = nil) throws -> Variable {
         let ids = batch.paddedIDs(pad: 0)
-        for id in ids where id < 0 || Int(id) >= config.vocabularySize { throw ModelError.tokenOutOfRange(id: id, vocabulary: config.vocabularySize) }
+        for id in ids where id < 0 || Int(id) >= config.vocabularySize {
+            throw ModelError.tokenOutOfRange(id: id, vocabulary: config.vocabularySize)
+        }
         if batch.length == 0 { throw ModelError.emptyInput }
         try checkPositions(batch.length)
         var tokens = embedding(tokenEmbedding, ids: ids)
         if let s = config.embeddingScale { tokens = scale(tokens, by: s) }
         guard let prefix, batch.prefix > 0 else { return tokens }
-        precondition(prefix.shape == [batch.prefix, config.hiddenSize], "prefix \(prefix.shape) is not [\(batch.prefix), \(config.hiddenSize)]")
+        precondition(prefix.shape == [batch.prefix, config.hiddenSize],
+                     "prefix \(prefix.shape) is not [\(batch.prefix), \(config.hiddenSize)]")
         // Row b·T + t takes prefix row t for t < P, else its token embedding.
         var parts: [Variable] = []
         for b in 0..<batch.batch {
@@ -161,8 +168,10 @@ public final class DecoderModel: @unchecked Sendable {
     /// - firstLayer: start at this block; `embeddings` is then the residual stream entering it (as read at
     ///   `blocks.L.resid.pre` in an earlier pass of the same batch). Interventions that begin at layer L
     ///   reuse the unchanged layers below it this way, with results bit-identical to a full pass.
-    public func forward(embeddings: Variable, batch: TokenBatch, hooks: HookSet = HookSet(), logitRows: [Int]? = nil, firstLayer: Int = 0) -> Output {
-        precondition(firstLayer >= 0 && firstLayer < config.layers, "forward: first layer \(firstLayer) outside 0..<\(config.layers)")
+    public func forward(embeddings: Variable, batch: TokenBatch, hooks: HookSet = HookSet(), logitRows: [Int]? = nil,
+                        firstLayer: Int = 0) -> Output {
+        precondition(firstLayer >= 0 && firstLayer < config.layers,
+                     "forward: first layer \(firstLayer) outside 0..<\(config.layers)")
         let positions = batch.positions
         let tables = ropeTables(positions)
         let keyMask = batch.isPadded ? batch.keyMask : nil
@@ -193,11 +202,15 @@ public final class DecoderModel: @unchecked Sendable {
 
     /// About what a training pass keeps per row: a block's inputs, norms, projections and attention
     /// output (8 × C) and the FFN's gate, up, site and activation (4 × F), in Float32.
-    public func savedActivationBytes(rows: Int) -> Int { 4 * rows * config.layers * (8 * config.hiddenSize + 4 * config.intermediateSize) }
+    public func savedActivationBytes(rows: Int) -> Int {
+        4 * rows * config.layers * (8 * config.hiddenSize + 4 * config.intermediateSize)
+    }
 
     /// Learned positions exist only up to the table's length: beyond it there is no position to add.
     func checkPositions(_ count: Int) throws {
-        if let table = positionEmbedding, count > table.shape[0] { throw ModelError.contextTooLong(tokens: count, limit: table.shape[0]) }
+        if let table = positionEmbedding, count > table.shape[0] {
+            throw ModelError.contextTooLong(tokens: count, limit: table.shape[0])
+        }
     }
 
     /// Learned absolute positions (GPT-2): x + W_pos[p]. Rotary models add nothing here.
@@ -229,18 +242,24 @@ public final class DecoderModel: @unchecked Sendable {
 
     func ropeTables(_ positions: [Int]) -> Tables {
         guard let rope = config.rope else { return Tables(global: nil, local: nil, windows: config.attention.windows) }
-        let global = DecoderConfig.inverseFrequencies(rotaryDims: rope.rotaryDims, base: rope.base, scaling: rope.scaling)
-        let local = rope.localBase.map { DecoderConfig.inverseFrequencies(rotaryDims: rope.rotaryDims, base: $0, scaling: .none) }
+        let global = DecoderConfig.inverseFrequencies(rotaryDims: rope.rotaryDims,
+                                                      base: rope.base, scaling: rope.scaling)
+        let local = rope.localBase.map {
+            DecoderConfig.inverseFrequencies(rotaryDims: rope.rotaryDims, base: $0, scaling: .none)
+        }
         return Tables(global: RoPETable(positions: positions, inverseFrequencies: global),
-                      local: local.map { RoPETable(positions: positions, inverseFrequencies: $0) }, windows: config.attention.windows)
+                      local: local.map { RoPETable(positions: positions, inverseFrequencies: $0) },
+                      windows: config.attention.windows)
     }
 
     /// One block: attention and FFN around the residual stream, sequential or parallel.
-    func block(_ l: Int, _ input: Variable, batch: TokenBatch, table: RoPETable?, keyMask: [Bool]?, hooks: HookSet, cache: KVCache?) -> Variable {
+    func block(_ l: Int, _ input: Variable, batch: TokenBatch, table: RoPETable?, keyMask: [Bool]?,
+               hooks: HookSet, cache: KVCache?) -> Variable {
         let w = layerWeights[l]
         let x = hooks.apply(HookName.residPre(l), input)
         let attended = hooks.apply(HookName.attentionOut(l),
-                                   selfAttention(l, norm(x, w.attentionNorm), batch: batch, table: table, keyMask: keyMask, cache: cache))
+                                   selfAttention(l, norm(x, w.attentionNorm), batch: batch, table: table,
+                                                 keyMask: keyMask, cache: cache))
         if config.parallelResidual {
             let ffn = feedForward(l, norm(x, w.ffnNorm), hooks: hooks)
             return hooks.apply(HookName.residPost(l), add(add(ffn, attended), x))
@@ -251,7 +270,8 @@ public final class DecoderModel: @unchecked Sendable {
     }
 
     /// Attention of the normed stream, projected back to C (and post-normed where the family does).
-    func selfAttention(_ l: Int, _ x: Variable, batch: TokenBatch, table: RoPETable?, keyMask: [Bool]?, cache: KVCache?) -> Variable {
+    func selfAttention(_ l: Int, _ x: Variable, batch: TokenBatch, table: RoPETable?, keyMask: [Bool]?,
+                       cache: KVCache?) -> Variable {
         let w = layerWeights[l]
         let (h, g, d) = (config.heads, config.kvHeads, config.headDim)
         let (b, t) = (batch.batch, batch.length)
@@ -259,7 +279,8 @@ public final class DecoderModel: @unchecked Sendable {
         // QK-norm: RMSNorm over each head, [B·T, H·D] seen as [B·T·H, D].
         func headNorm(_ y: Variable, _ weight: Variable?, heads: Int) -> Variable {
             guard let weight else { return y }
-            return reshape(rmsNorm(reshape(y, [b * t * heads, d]), weight: weight, eps: config.norm.eps, weightOffset: config.norm.weightOffset),
+            return reshape(rmsNorm(reshape(y, [b * t * heads, d]), weight: weight, eps: config.norm.eps,
+                                   weightOffset: config.norm.weightOffset),
                            [b * t, heads * d])
         }
         q = headNorm(q, w.queryNorm, heads: h)
@@ -289,7 +310,8 @@ public final class DecoderModel: @unchecked Sendable {
         }
         let (q, kv) = (config.heads * config.headDim, config.kvHeads * config.headDim)
         let fused = linear(x, weight: qkv, bias: w.qkvBias)
-        return (sliceColumns(fused, 0..<q), sliceColumns(fused, q..<(q + kv)), sliceColumns(fused, (q + kv)..<(q + 2 * kv)))
+        return (sliceColumns(fused, 0..<q), sliceColumns(fused, q..<(q + kv)),
+                sliceColumns(fused, (q + kv)..<(q + 2 * kv)))
     }
 
     /// The FFN of the normed stream; its neuron site is the input of W_down.
@@ -300,9 +322,11 @@ public final class DecoderModel: @unchecked Sendable {
             site = activation(linear(x, weight: w.up, bias: w.upBias), mlp.activation)
         } else if mlp.fusedGateUp {
             let both = linear(x, weight: w.up)
-            site = gatedSite(gate: sliceColumns(both, 0..<f), up: sliceColumns(both, f..<(2 * f)), activation: mlp.activation)
+            site = gatedSite(gate: sliceColumns(both, 0..<f), up: sliceColumns(both, f..<(2 * f)),
+                             activation: mlp.activation)
         } else {
-            site = gatedSite(gate: linear(x, weight: w.gate!, bias: w.gateBias), up: linear(x, weight: w.up, bias: w.upBias), activation: mlp.activation)
+            site = gatedSite(gate: linear(x, weight: w.gate!, bias: w.gateBias),
+                             up: linear(x, weight: w.up, bias: w.upBias), activation: mlp.activation)
         }
         let down = linear(hooks.apply(HookName.mlpSite(l), site), weight: w.down, bias: w.downBias)
         return hooks.apply(HookName.mlpOut(l), w.postFFNNorm.map { norm(down, $0) } ?? down)

@@ -13,7 +13,8 @@ import TensorCore
 extension DecoderModel {
     /// - tokenIDs: `bos_token_id`, `eos_token_id`, `pad_token_id` for a config.json built from a GGUF (each
     ///   family's transformers defaults, such as Phi-3's pad 32000, may lie outside a small vocabulary).
-    public func exportHuggingFace(to folder: URL, metadata: [String: String] = [:], tokenIDs: [String: Int] = [:]) throws {
+    public func exportHuggingFace(to folder: URL, metadata: [String: String] = [:],
+                                  tokenIDs: [String: Int] = [:]) throws {
         guard let family = DecoderFamily.named(huggingFace: config.family) else {
             throw ModelError.unknownArchitecture(config.family, supported: ModelLoader.supportedArchitectures)
         }
@@ -25,19 +26,24 @@ extension DecoderModel {
             let tensor = parameters[name]!.materialized()
             guard let (role, layer) = TensorNameMap.role(of: name, family: family.family),
                   let hfName = TensorNameMap.huggingFaceName(role, family: family.family, layer: layer) else {
-                throw ModelError.badMetadata(key: name, detail: "has no Hugging Face name in the \(family.family.rawValue) family")
+                throw ModelError.badMetadata(key: name,
+                                             detail: "has no Hugging Face name in the \(family.family.rawValue) family")
             }
             var (values, shape) = (tensor.scalars, tensor.shape)
-            if let layout = family.huggingFaceLayouts[role] { (values, shape) = layout.toHuggingFace(values, shape: shape, config: config) }
+            if let layout = family.huggingFaceLayouts[role] {
+                (values, shape) = layout.toHuggingFace(values, shape: shape, config: config)
+            }
             if unfold != 0 && Self.isRMSNormWeight(role) { values = values.map { $0 - unfold } }
             entries.append(SafetensorsEntry(name: hfName, floats: values, shape: shape))
         }
-        try writeSafetensors(entries, metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: folder.appendingPathComponent("model.safetensors"))
+        try writeSafetensors(entries, metadata: metadata.merging(["format": "pt"]) { a, _ in a },
+                             to: folder.appendingPathComponent("model.safetensors"))
         try AtomicFile.write(json, to: folder.appendingPathComponent("config.json"))
     }
 
     static func isRMSNormWeight(_ role: TensorRole) -> Bool {
-        [.attentionNorm, .ffnNorm, .postAttentionNorm, .postFFNNorm, .outputNorm, .attentionQueryNorm, .attentionKeyNorm].contains(role)
+        [.attentionNorm, .ffnNorm, .postAttentionNorm, .postFFNNorm, .outputNorm, .attentionQueryNorm,
+         .attentionKeyNorm].contains(role)
     }
 
     /// config.json for a model read from a GGUF, in transformers' keys for the family.
@@ -46,13 +52,15 @@ extension DecoderModel {
         // Text-only Gemma 3 checkpoints are `gemma3_text` (`gemma3` is the multimodal wrapper).
         let modelType = family.family == .gemma3 ? "gemma3_text" : family.family.rawValue
         var json: [String: Any] = ["model_type": modelType, "architectures": [Self.huggingFaceClass[family.family]!],
-                                   "vocab_size": c.vocabularySize, "tie_word_embeddings": c.tiedEmbeddings, "torch_dtype": "float32"]
+                                   "vocab_size": c.vocabularySize, "tie_word_embeddings": c.tiedEmbeddings,
+                                   "torch_dtype": "float32"]
         for key in ["bos_token_id", "eos_token_id", "pad_token_id"] { json[key] = tokenIDs[key] ?? NSNull() }
         let activation = [Activation.silu: "silu", .geluTanh: "gelu_pytorch_tanh", .geluErf: "gelu"][c.ffn.activation]!
         if family.family == .gpt2 {
             json.merge(["n_embd": c.hiddenSize, "n_inner": c.intermediateSize, "n_layer": c.layers, "n_head": c.heads,
                         "n_positions": positionEmbedding?.shape[0] ?? c.contextLength, "n_ctx": c.contextLength,
-                        "layer_norm_epsilon": Double(c.norm.eps), "activation_function": c.ffn.activation == .geluTanh ? "gelu_new" : activation]) { $1 }
+                        "layer_norm_epsilon": Double(c.norm.eps),
+                        "activation_function": c.ffn.activation == .geluTanh ? "gelu_new" : activation]) { $1 }
             return ConfigJSON.data(json)
         }
         json.merge(["hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize, "num_hidden_layers": c.layers,
@@ -65,11 +73,14 @@ extension DecoderModel {
             case .none: break
             case .linear(let factor): parameters.merge(["rope_type": "linear", "factor": factor]) { $1 }
             case .llama3(let factor, let low, let high, let original):
-                parameters.merge(["rope_type": "llama3", "factor": factor, "low_freq_factor": low, "high_freq_factor": high,
-                                  "original_max_position_embeddings": original]) { $1 }
+                parameters.merge(["rope_type": "llama3", "factor": factor, "low_freq_factor": low,
+                                  "high_freq_factor": high, "original_max_position_embeddings": original]) { $1 }
             case .divisors(let divisors):
-                guard let fitted = Self.llama3Parameters(divisors: divisors, rotaryDims: rope.rotaryDims, base: rope.base) else {
-                    throw ModelError.unsupportedSetting(key: "rope_freqs.weight", detail: "these RoPE divisors are not Llama 3.1's scaling, which is all config.json can state; the edited GGUF is the result")
+                guard let fitted = Self.llama3Parameters(divisors: divisors, rotaryDims: rope.rotaryDims,
+                                                         base: rope.base) else {
+                    throw ModelError.unsupportedSetting(
+                        key: "rope_freqs.weight", detail: "these RoPE divisors are not Llama 3.1's scaling, " +
+                            "which is all config.json can state; the edited GGUF is the result")
                 }
                 parameters.merge(fitted) { $1 }
             }
@@ -107,9 +118,9 @@ extension DecoderModel {
     }
 
     static let huggingFaceClass: [ModelFamily: String] = [
-        .llama: "LlamaForCausalLM", .mistral: "MistralForCausalLM", .qwen2: "Qwen2ForCausalLM", .qwen3: "Qwen3ForCausalLM",
-        .phi3: "Phi3ForCausalLM", .gemma2: "Gemma2ForCausalLM", .gemma3: "Gemma3ForCausalLM", .gpt2: "GPT2LMHeadModel",
-        .gptneox: "GPTNeoXForCausalLM",
+        .llama: "LlamaForCausalLM", .mistral: "MistralForCausalLM", .qwen2: "Qwen2ForCausalLM",
+        .qwen3: "Qwen3ForCausalLM", .phi3: "Phi3ForCausalLM", .gemma2: "Gemma2ForCausalLM",
+        .gemma3: "Gemma3ForCausalLM", .gpt2: "GPT2LMHeadModel", .gptneox: "GPTNeoXForCausalLM",
     ]
 
     /// Llama 3.1's rope_parameters recovered from llama.cpp's divisors: the factor is the largest divisor,
@@ -134,11 +145,14 @@ extension DecoderModel {
         candidates.append((1, 4))                        // Llama 3.1 and 3.2's own values
         for (low, high) in candidates where high > low && low > 0 {
             let check = DecoderConfig.inverseFrequencies(rotaryDims: rotaryDims, base: base,
-                scaling: .llama3(factor: Double(factor), lowFrequencyFactor: low, highFrequencyFactor: high, originalContext: Int(original)))
-            let reproduced = zip(zip(plain, check), divisors).allSatisfy { pair, d in abs(pair.0 / pair.1 - d) <= 1e-4 * d }
+                scaling: .llama3(factor: Double(factor), lowFrequencyFactor: low, highFrequencyFactor: high,
+                                 originalContext: Int(original)))
+            let reproduced = zip(zip(plain, check), divisors).allSatisfy { pair, d in
+                abs(pair.0 / pair.1 - d) <= 1e-4 * d
+            }
             if reproduced {
-                return ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": low, "high_freq_factor": high,
-                        "original_max_position_embeddings": Int(original)]
+                return ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": low,
+                        "high_freq_factor": high, "original_max_position_embeddings": Int(original)]
             }
         }
         return nil
@@ -147,8 +161,9 @@ extension DecoderModel {
 
 /// Files of a Hugging Face folder that travel with its weights.
 public enum HuggingFaceExport {
-    public static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
-                                        "vocab.json", "merges.txt", "tokenizer.model", "chat_template.jinja"]
+    public static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                        "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model",
+                                        "chat_template.jinja"]
 
     /// Copies the tokenizer files a base folder has into an export, so that the export loads on its own.
     public static func copyTokenizerFiles(from folder: String, to export: URL) throws {
@@ -170,7 +185,9 @@ enum ConfigJSON {
         switch value {
         case let object as [String: Any]:
             if object.isEmpty { return "{}" }
-            let members = object.keys.sorted().map { "\(inner)\(jsonString($0)): \(render(object[$0]!, indent: inner))" }
+            let members = object.keys.sorted().map {
+                "\(inner)\(jsonString($0)): \(render(object[$0]!, indent: inner))"
+            }
             return "{\n" + members.joined(separator: ",\n") + "\n\(indent)}"
         case let array as [Any]:
             return "[" + array.map { render($0, indent: inner) }.joined(separator: ", ") + "]"

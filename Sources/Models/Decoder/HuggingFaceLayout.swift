@@ -9,20 +9,24 @@ extension HuggingFaceLayout {
     }
 
     /// GGUF array → HF array. - shape: the GGUF ([out, in]) shape
-    public func toHuggingFace(_ values: [Float], shape: [Int], config: DecoderConfig) -> (values: [Float], shape: [Int]) {
+    public func toHuggingFace(_ values: [Float], shape: [Int],
+                              config: DecoderConfig) -> (values: [Float], shape: [Int]) {
         rearranged(values, shape: shape, config: config, toGGUF: false)
     }
 
     /// Each move and its inverse: a transpose is its own inverse; the others run one way or back.
-    func rearranged(_ values: [Float], shape: [Int], config: DecoderConfig, toGGUF: Bool) -> (values: [Float], shape: [Int]) {
+    func rearranged(_ values: [Float], shape: [Int], config: DecoderConfig,
+                    toGGUF: Bool) -> (values: [Float], shape: [Int]) {
         let width = shape.count == 2 ? shape[1] : 1
         switch self {
         case .transposed: return (Self.transpose(values, rows: shape[0], columns: shape[1]), [shape[1], shape[0]])
         case .ropePermutedQuery, .ropePermutedKey:
             let heads = self == .ropePermutedQuery ? config.heads : config.kvHeads
-            return (Self.interleave(values, heads: heads, headDim: config.headDim, width: width, inverse: !toGGUF), shape)
+            return (Self.interleave(values, heads: heads, headDim: config.headDim, width: width,
+                                    inverse: !toGGUF), shape)
         case .perHeadQKV:
-            return (Self.regroupQKV(values, heads: config.heads, headDim: config.headDim, width: width, toGGUF: toGGUF), shape)
+            return (Self.regroupQKV(values, heads: config.heads, headDim: config.headDim, width: width,
+                                    toGGUF: toGGUF), shape)
         }
     }
 
@@ -67,8 +71,9 @@ struct HuggingFaceWeights {
 
     /// Tensors HF files carry that are not weights (causal-mask buffers, cached RoPE frequencies).
     static func isBuffer(_ name: String) -> Bool {
-        name.hasSuffix(".attn.bias") && !name.contains("c_attn") || name.hasSuffix(".attn.masked_bias")
-            || name.hasSuffix(".attention.bias") || name.hasSuffix(".attention.masked_bias") || name.hasSuffix("rotary_emb.inv_freq")
+        name.hasSuffix(".attn.bias") && !name.contains("c_attn") || name.hasSuffix(".attn.masked_bias") ||
+            name.hasSuffix(".attention.bias") || name.hasSuffix(".attention.masked_bias") ||
+            name.hasSuffix("rotary_emb.inv_freq")
     }
 
     init(folder: SafetensorsFolder, family: DecoderFamily, tied: Bool) throws {
@@ -93,7 +98,8 @@ struct HuggingFaceWeights {
         var shapes: [String: [Int]] = [:]
         for (gguf, entry) in names {
             let shape = folder.tensors[entry.hf]!.shape
-            shapes[gguf] = family.huggingFaceLayouts[entry.role] == .transposed && shape.count == 2 ? [shape[1], shape[0]] : shape
+            shapes[gguf] = family.huggingFaceLayouts[entry.role] == .transposed && shape.count == 2
+                ? [shape[1], shape[0]] : shape
         }
         return WeightSource(shapes: shapes) { gguf in
             let entry = names[gguf]!

@@ -9,7 +9,8 @@ import Darwin
 //
 //   SiLU        x · σ(x)                                   σ(x) · (1 + x · (1 − σ(x)))
 //   GELU (erf)  ½x · (1 + erf(x/√2))        (BERT)         ½(1 + erf(x/√2)) + x · φ(x)
-//   GELU (tanh) ½x · (1 + tanh(√(2/π)(x + 0.044715x³)))    ½(1 + t) + ½x(1 − t²) · √(2/π)(1 + 3·0.044715x²)
+//   GELU (tanh) ½x · (1 + tanh(√(2/π)(x + 0.044715x³)))    ½(1 + t) + ½x(1 − t²)
+//                                                            · √(2/π)(1 + 3·0.044715x²)
 //               (Gemma's gelu_pytorch_tanh)
 
 public enum Activation: String, Sendable, Codable, CaseIterable {

@@ -19,7 +19,8 @@ import Darwin
 //   - padding:         keyMask[b, j] is true
 // A query that can see no key outputs zeros (its softmax row is all −∞).
 //
-// Backward (per b, h):  dP = dO · Vᵀ,  dZ = P ⊙ (dP − rowsum(dP ⊙ P)) · scale  (· (1 − tanh²) when capped),
+// Backward (per b, h):  dP = dO · Vᵀ,  dZ = P ⊙ (dP − rowsum(dP ⊙ P)) · scale
+//                       (· (1 − tanh²) when capped),
 //                       dQ += dZ · K,  dK += dZᵀ · Q,  dV += Pᵀ · dO
 
 public struct AttentionConfig: Sendable, Equatable {
@@ -38,7 +39,8 @@ public struct AttentionConfig: Sendable, Equatable {
 
     public init(batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int, headDim: Int,
                 causal: Bool, window: Int? = nil, queryOffset: Int? = nil, scale: Float? = nil, softcap: Float? = nil) {
-        precondition(heads % kvHeads == 0, "attention: \(heads) query heads are not a multiple of \(kvHeads) key/value heads")
+        precondition(heads % kvHeads == 0,
+                     "attention: \(heads) query heads are not a multiple of \(kvHeads) key/value heads")
         self.batch = batch
         self.queries = queries
         self.keys = keys ?? queries

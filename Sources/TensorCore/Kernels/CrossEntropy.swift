@@ -8,7 +8,8 @@ import Darwin
 // Cross-entropy, averaged over the rows that have a target.
 //
 //   Over the full vocabulary:    ℓₙ = logsumexp(z[n, :]) − z[n, tₙ]
-//   Over a set of class tokens:  ℓₙ = logsumexp(z[n, c₁…c_K]) − z[n, c_{tₙ}]     (verbalizer classification)
+//   Over a set of class tokens:  ℓₙ = logsumexp(z[n, c₁…c_K]) − z[n, c_{tₙ}]
+//                                (verbalizer classification)
 //   loss = Σ ℓₙ / (rows with tₙ ≥ 0)
 //
 // Backward: dz[n, c] += scale · (softmax(z)[n, c] − 1[c = tₙ]) on the candidate columns only,

@@ -36,7 +36,8 @@ public func gatedSiteBackward(_ activation: Activation,
                     let u = UnsafeRawPointer(up + start).loadUnaligned(as: SIMD8<Float>.self)
                     let d = UnsafeRawPointer(dSite + start).loadUnaligned(as: SIMD8<Float>.self)
                     let s = 1 / (1 + vectorExp(-g))
-                    let dg = UnsafeRawPointer(dGate + start).loadUnaligned(as: SIMD8<Float>.self) + d * u * s * (1 + g * (1 - s))
+                    let dg = UnsafeRawPointer(dGate + start).loadUnaligned(as: SIMD8<Float>.self) +
+                        d * u * s * (1 + g * (1 - s))
                     let du = UnsafeRawPointer(dUp + start).loadUnaligned(as: SIMD8<Float>.self) + d * g * s
                     UnsafeMutableRawPointer(dGate + start).storeBytes(of: dg, as: SIMD8<Float>.self)
                     UnsafeMutableRawPointer(dUp + start).storeBytes(of: du, as: SIMD8<Float>.self)

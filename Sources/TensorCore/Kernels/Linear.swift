@@ -15,7 +15,8 @@ public func linearForward(
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
-    panelLinearForward(output: output, input: input, weight: .dense(weight), bias: bias, rows: n, inFeatures: i, outFeatures: o)
+    panelLinearForward(output: output, input: input, weight: .dense(weight), bias: bias,
+                       rows: n, inFeatures: i, outFeatures: o)
 }
 
 /// Accumulates whichever gradients are requested (non-nil).
@@ -25,26 +26,32 @@ public func linearBackward(
     dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
-    if let dInput { linearInputGradient(dInput: dInput, dOutput: dOutput, weight: weight, rows: n, inFeatures: i, outFeatures: o) }
-    if let dWeight { linearWeightGradient(dWeight: dWeight, dOutput: dOutput, input: input, rows: n, inFeatures: i, outFeatures: o) }
+    if let dInput { linearInputGradient(dInput: dInput, dOutput: dOutput, weight: weight,
+                                        rows: n, inFeatures: i, outFeatures: o) }
+    if let dWeight { linearWeightGradient(dWeight: dWeight, dOutput: dOutput, input: input,
+                                          rows: n, inFeatures: i, outFeatures: o) }
     if let dBias { linearBiasGradient(dBias: dBias, dOutput: dOutput, rows: n, outFeatures: o) }
 }
 
 /// dx (+)= dy · W; `overwrite` replaces dx instead (beta = 0), for a buffer that holds nothing yet.
 /// - dInput: [N, I]; dOutput: [N, O]; weight: [O, I]
-public func linearInputGradient(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+public func linearInputGradient(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                                weight: UnsafePointer<Float>,
                                 rows n: Int, inFeatures i: Int, outFeatures o: Int, overwrite: Bool = false) {
-    panelLinearInputGradient(dInput: dInput, dOutput: dOutput, weight: .dense(weight), rows: n, inFeatures: i, outFeatures: o, overwrite: overwrite)
+    panelLinearInputGradient(dInput: dInput, dOutput: dOutput, weight: .dense(weight),
+                             rows: n, inFeatures: i, outFeatures: o, overwrite: overwrite)
 }
 
 /// dW += dyᵀ · x. - dWeight: [O, I]; dOutput: [N, O]; input: [N, I]
-public func linearWeightGradient(dWeight: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>,
+public func linearWeightGradient(dWeight: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                                 input: UnsafePointer<Float>,
                                  rows n: Int, inFeatures i: Int, outFeatures o: Int) {
     sgemm(.transposed, .normal, m: o, n: i, k: n, a: dOutput, lda: o, b: input, ldb: i, beta: 1, c: dWeight, ldc: i)
 }
 
 /// db += Σₙ dy. - dBias: [O]; dOutput: [N, O]
-public func linearBiasGradient(dBias: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, rows n: Int, outFeatures o: Int) {
+public func linearBiasGradient(dBias: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                               rows n: Int, outFeatures o: Int) {
     for r in 0..<n {
         let row = dOutput + r * o
         for j in 0..<o { dBias[j] += row[j] }

@@ -116,7 +116,8 @@ public func sgemmNaive(
 
 /// Tensor-level product of two matrices: op(a) · op(b).
 /// - a: [M, K] ([K, M] if transposed); b: [K, N] ([N, K] if transposed) → [M, N]
-public func matmul(_ a: Tensor, _ b: Tensor, _ layoutA: MatrixLayout = .normal, _ layoutB: MatrixLayout = .normal) -> Tensor {
+public func matmul(_ a: Tensor, _ b: Tensor, _ layoutA: MatrixLayout = .normal,
+                   _ layoutB: MatrixLayout = .normal) -> Tensor {
     precondition(a.rank == 2 && b.rank == 2, "matmul: needs matrices, got \(a.shape) and \(b.shape)")
     let (m, k) = layoutA == .normal ? (a.shape[0], a.shape[1]) : (a.shape[1], a.shape[0])
     let (k2, n) = layoutB == .normal ? (b.shape[0], b.shape[1]) : (b.shape[1], b.shape[0])

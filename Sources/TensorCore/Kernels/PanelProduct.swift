@@ -56,7 +56,8 @@ public struct EncodedBlocks: @unchecked Sendable {
 }
 
 /// Decodes a panel (an encoded matrix's, with whatever the caller lays over it).
-public typealias PanelDecoder = @Sendable (_ rows: Range<Int>, _ columns: Range<Int>, _ out: UnsafeMutablePointer<Float>, _ ld: Int) -> Void
+public typealias PanelDecoder = @Sendable (_ rows: Range<Int>, _ columns: Range<Int>,
+                                           _ out: UnsafeMutablePointer<Float>, _ ld: Int) -> Void
 
 /// Where a product's weight comes from: dense Float32 in memory ([O, I], row stride I), or a decoder,
 /// with the blocks it decodes when row products may read them directly (nothing laid over them).
@@ -179,7 +180,8 @@ public func panelLinearInputGradient(
 extension PanelSource {
     /// Rows × columns of W as an sgemm operand: in place when dense, else decoded into `buffer`.
     /// - width: I, the row stride of a dense W
-    func rows(_ rows: Range<Int>, _ columns: Range<Int>, width: Int, buffer: UnsafeMutablePointer<Float>) -> (pointer: UnsafePointer<Float>, ld: Int) {
+    func rows(_ rows: Range<Int>, _ columns: Range<Int>, width: Int,
+              buffer: UnsafeMutablePointer<Float>) -> (pointer: UnsafePointer<Float>, ld: Int) {
         switch self {
         case .dense(let w):
             return (w + rows.lowerBound * width + columns.lowerBound, width)

@@ -30,8 +30,11 @@ public struct RoPETable: Sendable {
     public let sin: [Float]           // [N, R/2]
 
     public init(positions: [Int], rotaryDims: Int, base: Double) {
-        precondition(rotaryDims % 2 == 0 && rotaryDims > 0, "RoPE: rotary width \(rotaryDims) must be even and positive")
-        let inverseFrequencies: [Float] = (0..<(rotaryDims / 2)).map { Float(1 / pow(base, Double(2 * $0) / Double(rotaryDims))) }
+        precondition(rotaryDims % 2 == 0 && rotaryDims > 0,
+                     "RoPE: rotary width \(rotaryDims) must be even and positive")
+        let inverseFrequencies: [Float] = (0..<(rotaryDims / 2)).map {
+            Float(1 / pow(base, Double(2 * $0) / Double(rotaryDims)))
+        }
         self.init(positions: positions, inverseFrequencies: inverseFrequencies)
     }
 
@@ -78,7 +81,8 @@ private func rotate(_ layout: RoPELayout, _ y: UnsafeMutablePointer<Float>, _ x:
     precondition(r <= d, "RoPE: rotary width \(r) exceeds head width \(d)")
     table.cos.withUnsafeBufferPointer { cosines in
         table.sin.withUnsafeBufferPointer { sines in
-            parallelChunks(table.positions.count, minimumPerChunk: max(1, 4096 / max(h * d, 1))) { rows in for n in rows {
+            parallelChunks(table.positions.count,
+                           minimumPerChunk: max(1, 4096 / max(h * d, 1))) { rows in for n in rows {
                 for head in 0..<h {
                     let base = (n * h + head) * d
                     for i in 0..<half {

@@ -12,7 +12,8 @@ import Darwin
 // A row whose entries are all −∞ (a query that may attend to nothing) gives zeros, not NaN.
 
 /// - output, input: [N, C]
-public func softmaxForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows n: Int, columns c: Int) {
+public func softmaxForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                           rows n: Int, columns c: Int) {
     for r in 0..<n { softmaxRow(output + r * c, input + r * c, c) }
 }
 

@@ -35,7 +35,8 @@ public func vectorExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
 
 /// site = silu(gate) · up over `count` elements, eight at a time.
 @inline(__always)
-func siluGatedForward(_ site: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ range: Range<Int>) {
+func siluGatedForward(_ site: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>,
+                      _ range: Range<Int>) {
     var i = range.lowerBound
     while i + 8 <= range.upperBound {
         let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
