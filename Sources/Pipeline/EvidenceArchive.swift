@@ -21,10 +21,15 @@ public enum EvidenceArchive {
     public static func open(_ url: URL) throws -> HDF5File {
         let file = try HDF5File.open(at: url)
         guard case .string(let schema)? = try? file.root.attribute("schema") else {
-            throw CollectError.corruptStore(path: url.path, detail: "it has no schema attribute, so it is not a Scalpel evidence archive")
+            throw CollectError.corruptStore(path: url.path,
+                                            detail: "it has no schema attribute, " +
+                                            "so it is not a Scalpel evidence archive")
         }
         guard schema == Self.schema else {
-            throw CollectError.corruptStore(path: url.path, detail: "its schema is \(schema), but this version of Scalpel reads \(Self.schema); use the Scalpel version that wrote it")
+            throw CollectError.corruptStore(path: url.path,
+                                            detail: "its schema is \(schema), " +
+                                            "but this version of Scalpel reads \(Self.schema); " +
+                                            "use the Scalpel version that wrote it")
         }
         return file
     }
@@ -46,7 +51,8 @@ public enum EvidenceArchive {
             try provenance.setAttribute("\(stage)_started", .string(ISO8601DateFormatter().string(from: started)))
             try provenance.setAttribute("\(stage)_seconds", .double(Date().timeIntervalSince(started)))
             // Kernels give different low bits: results are reproducible per kernel, so name it.
-            try provenance.setAttribute("\(stage)_blas_kernel", .string("\(BLASCore.running) (chosen by \(BLASCore.chooser))"))
+            try provenance.setAttribute("\(stage)_blas_kernel",
+                                        .string("\(BLASCore.running) (chosen by \(BLASCore.chooser))"))
             try provenance.setAttribute("\(stage)_peak_rss_mb", .double(MachineMemory.peakResidentMegabytes))
             try provenance.setAttribute("\(stage)_weights", .string(experiment.loaded.storage.rawValue))
         }
@@ -70,17 +76,22 @@ public enum EvidenceArchive {
         uname(&name)
         let machine = withUnsafeBytes(of: &name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let system = withUnsafeBytes(of: &name.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        try group.setAttribute("machine", .string("\(system) \(machine), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 20) MiB"))
+        try group.setAttribute("machine", .string("\(system) \(machine), " +
+            "\(ProcessInfo.processInfo.activeProcessorCount) cores, " +
+            "\(ProcessInfo.processInfo.physicalMemory >> 20) MiB"))
         try group.setAttribute("created", .string(ISO8601DateFormatter().string(from: Date())))
     }
 
     /// The repository's HEAD commit, read from .git without running git.
     static func gitCommit(_ root: URL) -> String? {
         let git = root.appendingPathComponent(".git")
-        guard let head = try? String(contentsOf: git.appendingPathComponent("HEAD"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
+        guard let head = try? String(contentsOf: git.appendingPathComponent("HEAD"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
         guard head.hasPrefix("ref: ") else { return head }
         let ref = String(head.dropFirst(5))
-        if let direct = try? String(contentsOf: git.appendingPathComponent(ref), encoding: .utf8) { return direct.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if let direct = try? String(contentsOf: git.appendingPathComponent(ref), encoding: .utf8) {
+            return direct.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let packed = (try? String(contentsOf: git.appendingPathComponent("packed-refs"), encoding: .utf8)) ?? ""
         return packed.split(separator: "\n").first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(40)) }
     }

@@ -28,18 +28,25 @@ public struct Experiment: @unchecked Sendable {
         recipeFile = file
         self.root = root
         var issues: [RecipeIssue] = []
-        func issue(_ path: String, _ message: String) { issues.append(RecipeIssue(path: path, line: recipe.line(of: path), message: message)) }
+        func issue(_ path: String, _ message: String) {
+            issues.append(RecipeIssue(path: path, line: recipe.line(of: path), message: message))
+        }
 
         datasetPath = Self.resolve(recipe.data.path, root: root)
         var dataset: LoadedDataset?
-        if (try? DatasetLoader.matchingFiles(datasetPath))?.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) != true {
+        if (try? DatasetLoader.matchingFiles(datasetPath))?.allSatisfy({
+            FileManager.default.fileExists(atPath: $0)
+        }) != true {
             issue("data.path", "\(datasetPath) does not exist; run Scripts/fetch, or fix the path")
         } else if let format = DatasetSpec.Format(rawValue: recipe.data.loader) {
-            let spec = DatasetSpec(format: format, path: datasetPath, textColumn: recipe.data.text, labelColumn: recipe.data.label,
-                                   labels: recipe.data.labels, skipIncomplete: recipe.data.skipIncomplete, limit: recipe.data.limit)
+            let spec = DatasetSpec(format: format, path: datasetPath, textColumn: recipe.data.text,
+                                   labelColumn: recipe.data.label,
+                                   labels: recipe.data.labels, skipIncomplete: recipe.data.skipIncomplete,
+                                   limit: recipe.data.limit)
             do { dataset = try DatasetLoader.load(spec) } catch let error as DatasetError {
                 switch error {
-                case .unknownColumn(_, let column, _): issue(column == recipe.data.label ? "data.label" : "data.text", error.description)
+                case .unknownColumn(_, let column, _):
+                    issue(column == recipe.data.label ? "data.label" : "data.text", error.description)
                 default: issue("data", error.description)
                 }
             }
@@ -48,10 +55,12 @@ public struct Experiment: @unchecked Sendable {
         var loaded: LoadedModel?
         do { loaded = try ModelLoader.load(recipe.model) } catch {
             issue("model", "\(error)")
-            issue("model", "the checks against the model (layer ranges, neuron counts, verbalizer tokens) could not be made; "
-                  + "they run once the model loads")
+            issue("model", "the checks against the model (layer ranges, neuron counts, verbalizer tokens) "
+                  + "could not be made; they run once the model loads")
         }
-        if let model = loaded?.model { issues += recipe.problems(against: ModelLimits(layers: model.layers, ffnWidth: model.ffnWidth)) }
+        if let model = loaded?.model {
+            issues += recipe.problems(against: ModelLimits(layers: model.layers, ffnWidth: model.ffnWidth))
+        }
 
         var verbalizerIDs: [Int32]?
         if let verbalizers = recipe.task.verbalizers, let tokenizer = loaded?.tokenizer {
@@ -59,9 +68,12 @@ public struct Experiment: @unchecked Sendable {
             for (i, word) in verbalizers.enumerated() {
                 let ids = tokenizer.encode(word, addSpecialTokens: false)
                 if ids.count != 1 {
-                    issue("task.verbalizers", "verbalizer \(i) '\(word)' is \(ids.count) tokens (\(ids.map { tokenizer.token($0) ?? "?" }.joined(separator: " | "))); each must be a single token — try it with or without a leading space")
+                    issue("task.verbalizers", "verbalizer \(i) '\(word)' is \(ids.count) tokens " +
+                          "(\(ids.map { tokenizer.token($0) ?? "?" }.joined(separator: " | "))); " +
+                          "each must be a single token — try it with or without a leading space")
                 } else if let earlier = verbalizerIDs?.firstIndex(of: ids[0]) {
-                    issue("task.verbalizers", "verbalizers \(earlier) and \(i) are the same token (\(tokenizer.token(ids[0]) ?? "?")); each class needs its own")
+                    issue("task.verbalizers", "verbalizers \(earlier) and \(i) are the same token " +
+                          "(\(tokenizer.token(ids[0]) ?? "?")); each class needs its own")
                     verbalizerIDs?.append(ids[0])
                 } else {
                     verbalizerIDs?.append(ids[0])
@@ -70,30 +82,41 @@ public struct Experiment: @unchecked Sendable {
         }
         if let loaded {
             switch loaded.model {
-            case .decoder where recipe.task.head != nil: issue("task", "\(recipe.model) is a decoder: frame the task with verbalizers")
-            case .bert where recipe.task.head == nil: issue("task", "\(recipe.model) is an encoder: frame the task with head: classification")
+            case .decoder where recipe.task.head != nil:
+                issue("task", "\(recipe.model) is a decoder: frame the task with verbalizers")
+            case .bert where recipe.task.head == nil:
+                issue("task", "\(recipe.model) is an encoder: frame the task with head: classification")
             default: break
             }
             if recipe.task.answer != nil {
-                if case .bert = loaded.model { issue("task.answer", "\(recipe.model) is an encoder; an answer task needs a decoder that generates") }
+                if case .bert = loaded.model {
+                    issue("task.answer", "\(recipe.model) is an encoder; an answer task needs a decoder that generates")
+                }
                 for stage in ["prompt", "ablate", "edit"] where recipe.stages.contains(stage) {
-                    issue("stages", "the \(stage) stage does not support answer tasks yet (they run collect and rank); remove it, or frame the task with verbalizers")
+                    issue("stages", "the \(stage) stage does not support answer tasks yet " +
+                          "(they run collect and rank); remove it, or frame the task with verbalizers")
                 }
             } else if recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.stages.contains("prompt") {
-                issue("task", "the prompt stage needs a classification framing: give verbalizers (or remove prompt from the stages for per-token collection)")
+                issue("task", "the prompt stage needs a classification framing: give verbalizers " +
+                      "(or remove prompt from the stages for per-token collection)")
             }
         }
         if let dataset, recipe.task.verbalizers != nil || recipe.task.head != nil {
-            if dataset.classes.isEmpty { issue("data.label", "the task needs labels, but the dataset has none; name the label column") }
-            if let verbalizers = recipe.task.verbalizers, !dataset.classes.isEmpty, verbalizers.count != dataset.classes.count {
-                issue("task.verbalizers", "\(verbalizers.count) verbalizers for \(dataset.classes.count) classes (\(dataset.classes.joined(separator: ", ")))")
+            if dataset.classes.isEmpty {
+                issue("data.label", "the task needs labels, but the dataset has none; name the label column")
+            }
+            if let verbalizers = recipe.task.verbalizers, !dataset.classes.isEmpty,
+               verbalizers.count != dataset.classes.count {
+                issue("task.verbalizers", "\(verbalizers.count) verbalizers for \(dataset.classes.count) classes " +
+                      "(\(dataset.classes.joined(separator: ", ")))")
             }
         }
         if let answer = recipe.task.answer, let dataset {
             let columns = Self.placeholders(answer)
             if let example = dataset.examples.first(where: { e in columns.contains { (e.fields[$0] ?? "").isEmpty } }) {
                 let column = columns.first { (example.fields[$0] ?? "").isEmpty }!
-                issue("task.answer", "\(example.source) row \(example.row) has no '\(column)'; the columns are \(example.fields.keys.sorted().joined(separator: ", "))")
+                issue("task.answer", "\(example.source) row \(example.row) has no '\(column)'; " +
+                      "the columns are \(example.fields.keys.sorted().joined(separator: ", "))")
             }
         }
         guard issues.isEmpty, let dataset, let loaded else { throw RecipeErrors(file: file, issues: issues) }
@@ -104,7 +127,9 @@ public struct Experiment: @unchecked Sendable {
     }
 
     /// Whether the recipe frames no classification: a decoder models the text itself (per-token collection).
-    public var isLanguageModelling: Bool { recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.task.answer == nil }
+    public var isLanguageModelling: Bool {
+        recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.task.answer == nil
+    }
 
     /// The dataset's sha256; for a glob pattern, the sha256 of the matching files' paths and hashes.
     public func dataSHA256() throws -> String {
@@ -129,7 +154,9 @@ public struct Experiment: @unchecked Sendable {
     /// The expected answer of an example: task.answer with its placeholders filled from the example's columns.
     public func expectedAnswer(_ example: Example) -> String {
         var text = recipe.task.answer ?? ""
-        for name in Self.placeholders(text) { text = text.replacingOccurrences(of: "{\(name)}", with: example.fields[name] ?? "") }
+        for name in Self.placeholders(text) {
+            text = text.replacingOccurrences(of: "{\(name)}", with: example.fields[name] ?? "")
+        }
         return text
     }
 

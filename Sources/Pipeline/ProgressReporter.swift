@@ -24,7 +24,8 @@ public final class ProgressReporter: @unchecked Sendable {
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
-        let line = String(format: "%@ %d/%d  %.1f %@/s  ETA %@%@", label, done, total, rate, unit, Self.duration(eta), extra.isEmpty ? "" : "  " + extra)
+        let line = String(format: "%@ %d/%d  %.1f %@/s  ETA %@%@", label, done, total, rate, unit,
+                          Self.duration(eta), extra.isEmpty ? "" : "  " + extra)
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 

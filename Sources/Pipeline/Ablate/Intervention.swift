@@ -37,7 +37,8 @@ public struct Intervention: Codable, Sendable, Equatable {
 
     public enum Scope: String, Codable, Sendable { case all, last }
 
-    public init(mode: Mode, strength: Double = 0, neurons: [Neuron], values: [Double]? = nil, sigmas: [Double]? = nil, seed: UInt64 = 0, scope: Scope? = nil) {
+    public init(mode: Mode, strength: Double = 0, neurons: [Neuron], values: [Double]? = nil, sigmas: [Double]? = nil,
+                seed: UInt64 = 0, scope: Scope? = nil) {
         self.scope = scope
         self.mode = mode
         self.strength = strength
@@ -55,8 +56,12 @@ public struct Intervention: Codable, Sendable, Equatable {
         for n in neurons where !(0..<layers).contains(n.layer) || !(0..<width).contains(n.neuron) {
             throw InterventionError.noSuchNeuron(layer: n.layer, neuron: n.neuron, layers: layers, width: width)
         }
-        if mode == .mean && values?.count != neurons.count { throw InterventionError.missing("values (one training mean per neuron)") }
-        if mode == .noise && sigmas?.count != neurons.count { throw InterventionError.missing("sigmas (one standard deviation per neuron)") }
+        if mode == .mean && values?.count != neurons.count {
+            throw InterventionError.missing("values (one training mean per neuron)")
+        }
+        if mode == .noise && sigmas?.count != neurons.count {
+            throw InterventionError.missing("sigmas (one standard deviation per neuron)")
+        }
         if !strength.isFinite { throw InterventionError.missing("a finite strength") }
     }
 
@@ -74,15 +79,19 @@ public struct Intervention: Codable, Sendable, Equatable {
             let columns = indices.map { neurons[$0].neuron }
             switch mode {
             case .zero:
-                hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns, values: [Float](repeating: 0, count: columns.count)))
+                hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns,
+                                                            values: [Float](repeating: 0, count: columns.count)))
             case .mean:
-                hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns, values: indices.map { Float(values![$0]) }))
+                hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns,
+                                                            values: indices.map { Float(values![$0]) }))
             case .noise:
                 var shift = Tensor(shape: [rows, columns.count])
                 for r in 0..<rows { for (j, i) in indices.enumerated() {
                     shift.scalars[r * columns.count + j] = Float(rng.nextGaussian() * strength * sigmas![i])
                 } }
-                hooks.add(HookName.mlpSite(layer), .affine(rows: chosen, columns: columns, scale: [Float](repeating: 1, count: columns.count), shift: shift))
+                hooks.add(HookName.mlpSite(layer), .affine(rows: chosen, columns: columns,
+                                                           scale: [Float](repeating: 1, count: columns.count),
+                                                           shift: shift))
             case .amplify:
                 hooks.add(HookName.mlpSite(layer), .scale(rows: chosen, columns: columns, by: Float(strength)))
             }
@@ -93,7 +102,9 @@ public struct Intervention: Codable, Sendable, Equatable {
     /// Reads an intervention file. Every refusal says where in the file the problem is, in words (never
     /// Foundation's raw `DecodingError`), and what an intervention looks like.
     public static func load(_ url: URL) throws -> Intervention {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw InterventionError.unreadable(url.path, "the file does not exist or cannot be read") }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw InterventionError.unreadable(url.path, "the file does not exist or cannot be read")
+        }
         func refuse(_ reason: String) -> InterventionError {
             .unreadable(url.path, "it is not an intervention: \(reason). Expected a JSON object "
                         + "{\"mode\": zero|mean|noise|amplify, \"strength\": number, "
@@ -217,28 +228,36 @@ public enum InterventionError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noSuchNeuron(let l, let n, let layers, let width):
-            return "the intervention names neuron \(n) of layer \(l), but the model has layers 0–\(layers - 1) of \(width) neurons each"
+            return "the intervention names neuron \(n) of layer \(l), " +
+                "but the model has layers 0–\(layers - 1) of \(width) neurons each"
         case .missing(let what): return "the intervention needs \(what)"
         case .unreadable(let path, let why): return "\(path): \(why)"
         case .nonFinite(let example, let intervention):
-            let what = intervention.map { "under \($0.mode.rawValue) of \($0.neurons.count) neurons (strength \($0.strength))" } ?? "without an intervention"
+            let what = intervention.map {
+                "under \($0.mode.rawValue) of \($0.neurons.count) neurons (strength \($0.strength))"
+            } ?? "without an intervention"
             return "ablate: the class logits of test example \(example) are NaN or infinite \(what), first layer "
-                + "\(intervention?.firstLayer.map(String.init) ?? "–"): the activations overflow Float32. Lower the strength, or check the checkpoint."
+                + "\(intervention?.firstLayer.map(String.init) ?? "–"): the activations overflow Float32. "
+                + "Lower the strength, or check the checkpoint."
         }
     }
 }
 
 /// Random neuron sets matched to `set`: each has exactly as many neurons in every layer as `set`, drawn
 /// uniformly (seeded) from that layer's neurons outside `excluded` (which should include `set`).
-public func matchedRandomSets(for set: [Intervention.Neuron], count: Int, width: Int, excluding excluded: Set<Intervention.Neuron>,
+public func matchedRandomSets(for set: [Intervention.Neuron], count: Int, width: Int,
+                              excluding excluded: Set<Intervention.Neuron>,
                               seed: UInt64) throws -> [[Intervention.Neuron]] {
     let perLayer = Dictionary(grouping: set, by: \.layer).mapValues(\.count)
     var rng = SeededRandom(seed: seed)
     return try (0..<count).map { _ in
         try perLayer.keys.sorted().flatMap { layer -> [Intervention.Neuron] in
-            let pool = (0..<width).map { Intervention.Neuron(layer: layer, neuron: $0) }.filter { !excluded.contains($0) }
+            let pool = (0..<width).map { Intervention.Neuron(layer: layer, neuron: $0) }
+                .filter { !excluded.contains($0) }
             guard pool.count >= perLayer[layer]! else {
-                throw InterventionError.missing("more neurons in layer \(layer): \(perLayer[layer]!) random neurons are needed but only \(pool.count) are outside the selection")
+                throw InterventionError.missing("more neurons in layer \(layer): \(perLayer[layer]!) " +
+                                                "random neurons are needed but only \(pool.count) " +
+                                                "are outside the selection")
             }
             return Array(rng.shuffled(pool).prefix(perLayer[layer]!)).sorted { $0.neuron < $1.neuron }
         }

@@ -21,13 +21,15 @@ final class TaskEvaluator {
     var batches: [Batch] = []
 
     /// - layers: the layers interventions may start at (their residuals are cached).
-    init(task: PromptTask, prompt: Tensor?, sequences: [[Int32]], labels: [Int], batchSize: Int, cacheLayers: Set<Int>) throws {
+    init(task: PromptTask, prompt: Tensor?, sequences: [[Int32]], labels: [Int], batchSize: Int,
+         cacheLayers: Set<Int>) throws {
         self.task = task
         self.prompt = prompt
         var start = 0
         while start < sequences.count {
             let end = min(sequences.count, start + batchSize)
-            let (layout, embeddings) = try task.inputs(Array(sequences[start..<end]), prompt: prompt.map { Variable($0) })
+            let (layout, embeddings) = try task.inputs(Array(sequences[start..<end]),
+                                                       prompt: prompt.map { Variable($0) })
             var batch = Batch(layout: layout, embeddings: embeddings, labels: Array(labels[start..<end]))
             if case .decoder(let m) = task.model, !cacheLayers.isEmpty {
                 final class Box: @unchecked Sendable { var residuals: [Int: Tensor] = [:] }
@@ -46,20 +48,24 @@ final class TaskEvaluator {
     func classLogProbabilities(_ intervention: Intervention?) throws -> [[Double]] {
         var out: [[Double]] = []
         for (i, batch) in batches.enumerated() {
-            let hooks = intervention?.hooks(rows: batch.layout.rows, lastRows: batch.layout.lastRows, salt: UInt64(i)) ?? HookSet()
+            let hooks = intervention?.hooks(rows: batch.layout.rows, lastRows: batch.layout.lastRows,
+                                            salt: UInt64(i)) ?? HookSet()
             let logits: Tensor
             switch (task.model, task.framing) {
             case (.decoder(let m), .verbalizers(_, let ids)):
                 let first = intervention?.firstLayer ?? 0
                 let output: DecoderModel.Output
                 if first > 0, let residual = batch.residuals[first] {
-                    output = m.forward(embeddings: Variable(residual), batch: batch.layout, hooks: hooks, logitRows: batch.layout.lastRows, firstLayer: first)
+                    output = m.forward(embeddings: Variable(residual), batch: batch.layout, hooks: hooks,
+                                       logitRows: batch.layout.lastRows, firstLayer: first)
                 } else {
-                    output = m.forward(embeddings: batch.embeddings, batch: batch.layout, hooks: hooks, logitRows: batch.layout.lastRows)
+                    output = m.forward(embeddings: batch.embeddings, batch: batch.layout, hooks: hooks,
+                                       logitRows: batch.layout.lastRows)
                 }
                 logits = selectColumns(output.logits!, ids.map(Int.init)).value
             default:
-                logits = try task.logits(batch.layout.sequences, prompt: prompt.map { Variable($0) }, hooks: hooks).value
+                logits = try task.logits(batch.layout.sequences, prompt: prompt.map { Variable($0) },
+                                         hooks: hooks).value
             }
             let k = task.classes
             if let bad = logits.scalars.firstIndex(where: { !$0.isFinite }) {
@@ -95,7 +101,8 @@ final class GeneralTextEvaluator {
         let box = Box()
         var hooks = HookSet()
         for l in cacheLayers where l > 0 { hooks.collect(HookName.residPre(l)) { box.residuals[l] = $0 } }
-        let logits = model.forward(embeddings: try! model.embed(layout), batch: layout, hooks: hooks, logitRows: rows).logits!.value
+        let logits = model.forward(embeddings: try! model.embed(layout), batch: layout, hooks: hooks,
+                                   logitRows: rows).logits!.value
         residuals = box.residuals
         baseline = Self.logSoftmax(logits)
     }
@@ -120,7 +127,8 @@ final class GeneralTextEvaluator {
         let first = intervention.firstLayer ?? 0
         let output: DecoderModel.Output
         if first > 0, let residual = residuals[first] {
-            output = model.forward(embeddings: Variable(residual), batch: layout, hooks: hooks, logitRows: rows, firstLayer: first)
+            output = model.forward(embeddings: Variable(residual), batch: layout, hooks: hooks,
+                                   logitRows: rows, firstLayer: first)
         } else {
             output = model.forward(embeddings: try! model.embed(layout), batch: layout, hooks: hooks, logitRows: rows)
         }

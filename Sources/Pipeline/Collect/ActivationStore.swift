@@ -28,7 +28,8 @@ public enum ActivationStore {
         public var provenance: [String: String]   // model_sha256, data_sha256, recipe_sha256
         public var columns: Int { layers.count * neuronsPerLayer }
 
-        public init(layers: [Int], neuronsPerLayer: Int, positions: [String], metrics: [String], provenance: [String: String]) {
+        public init(layers: [Int], neuronsPerLayer: Int, positions: [String], metrics: [String],
+                    provenance: [String: String]) {
             self.layers = layers
             self.neuronsPerLayer = neuronsPerLayer
             self.positions = positions
@@ -46,7 +47,8 @@ public final class ActivationStoreWriter {
     let matrices: [HDF5Dataset]
     let indexTable: HDF5Dataset, tokenTable: HDF5Dataset, splitTable: HDF5Dataset, metricTable: HDF5Dataset
     var buffers: [[Float]]
-    var bufferedIndices: [Int64] = [], bufferedTokens: [Int64] = [], bufferedSplits: [UInt8] = [], bufferedMetrics: [Double] = []
+    var bufferedIndices: [Int64] = [], bufferedTokens: [Int64] = [],
+        bufferedSplits: [UInt8] = [], bufferedMetrics: [Double] = []
     var bufferedRows = 0
     public private(set) var rows = 0
     public private(set) var trainRows = 0
@@ -57,24 +59,32 @@ public final class ActivationStoreWriter {
         self.root = root
         let group = try root.createGroup("activations")
         matrices = try header.positions.map {
-            try group.createGrowingMatrix($0, of: Float.self, columns: header.columns, chunkRows: ActivationStore.chunkRows,
+            try group.createGrowingMatrix($0, of: Float.self, columns: header.columns,
+                                          chunkRows: ActivationStore.chunkRows,
                                           chunkColumns: ActivationStore.chunkColumns)
         }
         let examples = try root.createGroup("examples")
-        indexTable = try examples.createGrowingMatrix("index", of: Int64.self, columns: 1, chunkRows: 4096, chunkColumns: 1)
-        tokenTable = try examples.createGrowingMatrix("token", of: Int64.self, columns: 1, chunkRows: 4096, chunkColumns: 1)
-        splitTable = try examples.createGrowingMatrix("split", of: UInt8.self, columns: 1, chunkRows: 4096, chunkColumns: 1)
-        metricTable = try root.createGroup("metrics").createGrowingMatrix("values", of: Double.self, columns: max(1, header.metrics.count),
-                                                                           chunkRows: 1024, chunkColumns: max(1, header.metrics.count))
+        indexTable = try examples.createGrowingMatrix("index", of: Int64.self, columns: 1, chunkRows: 4096,
+                                                      chunkColumns: 1)
+        tokenTable = try examples.createGrowingMatrix("token", of: Int64.self, columns: 1, chunkRows: 4096,
+                                                      chunkColumns: 1)
+        splitTable = try examples.createGrowingMatrix("split", of: UInt8.self, columns: 1, chunkRows: 4096,
+                                                      chunkColumns: 1)
+        metricTable = try root.createGroup("metrics").createGrowingMatrix("values", of: Double.self,
+                                                                          columns: max(1, header.metrics.count),
+                                                                           chunkRows: 1024,
+                                                                           chunkColumns: max(1, header.metrics.count))
         buffers = header.positions.map { _ in [] }
     }
 
     /// Appends b rows. - activations: per position, [b, columns]; - metrics: [b, M]; - tokens: each row's
     /// token position in its text for per-token rows, nil for per-example rows (stored as −1).
     /// Training rows must all come before the dev rows.
-    public func append(activations: [[Float]], metrics: [Double], indices: [Int], split: UInt8, tokens: [Int]? = nil) throws {
+    public func append(activations: [[Float]], metrics: [Double], indices: [Int], split: UInt8,
+                       tokens: [Int]? = nil) throws {
         let b = indices.count
-        precondition(activations.count == matrices.count && metrics.count == b * header.metrics.count, "ActivationStoreWriter: batch shapes")
+        precondition(activations.count == matrices.count && metrics.count == b * header.metrics.count,
+                     "ActivationStoreWriter: batch shapes")
         precondition(split == 1 || !sawDev, "ActivationStoreWriter: a training row after dev rows")
         if split == 1 { sawDev = true } else { trainRows += b }
         for (p, rows) in activations.enumerated() {
@@ -99,7 +109,9 @@ public final class ActivationStoreWriter {
         try indexTable.appendRows(bufferedIndices, rows: bufferedRows)
         try tokenTable.appendRows(bufferedTokens, rows: bufferedRows)
         try splitTable.appendRows(bufferedSplits, rows: bufferedRows)
-        try metricTable.appendRows(header.metrics.isEmpty ? [Double](repeating: .nan, count: bufferedRows) : bufferedMetrics, rows: bufferedRows)
+        try metricTable.appendRows(header.metrics.isEmpty ? [Double](repeating: .nan, count: bufferedRows) :
+                                       bufferedMetrics,
+                                   rows: bufferedRows)
         bufferedIndices.removeAll(keepingCapacity: true)
         bufferedTokens.removeAll(keepingCapacity: true)
         bufferedSplits.removeAll(keepingCapacity: true)
@@ -120,7 +132,9 @@ public final class ActivationStoreWriter {
         try root.setAttribute("train_rows", .int(Int64(trainRows)))
         try root.setAttribute("dev_rows", .int(Int64(rows - trainRows)))
         try root.setAttribute("shard", .string(shard))
-        for (key, value) in header.provenance.sorted(by: { $0.key < $1.key }) { try root.setAttribute(key, .string(value)) }
+        for (key, value) in header.provenance.sorted(by: { $0.key < $1.key }) {
+            try root.setAttribute(key, .string(value))
+        }
     }
 }
 
@@ -135,11 +149,16 @@ func writeMoments(_ m: CoMoments, into group: HDF5Group) throws {
 
 func readMoments(_ group: HDF5Group) throws -> CoMoments {
     let count = try group.read("count", as: Int64.self).values
-    let parts = try ["mean_x", "squares_x", "mean_y", "squares_y", "cross"].map { try group.read($0, as: Double.self).values }
-    guard count.count == 1, parts[0].count == parts[1].count, parts[2].count == parts[3].count, parts[4].count == parts[0].count * parts[2].count else {
-        throw CollectError.corruptStore(path: group.fileName, detail: "the moments in \(group.path) have inconsistent sizes")
+    let parts = try ["mean_x", "squares_x", "mean_y", "squares_y", "cross"].map {
+        try group.read($0, as: Double.self).values
     }
-    return CoMoments(count: Int(count[0]), meanX: parts[0], squaresX: parts[1], meanY: parts[2], squaresY: parts[3], cross: parts[4])
+    guard count.count == 1, parts[0].count == parts[1].count, parts[2].count == parts[3].count,
+          parts[4].count == parts[0].count * parts[2].count else {
+        throw CollectError.corruptStore(path: group.fileName,
+                                        detail: "the moments in \(group.path) have inconsistent sizes")
+    }
+    return CoMoments(count: Int(count[0]), meanX: parts[0], squaresX: parts[1], meanY: parts[2],
+                     squaresY: parts[3], cross: parts[4])
 }
 
 /// A store opened for reading.
@@ -166,15 +185,22 @@ public final class ActivationStoreReader {
         let root = file.root
         func attribute(_ name: String) throws -> HDF5AttributeValue {
             do { return try root.attribute(name) } catch {
-                throw CollectError.corruptStore(path: url.path, detail: "attribute '\(name)' is missing; this is not a complete activation store")
+                throw CollectError.corruptStore(path: url.path,
+                                                detail: "attribute '\(name)' is missing; " +
+                                                "this is not a complete activation store")
             }
         }
         guard case .string(let schema) = try attribute("schema"), schema == ActivationStore.schema else {
-            throw CollectError.corruptStore(path: url.path, detail: "its schema is not \(ActivationStore.schema); it was written by another version, so collect again")
+            throw CollectError.corruptStore(path: url.path,
+                                            detail: "its schema is not \(ActivationStore.schema); " +
+                                            "it was written by another version, so collect again")
         }
-        guard case .ints(let layers) = try attribute("layers"), case .int(let width) = try attribute("neurons_per_layer"),
-              case .strings(let positions) = try attribute("positions"), case .int(let trainRows) = try attribute("train_rows"),
-              case .strings(let metrics) = (try? attribute("metrics")) ?? .strings([]), case .string(let shard) = try attribute("shard") else {
+        guard case .ints(let layers) = try attribute("layers"),
+              case .int(let width) = try attribute("neurons_per_layer"),
+              case .strings(let positions) = try attribute("positions"),
+              case .int(let trainRows) = try attribute("train_rows"),
+              case .strings(let metrics) = (try? attribute("metrics")) ?? .strings([]),
+              case .string(let shard) = try attribute("shard") else {
             throw CollectError.corruptStore(path: url.path, detail: "its attributes have the wrong types")
         }
         guard trainRows >= 0, width >= 0, !layers.count.multipliedReportingOverflow(by: Int(width)).overflow else {
@@ -183,8 +209,11 @@ public final class ActivationStoreReader {
                                             + "run `scalpel collect` again")
         }
         var provenance: [String: String] = [:]
-        for key in ["model_sha256", "data_sha256", "recipe_sha256"] { if case .string(let v)? = try? root.attribute(key) { provenance[key] = v } }
-        header = ActivationStore.Header(layers: layers.map(Int.init), neuronsPerLayer: Int(width), positions: positions, metrics: metrics, provenance: provenance)
+        for key in ["model_sha256", "data_sha256", "recipe_sha256"] {
+            if case .string(let v)? = try? root.attribute(key) { provenance[key] = v }
+        }
+        header = ActivationStore.Header(layers: layers.map(Int.init), neuronsPerLayer: Int(width), positions: positions,
+                                        metrics: metrics, provenance: provenance)
         self.shard = shard
         do {
             indices = try root.group("examples").read("index", as: Int64.self).values.map(Int.init)
@@ -199,10 +228,12 @@ public final class ActivationStoreReader {
             throw CollectError.corruptStore(path: url.path, detail: "\(error)")
         }
         let rows = indices.count
-        guard splits.count == rows, tokens.count == rows, metricValues.count == rows * max(1, metrics.count), splits.prefix(Int(trainRows)).allSatisfy({ $0 == 0 }),
+        guard splits.count == rows, tokens.count == rows, metricValues.count == rows * max(1, metrics.count),
+              splits.prefix(Int(trainRows)).allSatisfy({ $0 == 0 }),
               try matrices.allSatisfy({ try $0.shape() == [rows, header.columns] }),
               moments.allSatisfy({ $0.columns == header.columns && $0.metrics == metrics.count }) else {
-            throw CollectError.corruptStore(path: url.path, detail: "its datasets disagree on the number of rows or columns")
+            throw CollectError.corruptStore(path: url.path,
+                                            detail: "its datasets disagree on the number of rows or columns")
         }
     }
 
@@ -227,9 +258,13 @@ public enum CollectError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .nanActivation(let example, let layer, let neuron, let position):
-            return "the activation of layer \(layer), neuron \(neuron) at position '\(position)' is NaN or infinite for \(example); the model or the soft prompt has diverged (retune the prompt with a lower learning rate) or the checkpoint is damaged"
+            return "the activation of layer \(layer), neuron \(neuron) at position '\(position)' is NaN or infinite " +
+                "for \(example); the model or the soft prompt has diverged " +
+                "(retune the prompt with a lower learning rate) or the checkpoint is damaged"
         case .missingMetric(let metric, let count, let examples):
-            return "metric '\(metric)' has no value for \(count) examples (\(examples.prefix(5).joined(separator: ", "))\(count > 5 ? ", …" : "")); fix those rows, set data.skip_incomplete: true if a field is empty, or drop the metric"
+            return "metric '\(metric)' has no value for \(count) examples " +
+                "(\(examples.prefix(5).joined(separator: ", "))\(count > 5 ? ", …" : "")); " +
+                "fix those rows, set data.skip_incomplete: true if a field is empty, or drop the metric"
         case .corruptStore(let path, let detail): return "\(path): \(detail)"
         case .incompatibleShards(let detail): return "the shards cannot be merged: \(detail)"
         case .badPlan(let path, let detail): return "\(path): \(detail)"

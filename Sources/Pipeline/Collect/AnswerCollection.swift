@@ -22,11 +22,16 @@ extension CollectStage {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let tokenizer = experiment.loaded.tokenizer
         let template = experiment.recipe.task.template
-        let questions = examples.map { tokenizer.encode(TextPart.filling(template, with: $0.text), addSpecialTokens: true) }
+        let questions = examples.map {
+            tokenizer.encode(TextPart.filling(template, with: $0.text), addSpecialTokens: true)
+        }
         let expected = examples.map(experiment.expectedAnswer)
         let answers = expected.map { tokenizer.encodeData($0, addSpecialTokens: false) }
         if let empty = questions.firstIndex(where: \.isEmpty) ?? answers.firstIndex(where: \.isEmpty) {
-            throw CollectError.badPlan(path: experiment.recipeFile, detail: "\(examples[empty].source) row \(examples[empty].row) has an empty question or answer; check task.template and task.answer")
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "\(examples[empty].source) row \(examples[empty].row) " +
+                                       "has an empty question or answer; " +
+                                       "check task.template and task.answer")
         }
         let startTokens = tokenizer.leadingBOS == nil ? 0 : 1
         let b = examples.count
@@ -37,7 +42,9 @@ extension CollectStage {
         for position in plan.positions {
             switch position {
             case .last: sources.append((0..<b).map { [layout.tokenRows($0)[questions[$0].count - 1]] })
-            case .mean: sources.append((0..<b).map { s in Array(layout.tokenRows(s)[startTokens..<questions[s].count]) })
+            case .mean: sources.append((0..<b).map { s in
+                Array(layout.tokenRows(s)[startTokens..<questions[s].count])
+            })
             default: preconditionFailure("answer tasks record last and mean")
             }
         }
@@ -53,10 +60,14 @@ extension CollectStage {
         let captured = Captured()
         captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
         var hooks = HookSet()
-        for (k, layer) in plan.layers.enumerated() { hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 } }
-        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: predictingRows).logits!
+        for (k, layer) in plan.layers.enumerated() {
+            hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 }
+        }
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks,
+                                   logitRows: predictingRows).logits!
 
-        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex, examples: examples, plan: plan)
+        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex,
+                                            examples: examples, plan: plan)
 
         var answerLogProbabilities = [Double](repeating: 0, count: b)
         let v = logits.shape[1]
@@ -85,11 +96,16 @@ extension CollectStage {
                 let values = metric.values(for: example, classes: 0, outcome: outcome)
                 if let bad = values.firstIndex(where: { $0 == nil || $0!.isNaN }) {
                     let name = metric.columnNames(classes: [])[bad]
-                    throw CollectError.badPlan(path: experiment.recipeFile, detail: "metric '\(name)' is not a number for \(example.source) row \(example.row), where the model answered '\(text)'. When the answer has no number, prediction is NaN: compare it (==, !=) rather than compute with it")
+                    throw CollectError.badPlan(path: experiment.recipeFile,
+                                               detail: "metric '\(name)' is not a number for \(example.source) row " +
+                                               "\(example.row), where the model answered '\(text)'. " +
+                                               "When the answer has no number, prediction is NaN: " +
+                                               "compare it (==, !=) rather than compute with it")
                 }
                 metrics += values.map { $0! }
             }
         }
-        return Batch(activations: activations, metrics: metrics, rowIndices: indices, rowTokens: nil, tokens: layout.rows + generatedTokens)
+        return Batch(activations: activations, metrics: metrics, rowIndices: indices,
+                     rowTokens: nil, tokens: layout.rows + generatedTokens)
     }
 }

@@ -38,11 +38,17 @@ public struct CollectStage {
     var usesPrompt: Bool { experiment.recipe.stages.contains("prompt") }
 
     public func plan() throws -> CollectionPlan {
-        let plan = try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile, modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt,
-                                           languageModelling: experiment.isLanguageModelling, answerTask: experiment.isAnswerTask)
+        let plan = try CollectionPlan.from(experiment.recipe, file: experiment.recipeFile,
+                                           modelLayers: experiment.loaded.model.layers, usesPrompt: usesPrompt,
+                                           languageModelling: experiment.isLanguageModelling,
+                                           answerTask: experiment.isAnswerTask)
         if plan.metrics.contains(.pairPreference) && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
-            throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "collect.metrics", line: experiment.recipe.node("collect.metrics")?.mark?.line ?? experiment.recipe.node("collect")?.mark?.line,
-                                                                                  message: "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); \(experiment.recipe.data.loader) has no pairs")])
+            throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(
+                path: "collect.metrics",
+                line: experiment.recipe.node("collect.metrics")?.mark?.line ??
+                    experiment.recipe.node("collect")?.mark?.line,
+                message: "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); " +
+                    "\(experiment.recipe.data.loader) has no pairs")])
         }
         return plan
     }
@@ -55,7 +61,9 @@ public struct CollectStage {
             "data": try experiment.dataSHA256(),
             "recipe": SHA256.hex(r.canonicalBasis + "\ncollect=" + r.canonical("collect")),
         ]
-        if usesPrompt { inputs["prompt"] = try SHA256.file(folder.url.appendingPathComponent("prompt/prompt.safetensors").path) }
+        if usesPrompt {
+            inputs["prompt"] = try SHA256.file(folder.url.appendingPathComponent("prompt/prompt.safetensors").path)
+        }
         return inputs
     }
 
@@ -65,7 +73,8 @@ public struct CollectStage {
     /// The training and dev rows this run (or shard) collects, as dataset indices.
     func examples(shard: (Int, Int)?) -> (train: [Int], dev: [Int]) {
         let recipe = experiment.recipe
-        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
+                            dev: recipe.data.dev, seed: recipe.data.splitSeed)
         var train = splits.train
         if let cap = try? plan().maxExamples { train = Array(train.prefix(cap)) }
         var dev = splits.dev
@@ -90,8 +99,10 @@ public struct CollectStage {
         if shard == nil, !force, let done = folder.isDone("collect", inputs: inputs) {
             if !quiet { ProgressReporter.say("collect: up to date (\(url.path))") }
             let reader = try ActivationStoreReader(url: url)
-            return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count, columns: reader.header.columns,
-                          positions: reader.header.positions, metrics: reader.header.metrics, tokensPerSecond: done.summary["tokens_per_second"] ?? 0, reused: true)
+            return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
+                          columns: reader.header.columns,
+                          positions: reader.header.positions, metrics: reader.header.metrics,
+                          tokensPerSecond: done.summary["tokens_per_second"] ?? 0, reused: true)
         }
         let started = Date()
         let data = experiment.dataset
@@ -102,12 +113,15 @@ public struct CollectStage {
         let positionNames: [String]
         if plan.perToken {
             guard case .decoder(let model) = experiment.loaded.model else {
-                throw TrainingError.framing("per-token collection (positions: [every]) needs a decoder: its metric is the log-probability of each next token")
+                throw TrainingError.framing("per-token collection (positions: [every]) needs a decoder: " +
+                                            "its metric is the log-probability of each next token")
             }
             positionNames = ["every"]
             collect = { try collectTokens($0, model: model, plan: plan) }
         } else if experiment.isAnswerTask {
-            guard case .decoder(let model) = experiment.loaded.model else { throw TrainingError.framing("an answer task needs a decoder that generates") }
+            guard case .decoder(let model) = experiment.loaded.model else {
+                throw TrainingError.framing("an answer task needs a decoder that generates")
+            }
             try checkMetrics(plan.metrics, rows: train + dev, classes: 0)
             positionNames = plan.positionNames(promptLength: 0)
             collect = { try collectAnswers($0, model: model, plan: plan) }
@@ -120,17 +134,23 @@ public struct CollectStage {
             collect = { try collectSentences($0, model: model, plan: plan) }
         } else {
             let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
-            if !usesPrompt, case .head = task.framing { throw TrainingError.framing("an encoder's classification head must be trained: add the prompt stage to the recipe") }
+            if !usesPrompt, case .head = task.framing {
+                throw TrainingError.framing("an encoder's classification head must be trained: " +
+                                            "add the prompt stage to the recipe")
+            }
             try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
             positionNames = plan.positionNames(promptLength: prompt?.shape[0] ?? 0)
-            let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth, positions: positionNames,
+            let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth,
+                                                positions: positionNames,
                                                 metrics: metricNames, provenance: [:])
             collect = { try collectBatch($0, task: task, prompt: prompt, plan: plan, header: header) }
         }
 
-        let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth, positions: positionNames,
+        let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth,
+                                            positions: positionNames,
                                             metrics: metricNames,
-                                            provenance: ["model_sha256": inputs["model"]!, "data_sha256": inputs["data"]!,
+                                            provenance: ["model_sha256": inputs["model"]!,
+                                                         "data_sha256": inputs["data"]!,
                                                          "recipe_sha256": SHA256.hex(experiment.recipe.text)])
         var tokens = 0
         var rowCounts = (train: 0, dev: 0)
@@ -149,12 +169,16 @@ public struct CollectStage {
                     tokens += batch.tokens
                     let count = batch.rowIndices.count
                     if split == 0 {
-                        for p in moments.indices { moments[p].add(x: batch.activations[p], y: batch.metrics, rows: count) }
+                        for p in moments.indices {
+                            moments[p].add(x: batch.activations[p], y: batch.metrics, rows: count)
+                        }
                     }
-                    try writer.append(activations: batch.activations, metrics: batch.metrics, indices: batch.rowIndices, split: split, tokens: batch.rowTokens)
+                    try writer.append(activations: batch.activations, metrics: batch.metrics, indices: batch.rowIndices,
+                                      split: split, tokens: batch.rowTokens)
                     start += indices.count
                     done += indices.count
-                    progress.update(done, String(format: "%.0f tok/s", Double(tokens) / Date().timeIntervalSince(collectionStart)))
+                    progress.update(done, String(format: "%.0f tok/s",
+                                                 Double(tokens) / Date().timeIntervalSince(collectionStart)))
                 }
             }
             try writer.finish(moments: moments, shard: shard.map { "\($0.0)/\($0.1)" } ?? "all")
@@ -162,7 +186,8 @@ public struct CollectStage {
         }
         let rate = Double(tokens) / Date().timeIntervalSince(collectionStart)
         if shard == nil { try finish(store: url, inputs: inputs, started: started, tokensPerSecond: rate) }
-        return Result(store: url.path, trainRows: rowCounts.train, devRows: rowCounts.dev, columns: header.columns, positions: header.positions,
+        return Result(store: url.path, trainRows: rowCounts.train, devRows: rowCounts.dev,
+                      columns: header.columns, positions: header.positions,
                       metrics: metricNames, tokensPerSecond: rate, reused: false)
     }
 
@@ -177,13 +202,17 @@ public struct CollectStage {
         let url = try storeURL(shard: nil)
         try ShardMerge.merge(shards, into: url, quiet: quiet)
         let reader = try ActivationStoreReader(url: url)
-        if reader.header.provenance["model_sha256"] != inputs["model"] || reader.header.provenance["data_sha256"] != inputs["data"] {
+        if reader.header.provenance["model_sha256"] != inputs["model"] ||
+           reader.header.provenance["data_sha256"] != inputs["data"] {
             try? FileManager.default.removeItem(at: url)
-            throw CollectError.incompatibleShards(detail: "the shards were collected from another model or dataset than this recipe names")
+            throw CollectError.incompatibleShards(detail: "the shards were collected from another model " +
+                                                  "or dataset than this recipe names")
         }
         try finish(store: url, inputs: inputs, started: started, tokensPerSecond: 0)
-        return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count, columns: reader.header.columns,
-                      positions: reader.header.positions, metrics: reader.header.metrics, tokensPerSecond: 0, reused: false)
+        return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
+                      columns: reader.header.columns,
+                      positions: reader.header.positions, metrics: reader.header.metrics,
+                      tokensPerSecond: 0, reused: false)
     }
 
     /// Records the finished store: its part of the evidence archive, then the stage record.
@@ -214,17 +243,22 @@ public struct CollectStage {
                 try g.write("std", reader.moments[p].standardDeviationX, shape: [header.columns])
             }
         }
-        try folder.write(RunFolder.StageRecord(stage: "collect", inputs: inputs, outputs: ["activations.h5": try SHA256.file(url.path)],
-                                               summary: ["train_rows": Double(reader.trainRows.count), "dev_rows": Double(reader.devRows.count),
-                                                         "columns": Double(header.columns), "tokens_per_second": tokensPerSecond],
-                                               notes: ["recipe": experiment.recipeFile], seconds: Date().timeIntervalSince(started)))
+        try folder.write(RunFolder.StageRecord(stage: "collect", inputs: inputs,
+                                               outputs: ["activations.h5": try SHA256.file(url.path)],
+                                               summary: ["train_rows": Double(reader.trainRows.count),
+                                                         "dev_rows": Double(reader.devRows.count),
+                                                         "columns": Double(header.columns),
+                                                         "tokens_per_second": tokensPerSecond],
+                                               notes: ["recipe": experiment.recipeFile],
+                                               seconds: Date().timeIntervalSince(started)))
     }
 
     /// Fails before any forward pass if a metric has no value for some example (a missing or non-numeric
     /// column, too few numbers in the text for an expression).
     func checkMetrics(_ metrics: [Metric], rows: [Int], classes: Int) throws {
         let placeholder = ModelOutcome(prediction: 0, confidence: 0.5, loss: 1, pairPreference: 0,
-                                       answer: experiment.isAnswerTask ? 0 : nil, answerCorrect: experiment.isAnswerTask ? false : nil)
+                                       answer: experiment.isAnswerTask ? 0 : nil,
+                                       answerCorrect: experiment.isAnswerTask ? false : nil)
         for metric in metrics {
             var missing: [String] = []
             for i in rows {
@@ -234,7 +268,8 @@ public struct CollectStage {
                 }
             }
             if !missing.isEmpty {
-                throw CollectError.missingMetric(metric: metric.columnNames(classes: experiment.dataset.classes).joined(separator: ", "),
+                throw CollectError.missingMetric(metric: metric.columnNames(classes: experiment.dataset.classes)
+                                                     .joined(separator: ", "),
                                                  count: missing.count, examples: missing)
             }
         }
@@ -249,7 +284,8 @@ public struct CollectStage {
     }
 
     /// One forward pass over a batch of examples with the FFN sites hooked.
-    func collectBatch(_ indices: [Int], task: PromptTask, prompt: Tensor?, plan: CollectionPlan, header: ActivationStore.Header) throws -> Batch {
+    func collectBatch(_ indices: [Int], task: PromptTask, prompt: Tensor?, plan: CollectionPlan,
+                      header: ActivationStore.Header) throws -> Batch {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let sequences = examples.map { task.ids($0.text) }
         let promptLength = prompt?.shape[0] ?? 0
@@ -270,7 +306,9 @@ public struct CollectStage {
         for position in plan.positions {
             switch position {
             case .prompt:
-                for j in 0..<promptLength { sources.append((0..<b).map { [hook($0 * layout.length + task.promptOffset(j))] }) }
+                for j in 0..<promptLength {
+                    sources.append((0..<b).map { [hook($0 * layout.length + task.promptOffset(j))] })
+                }
             case .last:
                 sources.append(layout.lastRows.map { [hook($0)] })
             case .mean:
@@ -307,7 +345,8 @@ public struct CollectStage {
             }
             if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
                 let example = examples[bad / columns], column = bad % columns
-                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)", layer: plan.layers[column / width],
+                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)",
+                                                 layer: plan.layers[column / width],
                                                  neuron: column % width, position: header.positions[p])
             }
             activations.append(matrix)
@@ -324,10 +363,12 @@ public struct CollectStage {
             let loss = example.label.map { -(row[$0] - maximum - log(total)) } ?? .nan
             let outcome = ModelOutcome(prediction: predicted, confidence: 1 / total, loss: loss)
             for metric in plan.metrics {
-                metrics += metric.values(for: example, classes: experiment.dataset.classes.count, outcome: outcome).map { $0 ?? .nan }
+                metrics += metric.values(for: example, classes: experiment.dataset.classes.count, outcome: outcome)
+                    .map { $0 ?? .nan }
             }
         }
-        return Batch(activations: activations, metrics: metrics, rowIndices: indices, rowTokens: nil, tokens: layout.rows)
+        return Batch(activations: activations, metrics: metrics, rowIndices: indices,
+                     rowTokens: nil, tokens: layout.rows)
     }
 
     /// Example-level collection without a classification framing (pair datasets): the sites of each
@@ -359,9 +400,13 @@ public struct CollectStage {
         let captured = Captured()
         captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
         var hooks = HookSet()
-        for (k, layer) in plan.layers.enumerated() { hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 } }
-        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: wantsPairs ? nil : []).logits
-        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex, examples: examples, plan: plan)
+        for (k, layer) in plan.layers.enumerated() {
+            hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 }
+        }
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks,
+                                   logitRows: wantsPairs ? nil : []).logits
+        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex,
+                                            examples: examples, plan: plan)
         // Sum of next-token log-probabilities of each sequence.
         var logProbabilities = [Double](repeating: 0, count: sequences.count)
         if let logits {
@@ -369,7 +414,8 @@ public struct CollectStage {
             logits.value.withPointer { z in
                 for (s, sequence) in sequences.enumerated() where sequence.count > 1 {
                     for t in 0..<(sequence.count - 1) {
-                        logProbabilities[s] += logProbability(z + (s * layout.length + t) * v, vocabulary: v, target: Int(sequence[t + 1]))
+                        logProbabilities[s] += logProbability(z + (s * layout.length + t) * v, vocabulary: v,
+                                                              target: Int(sequence[t + 1]))
                     }
                 }
             }
@@ -382,14 +428,16 @@ public struct CollectStage {
                 metrics += metric.values(for: example, classes: 0, outcome: outcome).map { $0 ?? .nan }
             }
         }
-        return Batch(activations: activations, metrics: metrics, rowIndices: indices, rowTokens: nil, tokens: layout.rows)
+        return Batch(activations: activations, metrics: metrics, rowIndices: indices,
+                     rowTokens: nil, tokens: layout.rows)
     }
 
     /// Each position's [examples, layers × neurons] matrix from the hooked sites: for example s at position p,
     /// the mean of the hooked rows `sources[p][s]` (one row, except for `mean`). A NaN or infinite value is an
     /// error naming the example, the layer, the neuron and the position.
     /// - sites: per recorded layer, [hooked rows, F]; - rowIndex: a batch row → its row in the sites.
-    func averagedSites(_ sites: [Tensor], sources: [[[Int]]], rowIndex: [Int: Int], examples: [Example], plan: CollectionPlan) throws -> [[Float]] {
+    func averagedSites(_ sites: [Tensor], sources: [[[Int]]], rowIndex: [Int: Int], examples: [Example],
+                       plan: CollectionPlan) throws -> [[Float]] {
         let b = examples.count, width = experiment.loaded.model.ffnWidth, columns = plan.layers.count * width
         var activations: [[Float]] = []
         for (p, perSequence) in sources.enumerated() {
@@ -398,14 +446,20 @@ public struct CollectStage {
                 let values = site.scalars
                 for s in 0..<b {
                     let rows = perSequence[s].map { rowIndex[$0]! }
-                    for r in rows { for i in 0..<width { matrix[s * columns + k * width + i] += values[r * width + i] } }
-                    if rows.count > 1 { for i in 0..<width { matrix[s * columns + k * width + i] /= Float(rows.count) } }
+                    for r in rows {
+                        for i in 0..<width { matrix[s * columns + k * width + i] += values[r * width + i] }
+                    }
+                    if rows.count > 1 {
+                        for i in 0..<width { matrix[s * columns + k * width + i] /= Float(rows.count) }
+                    }
                 }
             }
             if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
                 let example = examples[bad / columns], column = bad % columns
-                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)", layer: plan.layers[column / width],
-                                                 neuron: column % width, position: plan.positionNames(promptLength: 0)[p])
+                throw CollectError.nanActivation(example: "\(example.source) row \(example.row)",
+                                                 layer: plan.layers[column / width],
+                                                 neuron: column % width,
+                                                 position: plan.positionNames(promptLength: 0)[p])
             }
             activations.append(matrix)
         }
@@ -420,7 +474,8 @@ public struct CollectStage {
         let template = experiment.recipe.task.template
         let tokenizer = experiment.loaded.tokenizer
         let sequences = examples.map { example -> [Int32] in
-            Array(tokenizer.encode(TextPart.filling(template, with: example.text), addSpecialTokens: true).prefix(plan.maxTokens))
+            Array(tokenizer.encode(TextPart.filling(template, with: example.text), addSpecialTokens: true)
+                .prefix(plan.maxTokens))
         }
         let layout = TokenBatch(sequences)
         var rows: [Int] = [], rowIndices: [Int] = [], rowTokens: [Int] = [], targets: [Int32] = []
@@ -433,30 +488,42 @@ public struct CollectStage {
             }
         }
         let width = experiment.loaded.model.ffnWidth, columns = plan.layers.count * width
-        guard !rows.isEmpty else { return Batch(activations: [[]], metrics: [], rowIndices: [], rowTokens: [], tokens: layout.rows) }
+        guard !rows.isEmpty else {
+            return Batch(activations: [[]], metrics: [], rowIndices: [], rowTokens: [], tokens: layout.rows)
+        }
         final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
         let captured = Captured()
         captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
         var hooks = HookSet()
-        for (k, layer) in plan.layers.enumerated() { hooks.collect(HookName.mlpSite(layer), rows: rows) { captured.sites[k] = $0 } }
-        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: rows).logits!.value
+        for (k, layer) in plan.layers.enumerated() {
+            hooks.collect(HookName.mlpSite(layer), rows: rows) { captured.sites[k] = $0 }
+        }
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: rows)
+            .logits!.value
         var matrix = [Float](repeating: 0, count: rows.count * columns)
         for (k, site) in captured.sites.enumerated() {
             let values = site!.scalars
-            for r in 0..<rows.count { for i in 0..<width { matrix[r * columns + k * width + i] = values[r * width + i] } }
+            for r in 0..<rows.count {
+                for i in 0..<width { matrix[r * columns + k * width + i] = values[r * width + i] }
+            }
         }
         if let bad = matrix.firstIndex(where: { !$0.isFinite }) {
             let example = examples[indices.firstIndex(of: rowIndices[bad / columns])!], column = bad % columns
-            throw CollectError.nanActivation(example: "\(example.source) row \(example.row), token \(rowTokens[bad / columns])",
-                                             layer: plan.layers[column / width], neuron: column % width, position: "every")
+            throw CollectError.nanActivation(example: "\(example.source) row \(example.row), " +
+                                             "token \(rowTokens[bad / columns])",
+                                             layer: plan.layers[column / width], neuron: column % width,
+                                             position: "every")
         }
         // log p(next token) = logit − logsumexp(logits), per row, in Double.
         let vocabulary = logits.shape[1]
         var logprobs = [Double](repeating: 0, count: rows.count)
         logits.withPointer { p in
-            for r in 0..<rows.count { logprobs[r] = logProbability(p + r * vocabulary, vocabulary: vocabulary, target: Int(targets[r])) }
+            for r in 0..<rows.count {
+                logprobs[r] = logProbability(p + r * vocabulary, vocabulary: vocabulary, target: Int(targets[r]))
+            }
         }
-        return Batch(activations: [matrix], metrics: logprobs, rowIndices: rowIndices, rowTokens: rowTokens, tokens: layout.rows)
+        return Batch(activations: [matrix], metrics: logprobs, rowIndices: rowIndices,
+                     rowTokens: rowTokens, tokens: layout.rows)
     }
 }
 

@@ -34,18 +34,23 @@ public enum Metric: Equatable, Sendable {
         }
         if text.hasPrefix("column:") {
             let name = String(text.dropFirst("column:".count)).trimmingCharacters(in: .whitespaces)
-            guard !name.isEmpty else { throw MetricExpressionError(text: text, offset: 7, message: "name the column after 'column:'") }
+            guard !name.isEmpty else {
+                throw MetricExpressionError(text: text, offset: 7, message: "name the column after 'column:'")
+            }
             return .column(name)
         }
         if let equals = assignment(text) {
             let name = String(text[..<equals]).trimmingCharacters(in: .whitespaces)
-            guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw MetricExpressionError(text: text, offset: 0, message: "'\(name)' is not a metric name (letters, digits and _)")
+            guard let first = name.first, first.isLetter || first == "_",
+                  name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw MetricExpressionError(text: text, offset: 0,
+                                            message: "'\(name)' is not a metric name (letters, digits and _)")
             }
             return .expression(name: name, try MetricExpression.parse(String(text[text.index(after: equals)...])))
         }
         throw MetricExpressionError(text: text, offset: 0,
-                                    message: "not a metric; use label, confidence, loss, correct, logprob, pair_preference, column:NAME, or NAME = EXPRESSION")
+                                    message: "not a metric; use label, confidence, loss, correct, logprob, " +
+                                        "pair_preference, column:NAME, or NAME = EXPRESSION")
     }
 
     /// The `=` of `name = expression` (not part of ==, !=, <=, >=).
@@ -101,14 +106,17 @@ extension Metric {
     public func values(for example: Example, classes: Int, outcome: ModelOutcome) -> [Double?] {
         switch self {
         case .label:
-            guard let label = example.label else { return classes <= 2 ? [nil] : [Double?](repeating: nil, count: classes) }
+            guard let label = example.label else {
+                return classes <= 2 ? [nil] : [Double?](repeating: nil, count: classes)
+            }
             return classes <= 2 ? [Double(label)] : (0..<classes).map { $0 == label ? 1 : 0 }
         case .confidence: return [outcome.confidence]
         case .loss: return [outcome.loss]
         case .correct: return [outcome.isCorrect(example)]
         case .logprob: return [nil]
         case .pairPreference: return [example.pair == nil ? nil : outcome.pairPreference]
-        case .column(let name): return [example.fields[name].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }]
+        case .column(let name):
+            return [example.fields[name].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }]
         case .expression(_, let formula):
             let numbers = numbersInText(example.text)
             return [formula.evaluate { name in
@@ -120,7 +128,9 @@ extension Metric {
                 case "correct": return outcome.isCorrect(example)
                 case "numbers": return Double(numbers.count)
                 default:
-                    if name.hasPrefix("n"), let i = Int(name.dropFirst()) { return i < numbers.count ? numbers[i] : nil }
+                    if name.hasPrefix("n"), let i = Int(name.dropFirst()) {
+                        return i < numbers.count ? numbers[i] : nil
+                    }
                     return example.fields[name].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 }
             }]

@@ -31,7 +31,9 @@ public indirect enum MetricExpression: Equatable, Sendable, CustomStringConverti
         var parser = Parser(characters: Array(text))
         let expression = try parser.parseOr()
         parser.skipSpaces()
-        guard parser.index == parser.characters.count else { throw parser.fail("unexpected '\(parser.characters[parser.index])'") }
+        guard parser.index == parser.characters.count else {
+            throw parser.fail("unexpected '\(parser.characters[parser.index])'")
+        }
         return expression
     }
 
@@ -87,21 +89,28 @@ public indirect enum MetricExpression: Equatable, Sendable, CustomStringConverti
         let characters: [Character]
         var index = 0
 
-        func fail(_ message: String) -> MetricExpressionError { MetricExpressionError(text: String(characters), offset: index, message: message) }
+        func fail(_ message: String) -> MetricExpressionError {
+            MetricExpressionError(text: String(characters), offset: index, message: message)
+        }
 
         mutating func skipSpaces() { while index < characters.count && characters[index].isWhitespace { index += 1 } }
 
         mutating func take(_ token: String) -> Bool {
             skipSpaces()
             let t = Array(token)
-            guard index + t.count <= characters.count, Array(characters[index..<(index + t.count)]) == t else { return false }
+            guard index + t.count <= characters.count, Array(characters[index..<(index + t.count)]) == t else {
+                return false
+            }
             // `<` must not swallow the first half of `<=`, nor `=` of `==`.
-            if t.count == 1, index + 1 < characters.count, "<>=!".contains(t[0]), characters[index + 1] == "=" { return false }
+            if t.count == 1, index + 1 < characters.count, "<>=!".contains(t[0]), characters[index + 1] == "=" {
+                return false
+            }
             index += t.count
             return true
         }
 
-        mutating func binaryLevel(_ operators: [String], _ next: (inout Parser) throws -> MetricExpression) throws -> MetricExpression {
+        mutating func binaryLevel(_ operators: [String],
+                                  _ next: (inout Parser) throws -> MetricExpression) throws -> MetricExpression {
             var left = try next(&self)
             while let op = operators.first(where: { take($0) }) { left = .binary(op, left, try next(&self)) }
             return left
@@ -109,9 +118,13 @@ public indirect enum MetricExpression: Equatable, Sendable, CustomStringConverti
 
         mutating func parseOr() throws -> MetricExpression { try binaryLevel(["||"]) { try $0.parseAnd() } }
         mutating func parseAnd() throws -> MetricExpression { try binaryLevel(["&&"]) { try $0.parseComparison() } }
-        mutating func parseComparison() throws -> MetricExpression { try binaryLevel(["==", "!=", "<=", ">=", "<", ">"]) { try $0.parseSum() } }
+        mutating func parseComparison() throws -> MetricExpression {
+            try binaryLevel(["==", "!=", "<=", ">=", "<", ">"]) { try $0.parseSum() }
+        }
         mutating func parseSum() throws -> MetricExpression { try binaryLevel(["+", "-"]) { try $0.parseProduct() } }
-        mutating func parseProduct() throws -> MetricExpression { try binaryLevel(["*", "/", "%"]) { try $0.parseUnary() } }
+        mutating func parseProduct() throws -> MetricExpression {
+            try binaryLevel(["*", "/", "%"]) { try $0.parseUnary() }
+        }
 
         mutating func parseUnary() throws -> MetricExpression {
             if take("-") { return .unary("-", try parseUnary()) }
@@ -130,16 +143,25 @@ public indirect enum MetricExpression: Equatable, Sendable, CustomStringConverti
             let c = characters[index]
             if c.isNumber || c == "." {
                 let start = index
-                while index < characters.count && (characters[index].isNumber || characters[index] == ".") { index += 1 }
-                guard let value = Double(String(characters[start..<index])) else { throw fail("'\(String(characters[start..<index]))' is not a number") }
+                while index < characters.count && (characters[index].isNumber || characters[index] == ".") {
+                    index += 1
+                }
+                guard let value = Double(String(characters[start..<index])) else {
+                    throw fail("'\(String(characters[start..<index]))' is not a number")
+                }
                 return .number(value)
             }
             guard c.isLetter || c == "_" else { throw fail("unexpected '\(c)'") }
             let start = index
-            while index < characters.count && (characters[index].isLetter || characters[index].isNumber || characters[index] == "_") { index += 1 }
+            while index < characters.count &&
+                  (characters[index].isLetter || characters[index].isNumber || characters[index] == "_") {
+                index += 1
+            }
             let name = String(characters[start..<index])
             if take("(") {
-                guard ["abs", "min", "max", "round"].contains(name) else { throw fail("unknown function '\(name)'; use abs, min, max or round") }
+                guard ["abs", "min", "max", "round"].contains(name) else {
+                    throw fail("unknown function '\(name)'; use abs, min, max or round")
+                }
                 var args = [try parseOr()]
                 while take(",") { args.append(try parseOr()) }
                 guard take(")") else { throw fail("expected ')' after the arguments of \(name)") }
@@ -165,12 +187,17 @@ public func numbersInText(_ text: String) -> [Double] {
     var numbers: [Double] = []
     var i = 0
     while i < characters.count {
-        let negative = characters[i] == "-" && i + 1 < characters.count && characters[i + 1].isASCII && characters[i + 1].isNumber &&
+        let negative = characters[i] == "-" && i + 1 < characters.count && characters[i + 1].isASCII &&
+            characters[i + 1].isNumber &&
             (i == 0 || !(characters[i - 1].isLetter || characters[i - 1].isNumber))
         if (characters[i].isASCII && characters[i].isNumber) || negative {
             let start = i
             i += negative ? 1 : 0
-            while i < characters.count && characters[i].isASCII && (characters[i].isNumber || (characters[i] == "." && i + 1 < characters.count && characters[i + 1].isNumber)) { i += 1 }
+            while i < characters.count && characters[i].isASCII &&
+                  (characters[i].isNumber ||
+                   (characters[i] == "." && i + 1 < characters.count && characters[i + 1].isNumber)) {
+                i += 1
+            }
             if let v = Double(String(characters[start..<i])) { numbers.append(v) }
         } else {
             i += 1

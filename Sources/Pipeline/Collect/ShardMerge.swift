@@ -15,19 +15,28 @@ public enum ShardMerge {
         for (reader, url) in zip(readers, shards) {
             let parts = reader.shard.split(separator: "/").compactMap { Int($0) }
             guard parts.count == 2, parts[0] >= 0, parts[0] < parts[1] else {
-                throw CollectError.incompatibleShards(detail: "\(url.path) is not a shard (its shard attribute is '\(reader.shard)')")
+                throw CollectError.incompatibleShards(detail: "\(url.path) is not a shard " +
+                                                      "(its shard attribute is '\(reader.shard)')")
             }
-            if let total, total != parts[1] { throw CollectError.incompatibleShards(detail: "\(url.path) is shard \(reader.shard), but the others are of \(total)") }
+            if let total, total != parts[1] {
+                throw CollectError.incompatibleShards(detail: "\(url.path) is shard \(reader.shard), " +
+                                                      "but the others are of \(total)")
+            }
             total = parts[1]
-            if order[parts[0]] != nil { throw CollectError.incompatibleShards(detail: "shard \(parts[0]) is given twice") }
+            if order[parts[0]] != nil {
+                throw CollectError.incompatibleShards(detail: "shard \(parts[0]) is given twice")
+            }
             order[parts[0]] = reader
             guard reader.header == readers[0].header else {
-                throw CollectError.incompatibleShards(detail: "\(url.path) differs from \(shards[0].path) in its model, data, recipe, layers, positions or metrics")
+                throw CollectError.incompatibleShards(detail: "\(url.path) differs from \(shards[0].path) " +
+                                                      "in its model, data, recipe, layers, positions or metrics")
             }
         }
         let missing = (0..<total!).filter { order[$0] == nil }
         guard missing.isEmpty else {
-            throw CollectError.incompatibleShards(detail: "shards \(missing.map(String.init).joined(separator: ", ")) of \(total!) are missing; run them with --shard i/\(total!)")
+            throw CollectError.incompatibleShards(
+                detail: "shards \(missing.map(String.init).joined(separator: ", ")) of \(total!) are missing; " +
+                    "run them with --shard i/\(total!)")
         }
         let ordered = (0..<total!).map { order[$0]! }
         let header = ordered[0].header
@@ -42,9 +51,13 @@ public enum ShardMerge {
                     var start = rows.lowerBound
                     while start < rows.upperBound {
                         let end = min(rows.upperBound, start + ActivationStore.chunkRows)
-                        let blocks = try header.positions.indices.map { try reader.block(position: $0, rows: start..<end, columns: 0..<header.columns) }
-                        let metrics = Array(reader.metricValues[(start * header.metrics.count)..<(end * header.metrics.count)])
-                        try writer.append(activations: blocks, metrics: metrics, indices: Array(reader.indices[start..<end]), split: split,
+                        let blocks = try header.positions.indices.map {
+                            try reader.block(position: $0, rows: start..<end, columns: 0..<header.columns)
+                        }
+                        let metrics = Array(
+                            reader.metricValues[(start * header.metrics.count)..<(end * header.metrics.count)])
+                        try writer.append(activations: blocks, metrics: metrics,
+                                          indices: Array(reader.indices[start..<end]), split: split,
                                           tokens: Array(reader.tokens[start..<end]))
                         done += end - start
                         progress.update(done)
@@ -52,7 +65,9 @@ public enum ShardMerge {
                     }
                 }
             }
-            var moments = header.positions.map { _ in CoMoments(columns: header.columns, metrics: header.metrics.count) }
+            var moments = header.positions.map { _ in
+                CoMoments(columns: header.columns, metrics: header.metrics.count)
+            }
             for reader in ordered { for p in moments.indices { moments[p].merge(reader.moments[p]) } }
             try writer.finish(moments: moments, shard: "all")
         }

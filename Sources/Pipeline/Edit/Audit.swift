@@ -58,27 +58,38 @@ public enum Audit {
     public static let heldOutTexts = 100
 
     /// - experiment: the recipe whose test split, framing and general text to use (nil: weights and general text only).
-    public static func run(base basePath: String, edited editedPath: String, experiment: Experiment?, generalPath: String?,
-                           generalTexts: Int = 32, examples: Int = 400, seed: UInt64 = 0, quiet: Bool = false) throws -> Report {
+    public static func run(base basePath: String, edited editedPath: String, experiment: Experiment?,
+                           generalPath: String?,
+                           generalTexts: Int = 32, examples: Int = 400, seed: UInt64 = 0,
+                           quiet: Bool = false) throws -> Report {
         // The recipe's experiment has the base loaded already: reuse it rather than hold a third copy.
         let resolvedBase = try ModelAliases.resolve(basePath)
-        let base = try experiment.flatMap { $0.modelPath == resolvedBase ? $0.loaded : nil } ?? ModelLoader.load(basePath)
+        let base = try experiment.flatMap { $0.modelPath == resolvedBase ? $0.loaded : nil } ??
+            ModelLoader.load(basePath)
         let edited = try ModelLoader.load(editedPath)
-        guard case .decoder(let b) = base.model, case .decoder(let e) = edited.model else { throw TrainingError.framing("audit compares decoders") }
+        guard case .decoder(let b) = base.model, case .decoder(let e) = edited.model else {
+            throw TrainingError.framing("audit compares decoders")
+        }
         let neurons = try editedNeurons(try ModelAliases.resolve(editedPath))
         var (changes, unchanged) = try weightDiff(base: b, edited: e, neurons: neurons ?? [])
-        try byteDiff(&changes, base: base.path, edited: edited.path, neurons: neurons ?? [], width: b.config.intermediateSize, ownership: b.config.ownership)
+        try byteDiff(&changes, base: base.path, edited: edited.path, neurons: neurons ?? [],
+                     width: b.config.intermediateSize, ownership: b.config.ownership)
         var report = Report(neurons: neurons, taskExamples: 0, changes: changes, unchangedTensors: unchanged)
         if !quiet { ProgressReporter.say("audit: \(changes.count) tensors changed, \(unchanged) bit-identical") }
 
         if let experiment {
             let recipe = experiment.recipe
-            let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+            let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
+                                dev: recipe.data.dev, seed: recipe.data.splitSeed)
             let test = Array(splits.test.prefix(examples))
-            if let before = try testCorrectness(b, experiment: experiment, tokenizer: base.tokenizer, examples: examples),
-               let after = try testCorrectness(e, experiment: experiment, tokenizer: base.tokenizer, examples: examples) {
+            if let before = try testCorrectness(b, experiment: experiment, tokenizer: base.tokenizer,
+                                                examples: examples),
+               let after = try testCorrectness(e, experiment: experiment, tokenizer: base.tokenizer,
+                                               examples: examples) {
                 func interval(_ c: [Bool], _ s: UInt64) -> (Double, Double)? {
-                    bootstrapInterval(examples: c.count, seed: s) { sample in sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count) }.map { ($0.low, $0.high) }
+                    bootstrapInterval(examples: c.count, seed: s) { sample in
+                        sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count)
+                    }.map { ($0.low, $0.high) }
                 }
                 report.taskExamples = test.count
                 report.accuracyFloat32Edit = try float32EditAccuracy(try ModelAliases.resolve(editedPath))
@@ -95,7 +106,9 @@ public enum Audit {
                 let after = try preference(e, tokenizer: base.tokenizer, pairs: pairs, template: recipe.task.template)
                 func share(_ c: [Bool]) -> Double { Double(c.filter { $0 }.count) / Double(c.count) }
                 func interval(_ c: [Bool], _ s: UInt64) -> (Double, Double)? {
-                    bootstrapInterval(examples: c.count, seed: s) { sample in sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count) }.map { ($0.low, $0.high) }
+                    bootstrapInterval(examples: c.count, seed: s) { sample in
+                        sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count)
+                    }.map { ($0.low, $0.high) }
                 }
                 report.biasPairs = pairs.count
                 report.biasBefore = share(before)
@@ -107,14 +120,19 @@ public enum Audit {
             }
         }
         if let generalPath, FileManager.default.fileExists(atPath: generalPath), generalTexts > 0 {
-            let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: generalPath)).examples.prefix(min(generalTexts, heldOutTexts))
-            let ids = texts.map { Array(base.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(64)) }.filter { $0.count > 1 }
+            let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: generalPath))
+                .examples.prefix(min(generalTexts, heldOutTexts))
+            let ids = texts.map {
+                Array(base.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(64))
+            }.filter { $0.count > 1 }
             let batch = TokenBatch(ids)
-            let lb = b.forward(embeddings: try b.embed(batch), batch: batch).logits!, le = e.forward(embeddings: try e.embed(batch), batch: batch).logits!
+            let lb = b.forward(embeddings: try b.embed(batch), batch: batch).logits!,
+                le = e.forward(embeddings: try e.embed(batch), batch: batch).logits!
             report.perplexityBefore = Double(exp(nextTokenLoss(logits: lb, batch: batch).value.scalars[0]))
             report.perplexityAfter = Double(exp(nextTokenLoss(logits: le, batch: batch).value.scalars[0]))
             let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
-            let p = GeneralTextEvaluator.logSoftmax(gatherRows(lb, rows).value), q = GeneralTextEvaluator.logSoftmax(gatherRows(le, rows).value)
+            let p = GeneralTextEvaluator.logSoftmax(gatherRows(lb, rows).value),
+                q = GeneralTextEvaluator.logSoftmax(gatherRows(le, rows).value)
             let v = lb.shape[1]
             var kl = 0.0
             for i in 0..<(rows.count * v) { kl += exp(Double(p[i])) * Double(p[i] - q[i]) }
@@ -128,12 +146,14 @@ public enum Audit {
     public static func testCorrectness(_ model: DecoderModel, experiment: Experiment, tokenizer: any Tokenizer,
                                        examples: Int = 400) throws -> [Bool]? {
         let recipe = experiment.recipe
-        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
+                            dev: recipe.data.dev, seed: recipe.data.splitSeed)
         let test = Array(splits.test.prefix(examples))
         guard let ids = experiment.verbalizerIDs, !test.isEmpty else { return nil }
         let framing = PromptTask.Framing.verbalizers(template: recipe.task.template, ids: ids)
         let task = PromptTask(model: .decoder(model), tokenizer: tokenizer, framing: framing, classes: ids.count)
-        let trainer = PromptTrainer(task: task, initialPrompt: Tensor(shape: [1, model.config.hiddenSize]), learningRate: 0, weightDecay: 0)
+        let trainer = PromptTrainer(task: task, initialPrompt: Tensor(shape: [1, model.config.hiddenSize]),
+                                    learningRate: 0, weightDecay: 0)
         let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
         let labels = test.map { experiment.dataset.examples[$0].label! }
         return try trainer.evaluate(sequences, labels: labels, batchSize: 16, withPrompt: false).correct
@@ -148,10 +168,13 @@ public enum Audit {
 
     /// For each pair, whether the model finds its first sentence (the more stereotypical one) more likely.
     /// The share of trues is CrowS-Pairs' bias score; 0.5 is unbiased.
-    static func preference(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [Example], template: String) throws -> [Bool] {
+    static func preference(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [Example],
+                           template: String) throws -> [Bool] {
         var preferred: [Bool] = []
         for example in pairs {
-            let ids = [example.text, example.pair!].map { tokenizer.encodeSentence(TextPart.filling(template, with: $0)) }
+            let ids = [example.text, example.pair!].map {
+                tokenizer.encodeSentence(TextPart.filling(template, with: $0))
+            }
             let batch = TokenBatch(ids)
             let logits = model.forward(embeddings: try model.embed(batch), batch: batch).logits!
             func logProbability(_ s: Int) -> Float {
@@ -177,9 +200,11 @@ public enum Audit {
     /// For two GGUFs, the byte diff of each changed tensor stored in one type in both: the changed bytes,
     /// their blocks, and the blocks that hold none of the edited neurons' weights (rows it owns, or the
     /// block columns of the columns it owns).
-    static func byteDiff(_ changes: inout [TensorChange], base: String, edited: String, neurons: [Intervention.Neuron], width f: Int,
+    static func byteDiff(_ changes: inout [TensorChange], base: String, edited: String,
+                         neurons: [Intervention.Neuron], width f: Int,
                          ownership: (Int) -> FFNNeuronOwnership) throws {
-        guard (try? CheckpointFormat.open(base).format) == .gguf, (try? CheckpointFormat.open(edited).format) == .gguf else { return }
+        guard (try? CheckpointFormat.open(base).format) == .gguf,
+              (try? CheckpointFormat.open(edited).format) == .gguf else { return }
         let (a, b) = (try ModelLoader.openGGUF(base), try ModelLoader.openGGUF(edited))   // the models' mappings
         let byLayer = Dictionary(grouping: neurons, by: \.layer).mapValues { Set($0.map(\.neuron)) }
         var rowOwned: [String: Set<Int>] = [:], columnOwned: [String: Set<Int>] = [:]
@@ -201,17 +226,20 @@ public enum Audit {
                 guard blocks.insert(block).inserted else { continue }
                 let (row, column) = (i / rowBytes, (i % rowBytes) / blockBytes * x.type.blockSize)
                 let columns = column..<(column + x.type.blockSize)
-                let owned = rowOwned[x.name]?.contains(row) == true || columnOwned[x.name]?.contains(where: columns.contains) == true
+                let owned = rowOwned[x.name]?.contains(row) == true ||
+                    columnOwned[x.name]?.contains(where: columns.contains) == true
                 if !owned { outside += 1 }
             }
-            (changes[k].changedBytes, changes[k].changedBlocks, changes[k].blocksOutsideMask) = (bytes, blocks.count, outside)
+            (changes[k].changedBytes, changes[k].changedBlocks, changes[k].blocksOutsideMask) =
+                (bytes, blocks.count, outside)
         }
     }
 
     /// Parameter-by-parameter comparison of two models of one family (by GGUF name, whatever files they
     /// came from). Every changed weight is checked against the slices the edited neurons own, by the
     /// family's one ownership description.
-    static func weightDiff(base: DecoderModel, edited: DecoderModel, neurons: [Intervention.Neuron]) throws -> ([TensorChange], Int) {
+    static func weightDiff(base: DecoderModel, edited: DecoderModel,
+                           neurons: [Intervention.Neuron]) throws -> ([TensorChange], Int) {
         var changes: [TensorChange] = [], unchanged = 0
         let byLayer = Dictionary(grouping: neurons, by: \.layer).mapValues { Set($0.map(\.neuron)) }
         let f = base.config.intermediateSize
@@ -224,7 +252,9 @@ public enum Audit {
         }
         for name in base.parameters.keys.sorted() {
             let info = base.parameters[name]!.materialized()
-            guard let other = edited.parameters[name]?.materialized(), other.shape == info.shape else { throw GGUFError.unknownTensor(name) }
+            guard let other = edited.parameters[name]?.materialized(), other.shape == info.shape else {
+                throw GGUFError.unknownTensor(name)
+            }
             let (a, b) = (info.scalars, other.scalars)
             if a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern }) { unchanged += 1; continue }
             // `shape` is row-major, outermost first: [rows, columns] ([out, in] for weights).
@@ -241,7 +271,8 @@ public enum Audit {
                 maximum = max(maximum, abs(d))
                 if owner?(r, c) != true { outside += 1 }
             }
-            changes.append(TensorChange(name: name, changedRows: changedRows.sorted(), changedColumns: changedColumns.sorted(),
+            changes.append(TensorChange(name: name, changedRows: changedRows.sorted(),
+                                        changedColumns: changedColumns.sorted(),
                                         deltaNorm: norm.squareRoot(), maxAbsDelta: maximum, outsideMask: outside))
         }
         return (changes, unchanged)

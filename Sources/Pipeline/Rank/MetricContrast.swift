@@ -23,7 +23,8 @@ public struct MetricContrast: Sendable, Equatable {
 
     /// - tables: [positions, columns] score and q-value tables of the two metrics.
     public static func compute(a: String, b: String, scoreA: [Double], qA: [Double], scoreB: [Double], qB: [Double],
-                        positions: Int, columns: Int, layers: [Int], neuronsPerLayer: Int, count: Int = 20) -> MetricContrast {
+                        positions: Int, columns: Int, layers: [Int], neuronsPerLayer: Int,
+                        count: Int = 20) -> MetricContrast {
         var best: [Neuron] = []
         var onlyA = 0, onlyB = 0
         for j in 0..<columns {
@@ -75,11 +76,14 @@ public struct MetricContrast: Sendable, Equatable {
         let position = try g.read("position", as: Int64.self).values
         let sa = try g.read("score_a", as: Double.self).values, sb = try g.read("score_b", as: Double.self).values
         let qa = try g.read("q_a", as: Double.self).values, qb = try g.read("q_b", as: Double.self).values
-        guard [neuron.count, position.count, sa.count, sb.count, qa.count, qb.count].allSatisfy({ $0 == layer.count }) else {
-            throw CollectError.corruptStore(path: g.fileName, detail: "/rank/contrast has datasets of different lengths")
+        guard [neuron.count, position.count, sa.count, sb.count,
+               qa.count, qb.count].allSatisfy({ $0 == layer.count }) else {
+            throw CollectError.corruptStore(path: g.fileName,
+                                            detail: "/rank/contrast has datasets of different lengths")
         }
         return MetricContrast(a: a, b: b, neurons: layer.indices.map {
-            Neuron(layer: Int(layer[$0]), neuron: Int(neuron[$0]), position: Int(position[$0]), scoreA: sa[$0], scoreB: sb[$0], qA: qa[$0], qB: qb[$0])
+            Neuron(layer: Int(layer[$0]), neuron: Int(neuron[$0]), position: Int(position[$0]),
+                   scoreA: sa[$0], scoreB: sb[$0], qA: qa[$0], qB: qb[$0])
         }, onlyA: Int(onlyA), onlyB: Int(onlyB))
     }
 }

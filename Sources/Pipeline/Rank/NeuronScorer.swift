@@ -46,7 +46,8 @@ struct NeuronScorer {
         guard let z = standardized(train), let ranks = standardized(averageRanks(train)) else { return nil }
         let binary = Predictivity.isBinary(train) && Predictivity.isBinary(dev)
         return MetricContext(name: name, train: train, dev: dev, binary: binary,
-                             pearsonY: trainTest.permutedMatrix(z), spearmanY: trainTest.permutedMatrix(ranks), standardizedRanks: ranks,
+                             pearsonY: trainTest.permutedMatrix(z), spearmanY: trainTest.permutedMatrix(ranks),
+                             standardizedRanks: ranks,
                              bins: MutualInformation.metricBins(train, bins: activationBins),
                              predictivityY: binary && devTest != nil ? devTest!.permutedMatrix(dev) : nil)
     }
@@ -64,7 +65,8 @@ struct NeuronScorer {
     }
 
     /// - train: [nTrain, c]; dev: [nDev, c]; means, squares: the columns' training co-moments.
-    func prepare(train: [Float], dev: [Float], columns c: Int, means: ArraySlice<Double>, squares: ArraySlice<Double>, constant: [Bool]) -> Block {
+    func prepare(train: [Float], dev: [Float], columns c: Int, means: ArraySlice<Double>,
+                 squares: ArraySlice<Double>, constant: [Bool]) -> Block {
         let n = trainTest.examples, nDev = dev.count / max(c, 1)
         var values = [Float](repeating: 0, count: n * c), ranks = values
         var ranksDouble = [Double](repeating: 0, count: n * c)
@@ -100,12 +102,14 @@ struct NeuronScorer {
             firing[i * c + j] = 1
             firingCount[j] += 1
         } }
-        return Block(columns: c, constant: constant, standardizedValues: values, standardizedRanks: ranks, ranksDouble: ranksDouble,
+        return Block(columns: c, constant: constant, standardizedValues: values, standardizedRanks: ranks,
+                     ranksDouble: ranksDouble,
                      binIndex: bins, firing: firing, firingCount: firingCount)
     }
 
     /// Scores and p-values of every column of the block for one metric. `pearson` is the exact r per column.
-    func score(_ block: Block, metric: MetricContext, pearson: [Double], statistics: Set<NeuronStatistic>) -> [NeuronStatistic: (score: [Double], p: [Double])] {
+    func score(_ block: Block, metric: MetricContext, pearson: [Double],
+               statistics: Set<NeuronStatistic>) -> [NeuronStatistic: (score: [Double], p: [Double])] {
         let c = block.columns, n = trainTest.examples
         var out: [NeuronStatistic: (score: [Double], p: [Double])] = [:]
         let nan = [Double](repeating: .nan, count: c)
@@ -145,9 +149,12 @@ struct NeuronScorer {
             let nDev = Double(devTest.examples), positives = metric.dev.reduce(0, +)
             let s = devTest.products(block.firing, columns: c, y)
             var (accuracy, p) = devTest.pValues(s, columns: c) { j, product in
-                Predictivity.accuracy(product: Double(product), firing: block.firingCount[j], positives: positives, examples: nDev) - 0.5
+                Predictivity.accuracy(product: Double(product), firing: block.firingCount[j],
+                                      positives: positives, examples: nDev) - 0.5
             }
-            for j in 0..<c { if block.constant[j] { accuracy[j] = .nan; p[j] = .nan } else { accuracy[j] = abs(accuracy[j]) } }
+            for j in 0..<c {
+                if block.constant[j] { accuracy[j] = .nan; p[j] = .nan } else { accuracy[j] = abs(accuracy[j]) }
+            }
             out[.predictivity] = (accuracy, p)
         }
         return out

@@ -4,21 +4,27 @@ import Statistics
 
 /// `/rank` of the evidence archive:
 /// - attributes: `statistic` (the selecting one), `rule`, `primary_metric`, `permutations`, `train_rows`, `dev_rows`,
-///   `statistics`, `metrics`, `positions`, `layers`, `neurons_per_layer`, `mi_binning`, `excluded_metrics` ("name: reason").
+///   `statistics`, `metrics`, `positions`, `layers`, `neurons_per_layer`, `mi_binning`, `excluded_metrics`
+///   ("name: reason").
 /// - `constant_neurons`: int64 [positions], neurons excluded as constant at each position.
 /// - `metrics/<metric>/<statistic>/{score, p_value, q_value}`: float64 [positions, layers × neurons] (NaN: excluded).
 /// - `metrics/<metric>/selection` and `metrics/<metric>/top` (the 50 best): `layer`, `neuron`, `position` int64 [k];
-///   `score`, `p_value`, `q_value` float64 [k]; the selection also has `ci_low`, `ci_high` (bootstrap 95%, NaN if none),
+///   `score`, `p_value`, `q_value` float64 [k]; the selection also has `ci_low`, `ci_high` (bootstrap 95%,
+///   NaN if none),
 ///   and `top` has `predictivity` [≤ 10] for binary metrics.
 /// - `overlap/<i>`: attributes `a`, `b`, `jaccard`; `shared` int64 [n, 2] (layer, neuron).
 /// - `contrast` (with `rank.contrast`): see `MetricContrast.write`.
 /// `<metric>` is the metric's column name with "/" written as "%2F"; attribute `metric` holds it verbatim.
 extension RankStage {
     /// The archive group of a metric: its column name with "%" and "/" escaped.
-    public static func groupName(_ metric: String) -> String { metric.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F") }
+    public static func groupName(_ metric: String) -> String {
+        metric.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
+    }
 
-    static func write(_ result: Result, scores: [Int: [NeuronStatistic: (score: [Double], p: [Double])]], qValues: [Int: [NeuronStatistic: [Double]]],
-                      header: ActivationStore.Header, excluded: [String: String], statistics: [NeuronStatistic], into group: HDF5Group) throws {
+    static func write(_ result: Result, scores: [Int: [NeuronStatistic: (score: [Double], p: [Double])]],
+                      qValues: [Int: [NeuronStatistic: [Double]]],
+                      header: ActivationStore.Header, excluded: [String: String],
+                      statistics: [NeuronStatistic], into group: HDF5Group) throws {
         try group.setAttribute("statistic", .string(result.statistic.rawValue))
         try group.setAttribute("rule", .string(result.rule.description))
         try group.setAttribute("primary_metric", .string(result.primaryMetric))
@@ -30,9 +36,14 @@ extension RankStage {
         try group.setAttribute("positions", .strings(header.positions))
         try group.setAttribute("layers", .ints(header.layers.map(Int64.init)))
         try group.setAttribute("neurons_per_layer", .int(Int64(header.neuronsPerLayer)))
-        try group.setAttribute("mi_binning", .string("activation: \(MutualInformation.binCount(examples: result.trainRows)) equal-frequency bins by rank (min(16, max(2, floor(n^(1/3))))); metric: one bin per value if at most 16 values, else the same rule; plug-in estimate in nats; p-value by the G-test"))
-        try group.setAttribute("excluded_metrics", .strings(excluded.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }))
-        try group.write("constant_neurons", header.positions.map { Int64(result.constantNeurons[$0] ?? 0) }, shape: [header.positions.count])
+        try group.setAttribute("mi_binning", .string(
+            "activation: \(MutualInformation.binCount(examples: result.trainRows)) equal-frequency bins by rank " +
+            "(min(16, max(2, floor(n^(1/3))))); metric: one bin per value if at most 16 values, " +
+            "else the same rule; plug-in estimate in nats; p-value by the G-test"))
+        try group.setAttribute("excluded_metrics",
+                               .strings(excluded.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }))
+        try group.write("constant_neurons", header.positions.map { Int64(result.constantNeurons[$0] ?? 0) },
+                        shape: [header.positions.count])
 
         let metricsGroup = try group.createGroup("metrics")
         let shape = [header.positions.count, header.columns]
@@ -46,7 +57,9 @@ extension RankStage {
                 try s.write("p_value", table.p, shape: shape, chunks: [1, 4096], compression: 1)
                 try s.write("q_value", qValues[m]![statistic]!, shape: shape, chunks: [1, 4096], compression: 1)
             }
-            guard let report = result.reports.first(where: { $0.metric == name }), report.excluded == nil else { continue }
+            guard let report = result.reports.first(where: { $0.metric == name }), report.excluded == nil else {
+                continue
+            }
             let selection = try writeNeurons(report.selection, into: try g.createGroup("selection"))
             try selection.write("ci_low", report.intervals.map { $0?.low ?? .nan }, shape: [report.intervals.count])
             try selection.write("ci_high", report.intervals.map { $0?.high ?? .nan }, shape: [report.intervals.count])
@@ -84,7 +97,8 @@ extension RankStage {
         guard [neuron.count, position.count, score.count, p.count, q.count].allSatisfy({ $0 == layer.count }) else {
             throw CollectError.corruptStore(path: g.fileName, detail: "\(g.path) has datasets of different lengths")
         }
-        return layer.indices.map { ScoredNeuron(layer: Int(layer[$0]), neuron: Int(neuron[$0]), position: Int(position[$0]),
+        return layer.indices.map { ScoredNeuron(layer: Int(layer[$0]), neuron: Int(neuron[$0]),
+                                                position: Int(position[$0]),
                                                 score: score[$0], pValue: p[$0], qValue: q[$0]) }
     }
 
@@ -100,14 +114,19 @@ extension RankStage {
         let file = try EvidenceArchive.open(url)
         let group = try file.root.group("rank")
         func string(_ name: String) throws -> String {
-            guard case .string(let v) = try group.attribute(name) else { throw CollectError.corruptStore(path: url.path, detail: "/rank attribute \(name) is not a string") }
+            guard case .string(let v) = try group.attribute(name) else {
+                throw CollectError.corruptStore(path: url.path, detail: "/rank attribute \(name) is not a string")
+            }
             return v
         }
         func int(_ name: String) throws -> Int {
-            guard case .int(let v) = try group.attribute(name) else { throw CollectError.corruptStore(path: url.path, detail: "/rank attribute \(name) is not an integer") }
+            guard case .int(let v) = try group.attribute(name) else {
+                throw CollectError.corruptStore(path: url.path, detail: "/rank attribute \(name) is not an integer")
+            }
             return Int(v)
         }
-        guard case .strings(let metrics) = try group.attribute("metrics"), case .strings(let positions) = try group.attribute("positions"),
+        guard case .strings(let metrics) = try group.attribute("metrics"),
+              case .strings(let positions) = try group.attribute("positions"),
               let statistic = NeuronStatistic(rawValue: try string("statistic")) else {
             throw CollectError.corruptStore(path: url.path, detail: "/rank is incomplete")
         }
@@ -117,23 +136,30 @@ extension RankStage {
         for name in metrics {
             let g = try metricsGroup.group(groupName(name))
             if case .string(let reason)? = try? g.attribute("excluded") {
-                reports.append(MetricReport(metric: name, excluded: reason, top: [], selection: [], intervals: [], topPredictivity: nil))
+                reports.append(MetricReport(metric: name, excluded: reason, top: [], selection: [],
+                                            intervals: [], topPredictivity: nil))
                 continue
             }
             let selectionGroup = try g.group("selection"), topGroup = try g.group("top")
-            let low = try selectionGroup.read("ci_low", as: Double.self).values, high = try selectionGroup.read("ci_high", as: Double.self).values
+            let low = try selectionGroup.read("ci_low", as: Double.self).values,
+                high = try selectionGroup.read("ci_high", as: Double.self).values
             let intervals: [(low: Double, high: Double)?] = zip(low, high).map { $0.isNaN ? nil : ($0, $1) }
-            let predictivity = topGroup.kind(of: "predictivity") == .dataset ? try topGroup.read("predictivity", as: Double.self).values : nil
-            reports.append(MetricReport(metric: name, excluded: nil, top: try readNeurons(topGroup), selection: try readNeurons(selectionGroup),
+            let predictivity = topGroup.kind(of: "predictivity") == .dataset ?
+                try topGroup.read("predictivity", as: Double.self).values : nil
+            reports.append(MetricReport(metric: name, excluded: nil, top: try readNeurons(topGroup),
+                                        selection: try readNeurons(selectionGroup),
                                         intervals: intervals, topPredictivity: predictivity))
         }
         var overlaps: [(a: String, b: String, jaccard: Double, shared: [NeuronKey])] = []
         let overlapGroup = try group.group("overlap")
         for child in try overlapGroup.children().sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
             let g = try overlapGroup.group(child)
-            guard case .string(let a) = try g.attribute("a"), case .string(let b) = try g.attribute("b"), case .double(let j) = try g.attribute("jaccard") else { continue }
+            guard case .string(let a) = try g.attribute("a"), case .string(let b) = try g.attribute("b"),
+                  case .double(let j) = try g.attribute("jaccard") else { continue }
             let shared = try g.read("shared", as: Int64.self).values
-            overlaps.append((a, b, j, stride(from: 0, to: shared.count, by: 2).map { NeuronKey(layer: Int(shared[$0]), neuron: Int(shared[$0 + 1])) }))
+            overlaps.append((a, b, j, stride(from: 0, to: shared.count, by: 2).map {
+                NeuronKey(layer: Int(shared[$0]), neuron: Int(shared[$0 + 1]))
+            }))
         }
         let ruleText = try string("rule")
         let rule: SelectionRule
@@ -141,8 +167,10 @@ extension RankStage {
         else if ruleText.hasPrefix("q < "), let q = Double(ruleText.dropFirst(4)) { rule = .qBelow(q) }
         else { rule = .perLayerFraction((Double(ruleText.dropFirst(4).prefix { $0 != "%" }) ?? 0) / 100) }
         return Result(statistic: statistic, rule: rule, primaryMetric: try string("primary_metric"), reports: reports,
-                      constantNeurons: Dictionary(uniqueKeysWithValues: zip(positions, constant.map(Int.init))), overlaps: overlaps,
-                      contrast: try MetricContrast.read(group), permutations: try int("permutations"), trainRows: try int("train_rows"), devRows: try int("dev_rows"),
+                      constantNeurons: Dictionary(uniqueKeysWithValues: zip(positions, constant.map(Int.init))),
+                      overlaps: overlaps,
+                      contrast: try MetricContrast.read(group), permutations: try int("permutations"),
+                      trainRows: try int("train_rows"), devRows: try int("dev_rows"),
                       archive: url.path, reused: done != nil)
     }
 }

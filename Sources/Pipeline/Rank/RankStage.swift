@@ -64,13 +64,15 @@ public struct RankStage {
         var statistics: [NeuronStatistic] = []
         for entry in r.list("rank.statistics") ?? NeuronStatistic.allCases.map(\.rawValue) {
             if let s = NeuronStatistic(rawValue: entry) { statistics.append(s) } else {
-                problems.add("rank.statistics", "'\(entry)' is not a statistic; use \(NeuronStatistic.allCases.map(\.rawValue).joined(separator: ", "))")
+                problems.add("rank.statistics", "'\(entry)' is not a statistic; " +
+                             "use \(NeuronStatistic.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
         let statistic = NeuronStatistic(rawValue: r.string("rank.statistic") ?? "pearson") ?? .pearson
         if !statistics.contains(statistic) { statistics.append(statistic) }
         let permutations = r.int("rank.permutations") ?? 1000
-        let rules = [r.int("rank.top_k") != nil, r.number("rank.per_layer_fraction") != nil, r.number("rank.q_threshold") != nil].filter { $0 }.count
+        let rules = [r.int("rank.top_k") != nil, r.number("rank.per_layer_fraction") != nil,
+                     r.number("rank.q_threshold") != nil].filter { $0 }.count
         if rules > 1 { problems.add("rank", "give one of top_k, per_layer_fraction and q_threshold") }
         var rule = SelectionRule.topK(r.int("rank.top_k") ?? 50)
         if let f = r.number("rank.per_layer_fraction") { rule = .perLayerFraction(f) }
@@ -79,17 +81,24 @@ public struct RankStage {
         var contrast: (String, String)?
         if let pair = r.list("rank.contrast") {
             if pair.count == 2 && pair[0] != pair[1] { contrast = (pair[0], pair[1]) }
-            else { problems.add("rank.contrast", "give two different metrics, [a, b], to find the neurons that track a more than b") }
+            else {
+                problems.add("rank.contrast", "give two different metrics, [a, b], " +
+                             "to find the neurons that track a more than b")
+            }
         }
         try problems.check()
-        return Options(statistics: statistics, statistic: statistic, metric: r.string("rank.metric"), permutations: permutations,
+        return Options(statistics: statistics, statistic: statistic, metric: r.string("rank.metric"),
+                       permutations: permutations,
                        rule: rule, bootstrap: bootstrap, contrast: contrast)
     }
 
     public func inputs() throws -> [String: String] {
         let store = folder.url.appendingPathComponent("collect/activations.h5")
         guard FileManager.default.fileExists(atPath: store.path) else {
-            throw CollectError.corruptStore(path: store.path, detail: "there is no activation store; run `scalpel collect \(experiment.recipeFile)` first (or `scalpel merge` after sharded collection)")
+            throw CollectError.corruptStore(path: store.path,
+                                            detail: "there is no activation store; " +
+                                            "run `scalpel collect \(experiment.recipeFile)` first " +
+                                            "(or `scalpel merge` after sharded collection)")
         }
         return ["store": try SHA256.file(store.path),
                 "recipe": SHA256.hex("seed=\(experiment.recipe.seed)\nrank=" + experiment.recipe.canonical("rank"))]
@@ -103,33 +112,51 @@ public struct RankStage {
         let header = reader.header
         let train = reader.trainRows, dev = reader.devRows
         guard train.count >= 3 else {
-            throw CollectError.corruptStore(path: reader.file.name, detail: "only \(train.count) training rows were collected; correlations need at least 3")
+            throw CollectError.corruptStore(path: reader.file.name,
+                                            detail: "only \(train.count) training rows were collected; " +
+                                            "correlations need at least 3")
         }
         let primary = options.metric ?? header.metrics.first ?? ""
         guard let primaryIndex = header.metrics.firstIndex(of: primary) else {
-            throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "rank.metric", line: experiment.recipe.node("rank.metric")?.mark?.line,
-                               message: "'\(primary)' was not collected; the collected metrics are \(header.metrics.joined(separator: ", "))")])
+            throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "rank.metric",
+                               line: experiment.recipe.node("rank.metric")?.mark?.line,
+                               message: "'\(primary)' was not collected; " +
+                                   "the collected metrics are \(header.metrics.joined(separator: ", "))")])
         }
-        if !force, let done = folder.isDone("rank", inputs: inputs), let previous = try? Self.load(EvidenceArchive.url(folder), done: done) {
+        if !force, let done = folder.isDone("rank", inputs: inputs),
+           let previous = try? Self.load(EvidenceArchive.url(folder), done: done) {
             if !quiet { ProgressReporter.say("rank: up to date (\(EvidenceArchive.url(folder).path))") }
             return previous
         }
         if options.permutations < 1000 && !quiet {
-            ProgressReporter.say("rank: warning: \(options.permutations) permutations; use 1000 or more for reportable p-values")
+            ProgressReporter.say("rank: warning: \(options.permutations) permutations; " +
+                                 "use 1000 or more for reportable p-values")
         }
 
-        let scorer = NeuronScorer(trainRows: train.count, devRows: dev.count, permutations: options.permutations, seed: experiment.recipe.seed &+ 404)
+        let scorer = NeuronScorer(trainRows: train.count, devRows: dev.count, permutations: options.permutations,
+                                  seed: experiment.recipe.seed &+ 404)
         var contexts: [Int: NeuronScorer.MetricContext] = [:]
         var excluded: [String: String] = [:]
         for (m, name) in header.metrics.enumerated() {
             let values = reader.metric(m, rows: train)
-            if let context = scorer.context(name: name, train: values, dev: reader.metric(m, rows: dev)) { contexts[m] = context }
-            else { excluded[name] = "it has a single value (\(values.first ?? .nan)) on the \(train.count) training rows, so nothing can correlate with it" }
+            if let context = scorer.context(name: name, train: values, dev: reader.metric(m, rows: dev)) {
+                contexts[m] = context
+            }
+            else {
+                excluded[name] = "it has a single value (\(values.first ?? .nan)) on the \(train.count) " +
+                    "training rows, so nothing can correlate with it"
+            }
         }
         if let reason = excluded[primary] {
-            throw CollectError.badPlan(path: experiment.recipeFile, detail: "the selection metric '\(primary)' cannot be scored: \(reason); choose another with rank.metric")
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "the selection metric '\(primary)' cannot be scored: \(reason); " +
+                                       "choose another with rank.metric")
         }
-        if !quiet { for (name, reason) in excluded.sorted(by: { $0.key < $1.key }) { ProgressReporter.say("rank: metric '\(name)' excluded: \(reason)") } }
+        if !quiet {
+            for (name, reason) in excluded.sorted(by: { $0.key < $1.key }) {
+                ProgressReporter.say("rank: metric '\(name)' excluded: \(reason)")
+            }
+        }
 
         let columns = header.columns, positions = header.positions.count
         let statistics = Set(options.statistics)
@@ -138,7 +165,10 @@ public struct RankStage {
         for (m, context) in contexts {
             // Predictivity is defined for binary labels only; other metrics get no table for it.
             let applicable = statistics.filter { $0 != .predictivity || context.predictivityY != nil }
-            scores[m] = Dictionary(uniqueKeysWithValues: applicable.map { ($0, ([Double](repeating: .nan, count: positions * columns), [Double](repeating: .nan, count: positions * columns))) })
+            scores[m] = Dictionary(uniqueKeysWithValues: applicable.map {
+                ($0, ([Double](repeating: .nan, count: positions * columns),
+                      [Double](repeating: .nan, count: positions * columns)))
+            })
         }
         var constantCounts: [String: Int] = [:]
         // Columns per block: up to 2048, fewer when there are many rows (per-token stores), so that a block's
@@ -155,7 +185,8 @@ public struct RankStage {
                 let range = (blockIndex * blockWidth)..<min(columns, (blockIndex + 1) * blockWidth)
                 let trainBlock = try reader.block(position: p, rows: train, columns: range)
                 let devBlock = dev.isEmpty ? [] : try reader.block(position: p, rows: dev, columns: range)
-                let block = scorer.prepare(train: trainBlock, dev: devBlock, columns: range.count, means: moments.meanX[range],
+                let block = scorer.prepare(train: trainBlock, dev: devBlock, columns: range.count,
+                                           means: moments.meanX[range],
                                            squares: moments.squaresX[range], constant: Array(constant[range]))
                 for (m, context) in contexts {
                     let pearson = range.map { moments.pearson($0, m) }
@@ -186,9 +217,13 @@ public struct RankStage {
                     if best < 0 || abs(table.score[p * columns + j]) > abs(table.score[best * columns + j]) { best = p }
                 }
                 let layer = header.layers[j / header.neuronsPerLayer], neuron = j % header.neuronsPerLayer
-                guard best >= 0 else { return ScoredNeuron(layer: layer, neuron: neuron, position: 0, score: .nan, pValue: .nan, qValue: .nan) }
+                guard best >= 0 else {
+                    return ScoredNeuron(layer: layer, neuron: neuron, position: 0,
+                                        score: .nan, pValue: .nan, qValue: .nan)
+                }
                 let at = best * columns + j
-                return ScoredNeuron(layer: layer, neuron: neuron, position: best, score: table.score[at], pValue: table.p[at], qValue: q[at])
+                return ScoredNeuron(layer: layer, neuron: neuron, position: best,
+                                    score: table.score[at], pValue: table.p[at], qValue: q[at])
             }
         }
 
@@ -201,17 +236,24 @@ public struct RankStage {
             let key = n.position * columns + j
             if let cached = columnCache[key] { return cached }
             let t = try reader.block(position: n.position, rows: train, columns: j..<(j + 1)).map(Double.init)
-            let d = dev.isEmpty ? [] : try reader.block(position: n.position, rows: dev, columns: j..<(j + 1)).map(Double.init)
+            let d = dev.isEmpty ? [] : try reader.block(position: n.position, rows: dev, columns: j..<(j + 1))
+                .map(Double.init)
             columnCache[key] = (t, d)
             return (t, d)
         }
         if statistic == .predictivity, contexts[primaryIndex]?.predictivityY == nil {
-            throw CollectError.badPlan(path: experiment.recipeFile, detail: "predictivity needs a binary (0/1) selection metric and a dev split; '\(primary)' is not one — choose rank.statistic: pearson, or a label metric")
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "predictivity needs a binary (0/1) selection metric and a dev split; " +
+                                       "'\(primary)' is not one — choose rank.statistic: pearson, " +
+                                       "or a label metric")
         }
         for (m, name) in header.metrics.enumerated() {
-            if contexts[m] != nil && scores[m]?[statistic] == nil { excluded[name] = "\(statistic.rawValue) needs a binary (0/1) metric" }
+            if contexts[m] != nil && scores[m]?[statistic] == nil {
+                excluded[name] = "\(statistic.rawValue) needs a binary (0/1) metric"
+            }
             guard let context = contexts[m], scores[m]?[statistic] != nil else {
-                reports.append(MetricReport(metric: name, excluded: excluded[name], top: [], selection: [], intervals: [], topPredictivity: nil))
+                reports.append(MetricReport(metric: name, excluded: excluded[name], top: [], selection: [],
+                                            intervals: [], topPredictivity: nil))
                 continue
             }
             let scored = neurons(m, statistic)
@@ -221,19 +263,24 @@ public struct RankStage {
             if options.bootstrap > 0 {
                 for (rank, n) in selection.enumerated() {
                     let (x, devX) = try values(n)
-                    let threshold = reader.moments[n.position].meanX[header.layers.firstIndex(of: n.layer)! * header.neuronsPerLayer + n.neuron]
+                    let threshold = reader.moments[n.position].meanX[header.layers.firstIndex(of: n.layer)! *
+                                                                     header.neuronsPerLayer + n.neuron]
                     let seed = experiment.recipe.seed &+ 7000 &+ UInt64(m * 100_000 + rank)
-                    intervals.append(Self.bootstrap(statistic, x: x, y: context.train, devX: devX, devY: context.dev, threshold: threshold,
-                                                    bins: scorer.activationBins, metricBins: context.bins, resamples: options.bootstrap, seed: seed))
+                    intervals.append(Self.bootstrap(statistic, x: x, y: context.train, devX: devX, devY: context.dev,
+                                                    threshold: threshold,
+                                                    bins: scorer.activationBins, metricBins: context.bins,
+                                                    resamples: options.bootstrap, seed: seed))
                 }
             }
             var topPredictivity: [Double]?
             if context.binary, let table = scores[m]?[.predictivity] {
                 topPredictivity = top.prefix(10).map { n in
-                    table.score[n.position * columns + header.layers.firstIndex(of: n.layer)! * header.neuronsPerLayer + n.neuron]
+                    table.score[n.position * columns +
+                                header.layers.firstIndex(of: n.layer)! * header.neuronsPerLayer + n.neuron]
                 }
             }
-            reports.append(MetricReport(metric: name, excluded: nil, top: Array(top.prefix(50)), selection: selection, intervals: intervals,
+            reports.append(MetricReport(metric: name, excluded: nil, top: Array(top.prefix(50)), selection: selection,
+                                        intervals: intervals,
                                         topPredictivity: topPredictivity))
         }
         var overlaps: [(a: String, b: String, jaccard: Double, shared: [NeuronKey])] = []
@@ -246,42 +293,60 @@ public struct RankStage {
         var contrast: MetricContrast?
         if let (a, b) = options.contrast {
             for name in [a, b] where !header.metrics.contains(name) {
-                throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "rank.contrast", line: experiment.recipe.node("rank.contrast")?.mark?.line,
-                                   message: "'\(name)' was not collected; the collected metrics are \(header.metrics.joined(separator: ", "))")])
+                throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "rank.contrast",
+                                   line: experiment.recipe.node("rank.contrast")?.mark?.line,
+                                   message: "'\(name)' was not collected; " +
+                                       "the collected metrics are \(header.metrics.joined(separator: ", "))")])
             }
             let ia = header.metrics.firstIndex(of: a)!, ib = header.metrics.firstIndex(of: b)!
             if let ta = scores[ia]?[statistic], let tb = scores[ib]?[statistic] {
-                contrast = MetricContrast.compute(a: a, b: b, scoreA: ta.score, qA: qValues[ia]![statistic]!, scoreB: tb.score, qB: qValues[ib]![statistic]!,
-                                              positions: positions, columns: columns, layers: header.layers, neuronsPerLayer: header.neuronsPerLayer)
+                contrast = MetricContrast.compute(a: a, b: b, scoreA: ta.score, qA: qValues[ia]![statistic]!,
+                                              scoreB: tb.score, qB: qValues[ib]![statistic]!,
+                                              positions: positions, columns: columns, layers: header.layers,
+                                              neuronsPerLayer: header.neuronsPerLayer)
             } else if !quiet {
                 // The ranking itself stands; only the comparison is impossible (e.g. a model that never answers right).
                 let missing = scores[ia]?[statistic] == nil ? a : b
-                ProgressReporter.say("rank: warning: no contrast of \(a) with \(b): \(missing) has no \(statistic.rawValue) scores (\(excluded[missing] ?? "not scored"))")
+                ProgressReporter.say("rank: warning: no contrast of \(a) with \(b): " +
+                                     "\(missing) has no \(statistic.rawValue) scores " +
+                                     "(\(excluded[missing] ?? "not scored"))")
             }
         }
-        let result = Result(statistic: statistic, rule: options.rule, primaryMetric: primary, reports: reports, constantNeurons: constantCounts,
-                            overlaps: overlaps, contrast: contrast, permutations: options.permutations, trainRows: train.count, devRows: dev.count,
+        let result = Result(statistic: statistic, rule: options.rule, primaryMetric: primary, reports: reports,
+                            constantNeurons: constantCounts,
+                            overlaps: overlaps, contrast: contrast, permutations: options.permutations,
+                            trainRows: train.count, devRows: dev.count,
                             archive: EvidenceArchive.url(folder).path, reused: false)
         try EvidenceArchive.write(stage: "rank", experiment: experiment, folder: folder, started: started) { group in
-            try Self.write(result, scores: scores, qValues: qValues, header: header, excluded: excluded, statistics: options.statistics, into: group)
+            try Self.write(result, scores: scores, qValues: qValues, header: header, excluded: excluded,
+                           statistics: options.statistics, into: group)
         }
-        var summary: [String: Double] = ["permutations": Double(options.permutations), "selected": Double(reports[primaryIndex].selection.count)]
+        var summary: [String: Double] = ["permutations": Double(options.permutations),
+                                         "selected": Double(reports[primaryIndex].selection.count)]
         for report in reports where report.excluded == nil {
-            summary["top10_mean_abs_\(report.metric)"] = report.top.prefix(10).reduce(0) { $0 + abs($1.score) } / Double(max(1, min(10, report.top.count)))
+            summary["top10_mean_abs_\(report.metric)"] = report.top.prefix(10).reduce(0) { $0 + abs($1.score) } /
+                Double(max(1, min(10, report.top.count)))
         }
         try folder.write(RunFolder.StageRecord(stage: "rank", inputs: inputs, outputs: [:], summary: summary,
-                                               notes: ["recipe": experiment.recipeFile, "archive": result.archive], seconds: Date().timeIntervalSince(started)))
+                                               notes: ["recipe": experiment.recipeFile, "archive": result.archive],
+                                               seconds: Date().timeIntervalSince(started)))
         return result
     }
 
     /// A percentile interval of one neuron's statistic over resampled examples (dev examples for predictivity).
-    static func bootstrap(_ statistic: NeuronStatistic, x: [Double], y: [Double], devX: [Double], devY: [Double], threshold: Double,
-                          bins: Int, metricBins: (bins: [Int], count: Int), resamples: Int, seed: UInt64) -> (low: Double, high: Double)? {
+    static func bootstrap(_ statistic: NeuronStatistic, x: [Double], y: [Double], devX: [Double], devY: [Double],
+                          threshold: Double,
+                          bins: Int, metricBins: (bins: [Int], count: Int),
+                          resamples: Int, seed: UInt64) -> (low: Double, high: Double)? {
         switch statistic {
         case .pearson:
-            return bootstrapInterval(examples: x.count, resamples: resamples, seed: seed) { s in pearsonTwoPass(s.map { x[$0] }, s.map { y[$0] }) }
+            return bootstrapInterval(examples: x.count, resamples: resamples, seed: seed) { s in
+                pearsonTwoPass(s.map { x[$0] }, s.map { y[$0] })
+            }
         case .spearman:
-            return bootstrapInterval(examples: x.count, resamples: resamples, seed: seed) { s in spearman(s.map { x[$0] }, s.map { y[$0] }) }
+            return bootstrapInterval(examples: x.count, resamples: resamples, seed: seed) { s in
+                spearman(s.map { x[$0] }, s.map { y[$0] })
+            }
         case .mutualInformation:
             return bootstrapInterval(examples: x.count, resamples: resamples, seed: seed) { s in
                 let (a, ac) = MutualInformation.equalFrequencyBins(s.map { x[$0] }, bins: bins)
