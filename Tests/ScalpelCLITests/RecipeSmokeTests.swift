@@ -46,8 +46,8 @@ import Yams
 
     @Test(arguments: recipes)
     func runsEndToEndOnATinyModel(_ name: String) throws {
-        let directory = try Fixtures.scratchDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try Self.workDirectory(name)
+        defer { if Self.keep == nil { try? FileManager.default.removeItem(at: directory) } }
         let text = try String(contentsOf: Self.root.appendingPathComponent("Recipes/\(name)"), encoding: .utf8)
         let original = try #require(try Yams.load(yaml: text) as? [String: Any])
         // The tiny stand-in of the recipe's model family.
@@ -83,5 +83,17 @@ import Yams
             #expect(FileManager.default.fileExists(atPath: edited))
         }
         if stages.contains("prompt") { #expect(summary["prompt_accuracy"] is Double) }
+    }
+
+    /// SCALPEL_KEEP_SMOKE_RUNS=DIR runs each recipe in DIR/<recipe> and keeps it: the same paths on every run,
+    /// so tools/archive_identity.py can compare the folders before and after a change of structure.
+    static let keep = ProcessInfo.processInfo.environment["SCALPEL_KEEP_SMOKE_RUNS"]
+
+    static func workDirectory(_ name: String) throws -> URL {
+        guard let keep else { return try Fixtures.scratchDirectory() }
+        let directory = URL(fileURLWithPath: keep).appendingPathComponent(String(name.dropLast(5)))
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
     }
 }
