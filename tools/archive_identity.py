@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Compares two sets of run folders for a change that must not change behaviour.
 
-    tools/archive_identity.py BEFORE AFTER
+    tools/archive_identity.py [--new-record-inputs] BEFORE AFTER
 
 BEFORE and AFTER hold run folders with the same names (SCALPEL_KEEP_SMOKE_RUNS=DIR swift test
 --filter RecipeSmokeTests writes one per shipped recipe; `scalpel run` writes the default recipe's).
 Every evidence.h5 group but /provenance is compared with h5diff (exact values and attributes);
 stage.json records without their timings; every other file byte for byte but report.html,
-which renders /provenance (its times and memory). Exits 1 on a difference.
+which renders /provenance (its times and memory). --new-record-inputs also sets aside the records'
+inputs and notes, for a change of the input-hash convention (stages are then computed once more). Exits 1 on a difference.
 Needs h5diff (Debian's hdf5-tools).
 """
 import filecmp
@@ -34,10 +35,14 @@ def only_timings(report):
     return all(line.split("<", 1)[1].split(" of ", 1)[0] in TIMINGS for line in differing)
 
 
+IGNORED_RECORD_KEYS = {"seconds"}
+
+
 def record(path):
     with open(path) as f:
         data = json.load(f)
-    data.pop("seconds", None)
+    for key in IGNORED_RECORD_KEYS:
+        data.pop(key, None)
     for key in TIMINGS:
         data.get("summary", {}).pop(key, None)
     return data
@@ -78,9 +83,13 @@ def compare(before, after):
 
 
 def main():
-    if len(sys.argv) != 3:
+    arguments = sys.argv[1:]
+    if arguments and arguments[0] == "--new-record-inputs":
+        IGNORED_RECORD_KEYS.update({"inputs", "notes"})
+        arguments = arguments[1:]
+    if len(arguments) != 2:
         sys.exit(__doc__)
-    problems = compare(sys.argv[1], sys.argv[2])
+    problems = compare(*arguments)
     for problem in problems:
         print(problem)
     print("identical" if not problems else f"{len(problems)} differences")

@@ -28,7 +28,7 @@ extension Recipe {
 
     /// A typed section's fields by reflection, so that a field added later enters the hashes without
     /// anyone listing it; dictionaries and sets in sorted order.
-    static func canonical(reflecting value: Any) -> String {
+    public static func canonical(reflecting value: Any) -> String {
         let mirror = Mirror(reflecting: value)
         let children = Array(mirror.children)
         switch mirror.displayStyle {

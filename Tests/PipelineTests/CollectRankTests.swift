@@ -192,6 +192,28 @@ import TestSupport
         #expect(throws: CollectError.self) { try RankStage(experiment: e3, folder: f3).run(quiet: true) }
     }
 
+    /// Reuse follows the stage's typed options, not the recipe's text: a comment, or a default written out,
+    /// reuses the ranking; a changed option computes it again.
+    @Test func reuseFollowsTheOptionsNotTheText() throws {
+        let (directory, recipe) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(try !RankStage(experiment: experiment, folder: folder).run(quiet: true).reused)
+        func rank(_ text: String) throws -> RankStage.Result {
+            let changed = try Recipe(text: text, file: "tiny.yaml")
+            let e = try Experiment(recipe: changed, file: "tiny.yaml", root: directory)
+            return try RankStage(experiment: e, folder: folder).run(quiet: true)
+        }
+        #expect(try rank("# a comment\n" + recipe.text).reused)
+        let spelledOut = recipe.text.replacingOccurrences(of: "bootstrap: 50}", with: "bootstrap: 50, statistic: pearson}")
+        #expect(spelledOut != recipe.text)
+        #expect(try rank(spelledOut).reused)
+        let changed = recipe.text.replacingOccurrences(of: "permutations: 200", with: "permutations: 300")
+        #expect(try !rank(changed).reused)
+        #expect(try !rank(recipe.text).reused)     // and back: the record now names 300 permutations
+    }
+
     @Test func rankingIsSeededReusedAndArchived() throws {
         let (directory, recipe) = try setUp()
         defer { try? FileManager.default.removeItem(at: directory) }

