@@ -15,7 +15,9 @@ import Training
 /// Writes `prompt/prompt.safetensors` (the best prompt, plus the head for encoders, with provenance in its
 /// metadata), `prompt/state.safetensors` after every epoch (so an interrupted run resumes from its last
 /// finished epoch), and `prompt/stage.json`.
-public struct PromptStage {
+public struct PromptStage: Stage {
+    public static let name = StageName.prompt
+
     public struct Result: Sendable {
         public var zeroShotAccuracy: Double?
         public var promptAccuracy: Double
@@ -28,42 +30,57 @@ public struct PromptStage {
         public var reused: Bool
     }
 
-    let experiment: Experiment
-    let folder: RunFolder
+    public let experiment: Experiment
+    public let folder: RunFolder
+    /// Stop with `PromptStageInterrupted` once this many epochs have finished and their state is saved;
+    /// tests use it to interrupt a run and check that the next one resumes exactly.
+    public var stopAfterEpochs: Int?
 
     public init(experiment: Experiment, folder: RunFolder) {
         self.experiment = experiment
         self.folder = folder
     }
 
-    /// Everything the prompt depends on, hashed: the model file, the dataset file, and the recipe's sections.
-    public func inputs() throws -> [String: String] {
-        let r = experiment.recipe
-        return [
-            "model": try SHA256.checkpoint(experiment.modelPath),
-            "data": try experiment.dataSHA256(),
-            "recipe": SHA256.hex(r.canonicalBasis + "\nprompt=" + r.canonicalPrompt),
-        ]
+    /// The prompt section as read, with the schema's defaults.
+    public func options() throws -> Recipe.PromptSection { experiment.recipe.prompt }
+
+    /// What the prompt depends on besides its options: the model file, the dataset file, data and task.
+    public func dependencyInputs() throws -> [String: String] {
+        ["model": try SHA256.checkpoint(experiment.modelPath), "data": try experiment.dataSHA256(),
+         "basis": SHA256.hex(experiment.recipe.canonicalBasis)]
     }
 
-    /// - stopAfterEpochs: stop with `PromptStageInterrupted` once that many epochs have finished and their
-    ///   state is saved; tests use it to interrupt a run and check that the next one resumes exactly.
-    public func run(force: Bool = false, quiet: Bool = false, stopAfterEpochs: Int? = nil) throws -> Result {
-        let recipe = experiment.recipe
-        let inputs = try inputs()
+    public func run(force: Bool = false, quiet: Bool = false, stopAfterEpochs: Int?) throws -> Result {
+        var stage = self
+        stage.stopAfterEpochs = stopAfterEpochs
+        return try stage.run(force: force, quiet: quiet)
+    }
+
+    /// A finished prompt's figures, from its archive group (the skipped rows from its record).
+    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
+        let url = EvidenceArchive.url(folder)
+        let file = try EvidenceArchive.open(url)        // kept open while its group is read
+        let group = try file.root.group("prompt")
+        func double(_ name: String) -> Double? {
+            if case .double(let value)? = try? group.attribute(name) { return value }
+            return nil
+        }
+        guard let accuracy = double("prompt_accuracy"), let dev = double("dev_accuracy"),
+              case .int(let epochs)? = try? group.attribute("epochs") else {
+            throw CollectError.corruptStore(path: url.path, detail: "/prompt is incomplete")
+        }
+        var interval: (Double, Double)?
+        if case .doubles(let ci)? = try? group.attribute("margin_ci"), ci.count == 2 { interval = (ci[0], ci[1]) }
+        return Result(zeroShotAccuracy: double("zero_shot_accuracy"), promptAccuracy: accuracy, devAccuracy: dev,
+                      margin: double("margin"), marginInterval: interval, epochs: Int(epochs),
+                      skippedRows: Int(record.summary["skipped_rows"] ?? 0),
+                      promptFile: folder.url.appendingPathComponent("prompt/prompt.safetensors").path, reused: true)
+    }
+
+    public func compute(_ run: StageRun<Recipe.PromptSection>) throws -> StageOutcome<Result> {
+        let recipe = experiment.recipe, inputs = run.inputs, quiet = run.quiet
         let stageURL = try folder.stage("prompt")
         let promptURL = stageURL.appendingPathComponent("prompt.safetensors")
-        if !force, let done = folder.isDone("prompt", inputs: inputs) {
-            if !quiet { ProgressReporter.say("prompt: up to date (\(promptURL.path))") }
-            return Result(zeroShotAccuracy: done.summary["zero_shot_accuracy"],
-                          promptAccuracy: done.summary["prompt_accuracy"] ?? 0,
-                          devAccuracy: done.summary["dev_accuracy"] ?? 0, margin: done.summary["margin"],
-                          marginInterval: done.summary["margin_ci_low"]
-                                          .map { ($0, done.summary["margin_ci_high"] ?? 0) },
-                          epochs: Int(done.summary["epochs"] ?? 0), skippedRows: Int(done.summary["skipped_rows"] ?? 0),
-                          promptFile: promptURL.path, reused: true)
-        }
-        let started = Date()
         let data = experiment.dataset
         let splits = Splits(count: data.examples.count, train: recipe.data.train,
                             dev: recipe.data.dev, seed: recipe.data.splitSeed)
@@ -175,11 +192,12 @@ public struct PromptStage {
         if let margin, let interval {
             summary["margin"] = margin; summary["margin_ci_low"] = interval.0; summary["margin_ci_high"] = interval.1
         }
-        try folder.write(RunFolder.StageRecord(stage: "prompt", inputs: inputs,
-                                               outputs: ["prompt.safetensors": try SHA256.file(promptURL.path)],
-                                               summary: summary, notes: ["recipe": experiment.recipeFile],
-                                               seconds: Date().timeIntervalSince(started)))
-        try EvidenceArchive.write(stage: "prompt", experiment: experiment, folder: folder, started: started) { group in
+        try? FileManager.default.removeItem(at: stateURL)
+        let result = Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: test.accuracy,
+                            devAccuracy: state.bestDev, margin: margin, marginInterval: interval,
+                            epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
+        let outputs = ["prompt.safetensors": try SHA256.file(promptURL.path)]
+        return StageOutcome(result: result, summary: summary, outputs: outputs) { group in
             try group.setAttribute("length", .int(Int64(recipe.prompt.length)))
             try group.setAttribute("epochs", .int(Int64(state.epoch)))
             try group.setAttribute("learning_rate", .double(Double(recipe.prompt.learningRate)))
@@ -198,11 +216,6 @@ public struct PromptStage {
             try group.write("loss", state.losses.map(Double.init), shape: [state.losses.count])
             try group.write("dev_accuracy", state.devAccuracies, shape: [state.devAccuracies.count])
         }
-        try? FileManager.default.removeItem(at: stateURL)
-        return Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: test.accuracy, devAccuracy: state.bestDev,
-                      margin: margin,
-                      marginInterval: interval, epochs: state.epoch, skippedRows: data.skipped,
-                      promptFile: promptURL.path, reused: false)
     }
 
     /// The task with the trained soft prompt (and head) of a finished prompt stage, for the later stages.
@@ -210,7 +223,7 @@ public struct PromptStage {
     public func trained(orUntuned: Bool = false) throws -> (task: PromptTask, prompt: Tensor?) {
         if orUntuned && !experiment.recipe.stages.contains("prompt") { return (try makeTask(), nil) }
         let url = folder.url.appendingPathComponent("prompt/prompt.safetensors")
-        guard folder.isDone("prompt", inputs: try inputs()) != nil else {
+        guard try upToDate() != nil else {
             throw TrainingError.framing("the soft prompt in \(url.path) is missing or out of date; " +
                                         "run `scalpel tune-prompt \(experiment.recipeFile)` first")
         }

@@ -101,6 +101,12 @@ extension Stage {
         }
         let started = Date()
         let outcome = try compute(StageRun(options: options, inputs: inputs, quiet: quiet))
+        try publish(outcome, inputs: inputs, started: started)
+        return outcome.result
+    }
+
+    /// Writes a computed result: its archive group, then the record that marks the stage finished.
+    func publish(_ outcome: StageOutcome<Result>, inputs: [String: String], started: Date) throws {
         try EvidenceArchive.write(stage: Self.name.rawValue, experiment: experiment, folder: folder,
                                   started: started, outcome.archive)
         try folder.write(RunFolder.StageRecord(
@@ -108,7 +114,6 @@ extension Stage {
             notes: outcome.notes.merging(["recipe": experiment.recipeFile,
                                           "archive": EvidenceArchive.url(folder).path]) { $1 },
             seconds: Date().timeIntervalSince(started)))
-        return outcome.result
     }
 
     /// The record of a stage this one reads, or an error that says which command makes it.

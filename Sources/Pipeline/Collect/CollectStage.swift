@@ -15,7 +15,10 @@ import Training
 ///
 /// `shard: (i, N)` collects the i-th of N contiguous slices of the training and of the dev examples into
 /// `collect/shard-i-of-N.h5`; `ShardMerge` joins them into the store a single run writes.
-public struct CollectStage {
+public struct CollectStage: Stage {
+    public static let name = StageName.collect
+    public static let dependencies: [StageName] = [.prompt]
+
     public struct Result: Sendable {
         public var store: String
         public var trainRows: Int
@@ -27,8 +30,8 @@ public struct CollectStage {
         public var reused: Bool
     }
 
-    let experiment: Experiment
-    let folder: RunFolder
+    public let experiment: Experiment
+    public let folder: RunFolder
 
     public init(experiment: Experiment, folder: RunFolder) {
         self.experiment = experiment
@@ -53,13 +56,14 @@ public struct CollectStage {
         return plan
     }
 
-    /// The hashes the store depends on: model, data, the recipe sections that shape it, and the prompt.
-    public func inputs() throws -> [String: String] {
-        let r = experiment.recipe
+    public func options() throws -> CollectionPlan { try plan() }
+
+    /// What the store depends on besides its plan: model, data, task, and the prompt.
+    public func dependencyInputs() throws -> [String: String] {
         var inputs = [
             "model": try SHA256.checkpoint(experiment.modelPath),
             "data": try experiment.dataSHA256(),
-            "recipe": SHA256.hex(r.canonicalBasis + "\ncollect=" + r.canonical("collect")),
+            "basis": SHA256.hex(experiment.recipe.canonicalBasis),
         ]
         if usesPrompt {
             inputs["prompt"] = try SHA256.file(folder.url.appendingPathComponent("prompt/prompt.safetensors").path)
@@ -92,19 +96,37 @@ public struct CollectStage {
         return stage.appendingPathComponent("activations.h5")
     }
 
-    public func run(shard: (Int, Int)? = nil, force: Bool = false, quiet: Bool = false) throws -> Result {
-        let plan = try plan()
-        let inputs = try inputs()
-        let url = try storeURL(shard: shard)
-        if shard == nil, !force, let done = folder.isDone("collect", inputs: inputs) {
-            if !quiet { ProgressReporter.say("collect: up to date (\(url.path))") }
-            let reader = try ActivationStoreReader(url: url)
-            return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
-                          columns: reader.header.columns,
-                          positions: reader.header.positions, metrics: reader.header.metrics,
-                          tokensPerSecond: done.summary["tokens_per_second"] ?? 0, reused: true)
+    /// The store of a finished collection, as its `/collect` group and the store itself describe it.
+    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
+        let url = try storeURL(shard: nil)
+        let reader = try ActivationStoreReader(url: url)
+        let archive = try EvidenceArchive.open(EvidenceArchive.url(folder))   // kept open while it is read
+        let group = try archive.root.group("collect")
+        guard case .double(let rate) = try group.attribute("tokens_per_second") else {
+            throw CollectError.corruptStore(path: EvidenceArchive.url(folder).path, detail: "/collect is incomplete")
         }
-        let started = Date()
+        return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
+                      columns: reader.header.columns, positions: reader.header.positions,
+                      metrics: reader.header.metrics, tokensPerSecond: rate, reused: true)
+    }
+
+    /// One slice of a sharded collection, into its own shard file; `merge` finishes the stage.
+    /// Without a shard, the whole stage (reused when up to date).
+    public func run(shard: (Int, Int)?, force: Bool = false, quiet: Bool = false) throws -> Result {
+        guard let shard else { return try run(force: force, quiet: quiet) }
+        let options = try options()
+        return try collect(StageRun(options: options, inputs: try inputs(options), quiet: quiet), shard: shard)
+    }
+
+    public func compute(_ run: StageRun<CollectionPlan>) throws -> StageOutcome<Result> {
+        let result = try collect(run, shard: nil)
+        return try outcome(result, store: URL(fileURLWithPath: result.store))
+    }
+
+    /// Collects the run's examples (or a shard's) into the store; a whole run's store is then published.
+    func collect(_ run: StageRun<CollectionPlan>, shard: (Int, Int)?) throws -> Result {
+        let plan = run.options, inputs = run.inputs, quiet = run.quiet
+        let url = try storeURL(shard: shard)
         let data = experiment.dataset
         let (train, dev) = examples(shard: shard)
         let classes = data.classes
@@ -185,7 +207,6 @@ public struct CollectStage {
             rowCounts = (writer.trainRows, writer.rows - writer.trainRows)
         }
         let rate = Double(tokens) / Date().timeIntervalSince(collectionStart)
-        if shard == nil { try finish(store: url, inputs: inputs, started: started, tokensPerSecond: rate) }
         return Result(store: url.path, trainRows: rowCounts.train, devRows: rowCounts.dev,
                       columns: header.columns, positions: header.positions,
                       metrics: metricNames, tokensPerSecond: rate, reused: false)
@@ -195,7 +216,7 @@ public struct CollectStage {
     /// `collect/activations.h5`, then finishes the stage as a single run would.
     public func merge(shards given: [URL]? = nil, quiet: Bool = false) throws -> Result {
         let started = Date()
-        let inputs = try inputs()
+        let inputs = try inputs(try options())
         let stage = try folder.stage("collect")
         let shards = try given ?? FileManager.default.contentsOfDirectory(atPath: stage.path)
             .filter { $0.hasPrefix("shard-") && $0.hasSuffix(".h5") }.sorted().map { stage.appendingPathComponent($0) }
@@ -208,24 +229,29 @@ public struct CollectStage {
             throw CollectError.incompatibleShards(detail: "the shards were collected from another model " +
                                                   "or dataset than this recipe names")
         }
-        try finish(store: url, inputs: inputs, started: started, tokensPerSecond: 0)
-        return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
-                      columns: reader.header.columns,
-                      positions: reader.header.positions, metrics: reader.header.metrics,
-                      tokensPerSecond: 0, reused: false)
+        let result = Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
+                            columns: reader.header.columns,
+                            positions: reader.header.positions, metrics: reader.header.metrics,
+                            tokensPerSecond: 0, reused: false)
+        try publish(try outcome(result, store: url), inputs: inputs, started: started)
+        return result
     }
 
-    /// Records the finished store: its part of the evidence archive, then the stage record.
+    /// What a finished store records: its part of the evidence archive, and the stage record's figures.
     ///
     /// `/collect` of the archive: attributes `positions`, `layers`, `neurons_per_layer`, `metrics`,
     /// `train_rows`, `dev_rows`, `store` (the activation store's path) and `tokens_per_second`;
     /// `example_index` int64 [rows] and `split` uint8 [rows] (0 train, 1 dev); `metrics` float64 [rows, metrics];
     /// `<position>/mean` and `<position>/std` float64 [layers × neurons], each neuron's training mean and
     /// standard deviation (what mean and noise ablations use).
-    func finish(store url: URL, inputs: [String: String], started: Date, tokensPerSecond: Double) throws {
+    func outcome(_ result: Result, store url: URL) throws -> StageOutcome<Result> {
+        let tokensPerSecond = result.tokensPerSecond
         let reader = try ActivationStoreReader(url: url)
         let header = reader.header
-        try EvidenceArchive.write(stage: "collect", experiment: experiment, folder: folder, started: started) { group in
+        let summary = ["train_rows": Double(reader.trainRows.count), "dev_rows": Double(reader.devRows.count),
+                       "columns": Double(header.columns), "tokens_per_second": tokensPerSecond]
+        let outputs = ["activations.h5": try SHA256.file(url.path)]
+        return StageOutcome(result: result, summary: summary, outputs: outputs) { group in
             try group.setAttribute("positions", .strings(header.positions))
             try group.setAttribute("layers", .ints(header.layers.map(Int64.init)))
             try group.setAttribute("neurons_per_layer", .int(Int64(header.neuronsPerLayer)))
@@ -243,14 +269,6 @@ public struct CollectStage {
                 try g.write("std", reader.moments[p].standardDeviationX, shape: [header.columns])
             }
         }
-        try folder.write(RunFolder.StageRecord(stage: "collect", inputs: inputs,
-                                               outputs: ["activations.h5": try SHA256.file(url.path)],
-                                               summary: ["train_rows": Double(reader.trainRows.count),
-                                                         "dev_rows": Double(reader.devRows.count),
-                                                         "columns": Double(header.columns),
-                                                         "tokens_per_second": tokensPerSecond],
-                                               notes: ["recipe": experiment.recipeFile],
-                                               seconds: Date().timeIntervalSince(started)))
     }
 
     /// Fails before any forward pass if a metric has no value for some example (a missing or non-numeric
