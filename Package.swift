@@ -16,10 +16,11 @@
 //   Jinja                 Foundation                 a Jinja interpreter with Jinja2's semantics, for chat templates
 //   Tokenizers            Checkpoints, JSON, Jinja   BPE, SentencePiece, WordPiece, chat templates (vocabularies from metadata)
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
+//   Interventions         JSON, Models, TensorCore   changes to FFN neurons during a forward pass (ablate, generate)
 //   Datasets              JSON, TensorCore (RNG)     dataset readers, splits
 //   Recipes               Yams, AtomicFiles          the declarative recipe format and its validation
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
-//   Pipeline              Training, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
+//   Pipeline              Training, Interventions, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
 //   Report                Pipeline, HDF5Kit          evidence archives read back, HTML reports with inline SVG, run comparison
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
@@ -63,12 +64,13 @@ let package = Package(
         .target(name: "Jinja"),
         .target(name: "Tokenizers", dependencies: ["Checkpoints", "JSON", "Jinja"]),
         .target(name: "Models", dependencies: ["TensorCore", "AtomicFiles", "Autodiff", "Checkpoints", "JSON", "Tokenizers"]),
+        .target(name: "Interventions", dependencies: ["JSON", "Models", "TensorCore"]),
         .target(name: "Datasets", dependencies: ["AtomicFiles", "JSON", "TensorCore"]),
         .target(name: "Recipes", dependencies: ["AtomicFiles", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Autodiff", "TensorCore", "Tokenizers", "Models", "Optimizers", "Datasets"]),
-        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "JSON", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
+        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Interventions", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
         .target(name: "Report", dependencies: ["Pipeline", "HDF5Kit", "AtomicFiles"]),
-        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "JSON", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
+        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "JSON", "Tokenizers", "Models", "Interventions", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", "Jinja", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -82,7 +84,7 @@ let package = Package(
         .executableTarget(name: "FuzzRecipe", dependencies: ["FuzzSupport", "Recipes"]),
         .executableTarget(name: "FuzzArchive", dependencies: ["FuzzSupport", "CHDF5", "HDF5Kit", "Pipeline", "Report",
                                                               "Statistics"]),
-        .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Pipeline"]),
+        .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Interventions"]),
         .executableTarget(name: "FuzzTemplate", dependencies: ["FuzzSupport", "Jinja"]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models", "Tokenizers"]),
 
@@ -95,7 +97,7 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints", "CBlockKernels", "CPUFeatures", "JSON", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Checkpoints", "JSON", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Autodiff", "Models", "Statistics", "TensorCore", "Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Autodiff", "Interventions", "Models", "Statistics", "TensorCore", "Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Autodiff", "Models", "TensorCore", "Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
         .testTarget(name: "ModelsTests", dependencies: ["Autodiff", "Checkpoints", "TensorCore", "AtomicFiles", "JSON", "Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "LibraryTests", dependencies: ["Scalpel", "TestSupport"]),

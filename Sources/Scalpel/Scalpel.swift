@@ -4,6 +4,7 @@
 @_exported import Datasets
 @_exported import Autodiff
 @_exported import HDF5Kit
+@_exported import Interventions
 @_exported import JSON
 @_exported import Models
 @_exported import Optimizers
