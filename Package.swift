@@ -11,14 +11,16 @@
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes, row/column blocks)
 //   Statistics            CBLAS, TensorCore          streaming co-moments, ranks, MI, predictivity, permutation tests, BH, bootstrap, selection
+//   JSON                  (none)                     a strict JSON parser (RFC 8259) and string literals
 //   Checkpoints           AtomicFiles, CBlockKernels GGUF and safetensors: read, write, (de)quantize; knows no models
 //   Jinja                 Foundation                 a Jinja interpreter with Jinja2's semantics, for chat templates
-//   Tokenizers            Checkpoints, Jinja         BPE, SentencePiece, WordPiece, chat templates (vocabularies from metadata)
+//   Tokenizers            Checkpoints, JSON, Jinja   BPE, SentencePiece, WordPiece, chat templates (vocabularies from metadata)
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
-//   Datasets              Checkpoints (JSON), TensorCore (RNG)  dataset readers, splits
+//   Interventions         JSON, Models, TensorCore   changes to FFN neurons during a forward pass (ablate, generate)
+//   Datasets              JSON, TensorCore (RNG)     dataset readers, splits
 //   Recipes               Yams, AtomicFiles          the declarative recipe format and its validation
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
-//   Pipeline              Training, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
+//   Pipeline              Training, Interventions, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
 //   Report                Pipeline, HDF5Kit          evidence archives read back, HTML reports with inline SVG, run comparison
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
@@ -57,16 +59,18 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["TensorCore", "Autodiff"]),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
         .target(name: "Statistics", dependencies: ["CBLAS", "TensorCore"]),
-        .target(name: "Checkpoints", dependencies: ["AtomicFiles", "CBlockKernels"]),
+        .target(name: "JSON"),
+        .target(name: "Checkpoints", dependencies: ["AtomicFiles", "CBlockKernels", "JSON"]),
         .target(name: "Jinja"),
-        .target(name: "Tokenizers", dependencies: ["Checkpoints", "Jinja"]),
-        .target(name: "Models", dependencies: ["TensorCore", "AtomicFiles", "Autodiff", "Checkpoints", "Tokenizers"]),
-        .target(name: "Datasets", dependencies: ["AtomicFiles", "Checkpoints", "TensorCore"]),
+        .target(name: "Tokenizers", dependencies: ["Checkpoints", "JSON", "Jinja"]),
+        .target(name: "Models", dependencies: ["TensorCore", "AtomicFiles", "Autodiff", "Checkpoints", "JSON", "Tokenizers"]),
+        .target(name: "Interventions", dependencies: ["JSON", "Models", "TensorCore"]),
+        .target(name: "Datasets", dependencies: ["AtomicFiles", "JSON", "TensorCore"]),
         .target(name: "Recipes", dependencies: ["AtomicFiles", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Autodiff", "TensorCore", "Tokenizers", "Models", "Optimizers", "Datasets"]),
-        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
+        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Interventions", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
         .target(name: "Report", dependencies: ["Pipeline", "HDF5Kit", "AtomicFiles"]),
-        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "Tokenizers", "Models", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
+        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "JSON", "Tokenizers", "Models", "Interventions", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", "Jinja", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -75,12 +79,12 @@ let package = Package(
         // Built normally each is a replayer (`fuzz-NAME FILE|DIR...`) for reproducing a crash.
         .target(name: "FuzzSupport"),
         .executableTarget(name: "FuzzCheckpoints", dependencies: ["FuzzSupport", "Checkpoints", "Models", "Tokenizers"]),
-        .executableTarget(name: "FuzzConfig", dependencies: ["FuzzSupport", "Checkpoints", "Models", "TensorCore"]),
+        .executableTarget(name: "FuzzConfig", dependencies: ["FuzzSupport", "Checkpoints", "JSON", "Models", "TensorCore"]),
         .executableTarget(name: "FuzzTokenizer", dependencies: ["FuzzSupport", "Tokenizers"]),
         .executableTarget(name: "FuzzRecipe", dependencies: ["FuzzSupport", "Recipes"]),
         .executableTarget(name: "FuzzArchive", dependencies: ["FuzzSupport", "CHDF5", "HDF5Kit", "Pipeline", "Report",
                                                               "Statistics"]),
-        .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Pipeline"]),
+        .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Interventions"]),
         .executableTarget(name: "FuzzTemplate", dependencies: ["FuzzSupport", "Jinja"]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models", "Tokenizers"]),
 
@@ -90,12 +94,12 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Autodiff", "TensorCore", "Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["AtomicFiles", "HDF5Kit"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints", "CBlockKernels", "CPUFeatures", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints", "CBlockKernels", "CPUFeatures", "JSON", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Checkpoints", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Autodiff", "Models", "Statistics", "TensorCore", "Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Checkpoints", "JSON", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Autodiff", "Interventions", "Models", "Statistics", "TensorCore", "Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
         .testTarget(name: "TrainingTests", dependencies: ["Autodiff", "Models", "TensorCore", "Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Autodiff", "Checkpoints", "TensorCore", "AtomicFiles", "Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Autodiff", "Checkpoints", "TensorCore", "AtomicFiles", "JSON", "Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "LibraryTests", dependencies: ["Scalpel", "TestSupport"]),
         .testTarget(name: "ScalpelCLITests", dependencies: ["Models", "ScalpelCLI", "AtomicFiles", "Pipeline", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
     ]

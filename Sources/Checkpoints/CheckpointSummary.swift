@@ -1,5 +1,6 @@
 import AtomicFiles
 import Foundation
+import JSON
 
 /// What `scalpel inspect` shows of any checkpoint: format, architecture, metadata, tensors, parameters.
 public struct CheckpointSummary: Sendable {

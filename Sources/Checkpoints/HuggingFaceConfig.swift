@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// A Hugging Face folder's `config.json`, read strictly, with errors that name the file.
 public struct HuggingFaceConfig: Sendable {

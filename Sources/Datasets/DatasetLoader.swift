@@ -1,6 +1,6 @@
 import AtomicFiles
-import Checkpoints
 import Foundation
+import JSON
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import FuzzSupport
+import JSON
 import Models
 import TensorCore
 

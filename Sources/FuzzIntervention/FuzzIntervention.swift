@@ -1,6 +1,6 @@
 import Foundation
 import FuzzSupport
-import Pipeline
+import Interventions
 
 /// Fuzz target for intervention files (the JSON knob `ablate` writes and `generate --intervene` and
 /// `edit.mask_file` read): `Intervention.load`, its error text, then what `generate` does with an accepted

@@ -287,20 +287,6 @@ public struct PromptStage: Stage {
 
 public struct PromptStageInterrupted: Error { public let epoch: Int }
 
-public enum TrainingError: Error, CustomStringConvertible {
-    case nonFiniteLoss(stage: String, step: Int, epoch: Int)
-    case framing(String)
-
-    public var description: String {
-        switch self {
-        case .nonFiniteLoss(let stage, let step, let epoch):
-            return "\(stage): the loss became NaN or infinite at epoch \(epoch), step \(step + 1); " +
-                "lower \(stage).learning_rate and run again."
-        case .framing(let detail): return detail
-        }
-    }
-}
-
 /// What `prompt/state.safetensors` holds after each epoch: the trainables, Adam's moments, and the
 /// early-stopping bookkeeping and the training curves (loss per step, dev accuracy per epoch), tagged with
 /// the input hashes so a changed recipe never resumes a stale run.

@@ -4,6 +4,8 @@
 @_exported import Datasets
 @_exported import Autodiff
 @_exported import HDF5Kit
+@_exported import Interventions
+@_exported import JSON
 @_exported import Models
 @_exported import Optimizers
 @_exported import Pipeline

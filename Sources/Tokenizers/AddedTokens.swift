@@ -1,4 +1,4 @@
-import Checkpoints
+import JSON
 
 /// tokenizer.json's `added_tokens` and tokenizer_config.json's special-token entries, read once for
 /// every tokenizer family that has them (byte-level BPE and SentencePiece-style BPE).

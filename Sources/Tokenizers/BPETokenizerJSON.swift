@@ -1,5 +1,5 @@
-import Checkpoints
 import Foundation
+import JSON
 
 /// Byte-level BPE from a Hugging Face `tokenizer.json`: `model.vocab`, `model.merges` and `ignore_merges`,
 /// `added_tokens` (special ones parsed only where special text is parsed; the others always), the

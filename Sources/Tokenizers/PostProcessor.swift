@@ -1,4 +1,4 @@
-import Checkpoints
+import JSON
 
 /// tokenizer.json's `post_processor`: what a tokenizer adds around a single sequence when asked for its
 /// special tokens. ByteLevel adds nothing, TemplateProcessing `[BOS] $A [EOS]` (either part optional), a

@@ -1,5 +1,5 @@
-import Checkpoints
 import Foundation
+import JSON
 
 /// SentencePiece as Hugging Face writes it into tokenizer.json (Llama 2, Mistral v0.1, Phi-3, and what
 /// transformers converts from a GGUF): a `BPE` model with `byte_fallback` over "▁"-spelled pieces.

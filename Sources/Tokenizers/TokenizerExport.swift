@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import JSON
 
 /// A GGUF's vocabulary as Hugging Face files (`tokenizer.json`, `tokenizer_config.json`), so that an
 /// export of a GGUF base loads on its own, in Scalpel and in transformers.

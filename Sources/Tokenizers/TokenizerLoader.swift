@@ -1,5 +1,6 @@
 import Foundation
 import Checkpoints
+import JSON
 
 /// Builds the right tokenizer for a checkpoint: from GGUF metadata (`tokenizer.ggml.*`) or from a
 /// Hugging Face `tokenizer.json` beside safetensors weights.

@@ -1,5 +1,5 @@
 import Foundation
-import Checkpoints
+import JSON
 
 /// BERT's WordPiece, as Hugging Face `tokenizers` runs it for bert-base-uncased and MiniLM:
 /// added tokens split out → BertNormalizer → BertPreTokenizer → greedy longest-match-first WordPiece

@@ -1,7 +1,7 @@
 import Testing
 import Foundation
+import JSON
 import Autodiff
-import Checkpoints
 import Models
 import TensorCore
 import TestSupport

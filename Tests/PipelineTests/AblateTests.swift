@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Autodiff
 import HDF5Kit
+import Interventions
 import Models
 import Pipeline
 import Recipes

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Checkpoints
+import JSON
 import Tokenizers
 import TestSupport
 

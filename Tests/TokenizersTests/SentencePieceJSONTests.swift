@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import Checkpoints
+import JSON
 import Tokenizers
 import TestSupport
 

@@ -1,5 +1,6 @@
 import AtomicFiles
 import Foundation
+import JSON
 
 /// The weights of a Hugging Face folder: `model.safetensors`, or the shards that
 /// `model.safetensors.index.json` lists (`{"weight_map": {tensor: "model-0000k-of-0000n.safetensors"}}`).

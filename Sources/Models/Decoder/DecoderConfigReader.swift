@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import JSON
 import TensorCore
 
 /// Reads a decoder's configuration, from GGUF metadata (llama.cpp's `<arch>.*` keys) or from a Hugging

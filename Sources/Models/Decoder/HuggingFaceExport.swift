@@ -1,6 +1,7 @@
 import AtomicFiles
 import Checkpoints
 import Foundation
+import JSON
 import TensorCore
 
 /// A decoder's weights in Hugging Face's layout: `model.safetensors` with the family's HF names and

@@ -2,6 +2,7 @@ import AtomicFiles
 import Datasets
 import Foundation
 import HDF5Kit
+import Interventions
 import Models
 import Recipes
 import Statistics

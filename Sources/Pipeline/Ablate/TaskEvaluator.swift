@@ -1,5 +1,6 @@
 import Autodiff
 import Foundation
+import Interventions
 import Models
 import TensorCore
 import Training

@@ -2,6 +2,7 @@ import Autodiff
 import Checkpoints
 import Datasets
 import Foundation
+import Interventions
 import Models
 import Statistics
 import TensorCore

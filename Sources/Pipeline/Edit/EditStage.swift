@@ -4,6 +4,7 @@ import Checkpoints
 import Datasets
 import Foundation
 import HDF5Kit
+import Interventions
 import Models
 import Optimizers
 import Recipes

@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Interventions
 
 /// Writes an edited GGUF: the base file with the edited tensors replaced and the edit recorded in the
 /// metadata. Every other tensor is copied byte for byte. The write is atomic.

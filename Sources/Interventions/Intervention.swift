@@ -1,5 +1,5 @@
-import Checkpoints
 import Foundation
+import JSON
 import Models
 import TensorCore
 

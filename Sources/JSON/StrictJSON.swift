@@ -1,4 +1,4 @@
-/// A small, strict JSON parser (RFC 8259) for checkpoint headers.
+/// A small, strict JSON parser (RFC 8259): checkpoint headers, configs, tokenizer.json, datasets, interventions.
 ///
 /// Foundation's JSONSerialization cannot tell `1` from `true` on Linux, silently turns large integers
 /// into doubles and keeps the last of duplicate keys; a header parser must see all three. Objects keep
