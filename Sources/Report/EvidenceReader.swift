@@ -43,7 +43,7 @@ public enum EvidenceReader {
             }
             fields.append(RunEvidence.Field(name: name, value: text(value)))
         }
-        let order = ["prompt", "collect", "rank", "ablate", "edit", "audit"]
+        let order = StageName.allCases.map(\.rawValue)
         let stages = timings.values.sorted {
             (order.firstIndex(of: $0.stage) ?? 99, $0.stage) < (order.firstIndex(of: $1.stage) ?? 99, $1.stage)
         }

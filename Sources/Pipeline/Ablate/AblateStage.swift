@@ -227,7 +227,7 @@ public struct AblateStage: Stage {
             default: for k in options.ks { plan.append((mode, k, 0)) }
             }
         }
-        let progress = ProgressReporter("ablate", total: plan.count * (1 + options.randomSets), unit: "runs")
+        let progress = ProgressReporter(Self.name.rawValue, total: plan.count * (1 + options.randomSets), unit: "runs")
         progress.quiet = quiet
         var done = 0
         func intervention(_ mode: Intervention.Mode, _ neurons: [Intervention.Neuron],
@@ -239,7 +239,7 @@ public struct AblateStage: Stage {
         }
         var curves: [Curve] = []
         var written: [String] = []
-        let interventionFolder = try folder.stage("ablate")
+        let interventionFolder = try folder.stage(Self.name.rawValue)
         for mode in options.modes {
             var points: [Point] = []
             for step in plan where step.mode == mode {
@@ -288,7 +288,7 @@ public struct AblateStage: Stage {
     /// Reads a finished sweep back from the archive.
     public static func load(_ url: URL) throws -> Result {
         let file = try EvidenceArchive.open(url)
-        let group = try file.root.group("ablate")
+        let group = try file.root.group(Self.name.rawValue)
         guard case .double(let accuracy) = try group.attribute("baseline_accuracy"),
               case .double(let f1) = try group.attribute("baseline_macro_f1"),
               case .int(let examples) = try group.attribute("test_examples"),
@@ -329,7 +329,7 @@ public struct AblateStage: Stage {
                       differenceInterval: low[i].isNaN ? nil : (low[i], high[i]))
             }))
         }
-        let folder = url.deletingLastPathComponent().appendingPathComponent("ablate")
+        let folder = url.deletingLastPathComponent().appendingPathComponent(Self.name.rawValue)
         let interventions = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
             .filter { $0.hasSuffix(".json") }.sorted()
             .map { folder.appendingPathComponent($0).path }

