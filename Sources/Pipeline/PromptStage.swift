@@ -30,16 +30,11 @@ public struct PromptStage: Stage {
         public var reused: Bool
     }
 
-    public let experiment: Experiment
-    public let folder: RunFolder
+    public let place: StagePlace
+    public init(_ place: StagePlace) { self.place = place }
     /// Stop with `PromptStageInterrupted` once this many epochs have finished and their state is saved;
     /// tests use it to interrupt a run and check that the next one resumes exactly.
     public var stopAfterEpochs: Int?
-
-    public init(experiment: Experiment, folder: RunFolder) {
-        self.experiment = experiment
-        self.folder = folder
-    }
 
     /// The prompt section as read, with the schema's defaults.
     public func options() throws -> Recipe.PromptSection { experiment.recipe.prompt }

@@ -32,8 +32,9 @@ public protocol Stage {
     /// The stages whose outputs this one reads.
     static var dependencies: [StageName] { get }
 
-    var experiment: Experiment { get }
-    var folder: RunFolder { get }
+    /// Where the stage runs: the experiment and its run folder.
+    var place: StagePlace { get }
+    init(_ place: StagePlace)
 
     /// Reads and checks the options, refusing inconsistent ones with the recipe's line.
     func options() throws -> Options
@@ -43,6 +44,17 @@ public protocol Stage {
     func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result>
     /// A finished stage's result, read back from its archive group and record.
     func reuse(_ record: RunFolder.StageRecord) throws -> Result
+}
+
+/// Where a stage runs: the experiment (recipe, model, data) and the run folder it writes.
+public struct StagePlace: Sendable {
+    public let experiment: Experiment
+    public let folder: RunFolder
+
+    public init(experiment: Experiment, folder: RunFolder) {
+        self.experiment = experiment
+        self.folder = folder
+    }
 }
 
 /// What the runner hands `compute`: the options, the inputs they were hashed with, and whether to be quiet.
@@ -77,6 +89,13 @@ public struct StageOutcome<Result> {
 
 extension Stage {
     public static var dependencies: [StageName] { [] }
+
+    public init(experiment: Experiment, folder: RunFolder) {
+        self.init(StagePlace(experiment: experiment, folder: folder))
+    }
+
+    public var experiment: Experiment { place.experiment }
+    public var folder: RunFolder { place.folder }
 
     /// Everything the result depends on, hashed: the dependencies, and the options with the seed.
     public func inputs(_ options: Options) throws -> [String: String] {

@@ -55,13 +55,8 @@ public struct AblateStage: Stage {
         public var seconds: Double
     }
 
-    public let experiment: Experiment
-    public let folder: RunFolder
-
-    public init(experiment: Experiment, folder: RunFolder) {
-        self.experiment = experiment
-        self.folder = folder
-    }
+    public let place: StagePlace
+    public init(_ place: StagePlace) { self.place = place }
 
     public struct Options {
         var modes: [Intervention.Mode]
@@ -279,8 +274,8 @@ public struct AblateStage: Stage {
                             testExamples: test.count, randomSets: options.randomSets,
                             curves: curves, interventions: written,
                             archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
-        return StageOutcome(result: result,
-                            summary: ["baseline_accuracy": base.accuracy, "test_examples": Double(test.count)]) { group in
+        let summary = ["baseline_accuracy": base.accuracy, "test_examples": Double(test.count)]
+        return StageOutcome(result: result, summary: summary) { group in
             try Self.write(result, ranked: Array(ranked.prefix(maxK)), randomSets: randomSets, into: group)
         }
     }

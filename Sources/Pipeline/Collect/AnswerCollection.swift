@@ -56,17 +56,11 @@ extension CollectStage {
             let rows = layout.tokenRows(s), first = questions[s].count - 1
             predictingRows += rows[first..<(first + answers[s].count)]
         }
-        final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
-        let captured = Captured()
-        captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
-        var hooks = HookSet()
-        for (k, layer) in plan.layers.enumerated() {
-            hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 }
-        }
-        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks,
+        let capture = SiteCapture(layers: plan.layers, rows: hookedRows)
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: capture.hooks,
                                    logitRows: predictingRows).logits!
 
-        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex,
+        let activations = try averagedSites(capture.sites, sources: sources, rowIndex: rowIndex,
                                             examples: examples, plan: plan)
 
         var answerLogProbabilities = [Double](repeating: 0, count: b)

@@ -30,13 +30,8 @@ public struct CollectStage: Stage {
         public var reused: Bool
     }
 
-    public let experiment: Experiment
-    public let folder: RunFolder
-
-    public init(experiment: Experiment, folder: RunFolder) {
-        self.experiment = experiment
-        self.folder = folder
-    }
+    public let place: StagePlace
+    public init(_ place: StagePlace) { self.place = place }
 
     var usesPrompt: Bool { experiment.recipe.stages.contains("prompt") }
 
@@ -336,21 +331,15 @@ public struct CollectStage: Stage {
             }
         }
 
-        final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
-        let captured = Captured()
-        captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
-        var hooks = HookSet()
-        for (k, layer) in plan.layers.enumerated() {
-            hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 }
-        }
-        let logits = try task.logits(sequences, prompt: prompt.map { Variable($0) }, hooks: hooks).value
+        let capture = SiteCapture(layers: plan.layers, rows: hookedRows)
+        let logits = try task.logits(sequences, prompt: prompt.map { Variable($0) }, hooks: capture.hooks).value
 
         let width = header.neuronsPerLayer, columns = header.columns
         var activations: [[Float]] = []
         for (p, perSequence) in sources.enumerated() {
             var matrix = [Float](repeating: 0, count: b * columns)
-            for (k, site) in captured.sites.enumerated() {
-                let values = site!.scalars
+            for (k, site) in capture.sites.enumerated() {
+                let values = site.scalars
                 for s in 0..<b {
                     let rows = perSequence[s]
                     let scale = 1 / Float(rows.count)
@@ -414,16 +403,10 @@ public struct CollectStage: Stage {
         }
         hookedRows = Array(Set(sources.flatMap { $0.flatMap { $0 } })).sorted()
         let rowIndex = Dictionary(uniqueKeysWithValues: hookedRows.enumerated().map { ($1, $0) })
-        final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
-        let captured = Captured()
-        captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
-        var hooks = HookSet()
-        for (k, layer) in plan.layers.enumerated() {
-            hooks.collect(HookName.mlpSite(layer), rows: hookedRows) { captured.sites[k] = $0 }
-        }
-        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks,
+        let capture = SiteCapture(layers: plan.layers, rows: hookedRows)
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: capture.hooks,
                                    logitRows: wantsPairs ? nil : []).logits
-        let activations = try averagedSites(captured.sites.map { $0! }, sources: sources, rowIndex: rowIndex,
+        let activations = try averagedSites(capture.sites, sources: sources, rowIndex: rowIndex,
                                             examples: examples, plan: plan)
         // Sum of next-token log-probabilities of each sequence.
         var logProbabilities = [Double](repeating: 0, count: sequences.count)
@@ -509,18 +492,13 @@ public struct CollectStage: Stage {
         guard !rows.isEmpty else {
             return Batch(activations: [[]], metrics: [], rowIndices: [], rowTokens: [], tokens: layout.rows)
         }
-        final class Captured: @unchecked Sendable { var sites: [Tensor?] = [] }
-        let captured = Captured()
-        captured.sites = [Tensor?](repeating: nil, count: plan.layers.count)
-        var hooks = HookSet()
-        for (k, layer) in plan.layers.enumerated() {
-            hooks.collect(HookName.mlpSite(layer), rows: rows) { captured.sites[k] = $0 }
-        }
-        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks, logitRows: rows)
+        let capture = SiteCapture(layers: plan.layers, rows: rows)
+        let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: capture.hooks,
+                                   logitRows: rows)
             .logits!.value
         var matrix = [Float](repeating: 0, count: rows.count * columns)
-        for (k, site) in captured.sites.enumerated() {
-            let values = site!.scalars
+        for (k, site) in capture.sites.enumerated() {
+            let values = site.scalars
             for r in 0..<rows.count {
                 for i in 0..<width { matrix[r * columns + k * width + i] = values[r * width + i] }
             }

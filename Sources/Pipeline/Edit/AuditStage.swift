@@ -9,13 +9,8 @@ public struct AuditStage: Stage {
     public static let name = StageName.audit
     public static let dependencies: [StageName] = [.edit]
 
-    public let experiment: Experiment
-    public let folder: RunFolder
-
-    public init(experiment: Experiment, folder: RunFolder) {
-        self.experiment = experiment
-        self.folder = folder
-    }
+    public let place: StagePlace
+    public init(_ place: StagePlace) { self.place = place }
 
     /// The general text of perplexity and KL where neither the recipe (`audit.general_text`) nor the command
     /// line names one.

@@ -46,13 +46,8 @@ public struct EditStage: Stage {
         public var seconds: Double
     }
 
-    public let experiment: Experiment
-    public let folder: RunFolder
-
-    public init(experiment: Experiment, folder: RunFolder) {
-        self.experiment = experiment
-        self.folder = folder
-    }
+    public let place: StagePlace
+    public init(_ place: StagePlace) { self.place = place }
 
     public struct Options {
         var objective: String

@@ -43,13 +43,8 @@ public struct RankStage: Stage {
         public var reused: Bool
     }
 
-    public let experiment: Experiment
-    public let folder: RunFolder
-
-    public init(experiment: Experiment, folder: RunFolder) {
-        self.experiment = experiment
-        self.folder = folder
-    }
+    public let place: StagePlace
+    public init(_ place: StagePlace) { self.place = place }
 
     public struct Options {
         var statistics: [NeuronStatistic]
