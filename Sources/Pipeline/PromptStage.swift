@@ -117,7 +117,7 @@ public struct PromptStage: Stage {
         let steps = (trainIndices.count + recipe.prompt.batchSize - 1) / recipe.prompt.batchSize
         while state.epoch < recipe.prompt.epochs && state.badEpochs < recipe.prompt.patience {
             let epoch = state.epoch
-            var rng = SeededRandom(seed: recipe.seed &+ 1000 &+ UInt64(epoch))
+            var rng = SeededRandom(seed: seed(.epochOrder, epoch))
             let order = rng.shuffled(trainIndices)
             let progress = ProgressReporter("prompt: epoch \(epoch + 1)/\(recipe.prompt.epochs)", total: order.count)
             progress.quiet = quiet
@@ -160,7 +160,7 @@ public struct PromptStage: Stage {
         let test = try trainer.evaluate(x, labels: y, batchSize: evalBatch)
         var margin: Double?, interval: (Double, Double)?
         if let zeroShot {
-            let (d, low, high) = pairedBootstrapDifference(test.correct, zeroShot.correct, seed: recipe.seed &+ 99)
+            let (d, low, high) = pairedBootstrapDifference(test.correct, zeroShot.correct, seed: seed(.marginBootstrap))
             margin = d
             interval = (low, high)
         }
@@ -243,7 +243,7 @@ public struct PromptStage: Stage {
         guard case .bert(let bert) = loaded.model else {
             throw TrainingError.framing("a classification head needs an encoder")
         }
-        var rng = SeededRandom(seed: recipe.seed &+ 7)
+        var rng = SeededRandom(seed: seed(.headInit))
         let classes = experiment.dataset.classes.count, c = bert.config.hiddenSize
         let weight = Variable(Tensor(randomNormal: [classes, c], std: 1 / Float(c).squareRoot(), using: &rng),
                               requiresGrad: true, name: "head.weight")
@@ -262,7 +262,7 @@ public struct PromptStage: Stage {
             guard !tokens.isEmpty else { throw TrainingError.framing("prompt.init_words has no tokens") }
             ids = (0..<p).map { tokens[$0 % tokens.count] }
         } else {
-            var rng = SeededRandom(seed: recipe.seed &+ 3)
+            var rng = SeededRandom(seed: seed(.promptInit))
             let special = loaded.tokenizer.specialTokenIDs
             ids = []
             while ids.count < p {

@@ -192,7 +192,7 @@ public struct AblateStage: Stage {
         var randomSets: [Int: [[Intervention.Neuron]]] = [:]
         for (k, set) in sets {
             randomSets[k] = try matchedRandomSets(for: set, count: options.randomSets, width: width,
-                                                  excluding: selected, seed: recipe.seed &+ 5000 &+ UInt64(k))
+                                                  excluding: selected, seed: seed(.randomSets, k))
         }
         let startLayers = Set(sets.values.compactMap { $0.map(\.layer).min() })
         let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences,
@@ -238,7 +238,7 @@ public struct AblateStage: Stage {
         for mode in options.modes {
             var points: [Point] = []
             for step in plan where step.mode == mode {
-                let skill = intervention(mode, sets[step.k]!, step.strength, seed: recipe.seed &+ 77)
+                let skill = intervention(mode, sets[step.k]!, step.strength, seed: seed(.skillNoise))
                 let skillOut = try evaluator.classLogProbabilities(skill)
                 let s = Self.summarize(skillOut, labels: labels, classes: task.classes, reference: baseline)
                 let skillKL = general?.kl(skill)
@@ -247,7 +247,7 @@ public struct AblateStage: Stage {
                                 "\(mode.rawValue) \(step.mode == .amplify ? "×\(step.strength)" : "k=\(step.k)")")
                 var randomSummaries: [Summary] = [], randomGeneral: [Double] = []
                 for (r, neurons) in randomSets[step.k]!.enumerated() {
-                    let control = intervention(mode, neurons, step.strength, seed: recipe.seed &+ 78 &+ UInt64(r))
+                    let control = intervention(mode, neurons, step.strength, seed: seed(.controlNoise, r))
                     randomSummaries.append(Self.summarize(try evaluator.classLogProbabilities(control),
                                                           labels: labels, classes: task.classes, reference: baseline))
                     if let general { randomGeneral.append(general.kl(control)) }
@@ -257,7 +257,7 @@ public struct AblateStage: Stage {
                 points.append(Self.compare(x: mode == .amplify ? step.strength : Double(step.k),
                                            skill: s, skillGeneralKL: skillKL, base: base,
                                            random: randomSummaries, randomGeneral: randomGeneral,
-                                           seed: recipe.seed &+ 31 &+ UInt64(done)))
+                                           seeds: (seed(.comparison, 2 * done), seed(.comparison, 2 * done + 1))))
                 let name = "intervention-\(mode.rawValue)-" +
                     "\(mode == .amplify ? "x\(step.strength)" : "top\(step.k)").json"
                 let encoder = JSONEncoder()
@@ -354,7 +354,7 @@ public struct AblateStage: Stage {
     }
 
     static func compare(x: Double, skill: Summary, skillGeneralKL: Double?, base: Summary,
-                        random: [Summary], randomGeneral: [Double], seed: UInt64) -> Point {
+                        random: [Summary], randomGeneral: [Double], seeds: (UInt64, UInt64)) -> Point {
         let skillDrop = base.accuracy - skill.accuracy
         let randomDrops = random.map { base.accuracy - $0.accuracy }
         let r = Double(random.count)
@@ -364,8 +364,8 @@ public struct AblateStage: Stage {
         let empirical = Double(1 + randomDrops.filter { abs($0) >= abs(skillDrop) }.count) / (r + 1)
         // Per example: the skill set's loss minus the mean loss over the random sets.
         let differences = skill.losses.indices.map { i in skill.losses[i] - random.reduce(0) { $0 + $1.losses[i] } / r }
-        let paired = signFlipTest(differences, flips: 10_000, seed: seed)
-        let interval = bootstrapInterval(examples: skill.correct.count, resamples: 1000, seed: seed &+ 1) { sample in
+        let paired = signFlipTest(differences, flips: 10_000, seed: seeds.0)
+        let interval = bootstrapInterval(examples: skill.correct.count, resamples: 1000, seed: seeds.1) { sample in
             let n = Double(sample.count)
             let a = sample.reduce(0) { $0 + (skill.correct[$1] ? 1.0 : 0) } / n
             let b = random.reduce(0.0) { total, run in

@@ -96,9 +96,9 @@ public enum Audit {
                 report.accuracyFloat32Edit = try float32EditAccuracy(try ModelAliases.resolve(editedPath))
                 report.accuracyBefore = Double(before.filter { $0 }.count) / Double(before.count)
                 report.accuracyAfter = Double(after.filter { $0 }.count) / Double(after.count)
-                report.accuracyIntervalBefore = interval(before, seed &+ 1)
-                report.accuracyIntervalAfter = interval(after, seed &+ 2)
-                let d = pairedBootstrapDifference(after, before, seed: seed &+ 3)
+                report.accuracyIntervalBefore = interval(before, Seeds.seed(seed, .audit, .auditIntervals, 0))
+                report.accuracyIntervalAfter = interval(after, Seeds.seed(seed, .audit, .auditIntervals, 1))
+                let d = pairedBootstrapDifference(after, before, seed: Seeds.seed(seed, .audit, .auditIntervals, 2))
                 report.differenceInterval = (d.low, d.high)
             }
             let pairs = test.map { experiment.dataset.examples[$0] }.filter { $0.pair != nil }
@@ -114,9 +114,9 @@ public enum Audit {
                 report.biasPairs = pairs.count
                 report.biasBefore = share(before)
                 report.biasAfter = share(after)
-                report.biasIntervalBefore = interval(before, seed &+ 4)
-                report.biasIntervalAfter = interval(after, seed &+ 5)
-                let d = pairedBootstrapDifference(after, before, seed: seed &+ 6)
+                report.biasIntervalBefore = interval(before, Seeds.seed(seed, .audit, .auditIntervals, 3))
+                report.biasIntervalAfter = interval(after, Seeds.seed(seed, .audit, .auditIntervals, 4))
+                let d = pairedBootstrapDifference(after, before, seed: Seeds.seed(seed, .audit, .auditIntervals, 5))
                 report.biasDifferenceInterval = (d.low, d.high)
             }
         }

@@ -121,7 +121,7 @@ public struct EditStage: Stage {
         guard options.randomControl else { return top }
         // The control: as many neurons in every layer as the top set, none of them selected.
         return try matchedRandomSets(for: top, count: 1, width: experiment.loaded.model.ffnWidth, excluding: Set(top),
-                                     seed: experiment.recipe.seed &+ 9000)[0]
+                                     seed: seed(.randomControl))[0]
     }
 
     /// What the edit depends on besides its options: the base model, the data and task, the ranking it
@@ -232,7 +232,7 @@ public struct EditStage: Stage {
                          framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
                          classes: experiment.verbalizerIDs!.count)
             : nil
-        var rng = SeededRandom(seed: recipe.seed &+ 8000)
+        var rng = SeededRandom(seed: seed(.batchOrder))
         var order: [Int] = []
         var losses: [Double] = [], penalties: [Double] = []
         let progress = ProgressReporter("edit", total: options.steps, unit: "steps")

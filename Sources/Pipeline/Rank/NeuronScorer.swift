@@ -35,9 +35,9 @@ struct NeuronScorer {
     let devTest: PermutationTest?
     let activationBins: Int
 
-    init(trainRows: Int, devRows: Int, permutations: Int, seed: UInt64) {
-        trainTest = PermutationTest(examples: trainRows, permutations: permutations, seed: seed)
-        devTest = devRows > 1 ? PermutationTest(examples: devRows, permutations: permutations, seed: seed &+ 1) : nil
+    init(trainRows: Int, devRows: Int, permutations: Int, seeds: (train: UInt64, dev: UInt64)) {
+        trainTest = PermutationTest(examples: trainRows, permutations: permutations, seed: seeds.train)
+        devTest = devRows > 1 ? PermutationTest(examples: devRows, permutations: permutations, seed: seeds.dev) : nil
         activationBins = MutualInformation.binCount(examples: trainRows)
     }
 

@@ -129,7 +129,7 @@ public struct RankStage: Stage {
         }
 
         let scorer = NeuronScorer(trainRows: train.count, devRows: dev.count, permutations: options.permutations,
-                                  seed: experiment.recipe.seed &+ 404)
+                                  seeds: (seed(.permutations, 0), seed(.permutations, 1)))
         var contexts: [Int: NeuronScorer.MetricContext] = [:]
         var excluded: [String: String] = [:]
         for (m, name) in header.metrics.enumerated() {
@@ -260,11 +260,11 @@ public struct RankStage: Stage {
                     let (x, devX) = try values(n)
                     let threshold = reader.moments[n.position].meanX[header.layers.firstIndex(of: n.layer)! *
                                                                      header.neuronsPerLayer + n.neuron]
-                    let seed = experiment.recipe.seed &+ 7000 &+ UInt64(m * 100_000 + rank)
+                    let draw = seed(.scoreBootstrap, m * 100_000 + rank)
                     intervals.append(Self.bootstrap(statistic, x: x, y: context.train, devX: devX, devY: context.dev,
                                                     threshold: threshold,
                                                     bins: scorer.activationBins, metricBins: context.bins,
-                                                    resamples: options.bootstrap, seed: seed))
+                                                    resamples: options.bootstrap, seed: draw))
                 }
             }
             var topPredictivity: [Double]?
