@@ -106,222 +106,42 @@ public struct RankStage: Stage {
         try Self.load(EvidenceArchive.url(folder), done: record)
     }
 
+    /// The story of a ranking: score every neuron against every metric, correct for the many tests, select
+    /// and bound the selection of each metric, then compare the metrics' selections.
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
         let options = run.options, quiet = run.quiet
-        let reader = try ActivationStoreReader(url: folder.url.appendingPathComponent("collect/activations.h5"))
-        let header = reader.header
-        let train = reader.trainRows, dev = reader.devRows
-        guard train.count >= 3 else {
-            throw CollectError.corruptStore(path: reader.file.name,
-                                            detail: "only \(train.count) training rows were collected; " +
-                                            "correlations need at least 3")
+        var work = try RankWork(stage: self, options: options, quiet: quiet)
+        try work.scoreEveryNeuron()
+        work.correctForMultipleTests()
+        let reports = try work.metricReports()
+        let overlaps = Self.overlaps(reports)
+        let contrast = try work.contrast()
+        let result = Result(statistic: options.statistic, rule: options.rule, primaryMetric: work.primary,
+                            reports: reports, constantNeurons: work.constantCounts, overlaps: overlaps,
+                            contrast: contrast, permutations: options.permutations,
+                            trainRows: work.train.count, devRows: work.dev.count,
+                            archive: EvidenceArchive.url(folder).path, reused: false)
+        var summary: [String: Double] = ["permutations": Double(options.permutations),
+                                         "selected": Double(reports[work.primaryIndex].selection.count)]
+        for report in reports where report.excluded == nil {
+            summary["top10_mean_abs_\(report.metric)"] = report.top.prefix(10).reduce(0) { $0 + abs($1.score) } /
+                Double(max(1, min(10, report.top.count)))
         }
-        let primary = options.metric ?? header.metrics.first ?? ""
-        guard let primaryIndex = header.metrics.firstIndex(of: primary) else {
-            throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "rank.metric",
-                               line: experiment.recipe.node("rank.metric")?.mark?.line,
-                               message: "'\(primary)' was not collected; " +
-                                   "the collected metrics are \(header.metrics.joined(separator: ", "))")])
+        return StageOutcome(result: result, summary: summary) { [work] group in
+            try Self.write(result, scores: work.scores, qValues: work.qValues, header: work.header,
+                           excluded: work.excluded, statistics: options.statistics, into: group)
         }
-        if options.permutations < 1000 && !quiet {
-            ProgressReporter.say("rank: warning: \(options.permutations) permutations; " +
-                                 "use 1000 or more for reportable p-values")
-        }
+    }
 
-        let scorer = NeuronScorer(trainRows: train.count, devRows: dev.count, permutations: options.permutations,
-                                  seeds: (seed(.permutations, 0), seed(.permutations, 1)))
-        var contexts: [Int: NeuronScorer.MetricContext] = [:]
-        var excluded: [String: String] = [:]
-        for (m, name) in header.metrics.enumerated() {
-            let values = reader.metric(m, rows: train)
-            if let context = scorer.context(name: name, train: values, dev: reader.metric(m, rows: dev)) {
-                contexts[m] = context
-            }
-            else {
-                excluded[name] = "it has a single value (\(values.first ?? .nan)) on the \(train.count) " +
-                    "training rows, so nothing can correlate with it"
-            }
-        }
-        if let reason = excluded[primary] {
-            throw CollectError.badPlan(path: experiment.recipeFile,
-                                       detail: "the selection metric '\(primary)' cannot be scored: \(reason); " +
-                                       "choose another with rank.metric")
-        }
-        if !quiet {
-            for (name, reason) in excluded.sorted(by: { $0.key < $1.key }) {
-                ProgressReporter.say("rank: metric '\(name)' excluded: \(reason)")
-            }
-        }
-
-        let columns = header.columns, positions = header.positions.count
-        let statistics = Set(options.statistics)
-        // scores[m][statistic] = (score, p) over [positions, columns]
-        var scores: [Int: [NeuronStatistic: (score: [Double], p: [Double])]] = [:]
-        for (m, context) in contexts {
-            // Predictivity is defined for binary labels only; other metrics get no table for it.
-            let applicable = statistics.filter { $0 != .predictivity || context.predictivityY != nil }
-            scores[m] = Dictionary(uniqueKeysWithValues: applicable.map {
-                ($0, ([Double](repeating: .nan, count: positions * columns),
-                      [Double](repeating: .nan, count: positions * columns)))
-            })
-        }
-        var constantCounts: [String: Int] = [:]
-        // Columns per block: up to 2048, fewer when there are many rows (per-token stores), so that a block's
-        // values, ranks and bins (about 24 bytes per row and column) stay within 256 MB.
-        let blockWidth = max(16, min(2048, (256 << 20) / max(1, 24 * train.count)))
-        let blocks = (columns + blockWidth - 1) / blockWidth
-        let progress = ProgressReporter("rank", total: positions * blocks, unit: "blocks")
-        progress.quiet = quiet
-        for p in 0..<positions {
-            let moments = reader.moments[p]
-            let constant = (0..<columns).map { moments.isConstant($0) }
-            constantCounts[header.positions[p]] = constant.filter { $0 }.count
-            for blockIndex in 0..<blocks {
-                let range = (blockIndex * blockWidth)..<min(columns, (blockIndex + 1) * blockWidth)
-                let trainBlock = try reader.block(position: p, rows: train, columns: range)
-                let devBlock = dev.isEmpty ? [] : try reader.block(position: p, rows: dev, columns: range)
-                let block = scorer.prepare(train: trainBlock, dev: devBlock, columns: range.count,
-                                           means: moments.meanX[range],
-                                           squares: moments.squaresX[range], constant: Array(constant[range]))
-                for (m, context) in contexts {
-                    let pearson = range.map { moments.pearson($0, m) }
-                    let result = scorer.score(block, metric: context, pearson: pearson, statistics: statistics)
-                    // Take each table out of the dictionary while writing it, so the writes do not copy it.
-                    var tables = scores.removeValue(forKey: m)!
-                    for (statistic, values) in result {
-                        guard var table = tables.removeValue(forKey: statistic) else { continue }
-                        let base = p * columns + range.lowerBound
-                        table.score.replaceSubrange(base..<(base + range.count), with: values.score)
-                        table.p.replaceSubrange(base..<(base + range.count), with: values.p)
-                        tables[statistic] = table
-                    }
-                    scores[m] = tables
-                }
-                progress.update(p * blocks + blockIndex + 1)
-            }
-        }
-
-        // q-values per metric and statistic, then each neuron at its best position.
-        var qValues: [Int: [NeuronStatistic: [Double]]] = [:]
-        for (m, byStatistic) in scores { qValues[m] = byStatistic.mapValues { benjaminiHochberg($0.p) } }
-        func neurons(_ m: Int, _ statistic: NeuronStatistic) -> [ScoredNeuron] {
-            guard let table = scores[m]?[statistic], let q = qValues[m]?[statistic] else { return [] }
-            return (0..<columns).map { j in
-                var best = -1
-                for p in 0..<positions where !table.score[p * columns + j].isNaN {
-                    if best < 0 || abs(table.score[p * columns + j]) > abs(table.score[best * columns + j]) { best = p }
-                }
-                let layer = header.layers[j / header.neuronsPerLayer], neuron = j % header.neuronsPerLayer
-                guard best >= 0 else {
-                    return ScoredNeuron(layer: layer, neuron: neuron, position: 0,
-                                        score: .nan, pValue: .nan, qValue: .nan)
-                }
-                let at = best * columns + j
-                return ScoredNeuron(layer: layer, neuron: neuron, position: best,
-                                    score: table.score[at], pValue: table.p[at], qValue: q[at])
-            }
-        }
-
-        // Selections, intervals and the figures of each metric.
-        let statistic = options.statistic
-        var reports: [MetricReport] = []
-        var columnCache: [Int: (train: [Double], dev: [Double])] = [:]
-        func values(_ n: ScoredNeuron) throws -> (train: [Double], dev: [Double]) {
-            let j = header.layers.firstIndex(of: n.layer)! * header.neuronsPerLayer + n.neuron
-            let key = n.position * columns + j
-            if let cached = columnCache[key] { return cached }
-            let t = try reader.block(position: n.position, rows: train, columns: j..<(j + 1)).map(Double.init)
-            let d = dev.isEmpty ? [] : try reader.block(position: n.position, rows: dev, columns: j..<(j + 1))
-                .map(Double.init)
-            columnCache[key] = (t, d)
-            return (t, d)
-        }
-        if statistic == .predictivity, contexts[primaryIndex]?.predictivityY == nil {
-            throw CollectError.badPlan(path: experiment.recipeFile,
-                                       detail: "predictivity needs a binary (0/1) selection metric and a dev split; " +
-                                       "'\(primary)' is not one — choose rank.statistic: pearson, " +
-                                       "or a label metric")
-        }
-        for (m, name) in header.metrics.enumerated() {
-            if contexts[m] != nil && scores[m]?[statistic] == nil {
-                excluded[name] = "\(statistic.rawValue) needs a binary (0/1) metric"
-            }
-            guard let context = contexts[m], scores[m]?[statistic] != nil else {
-                reports.append(MetricReport(metric: name, excluded: excluded[name], top: [], selection: [],
-                                            intervals: [], topPredictivity: nil))
-                continue
-            }
-            let scored = neurons(m, statistic)
-            let top = SelectionRule.topK(50).select(scored)
-            let selection = options.rule.select(scored)
-            var intervals: [(low: Double, high: Double)?] = []
-            if options.bootstrap > 0 {
-                for (rank, n) in selection.enumerated() {
-                    let (x, devX) = try values(n)
-                    let threshold = reader.moments[n.position].meanX[header.layers.firstIndex(of: n.layer)! *
-                                                                     header.neuronsPerLayer + n.neuron]
-                    let draw = seed(.scoreBootstrap, m * 100_000 + rank)
-                    intervals.append(Self.bootstrap(statistic, x: x, y: context.train, devX: devX, devY: context.dev,
-                                                    threshold: threshold,
-                                                    bins: scorer.activationBins, metricBins: context.bins,
-                                                    resamples: options.bootstrap, seed: draw))
-                }
-            }
-            var topPredictivity: [Double]?
-            if context.binary, let table = scores[m]?[.predictivity] {
-                topPredictivity = top.prefix(10).map { n in
-                    table.score[n.position * columns +
-                                header.layers.firstIndex(of: n.layer)! * header.neuronsPerLayer + n.neuron]
-                }
-            }
-            reports.append(MetricReport(metric: name, excluded: nil, top: Array(top.prefix(50)), selection: selection,
-                                        intervals: intervals,
-                                        topPredictivity: topPredictivity))
-        }
+    /// The Jaccard overlap of every two scored metrics' selections.
+    static func overlaps(_ reports: [MetricReport]) -> [(a: String, b: String, jaccard: Double, shared: [NeuronKey])] {
         var overlaps: [(a: String, b: String, jaccard: Double, shared: [NeuronKey])] = []
         let scoredReports = reports.filter { $0.excluded == nil }
         for i in scoredReports.indices { for k in scoredReports.indices where k > i {
             let (jaccard, shared) = selectionOverlap(scoredReports[i].selection, scoredReports[k].selection)
             overlaps.append((scoredReports[i].metric, scoredReports[k].metric, jaccard, shared))
         } }
-
-        var contrast: MetricContrast?
-        if let (a, b) = options.contrast {
-            for name in [a, b] where !header.metrics.contains(name) {
-                throw RecipeErrors(file: experiment.recipeFile, issues: [RecipeIssue(path: "rank.contrast",
-                                   line: experiment.recipe.node("rank.contrast")?.mark?.line,
-                                   message: "'\(name)' was not collected; " +
-                                       "the collected metrics are \(header.metrics.joined(separator: ", "))")])
-            }
-            let ia = header.metrics.firstIndex(of: a)!, ib = header.metrics.firstIndex(of: b)!
-            if let ta = scores[ia]?[statistic], let tb = scores[ib]?[statistic] {
-                contrast = MetricContrast.compute(a: a, b: b, scoreA: ta.score, qA: qValues[ia]![statistic]!,
-                                              scoreB: tb.score, qB: qValues[ib]![statistic]!,
-                                              positions: positions, columns: columns, layers: header.layers,
-                                              neuronsPerLayer: header.neuronsPerLayer)
-            } else if !quiet {
-                // The ranking itself stands; only the comparison is impossible (e.g. a model that never answers right).
-                let missing = scores[ia]?[statistic] == nil ? a : b
-                ProgressReporter.say("rank: warning: no contrast of \(a) with \(b): " +
-                                     "\(missing) has no \(statistic.rawValue) scores " +
-                                     "(\(excluded[missing] ?? "not scored"))")
-            }
-        }
-        let result = Result(statistic: statistic, rule: options.rule, primaryMetric: primary, reports: reports,
-                            constantNeurons: constantCounts,
-                            overlaps: overlaps, contrast: contrast, permutations: options.permutations,
-                            trainRows: train.count, devRows: dev.count,
-                            archive: EvidenceArchive.url(folder).path, reused: false)
-        var summary: [String: Double] = ["permutations": Double(options.permutations),
-                                         "selected": Double(reports[primaryIndex].selection.count)]
-        for report in reports where report.excluded == nil {
-            summary["top10_mean_abs_\(report.metric)"] = report.top.prefix(10).reduce(0) { $0 + abs($1.score) } /
-                Double(max(1, min(10, report.top.count)))
-        }
-        return StageOutcome(result: result, summary: summary) { group in
-            try Self.write(result, scores: scores, qValues: qValues, header: header, excluded: excluded,
-                           statistics: options.statistics, into: group)
-        }
+        return overlaps
     }
 
     /// A percentile interval of one neuron's statistic over resampled examples (dev examples for predictivity).
