@@ -153,6 +153,8 @@ public struct AblateStage: Stage {
         try Self.load(EvidenceArchive.url(folder))
     }
 
+    /// The story of a sweep: the ranking's top sets and their matched random sets, the test split and its
+    /// unablated pass, then every intervention of the plan beside its random controls.
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
         let options = run.options, quiet = run.quiet
         let started = Date()
@@ -160,17 +162,61 @@ public struct AblateStage: Stage {
             ProgressReporter.say("ablate: unablated pass over the test split " +
                                  "(its lower layers are reused by every intervention)")
         }
-        let (ranked, statsByNeuron) = try rankedNeurons()
+        let (ranked, statistics) = try rankedNeurons()
+        let sets = try neuronSets(ranked, options)
+        let test = try testSplit(options)
+        let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
+        let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
+        let labels = test.map { experiment.dataset.examples[$0].label! }
+        let startLayers = Set(sets.top.values.compactMap { $0.map(\.layer).min() })
+        let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences,
+                                          labels: labels, batchSize: options.batchSize, cacheLayers: startLayers)
+        let general = try generalTextEvaluator(options, cacheLayers: startLayers, quiet: quiet)
+        let baseline = try evaluator.classLogProbabilities(nil)
+        var sweep = AblateSweep(stage: self, options: options, statistics: statistics, sets: sets,
+                                evaluator: evaluator, general: general, labels: labels, classes: task.classes,
+                                baseline: baseline, folder: try folder.stage(Self.name.rawValue))
+        try sweep.run(quiet: quiet)
+        let result = Result(baselineAccuracy: sweep.base.accuracy, baselineMacroF1: sweep.base.macroF1,
+                            testExamples: test.count, randomSets: options.randomSets,
+                            curves: sweep.curves, interventions: sweep.written,
+                            archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
+        let summary = ["baseline_accuracy": sweep.base.accuracy, "test_examples": Double(test.count)]
+        return StageOutcome(result: result, summary: summary) { group in
+            try Self.write(result, ranked: Array(ranked.prefix(sets.maxK)), randomSets: sets.random, into: group)
+        }
+    }
+
+    /// The top k of the ranking for every k swept, and R matched random sets of each.
+    struct NeuronSets {
+        var top: [Int: [Intervention.Neuron]] = [:]
+        var random: [Int: [[Intervention.Neuron]]] = [:]
+        /// The largest set: random sets are drawn from outside it.
+        var maxK: Int
+    }
+
+    func neuronSets(_ ranked: [Intervention.Neuron], _ options: Options) throws -> NeuronSets {
         let maxK = max(options.ks.max() ?? 0, options.modes.contains(.amplify) ? options.amplifyK : 0)
         guard ranked.count >= maxK else {
             throw CollectError.badPlan(path: experiment.recipeFile,
                                        detail: "ablate asks for \(maxK) neurons but the ranking scored only " +
                                        "\(ranked.count); lower ablate.k")
         }
-        let width = experiment.loaded.model.ffnWidth
         let selected = Set(ranked.prefix(maxK))
+        var sets = NeuronSets(maxK: maxK)
+        for k in Set(options.ks + (options.modes.contains(.amplify) ? [options.amplifyK] : [])) {
+            sets.top[k] = Array(ranked.prefix(k))
+        }
+        for (k, set) in sets.top {
+            sets.random[k] = try matchedRandomSets(for: set, count: options.randomSets,
+                                                   width: experiment.loaded.model.ffnWidth,
+                                                   excluding: selected, seed: seed(.randomSets, k))
+        }
+        return sets
+    }
 
-        // The test split, and the unablated reference.
+    /// The test split's examples (at most `ablate.examples`).
+    func testSplit(_ options: Options) throws -> [Int] {
         let recipe = experiment.recipe
         let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
                             dev: recipe.data.dev, seed: recipe.data.splitSeed)
@@ -180,104 +226,26 @@ public struct AblateStage: Stage {
             throw CollectError.badPlan(path: experiment.recipeFile,
                                        detail: "the test split is empty; give data.split.test a share")
         }
-        let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
-        let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
-        let labels = test.map { experiment.dataset.examples[$0].label! }
+        return test
+    }
 
-        // Sets: the top k for each k, and R matched random sets for each.
-        var sets: [Int: [Intervention.Neuron]] = [:]
-        for k in Set(options.ks + (options.modes.contains(.amplify) ? [options.amplifyK] : [])) {
-            sets[k] = Array(ranked.prefix(k))
-        }
-        var randomSets: [Int: [[Intervention.Neuron]]] = [:]
-        for (k, set) in sets {
-            randomSets[k] = try matchedRandomSets(for: set, count: options.randomSets, width: width,
-                                                  excluding: selected, seed: seed(.randomSets, k))
-        }
-        let startLayers = Set(sets.values.compactMap { $0.map(\.layer).min() })
-        let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences,
-                                          labels: labels, batchSize: options.batchSize, cacheLayers: startLayers)
-        var general: GeneralTextEvaluator?
-        if case .decoder(let m) = experiment.loaded.model, options.generalTexts > 0 {
-            let path = Experiment.resolve(options.generalPath, root: experiment.root)
-            if FileManager.default.fileExists(atPath: path) {
-                let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path))
-                    .examples.prefix(options.generalTexts)
-                let ids = texts.map {
-                    Array(experiment.loaded.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48))
-                }.filter { $0.count > 1 }
-                if !ids.isEmpty { general = GeneralTextEvaluator(model: m, sequences: ids, cacheLayers: startLayers) }
-            } else if !quiet {
+    /// The KL on general text of a decoder, when the recipe asks for texts and the file is there.
+    func generalTextEvaluator(_ options: Options, cacheLayers: Set<Int>,
+                              quiet: Bool) throws -> GeneralTextEvaluator? {
+        guard case .decoder(let m) = experiment.loaded.model, options.generalTexts > 0 else { return nil }
+        let path = Experiment.resolve(options.generalPath, root: experiment.root)
+        guard FileManager.default.fileExists(atPath: path) else {
+            if !quiet {
                 ProgressReporter.say("ablate: \(path) is missing, so there is no KL on general text; run Scripts/fetch")
             }
+            return nil
         }
-        let baseline = try evaluator.classLogProbabilities(nil)
-        let base = Self.summarize(baseline, labels: labels, classes: task.classes, reference: baseline)
-
-        var plan: [(mode: Intervention.Mode, k: Int, strength: Double)] = []
-        for mode in options.modes {
-            switch mode {
-            case .amplify: for s in options.strengths { plan.append((mode, options.amplifyK, s)) }
-            case .noise: for k in options.ks { plan.append((mode, k, options.noiseSigma)) }
-            default: for k in options.ks { plan.append((mode, k, 0)) }
-            }
-        }
-        let progress = ProgressReporter(Self.name.rawValue, total: plan.count * (1 + options.randomSets), unit: "runs")
-        progress.quiet = quiet
-        var done = 0
-        func intervention(_ mode: Intervention.Mode, _ neurons: [Intervention.Neuron],
-                          _ strength: Double, seed: UInt64) -> Intervention {
-            Intervention(mode: mode, strength: strength, neurons: neurons,
-                         values: mode == .mean ? neurons.map { statsByNeuron[$0]?.mean ?? 0 } : nil,
-                         sigmas: mode == .noise ? neurons.map { statsByNeuron[$0]?.std ?? 0 } : nil, seed: seed,
-                         scope: options.scope == .all ? nil : options.scope)
-        }
-        var curves: [Curve] = []
-        var written: [String] = []
-        let interventionFolder = try folder.stage(Self.name.rawValue)
-        for mode in options.modes {
-            var points: [Point] = []
-            for step in plan where step.mode == mode {
-                let skill = intervention(mode, sets[step.k]!, step.strength, seed: seed(.skillNoise))
-                let skillOut = try evaluator.classLogProbabilities(skill)
-                let s = Self.summarize(skillOut, labels: labels, classes: task.classes, reference: baseline)
-                let skillKL = general?.kl(skill)
-                done += 1
-                progress.update(done,
-                                "\(mode.rawValue) \(step.mode == .amplify ? "×\(step.strength)" : "k=\(step.k)")")
-                var randomSummaries: [Summary] = [], randomGeneral: [Double] = []
-                for (r, neurons) in randomSets[step.k]!.enumerated() {
-                    let control = intervention(mode, neurons, step.strength, seed: seed(.controlNoise, r))
-                    randomSummaries.append(Self.summarize(try evaluator.classLogProbabilities(control),
-                                                          labels: labels, classes: task.classes, reference: baseline))
-                    if let general { randomGeneral.append(general.kl(control)) }
-                    done += 1
-                    progress.update(done)
-                }
-                points.append(Self.compare(x: mode == .amplify ? step.strength : Double(step.k),
-                                           skill: s, skillGeneralKL: skillKL, base: base,
-                                           random: randomSummaries, randomGeneral: randomGeneral,
-                                           seeds: (seed(.comparison, 2 * done), seed(.comparison, 2 * done + 1))))
-                let name = "intervention-\(mode.rawValue)-" +
-                    "\(mode == .amplify ? "x\(step.strength)" : "top\(step.k)").json"
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try AtomicFile.write(try encoder.encode(skill), to: interventionFolder.appendingPathComponent(name))
-                written.append(interventionFolder.appendingPathComponent(name).path)
-            }
-            curves.append(Curve(mode: mode, axis: mode == .amplify ? "strength" : "k",
-                                fixed: mode == .amplify ?
-                                        Double(options.amplifyK) : (mode == .noise ? options.noiseSigma : 0),
-                                points: points))
-        }
-        let result = Result(baselineAccuracy: base.accuracy, baselineMacroF1: base.macroF1,
-                            testExamples: test.count, randomSets: options.randomSets,
-                            curves: curves, interventions: written,
-                            archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
-        let summary = ["baseline_accuracy": base.accuracy, "test_examples": Double(test.count)]
-        return StageOutcome(result: result, summary: summary) { group in
-            try Self.write(result, ranked: Array(ranked.prefix(maxK)), randomSets: randomSets, into: group)
-        }
+        let texts = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples
+            .prefix(options.generalTexts)
+        let ids = texts.map {
+            Array(experiment.loaded.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48))
+        }.filter { $0.count > 1 }
+        return ids.isEmpty ? nil : GeneralTextEvaluator(model: m, sequences: ids, cacheLayers: cacheLayers)
     }
 
     /// Reads a finished sweep back from the archive.
