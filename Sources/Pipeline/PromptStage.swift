@@ -69,7 +69,7 @@ public struct PromptStage: Stage {
         return Result(zeroShotAccuracy: double("zero_shot_accuracy"), promptAccuracy: accuracy, devAccuracy: dev,
                       margin: double("margin"), marginInterval: interval, epochs: Int(epochs),
                       skippedRows: Int(record.summary["skipped_rows"] ?? 0),
-                      promptFile: folder.url.appendingPathComponent("prompt/prompt.safetensors").path, reused: true)
+                      promptFile: folder.promptFile.path, reused: true)
     }
 
     public func compute(_ run: StageRun<Recipe.PromptSection>) throws -> StageOutcome<Result> {
@@ -217,7 +217,7 @@ public struct PromptStage: Stage {
     /// - orUntuned: for a recipe without a prompt stage, the untuned task and no prompt rows instead.
     public func trained(orUntuned: Bool = false) throws -> (task: PromptTask, prompt: Tensor?) {
         if orUntuned && !experiment.recipe.stages.contains("prompt") { return (try makeTask(), nil) }
-        let url = folder.url.appendingPathComponent("prompt/prompt.safetensors")
+        let url = folder.promptFile
         guard try upToDate() != nil else {
             throw TrainingError.framing("the soft prompt in \(url.path) is missing or out of date; " +
                                         "run `scalpel tune-prompt \(experiment.recipeFile)` first")

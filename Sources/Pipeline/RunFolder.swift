@@ -68,3 +68,15 @@ public struct RunFolder: Sendable {
         return record
     }
 }
+
+extension RunFolder {
+    /// A file of a stage's folder: `<run>/<stage>/<name>`.
+    public func file(_ stage: StageName, _ name: String) -> URL {
+        url.appendingPathComponent(stage.rawValue).appendingPathComponent(name)
+    }
+
+    /// The trained soft prompt (and head), which collect, ablate and the report read.
+    public var promptFile: URL { file(.prompt, "prompt.safetensors") }
+    /// The activation store, which rank reads.
+    public var activationStore: URL { file(.collect, "activations.h5") }
+}

@@ -144,7 +144,7 @@ public struct AblateStage: Stage {
     public func dependencyInputs() throws -> [String: String] {
         let r = experiment.recipe
         var inputs = ["rank": try dependencyRecord(.rank).inputsDigest, "basis": SHA256.hex(r.canonicalBasis)]
-        let prompt = folder.url.appendingPathComponent("prompt/prompt.safetensors")
+        let prompt = folder.promptFile
         if r.stages.contains("prompt") { inputs["prompt"] = try SHA256.file(prompt.path) }
         return inputs
     }

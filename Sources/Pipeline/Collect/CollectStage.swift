@@ -61,7 +61,7 @@ public struct CollectStage: Stage {
             "basis": SHA256.hex(experiment.recipe.canonicalBasis),
         ]
         if usesPrompt {
-            inputs["prompt"] = try SHA256.file(folder.url.appendingPathComponent("prompt/prompt.safetensors").path)
+            inputs["prompt"] = try SHA256.file(folder.promptFile.path)
         }
         return inputs
     }
@@ -120,68 +120,82 @@ public struct CollectStage: Stage {
 
     /// Collects the run's examples (or a shard's) into the store; a whole run's store is then published.
     func collect(_ run: StageRun<CollectionPlan>, shard: (Int, Int)?) throws -> Result {
-        let plan = run.options, inputs = run.inputs, quiet = run.quiet
-        let url = try storeURL(shard: shard)
-        let data = experiment.dataset
+        let plan = run.options, inputs = run.inputs
         let (train, dev) = examples(shard: shard)
-        let classes = data.classes
-        let metricNames = plan.metrics.flatMap { $0.columnNames(classes: classes) }
-        let collect: ([Int]) throws -> Batch
-        let positionNames: [String]
-        if plan.perToken {
-            guard case .decoder(let model) = experiment.loaded.model else {
-                throw TrainingError.framing("per-token collection (positions: [every]) needs a decoder: " +
-                                            "its metric is the log-probability of each next token")
-            }
-            positionNames = ["every"]
-            collect = { try collectTokens($0, model: model, plan: plan) }
-        } else if experiment.isAnswerTask {
-            guard case .decoder(let model) = experiment.loaded.model else {
-                throw TrainingError.framing("an answer task needs a decoder that generates")
-            }
-            try checkMetrics(plan.metrics, rows: train + dev, classes: 0)
-            positionNames = plan.positionNames(promptLength: 0)
-            collect = { try collectAnswers($0, model: model, plan: plan) }
-        } else if experiment.isLanguageModelling {
-            guard case .decoder(let model) = experiment.loaded.model else {
-                throw TrainingError.framing("without verbalizers the model must be a decoder that scores text")
-            }
-            try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
-            positionNames = plan.positionNames(promptLength: 0)
-            collect = { try collectSentences($0, model: model, plan: plan) }
-        } else {
-            let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
-            if !usesPrompt, case .head = task.framing {
-                throw TrainingError.framing("an encoder's classification head must be trained: " +
-                                            "add the prompt stage to the recipe")
-            }
-            try checkMetrics(plan.metrics, rows: train + dev, classes: classes.count)
-            positionNames = plan.positionNames(promptLength: prompt?.shape[0] ?? 0)
-            let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth,
-                                                positions: positionNames,
-                                                metrics: metricNames, provenance: [:])
-            collect = { try collectBatch($0, task: task, prompt: prompt, plan: plan, header: header) }
-        }
-
+        let metricNames = plan.metrics.flatMap { $0.columnNames(classes: experiment.dataset.classes) }
+        let (positionNames, collect) = try collector(plan, rows: train + dev, metricNames: metricNames)
         let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth,
                                             positions: positionNames,
                                             metrics: metricNames,
                                             provenance: ["model_sha256": inputs["model"]!,
                                                          "data_sha256": inputs["data"]!,
                                                          "recipe_sha256": SHA256.hex(experiment.recipe.text)])
+        let url = try storeURL(shard: shard)
+        let written = try writeStore(url, header: header, splits: [(0, train), (1, dev)], batchSize: plan.batchSize,
+                                     shard: shard, quiet: run.quiet, collect: collect)
+        return Result(store: url.path, trainRows: written.train, devRows: written.dev,
+                      columns: header.columns, positions: header.positions,
+                      metrics: metricNames, tokensPerSecond: written.tokensPerSecond, reused: false)
+    }
+
+    /// The positions recorded and the batch collector of the recipe's framing: per token, answers, plain
+    /// text, or a classification task (with its trained prompt). Checks the metrics have values first.
+    func collector(_ plan: CollectionPlan, rows: [Int],
+                   metricNames: [String]) throws -> (positions: [String], collect: ([Int]) throws -> Batch) {
+        let classes = experiment.dataset.classes
+        if plan.perToken {
+            guard case .decoder(let model) = experiment.loaded.model else {
+                throw TrainingError.framing("per-token collection (positions: [every]) needs a decoder: " +
+                                            "its metric is the log-probability of each next token")
+            }
+            return (["every"], { try collectTokens($0, model: model, plan: plan) })
+        }
+        if experiment.isAnswerTask {
+            guard case .decoder(let model) = experiment.loaded.model else {
+                throw TrainingError.framing("an answer task needs a decoder that generates")
+            }
+            try checkMetrics(plan.metrics, rows: rows, classes: 0)
+            return (plan.positionNames(promptLength: 0), { try collectAnswers($0, model: model, plan: plan) })
+        }
+        if experiment.isLanguageModelling {
+            guard case .decoder(let model) = experiment.loaded.model else {
+                throw TrainingError.framing("without verbalizers the model must be a decoder that scores text")
+            }
+            try checkMetrics(plan.metrics, rows: rows, classes: classes.count)
+            return (plan.positionNames(promptLength: 0), { try collectSentences($0, model: model, plan: plan) })
+        }
+        let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
+        if !usesPrompt, case .head = task.framing {
+            throw TrainingError.framing("an encoder's classification head must be trained: " +
+                                        "add the prompt stage to the recipe")
+        }
+        try checkMetrics(plan.metrics, rows: rows, classes: classes.count)
+        let positionNames = plan.positionNames(promptLength: prompt?.shape[0] ?? 0)
+        let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth,
+                                            positions: positionNames, metrics: metricNames, provenance: [:])
+        return (positionNames, { try collectBatch($0, task: task, prompt: prompt, plan: plan, header: header) })
+    }
+
+    /// Streams every split's batches into a new store: activations and metrics appended, the training rows'
+    /// co-moments accumulated (the statistics rank reads without a second pass).
+    func writeStore(_ url: URL, header: ActivationStore.Header, splits: [(UInt8, [Int])], batchSize: Int,
+                    shard: (Int, Int)?, quiet: Bool,
+                    collect: ([Int]) throws -> Batch) throws -> (train: Int, dev: Int, tokensPerSecond: Double) {
         var tokens = 0
         var rowCounts = (train: 0, dev: 0)
         let collectionStart = Date()
         try HDF5File.create(at: url) { root in
             let writer = try ActivationStoreWriter(root: root, header: header)
-            var moments = header.positions.map { _ in CoMoments(columns: header.columns, metrics: metricNames.count) }
-            let progress = ProgressReporter("collect", total: train.count + dev.count)
+            var moments = header.positions.map { _ in
+                CoMoments(columns: header.columns, metrics: header.metrics.count)
+            }
+            let progress = ProgressReporter("collect", total: splits.reduce(0) { $0 + $1.1.count })
             progress.quiet = quiet
             var done = 0
-            for (split, rows) in [(UInt8(0), train), (UInt8(1), dev)] {
+            for (split, rows) in splits {
                 var start = 0
                 while start < rows.count {
-                    let indices = Array(rows[start..<min(rows.count, start + plan.batchSize)])
+                    let indices = Array(rows[start..<min(rows.count, start + batchSize)])
                     let batch = try collect(indices)
                     tokens += batch.tokens
                     let count = batch.rowIndices.count
@@ -201,10 +215,7 @@ public struct CollectStage: Stage {
             try writer.finish(moments: moments, shard: shard.map { "\($0.0)/\($0.1)" } ?? "all")
             rowCounts = (writer.trainRows, writer.rows - writer.trainRows)
         }
-        let rate = Double(tokens) / Date().timeIntervalSince(collectionStart)
-        return Result(store: url.path, trainRows: rowCounts.train, devRows: rowCounts.dev,
-                      columns: header.columns, positions: header.positions,
-                      metrics: metricNames, tokensPerSecond: rate, reused: false)
+        return (rowCounts.train, rowCounts.dev, Double(tokens) / Date().timeIntervalSince(collectionStart))
     }
 
     /// Merges the shards of a sharded collection (all `collect/shard-*-of-N.h5`, or the files given) into

@@ -92,7 +92,7 @@ public struct RankStage: Stage {
 
     /// The activation store it reads.
     public func dependencyInputs() throws -> [String: String] {
-        let store = folder.url.appendingPathComponent("collect/activations.h5")
+        let store = folder.activationStore
         guard FileManager.default.fileExists(atPath: store.path) else {
             throw CollectError.corruptStore(path: store.path,
                                             detail: "there is no activation store; " +

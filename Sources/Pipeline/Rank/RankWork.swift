@@ -33,7 +33,7 @@ struct RankWork {
         self.stage = stage
         self.options = options
         self.quiet = quiet
-        reader = try ActivationStoreReader(url: stage.folder.url.appendingPathComponent("collect/activations.h5"))
+        reader = try ActivationStoreReader(url: stage.folder.activationStore)
         header = reader.header
         train = reader.trainRows
         dev = reader.devRows
