@@ -3,6 +3,7 @@ import Autodiff
 import Checkpoints
 import Datasets
 import Foundation
+import HDF5Kit
 import Models
 import Optimizers
 import Recipes
@@ -72,99 +73,168 @@ public struct PromptStage: Stage {
                       promptFile: folder.promptFile.path, reused: true)
     }
 
+    // ------------------------------------------------------------------------------------------------
+    // The prompt, in order:
+    //
+    //   task + initial prompt ─→ zero-shot on test (decoders) ─→ resume from the last saved epoch, or start
+    //     ─→ epochs (seeded order, AdamW steps, dev accuracy, state saved) until `epochs`, or `patience`
+    //        epochs without a better dev accuracy
+    //     ─→ the best prompt on test, and its margin over zero-shot ─→ prompt.safetensors
+
     public func compute(_ run: StageRun<Recipe.PromptSection>) throws -> StageOutcome<Result> {
         let recipe = experiment.recipe, inputs = run.inputs, quiet = run.quiet
         let stageURL = try folder.stage("prompt")
-        let promptURL = stageURL.appendingPathComponent("prompt.safetensors")
         let data = experiment.dataset
-        let splits = Splits(count: data.examples.count, train: recipe.data.train,
-                            dev: recipe.data.dev, seed: recipe.data.splitSeed)
         if data.skipped > 0 && !quiet { ProgressReporter.say("data: skipped \(data.skipped) incomplete rows") }
-
         let task = try makeTask()
-        let sequences = data.examples.map { task.ids($0.text) }
-        let labels = data.examples.map { $0.label! }
-        func subset(_ indices: [Int]) -> ([[Int32]], [Int]) {
-            (indices.map { sequences[$0] }, indices.map { labels[$0] })
-        }
-        var trainIndices = splits.train
-        if let cap = recipe.prompt.maxTrainExamples { trainIndices = Array(trainIndices.prefix(cap)) }
-        let evalBatch = max(recipe.prompt.batchSize, 16)
-
+        let examples = promptExamples(task)
         let trainer = PromptTrainer(task: task, initialPrompt: try initialPrompt(),
                                     learningRate: recipe.prompt.learningRate,
                                     weightDecay: recipe.prompt.weightDecay)
-        // Zero-shot: the same framing without a prompt (decoders only; an encoder's head starts untrained).
-        var zeroShot: Evaluation?
-        if case .verbalizers = task.framing {
-            let (x, y) = subset(splits.test)
-            let progress = ProgressReporter("prompt: zero-shot test", total: x.count)
-            progress.quiet = quiet
-            zeroShot = try trainer.evaluate(x, labels: y, batchSize: evalBatch, withPrompt: false) {
-                progress.update($0)
-            }
-        }
-
-        // Resume from the last finished epoch, if an earlier run of the same inputs left its state.
+        let zeroShot = try self.zeroShot(trainer, examples, quiet: quiet)
         let stateURL = stageURL.appendingPathComponent("state.safetensors")
-        var state = TrainingState(epoch: 0, bestDev: -1, badEpochs: 0, best: trainer.trainables.map(\.value),
-                                  losses: [], devAccuracies: [])
-        if let saved = try? TrainingState.load(stateURL, inputs: inputs, trainer: trainer) {
-            state = saved
-            if !quiet { ProgressReporter.say("prompt: resuming after epoch \(state.epoch)") }
-        }
-
-        let steps = (trainIndices.count + recipe.prompt.batchSize - 1) / recipe.prompt.batchSize
+        var state = resumeOrStart(stateURL, inputs: inputs, trainer: trainer, quiet: quiet)
         while state.epoch < recipe.prompt.epochs && state.badEpochs < recipe.prompt.patience {
-            let epoch = state.epoch
-            var rng = SeededRandom(seed: seed(.epochOrder, epoch))
-            let order = rng.shuffled(trainIndices)
-            let progress = ProgressReporter("prompt: epoch \(epoch + 1)/\(recipe.prompt.epochs)", total: order.count)
-            progress.quiet = quiet
-            var recent: [Float] = []
-            for s in 0..<steps {
-                let batch = Array(order[(s * recipe.prompt.batchSize)..<min(order.count,
-                                                                            (s + 1) * recipe.prompt.batchSize)])
-                let (x, y) = subset(batch)
-                let loss = try trainer.step(x, labels: y)
-                guard loss.isFinite else {
-                    throw TrainingError.nonFiniteLoss(stage: "prompt", step: s, epoch: epoch + 1)
-                }
-                recent.append(loss)
-                state.losses.append(loss)
-                if recent.count > 20 { recent.removeFirst() }
-                progress.update(min(order.count, (s + 1) * recipe.prompt.batchSize),
-                                String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
-            }
-            let (x, y) = subset(splits.dev)
-            let dev = try trainer.evaluate(x, labels: y, batchSize: evalBatch).accuracy
-            state.devAccuracies.append(dev)
-            if dev > state.bestDev {
-                state.bestDev = dev
-                state.best = trainer.trainables.map(\.value)
-                state.badEpochs = 0
-            } else {
-                state.badEpochs += 1
-            }
-            state.epoch += 1
-            if !quiet {
-                ProgressReporter.say(String(format: "prompt: epoch %d dev accuracy %.4f (best %.4f)",
-                                            epoch + 1, dev, state.bestDev))
-            }
+            try trainEpoch(&state, trainer: trainer, examples: examples, quiet: quiet)
+            try scoreOnDev(&state, trainer: trainer, examples: examples, quiet: quiet)
             try state.save(stateURL, inputs: inputs, trainer: trainer)
             if let stop = stopAfterEpochs, state.epoch >= stop { throw PromptStageInterrupted(epoch: state.epoch) }
         }
+        let tested = try testAndMargin(trainer, best: state.best, examples: examples, zeroShot: zeroShot)
+        let promptURL = stageURL.appendingPathComponent("prompt.safetensors")
+        try writePrompt(trainer, state: state, test: tested.test, zeroShot: zeroShot, inputs: inputs, to: promptURL)
+        try? FileManager.default.removeItem(at: stateURL)
+        let result = Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: tested.test.accuracy,
+                            devAccuracy: state.bestDev, margin: tested.margin, marginInterval: tested.interval,
+                            epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
+        let outputs = ["prompt.safetensors": try SHA256.file(promptURL.path)]
+        return StageOutcome(result: result, summary: headlineFigures(result, examples: examples), outputs: outputs,
+                            archive: archiveWriter(result, state: state, trainer: trainer, examples: examples))
+    }
 
-        for (variable, best) in zip(trainer.trainables, state.best) { variable.value = best }
-        let (x, y) = subset(splits.test)
-        let test = try trainer.evaluate(x, labels: y, batchSize: evalBatch)
-        var margin: Double?, interval: (Double, Double)?
-        if let zeroShot {
-            let (d, low, high) = pairedBootstrapDifference(test.correct, zeroShot.correct, seed: seed(.marginBootstrap))
-            margin = d
-            interval = (low, high)
+    /// The dataset as the prompt trains on it: every example's token ids and label, the splits, the
+    /// training examples (the first `max_train_examples` of the split) and the evaluation batch size.
+    struct PromptExamples {
+        let sequences: [[Int32]]
+        let labels: [Int]
+        let splits: Splits
+        let train: [Int]
+        let evalBatch: Int
+
+        /// The token ids and labels of these examples.
+        func subset(_ indices: [Int]) -> ([[Int32]], [Int]) {
+            (indices.map { sequences[$0] }, indices.map { labels[$0] })
         }
+    }
 
+    func promptExamples(_ task: PromptTask) -> PromptExamples {
+        let recipe = experiment.recipe, data = experiment.dataset
+        let splits = Splits(count: data.examples.count, train: recipe.data.train,
+                            dev: recipe.data.dev, seed: recipe.data.splitSeed)
+        var trainIndices = splits.train
+        if let cap = recipe.prompt.maxTrainExamples { trainIndices = Array(trainIndices.prefix(cap)) }
+        return PromptExamples(sequences: data.examples.map { task.ids($0.text) },
+                              labels: data.examples.map { $0.label! }, splits: splits, train: trainIndices,
+                              evalBatch: max(recipe.prompt.batchSize, 16))
+    }
+
+    /// Zero-shot: the same framing without a prompt, on the test split (decoders only; an encoder's head
+    /// starts untrained, so nil).
+    func zeroShot(_ trainer: PromptTrainer, _ examples: PromptExamples, quiet: Bool) throws -> Evaluation? {
+        guard case .verbalizers = trainer.task.framing else { return nil }
+        let (x, y) = examples.subset(examples.splits.test)
+        let progress = ProgressReporter("prompt: zero-shot test", total: x.count)
+        progress.quiet = quiet
+        return try trainer.evaluate(x, labels: y, batchSize: examples.evalBatch, withPrompt: false) {
+            progress.update($0)
+        }
+    }
+
+    /// The state after the last finished epoch, if an earlier run of the same inputs left it (the trainer's
+    /// trainables and Adam's moments restored); otherwise epoch 0 with the trainer's initial values as best.
+    func resumeOrStart(_ url: URL, inputs: [String: String], trainer: PromptTrainer, quiet: Bool) -> TrainingState {
+        let start = TrainingState(epoch: 0, bestDev: -1, badEpochs: 0, best: trainer.trainables.map(\.value),
+                                  losses: [], devAccuracies: [])
+        guard let saved = try? TrainingState.load(url, inputs: inputs, trainer: trainer) else { return start }
+        if !quiet { ProgressReporter.say("prompt: resuming after epoch \(saved.epoch)") }
+        return saved
+    }
+
+    /// One pass over the training examples in the epoch's seeded order, `batch_size` at a time, each
+    /// step's loss appended to the state's curve (the progress line shows the mean of the last 20).
+    func trainEpoch(_ state: inout TrainingState, trainer: PromptTrainer, examples: PromptExamples,
+                    quiet: Bool) throws {
+        let prompt = experiment.recipe.prompt, epoch = state.epoch
+        let steps = (examples.train.count + prompt.batchSize - 1) / prompt.batchSize
+        var rng = SeededRandom(seed: seed(.epochOrder, epoch))
+        let order = rng.shuffled(examples.train)
+        let progress = ProgressReporter("prompt: epoch \(epoch + 1)/\(prompt.epochs)", total: order.count)
+        progress.quiet = quiet
+        var recent: [Float] = []
+        for s in 0..<steps {
+            let batch = Array(order[(s * prompt.batchSize)..<min(order.count, (s + 1) * prompt.batchSize)])
+            let (x, y) = examples.subset(batch)
+            let loss = try trainer.step(x, labels: y)
+            guard loss.isFinite else {
+                throw TrainingError.nonFiniteLoss(stage: "prompt", step: s, epoch: epoch + 1)
+            }
+            recent.append(loss)
+            state.losses.append(loss)
+            if recent.count > 20 { recent.removeFirst() }
+            progress.update(min(order.count, (s + 1) * prompt.batchSize),
+                            String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
+        }
+    }
+
+    /// Ends an epoch with early stopping's bookkeeping: the dev accuracy is appended to its curve; a better
+    /// one keeps the trainables as the best and resets the epochs without improvement, any other counts one.
+    func scoreOnDev(_ state: inout TrainingState, trainer: PromptTrainer, examples: PromptExamples,
+                    quiet: Bool) throws {
+        let epoch = state.epoch
+        let (x, y) = examples.subset(examples.splits.dev)
+        let dev = try trainer.evaluate(x, labels: y, batchSize: examples.evalBatch).accuracy
+        state.devAccuracies.append(dev)
+        if dev > state.bestDev {
+            state.bestDev = dev
+            state.best = trainer.trainables.map(\.value)
+            state.badEpochs = 0
+        } else {
+            state.badEpochs += 1
+        }
+        state.epoch += 1
+        if !quiet {
+            ProgressReporter.say(String(format: "prompt: epoch %d dev accuracy %.4f (best %.4f)",
+                                        epoch + 1, dev, state.bestDev))
+        }
+    }
+
+    /// The best prompt's test evaluation and, beside a zero-shot one, the margin: the difference of their
+    /// accuracies with its paired-bootstrap 95% interval.
+    struct Tested {
+        let test: Evaluation
+        var margin: Double?
+        var interval: (Double, Double)?
+    }
+
+    /// Puts the best trainables back, then evaluates them on the test split.
+    func testAndMargin(_ trainer: PromptTrainer, best: [Tensor], examples: PromptExamples,
+                       zeroShot: Evaluation?) throws -> Tested {
+        for (variable, best) in zip(trainer.trainables, best) { variable.value = best }
+        let (x, y) = examples.subset(examples.splits.test)
+        var tested = Tested(test: try trainer.evaluate(x, labels: y, batchSize: examples.evalBatch))
+        if let zeroShot {
+            let (d, low, high) = pairedBootstrapDifference(tested.test.correct, zeroShot.correct,
+                                                           seed: seed(.marginBootstrap))
+            tested.margin = d
+            tested.interval = (low, high)
+        }
+        return tested
+    }
+
+    /// `prompt.safetensors`: the soft prompt (and an encoder's head), with what made it in its metadata.
+    func writePrompt(_ trainer: PromptTrainer, state: TrainingState, test: Evaluation, zeroShot: Evaluation?,
+                     inputs: [String: String], to url: URL) throws {
+        let recipe = experiment.recipe
         var metadata: [String: String] = [
             "model_sha256": inputs["model"]!, "data_sha256": inputs["data"]!, "recipe_sha256": SHA256.hex(recipe.text),
             "recipe_name": recipe.name, "seed": String(recipe.seed), "epochs": String(state.epoch),
@@ -173,41 +243,49 @@ public struct PromptStage: Stage {
         if let zeroShot { metadata["zero_shot_test_accuracy"] = String(zeroShot.accuracy) }
         var entries = [SafetensorsEntry(name: "soft_prompt", floats: trainer.prompt.value.scalars,
                                         shape: trainer.prompt.value.shape)]
-        if case .head(let w, let b) = task.framing {
+        if case .head(let w, let b) = trainer.task.framing {
             entries.append(SafetensorsEntry(name: "head.weight", floats: w.value.scalars, shape: w.value.shape))
             entries.append(SafetensorsEntry(name: "head.bias", floats: b.value.scalars, shape: b.value.shape))
         }
-        try writeSafetensors(entries, metadata: metadata, to: promptURL)
+        try writeSafetensors(entries, metadata: metadata, to: url)
+    }
 
-        var summary: [String: Double] = ["prompt_accuracy": test.accuracy, "dev_accuracy": state.bestDev,
-                                         "epochs": Double(state.epoch),
-                                         "skipped_rows": Double(data.skipped),
-                                         "test_examples": Double(splits.test.count)]
-        if let zeroShot { summary["zero_shot_accuracy"] = zeroShot.accuracy }
-        if let margin, let interval {
+    /// The record's summary: the accuracies, epochs, skipped rows and test size, and the margin if any.
+    func headlineFigures(_ result: Result, examples: PromptExamples) -> [String: Double] {
+        var summary: [String: Double] = ["prompt_accuracy": result.promptAccuracy, "dev_accuracy": result.devAccuracy,
+                                         "epochs": Double(result.epochs),
+                                         "skipped_rows": Double(result.skippedRows),
+                                         "test_examples": Double(examples.splits.test.count)]
+        if let zeroShot = result.zeroShotAccuracy { summary["zero_shot_accuracy"] = zeroShot }
+        if let margin = result.margin, let interval = result.marginInterval {
             summary["margin"] = margin; summary["margin_ci_low"] = interval.0; summary["margin_ci_high"] = interval.1
         }
-        try? FileManager.default.removeItem(at: stateURL)
-        let result = Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: test.accuracy,
-                            devAccuracy: state.bestDev, margin: margin, marginInterval: interval,
-                            epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
-        let outputs = ["prompt.safetensors": try SHA256.file(promptURL.path)]
-        return StageOutcome(result: result, summary: summary, outputs: outputs) { group in
-            try group.setAttribute("length", .int(Int64(recipe.prompt.length)))
-            try group.setAttribute("epochs", .int(Int64(state.epoch)))
-            try group.setAttribute("learning_rate", .double(Double(recipe.prompt.learningRate)))
-            try group.setAttribute("batch_size", .int(Int64(recipe.prompt.batchSize)))
-            try group.setAttribute("train_examples", .int(Int64(trainIndices.count)))
-            try group.setAttribute("test_examples", .int(Int64(splits.test.count)))
-            try group.setAttribute("prompt_accuracy", .double(test.accuracy))
-            try group.setAttribute("dev_accuracy", .double(state.bestDev))
-            if let zeroShot { try group.setAttribute("zero_shot_accuracy", .double(zeroShot.accuracy)) }
-            if let margin, let interval {
+        return summary
+    }
+
+    /// Writes `/prompt`: the settings and figures as attributes, then the soft prompt and the curves
+    /// (loss per step, dev accuracy per epoch).
+    func archiveWriter(_ result: Result, state: TrainingState, trainer: PromptTrainer,
+                       examples: PromptExamples) -> (HDF5Group) throws -> Void {
+        let prompt = experiment.recipe.prompt
+        return { group in
+            try group.setAttribute("length", .int(Int64(prompt.length)))
+            try group.setAttribute("epochs", .int(Int64(result.epochs)))
+            try group.setAttribute("learning_rate", .double(Double(prompt.learningRate)))
+            try group.setAttribute("batch_size", .int(Int64(prompt.batchSize)))
+            try group.setAttribute("train_examples", .int(Int64(examples.train.count)))
+            try group.setAttribute("test_examples", .int(Int64(examples.splits.test.count)))
+            try group.setAttribute("prompt_accuracy", .double(result.promptAccuracy))
+            try group.setAttribute("dev_accuracy", .double(result.devAccuracy))
+            if let zeroShot = result.zeroShotAccuracy {
+                try group.setAttribute("zero_shot_accuracy", .double(zeroShot))
+            }
+            if let margin = result.margin, let interval = result.marginInterval {
                 try group.setAttribute("margin", .double(margin))
                 try group.setAttribute("margin_ci", .doubles([interval.0, interval.1]))
             }
-            let prompt = trainer.prompt.value
-            try group.write("soft_prompt", prompt.scalars, shape: prompt.shape)
+            let soft = trainer.prompt.value
+            try group.write("soft_prompt", soft.scalars, shape: soft.shape)
             try group.write("loss", state.losses.map(Double.init), shape: [state.losses.count])
             try group.write("dev_accuracy", state.devAccuracies, shape: [state.devAccuracies.count])
         }

@@ -35,8 +35,8 @@ public struct EditStage: Stage {
         public var losses: [Double]
         public var klPenalties: [Double]
         public var checkpoint: String
-        /// The Hugging Face export: model.safetensors and config.json.
-        /// The Hugging Face export's folder; nil where none is written (Gemma 3).
+        /// The Hugging Face export's folder (model.safetensors, config.json and the tokenizer's files);
+        /// nil where none is written (a GGUF base too large to export in Float32).
         public var huggingFace: String?
         public var mode: String
         public var trainableWeights: Int
@@ -145,71 +145,118 @@ public struct EditStage: Stage {
         try Self.load(EvidenceArchive.url(folder), seconds: record.seconds)
     }
 
+    // ------------------------------------------------------------------------------------------------
+    // The edit, in order:
+    //
+    //   neurons ─→ refused if `exact` would write too much ─→ an editable copy, masks on their slices
+    //     ─→ KL targets (the base on general text) ─→ training pool ─→ `steps` AdamW steps
+    //     ─→ edited tensors ─→ Float32 test accuracy ─→ edited checkpoint + Hugging Face export
+    //
+    // The outputs are staged and renamed into place together; the archive group is written by the runner.
+
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
-        let options = run.options, quiet = run.quiet
+        let options = run.options
         let started = Date()
         let chosen = try neurons(options)
         let width = experiment.loaded.model.ffnWidth, layers = experiment.loaded.model.layers
         try Intervention(mode: .zero, neurons: chosen).validate(layers: layers, width: width)
         let selection = NeuronSelection(Dictionary(grouping: chosen, by: \.layer).mapValues { $0.map(\.neuron) })
-
-        if options.mode == .exact, case .decoder(let base) = experiment.loaded.model {
-            // Refused before training, not after: the F32 tensors `exact` would write.
-            let names = Set(chosen.map(\.layer)).flatMap { l in
-                let owned = base.config.ownership(l)
-                return owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned
-            }
-            let bytes = names.reduce(0) { $0 + 4 * (base.parameters[$1]?.shape.reduce(1, *) ?? 0) }
-            if bytes > EditedCheckpoint.exactLimitBytes {
-                throw EditError.tooLargeForExact(bytes: bytes, limit: EditedCheckpoint.exactLimitBytes)
-            }
-        }
+        try refuseExactBeyondLimit(chosen, mode: options.mode)
         // A second copy of the model whose selected slices train; the experiment's copy stays the base.
         let editable = try ModelLoader.load(experiment.recipe.model, trainableNeurons: selection)
         guard case .decoder(let model) = editable.model, case .decoder(let base) = experiment.loaded.model else {
             throw TrainingError.framing("sparse editing is available for decoders in this version")
         }
-        let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
-        let optimizer = AdamW(parameters: trainable, learningRate: options.learningRate,
-                              weightDecay: options.weightDecay)
-        let trainableWeights = trainable.reduce(0) { $0 + ($1.mask!.indices.count * $1.mask!.sliceLength) }
+        let general = try generalTextTargets(base, tokenizer: editable.tokenizer, options: options)
+        let pool = try trainingPool(options)
+        let suppressed = try suppressedNeurons(chosen, options: options)
+        let training = try train(model, tokenizer: editable.tokenizer, pool: pool, suppressed: suppressed,
+                                 general: general, options: options, quiet: run.quiet)
+        let edited = try editedTensors(model, chosen: chosen)
+        let float32Accuracy = try float32TestAccuracy(model, tokenizer: editable.tokenizer, mode: options.mode)
+        let written = try writeOutputs(model, edited: edited, chosen: chosen, float32Accuracy: float32Accuracy,
+                                       baseHash: run.inputs["model"]!, options: options, quiet: run.quiet)
+        let result = Result(neurons: chosen, objective: options.objective, losses: training.losses,
+                            klPenalties: training.penalties, checkpoint: written.checkpoint.path,
+                            huggingFace: written.huggingFace?.path, mode: options.mode.rawValue,
+                            trainableWeights: training.trainableWeights,
+                            optimizerStateFloats: training.optimizerStateFloats,
+                            float32Accuracy: float32Accuracy, seconds: Date().timeIntervalSince(started))
+        let summary = ["neurons": Double(chosen.count), "final_loss": training.losses.last ?? .nan]
+        let outputs = [written.checkpoint.lastPathComponent: try SHA256.checkpoint(written.checkpoint.path)]
+        return StageOutcome(result: result, summary: summary, outputs: outputs,
+                            notes: ["checkpoint": written.checkpoint.path],
+                            archive: archiveWriter(result, options: options))
+    }
 
-        // KL targets: the base model's next-token distributions on general text.
-        var general: (batch: TokenBatch, rows: [Int], targets: Tensor, entropy: Double)?
-        if options.klWeight > 0 {
-            let path = Experiment.resolve(options.generalPath, root: experiment.root)
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw CollectError.badPlan(path: experiment.recipeFile,
-                                           detail: "edit.kl_weight needs general text, but \(path) is missing; " +
-                                           "run Scripts/fetch or set audit.general_text")
-            }
-            // The audit measures perplexity and KL on the file's first texts, so the penalty trains on later ones.
-            let all = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples
-            guard all.count > Audit.heldOutTexts else {
-                throw CollectError.badPlan(path: experiment.recipeFile,
-                                           detail: "edit.kl_weight needs more than \(Audit.heldOutTexts) " +
-                                           "general texts in \(path) " +
-                                           "(the audit keeps the first \(Audit.heldOutTexts)); it has \(all.count)")
-            }
-            let texts = all.dropFirst(Audit.heldOutTexts).prefix(options.generalTexts)
-            let ids = texts.map {
-                Array(editable.tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48))
-            }.filter { $0.count > 1 }
-            let batch = TokenBatch(ids)
-            let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
-            let logits = base.forward(embeddings: try base.embed(batch), batch: batch, logitRows: rows).logits!.value
-            var probabilities = GeneralTextEvaluator.logSoftmax(logits)
-            // The base's own entropy: the soft cross-entropy minus it is KL(base ‖ edited), which is what is
-            // reported.
-            var entropy = 0.0
-            for i in probabilities.indices {
-                let logP = Double(probabilities[i])
-                probabilities[i] = exp(probabilities[i])
-                entropy -= Double(probabilities[i]) * logP
-            }
-            general = (batch, rows, Tensor(shape: logits.shape, scalars: probabilities), entropy / Double(rows.count))
+    /// `exact` writes the edited layers' tensors in Float32: refused before training, not after, when they
+    /// would pass `EditedCheckpoint.exactLimitBytes`.
+    func refuseExactBeyondLimit(_ chosen: [Intervention.Neuron], mode: EditedCheckpoint.Mode) throws {
+        guard mode == .exact, case .decoder(let base) = experiment.loaded.model else { return }
+        let names = Set(chosen.map(\.layer)).flatMap { l in
+            let owned = base.config.ownership(l)
+            return owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned
         }
+        let bytes = names.reduce(0) { $0 + 4 * (base.parameters[$1]?.shape.reduce(1, *) ?? 0) }
+        if bytes > EditedCheckpoint.exactLimitBytes {
+            throw EditError.tooLargeForExact(bytes: bytes, limit: EditedCheckpoint.exactLimitBytes)
+        }
+    }
 
+    /// The KL penalty's targets: the base model's next-token distributions on general text.
+    ///
+    ///   p = softmax(base logits)  on every token row of the batch
+    ///   entropy = −Σ p · log p / rows      (the soft cross-entropy minus it is KL(base ‖ edited))
+    struct GeneralTextTargets {
+        let batch: TokenBatch
+        let rows: [Int]
+        /// [rows, V] probabilities
+        let targets: Tensor
+        let entropy: Double
+    }
+
+    /// The KL targets on the general text's texts after the audit's held-out ones (up to `general_texts`,
+    /// each cut to 48 tokens); nil without a KL penalty.
+    func generalTextTargets(_ base: DecoderModel, tokenizer: any Tokenizer,
+                            options: Options) throws -> GeneralTextTargets? {
+        guard options.klWeight > 0 else { return nil }
+        let path = Experiment.resolve(options.generalPath, root: experiment.root)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "edit.kl_weight needs general text, but \(path) is missing; " +
+                                       "run Scripts/fetch or set audit.general_text")
+        }
+        // The audit measures perplexity and KL on the file's first texts, so the penalty trains on later ones.
+        let all = try DatasetLoader.load(DatasetSpec(format: .wikitext, path: path)).examples
+        guard all.count > Audit.heldOutTexts else {
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "edit.kl_weight needs more than \(Audit.heldOutTexts) " +
+                                       "general texts in \(path) " +
+                                       "(the audit keeps the first \(Audit.heldOutTexts)); it has \(all.count)")
+        }
+        let texts = all.dropFirst(Audit.heldOutTexts).prefix(options.generalTexts)
+        let ids = texts.map {
+            Array(tokenizer.encodeData($0.text, addSpecialTokens: true).prefix(48))
+        }.filter { $0.count > 1 }
+        let batch = TokenBatch(ids)
+        let rows = (0..<batch.batch).flatMap { batch.tokenRows($0) }
+        let logits = base.forward(embeddings: try base.embed(batch), batch: batch, logitRows: rows).logits!.value
+        var probabilities = GeneralTextEvaluator.logSoftmax(logits)
+        // The base's own entropy: the soft cross-entropy minus it is KL(base ‖ edited), which is what is
+        // reported.
+        var entropy = 0.0
+        for i in probabilities.indices {
+            let logP = Double(probabilities[i])
+            probabilities[i] = exp(probabilities[i])
+            entropy -= Double(probabilities[i]) * logP
+        }
+        return GeneralTextTargets(batch: batch, rows: rows,
+                                  targets: Tensor(shape: logits.shape, scalars: probabilities),
+                                  entropy: entropy / Double(rows.count))
+    }
+
+    /// The training split's examples to edit on (for pair_preference, those with a pair).
+    func trainingPool(_ options: Options) throws -> [Int] {
         let recipe = experiment.recipe
         let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
                             dev: recipe.data.dev, seed: recipe.data.splitSeed)
@@ -219,22 +266,48 @@ public struct EditStage: Stage {
             throw CollectError.badPlan(path: experiment.recipeFile,
                                        detail: "the training split has no examples to edit on")
         }
-        // metric_suppression: the set whose last-token activations are pushed towards `target`
-        // (default: the edited neurons).
+        return pool
+    }
+
+    /// metric_suppression: the set whose last-token activations are pushed towards `target`
+    /// (default: the edited neurons), checked against the model when that is the objective.
+    func suppressedNeurons(_ chosen: [Intervention.Neuron], options: Options) throws -> [Intervention.Neuron] {
         let suppressed = try options.suppress.map {
             try Intervention.load(URL(fileURLWithPath: Experiment.resolve($0, root: experiment.root))).neurons
         } ?? chosen
         if options.objective == "metric_suppression" {
-            try Intervention(mode: .zero, neurons: suppressed).validate(layers: layers, width: width)
+            let model = experiment.loaded.model
+            try Intervention(mode: .zero, neurons: suppressed).validate(layers: model.layers, width: model.ffnWidth)
         }
+        return suppressed
+    }
+
+    /// What the optimizer loop leaves: the objective and the KL penalty at every step, and what it trained.
+    struct TrainingOutcome {
+        var losses: [Double] = []
+        var penalties: [Double] = []
+        var trainableWeights: Int
+        var optimizerStateFloats = 0
+    }
+
+    /// The optimizer loop: `steps` AdamW steps on the masked slices, each on the next `batch_size` examples of
+    /// `pool` (reshuffled onto the end whenever fewer remain), minimising the objective + `kl_weight` × KL.
+    func train(_ model: DecoderModel, tokenizer: any Tokenizer, pool: [Int], suppressed: [Intervention.Neuron],
+               general: GeneralTextTargets?, options: Options, quiet: Bool) throws -> TrainingOutcome {
+        let trainable = model.parameters.values.filter { $0.mask != nil }.sorted { ($0.name ?? "") < ($1.name ?? "") }
+        let optimizer = AdamW(parameters: trainable, learningRate: options.learningRate,
+                              weightDecay: options.weightDecay)
+        var training = TrainingOutcome(trainableWeights: trainable.reduce(0) {
+            $0 + ($1.mask!.indices.count * $1.mask!.sliceLength)
+        })
         let task = options.objective != "pair_preference"
-            ? PromptTask(model: .decoder(model), tokenizer: editable.tokenizer,
-                         framing: .verbalizers(template: recipe.task.template, ids: experiment.verbalizerIDs!),
+            ? PromptTask(model: .decoder(model), tokenizer: tokenizer,
+                         framing: .verbalizers(template: experiment.recipe.task.template,
+                                               ids: experiment.verbalizerIDs!),
                          classes: experiment.verbalizerIDs!.count)
             : nil
         var rng = SeededRandom(seed: seed(.batchOrder))
         var order: [Int] = []
-        var losses: [Double] = [], penalties: [Double] = []
         let progress = ProgressReporter("edit", total: options.steps, unit: "steps")
         progress.quiet = quiet
         for step in 0..<options.steps {
@@ -243,104 +316,149 @@ public struct EditStage: Stage {
             order.removeFirst(indices.count)
             let examples = indices.map { experiment.dataset.examples[$0] }
             optimizer.zeroGradients()
-            var loss: Variable
-            if options.objective == "metric_suppression", let task {
-                loss = try suppressionLoss(task: task, examples: examples, suppressed: suppressed, options: options)
-            } else if let task {
-                loss = crossEntropy(try task.logits(examples.map { task.ids($0.text) }, prompt: nil),
-                                    targets: examples.map { Int32($0.label!) })
-            } else {
-                let template = recipe.task.template
-                loss = try pairPreferenceLoss(model, tokenizer: editable.tokenizer,
-                                              pairs: examples.map { (TextPart.filling(template, with: $0.text),
-                                                                     TextPart.filling(template, with: $0.pair!)) })
-            }
+            var loss = try objectiveLoss(model, task: task, tokenizer: tokenizer, examples: examples,
+                                         suppressed: suppressed, options: options)
             let objective = Double(loss.value.scalars[0])
             var penalty = 0.0
             if let general {
-                let logits = model.forward(embeddings: try model.embed(general.batch), batch: general.batch,
-                                           logitRows: general.rows).logits!
-                let kl = softCrossEntropy(logits, targets: general.targets)
-                penalty = max(0, Double(kl.value.scalars[0]) - general.entropy)
-                loss = add(loss, scale(kl, by: Float(options.klWeight)))
+                let kl = try klDivergence(model, general)
+                penalty = kl.penalty
+                loss = add(loss, scale(kl.loss, by: Float(options.klWeight)))
             }
             guard loss.value.scalars[0].isFinite else {
                 throw TrainingError.nonFiniteLoss(stage: "edit", step: step, epoch: 1)
             }
             loss.backward()
             optimizer.step()
-            losses.append(objective)
-            penalties.append(penalty)
+            training.losses.append(objective)
+            training.penalties.append(penalty)
             progress.update(step + 1, String(format: "loss %.4f", objective))
         }
+        training.optimizerStateFloats = optimizer.stateElementCount
+        return training
+    }
 
-        // The edited tensors: those the chosen neurons own, by the family's one ownership description.
-        var edited: [String: () -> [Float]] = [:]
-        var wholeRows = Set<String>()       // tensors whose rows each belong to one neuron
+    /// One batch's objective: metric_suppression's, the task's cross-entropy with the bare template, or
+    /// pair_preference's (the objectives without a task).
+    func objectiveLoss(_ model: DecoderModel, task: PromptTask?, tokenizer: any Tokenizer, examples: [Example],
+                       suppressed: [Intervention.Neuron], options: Options) throws -> Variable {
+        if options.objective == "metric_suppression", let task {
+            return try suppressionLoss(task: task, examples: examples, suppressed: suppressed, options: options)
+        } else if let task {
+            return crossEntropy(try task.logits(examples.map { task.ids($0.text) }, prompt: nil),
+                                targets: examples.map { Int32($0.label!) })
+        }
+        let template = experiment.recipe.task.template
+        return try pairPreferenceLoss(model, tokenizer: tokenizer,
+                                      pairs: examples.map { (TextPart.filling(template, with: $0.text),
+                                                             TextPart.filling(template, with: $0.pair!)) })
+    }
+
+    /// The edited model's soft cross-entropy against the KL targets, to train on, and the KL it
+    /// amounts to, to report:
+    ///
+    ///   loss = −Σ p_base · log p_edited / rows        penalty = max(0, loss − entropy of the base)
+    func klDivergence(_ model: DecoderModel,
+                      _ general: GeneralTextTargets) throws -> (loss: Variable, penalty: Double) {
+        let logits = model.forward(embeddings: try model.embed(general.batch), batch: general.batch,
+                                   logitRows: general.rows).logits!
+        let kl = softCrossEntropy(logits, targets: general.targets)
+        return (kl, max(0, Double(kl.value.scalars[0]) - general.entropy))
+    }
+
+    /// The edited tensors: those the chosen neurons own, by the family's one ownership description, each
+    /// decoded when written, one at a time. `wholeRows`: the tensors whose rows each belong to one neuron.
+    struct EditedTensors {
+        var tensors: [String: () -> [Float]] = [:]
+        var wholeRows = Set<String>()
+    }
+
+    func editedTensors(_ model: DecoderModel, chosen: [Intervention.Neuron]) throws -> EditedTensors {
+        var edited = EditedTensors()
         for layer in Set(chosen.map(\.layer)) {
             let owned = model.config.ownership(layer)
-            wholeRows.formUnion(owned.rowOwned + owned.halvesOwned)
+            edited.wholeRows.formUnion(owned.rowOwned + owned.halvesOwned)
             for name in owned.rowOwned + owned.columnOwned + owned.entryOwned + owned.halvesOwned {
                 guard let parameter = model.parameters[name] else { throw ModelError.missingTensor(name) }
-                edited[name] = { parameter.materialized().scalars }     // decoded when written, one at a time
+                edited.tensors[name] = { parameter.materialized().scalars }
             }
         }
-        // What the file's format will cost: the task as the Float32 edit does it, before any rounding, for
-        // the audit to set beside the written edit's (measured only when the run audits).
-        var float32Accuracy: Double? = nil
-        if options.mode != .exact, recipe.stages.contains("audit"),
-           let correct = try Audit.testCorrectness(model, experiment: experiment, tokenizer: editable.tokenizer) {
-            float32Accuracy = Double(correct.filter { $0 }.count) / Double(correct.count)
+        return edited
+    }
+
+    /// What the file's format will cost: the task as the Float32 edit does it, before any rounding, for
+    /// the audit to set beside the written edit's (measured only when the run audits, and not for `exact`).
+    func float32TestAccuracy(_ model: DecoderModel, tokenizer: any Tokenizer,
+                             mode: EditedCheckpoint.Mode) throws -> Double? {
+        guard mode != .exact, experiment.recipe.stages.contains("audit"),
+              let correct = try Audit.testCorrectness(model, experiment: experiment, tokenizer: tokenizer) else {
+            return nil
         }
+        return Double(correct.filter { $0 }.count) / Double(correct.count)
+    }
+
+    /// Writes the edit into `edit/`: a GGUF base gives an edited GGUF (its names, order and metadata) and the
+    /// Hugging Face export; a Hugging Face folder gives the edited folder. Staged, then renamed into place
+    /// together. Returns the edited checkpoint and the export's folder (nil when none was written).
+    func writeOutputs(_ model: DecoderModel, edited: EditedTensors, chosen: [Intervention.Neuron],
+                      float32Accuracy: Double?, baseHash: String, options: Options,
+                      quiet: Bool) throws -> (checkpoint: URL, huggingFace: URL?) {
         let stage = try folder.stage("edit")
-        // A GGUF base gives an edited GGUF (its names, order and metadata) and the Hugging Face export;
-        // a Hugging Face folder gives the edited folder. Staged, then renamed into place together.
         let baseIsGGUF = (try? CheckpointFormat.open(experiment.modelPath).format) == .gguf
         let output = stage.appendingPathComponent(baseIsGGUF ? "edited.gguf" : "hf")
         let staged = try StagedOutputs(in: stage)
         defer { staged.discard() }
-        let baseHash = run.inputs["model"]!      // hashed once, with the stage's inputs
-        var tokenizerFiles: [String: Data]? = nil
-        var tokenIDs: [String: Int] = [:]
-        if baseIsGGUF {
-            let baseFile = try ModelLoader.openGGUF(experiment.modelPath)     // the loaded models' mapping
-            tokenizerFiles = try TokenizerExport.huggingFaceFiles(gguf: baseFile.metadata)
-            for (key, field) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
-                if let id = baseFile.metadata["tokenizer.ggml.\(field)_token_id"]?.integer, id >= 0 {
-                    tokenIDs[key] = id
-                }
-            }
-            try EditedCheckpoint.write(base: baseFile, edited: edited, mode: options.mode,
-                                       wholeRows: wholeRows, metadata: [
-                ("scalpel.edit.base_sha256", .string(baseHash)),
-                ("scalpel.edit.recipe_sha256", .string(SHA256.hex(recipe.text))),
-                ("scalpel.edit.objective", .string(options.objective)),
-                ("scalpel.edit.write_mode", .string(options.mode.rawValue)),
-                (EditedCheckpoint.neuronsKey, .string(EditedCheckpoint.encode(chosen))),
-                ("scalpel.version", .string(ScalpelBuild.version)),
-            ] + (float32Accuracy.map { [(EditedCheckpoint.float32AccuracyKey, GGUFValue.float64($0))] } ?? []),
-            to: staged.url(output.lastPathComponent))
-        }
+        let tokenizer = baseIsGGUF
+            ? try writeEditedCheckpoint(edited, chosen: chosen, float32Accuracy: float32Accuracy, baseHash: baseHash,
+                                        options: options, to: staged.url(output.lastPathComponent))
+            : nil
+        let export = try writeHuggingFaceExport(model, chosen: chosen, baseHash: baseHash, baseIsGGUF: baseIsGGUF,
+                                                tokenizer: tokenizer, stage: stage, staged: staged, quiet: quiet)
+        try staged.commit()
+        return (output, export)
+    }
 
-        // The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
-        // the base folder's tokenizer files, or a GGUF's vocabulary (byte-level BPE or SentencePiece)
-        // written as tokenizer.json.
-        // It is written in Float32 from memory, so a model beyond `huggingFaceExportLimitBytes` skips it.
+    /// What the Hugging Face export takes from a GGUF base: its vocabulary as Hugging Face tokenizer files
+    /// (nil for a vocabulary `TokenizerExport` cannot write), and its special tokens' ids for config.json.
+    struct GGUFTokenizer {
+        var files: [String: Data]?
+        var ids: [String: Int] = [:]
+    }
+
+    /// The edited GGUF: the base file with the edited tensors replaced, stamped with the edit's provenance.
+    func writeEditedCheckpoint(_ edited: EditedTensors, chosen: [Intervention.Neuron], float32Accuracy: Double?,
+                               baseHash: String, options: Options, to url: URL) throws -> GGUFTokenizer {
+        let baseFile = try ModelLoader.openGGUF(experiment.modelPath)     // the loaded models' mapping
+        var tokenizer = GGUFTokenizer(files: try TokenizerExport.huggingFaceFiles(gguf: baseFile.metadata))
+        for (key, field) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
+            if let id = baseFile.metadata["tokenizer.ggml.\(field)_token_id"]?.integer, id >= 0 {
+                tokenizer.ids[key] = id
+            }
+        }
+        try EditedCheckpoint.write(base: baseFile, edited: edited.tensors, mode: options.mode,
+                                   wholeRows: edited.wholeRows, metadata: [
+            ("scalpel.edit.base_sha256", .string(baseHash)),
+            ("scalpel.edit.recipe_sha256", .string(SHA256.hex(experiment.recipe.text))),
+            ("scalpel.edit.objective", .string(options.objective)),
+            ("scalpel.edit.write_mode", .string(options.mode.rawValue)),
+            (EditedCheckpoint.neuronsKey, .string(EditedCheckpoint.encode(chosen))),
+            ("scalpel.version", .string(ScalpelBuild.version)),
+        ] + (float32Accuracy.map { [(EditedCheckpoint.float32AccuracyKey, GGUFValue.float64($0))] } ?? []),
+        to: url)
+        return tokenizer
+    }
+
+    /// The same edit for PyTorch users: the family's Hugging Face names, layouts and config.json, with
+    /// the base folder's tokenizer files, or a GGUF's vocabulary (byte-level BPE or SentencePiece)
+    /// written as tokenizer.json. Returns `edit/hf`, or nil when skipped.
+    /// It is written in Float32 from memory, so a GGUF model beyond `huggingFaceExportLimitBytes` skips it
+    /// (and an earlier run's export, being of another edit, is removed).
+    func writeHuggingFaceExport(_ model: DecoderModel, chosen: [Intervention.Neuron], baseHash: String,
+                                baseIsGGUF: Bool, tokenizer: GGUFTokenizer?, stage: URL, staged: StagedOutputs,
+                                quiet: Bool) throws -> URL? {
         let export = stage.appendingPathComponent("hf")
         let exportBytes = model.parameters.values.reduce(0) { $0 + 4 * $1.shape.reduce(1, *) }
-        let wroteExport = exportBytes <= huggingFaceExportLimitBytes || !baseIsGGUF
-        if wroteExport {
-            let exportURL = staged.url(export.lastPathComponent)
-            try model.exportHuggingFace(to: exportURL,
-                                        metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
-                                                   "scalpel.edit.base_sha256": baseHash,
-                                                   "scalpel.edit.recipe_sha256": SHA256.hex(recipe.text)],
-                                        tokenIDs: tokenIDs)
-            if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
-            for (name, data) in tokenizerFiles ?? [:] {
-                try AtomicFile.write(data, to: exportURL.appendingPathComponent(name))
-            }
-        } else {
+        guard exportBytes <= huggingFaceExportLimitBytes || !baseIsGGUF else {
             try? FileManager.default.removeItem(at: export)      // an earlier run's export is of another edit
             if !quiet {
                 let gigabytes = Double(exportBytes) / 1e9
@@ -349,17 +467,25 @@ public struct EditStage: Stage {
                                             + "Load edit/edited.gguf in PyTorch with transformers' gguf_file= instead",
                                             gigabytes))
             }
+            return nil
         }
-        try staged.commit()
-        let result = Result(neurons: chosen, objective: options.objective, losses: losses, klPenalties: penalties,
-                            checkpoint: output.path,
-                            huggingFace: wroteExport ? export.path : nil, mode: options.mode.rawValue,
-                            trainableWeights: trainableWeights, optimizerStateFloats: optimizer.stateElementCount,
-                            float32Accuracy: float32Accuracy, seconds: Date().timeIntervalSince(started))
-        let summary = ["neurons": Double(chosen.count), "final_loss": losses.last ?? .nan]
-        let outputs = [output.lastPathComponent: try SHA256.checkpoint(output.path)]
-        return StageOutcome(result: result, summary: summary, outputs: outputs,
-                            notes: ["checkpoint": output.path]) { group in
+        let exportURL = staged.url(export.lastPathComponent)
+        try model.exportHuggingFace(to: exportURL,
+                                    metadata: [EditedCheckpoint.neuronsKey: EditedCheckpoint.encode(chosen),
+                                               "scalpel.edit.base_sha256": baseHash,
+                                               "scalpel.edit.recipe_sha256": SHA256.hex(experiment.recipe.text)],
+                                    tokenIDs: tokenizer?.ids ?? [:])
+        if !baseIsGGUF { try HuggingFaceExport.copyTokenizerFiles(from: experiment.modelPath, to: exportURL) }
+        for (name, data) in tokenizer?.files ?? [:] {
+            try AtomicFile.write(data, to: exportURL.appendingPathComponent(name))
+        }
+        return export
+    }
+
+    /// Writes `/edit`: what was done (objective, selection, write mode, files), the sizes trained, the
+    /// learning rate and KL weight, then the neurons and the per-step loss and KL penalty.
+    func archiveWriter(_ result: Result, options: Options) -> (HDF5Group) throws -> Void {
+        { group in
             try group.setAttribute("objective", .string(result.objective))
             try group.setAttribute("selection",
                                    .string(options.randomControl ? "random (matched per-layer counts)" : "top"))
@@ -369,13 +495,14 @@ public struct EditStage: Stage {
             if let accuracy = result.float32Accuracy {
                 try group.setAttribute("float32_test_accuracy", .double(accuracy))
             }
-            try group.setAttribute("trainable_weights", .int(Int64(trainableWeights)))
+            try group.setAttribute("trainable_weights", .int(Int64(result.trainableWeights)))
             try group.setAttribute("optimizer_state_floats", .int(Int64(result.optimizerStateFloats)))
             try group.setAttribute("learning_rate", .double(Double(options.learningRate)))
             try group.setAttribute("kl_weight", .double(options.klWeight))
-            try group.write("neurons", chosen.flatMap { [Int64($0.layer), Int64($0.neuron)] }, shape: [chosen.count, 2])
-            try group.write("loss", losses, shape: [losses.count])
-            try group.write("kl_penalty", penalties, shape: [penalties.count])
+            let neurons = result.neurons.flatMap { [Int64($0.layer), Int64($0.neuron)] }
+            try group.write("neurons", neurons, shape: [result.neurons.count, 2])
+            try group.write("loss", result.losses, shape: [result.losses.count])
+            try group.write("kl_penalty", result.klPenalties, shape: [result.klPenalties.count])
         }
     }
 
