@@ -1,3 +1,4 @@
+import AtomicFiles
 import Testing
 import Foundation
 import Autodiff

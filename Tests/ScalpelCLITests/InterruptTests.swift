@@ -1,3 +1,4 @@
+import AtomicFiles
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Autodiff
 import Datasets
 import Foundation

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Checkpoints
 import Foundation
 import Recipes

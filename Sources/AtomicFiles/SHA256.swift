@@ -1,4 +1,3 @@
-import AtomicFiles
 import Foundation
 
 /// SHA-256 (FIPS 180-4), for provenance: checkpoint, dataset and recipe hashes recorded with every output.
