@@ -39,6 +39,11 @@ import Pipeline
         #expect(r.data.train == 0.8 && r.task.template == "{text}\nSentiment:")
     }
 
+    /// The recipe's `stages` list and the runner name the same stages, in the same order.
+    @Test func theSchemaNamesEveryStage() {
+        #expect(RecipeSchema.stages == StageName.allCases.map(\.rawValue))
+    }
+
     /// Defaults are written once, in the schema, and the stages read them from there: each one must parse
     /// as its field's type, or a stage reading it would find nothing.
     @Test func everyDefaultParses() throws {
