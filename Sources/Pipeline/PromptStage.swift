@@ -38,10 +38,11 @@ public struct PromptStage: Stage {
     public var stopAfterEpochs: Int?
 
     /// The prompt section as read, with the schema's defaults.
+    public typealias Options = Recipe.PromptSection
     public func options() throws -> Recipe.PromptSection { experiment.recipe.prompt }
 
     /// What the prompt depends on besides its options: the model file, the dataset file, data and task.
-    public func dependencyInputs() throws -> [String: String] {
+    public func dependencyInputs(_ options: Options) throws -> [String: String] {
         ["model": try SHA256.checkpoint(experiment.modelPath), "data": try experiment.dataSHA256(),
          "basis": SHA256.hex(experiment.recipe.canonicalBasis)]
     }

@@ -40,7 +40,7 @@ public protocol Stage {
     /// Reads and checks the options, refusing inconsistent ones with the recipe's line.
     func options() throws -> Options
     /// Hashes of what the result depends on beyond the options: earlier records, the model, the data.
-    func dependencyInputs() throws -> [String: String]
+    func dependencyInputs(_ options: Options) throws -> [String: String]
     /// Computes the result, writing any files of the stage's own folder.
     func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result>
     /// A finished stage's result, read back from its archive group and record.
@@ -100,7 +100,7 @@ extension Stage {
 
     /// Everything the result depends on, hashed: the dependencies, and the options with the seed.
     public func inputs(_ options: Options) throws -> [String: String] {
-        var inputs = try dependencyInputs()
+        var inputs = try dependencyInputs(options)
         let fingerprint = "seed=\(experiment.recipe.seed)\n\(Self.name)=" + Recipe.canonical(reflecting: options)
         inputs["options"] = SHA256.hex(fingerprint)
         return inputs

@@ -141,7 +141,7 @@ public struct AblateStage: Stage {
     }
 
     /// What the sweep depends on besides its options: the ranking, the prompt, the model, data and task.
-    public func dependencyInputs() throws -> [String: String] {
+    public func dependencyInputs(_ options: Options) throws -> [String: String] {
         let r = experiment.recipe
         var inputs = ["rank": try dependencyRecord(.rank).inputsDigest, "basis": SHA256.hex(r.canonicalBasis)]
         let prompt = folder.promptFile

@@ -52,10 +52,11 @@ public struct CollectStage: Stage {
         return plan
     }
 
+    public typealias Options = CollectionPlan
     public func options() throws -> CollectionPlan { try plan() }
 
     /// What the store depends on besides its plan: model, data, task, and the prompt.
-    public func dependencyInputs() throws -> [String: String] {
+    public func dependencyInputs(_ options: Options) throws -> [String: String] {
         var inputs = [
             "model": try SHA256.checkpoint(experiment.modelPath),
             "data": try experiment.dataSHA256(),

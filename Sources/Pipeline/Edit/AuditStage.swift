@@ -27,15 +27,15 @@ public struct AuditStage: Stage {
         return Options(generalText: Experiment.resolve(general, root: experiment.root))
     }
 
-    /// The edit it audits (the edited checkpoint, by its record) and the base model.
-    public func dependencyInputs() throws -> [String: String] {
+    /// The edit it audits (the edited checkpoint and, through the edit's record, the base model).
+    public func dependencyInputs(_ options: Options) throws -> [String: String] {
         guard editedCheckpoint != nil else {
             throw TrainingError.framing("audit needs the edited checkpoint in " +
                                         "\(folder.url.appendingPathComponent("edit").path); " +
                                         "add the edit stage before it")
         }
-        return ["edit": try dependencyRecord(.edit).inputsDigest,
-                "model": try SHA256.checkpoint(experiment.modelPath)]
+        // The edit's record already names the base model's hash: hashing the model again would only cost time.
+        return ["edit": try dependencyRecord(.edit).inputsDigest]
     }
 
     /// The run's edit (`EditStage.editedCheckpoint(in:)`).

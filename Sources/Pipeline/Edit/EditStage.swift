@@ -126,8 +126,7 @@ public struct EditStage: Stage {
 
     /// What the edit depends on besides its options: the base model, the data and task, the ranking it
     /// selects from, the general text of its KL penalty, and any mask or suppression file it names.
-    public func dependencyInputs() throws -> [String: String] {
-        let options = try options()
+    public func dependencyInputs(_ options: Options) throws -> [String: String] {
         var inputs = ["basis": SHA256.hex(experiment.recipe.canonicalBasis),
                       "model": try SHA256.checkpoint(experiment.modelPath)]
         if let rank = folder.record("rank") { inputs["rank"] = rank.inputsDigest }

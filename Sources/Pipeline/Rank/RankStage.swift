@@ -92,7 +92,7 @@ public struct RankStage: Stage {
     }
 
     /// The activation store it reads.
-    public func dependencyInputs() throws -> [String: String] {
+    public func dependencyInputs(_ options: Options) throws -> [String: String] {
         let store = folder.activationStore
         guard FileManager.default.fileExists(atPath: store.path) else {
             throw CollectError.corruptStore(path: store.path,
