@@ -6,8 +6,9 @@
 BEFORE and AFTER hold run folders with the same names (SCALPEL_KEEP_SMOKE_RUNS=DIR swift test
 --filter RecipeSmokeTests writes one per shipped recipe; `scalpel run` writes the default recipe's).
 Every evidence.h5 group but /provenance is compared with h5diff (exact values and attributes);
-stage.json records without their timings; every other file byte for byte but report.html,
-which renders /provenance (its times and memory). --new-record-inputs also sets aside the records'
+stage.json records without their timings, naming the keys that differ; cli-summary.json (the
+command's --json, which the smoke tests keep) likewise; every other file byte for byte but
+report.html, which renders /provenance (its times and memory). --new-record-inputs also sets aside the records'
 inputs and notes, for a change of the input-hash convention (stages are then computed once more). Exits 1 on a difference.
 Needs h5diff (Debian's hdf5-tools).
 """
@@ -48,6 +49,32 @@ def record(path):
     return data
 
 
+def strip_timings(value):
+    """A JSON value with every timing key removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: strip_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [strip_timings(v) for v in value]
+    return value
+
+
+def json_differences(a, b, path=""):
+    """The paths where two JSON values differ, each with both sides."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = []
+        for key in sorted(set(a) | set(b)):
+            if key not in b:
+                found.append(f"{path}/{key}: only before ({a[key]!r:.80})")
+            elif key not in a:
+                found.append(f"{path}/{key}: only after ({b[key]!r:.80})")
+            else:
+                found += json_differences(a[key], b[key], f"{path}/{key}")
+        return found
+    if a != b:
+        return [f"{path}: {a!r:.80} became {b!r:.80}"]
+    return []
+
+
 def compare(before, after):
     problems = []
     for folder, _, files in os.walk(before):
@@ -71,7 +98,13 @@ def compare(before, after):
                 continue
             elif name == "stage.json":
                 if record(a) != record(b):
-                    problems.append(f"{b}: the stage record differs")
+                    detail = "\n  ".join(json_differences(record(a), record(b)))
+                    problems.append(f"{b}: the stage record differs\n  {detail}")
+            elif name == "cli-summary.json":
+                with open(a) as fa, open(b) as fb:
+                    found = json_differences(strip_timings(json.load(fa)), strip_timings(json.load(fb)))
+                if found:
+                    problems.append(f"{b}: the command's JSON differs\n  " + "\n  ".join(found))
             elif not filecmp.cmp(a, b, shallow=False):
                 problems.append(f"{b}: bytes differ")
     for folder, _, files in os.walk(after):

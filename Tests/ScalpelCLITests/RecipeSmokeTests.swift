@@ -75,6 +75,7 @@ import Yams
         let run = try runScalpel(["run", recipe, "--json"], in: Self.root)
         #expect(run.status == 0, "\(name): \(run.stderr.suffix(2000))")
         guard run.status == 0 else { return }
+        if Self.keep != nil { try Data(run.stdout.utf8).write(to: directory.appendingPathComponent("cli-summary.json")) }
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let stages = original["stages"] as? [String] ?? ["prompt"]
         if stages.contains("rank") { #expect(summary["report"] is String, "\(name): no report") }
@@ -85,8 +86,9 @@ import Yams
         if stages.contains("prompt") { #expect(summary["prompt_accuracy"] is Double) }
     }
 
-    /// SCALPEL_KEEP_SMOKE_RUNS=DIR runs each recipe in DIR/<recipe> and keeps it: the same paths on every run,
-    /// so tools/archive_identity.py can compare the folders before and after a change of structure.
+    /// SCALPEL_KEEP_SMOKE_RUNS=DIR runs each recipe in DIR/<recipe> and keeps it, with the command's JSON
+    /// (cli-summary.json): the same paths on every run, so tools/archive_identity.py can compare the folders
+    /// before and after a change of structure.
     static let keep = ProcessInfo.processInfo.environment["SCALPEL_KEEP_SMOKE_RUNS"]
 
     static func workDirectory(_ name: String) throws -> URL {
