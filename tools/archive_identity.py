@@ -70,6 +70,8 @@ def json_differences(a, b, path=""):
             else:
                 found += json_differences(a[key], b[key], f"{path}/{key}")
         return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [found for i, (x, y) in enumerate(zip(a, b)) for found in json_differences(x, y, f"{path}[{i}]")]
     if a != b:
         return [f"{path}: {a!r:.80} became {b!r:.80}"]
     return []

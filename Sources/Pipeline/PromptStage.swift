@@ -27,6 +27,7 @@ public struct PromptStage: Stage {
         public var marginInterval: (Double, Double)?
         public var epochs: Int
         public var skippedRows: Int
+        public var testExamples: Int
         public var promptFile: String
         public var reused: Bool
     }
@@ -53,8 +54,8 @@ public struct PromptStage: Stage {
         return try stage.run(force: force, quiet: quiet)
     }
 
-    /// A finished prompt's figures, from its archive group (the skipped rows from its record).
-    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
+    /// The prompt's figures, from its archive group (the skipped rows from the dataset, which made them).
+    public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
         let url = EvidenceArchive.url(folder)
         let file = try EvidenceArchive.open(url)        // kept open while its group is read
         let group = try file.root.group("prompt")
@@ -62,16 +63,34 @@ public struct PromptStage: Stage {
             if case .double(let value)? = try? group.attribute(name) { return value }
             return nil
         }
+        func int(_ name: String) -> Int? {
+            if case .int(let value)? = try? group.attribute(name) { return Int(value) }
+            return nil
+        }
         guard let accuracy = double("prompt_accuracy"), let dev = double("dev_accuracy"),
-              case .int(let epochs)? = try? group.attribute("epochs") else {
+              let epochs = int("epochs"), let tested = int("test_examples") else {
             throw CollectError.corruptStore(path: url.path, detail: "/prompt is incomplete")
         }
         var interval: (Double, Double)?
         if case .doubles(let ci)? = try? group.attribute("margin_ci"), ci.count == 2 { interval = (ci[0], ci[1]) }
         return Result(zeroShotAccuracy: double("zero_shot_accuracy"), promptAccuracy: accuracy, devAccuracy: dev,
-                      margin: double("margin"), marginInterval: interval, epochs: Int(epochs),
-                      skippedRows: Int(record.summary["skipped_rows"] ?? 0),
-                      promptFile: folder.promptFile.path, reused: true)
+                      margin: double("margin"), marginInterval: interval, epochs: epochs,
+                      skippedRows: experiment.dataset.skipped, testExamples: tested,
+                      promptFile: folder.promptFile.path, reused: reused)
+    }
+
+    /// The record's figures: the accuracies, epochs, skipped rows and test size, and the margin if any.
+    public func headline(_ result: Result) -> [String: Figure] {
+        var figures: [String: Figure] = [
+            "prompt_accuracy": .number(result.promptAccuracy), "dev_accuracy": .number(result.devAccuracy),
+            "epochs": .number(Double(result.epochs)), "skipped_rows": .number(Double(result.skippedRows)),
+            "test_examples": .number(Double(result.testExamples))]
+        if let zeroShot = result.zeroShotAccuracy { figures["zero_shot_accuracy"] = .number(zeroShot) }
+        if let margin = result.margin, let interval = result.marginInterval {
+            figures["margin"] = .number(margin)
+            figures["margin_ci"] = .interval(interval)
+        }
+        return figures
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -82,7 +101,7 @@ public struct PromptStage: Stage {
     //        epochs without a better dev accuracy
     //     ─→ the best prompt on test, and its margin over zero-shot ─→ prompt.safetensors
 
-    public func compute(_ run: StageRun<Recipe.PromptSection>) throws -> StageOutcome<Result> {
+    public func compute(_ run: StageRun<Recipe.PromptSection>) throws -> StageOutcome {
         let recipe = experiment.recipe, inputs = run.inputs, quiet = run.quiet
         let stageURL = try folder.stage("prompt")
         let data = experiment.dataset
@@ -105,12 +124,12 @@ public struct PromptStage: Stage {
         let promptURL = stageURL.appendingPathComponent("prompt.safetensors")
         try writePrompt(trainer, state: state, test: tested.test, zeroShot: zeroShot, inputs: inputs, to: promptURL)
         try? FileManager.default.removeItem(at: stateURL)
-        let result = Result(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: tested.test.accuracy,
-                            devAccuracy: state.bestDev, margin: tested.margin, marginInterval: tested.interval,
-                            epochs: state.epoch, skippedRows: data.skipped, promptFile: promptURL.path, reused: false)
+        let figures = Figures(zeroShotAccuracy: zeroShot?.accuracy, promptAccuracy: tested.test.accuracy,
+                              devAccuracy: state.bestDev, margin: tested.margin, marginInterval: tested.interval,
+                              epochs: state.epoch)
         let outputs = ["prompt.safetensors": try SHA256.file(promptURL.path)]
-        return StageOutcome(result: result, summary: headlineFigures(result, examples: examples), outputs: outputs,
-                            archive: archiveWriter(result, state: state, trainer: trainer, examples: examples))
+        return StageOutcome(outputs: outputs,
+                            archive: archiveWriter(figures, state: state, trainer: trainer, examples: examples))
     }
 
     /// The dataset as the prompt trains on it: every example's token ids and label, the splits, the
@@ -251,22 +270,19 @@ public struct PromptStage: Stage {
         try writeSafetensors(entries, metadata: metadata, to: url)
     }
 
-    /// The record's summary: the accuracies, epochs, skipped rows and test size, and the margin if any.
-    func headlineFigures(_ result: Result, examples: PromptExamples) -> [String: Double] {
-        var summary: [String: Double] = ["prompt_accuracy": result.promptAccuracy, "dev_accuracy": result.devAccuracy,
-                                         "epochs": Double(result.epochs),
-                                         "skipped_rows": Double(result.skippedRows),
-                                         "test_examples": Double(examples.splits.test.count)]
-        if let zeroShot = result.zeroShotAccuracy { summary["zero_shot_accuracy"] = zeroShot }
-        if let margin = result.margin, let interval = result.marginInterval {
-            summary["margin"] = margin; summary["margin_ci_low"] = interval.0; summary["margin_ci_high"] = interval.1
-        }
-        return summary
+    /// The figures a finished training writes into `/prompt`.
+    struct Figures {
+        let zeroShotAccuracy: Double?
+        let promptAccuracy: Double
+        let devAccuracy: Double
+        let margin: Double?
+        let marginInterval: (Double, Double)?
+        let epochs: Int
     }
 
     /// Writes `/prompt`: the settings and figures as attributes, then the soft prompt and the curves
     /// (loss per step, dev accuracy per epoch).
-    func archiveWriter(_ result: Result, state: TrainingState, trainer: PromptTrainer,
+    func archiveWriter(_ result: Figures, state: TrainingState, trainer: PromptTrainer,
                        examples: PromptExamples) -> (HDF5Group) throws -> Void {
         let prompt = experiment.recipe.prompt
         return { group in

@@ -30,7 +30,7 @@ public struct RunFolder: Sendable {
         public var stage: String
         public var inputs: [String: String]
         public var outputs: [String: String]
-        public var summary: [String: Double]
+        public var summary: [String: Figure]
         public var notes: [String: String]
         public var seconds: Double
 
@@ -49,7 +49,7 @@ public struct RunFolder: Sendable {
     /// Writes the record, with the process's peak resident memory so far (`peak_rss_mb`) in its summary.
     public func write(_ record: StageRecord) throws {
         var record = record
-        record.summary["peak_rss_mb"] = record.summary["peak_rss_mb"] ?? MachineMemory.peakResidentMegabytes
+        record.summary["peak_rss_mb"] = record.summary["peak_rss_mb"] ?? .number(MachineMemory.peakResidentMegabytes)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(record),
@@ -79,4 +79,27 @@ extension RunFolder {
     public var promptFile: URL { file(.prompt, "prompt.safetensors") }
     /// The activation store, which rank reads.
     public var activationStore: URL { file(.collect, "activations.h5") }
+}
+
+/// A headline figure of a stage record: a number, or numbers (an interval is [low, high]).
+public enum Figure: Codable, Sendable, Equatable {
+    case number(Double)
+    case numbers([Double])
+
+    /// An interval's bounds, as the archive keeps them.
+    public static func interval(_ bounds: (Double, Double)) -> Figure { .numbers([bounds.0, bounds.1]) }
+
+    public init(from decoder: Decoder) throws {
+        let value = try decoder.singleValueContainer()
+        if let number = try? value.decode(Double.self) { self = .number(number); return }
+        self = .numbers(try value.decode([Double].self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var value = encoder.singleValueContainer()
+        switch self {
+        case .number(let number): try value.encode(number)
+        case .numbers(let numbers): try value.encode(numbers)
+        }
+    }
 }

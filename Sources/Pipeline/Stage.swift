@@ -6,15 +6,17 @@ import Recipes
 // ----------------------------------------------------------------------------------------------------
 // One skeleton for every stage.
 //
-//   options()  →  inputs  →  up to date?  ── yes ──→  reuse(record)          (read back from /<stage>)
-//                                  │ no
-//                                  ↓
-//                         compute(options)  →  /<stage> archive group  →  <stage>/stage.json
+//   options()  →  inputs  →  up to date?  ── yes ──────────────────────────→  read(record)
+//                                  │ no                                                  ↑
+//                                  ↓                                                     │
+//                         compute(options)  →  /<stage> archive group  ──→  read  ──→  headline  →  stage.json
 //
 // A stage says what it is (its name, the stages it reads), what its result depends on (typed options,
-// hashed, and the files it reads), how it computes, and how it reads a finished result back. The
-// runner, `run`, owns the rest: reuse, timing, the archive group, the record and the messages. The
-// record is written last, so a stage interrupted anywhere before it is computed again.
+// hashed, and the files it reads), how it computes, how it reads its archive group back, and which
+// figures of the result head its record. The runner, `run`, owns the rest: reuse, timing, the archive
+// group, the record and the messages. The archive group is the single source of the result: a freshly
+// computed one is read back from it like a reused one, and the record's figures and the command's JSON
+// derive from what was read. The record is written last, so a stage interrupted before it runs again.
 
 /// A stage's one spelling: its folder in the run, its archive group, its record and its command.
 public enum StageName: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -42,9 +44,12 @@ public protocol Stage {
     /// Hashes of what the result depends on beyond the options: earlier records, the model, the data.
     func dependencyInputs(_ options: Options) throws -> [String: String]
     /// Computes the result, writing any files of the stage's own folder.
-    func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result>
-    /// A finished stage's result, read back from its archive group and record.
-    func reuse(_ record: RunFolder.StageRecord) throws -> Result
+    func compute(_ run: StageRun<Options>) throws -> StageOutcome
+    /// The result as its archive group holds it (with the record's outputs and time); `reused` when the
+    /// group is from an earlier run rather than the `compute` just made.
+    func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result
+    /// The record's headline figures, from the result as read.
+    func headline(_ result: Result) -> [String: Figure]
 }
 
 /// Where a stage runs: the experiment (recipe, model, data) and the run folder it writes.
@@ -66,22 +71,17 @@ public struct StageRun<Options> {
     public let quiet: Bool
 }
 
-/// What `compute` hands the runner: the result, and what to write of it.
-public struct StageOutcome<Result> {
-    public var result: Result
+/// What `compute` hands the runner: what to write of the result. The result itself is read back.
+public struct StageOutcome {
     /// Writes the stage's archive group, the single source of its result.
     public var archive: (HDF5Group) throws -> Void
-    /// The record's headline figures (`stage.json`'s summary).
-    public var summary: [String: Double]
     /// Files of the stage's folder, by name, with their sha256: the stage is redone when one changes.
     public var outputs: [String: String]
     /// Paths worth naming in the record, beside the recipe and the archive.
     public var notes: [String: String]
 
-    public init(result: Result, summary: [String: Double], outputs: [String: String] = [:],
-                notes: [String: String] = [:], archive: @escaping (HDF5Group) throws -> Void) {
-        self.result = result
-        self.summary = summary
+    public init(outputs: [String: String] = [:], notes: [String: String] = [:],
+                archive: @escaping (HDF5Group) throws -> Void) {
         self.outputs = outputs
         self.notes = notes
         self.archive = archive
@@ -115,25 +115,29 @@ extension Stage {
     public func run(force: Bool = false, quiet: Bool = false) throws -> Result {
         let options = try options()
         let inputs = try inputs(options)
-        if !force, let done = folder.isDone(Self.name.rawValue, inputs: inputs), let result = try? reuse(done) {
+        if !force, let done = folder.isDone(Self.name.rawValue, inputs: inputs),
+           let result = try? read(done, reused: true) {
             if !quiet { ProgressReporter.say("\(Self.name): up to date (\(EvidenceArchive.url(folder).path))") }
             return result
         }
         let started = Date()
         let outcome = try compute(StageRun(options: options, inputs: inputs, quiet: quiet))
-        try publish(outcome, inputs: inputs, started: started)
-        return outcome.result
+        return try publish(outcome, inputs: inputs, started: started)
     }
 
-    /// Writes a computed result: its archive group, then the record that marks the stage finished.
-    func publish(_ outcome: StageOutcome<Result>, inputs: [String: String], started: Date) throws {
+    /// Writes a computed result's archive group, reads the result back from it, and writes the record
+    /// that marks the stage finished, headed by the figures of what was read.
+    func publish(_ outcome: StageOutcome, inputs: [String: String], started: Date) throws -> Result {
         try EvidenceArchive.write(stage: Self.name.rawValue, experiment: experiment, folder: folder,
                                   started: started, outcome.archive)
-        try folder.write(RunFolder.StageRecord(
-            stage: Self.name.rawValue, inputs: inputs, outputs: outcome.outputs, summary: outcome.summary,
-            notes: outcome.notes.merging(["recipe": experiment.recipeFile,
-                                          "archive": EvidenceArchive.url(folder).path]) { $1 },
-            seconds: Date().timeIntervalSince(started)))
+        let notes = outcome.notes.merging(["recipe": experiment.recipeFile,
+                                           "archive": EvidenceArchive.url(folder).path]) { $1 }
+        var record = RunFolder.StageRecord(stage: Self.name.rawValue, inputs: inputs, outputs: outcome.outputs,
+                                           summary: [:], notes: notes, seconds: Date().timeIntervalSince(started))
+        let result = try read(record, reused: false)
+        record.summary = headline(result)
+        try folder.write(record)
+        return result
     }
 
     /// The record of a stage this one reads, or an error that says which command makes it.

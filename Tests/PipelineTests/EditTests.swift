@@ -113,6 +113,46 @@ import TestSupport
                 b.forward(embeddings: try b.embed(batch), batch: batch).logits!.value.scalars)
     }
 
+    /// The audit stage's report is its archive group read back: the same figures and row lists as the audit
+    /// computed directly, reused by the next run, and computed again once the edited file has changed.
+    @Test func theAuditIsReadBackAndReusedUntilTheEditedFileChanges() throws {
+        let (directory, result, experiment) = try editedRun(write: "exact", audit: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let general = directory.appendingPathComponent("general.jsonl")
+        try (0..<8).map { "{\"text\": \"general text number \($0)\"}" }.joined(separator: "\n")
+            .write(to: general, atomically: true, encoding: .utf8)
+        let recipe = try Recipe(text: experiment.recipe.text + "\naudit: {general_text: \(general.path)}",
+                                file: "tiny.yaml")
+        let (audited, folder) = try CollectRankTests().stages(directory, recipe)
+        let stage = AuditStage(experiment: audited, folder: folder)
+        let read = try stage.run(quiet: true)
+        let direct = try Audit.run(base: audited.modelPath, edited: result.checkpoint, experiment: audited,
+                                   generalPath: general.path, seed: audited.recipe.seed, quiet: true)
+        #expect(read.neurons == direct.neurons && read.neurons?.count == 3)
+        #expect(read.accuracyBefore == direct.accuracyBefore && read.accuracyAfter == direct.accuracyAfter)
+        #expect(read.perplexityAfter == direct.perplexityAfter && read.klGeneral == direct.klGeneral)
+        #expect(read.differenceInterval.map { [$0.0, $0.1] } == direct.differenceInterval.map { [$0.0, $0.1] })
+        #expect(read.unchangedTensors == direct.unchangedTensors && read.outsideMask == direct.outsideMask)
+        #expect(read.changes.map(\.name) == direct.changes.map(\.name) && !read.changes.isEmpty)
+        for (a, b) in zip(read.changes, direct.changes) {
+            #expect(a.changedRows == b.changedRows && a.changedColumns == b.changedColumns, "\(a.name)")
+            #expect(a.deltaNorm == b.deltaNorm && a.maxAbsDelta == b.maxAbsDelta && a.changedBytes == b.changedBytes)
+        }
+        let record = try #require(folder.record("audit"))
+        #expect(record.summary["changed_tensors"] == .number(Double(direct.changes.count)))
+        _ = try stage.run(quiet: true)
+        #expect(folder.record("audit") == record, "an unchanged edit is audited again")
+        // A byte of the edited file changes (its last tensor's last weight): the audit is no longer up to date.
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: result.checkpoint))
+        let end = try handle.seekToEnd()
+        try handle.seek(toOffset: end - 1)
+        let last = try #require(try handle.read(upToCount: 1))
+        try handle.seek(toOffset: end - 1)
+        try handle.write(contentsOf: Data([last[0] ^ 0x01]))
+        try handle.close()
+        #expect(try stage.upToDate() == nil, "the audit of a file changed since was reused")
+    }
+
     /// A rounding write in a run that audits records the Float32 edit's test accuracy in the file, and the
     /// audit reports it beside the written edit's: on an F32 base on-grid rounds nothing, so the two are equal.
     @Test(arguments: ["on-grid", "f16"])

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import HDF5Kit
 import Checkpoints
 import Models
 import Pipeline
@@ -49,6 +50,33 @@ import TestSupport
         #expect(again.reused && again.promptAccuracy == a.promptAccuracy)
         let file = try SafetensorsFile(path: a.promptFile)
         #expect(file.metadata["model_sha256"]?.count == 64 && file.metadata["recipe_sha256"]?.count == 64 && file.metadata["test_accuracy"] != nil)
+    }
+
+    /// A computed result is the archive group read back, and the record's figures are that result's: the
+    /// margin's interval is one pair, `margin_ci`, in the archive, the record and the result alike.
+    @Test func theRecordAndResultAreTheArchiveReadBack() throws {
+        let (directory, recipe) = try setUp(seed: 3)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let experiment = try Experiment(recipe: recipe, file: "tiny.yaml", root: directory)
+        let stage = PromptStage(experiment: experiment, folder: try RunFolder(experiment.runFolder))
+        let result = try stage.run(quiet: true)
+        let record = try #require(stage.folder.record("prompt"))
+        let read = try stage.read(record, reused: true)
+        #expect(!result.reused && read.reused && read.promptAccuracy == result.promptAccuracy)
+        var figures = record.summary
+        figures["peak_rss_mb"] = nil
+        #expect(figures == stage.headline(read))
+        let archive = try EvidenceArchive.open(EvidenceArchive.url(stage.folder))
+        let group = try archive.root.group("prompt")
+        if case .doubles(let ci)? = try? group.attribute("margin_ci") {
+            #expect(record.summary["margin_ci"] == .numbers(ci) && result.marginInterval.map { [$0.0, $0.1] } == ci)
+        } else {
+            #expect(result.marginInterval == nil && record.summary["margin_ci"] == nil)
+        }
+        // A record written before figures could be pairs still reads.
+        let older = #"{"stage": "prompt", "inputs": {}, "outputs": {}, "notes": {}, "seconds": 1, "summary": {"epochs": 2}}"#
+        let decoded = try JSONDecoder().decode(RunFolder.StageRecord.self, from: Data(older.utf8))
+        #expect(decoded.summary == ["epochs": .number(2)])
     }
 
     /// Interrupted after epoch 1, the next run resumes from the saved state and ends with the same bytes as

@@ -149,13 +149,20 @@ public struct AblateStage: Stage {
         return inputs
     }
 
-    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
-        try Self.load(EvidenceArchive.url(folder))
+    public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
+        var result = try Self.load(EvidenceArchive.url(folder))
+        result.seconds = record.seconds
+        return result
+    }
+
+    /// The record's figures: the unablated accuracy and the test size.
+    public func headline(_ result: Result) -> [String: Figure] {
+        ["baseline_accuracy": .number(result.baselineAccuracy), "test_examples": .number(Double(result.testExamples))]
     }
 
     /// The story of a sweep: the ranking's top sets and their matched random sets, the test split and its
     /// unablated pass, then every intervention of the plan beside its random controls.
-    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
         let options = run.options, quiet = run.quiet
         let started = Date()
         if !quiet {
@@ -181,8 +188,7 @@ public struct AblateStage: Stage {
                             testExamples: test.count, randomSets: options.randomSets,
                             curves: sweep.curves, interventions: sweep.written,
                             archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
-        let summary = ["baseline_accuracy": sweep.base.accuracy, "test_examples": Double(test.count)]
-        return StageOutcome(result: result, summary: summary) { group in
+        return StageOutcome { group in
             try Self.write(result, ranked: Array(ranked.prefix(sets.maxK)), randomSets: sets.random, into: group)
         }
     }
@@ -249,6 +255,12 @@ public struct AblateStage: Stage {
     }
 
     /// Reads a finished sweep back from the archive.
+    /// The file of a point's intervention in the stage's folder: `intervention-<mode>-top<k>.json`, or
+    /// `intervention-amplify-x<strength>.json`.
+    static func interventionFile(_ mode: Intervention.Mode, x: Double) -> String {
+        "intervention-\(mode.rawValue)-" + (mode == .amplify ? "x\(x)" : "top\(Int(x))") + ".json"
+    }
+
     public static func load(_ url: URL) throws -> Result {
         let file = try EvidenceArchive.open(url)
         let group = try file.root.group(Self.name.rawValue)
@@ -293,9 +305,8 @@ public struct AblateStage: Stage {
             }))
         }
         let folder = url.deletingLastPathComponent().appendingPathComponent(Self.name.rawValue)
-        let interventions = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
-            .filter { $0.hasSuffix(".json") }.sorted()
-            .map { folder.appendingPathComponent($0).path }
+        let interventions = curves.flatMap { curve in curve.points.map { interventionFile(curve.mode, x: $0.x) } }
+            .map { folder.appendingPathComponent($0).path }.filter { FileManager.default.fileExists(atPath: $0) }
         return Result(baselineAccuracy: accuracy, baselineMacroF1: f1, testExamples: Int(examples),
                       randomSets: Int(r), curves: curves,
                       interventions: interventions, archive: url.path, seconds: 0)

@@ -95,8 +95,7 @@ struct AblateSweep {
                                         random: randomSummaries, randomGeneral: randomGeneral,
                                         seeds: (stage.seed(.comparison, 2 * done),
                                                 stage.seed(.comparison, 2 * done + 1)))
-        try save(skill, name: "intervention-\(mode.rawValue)-" +
-                    "\(mode == .amplify ? "x\(step.strength)" : "top\(step.k)").json")
+        try save(skill, name: AblateStage.interventionFile(mode, x: point.x))
         return point
     }
 

@@ -93,18 +93,29 @@ public struct CollectStage: Stage {
         return stage.appendingPathComponent("activations.h5")
     }
 
-    /// The store of a finished collection, as its `/collect` group and the store itself describe it.
-    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
-        let url = try storeURL(shard: nil)
-        let reader = try ActivationStoreReader(url: url)
-        let archive = try EvidenceArchive.open(EvidenceArchive.url(folder))   // kept open while it is read
+    /// The collection as its `/collect` group describes it: the store, its rows, columns, positions and metrics.
+    public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
+        let url = EvidenceArchive.url(folder)
+        let archive = try EvidenceArchive.open(url)   // kept open while its group is read
         let group = try archive.root.group("collect")
-        guard case .double(let rate) = try group.attribute("tokens_per_second") else {
-            throw CollectError.corruptStore(path: EvidenceArchive.url(folder).path, detail: "/collect is incomplete")
+        guard case .string(let store) = try group.attribute("store"),
+              case .int(let train) = try group.attribute("train_rows"),
+              case .int(let dev) = try group.attribute("dev_rows"),
+              case .ints(let layers) = try group.attribute("layers"),
+              case .int(let width) = try group.attribute("neurons_per_layer"),
+              case .strings(let positions) = try group.attribute("positions"),
+              case .strings(let metrics) = try group.attribute("metrics"),
+              case .double(let rate) = try group.attribute("tokens_per_second") else {
+            throw CollectError.corruptStore(path: url.path, detail: "/collect is incomplete")
         }
-        return Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
-                      columns: reader.header.columns, positions: reader.header.positions,
-                      metrics: reader.header.metrics, tokensPerSecond: rate, reused: true)
+        return Result(store: store, trainRows: Int(train), devRows: Int(dev), columns: layers.count * Int(width),
+                      positions: positions, metrics: metrics, tokensPerSecond: rate, reused: reused)
+    }
+
+    /// The record's figures: the rows, the columns and the collection's rate.
+    public func headline(_ result: Result) -> [String: Figure] {
+        ["train_rows": .number(Double(result.trainRows)), "dev_rows": .number(Double(result.devRows)),
+         "columns": .number(Double(result.columns)), "tokens_per_second": .number(result.tokensPerSecond)]
     }
 
     /// One slice of a sharded collection, into its own shard file; `merge` finishes the stage.
@@ -115,9 +126,9 @@ public struct CollectStage: Stage {
         return try collect(StageRun(options: options, inputs: try inputs(options), quiet: quiet), shard: shard)
     }
 
-    public func compute(_ run: StageRun<CollectionPlan>) throws -> StageOutcome<Result> {
+    public func compute(_ run: StageRun<CollectionPlan>) throws -> StageOutcome {
         let result = try collect(run, shard: nil)
-        return try outcome(result, store: URL(fileURLWithPath: result.store))
+        return try outcome(tokensPerSecond: result.tokensPerSecond, store: URL(fileURLWithPath: result.store))
     }
 
     /// Collects the run's examples (or a shard's) into the store; a whole run's store is then published.
@@ -237,29 +248,21 @@ public struct CollectStage: Stage {
             throw CollectError.incompatibleShards(detail: "the shards were collected from another model " +
                                                   "or dataset than this recipe names")
         }
-        let result = Result(store: url.path, trainRows: reader.trainRows.count, devRows: reader.devRows.count,
-                            columns: reader.header.columns,
-                            positions: reader.header.positions, metrics: reader.header.metrics,
-                            tokensPerSecond: 0, reused: false)
-        try publish(try outcome(result, store: url), inputs: inputs, started: started)
-        return result
+        return try publish(try outcome(tokensPerSecond: 0, store: url), inputs: inputs, started: started)
     }
 
-    /// What a finished store records: its part of the evidence archive, and the stage record's figures.
+    /// What a finished store records: its part of the evidence archive, and the store's hash.
     ///
     /// `/collect` of the archive: attributes `positions`, `layers`, `neurons_per_layer`, `metrics`,
     /// `train_rows`, `dev_rows`, `store` (the activation store's path) and `tokens_per_second`;
     /// `example_index` int64 [rows] and `split` uint8 [rows] (0 train, 1 dev); `metrics` float64 [rows, metrics];
     /// `<position>/mean` and `<position>/std` float64 [layers × neurons], each neuron's training mean and
     /// standard deviation (what mean and noise ablations use).
-    func outcome(_ result: Result, store url: URL) throws -> StageOutcome<Result> {
-        let tokensPerSecond = result.tokensPerSecond
+    func outcome(tokensPerSecond: Double, store url: URL) throws -> StageOutcome {
         let reader = try ActivationStoreReader(url: url)
         let header = reader.header
-        let summary = ["train_rows": Double(reader.trainRows.count), "dev_rows": Double(reader.devRows.count),
-                       "columns": Double(header.columns), "tokens_per_second": tokensPerSecond]
         let outputs = ["activations.h5": try SHA256.file(url.path)]
-        return StageOutcome(result: result, summary: summary, outputs: outputs) { group in
+        return StageOutcome(outputs: outputs) { group in
             try group.setAttribute("positions", .strings(header.positions))
             try group.setAttribute("layers", .ints(header.layers.map(Int64.init)))
             try group.setAttribute("neurons_per_layer", .int(Int64(header.neuronsPerLayer)))

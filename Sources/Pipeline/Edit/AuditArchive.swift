@@ -1,4 +1,5 @@
 import HDF5Kit
+import Interventions
 
 /// `/audit` of the evidence archive: float64 attributes `accuracy_before`, `accuracy_after`,
 /// `accuracy_after_float32_edit` (the edit before rounding into the file's format),
@@ -6,7 +7,11 @@ import HDF5Kit
 /// (NaN where not measured); their 95% intervals as 2-element attributes `<name>_ci` and `accuracy_difference_ci`
 /// and `bias_score_difference_ci` (paired, after − before; present only when measured); `task_examples`,
 /// `bias_pairs`, `unchanged_tensors`, `changed_weights_outside_mask`,
-/// `changed_tensors`; and per changed tensor `delta_norm` float64, `changed_rows` and `changed_columns` int64.
+/// `changed_tensors`; per changed tensor `delta_norm` and `max_abs_delta` float64, `changed_rows`,
+/// `changed_columns` and `outside_mask` int64 (counts), `changed_bytes`, `changed_blocks` and
+/// `blocks_outside_mask` int64 (−1 where not compared); the rows and columns themselves, every tensor's after
+/// the previous one's, as `changed_row_list` and `changed_column_list` int64; and `edited_neurons` int64
+/// [n, 2] (layer, neuron), when the edited checkpoint names them.
 extension Audit.Report {
     public func write(into group: HDF5Group) throws {
         for (key, value) in [("accuracy_before", accuracyBefore), ("accuracy_after", accuracyAfter),
@@ -38,5 +43,82 @@ extension Audit.Report {
         try group.write("changed_blocks", changes.map { Int64($0.changedBlocks ?? -1) }, shape: [changes.count])
         try group.write("blocks_outside_mask", changes.map { Int64($0.blocksOutsideMask ?? -1) },
                         shape: [changes.count])
+        try group.write("max_abs_delta", changes.map(\.maxAbsDelta), shape: [changes.count])
+        try group.write("outside_mask", changes.map { Int64($0.outsideMask) }, shape: [changes.count])
+        let rows = changes.flatMap(\.changedRows).map(Int64.init)
+        let columns = changes.flatMap(\.changedColumns).map(Int64.init)
+        try group.write("changed_row_list", rows, shape: [rows.count])
+        try group.write("changed_column_list", columns, shape: [columns.count])
+        if let neurons {
+            try group.write("edited_neurons", neurons.flatMap { [Int64($0.layer), Int64($0.neuron)] },
+                            shape: [neurons.count, 2])
+        }
+    }
+
+    /// The report as `write(into:)` left it in `group`, from the archive at `path` (named in errors).
+    public static func read(from group: HDF5Group, path: String) throws -> Audit.Report {
+        let incomplete = CollectError.corruptStore(path: path, detail: "/audit is incomplete; run the audit again")
+        func measured(_ name: String) throws -> Double? {
+            guard case .double(let value) = try group.attribute(name) else { throw incomplete }
+            return value.isNaN ? nil : value
+        }
+        func interval(_ name: String) -> (Double, Double)? {
+            guard case .doubles(let bounds)? = try? group.attribute(name), bounds.count == 2 else { return nil }
+            return (bounds[0], bounds[1])
+        }
+        func count(_ name: String) throws -> Int {
+            guard case .int(let value) = try group.attribute(name) else { throw incomplete }
+            return Int(value)
+        }
+        guard case .strings(let names) = try group.attribute("changed_tensors") else { throw incomplete }
+        let changes = try changedTensors(names, group: group, incomplete: incomplete)
+        var neurons: [Intervention.Neuron]?
+        if group.kind(of: "edited_neurons") == .dataset {
+            let pairs = try group.read("edited_neurons", as: Int64.self).values
+            neurons = stride(from: 0, to: pairs.count - 1, by: 2).map {
+                Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1]))
+            }
+        }
+        var report = Audit.Report(neurons: neurons, taskExamples: try count("task_examples"), changes: changes,
+                                  unchangedTensors: try count("unchanged_tensors"))
+        (report.accuracyBefore, report.accuracyAfter) = (try measured("accuracy_before"), try measured("accuracy_after"))
+        report.accuracyFloat32Edit = try measured("accuracy_after_float32_edit")
+        report.perplexityBefore = try measured("wikitext_perplexity_before")
+        report.perplexityAfter = try measured("wikitext_perplexity_after")
+        report.klGeneral = try measured("kl_general")
+        (report.biasBefore, report.biasAfter) = (try measured("bias_score_before"), try measured("bias_score_after"))
+        report.accuracyIntervalBefore = interval("accuracy_before_ci")
+        report.accuracyIntervalAfter = interval("accuracy_after_ci")
+        report.differenceInterval = interval("accuracy_difference_ci")
+        report.biasIntervalBefore = interval("bias_score_before_ci")
+        report.biasIntervalAfter = interval("bias_score_after_ci")
+        report.biasDifferenceInterval = interval("bias_score_difference_ci")
+        report.biasPairs = try count("bias_pairs")
+        return report
+    }
+
+    /// Each changed tensor's row of `/audit`, its rows and columns cut from the concatenated lists.
+    static func changedTensors(_ names: [String], group: HDF5Group,
+                               incomplete: Error) throws -> [Audit.TensorChange] {
+        func ints(_ name: String) throws -> [Int] { try group.read(name, as: Int64.self).values.map(Int.init) }
+        func doubles(_ name: String) throws -> [Double] { try group.read(name, as: Double.self).values }
+        let (norms, maxima) = (try doubles("delta_norm"), try doubles("max_abs_delta"))
+        let (rowCounts, columnCounts, outside) = (try ints("changed_rows"), try ints("changed_columns"),
+                                                 try ints("outside_mask"))
+        let (bytes, blocks, stray) = (try ints("changed_bytes"), try ints("changed_blocks"),
+                                      try ints("blocks_outside_mask"))
+        var rows = try ints("changed_row_list")[...], columns = try ints("changed_column_list")[...]
+        let n = names.count
+        guard [norms.count, maxima.count, rowCounts.count, columnCounts.count, outside.count, bytes.count,
+               blocks.count, stray.count].allSatisfy({ $0 == n }),
+              rows.count == rowCounts.reduce(0, +), columns.count == columnCounts.reduce(0, +) else { throw incomplete }
+        func known(_ value: Int) -> Int? { value < 0 ? nil : value }
+        return names.indices.map { i in
+            defer { rows = rows.dropFirst(rowCounts[i]); columns = columns.dropFirst(columnCounts[i]) }
+            return Audit.TensorChange(name: names[i], changedRows: Array(rows.prefix(rowCounts[i])),
+                                      changedColumns: Array(columns.prefix(columnCounts[i])), deltaNorm: norms[i],
+                                      maxAbsDelta: maxima[i], outsideMask: outside[i], changedBytes: known(bytes[i]),
+                                      changedBlocks: known(blocks[i]), blocksOutsideMask: known(stray[i]))
+        }
     }
 }

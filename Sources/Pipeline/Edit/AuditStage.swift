@@ -4,8 +4,8 @@ import Foundation
 import Recipes
 
 /// The `audit` stage: the run's edit set beside its base by `Audit`, written as the evidence archive's
-/// `/audit` and recorded like every stage (with its peak memory). Its result is not read back: `/audit`
-/// keeps counts where the report has row lists, so a run asked for the audit computes it again.
+/// `/audit` and recorded like every stage (with its peak memory), and reused like every stage while the
+/// edit and the edited checkpoint's bytes are unchanged.
 public struct AuditStage: Stage {
     public static let name = StageName.audit
     public static let dependencies: [StageName] = [.edit]
@@ -27,33 +27,42 @@ public struct AuditStage: Stage {
         return Options(generalText: Experiment.resolve(general, root: experiment.root))
     }
 
-    /// The edit it audits (the edited checkpoint and, through the edit's record, the base model).
+    /// The edit it audits: the edit's record (which names the base model) and the edited checkpoint's bytes
+    /// as they are now, so an audit is never reused for a file changed since.
     public func dependencyInputs(_ options: Options) throws -> [String: String] {
-        guard editedCheckpoint != nil else {
+        guard let edited = editedCheckpoint else {
             throw TrainingError.framing("audit needs the edited checkpoint in " +
                                         "\(folder.url.appendingPathComponent("edit").path); " +
                                         "add the edit stage before it")
         }
         // The edit's record already names the base model's hash: hashing the model again would only cost time.
-        return ["edit": try dependencyRecord(.edit).inputsDigest]
+        return ["edit": try dependencyRecord(.edit).inputsDigest, "edited": try SHA256.checkpoint(edited.path)]
     }
 
     /// The run's edit (`EditStage.editedCheckpoint(in:)`).
     public var editedCheckpoint: URL? { EditStage.editedCheckpoint(in: folder) }
 
-    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Audit.Report> {
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
         let report = try Audit.run(base: experiment.modelPath, edited: editedCheckpoint!.path,
                                    experiment: experiment, generalPath: run.options.generalText,
                                    seed: experiment.recipe.seed)
-        var summary = ["changed_tensors": Double(report.changes.count),
-                       "changed_weights_outside_mask": Double(report.outsideMask)]
-        summary["accuracy_after"] = report.accuracyAfter
-        summary["wikitext_perplexity_after"] = report.perplexityAfter
-        return StageOutcome(result: report, summary: summary) { group in try report.write(into: group) }
+        return StageOutcome { group in try report.write(into: group) }
     }
 
-    public func reuse(_ record: RunFolder.StageRecord) throws -> Audit.Report {
-        throw TrainingError.framing("the audit is computed whenever it is asked for")
+    public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Audit.Report {
+        let url = EvidenceArchive.url(folder)
+        let file = try EvidenceArchive.open(url)        // kept open while its group is read
+        return try Audit.Report.read(from: try file.root.group(Self.name.rawValue), path: url.path)
+    }
+
+    /// The record's figures: the tensors changed, the weights changed outside the mask, and the task
+    /// accuracy and perplexity after the edit where measured.
+    public func headline(_ report: Audit.Report) -> [String: Figure] {
+        var figures: [String: Figure] = ["changed_tensors": .number(Double(report.changes.count)),
+                                         "changed_weights_outside_mask": .number(Double(report.outsideMask))]
+        figures["accuracy_after"] = report.accuracyAfter.map(Figure.number)
+        figures["wikitext_perplexity_after"] = report.perplexityAfter.map(Figure.number)
+        return figures
     }
 
     /// `scalpel audit --base A --edited B [--recipe R]`: two checkpoints compared outside a run, on the

@@ -140,8 +140,13 @@ public struct EditStage: Stage {
         return inputs
     }
 
-    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
+    public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
         try Self.load(EvidenceArchive.url(folder), seconds: record.seconds)
+    }
+
+    /// The record's figures: the neurons edited and the training's last loss.
+    public func headline(_ result: Result) -> [String: Figure] {
+        ["neurons": .number(Double(result.neurons.count)), "final_loss": .number(result.losses.last ?? .nan)]
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -153,7 +158,7 @@ public struct EditStage: Stage {
     //
     // The outputs are staged and renamed into place together; the archive group is written by the runner.
 
-    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
         let options = run.options
         let started = Date()
         let chosen = try neurons(options)
@@ -181,9 +186,8 @@ public struct EditStage: Stage {
                             trainableWeights: training.trainableWeights,
                             optimizerStateFloats: training.optimizerStateFloats,
                             float32Accuracy: float32Accuracy, seconds: Date().timeIntervalSince(started))
-        let summary = ["neurons": Double(chosen.count), "final_loss": training.losses.last ?? .nan]
         let outputs = [written.checkpoint.lastPathComponent: try SHA256.checkpoint(written.checkpoint.path)]
-        return StageOutcome(result: result, summary: summary, outputs: outputs,
+        return StageOutcome(outputs: outputs,
                             notes: ["checkpoint": written.checkpoint.path],
                             archive: archiveWriter(result, options: options))
     }

@@ -110,7 +110,7 @@ extension RankStage {
     }
 
     /// Reads a finished rank stage back from the archive.
-    public static func load(_ url: URL, done: RunFolder.StageRecord? = nil) throws -> Result {
+    public static func load(_ url: URL, reused: Bool = true) throws -> Result {
         let file = try EvidenceArchive.open(url)
         let group = try file.root.group("rank")
         func string(_ name: String) throws -> String {
@@ -171,6 +171,6 @@ extension RankStage {
                       overlaps: overlaps,
                       contrast: try MetricContrast.read(group), permutations: try int("permutations"),
                       trainRows: try int("train_rows"), devRows: try int("dev_rows"),
-                      archive: url.path, reused: done != nil)
+                      archive: url.path, reused: reused)
     }
 }

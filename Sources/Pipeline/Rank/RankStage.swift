@@ -103,13 +103,27 @@ public struct RankStage: Stage {
         return ["store": try SHA256.file(store.path)]
     }
 
-    public func reuse(_ record: RunFolder.StageRecord) throws -> Result {
-        try Self.load(EvidenceArchive.url(folder), done: record)
+    public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
+        try Self.load(EvidenceArchive.url(folder), reused: reused)
+    }
+
+    /// The record's figures: the permutations, the primary metric's selection, and each scored metric's
+    /// top-10 mean |score|.
+    public func headline(_ result: Result) -> [String: Figure] {
+        let primary = result.reports.first { $0.metric == result.primaryMetric }
+        var figures: [String: Figure] = ["permutations": .number(Double(result.permutations)),
+                                         "selected": .number(Double(primary?.selection.count ?? 0))]
+        for report in result.reports where report.excluded == nil {
+            let top = report.top.prefix(10)
+            figures["top10_mean_abs_\(report.metric)"] =
+                .number(top.reduce(0) { $0 + abs($1.score) } / Double(max(1, top.count)))
+        }
+        return figures
     }
 
     /// The story of a ranking: score every neuron against every metric, correct for the many tests, select
     /// and bound the selection of each metric, then compare the metrics' selections.
-    public func compute(_ run: StageRun<Options>) throws -> StageOutcome<Result> {
+    public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
         let options = run.options, quiet = run.quiet
         var work = try RankWork(stage: self, options: options, quiet: quiet)
         try work.scoreEveryNeuron()
@@ -122,13 +136,7 @@ public struct RankStage: Stage {
                             contrast: contrast, permutations: options.permutations,
                             trainRows: work.train.count, devRows: work.dev.count,
                             archive: EvidenceArchive.url(folder).path, reused: false)
-        var summary: [String: Double] = ["permutations": Double(options.permutations),
-                                         "selected": Double(reports[work.primaryIndex].selection.count)]
-        for report in reports where report.excluded == nil {
-            summary["top10_mean_abs_\(report.metric)"] = report.top.prefix(10).reduce(0) { $0 + abs($1.score) } /
-                Double(max(1, min(10, report.top.count)))
-        }
-        return StageOutcome(result: result, summary: summary) { [work] group in
+        return StageOutcome { [work] group in
             try Self.write(result, scores: work.scores, qValues: work.qValues, header: work.header,
                            excluded: work.excluded, statistics: options.statistics, into: group)
         }

@@ -106,7 +106,7 @@ enum Runner {
                 summary["prompt_accuracy"] = result.promptAccuracy
                 summary["dev_accuracy"] = result.devAccuracy
                 summary["margin"] = result.margin.map { $0 as Any } ?? NSNull()
-                summary["margin_ci95"] = result.marginInterval.map { [$0.0, $0.1] as Any } ?? NSNull()
+                summary["margin_ci"] = result.marginInterval.map { [$0.0, $0.1] as Any } ?? NSNull()
                 summary["epochs"] = result.epochs
                 summary["skipped_rows"] = result.skippedRows
                 summary["prompt"] = result.promptFile
@@ -184,7 +184,7 @@ enum Runner {
             print(String(format: "soft-prompt test accuracy %.4f (dev %.4f)", acc,
                          summary["dev_accuracy"] as? Double ?? 0))
         }
-        if let margin = summary["margin"] as? Double, let ci = summary["margin_ci95"] as? [Double] {
+        if let margin = summary["margin"] as? Double, let ci = summary["margin_ci"] as? [Double] {
             print(String(format: "margin %+.4f, 95%% CI [%+.4f, %+.4f]%@", margin, ci[0], ci[1],
                          ci[0] > 0 ? " (excludes zero)" : ""))
         }

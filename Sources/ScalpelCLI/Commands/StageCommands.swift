@@ -153,16 +153,16 @@ enum StageSummaries {
         return ["task_examples": r.taskExamples, "accuracy_before": value(r.accuracyBefore),
                 "accuracy_after": value(r.accuracyAfter),
                 "accuracy_after_float32_edit": value(r.accuracyFloat32Edit),
-                "accuracy_before_ci95": pair(r.accuracyIntervalBefore),
-                "accuracy_after_ci95": pair(r.accuracyIntervalAfter),
-                "accuracy_difference_ci95": pair(r.differenceInterval),
+                "accuracy_before_ci": pair(r.accuracyIntervalBefore),
+                "accuracy_after_ci": pair(r.accuracyIntervalAfter),
+                "accuracy_difference_ci": pair(r.differenceInterval),
                 "wikitext_perplexity_before": value(r.perplexityBefore),
                 "wikitext_perplexity_after": value(r.perplexityAfter),
                 "kl_general": value(r.klGeneral), "bias_score_before": value(r.biasBefore),
                 "bias_score_after": value(r.biasAfter),
-                "bias_score_before_ci95": pair(r.biasIntervalBefore),
-                "bias_score_after_ci95": pair(r.biasIntervalAfter),
-                "bias_score_difference_ci95": pair(r.biasDifferenceInterval), "bias_pairs": r.biasPairs,
+                "bias_score_before_ci": pair(r.biasIntervalBefore),
+                "bias_score_after_ci": pair(r.biasIntervalAfter),
+                "bias_score_difference_ci": pair(r.biasDifferenceInterval), "bias_pairs": r.biasPairs,
                 "edited_neurons": r.neurons.map { $0.map { "L\($0.layer).\($0.neuron)" } as Any } ?? NSNull(),
                 "unchanged_tensors": r.unchangedTensors, "changed_weights_outside_mask": r.outsideMask,
                 "changed_tensors": r.changes.map {
@@ -179,7 +179,7 @@ enum StageSummaries {
         print("audit:")
         if a["task_examples"] as? Int ?? 0 > 0 {
             print("  task accuracy \(f("accuracy_before")) → \(f("accuracy_after")) on \(a["task_examples"]!) " +
-                  "test examples; difference 95% CI \(a["accuracy_difference_ci95"]!)")
+                  "test examples; difference 95% CI \(a["accuracy_difference_ci"]!)")
             if a["accuracy_after_float32_edit"] is Double {
                 print("  the edit in Float32, before rounding into the file's format: " +
                       "\(f("accuracy_after_float32_edit"))")
@@ -189,9 +189,9 @@ enum StageSummaries {
               "KL \(f("kl_general"))")
         if a["bias_score_before"] is Double {
             print("  bias score (share of \(a["bias_pairs"]!) pairs preferring the stereotype) " +
-                  "\(f("bias_score_before")) \(a["bias_score_before_ci95"]!) → " +
-                  "\(f("bias_score_after")) \(a["bias_score_after_ci95"]!); " +
-                  "difference 95% CI \(a["bias_score_difference_ci95"]!)")
+                  "\(f("bias_score_before")) \(a["bias_score_before_ci"]!) → " +
+                  "\(f("bias_score_after")) \(a["bias_score_after_ci"]!); " +
+                  "difference 95% CI \(a["bias_score_difference_ci"]!)")
         }
         for t in a["changed_tensors"] as? [[String: Any]] ?? [] {
             print(String(format: "  %@: %d rows, %d columns changed, |Δ| %.4g, max %.3g, outside the mask %d",
@@ -219,7 +219,7 @@ enum StageSummaries {
                  "random_accuracy_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
                  "random_kl_task": p.randomKLTask, "random_kl_general": p.randomKLGeneral,
                  "empirical_p": p.empiricalP, "z": number(p.z), "paired_p": p.pairedP,
-                 "ci95_difference": p.differenceInterval.map { [$0.low, $0.high] as Any } ?? NSNull()] as [String: Any]
+                 "difference_ci": p.differenceInterval.map { [$0.low, $0.high] as Any } ?? NSNull()] as [String: Any]
             }] as [String: Any]
          }]
     }
@@ -300,7 +300,7 @@ enum StageSummaries {
             entry["selection"] = zip(report.selection, report.intervals + [(low: Double, high: Double)?](
                 repeating: nil, count: max(0, report.selection.count - report.intervals.count))).map { n, ci in
                 var item = neuron(n, positions: ordered)
-                item["ci95"] = ci.map { [number($0.low), number($0.high)] as Any } ?? NSNull()
+                item["ci"] = ci.map { [number($0.low), number($0.high)] as Any } ?? NSNull()
                 return item
             }
             entry["selection_layers"] = Dictionary(grouping: report.selection, by: \.layer)
@@ -367,7 +367,7 @@ enum StageSummaries {
                       p.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: " "))
             }
             for n in (m["selection"] as? [[String: Any]] ?? []).prefix(5) {
-                let ci = (n["ci95"] as? [Any]).map {
+                let ci = (n["ci"] as? [Any]).map {
                     """
                      CI [\($0.map { ($0 as? Double).map { String(format: "%.3f", $0) } ?? "–" }
                         .joined(separator: ", "))]
