@@ -11,6 +11,7 @@
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes, row/column blocks)
 //   Statistics            CBLAS, TensorCore          streaming co-moments, ranks, MI, predictivity, permutation tests, BH, bootstrap, selection
+//   ActivationStores      HDF5Kit, Statistics        the activation store: every collected FFN value, the metrics, the co-moments
 //   JSON                  (none)                     a strict JSON parser (RFC 8259) and string literals
 //   Checkpoints           AtomicFiles, CBlockKernels GGUF and safetensors: read, write, (de)quantize; knows no models
 //   Jinja                 Foundation                 a Jinja interpreter with Jinja2's semantics, for chat templates
@@ -18,9 +19,10 @@
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
 //   Interventions         JSON, Models, TensorCore   changes to FFN neurons during a forward pass (ablate, generate)
 //   Datasets              JSON, TensorCore (RNG)     dataset readers, splits
+//   Metrics               Datasets                   the auxiliary metrics of `collect` and their expression language
 //   Recipes               Yams, AtomicFiles          the declarative recipe format and its validation
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
-//   Pipeline              Training, Interventions, Recipes, HDF5Kit, Statistics, …   the stages of `scalpel run`, run folders, the evidence archive
+//   Pipeline              Training, Interventions, Recipes, ActivationStores, Metrics, …   the stages of `scalpel run`, run folders, the evidence archive
 //   Report                Pipeline, HDF5Kit          evidence archives read back, HTML reports with inline SVG, run comparison
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
@@ -59,6 +61,7 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["TensorCore", "Autodiff"]),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "AtomicFiles"]),
         .target(name: "Statistics", dependencies: ["CBLAS", "TensorCore"]),
+        .target(name: "ActivationStores", dependencies: ["HDF5Kit", "Statistics"]),
         .target(name: "JSON"),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles", "CBlockKernels", "JSON"]),
         .target(name: "Jinja"),
@@ -66,11 +69,12 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorCore", "AtomicFiles", "Autodiff", "Checkpoints", "JSON", "Tokenizers"]),
         .target(name: "Interventions", dependencies: ["JSON", "Models", "TensorCore"]),
         .target(name: "Datasets", dependencies: ["AtomicFiles", "JSON", "TensorCore"]),
+        .target(name: "Metrics", dependencies: ["Datasets"]),
         .target(name: "Recipes", dependencies: ["AtomicFiles", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Autodiff", "TensorCore", "Tokenizers", "Models", "Optimizers", "Datasets"]),
-        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Interventions", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics"]),
+        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Interventions", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics", "ActivationStores", "Metrics"]),
         .target(name: "Report", dependencies: ["Pipeline", "HDF5Kit", "AtomicFiles"]),
-        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "JSON", "Tokenizers", "Models", "Interventions", "Datasets", "Recipes", "Training", "Pipeline", "Statistics"]),
+        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "JSON", "Tokenizers", "Models", "Interventions", "Datasets", "Recipes", "Training", "Pipeline", "Statistics", "ActivationStores", "Metrics"]),
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", "Jinja", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -83,7 +87,7 @@ let package = Package(
         .executableTarget(name: "FuzzTokenizer", dependencies: ["FuzzSupport", "Tokenizers"]),
         .executableTarget(name: "FuzzRecipe", dependencies: ["FuzzSupport", "Recipes"]),
         .executableTarget(name: "FuzzArchive", dependencies: ["FuzzSupport", "CHDF5", "HDF5Kit", "Pipeline", "Report",
-                                                              "Statistics"]),
+                                                              "Statistics", "ActivationStores"]),
         .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Interventions"]),
         .executableTarget(name: "FuzzTemplate", dependencies: ["FuzzSupport", "Jinja"]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models", "Tokenizers"]),
@@ -94,13 +98,14 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Autodiff", "TensorCore", "Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["AtomicFiles", "HDF5Kit"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints", "CBlockKernels", "CPUFeatures", "JSON", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Checkpoints", "JSON", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["AtomicFiles", "Autodiff", "Interventions", "Models", "Statistics", "TensorCore", "Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints"]),
+        .testTarget(name: "PipelineTests", dependencies: ["AtomicFiles", "Autodiff", "Interventions", "Models", "Statistics", "TensorCore", "Pipeline", "Report", "HDF5Kit", "Recipes", "Datasets", "TestSupport", "Tokenizers", "Checkpoints", "ActivationStores"]),
         .testTarget(name: "TrainingTests", dependencies: ["Autodiff", "Models", "TensorCore", "Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
         .testTarget(name: "ModelsTests", dependencies: ["Autodiff", "Checkpoints", "TensorCore", "AtomicFiles", "JSON", "Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "LibraryTests", dependencies: ["Scalpel", "TestSupport"]),
-        .testTarget(name: "ScalpelCLITests", dependencies: ["Models", "ScalpelCLI", "AtomicFiles", "Pipeline", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "ScalpelCLITests", dependencies: ["Models", "ScalpelCLI", "AtomicFiles", "Pipeline", "ActivationStores", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )

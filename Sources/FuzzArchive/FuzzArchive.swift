@@ -1,3 +1,4 @@
+import ActivationStores
 import CHDF5
 import Foundation
 import FuzzSupport

@@ -1,4 +1,5 @@
 // The embeddable library: `import Scalpel` brings in every public module.
+@_exported import ActivationStores
 @_exported import AtomicFiles
 @_exported import Checkpoints
 @_exported import Datasets
@@ -6,6 +7,7 @@
 @_exported import HDF5Kit
 @_exported import Interventions
 @_exported import JSON
+@_exported import Metrics
 @_exported import Models
 @_exported import Optimizers
 @_exported import Pipeline

@@ -1,3 +1,4 @@
+import ActivationStores
 import Testing
 import Foundation
 import Datasets

@@ -1,3 +1,4 @@
+import ActivationStores
 import AtomicFiles
 import Testing
 #if canImport(Glibc)

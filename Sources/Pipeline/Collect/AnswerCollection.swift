@@ -1,6 +1,7 @@
 import Autodiff
 import Datasets
 import Foundation
+import Metrics
 import Models
 import TensorCore
 import Tokenizers

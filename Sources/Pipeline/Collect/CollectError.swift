@@ -1,6 +1,7 @@
 /// What goes wrong collecting activations and reading them back: a non-finite activation, a missing metric,
-/// a damaged activation store or evidence archive, shards that do not merge, a plan that cannot run (also
-/// thrown by rank, ablate and edit).
+/// a damaged evidence archive, a missing or too small activation store, shards that do not merge, a plan
+/// that cannot run (also thrown by rank, ablate and edit). A file that cannot be read as an activation
+/// store at all is an `ActivationStoreError`, thrown by `ActivationStoreReader`.
 public enum CollectError: Error, CustomStringConvertible, Equatable {
     case nanActivation(example: String, layer: Int, neuron: Int, position: String)
     case missingMetric(metric: String, count: Int, examples: [String])

@@ -1,8 +1,10 @@
+import ActivationStores
 import AtomicFiles
 import Autodiff
 import Datasets
 import Foundation
 import HDF5Kit
+import Metrics
 import Models
 import Recipes
 import Statistics

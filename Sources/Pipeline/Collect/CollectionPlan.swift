@@ -1,3 +1,4 @@
+import Metrics
 import Recipes
 
 /// What `collect` records, read from the recipe's `collect` section and checked against the model.

@@ -1,3 +1,4 @@
+import ActivationStores
 import Foundation
 import Recipes
 import Statistics

@@ -39,6 +39,18 @@ public enum ActivationStore {
     }
 }
 
+/// A file that cannot be read as an activation store: a missing or mistyped attribute, another schema,
+/// datasets that disagree on their sizes, or an HDF5 read that failed (its error as the detail).
+public enum ActivationStoreError: Error, CustomStringConvertible, Equatable {
+    case corrupt(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .corrupt(let path, let detail): return "\(path): \(detail)"
+        }
+    }
+}
+
 /// Streams rows into a new store. Rows (and their example index, split and metrics) are buffered one
 /// chunk-height at a time, so memory stays at 64 rows × columns × positions whatever the number of rows.
 public final class ActivationStoreWriter {
@@ -154,8 +166,8 @@ func readMoments(_ group: HDF5Group) throws -> CoMoments {
     }
     guard count.count == 1, parts[0].count == parts[1].count, parts[2].count == parts[3].count,
           parts[4].count == parts[0].count * parts[2].count else {
-        throw CollectError.corruptStore(path: group.fileName,
-                                        detail: "the moments in \(group.path) have inconsistent sizes")
+        throw ActivationStoreError.corrupt(path: group.fileName,
+                                           detail: "the moments in \(group.path) have inconsistent sizes")
     }
     return CoMoments(count: Int(count[0]), meanX: parts[0], squaresX: parts[1], meanY: parts[2],
                      squaresY: parts[3], cross: parts[4])
@@ -185,15 +197,15 @@ public final class ActivationStoreReader {
         let root = file.root
         func attribute(_ name: String) throws -> HDF5AttributeValue {
             do { return try root.attribute(name) } catch {
-                throw CollectError.corruptStore(path: url.path,
-                                                detail: "attribute '\(name)' is missing; " +
-                                                "this is not a complete activation store")
+                throw ActivationStoreError.corrupt(path: url.path,
+                                                   detail: "attribute '\(name)' is missing; " +
+                                                   "this is not a complete activation store")
             }
         }
         guard case .string(let schema) = try attribute("schema"), schema == ActivationStore.schema else {
-            throw CollectError.corruptStore(path: url.path,
-                                            detail: "its schema is not \(ActivationStore.schema); " +
-                                            "it was written by another version, so collect again")
+            throw ActivationStoreError.corrupt(path: url.path,
+                                               detail: "its schema is not \(ActivationStore.schema); " +
+                                               "it was written by another version, so collect again")
         }
         guard case .ints(let layers) = try attribute("layers"),
               case .int(let width) = try attribute("neurons_per_layer"),
@@ -201,12 +213,12 @@ public final class ActivationStoreReader {
               case .int(let trainRows) = try attribute("train_rows"),
               case .strings(let metrics) = (try? attribute("metrics")) ?? .strings([]),
               case .string(let shard) = try attribute("shard") else {
-            throw CollectError.corruptStore(path: url.path, detail: "its attributes have the wrong types")
+            throw ActivationStoreError.corrupt(path: url.path, detail: "its attributes have the wrong types")
         }
         guard trainRows >= 0, width >= 0, !layers.count.multipliedReportingOverflow(by: Int(width)).overflow else {
             let what = "\(layers.count) layers of \(width) neurons, \(trainRows) training rows"
-            throw CollectError.corruptStore(path: url.path, detail: "its attributes are impossible (\(what)); "
-                                            + "run `scalpel collect` again")
+            throw ActivationStoreError.corrupt(path: url.path, detail: "its attributes are impossible (\(what)); "
+                                               + "run `scalpel collect` again")
         }
         var provenance: [String: String] = [:]
         for key in ["model_sha256", "data_sha256", "recipe_sha256"] {
@@ -224,16 +236,16 @@ public final class ActivationStoreReader {
             moments = try positions.map { try readMoments(try momentGroup.group($0)) }
             let group = try root.group("activations")
             matrices = try positions.map { try group.dataset($0) }
-        } catch let error as CollectError { throw error } catch {
-            throw CollectError.corruptStore(path: url.path, detail: "\(error)")
+        } catch let error as ActivationStoreError { throw error } catch {
+            throw ActivationStoreError.corrupt(path: url.path, detail: "\(error)")
         }
         let rows = indices.count
         guard splits.count == rows, tokens.count == rows, metricValues.count == rows * max(1, metrics.count),
               splits.prefix(Int(trainRows)).allSatisfy({ $0 == 0 }),
               try matrices.allSatisfy({ try $0.shape() == [rows, header.columns] }),
               moments.allSatisfy({ $0.columns == header.columns && $0.metrics == metrics.count }) else {
-            throw CollectError.corruptStore(path: url.path,
-                                            detail: "its datasets disagree on the number of rows or columns")
+            throw ActivationStoreError.corrupt(path: url.path,
+                                               detail: "its datasets disagree on the number of rows or columns")
         }
     }
 

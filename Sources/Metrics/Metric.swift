@@ -94,6 +94,16 @@ public struct ModelOutcome: Sendable {
     public var answer: Double? = nil
     public var answerCorrect: Bool? = nil
 
+    public init(prediction: Int, confidence: Double, loss: Double, pairPreference: Double? = nil,
+                answer: Double? = nil, answerCorrect: Bool? = nil) {
+        self.prediction = prediction
+        self.confidence = confidence
+        self.loss = loss
+        self.pairPreference = pairPreference
+        self.answer = answer
+        self.answerCorrect = answerCorrect
+    }
+
     /// Whether the model got the example right: the answer's exact match, or the predicted class.
     func isCorrect(_ example: Example) -> Double? {
         if let answerCorrect { return answerCorrect ? 1 : 0 }
