@@ -34,16 +34,30 @@ public struct RunFolder: Sendable {
         public var notes: [String: String]
         public var seconds: Double
 
+        public init(stage: String, inputs: [String: String], outputs: [String: String],
+                    summary: [String: Figure], notes: [String: String], seconds: Double) {
+            (self.stage, self.inputs, self.outputs) = (stage, inputs, outputs)
+            (self.summary, self.notes, self.seconds) = (summary, notes, seconds)
+        }
+
         /// One hash of all the inputs, for a later stage that depends on this one's.
         public var inputsDigest: String {
             SHA256.hex(inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"))
         }
     }
 
+    /// How a record spells a figure that is not a finite number (a diverged loss, an overflowing perplexity).
+    static let nonFinite = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    static let nonFiniteRead = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
     public func record(_ stage: String) -> StageRecord? {
         let file = url.appendingPathComponent(stage).appendingPathComponent("stage.json")
         guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
-        return try? JSONDecoder().decode(StageRecord.self, from: data)
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = Self.nonFiniteRead
+        return try? decoder.decode(StageRecord.self, from: data)
     }
 
     /// Writes the record, with the process's peak resident memory so far (`peak_rss_mb`) in its summary.
@@ -52,6 +66,7 @@ public struct RunFolder: Sendable {
         record.summary["peak_rss_mb"] = record.summary["peak_rss_mb"] ?? .number(MachineMemory.peakResidentMegabytes)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = Self.nonFinite
         try AtomicFile.write(try encoder.encode(record),
                              to: try stage(record.stage).appendingPathComponent("stage.json"))
     }

@@ -92,14 +92,14 @@ import TestSupport
         let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label, confidence]}", rank: "{permutations: 20, top_k: 5, bootstrap: 0}")
         defer { try? FileManager.default.removeItem(at: directory) }
         let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]", with: "stages: [collect, rank, ablate]") +
-                                "\nablate: {modes: [zero, mean, noise, amplify], k: [\"2\", \"6\"], strengths: [\"0\", \"3\"], amplify_k: 4, random_sets: 3, general_texts: 0}",
+                                "\nablate: {modes: [mean, zero, noise, amplify], k: [\"2\", \"6\"], strengths: [\"0\", \"3\"], amplify_k: 4, random_sets: 3, general_texts: 0}",
                                 file: "tiny.yaml")
         let (experiment, folder) = try fixture.stages(directory, recipe)
         _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
         _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
         let result = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
         #expect(result.testExamples == 9 && result.randomSets == 3)
-        #expect(result.curves.map(\.mode) == [.zero, .mean, .noise, .amplify])
+        #expect(result.curves.map(\.mode) == [.mean, .zero, .noise, .amplify], "the recipe's order")
         for curve in result.curves {
             #expect(curve.points.map(\.x) == (curve.mode == .amplify ? [0, 3] : [2, 6]))
             for p in curve.points {
@@ -111,13 +111,14 @@ import TestSupport
         #expect(result.interventions.count == 8)
         let knob = try Intervention.load(URL(fileURLWithPath: result.interventions[0]))
         try knob.validate(layers: 2, width: 24)
-        #expect(knob.mode == .zero && knob.neurons.count == 2)
+        #expect(knob.mode == .mean && knob.neurons.count == 2 && knob.values?.count == 2)
         let archive = try EvidenceArchive.open(URL(fileURLWithPath: result.archive))
         let zero = try archive.root.group("ablate").group("zero")
         #expect(try zero.read("random_accuracy", as: Double.self).shape == [2, 3])
         #expect(try archive.root.group("ablate").group("random_sets").read("k6", as: Int64.self).shape == [3, 6, 2])
         // A finished sweep is reused, read back from the archive; the same seed gives the same numbers.
         let reused = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(reused.curves.map(\.mode) == result.curves.map(\.mode) && reused.interventions == result.interventions)
         for (a, b) in zip(result.curves, reused.curves) {
             #expect(a.points.map(\.accuracy) == b.points.map(\.accuracy) && a.points.map(\.randomAccuracy) == b.points.map(\.randomAccuracy))
             #expect(a.points.map(\.pairedP) == b.points.map(\.pairedP) && a.points.map(\.z).description == b.points.map(\.z).description)

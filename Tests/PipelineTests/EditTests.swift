@@ -134,10 +134,14 @@ import TestSupport
         #expect(read.perplexityAfter == direct.perplexityAfter && read.klGeneral == direct.klGeneral)
         #expect(read.differenceInterval.map { [$0.0, $0.1] } == direct.differenceInterval.map { [$0.0, $0.1] })
         #expect(read.unchangedTensors == direct.unchangedTensors && read.outsideMask == direct.outsideMask)
+        #expect(read.taskExamples == direct.taskExamples && read.biasPairs == direct.biasPairs)
+        #expect(read.accuracyFloat32Edit == direct.accuracyFloat32Edit)
         #expect(read.changes.map(\.name) == direct.changes.map(\.name) && !read.changes.isEmpty)
         for (a, b) in zip(read.changes, direct.changes) {
             #expect(a.changedRows == b.changedRows && a.changedColumns == b.changedColumns, "\(a.name)")
-            #expect(a.deltaNorm == b.deltaNorm && a.maxAbsDelta == b.maxAbsDelta && a.changedBytes == b.changedBytes)
+            #expect(a.deltaNorm == b.deltaNorm && a.maxAbsDelta == b.maxAbsDelta && a.outsideMask == b.outsideMask)
+            #expect(a.changedBytes == b.changedBytes && a.changedBlocks == b.changedBlocks &&
+                    a.blocksOutsideMask == b.blocksOutsideMask && a.changedBytes != nil)
         }
         let record = try #require(folder.record("audit"))
         #expect(record.summary["changed_tensors"] == .number(Double(direct.changes.count)))

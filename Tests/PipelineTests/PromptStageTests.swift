@@ -61,22 +61,32 @@ import TestSupport
         let stage = PromptStage(experiment: experiment, folder: try RunFolder(experiment.runFolder))
         let result = try stage.run(quiet: true)
         let record = try #require(stage.folder.record("prompt"))
-        let read = try stage.read(record, reused: true)
-        #expect(!result.reused && read.reused && read.promptAccuracy == result.promptAccuracy)
-        var figures = record.summary
-        figures["peak_rss_mb"] = nil
-        #expect(figures == stage.headline(read))
+        // The prompt file's metadata is written before the archive, from the computed values.
+        let metadata = try SafetensorsFile(path: result.promptFile).metadata
+        #expect(!result.reused && metadata["test_accuracy"] == String(result.promptAccuracy))
+        #expect(metadata["dev_accuracy"] == String(result.devAccuracy) && metadata["epochs"] == String(result.epochs))
+        #expect(metadata["zero_shot_test_accuracy"] == result.zeroShotAccuracy.map { String($0) })
+        let interval = try #require(result.marginInterval, "a decoder's prompt has a margin over zero-shot")
         let archive = try EvidenceArchive.open(EvidenceArchive.url(stage.folder))
         let group = try archive.root.group("prompt")
-        if case .doubles(let ci)? = try? group.attribute("margin_ci") {
-            #expect(record.summary["margin_ci"] == .numbers(ci) && result.marginInterval.map { [$0.0, $0.1] } == ci)
-        } else {
-            #expect(result.marginInterval == nil && record.summary["margin_ci"] == nil)
-        }
+        #expect(try group.attribute("margin_ci") == .doubles([interval.0, interval.1]))
+        #expect(record.summary["margin_ci"] == .numbers([interval.0, interval.1]))
+        #expect(record.summary["prompt_accuracy"] == .number(result.promptAccuracy))
+        #expect(record.summary["margin_ci_low"] == nil && record.summary["test_examples"] != nil)
+        let reused = try stage.run(quiet: true)
+        #expect(reused.reused && reused.promptAccuracy == result.promptAccuracy)
         // A record written before figures could be pairs still reads.
         let older = #"{"stage": "prompt", "inputs": {}, "outputs": {}, "notes": {}, "seconds": 1, "summary": {"epochs": 2}}"#
         let decoded = try JSONDecoder().decode(RunFolder.StageRecord.self, from: Data(older.utf8))
         #expect(decoded.summary == ["epochs": .number(2)])
+        // A diverged figure is written and read back, not a failure after the stage's work is done.
+        let diverged = RunFolder.StageRecord(stage: "edit", inputs: [:], outputs: [:],
+                                             summary: ["final_loss": .number(.nan), "ppl": .number(.infinity)],
+                                             notes: [:], seconds: 1)
+        try stage.folder.write(diverged)
+        let back = try #require(stage.folder.record("edit"))
+        guard case .number(let loss)? = back.summary["final_loss"] else { Issue.record("no final_loss"); return }
+        #expect(loss.isNaN && back.summary["ppl"] == .number(.infinity))
     }
 
     /// Interrupted after epoch 1, the next run resumes from the saved state and ends with the same bytes as

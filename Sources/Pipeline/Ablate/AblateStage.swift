@@ -150,7 +150,7 @@ public struct AblateStage: Stage {
     }
 
     public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
-        var result = try Self.load(EvidenceArchive.url(folder))
+        var result = try Self.load(EvidenceArchive.url(folder), order: try options().modes)
         result.seconds = record.seconds
         return result
     }
@@ -254,14 +254,15 @@ public struct AblateStage: Stage {
         return ids.isEmpty ? nil : GeneralTextEvaluator(model: m, sequences: ids, cacheLayers: cacheLayers)
     }
 
-    /// Reads a finished sweep back from the archive.
     /// The file of a point's intervention in the stage's folder: `intervention-<mode>-top<k>.json`, or
     /// `intervention-amplify-x<strength>.json`.
     static func interventionFile(_ mode: Intervention.Mode, x: Double) -> String {
         "intervention-\(mode.rawValue)-" + (mode == .amplify ? "x\(x)" : "top\(Int(x))") + ".json"
     }
 
-    public static func load(_ url: URL) throws -> Result {
+    /// Reads a finished sweep back from the archive: its curves in `order` (the recipe's modes), or in
+    /// `Intervention.Mode.allCases`'s order for the modes `order` leaves out.
+    public static func load(_ url: URL, order: [Intervention.Mode] = []) throws -> Result {
         let file = try EvidenceArchive.open(url)
         let group = try file.root.group(Self.name.rawValue)
         guard case .double(let accuracy) = try group.attribute("baseline_accuracy"),
@@ -271,7 +272,8 @@ public struct AblateStage: Stage {
             throw CollectError.corruptStore(path: url.path, detail: "/ablate is incomplete")
         }
         var curves: [Curve] = []
-        for mode in Intervention.Mode.allCases where group.kind(of: mode.rawValue) == .group {
+        let modes = order + Intervention.Mode.allCases.filter { !order.contains($0) }
+        for mode in modes where group.kind(of: mode.rawValue) == .group {
             let g = try group.group(mode.rawValue)
             guard case .string(let axis) = try g.attribute("axis"),
                   case .double(let fixed) = try g.attribute("fixed") else { continue }

@@ -95,13 +95,13 @@ public struct CollectStage: Stage {
         return stage.appendingPathComponent("activations.h5")
     }
 
-    /// The collection as its `/collect` group describes it: the store, its rows, columns, positions and metrics.
+    /// The collection as its `/collect` group describes it: its rows, columns, positions and metrics, and the
+    /// store, found in the run folder as it is now (the group names where it was written).
     public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
         let url = EvidenceArchive.url(folder)
         let archive = try EvidenceArchive.open(url)   // kept open while its group is read
         let group = try archive.root.group("collect")
-        guard case .string(let store) = try group.attribute("store"),
-              case .int(let train) = try group.attribute("train_rows"),
+        guard case .int(let train) = try group.attribute("train_rows"),
               case .int(let dev) = try group.attribute("dev_rows"),
               case .ints(let layers) = try group.attribute("layers"),
               case .int(let width) = try group.attribute("neurons_per_layer"),
@@ -110,7 +110,7 @@ public struct CollectStage: Stage {
               case .double(let rate) = try group.attribute("tokens_per_second") else {
             throw CollectError.corruptStore(path: url.path, detail: "/collect is incomplete")
         }
-        return Result(store: store, trainRows: Int(train), devRows: Int(dev), columns: layers.count * Int(width),
+        return Result(store: try storeURL(shard: nil).path, trainRows: Int(train), devRows: Int(dev), columns: layers.count * Int(width),
                       positions: positions, metrics: metrics, tokensPerSecond: rate, reused: reused)
     }
 

@@ -57,7 +57,9 @@ extension Audit.Report {
 
     /// The report as `write(into:)` left it in `group`, from the archive at `path` (named in errors).
     public static func read(from group: HDF5Group, path: String) throws -> Audit.Report {
-        let incomplete = CollectError.corruptStore(path: path, detail: "/audit is incomplete; run the audit again")
+        let incomplete = CollectError.corruptStore(
+            path: path, detail: "/audit is incomplete (written by another version of Scalpel, or damaged); " +
+                                "`scalpel audit --recipe RECIPE` computes it again")
         func measured(_ name: String) throws -> Double? {
             guard case .double(let value) = try group.attribute(name) else { throw incomplete }
             return value.isNaN ? nil : value
@@ -81,12 +83,14 @@ extension Audit.Report {
         }
         var report = Audit.Report(neurons: neurons, taskExamples: try count("task_examples"), changes: changes,
                                   unchangedTensors: try count("unchanged_tensors"))
-        (report.accuracyBefore, report.accuracyAfter) = (try measured("accuracy_before"), try measured("accuracy_after"))
+        report.accuracyBefore = try measured("accuracy_before")
+        report.accuracyAfter = try measured("accuracy_after")
         report.accuracyFloat32Edit = try measured("accuracy_after_float32_edit")
         report.perplexityBefore = try measured("wikitext_perplexity_before")
         report.perplexityAfter = try measured("wikitext_perplexity_after")
         report.klGeneral = try measured("kl_general")
-        (report.biasBefore, report.biasAfter) = (try measured("bias_score_before"), try measured("bias_score_after"))
+        report.biasBefore = try measured("bias_score_before")
+        report.biasAfter = try measured("bias_score_after")
         report.accuracyIntervalBefore = interval("accuracy_before_ci")
         report.accuracyIntervalAfter = interval("accuracy_after_ci")
         report.differenceInterval = interval("accuracy_difference_ci")

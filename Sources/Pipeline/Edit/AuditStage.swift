@@ -27,8 +27,9 @@ public struct AuditStage: Stage {
         return Options(generalText: Experiment.resolve(general, root: experiment.root))
     }
 
-    /// The edit it audits: the edit's record (which names the base model) and the edited checkpoint's bytes
-    /// as they are now, so an audit is never reused for a file changed since.
+    /// What the audit measures: the edit's record (which names the base model), the edited checkpoint's
+    /// bytes as they are now (so an audit is never reused for a file changed since), the data whose test
+    /// split it scores, and the general text of perplexity and KL ("absent" when it is not there).
     public func dependencyInputs(_ options: Options) throws -> [String: String] {
         guard let edited = editedCheckpoint else {
             throw TrainingError.framing("audit needs the edited checkpoint in " +
@@ -36,7 +37,10 @@ public struct AuditStage: Stage {
                                         "add the edit stage before it")
         }
         // The edit's record already names the base model's hash: hashing the model again would only cost time.
-        return ["edit": try dependencyRecord(.edit).inputsDigest, "edited": try SHA256.checkpoint(edited.path)]
+        let general = FileManager.default.fileExists(atPath: options.generalText) ?
+            try SHA256.file(options.generalText) : "absent"
+        return ["edit": try dependencyRecord(.edit).inputsDigest, "edited": try SHA256.checkpoint(edited.path),
+                "data": try experiment.dataSHA256(), "general_text": general]
     }
 
     /// The run's edit (`EditStage.editedCheckpoint(in:)`).
