@@ -6,17 +6,19 @@ import Recipes
 // ----------------------------------------------------------------------------------------------------
 // One skeleton for every stage.
 //
-//   options()  →  inputs  →  up to date?  ── yes ──────────────────────────→  read(record)
-//                                  │ no                                                  ↑
-//                                  ↓                                                     │
-//                         compute(options)  →  /<stage> archive group  ──→  read  ──→  headline  →  stage.json
+//   options()  →  inputs  →  up to date?  ── yes ──→  read(record)  →  the result
+//                                  │ no
+//                                  ↓
+//                         compute(options)  →  /<stage> archive group  →  read  →  the result
+//                                                                                     ↓
+//                                                                    headline  →  <stage>/stage.json
 //
 // A stage says what it is (its name, the stages it reads), what its result depends on (typed options,
 // hashed, and the files it reads), how it computes, how it reads its archive group back, and which
 // figures of the result head its record. The runner, `run`, owns the rest: reuse, timing, the archive
-// group, the record and the messages. The archive group is the single source of the result: a freshly
-// computed one is read back from it like a reused one, and the record's figures and the command's JSON
-// derive from what was read. The record is written last, so a stage interrupted before it runs again.
+// group, the record and the messages. The archive group is the source of the result: a freshly computed
+// one is read back from it like a reused one, and the record's figures and the command's JSON derive
+// from what was read. The record is written last, so a stage interrupted before it runs again.
 
 /// A stage's one spelling: its folder in the run, its archive group, its record and its command.
 public enum StageName: String, CaseIterable, Sendable, CustomStringConvertible {

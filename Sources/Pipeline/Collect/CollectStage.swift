@@ -110,8 +110,9 @@ public struct CollectStage: Stage {
               case .double(let rate) = try group.attribute("tokens_per_second") else {
             throw CollectError.corruptStore(path: url.path, detail: "/collect is incomplete")
         }
-        return Result(store: try storeURL(shard: nil).path, trainRows: Int(train), devRows: Int(dev), columns: layers.count * Int(width),
-                      positions: positions, metrics: metrics, tokensPerSecond: rate, reused: reused)
+        return Result(store: try storeURL(shard: nil).path, trainRows: Int(train), devRows: Int(dev),
+                      columns: layers.count * Int(width), positions: positions, metrics: metrics,
+                      tokensPerSecond: rate, reused: reused)
     }
 
     /// The record's figures: the rows, the columns and the collection's rate.
