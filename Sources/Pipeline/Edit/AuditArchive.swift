@@ -13,22 +13,25 @@ import Interventions
 /// the previous one's, as `changed_row_list` and `changed_column_list` int64; and `edited_neurons` int64
 /// [n, 2] (layer, neuron), when the edited checkpoint names them.
 extension Audit.Report {
+    /// The measured figures, by attribute (NaN in the archive where not measured), written and read alike.
+    static var figures: [(String, WritableKeyPath<Audit.Report, Double?>)] {
+        [("accuracy_before", \.accuracyBefore), ("accuracy_after", \.accuracyAfter),
+         ("accuracy_after_float32_edit", \.accuracyFloat32Edit),
+         ("wikitext_perplexity_before", \.perplexityBefore), ("wikitext_perplexity_after", \.perplexityAfter),
+         ("kl_general", \.klGeneral), ("bias_score_before", \.biasBefore), ("bias_score_after", \.biasAfter)]
+    }
+
+    /// The 95% intervals, by attribute (absent where not measured).
+    static var intervals: [(String, WritableKeyPath<Audit.Report, (Double, Double)?>)] {
+        [("accuracy_before_ci", \.accuracyIntervalBefore), ("accuracy_after_ci", \.accuracyIntervalAfter),
+         ("accuracy_difference_ci", \.differenceInterval), ("bias_score_before_ci", \.biasIntervalBefore),
+         ("bias_score_after_ci", \.biasIntervalAfter), ("bias_score_difference_ci", \.biasDifferenceInterval)]
+    }
+
     public func write(into group: HDF5Group) throws {
-        for (key, value) in [("accuracy_before", accuracyBefore), ("accuracy_after", accuracyAfter),
-                             ("accuracy_after_float32_edit", accuracyFloat32Edit),
-                             ("wikitext_perplexity_before", perplexityBefore),
-                             ("wikitext_perplexity_after", perplexityAfter), ("kl_general", klGeneral),
-                             ("bias_score_before", biasBefore),
-                             ("bias_score_after", biasAfter)] {
-            try group.setAttribute(key, .double(value ?? .nan))
-        }
-        for (key, interval) in [("accuracy_before_ci", accuracyIntervalBefore),
-                                ("accuracy_after_ci", accuracyIntervalAfter),
-                                ("accuracy_difference_ci", differenceInterval),
-                                ("bias_score_before_ci", biasIntervalBefore),
-                                ("bias_score_after_ci", biasIntervalAfter),
-                                ("bias_score_difference_ci", biasDifferenceInterval)] {
-            if let interval { try group.setAttribute(key, .doubles([interval.0, interval.1])) }
+        for (key, figure) in Self.figures { try group.setAttribute(key, .double(self[keyPath: figure] ?? .nan)) }
+        for (key, interval) in Self.intervals {
+            if let bounds = self[keyPath: interval] { try group.setAttribute(key, .doubles([bounds.0, bounds.1])) }
         }
         try group.setAttribute("task_examples", .int(Int64(taskExamples)))
         try group.setAttribute("bias_pairs", .int(Int64(biasPairs)))
@@ -83,20 +86,8 @@ extension Audit.Report {
         }
         var report = Audit.Report(neurons: neurons, taskExamples: try count("task_examples"), changes: changes,
                                   unchangedTensors: try count("unchanged_tensors"))
-        report.accuracyBefore = try measured("accuracy_before")
-        report.accuracyAfter = try measured("accuracy_after")
-        report.accuracyFloat32Edit = try measured("accuracy_after_float32_edit")
-        report.perplexityBefore = try measured("wikitext_perplexity_before")
-        report.perplexityAfter = try measured("wikitext_perplexity_after")
-        report.klGeneral = try measured("kl_general")
-        report.biasBefore = try measured("bias_score_before")
-        report.biasAfter = try measured("bias_score_after")
-        report.accuracyIntervalBefore = interval("accuracy_before_ci")
-        report.accuracyIntervalAfter = interval("accuracy_after_ci")
-        report.differenceInterval = interval("accuracy_difference_ci")
-        report.biasIntervalBefore = interval("bias_score_before_ci")
-        report.biasIntervalAfter = interval("bias_score_after_ci")
-        report.biasDifferenceInterval = interval("bias_score_difference_ci")
+        for (key, figure) in figures { report[keyPath: figure] = try measured(key) }
+        for (key, bounds) in intervals { report[keyPath: bounds] = interval(key) }
         report.biasPairs = try count("bias_pairs")
         return report
     }
