@@ -45,7 +45,8 @@ public protocol Stage {
     func options() throws -> Options
     /// Hashes of what the result depends on beyond the options: earlier records, the model, the data.
     func dependencyInputs(_ options: Options) throws -> [String: String]
-    /// Computes the result, writing any files of the stage's own folder.
+    /// Computes the result: writes the files of the stage's own folder and returns the writer of its
+    /// archive group, from which the runner then reads the result.
     func compute(_ run: StageRun<Options>) throws -> StageOutcome
     /// The result as its archive group holds it (with the record's outputs and time); `reused` when the
     /// group is from an earlier run rather than the `compute` just made.
