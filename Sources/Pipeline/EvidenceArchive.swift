@@ -3,6 +3,7 @@ import Foundation
 import Models
 import TensorCore
 import HDF5Kit
+import Interventions
 
 /// The run's evidence archive, `runs/<name>/evidence.h5`: one group per stage, each written as soon as its
 /// stage finishes, plus the provenance of the run. Every write replaces the file atomically, so an
@@ -101,4 +102,23 @@ public enum EvidenceArchive {
 /// The tool's version, shared by the CLI and the archive.
 public enum ScalpelBuild {
     public static let version = "0.1.0"
+}
+
+extension HDF5Group {
+    /// Writes neurons as the archive keeps them: int64 [n, 2], one (layer, neuron) row each.
+    func writeNeurons(_ name: String, _ neurons: [Intervention.Neuron]) throws {
+        try write(name, neurons.flatMap { [Int64($0.layer), Int64($0.neuron)] }, shape: [neurons.count, 2])
+    }
+
+    /// Reads neurons written by `writeNeurons`; `path` names the archive in the error for a damaged list.
+    func readNeurons(_ name: String, path: String) throws -> [Intervention.Neuron] {
+        let pairs = try read(name, as: Int64.self).values
+        guard pairs.count % 2 == 0 else {
+            throw CollectError.corruptStore(path: path, detail: "\(self.path)/\(name) is not a list of " +
+                                            "(layer, neuron) pairs; run the stage again")
+        }
+        return stride(from: 0, to: pairs.count, by: 2).map {
+            Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1]))
+        }
+    }
 }

@@ -379,7 +379,7 @@ public struct AblateStage: Stage {
             "drop in standard deviations of the random drops; paired_p: two-sided sign-flip test (10,000 flips) of " +
             "the per-example loss under the skill set minus its mean under the R random sets; ci: 95% bootstrap " +
             "interval of accuracy(skill) − mean accuracy(random)"))
-        try group.write("neurons", ranked.flatMap { [Int64($0.layer), Int64($0.neuron)] }, shape: [ranked.count, 2])
+        try group.writeNeurons("neurons", ranked)
         let setsGroup = try group.createGroup("random_sets")
         for (k, sets) in randomSets.sorted(by: { $0.key < $1.key }) {
             try setsGroup.write("k\(k)", sets.flatMap { $0.flatMap { [Int64($0.layer), Int64($0.neuron)] } },

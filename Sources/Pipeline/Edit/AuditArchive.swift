@@ -1,5 +1,4 @@
 import HDF5Kit
-import Interventions
 
 /// `/audit` of the evidence archive: float64 attributes `accuracy_before`, `accuracy_after`,
 /// `accuracy_after_float32_edit` (the edit before rounding into the file's format),
@@ -14,7 +13,7 @@ import Interventions
 /// [n, 2] (layer, neuron), when the edited checkpoint names them.
 extension Audit.Report {
     /// The measured figures, by attribute (NaN in the archive where not measured), written and read alike.
-    static var figures: [(String, WritableKeyPath<Audit.Report, Double?>)] {
+    public static var figures: [(String, WritableKeyPath<Audit.Report, Double?>)] {
         [("accuracy_before", \.accuracyBefore), ("accuracy_after", \.accuracyAfter),
          ("accuracy_after_float32_edit", \.accuracyFloat32Edit),
          ("wikitext_perplexity_before", \.perplexityBefore), ("wikitext_perplexity_after", \.perplexityAfter),
@@ -22,7 +21,7 @@ extension Audit.Report {
     }
 
     /// The 95% intervals, by attribute (absent where not measured).
-    static var intervals: [(String, WritableKeyPath<Audit.Report, (Double, Double)?>)] {
+    public static var intervals: [(String, WritableKeyPath<Audit.Report, (Double, Double)?>)] {
         [("accuracy_before_ci", \.accuracyIntervalBefore), ("accuracy_after_ci", \.accuracyIntervalAfter),
          ("accuracy_difference_ci", \.differenceInterval), ("bias_score_before_ci", \.biasIntervalBefore),
          ("bias_score_after_ci", \.biasIntervalAfter), ("bias_score_difference_ci", \.biasDifferenceInterval)]
@@ -52,10 +51,7 @@ extension Audit.Report {
         let columns = changes.flatMap(\.changedColumns).map(Int64.init)
         try group.write("changed_row_list", rows, shape: [rows.count])
         try group.write("changed_column_list", columns, shape: [columns.count])
-        if let neurons {
-            try group.write("edited_neurons", neurons.flatMap { [Int64($0.layer), Int64($0.neuron)] },
-                            shape: [neurons.count, 2])
-        }
+        if let neurons { try group.writeNeurons("edited_neurons", neurons) }
     }
 
     /// The report as `write(into:)` left it in `group`, from the archive at `path` (named in errors).
@@ -77,13 +73,8 @@ extension Audit.Report {
         }
         guard case .strings(let names) = try group.attribute("changed_tensors") else { throw incomplete }
         let changes = try changedTensors(names, group: group, incomplete: incomplete)
-        var neurons: [Intervention.Neuron]?
-        if group.kind(of: "edited_neurons") == .dataset {
-            let pairs = try group.read("edited_neurons", as: Int64.self).values
-            neurons = stride(from: 0, to: pairs.count - 1, by: 2).map {
-                Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1]))
-            }
-        }
+        let neurons = group.kind(of: "edited_neurons") == .dataset ?
+            try group.readNeurons("edited_neurons", path: path) : nil
         var report = Audit.Report(neurons: neurons, taskExamples: try count("task_examples"), changes: changes,
                                   unchangedTensors: try count("unchanged_tensors"))
         for (key, figure) in figures { report[keyPath: figure] = try measured(key) }

@@ -4,8 +4,8 @@ import Foundation
 import Recipes
 
 /// The `audit` stage: the run's edit set beside its base by `Audit`, written as the evidence archive's
-/// `/audit` and recorded like every stage (with its peak memory), and reused like every stage while the
-/// edit and the edited checkpoint's bytes are unchanged.
+/// `/audit` and recorded like every stage (with its peak memory), and reused like every stage while what it
+/// measures is unchanged (`dependencyInputs`).
 public struct AuditStage: Stage {
     public static let name = StageName.audit
     public static let dependencies: [StageName] = [.edit]

@@ -502,8 +502,7 @@ public struct EditStage: Stage {
             try group.setAttribute("optimizer_state_floats", .int(Int64(result.optimizerStateFloats)))
             try group.setAttribute("learning_rate", .double(Double(options.learningRate)))
             try group.setAttribute("kl_weight", .double(options.klWeight))
-            let neurons = result.neurons.flatMap { [Int64($0.layer), Int64($0.neuron)] }
-            try group.write("neurons", neurons, shape: [result.neurons.count, 2])
+            try group.writeNeurons("neurons", result.neurons)
             try group.write("loss", result.losses, shape: [result.losses.count])
             try group.write("kl_penalty", result.klPenalties, shape: [result.klPenalties.count])
         }
@@ -531,14 +530,7 @@ public struct EditStage: Stage {
         if case .string(let hf)? = try? group.attribute("huggingface_export") { huggingFace = hf }
         var float32Accuracy: Double?
         if case .double(let accuracy)? = try? group.attribute("float32_test_accuracy") { float32Accuracy = accuracy }
-        let pairs = try group.read("neurons", as: Int64.self).values
-        guard pairs.count % 2 == 0 else {
-            throw CollectError.corruptStore(path: url.path,
-                                            detail: "/edit/neurons is not a list of (layer, neuron) pairs")
-        }
-        let neurons = stride(from: 0, to: pairs.count, by: 2).map {
-            Intervention.Neuron(layer: Int(pairs[$0]), neuron: Int(pairs[$0 + 1]))
-        }
+        let neurons = try group.readNeurons("neurons", path: url.path)
         return Result(neurons: neurons, objective: objective, losses: try group.read("loss", as: Double.self).values,
                       klPenalties: try group.read("kl_penalty", as: Double.self).values, checkpoint: checkpoint,
                       huggingFace: huggingFace,

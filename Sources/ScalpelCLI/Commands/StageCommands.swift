@@ -150,28 +150,21 @@ enum StageSummaries {
     static func audit(_ r: Audit.Report) -> [String: Any] {
         func pair(_ p: (Double, Double)?) -> Any { p.map { [number($0.0), number($0.1)] as Any } ?? NSNull() }
         func value(_ x: Double?) -> Any { x.map(number) ?? NSNull() }
-        return ["task_examples": r.taskExamples, "accuracy_before": value(r.accuracyBefore),
-                "accuracy_after": value(r.accuracyAfter),
-                "accuracy_after_float32_edit": value(r.accuracyFloat32Edit),
-                "accuracy_before_ci": pair(r.accuracyIntervalBefore),
-                "accuracy_after_ci": pair(r.accuracyIntervalAfter),
-                "accuracy_difference_ci": pair(r.differenceInterval),
-                "wikitext_perplexity_before": value(r.perplexityBefore),
-                "wikitext_perplexity_after": value(r.perplexityAfter),
-                "kl_general": value(r.klGeneral), "bias_score_before": value(r.biasBefore),
-                "bias_score_after": value(r.biasAfter),
-                "bias_score_before_ci": pair(r.biasIntervalBefore),
-                "bias_score_after_ci": pair(r.biasIntervalAfter),
-                "bias_score_difference_ci": pair(r.biasDifferenceInterval), "bias_pairs": r.biasPairs,
-                "edited_neurons": r.neurons.map { $0.map { "L\($0.layer).\($0.neuron)" } as Any } ?? NSNull(),
-                "unchanged_tensors": r.unchangedTensors, "changed_weights_outside_mask": r.outsideMask,
-                "changed_tensors": r.changes.map {
-                    ["name": $0.name, "changed_rows": $0.changedRows.count, "changed_columns": $0.changedColumns.count,
-                     "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask,
-                     "changed_bytes": $0.changedBytes.map { $0 as Any } ?? NSNull(),
-                     "changed_blocks": $0.changedBlocks.map { $0 as Any } ?? NSNull(),
-                     "blocks_outside_mask": $0.blocksOutsideMask.map { $0 as Any } ?? NSNull()] as [String: Any]
-                }]
+        // The figures and intervals under the archive's names, from the table /audit is written with.
+        var json: [String: Any] = [:]
+        for (key, figure) in Audit.Report.figures { json[key] = value(r[keyPath: figure]) }
+        for (key, interval) in Audit.Report.intervals { json[key] = pair(r[keyPath: interval]) }
+        return json.merging([
+            "task_examples": r.taskExamples, "bias_pairs": r.biasPairs,
+            "edited_neurons": r.neurons.map { $0.map { "L\($0.layer).\($0.neuron)" } as Any } ?? NSNull(),
+            "unchanged_tensors": r.unchangedTensors, "changed_weights_outside_mask": r.outsideMask,
+            "changed_tensors": r.changes.map {
+                ["name": $0.name, "changed_rows": $0.changedRows.count, "changed_columns": $0.changedColumns.count,
+                 "delta_norm": $0.deltaNorm, "max_abs_delta": $0.maxAbsDelta, "outside_mask": $0.outsideMask,
+                 "changed_bytes": $0.changedBytes.map { $0 as Any } ?? NSNull(),
+                 "changed_blocks": $0.changedBlocks.map { $0 as Any } ?? NSNull(),
+                 "blocks_outside_mask": $0.blocksOutsideMask.map { $0 as Any } ?? NSNull()] as [String: Any]
+            }]) { $1 }
     }
 
     static func printAudit(_ a: [String: Any]) {
