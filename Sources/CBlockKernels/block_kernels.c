@@ -8,6 +8,7 @@
 
 #include "block_kernels.h"
 #include "cpu_features.h"
+#include "q8_kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,17 +414,8 @@ static void dot_rows_avx2(DOT_ARGUMENTS) {
 
 // ---- dispatch -----------------------------------------------------------------------------------------
 
-static int has_avx2_fma(void) {
-    static int known = -1;                                 // read once; any thread may be first
-    int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
-    if (value < 0) {
-        scalpel_cpu_features features;
-        scalpel_cpu_features_read(&features);
-        value = features.avx2 && features.fma;
-        __atomic_store_n(&known, value, __ATOMIC_RELAXED);
-    }
-    return value;
-}
+// The path chosen (q8_kernels.h): AVX2 and every path above it run the AVX2 kernels here.
+static int has_avx2_fma(void) { return scalpel_kernel_path() >= SCALPEL_PATH_AVX2; }
 
 const char *scalpel_dot_kernel(void) {
 #if SCALPEL_X86
