@@ -188,17 +188,6 @@ INLINE void unpack_legacy(int type, const uint8_t *b, int8_t *c, int16_t *sc, in
     }
 }
 
-// Sub-block j's 6-bit scale and minimum in a Q4_K or Q5_K block's 12 packed bytes.
-INLINE void scale_min_k4(int j, const uint8_t *q, int16_t *scale, int16_t *min) {
-    if (j < 4) {
-        *scale = q[j] & 63;
-        *min = q[j + 4] & 63;
-    } else {
-        *scale = (int16_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *min = (int16_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 // The factors and sub-scales of a 256-element block (codes apart).
 INLINE void unpack_k_scales(int type, const uint8_t *b, tile *t) {
     float d = 0, dm = 0;
@@ -217,14 +206,18 @@ INLINE void unpack_k_scales(int type, const uint8_t *b, tile *t) {
             t->mn[h] = 0;
         }
         break;
-    case Q4_K: case Q5_K:                                  // (d·sc)·q − dmin·m per 32
+    case Q4_K: case Q5_K: {                                // (d·sc)·q − dmin·m per 32
+        // Twelve bytes hold eight 6-bit scales and minimums (ggml's get_scale_min_k4), four per word.
         d = half(u16(b)), dm = -half(u16(b + 2));
+        uint32_t w0 = u32(b + 4), w1 = u32(b + 8), w2 = u32(b + 12);
+        uint32_t scales[2] = {w0 & 0x3F3F3F3Fu, (w2 & 0x0F0F0F0Fu) | (((w0 >> 6) & 0x03030303u) << 4)};
+        uint32_t mins[2] = {w1 & 0x3F3F3F3Fu, ((w2 >> 4) & 0x0F0F0F0Fu) | (((w1 >> 6) & 0x03030303u) << 4)};
         for (int j = 0; j < 8; j++) {
-            scale_min_k4(j, b + 4, &t->sc[2 * j], &t->mn[2 * j]);
-            t->sc[2 * j + 1] = t->sc[2 * j];
-            t->mn[2 * j + 1] = t->mn[2 * j];
+            t->sc[2 * j] = t->sc[2 * j + 1] = (int16_t)((scales[j / 4] >> (8 * (j % 4))) & 0xFF);
+            t->mn[2 * j] = t->mn[2 * j + 1] = (int16_t)((mins[j / 4] >> (8 * (j % 4))) & 0xFF);
         }
         break;
+    }
     case Q6_K:                                             // (d·sc)·(q − 32) per 16
         d = half(u16(b + 208));
         for (int h = 0; h < 16; h++) { t->sc[h] = (int8_t)b[192 + h]; t->mn[h] = 0; }
@@ -394,29 +387,49 @@ INLINE void unpack_tile_avx2(int type, const uint8_t *row, int64_t start, int gr
     unpack_tile_scalar(type, row, start, groups, elements, bytes, t);
 }
 
-// Eight int32×8 vectors to the eight sums, in order.
-INLINE __m256i sum8_avx2(const __m256i v[8]) {
-    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+// A tile's sixteen per-16 values as int32: the first halves of its eight groups, and the second ones.
+INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) {
+    const __m256i order = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+                                           0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    __m256i split = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)values), order);
+    split = _mm256_permute4x64_epi64(split, 0xD8);         // first halves of groups 0-7, then second halves
+    *first = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(split));
+    *second = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(split, 1));
 }
 
-// isum of each group: c·q in int16 pairs (|c| unsigned times q with c's sign; |c| ≤ 128 and |q| ≤ 127,
-// so a pair never saturates), times the halves' sub-scales into int32, summed.
-INLINE __m256i group_sums_avx2(const tile *t, const int8_t *q, int groups) {
+// isum of each group. c·q in int16 pairs (|c| times q with c's sign where codes may be negative;
+// |c| ≤ 128 and |q| ≤ 127, so a pair never saturates), pairs summed into int32 per quarter; a tree of
+// horizontal adds gives each group's two half sums (a 128-bit lane holds a half), and the halves'
+// sub-scales multiply them.
+INLINE __m256i group_sums_avx2(const tile *t, const int8_t *q, int groups, int signed_codes) {
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i v[8];
     for (int g = 0; g < 8; g++) {
         if (g >= groups) { v[g] = _mm256_setzero_si256(); continue; }
         __m256i c = _mm256_load_si256((const __m256i *)(t->c + 32 * g));
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
-        __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c));
-        __m256i scales = _mm256_set_m128i(_mm_set1_epi16(t->sc[2 * g + 1]), _mm_set1_epi16(t->sc[2 * g]));
-        v[g] = _mm256_madd_epi16(pairs, scales);
+        __m256i pairs = signed_codes ? _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c))
+                                     : _mm256_maddubs_epi16(c, x);
+        v[g] = _mm256_madd_epi16(pairs, ones);
     }
-    return sum8_avx2(v);
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    __m256i first, second;
+    halves_avx2(t->sc, &first, &second);
+    return _mm256_add_epi32(_mm256_mullo_epi32(_mm256_permute2x128_si256(a, b, 0x20), first),
+                            _mm256_mullo_epi32(_mm256_permute2x128_si256(a, b, 0x31), second));
+}
+
+// msum of each group: the halves' minimums times the activations' half sums.
+INLINE __m256i minimum_sums_avx2(const tile *t, const int16_t *s16) {
+    __m256i m1, m2, s1, s2;
+    halves_avx2(t->mn, &m1, &m2);
+    halves_avx2(s16, &s1, &s2);
+    return _mm256_add_epi32(_mm256_mullo_epi32(m1, s1), _mm256_mullo_epi32(m2, s2));
 }
 
 static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
+    int signed_codes = !(type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K);
     tile t;
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *row = w0 + r * row_bytes;
@@ -427,7 +440,7 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
             __m256 d = _mm256_loadu_ps(t.d), dm = _mm256_loadu_ps(t.dm);
             for (int64_t v = 0; v < vectors; v++) {
                 q8_vector x = q8_view(xq + v * stride, k);
-                __m256i isum = group_sums_avx2(&t, x.q + start, groups);
+                __m256i isum = group_sums_avx2(&t, x.q + start, groups, signed_codes);
                 float *lane = lanes + GROUPS * v;
                 if (groups < GROUPS) {                     // a row's last, partial tile: the reference's steps
                     int32_t is[GROUPS], ms[GROUPS];
@@ -439,9 +452,7 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
                 __m256 da = _mm256_loadu_ps(x.d + start / 32);
                 __m256 acc = _mm256_fmadd_ps(_mm256_mul_ps(d, da), _mm256_cvtepi32_ps(isum), _mm256_loadu_ps(lane));
                 if (has_min) {
-                    int32_t ms[GROUPS];
-                    minimum_sums(&t, x.s16 + start / 16, GROUPS, ms);
-                    __m256i msum = _mm256_loadu_si256((const __m256i *)ms);
+                    __m256i msum = minimum_sums_avx2(&t, x.s16 + start / 16);
                     acc = _mm256_fmadd_ps(_mm256_mul_ps(dm, da), _mm256_cvtepi32_ps(msum), acc);
                 }
                 _mm256_storeu_ps(lane, acc);

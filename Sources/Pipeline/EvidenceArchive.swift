@@ -11,8 +11,9 @@ import Interventions
 ///
 /// Schema `scalpel.evidence/1` (attribute `schema` of the root):
 /// - `/provenance` (attributes): tool version, git commit, recipe text and sha256, model and data sha256,
-///   seed, machine, cores, and each stage's start time, seconds, OpenBLAS kernel, the process's peak resident
-///   memory and where the weights lived (`<stage>_started`, `_seconds`, `_blas_kernel`, `_peak_rss_mb`, `_weights`).
+///   seed, machine, cores, and each stage's start time, seconds, OpenBLAS kernel, Scalpel's kernel path,
+///   the process's peak resident memory and where the weights lived (`<stage>_started`, `_seconds`,
+///   `_blas_kernel`, `_kernel_path`, `_peak_rss_mb`, `_weights`).
 /// - `/collect`, `/rank`, `/ablate`: see `CollectStage`, `RankStage` and `AblateStage` (and docs/evidence.md).
 public enum EvidenceArchive {
     public static let schema = "scalpel.evidence/1"
@@ -55,6 +56,7 @@ public enum EvidenceArchive {
             // Kernels give different low bits: results are reproducible per kernel, so name it.
             try provenance.setAttribute("\(stage)_blas_kernel",
                                         .string("\(BLASCore.running) (chosen by \(BLASCore.chooser))"))
+            try provenance.setAttribute("\(stage)_kernel_path", .string(KernelPath.current.rawValue))
             try provenance.setAttribute("\(stage)_peak_rss_mb", .double(MachineMemory.peakResidentMegabytes))
             try provenance.setAttribute("\(stage)_weights", .string(experiment.loaded.storage.rawValue))
         }

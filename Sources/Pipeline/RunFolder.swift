@@ -1,6 +1,7 @@
 import AtomicFiles
 import Foundation
 import Models
+import TensorCore
 
 /// The folder a recipe's run writes into: one subfolder per stage, each with its outputs and a
 /// `stage.json` recording the hashes of the inputs that produced them, so a finished stage is never
@@ -64,6 +65,7 @@ public struct RunFolder: Sendable {
     public func write(_ record: StageRecord) throws {
         var record = record
         record.summary["peak_rss_mb"] = record.summary["peak_rss_mb"] ?? .number(MachineMemory.peakResidentMegabytes)
+        record.notes["kernels"] = record.notes["kernels"] ?? KernelPath.current.rawValue
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = Self.nonFinite

@@ -99,7 +99,7 @@ import TestSupport
     @Test func theQuantizerFollowsItsDefinition() {
         let k = 32 * 40
         var x = Self.activations(count: k, seed: 5)
-        for i in 0..<32 { x[32 * 30 + i] = 1e-40 }                       // 127 / a overflows: the group is 0
+        for i in 0..<32 { x[32 * 30 + i] = .leastNonzeroMagnitude * 1000 }                       // 127 / a overflows: the group is 0
         x[32 * 31 + 3] = .nan
         x[32 * 32 + 9] = -.infinity
         let q = Self.quantized(x, k: k)

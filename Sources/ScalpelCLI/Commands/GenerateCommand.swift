@@ -20,9 +20,14 @@ struct GenerateCommand: ParsableCommand {
         Apply a saved intervention (a skill knob written by `scalpel ablate`, or by hand) at every position.
         """)
     var intervene: String?
+    @Option(help: """
+        Arithmetic of the decoding steps' products: fp32 (weights decoded to Float32) or int8 (GGUF blocks \
+        times activations quantized to int8 per 32, as llama.cpp does; other weights stay fp32).
+        """)
+    var precision = "fp32"
     @Flag(help: """
         Print JSON at the end instead of streaming: {prompt, ids, text, prompt_tokens, first_token_seconds, \
-        decode_tokens_per_second, peak_rss_mb}; with --intervene also {text_without, ids_without}.
+        decode_tokens_per_second, precision, kernels, peak_rss_mb}; with --intervene also {text_without, ids_without}.
         """)
     var json = false
 
@@ -30,9 +35,22 @@ struct GenerateCommand: ParsableCommand {
         try Bounds.atLeast(1, atMost: .value(65536)).check("max-tokens", maxTokens)
         try Bounds.atLeast(0, atMost: .value(1000)).check("temperature", Double(temperature))
         try Bounds.atLeast(0).check("seed", Double(seed))
+        _ = try chosenPrecision()
+    }
+
+    func chosenPrecision() throws -> Precision {
+        guard let chosen = Precision(rawValue: precision) else {
+            throw ValidationError("--precision \(precision) is not one of " +
+                                  Precision.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return chosen
     }
 
     func run() throws {
+        try Precision.$current.withValue(try chosenPrecision()) { try generate() }
+    }
+
+    func generate() throws {
         let loaded = try ModelLoader.load(model)
         guard case .decoder(let llama) = loaded.model else {
             throw ValidationError("\(model) is an encoder; it cannot generate text")
@@ -75,7 +93,9 @@ struct GenerateCommand: ParsableCommand {
             }
             var result: [String: Any] = ["prompt": parts.map(\.text).joined(), "ids": generated.map(Int.init),
                                          "text": decode(generated),
-                                         "prompt_tokens": ids.count, "peak_rss_mb": MachineMemory.peakResidentMegabytes]
+                                         "prompt_tokens": ids.count, "precision": precision,
+                                         "kernels": KernelPath.current.rawValue,
+                                         "peak_rss_mb": MachineMemory.peakResidentMegabytes]
             if let first = times.first {
                 result["first_token_seconds"] = first.timeIntervalSince(start)
                 if times.count > 1 {

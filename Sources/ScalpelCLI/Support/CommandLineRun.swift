@@ -12,8 +12,9 @@ enum CommandLineRun {
         var command: ParsableCommand?
         do {
             try ArgumentText.checkUTF8()
+            try KernelPath.chooseFromEnvironment()
             if arguments.first == "--version" && json {
-                Output.printJSON(["version": ScalpelVersion.current, "blas": BLASCore.record])
+                Output.printJSON(["version": ScalpelVersion.current, "blas": BLASCore.record, "kernels": KernelPath.record])
                 exit(0)
             }
             var parsed = try ScalpelCommand.parseAsRoot(arguments)

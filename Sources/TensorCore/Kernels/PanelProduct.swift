@@ -20,6 +20,7 @@ import Dispatch
 // A product of a few input rows (a decoding step: N ≤ `rowProductMaxRows`) is one dot product per
 // output instead, y[n, r] = W[r, :] · x[n, :], with the lanes block_kernels.h defines: read from the
 // blocks in place where W lies in a file's blocks, else decoded a panel at a time; the same bits either way.
+// Under `Precision.int8` (KernelPath.swift), blocks multiply int8 activations instead (q8_kernels.h).
 
 /// A frozen [O, I] weight matrix in a compact encoding, decoded a panel at a time.
 public protocol EncodedMatrix: Sendable {
@@ -117,11 +118,16 @@ public func panelLinearForward(
     }
 }
 
-/// y[v, r] = W[r, :] · x[v, :] (+ b[r]), the cores taking panels of W's rows.
+/// y[v, r] = W[r, :] · x[v, :] (+ b[r]), the cores taking panels of W's rows. Under `Precision.int8`,
+/// a weight in ggml blocks of 32 or 256 multiplies the activations quantized once to int8.
 func rowProducts(
     output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: PanelSource,
     bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
+    if Precision.current == .int8, case .decoded(_, let blocks?) = weight, scalpel_q8_supported(blocks.type) != 0 {
+        integerRowProducts(output: output, input: input, blocks: blocks, bias: bias, rows: n, inFeatures: i, outFeatures: o)
+        return
+    }
     let p = panelRows(rows: o, width: i)
     let operands = UncheckedSendable((output, input, bias))
     let buffered = if case .decoded(_, nil) = weight { p * i } else { 0 }
@@ -142,10 +148,39 @@ func rowProducts(
             decode(start..<(start + size), 0..<i, buffer, i)
             dot(0, buffer, 4 * i)
         }
-        guard let bias else { return }
-        for v in 0..<n {
-            for r in start..<(start + size) { output[v * o + r] += bias[r] }
-        }
+        if let bias { addBias(bias, to: output, rows: n, outFeatures: o, columns: start..<(start + size)) }
+    }
+}
+
+/// rowProducts with int8 activations: x quantized once (q8_kernels.h), then the cores take panels of rows.
+func integerRowProducts(
+    output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, blocks: EncodedBlocks,
+    bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    let stride = scalpel_q8_bytes(Int64(i))
+    let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * n, 1), alignment: 64)
+    defer { quantized.deallocate() }
+    for v in 0..<n {
+        precondition(scalpel_quantize_q8(input + v * i, Int64(i), quantized + v * stride) == 1,
+                     "integerRowProducts: \(i) columns are not whole groups of 32")
+    }
+    let p = panelRows(rows: o, width: i)
+    let operands = UncheckedSendable((output, UnsafeRawPointer(quantized), bias))
+    forEachPanel(count: (o + p - 1) / p, bufferElements: 0) { panel, _ in
+        let (output, quantized, bias) = operands.value
+        let start = panel * p, size = min(p, o - start)
+        let done = scalpel_dot_rows_q8(blocks.type, blocks.base + start * blocks.rowBytes, blocks.rowBytes, Int64(size),
+                                       quantized, Int64(n), Int64(i), output + start, Int64(o), Int32(SCALPEL_PATH_CHOSEN))
+        precondition(done == 1, "integerRowProducts: the integer kernels do not read GGML type \(blocks.type)")
+        if let bias { addBias(bias, to: output, rows: n, outFeatures: o, columns: start..<(start + size)) }
+    }
+}
+
+/// y[v, r] += b[r] for r in `columns`, v < n.
+private func addBias(_ bias: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>, rows n: Int, outFeatures o: Int,
+                     columns: Range<Int>) {
+    for v in 0..<n {
+        for r in columns { output[v * o + r] += bias[r] }
     }
 }
 
