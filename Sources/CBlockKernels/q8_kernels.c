@@ -428,12 +428,142 @@ INLINE __m256i minimum_sums_avx2(const tile *t, const int16_t *s16) {
     return _mm256_add_epi32(_mm256_mullo_epi32(m1, s1), _mm256_mullo_epi32(m2, s2));
 }
 
+// ---- AVX2, whole tiles of the commonest types in registers ----
+// The same integer sums and the same epilogue as the reference, with nothing written to memory between
+// the block's bytes and the lanes: acc is lane[0..8) of one vector.
+
+// Eight int32×8 vectors whose 128-bit lanes hold the quarter sums of a group's two halves: the two half
+// sums of each group, first halves in `first`, second halves in `second`.
+INLINE void half_sums_avx2(const __m256i v[8], __m256i *first, __m256i *second) {
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    *first = _mm256_permute2x128_si256(a, b, 0x20);
+    *second = _mm256_permute2x128_si256(a, b, 0x31);
+}
+
+// acc += (d·d_a)·isum (+ (dm·d_a)·msum), the epilogue of a whole tile.
+INLINE __m256 epilogue_avx2(__m256 acc, __m256 d, __m256 dm, const float *da, __m256i isum, const __m256i *msum) {
+    __m256 a = _mm256_loadu_ps(da);
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(d, a), _mm256_cvtepi32_ps(isum), acc);
+    if (msum) acc = _mm256_fmadd_ps(_mm256_mul_ps(dm, a), _mm256_cvtepi32_ps(*msum), acc);
+    return acc;
+}
+
+// Q4_K: codes 0-15 (unsigned into maddubs), one 6-bit scale and minimum per group.
+INLINE __m256 q4_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const int16_t *s16, const float *da) {
+    const __m256i nibble = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
+    uint32_t w0 = u32(b + 4), w1 = u32(b + 8), w2 = u32(b + 12);
+    uint32_t sc0 = w0 & 0x3F3F3F3Fu, sc1 = (w2 & 0x0F0F0F0Fu) | (((w0 >> 6) & 0x03030303u) << 4);
+    uint32_t mn0 = w1 & 0x3F3F3F3Fu, mn1 = ((w2 >> 4) & 0x0F0F0F0Fu) | (((w1 >> 6) & 0x03030303u) << 4);
+    __m256i scales = _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)sc1, (int)sc0));
+    __m256i mins = _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)mn1, (int)mn0));
+    __m256i v[8];
+    for (int i = 0; i < 4; i++) {
+        __m256i bytes = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * i));
+        __m256i low = _mm256_and_si256(bytes, nibble), high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble);
+        v[2 * i] = _mm256_madd_epi16(_mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(q + 64 * i))), ones);
+        v[2 * i + 1] = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(high, _mm256_loadu_si256((const __m256i *)(q + 64 * i + 32))), ones);
+    }
+    __m256i first, second;
+    half_sums_avx2(v, &first, &second);
+    __m256i isum = _mm256_mullo_epi32(_mm256_add_epi32(first, second), scales);
+    // Each group's activation sum: adjacent half sums, in order.
+    __m256i msum = _mm256_mullo_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)s16), ones), mins);
+    __m256 d = _mm256_set1_ps(half(u16(b))), dm = _mm256_set1_ps(-half(u16(b + 2)));
+    return epilogue_avx2(acc, d, dm, da, isum, &msum);
+}
+
+// The activations' half sums of a tile: first halves, second halves (as halves_avx2).
+INLINE void activation_halves_avx2(const int16_t *s16, __m256i *first, __m256i *second) {
+    halves_avx2(s16, first, second);
+}
+
+// Q6_K: codes q − 32 with q 0-63. Σ (q − 32)·x = Σ q·x − 32·Σ x, so q goes into maddubs unsigned and
+// the half sums of x take the offset off; each half has its own signed 8-bit scale.
+INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const int16_t *s16, const float *da) {
+    const __m256i four = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+    for (int i = 0; i < 2; i++) {
+        __m256i low0 = _mm256_loadu_si256((const __m256i *)(b + 64 * i));
+        __m256i low1 = _mm256_loadu_si256((const __m256i *)(b + 64 * i + 32));
+        __m256i high = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * i));
+        __m256i lows[4] = {_mm256_and_si256(low0, four), _mm256_and_si256(low1, four),
+                           _mm256_and_si256(_mm256_srli_epi16(low0, 4), four),
+                           _mm256_and_si256(_mm256_srli_epi16(low1, 4), four)};
+        for (int j = 0; j < 4; j++) {
+            __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * j), two), 4);
+            __m256i x = _mm256_loadu_si256((const __m256i *)(q + 128 * i + 32 * j));
+            v[4 * i + j] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(lows[j], top), x), ones);
+        }
+    }
+    __m256i first, second, x1, x2;
+    half_sums_avx2(v, &first, &second);
+    activation_halves_avx2(s16, &x1, &x2);
+    first = _mm256_sub_epi32(first, _mm256_slli_epi32(x1, 5));
+    second = _mm256_sub_epi32(second, _mm256_slli_epi32(x2, 5));
+    const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m128i scales = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(b + 192)), order);
+    __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(first, _mm256_cvtepi8_epi32(scales)),
+                                    _mm256_mullo_epi32(second, _mm256_cvtepi8_epi32(_mm_srli_si128(scales, 8))));
+    __m256 d = _mm256_set1_ps(half(u16(b + 208)));
+    return epilogue_avx2(acc, d, d, da, isum, NULL);
+}
+
+// Q8_0, eight blocks: signed codes (|c| times x with c's sign), one fp16 factor per block.
+INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const float *da) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+    float factors[8];
+    for (int g = 0; g < 8; g++) {
+        const uint8_t *block = b + 34 * g;
+        __m256i c = _mm256_loadu_si256((const __m256i *)(block + 2));
+        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
+        v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c)), ones);
+        factors[g] = half(u16(block));
+    }
+    __m256i first, second;
+    half_sums_avx2(v, &first, &second);
+    return epilogue_avx2(acc, _mm256_loadu_ps(factors), _mm256_setzero_ps(), da, _mm256_add_epi32(first, second), NULL);
+}
+
+INLINE int whole_tiles_in_registers(int type) { return type == Q4_K || type == Q6_K || type == Q8_0; }
+
+// One row of a type above against one vector, the last partial tile (Q8_0 only) through the tile struct.
+INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t k, float *lane) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t whole = k / TILE * TILE;
+    for (int64_t start = 0; start < whole; start += TILE) {
+        const int8_t *q = x.q + start;
+        const int16_t *s16 = x.s16 + start / 16;
+        const float *da = x.d + start / 32;
+        if (type == Q4_K) acc = q4_K_tile_avx2(acc, row + start / 256 * bytes, q, s16, da);
+        else if (type == Q6_K) acc = q6_K_tile_avx2(acc, row + start / 256 * bytes, q, s16, da);
+        else acc = q8_0_tile_avx2(acc, row + start / 32 * bytes, q, da);
+    }
+    _mm256_storeu_ps(lane, acc);
+    if (whole == k) return;
+    tile t;
+    int groups = (int)((k - whole) / 32);
+    unpack_tile_scalar(type, row, whole, groups, 32, bytes, &t);
+    int32_t isum[GROUPS], msum[GROUPS];
+    _mm256_storeu_si256((__m256i *)isum, group_sums_avx2(&t, x.q + whole, groups, 1));
+    epilogue_scalar(lane, &t, x.d + whole / 32, isum, msum, groups, 0);
+}
+
 static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
     int signed_codes = !(type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K);
     tile t;
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *row = w0 + r * row_bytes;
         memset(lanes, 0, sizeof(float) * GROUPS * vectors);
+        if (whole_tiles_in_registers(type)) {
+            for (int64_t v = 0; v < vectors; v++) {
+                dot_row_in_registers_avx2(type, row, bytes, q8_view(xq + v * stride, k), k, lanes + GROUPS * v);
+                y[v * ldy + r] = fold8(lanes + GROUPS * v);
+            }
+            continue;
+        }
         for (int64_t start = 0; start < k; start += TILE) {
             int groups = (int)((k - start < TILE ? k - start : TILE) / 32);
             unpack_tile_avx2(type, row, start, groups, elements, bytes, &t);
