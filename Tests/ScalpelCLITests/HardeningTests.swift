@@ -327,3 +327,29 @@ import TestSupport
         #expect((blas?["cpu"] as? [String: Any])?["features"] is [String])
     }
 }
+
+/// SCALPEL_KERNELS forces a kernel path, and says so where results are reported; a path that does not
+/// exist, or that this processor lacks, is an error that names the ones it has.
+@Suite struct KernelPathTests {
+    @Test func theEnvironmentChoosesThePathOrSaysWhyNot() throws {
+        let forced = try runScalpel(["--version", "--json"], environment: ["SCALPEL_KERNELS": "scalar"])
+        let object = try JSONSerialization.jsonObject(with: Data(forced.stdout.utf8)) as? [String: Any]
+        let kernels = object?["kernels"] as? [String: Any]
+        #expect(kernels?["path"] as? String == "scalar", "\(forced.stdout)")
+        #expect((kernels?["available"] as? [String])?.contains("scalar") == true)
+
+        let unknown = try runScalpel(["--version", "--json"], environment: ["SCALPEL_KERNELS": "sse9"])
+        #expect(unknown.status != 0 && unknown.stdout.contains("names no kernel path") && unknown.stdout.contains("avx2"),
+                "\(unknown.stdout)")
+        let missing = (kernels?["unavailable"] as? [String: String])?.keys.sorted().first
+        if let missing {
+            let lacking = try runScalpel(["inspect", "nothing-here"], environment: ["SCALPEL_KERNELS": missing])
+            #expect(lacking.status != 0 && lacking.stderr.contains("cannot run here"), "\(lacking.stderr)")
+        }
+    }
+
+    @Test func generateRefusesAnUnknownPrecision() throws {
+        let run = try runScalpel(["generate", "--model", "x", "--prompt", "hi", "--precision", "int4"])
+        #expect(run.status != 0 && run.stderr.contains("--precision int4 is not one of fp32, int8"), "\(run.stderr)")
+    }
+}
