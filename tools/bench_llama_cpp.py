@@ -9,10 +9,15 @@ prompt, llama.cpp's `Llama.generate` against `scalpel generate --json`'s decode_
 Needs llama-cpp-python (pip install llama-cpp-python==0.3.36, which builds llama.cpp for this CPU).
 Never a runtime dependency of Scalpel.
 
-    tools/bench_llama_cpp.py MODEL.gguf [--threads 2] [--batch 8] [--length 64] [--decode 32] [--scalpel .build/release/scalpel]
+    tools/bench_llama_cpp.py MODEL.gguf [--threads 2] [--batch 8] [--length 64] [--decode 32]
+                             [--precision int8 --precision fp32] [--scalpel .build/release/scalpel]
+
+Both programs run pinned to the first `threads` cores this process may use (Scalpel takes every core
+it is given). Scalpel's decoding runs once per --precision; the first is `decode_tokens_per_second`.
 """
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -45,16 +50,23 @@ def llama_cpp(model, threads, batch, length, decode):
     return {"prompt_tokens_per_second": batch * length / best, "decode_tokens_per_second": decode_rate}
 
 
-def scalpel(binary, model, batch, length, decode):
+def scalpel(binary, model, batch, length, decode, precisions):
     forward = json.loads(subprocess.run([binary, "bench", "forward", "--model", model, "--batch", str(batch), "--length", str(length),
                                          "--variant", "no-hooks", "--repeats", "1", "--json"],
                                         check=True, capture_output=True, text=True).stdout)
-    generated = json.loads(subprocess.run([binary, "generate", "--model", model, "--prompt", "The history of the city begins",
-                                           "--max-tokens", str(decode + 1), "--json"],
-                                          check=True, capture_output=True, text=True).stdout)
-    return {"prompt_tokens_per_second": forward["results"][0]["tokens_per_second"],
-            "decode_tokens_per_second": generated.get("decode_tokens_per_second"),
-            "forward_peak_rss_mb": forward["peak_rss_mb"], "generate_peak_rss_mb": generated.get("peak_rss_mb")}
+    result = {"prompt_tokens_per_second": forward["results"][0]["tokens_per_second"],
+              "forward_peak_rss_mb": forward["peak_rss_mb"]}
+    for precision in precisions:
+        # A prompt whose greedy continuation may end early at EOS: decode_tokens_per_second counts what ran.
+        generated = json.loads(subprocess.run([binary, "generate", "--model", model, "--prompt", "The history of the city begins",
+                                               "--max-tokens", str(decode + 1), "--precision", precision, "--json"],
+                                              check=True, capture_output=True, text=True).stdout)
+        suffix = "" if precision == precisions[0] else f"_{precision}"
+        result[f"decode_tokens_per_second{suffix}"] = generated.get("decode_tokens_per_second")
+        result[f"decoded_tokens{suffix}"] = len(generated.get("ids", []))
+        result["kernels"] = generated.get("kernels")
+        result[f"generate_peak_rss_mb{suffix}"] = generated.get("peak_rss_mb")
+    return result
 
 
 def main():
@@ -65,13 +77,21 @@ def main():
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--decode", type=int, default=32)
     parser.add_argument("--scalpel", default=".build/release/scalpel")
+    parser.add_argument("--precision", action="append", choices=["fp32", "int8"],
+                        help="Scalpel's decoding precision; repeat for several (default: int8, then fp32)")
     args = parser.parse_args()
+    precisions = args.precision or ["int8", "fp32"]
+    # Scalpel uses every core it is given: pin both programs to the same `threads` cores.
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:args.threads]))
     print(f"llama.cpp on {args.model}…", file=sys.stderr)
     reference = llama_cpp(args.model, args.threads, args.batch, args.length, args.decode)
     print(f"Scalpel on {args.model}…", file=sys.stderr)
-    ours = scalpel(args.scalpel, args.model, args.batch, args.length, args.decode)
-    ratios = {key: ours[key] / reference[key] for key in ("prompt_tokens_per_second", "decode_tokens_per_second")
-              if ours.get(key) and reference.get(key)}
+    ours = scalpel(args.scalpel, args.model, args.batch, args.length, args.decode, precisions)
+    ratios = {key: ours[key] / reference[base] for key, base in
+              [("prompt_tokens_per_second", "prompt_tokens_per_second")] +
+              [(k, "decode_tokens_per_second") for k in ours if k.startswith("decode_tokens_per_second")]
+              if ours.get(key) and reference.get(base)}
     print(json.dumps({"model": args.model, "llama_cpp": reference, "scalpel": ours, "scalpel_over_llama_cpp": ratios}, indent=2))
 
 

@@ -9,6 +9,7 @@
 #include "block_kernels.h"
 #include "cpu_features.h"
 #include "q8_kernels.h"
+#include "block_scalars.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,6 @@
 #define SCALPEL_X86 1
 #endif
 
-#define INLINE static inline __attribute__((always_inline))
 
 enum { F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8,
        Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 };
@@ -48,24 +48,6 @@ int scalpel_blocks_supported(int type) {
     return elements > 0;
 }
 
-// ---- scalars ---------------------------------------------------------------------------------------
-
-INLINE uint16_t u16(const uint8_t *b) { return (uint16_t)(b[0] | (b[1] << 8)); }
-INLINE float from_bits(uint32_t bits) { float f; memcpy(&f, &bits, 4); return f; }
-
-// binary16 → float, exact.
-INLINE float half(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
-    if (exponent == 0) {                                   // zero or subnormal: mantissa × 2⁻²⁴
-        float magnitude = (float)mantissa * 0x1p-24f;
-        return sign ? -magnitude : magnitude;
-    }
-    if (exponent == 31) return from_bits(sign | 0x7F800000u | (mantissa << 13));
-    return from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13));
-}
-
-INLINE float bfloat16(uint16_t b) { return from_bits((uint32_t)b << 16); }
-
 // ---- legacy 32-element blocks: byte j holds element j (low nibble) and j + 16 (high nibble) ----------
 
 // { f16 d; u8 qs[16] }: (q − 8)·d
@@ -84,10 +66,6 @@ INLINE void q4_1(const uint8_t *b, float *y) {
         y[j] = (float)(b[4 + j] & 0xF) * d + m;
         y[j + 16] = (float)(b[4 + j] >> 4) * d + m;
     }
-}
-
-INLINE uint32_t u32(const uint8_t *b) {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
 // { f16 d; u8 qh[4]; u8 qs[16] }: (q − 16)·d, bit j of qh the fifth bit of element j

@@ -8,6 +8,7 @@
 
 #include "q8_kernels.h"
 #include "cpu_features.h"
+#include "block_scalars.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #define SCALPEL_X86 1
 #endif
 
-#define INLINE static inline __attribute__((always_inline))
 
 enum { Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14 };
 enum { TILE = 256, GROUPS = 8 };
@@ -109,23 +109,6 @@ int scalpel_quantize_q8(const float *x, int64_t k, void *out) {
 }
 
 // ---- weights in integer form --------------------------------------------------------------------------
-
-INLINE uint16_t u16(const uint8_t *b) { return (uint16_t)(b[0] | (b[1] << 8)); }
-INLINE uint32_t u32(const uint8_t *b) {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-INLINE float from_bits(uint32_t bits) { float f; memcpy(&f, &bits, 4); return f; }
-
-// binary16 → float, exact (as block_kernels.c).
-INLINE float half(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
-    if (exponent == 0) {
-        float magnitude = (float)mantissa * 0x1p-24f;
-        return sign ? -magnitude : magnitude;
-    }
-    if (exponent == 31) return from_bits(sign | 0x7F800000u | (mantissa << 13));
-    return from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13));
-}
 
 // A tile: codes c, per 16 elements a sub-scale and a minimum's multiplier, per group of 32 the two
 // factors d and dm. value[e] = (d[e/32] · sc[e/16]) · c[e] + dm[e/32] · mn[e/16].
