@@ -510,9 +510,38 @@ INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     return epilogue_avx2(acc, _mm256_loadu_ps(factors), _mm256_setzero_ps(), da, _mm256_add_epi32(first, second), NULL);
 }
 
-INLINE int whole_tiles_in_registers(int type) { return type == Q4_K || type == Q6_K || type == Q8_0; }
+// Q4_0 and Q4_1, eight blocks: byte j holds element j (low nibble) and j + 16 (high nibble), codes
+// 0-15 unsigned into maddubs. Q4_0's codes are q − 8: Σ (q − 8)·x = Σ q·x − 8·Σ x. Q4_1 adds m·Σ x.
+INLINE __m256 q4_01_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8_t *q, const int16_t *s16,
+                              const float *da) {
+    const __m256i nibble = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
+    int bytes = type == Q4_0 ? 18 : 20, offset = type == Q4_0 ? 2 : 4;
+    __m256i v[8];
+    float factors[8], minimums[8];
+    for (int g = 0; g < 8; g++) {
+        const uint8_t *block = b + bytes * g;
+        __m128i packed = _mm_loadu_si128((const __m128i *)(block + offset));
+        __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), nibble);
+        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
+        v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), ones);
+        factors[g] = half(u16(block));
+        minimums[g] = type == Q4_1 ? half(u16(block + 2)) : 0;
+    }
+    __m256i first, second;
+    half_sums_avx2(v, &first, &second);
+    __m256i isum = _mm256_add_epi32(first, second);
+    __m256i xsum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)s16), ones);   // Σ x per group
+    if (type == Q4_0) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(xsum, 3));
+    __m256 d = _mm256_loadu_ps(factors);
+    return epilogue_avx2(acc, d, _mm256_loadu_ps(minimums), da, isum, type == Q4_1 ? &xsum : NULL);
+}
 
-// One row of a type above against one vector, the last partial tile (Q8_0 only) through the tile struct.
+INLINE int whole_tiles_in_registers(int type) {
+    return type == Q4_K || type == Q6_K || type == Q8_0 || type == Q4_0 || type == Q4_1;
+}
+
+// One row of a type above against one vector; the last partial tile (blocks of 32 only) through the tile
+// struct, as the reference.
 INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t k, float *lane) {
     __m256 acc = _mm256_setzero_ps();
     int64_t whole = k / TILE * TILE;
@@ -522,7 +551,8 @@ INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q
         const float *da = x.d + start / 32;
         if (type == Q4_K) acc = q4_K_tile_avx2(acc, row + start / 256 * bytes, q, s16, da);
         else if (type == Q6_K) acc = q6_K_tile_avx2(acc, row + start / 256 * bytes, q, s16, da);
-        else acc = q8_0_tile_avx2(acc, row + start / 32 * bytes, q, da);
+        else if (type == Q8_0) acc = q8_0_tile_avx2(acc, row + start / 32 * bytes, q, da);
+        else acc = q4_01_tile_avx2(acc, type, row + start / 32 * bytes, q, s16, da);
     }
     _mm256_storeu_ps(lane, acc);
     if (whole == k) return;
@@ -530,8 +560,9 @@ INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q
     int groups = (int)((k - whole) / 32);
     unpack_tile_scalar(type, row, whole, groups, 32, bytes, &t);
     int32_t isum[GROUPS], msum[GROUPS];
-    _mm256_storeu_si256((__m256i *)isum, group_sums_avx2(&t, x.q + whole, groups, 1));
-    epilogue_scalar(lane, &t, x.d + whole / 32, isum, msum, groups, 0);
+    _mm256_storeu_si256((__m256i *)isum, group_sums_avx2(&t, x.q + whole, groups, type != Q4_1));
+    minimum_sums(&t, x.s16 + whole / 16, groups, msum);
+    epilogue_scalar(lane, &t, x.d + whole / 32, isum, msum, groups, type == Q4_1);
 }
 
 static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
