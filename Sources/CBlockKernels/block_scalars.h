@@ -1,5 +1,5 @@
 // The scalars of ggml's block formats, shared by the Float32 and the integer kernels: little-endian
-// loads and exact binary16 and bfloat16 decoding.
+// loads, exact binary16 and bfloat16 decoding, and the types' block shapes.
 #ifndef SCALPEL_BLOCK_SCALARS_H
 #define SCALPEL_BLOCK_SCALARS_H
 
@@ -26,5 +26,27 @@ INLINE float half(uint16_t h) {
 }
 
 INLINE float bfloat16(uint16_t b) { return from_bits((uint32_t)b << 16); }
+
+enum { F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8,
+       Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 };
+
+// Elements and bytes per block; 0 for an unsupported type.
+INLINE void block_shape(int type, int *elements, int *bytes) {
+    switch (type) {
+    case F32: *elements = 1; *bytes = 4; return;
+    case F16: case BF16: *elements = 1; *bytes = 2; return;
+    case Q4_0: *elements = 32; *bytes = 18; return;
+    case Q4_1: *elements = 32; *bytes = 20; return;
+    case Q5_0: *elements = 32; *bytes = 22; return;
+    case Q5_1: *elements = 32; *bytes = 24; return;
+    case Q8_0: *elements = 32; *bytes = 34; return;
+    case Q2_K: *elements = 256; *bytes = 84; return;
+    case Q3_K: *elements = 256; *bytes = 110; return;
+    case Q4_K: *elements = 256; *bytes = 144; return;
+    case Q5_K: *elements = 256; *bytes = 176; return;
+    case Q6_K: *elements = 256; *bytes = 210; return;
+    default: *elements = 0; *bytes = 0;
+    }
+}
 
 #endif

@@ -20,7 +20,6 @@
 #endif
 
 
-enum { Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14 };
 enum { TILE = 256, GROUPS = 8 };
 
 // ---- paths ------------------------------------------------------------------------------------------
@@ -118,26 +117,16 @@ typedef struct {
     float d[GROUPS], dm[GROUPS];
 } tile;
 
-static void block_shape(int type, int *elements, int *bytes, int *has_min) {
+// The block types of 32 and 256 elements; has_min for those whose values add a minimum's term.
+static void q8_block_shape(int type, int *elements, int *bytes, int *has_min) {
     *has_min = type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K;
-    switch (type) {
-    case Q4_0: *elements = 32; *bytes = 18; return;
-    case Q4_1: *elements = 32; *bytes = 20; return;
-    case Q5_0: *elements = 32; *bytes = 22; return;
-    case Q5_1: *elements = 32; *bytes = 24; return;
-    case Q8_0: *elements = 32; *bytes = 34; return;
-    case Q2_K: *elements = 256; *bytes = 84; return;
-    case Q3_K: *elements = 256; *bytes = 110; return;
-    case Q4_K: *elements = 256; *bytes = 144; return;
-    case Q5_K: *elements = 256; *bytes = 176; return;
-    case Q6_K: *elements = 256; *bytes = 210; return;
-    default: *elements = 0; *bytes = 0;
-    }
+    block_shape(type, elements, bytes);
+    if (*elements < 32) *elements = *bytes = 0;
 }
 
 int scalpel_q8_supported(int type) {
     int elements, bytes, has_min;
-    block_shape(type, &elements, &bytes, &has_min);
+    q8_block_shape(type, &elements, &bytes, &has_min);
     return elements > 0;
 }
 
@@ -261,7 +250,7 @@ INLINE void unpack_tile_scalar(int type, const uint8_t *row, int64_t start, int 
 
 int scalpel_q8_unpack(int type, const void *block, int8_t *c, int16_t *sc, int16_t *mn, float *d, float *dm) {
     int elements, bytes, has_min;
-    block_shape(type, &elements, &bytes, &has_min);
+    q8_block_shape(type, &elements, &bytes, &has_min);
     if (elements == 0) return 0;
     tile t;
     unpack_tile_scalar(type, block, 0, elements / 32, elements, bytes, &t);
@@ -330,45 +319,6 @@ static void dot_rows_q8_scalar(DOT_Q8_ARGUMENTS) {
 
 #if SCALPEL_X86
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-
-// Q4_K's codes: chunk i's 32 bytes give group 2i (low nibbles) and 2i + 1 (high nibbles).
-INLINE void unpack_q4_K_codes_avx2(const uint8_t *b, int8_t *c) {
-    const __m256i nibble = _mm256_set1_epi8(0xF);
-    for (int i = 0; i < 4; i++) {
-        __m256i bytes = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * i));
-        _mm256_store_si256((__m256i *)(c + 64 * i), _mm256_and_si256(bytes, nibble));
-        _mm256_store_si256((__m256i *)(c + 64 * i + 32), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble));
-    }
-}
-
-// Q6_K's codes: half i, group j takes 4 bits of ql (low or high nibble) and bits 2j, 2j + 1 of qh, minus 32.
-INLINE void unpack_q6_K_codes_avx2(const uint8_t *b, int8_t *c) {
-    const __m256i four = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3), bias = _mm256_set1_epi8(32);
-    for (int i = 0; i < 2; i++) {
-        __m256i low0 = _mm256_loadu_si256((const __m256i *)(b + 64 * i));
-        __m256i low1 = _mm256_loadu_si256((const __m256i *)(b + 64 * i + 32));
-        __m256i high = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * i));
-        __m256i lows[4] = {_mm256_and_si256(low0, four), _mm256_and_si256(low1, four),
-                           _mm256_and_si256(_mm256_srli_epi16(low0, 4), four),
-                           _mm256_and_si256(_mm256_srli_epi16(low1, 4), four)};
-        for (int j = 0; j < 4; j++) {
-            __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * j), two), 4);
-            __m256i code = _mm256_sub_epi8(_mm256_or_si256(lows[j], top), bias);
-            _mm256_store_si256((__m256i *)(c + 128 * i + 32 * j), code);
-        }
-    }
-}
-
-INLINE void unpack_tile_avx2(int type, const uint8_t *row, int64_t start, int groups, int elements, int bytes,
-                             tile *t) {
-    if (type == Q4_K || type == Q6_K) {
-        const uint8_t *b = row + start / 256 * bytes;
-        unpack_k_scales(type, b, t);
-        if (type == Q4_K) unpack_q4_K_codes_avx2(b, t->c); else unpack_q6_K_codes_avx2(b, t->c);
-        return;
-    }
-    unpack_tile_scalar(type, row, start, groups, elements, bytes, t);
-}
 
 // A tile's sixteen per-16 values as int32: the first halves of its eight groups, and the second ones.
 INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) {
@@ -580,7 +530,7 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
         }
         for (int64_t start = 0; start < k; start += TILE) {
             int groups = (int)((k - start < TILE ? k - start : TILE) / 32);
-            unpack_tile_avx2(type, row, start, groups, elements, bytes, &t);
+            unpack_tile_scalar(type, row, start, groups, elements, bytes, &t);
             __m256 d = _mm256_loadu_ps(t.d), dm = _mm256_loadu_ps(t.dm);
             for (int64_t v = 0; v < vectors; v++) {
                 q8_vector x = q8_view(xq + v * stride, k);
@@ -614,7 +564,7 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
 int scalpel_dot_rows_q8(int type, const void *w, size_t row_bytes, int64_t rows, const void *xq, int64_t vectors,
                         int64_t k, float *y, int64_t ldy, int path) {
     int elements, bytes, has_min;
-    block_shape(type, &elements, &bytes, &has_min);
+    q8_block_shape(type, &elements, &bytes, &has_min);
     if (path == SCALPEL_PATH_CHOSEN) path = scalpel_kernel_path();
     if (elements == 0 || k < 0 || k % elements || row_bytes < (size_t)(k / elements * bytes)) return 0;
     if (!scalpel_kernel_path_available(path)) return 0;

@@ -182,11 +182,14 @@ public enum SyntheticModel {
         return (try? quantize([Float](repeating: value, count: count), to: .f32)) ?? []
     }
 
+    /// The block types `randomBlocks` writes.
+    public static let blockTypes: [GGMLType] = [.q4_K, .q6_K, .q8_0, .f16]
+
     /// Random blocks of `type` whose weights have a standard deviation near 0.02 and mean near 0:
     ///   Q4_K  x = 32d·q − 32·dmin, q uniform in 0…15, dmin = 7.5d, 32d·4.6 ≈ 0.02
     ///   Q6_K  x = 16d·(q − 32), q uniform in 0…63, 16d·18.5 ≈ 0.02
     ///   Q8_0  x = d·q, q uniform int8, d·73.9 ≈ 0.02;   F16  uniform in ±0.0346 (sd 0.02)
-    static func randomBlocks(_ type: GGMLType, elements: Int, rng: inout SeededRandom) -> [UInt8] {
+    public static func randomBlocks(_ type: GGMLType, elements: Int, rng: inout SeededRandom) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: type.byteCount(elements: elements)!)
         bytes.withUnsafeMutableBytes { raw in
             // Random bits first, eight bytes at a time; then each block's scale fields set over them.

@@ -237,17 +237,16 @@ public func randomQuantizedBlocks(_ type: GGMLType, elements: Int, seed: UInt64)
     if [.q4_0, .q4_1, .q5_0, .q8_0, .f16, .bf16, .f32].contains(type) {
         return try quantize((0..<elements).map { _ in Float(rng.nextGaussian()) * 0.02 }, to: type)
     }
+    return randomBlocks(type, elements: elements, rng: &rng) { rng in floatToHalf(0.001 + 0.002 * rng.nextFloat()) }
+}
+
+/// Blocks of random bytes (every code, sub-scale and minimum occurs) whose fp16 factors `factor` draws.
+public func randomBlocks(_ type: GGMLType, elements: Int, rng: inout SeededRandom,
+                         factor: (inout SeededRandom) -> UInt16) -> [UInt8] {
     var bytes = (0..<type.byteCount(elements: elements)!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-    let scales: [Int] = switch type {
-    case .q5_1, .q4_K, .q5_K: [0, 2]
-    case .q2_K: [80, 82]
-    case .q3_K: [108]
-    case .q6_K: [208]
-    default: []
-    }
     for block in stride(from: 0, to: bytes.count, by: type.blockBytes) {
-        for offset in scales {
-            let half = floatToHalf(0.001 + 0.002 * rng.nextFloat())
+        for offset in type.factorOffsets {
+            let half = factor(&rng)
             bytes[block + offset] = UInt8(half & 0xFF)
             bytes[block + offset + 1] = UInt8(half >> 8)
         }

@@ -15,24 +15,10 @@ import TestSupport
     /// positive, negative, zero and subnormal.
     static func randomBlocks(_ type: GGMLType, elements: Int, seed: UInt64) -> [UInt8] {
         var rng = SeededRandom(seed: seed)
-        var bytes = (0..<type.byteCount(elements: elements)!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let factors: [Int] = switch type {
-        case .q4_0, .q5_0, .q8_0: [0]
-        case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
-        case .q2_K: [80, 82]
-        case .q3_K: [108]
-        default: [208]
+        return TestSupport.randomBlocks(type, elements: elements, rng: &rng) { rng in
+            let choice = rng.next() % 16
+            return choice == 0 ? 0 : choice == 1 ? 0x0201 /* subnormal */ : floatToHalf((rng.nextFloat() - 0.3) * 0.01)
         }
-        for block in stride(from: 0, to: bytes.count, by: type.blockBytes) {
-            for offset in factors {
-                let choice = rng.next() % 16
-                let half: UInt16 = choice == 0 ? 0 : choice == 1 ? 0x0201 /* subnormal */
-                    : floatToHalf((rng.nextFloat() - 0.3) * 0.01)
-                bytes[block + offset] = UInt8(half & 0xFF)
-                bytes[block + offset + 1] = UInt8(half >> 8)
-            }
-        }
-        return bytes
     }
 
     static func quantized(_ x: [Float], k: Int) -> [UInt8] {

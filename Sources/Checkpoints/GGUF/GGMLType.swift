@@ -52,6 +52,19 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// Byte offsets in a block of its fp16 factors: the scale d, then the minimum (m or dmin) where the
+    /// type has one; empty for the types without factors.
+    public var factorOffsets: [Int] {
+        switch self {
+        case .q4_0, .q5_0, .q8_0: [0]
+        case .q4_1, .q5_1, .q8_1, .q4_K, .q5_K: [0, 2]
+        case .q2_K: [80, 82]
+        case .q3_K: [108]
+        case .q6_K: [208]
+        default: []
+        }
+    }
+
     /// Bytes of `elements` values (a whole number of blocks), or nil if they do not fill whole blocks
     /// or the size overflows.
     public func byteCount(elements: Int) -> Int? {

@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import Scalpel
 
-/// A decoding step's products alone: one vector through a 7B model's weight shapes, in GGUF blocks, on
-/// every kernel path this processor runs, in Float32 (weights decoded in registers) and in int8
-/// (activations quantized per 32), beside each other in one run; with the int8 results' distance from
-/// the Float32 ones, so that nobody reads the speed without the fidelity.
+/// A decoding step's products alone: one vector through a 7B model's weight shapes, in GGUF blocks of
+/// synthetic weights (SyntheticModel's, standard deviation about 0.02), on every kernel path this
+/// processor runs, in Float32 (weights decoded in registers) and in int8 (activations quantized per 32),
+/// beside each other in one run; with the int8 results' distance from the Float32 ones, so that nobody
+/// reads the speed without the fidelity.
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
@@ -13,7 +14,8 @@ struct KernelBench: ParsableCommand {
     )
 
     @Option(parsing: .unconditional, help: "Minimum seconds to time each measurement.") var minSeconds = 1.0
-    @Option(help: "Block types, comma-separated (q4_K, q6_K, q8_0, …).") var types = "q4_K,q6_K,q8_0"
+    @Option(help: "Block types, comma-separated, of those a synthetic model has (q4_K, q6_K, q8_0).")
+    var types = "q4_K,q6_K,q8_0"
     @Flag(help: "Print the results as JSON.") var json = false
 
     static let shapes: [(name: String, rows: Int, width: Int)] = [
@@ -22,10 +24,10 @@ struct KernelBench: ParsableCommand {
 
     func blockTypes() throws -> [GGMLType] {
         try types.split(separator: ",").map { name in
-            guard let type = GGMLType.allCases.first(where: { "\($0)".lowercased() == name.lowercased() }),
-                  Precision.int8Reads(ggmlType: Int32(type.rawValue)) else {
-                throw ValidationError("--types: '\(name)' is not a block type the integer kernels read " +
-                                      "(q4_0, q4_1, q5_0, q5_1, q8_0, q2_K … q6_K)")
+            guard let type = GGMLType.allCases.first(where: { $0.name.lowercased() == name.lowercased() }),
+                  SyntheticModel.blockTypes.contains(type), Precision.int8Reads(ggmlType: Int32(type.rawValue)) else {
+                throw ValidationError("--types: '\(name)' is not one of q4_K, q6_K, q8_0 (the block types of " +
+                                      "synthetic models that the integer kernels read)")
             }
             return type
         }
@@ -63,7 +65,8 @@ struct KernelBench: ParsableCommand {
 
     /// Both precisions on every path this processor runs.
     private func measure(_ type: GGMLType, rows: Int, width: Int) throws -> [[String: Any]] {
-        let blocks = randomBlocks(type, rows: rows, width: width)
+        var generator = SeededRandom(seed: 1)
+        let blocks = SyntheticModel.randomBlocks(type, elements: rows * width, rng: &generator)
         var rng = SeededRandom(seed: 2)
         let x = Tensor(randomNormal: [1, width], using: &rng)
         let bytes = Double(blocks.count)
@@ -71,7 +74,7 @@ struct KernelBench: ParsableCommand {
             let rowBytes = blocks.count / rows
             let encoded = EncodedBlocks(type: Int32(type.rawValue), base: raw.baseAddress!, rowBytes: rowBytes)!
             let decode: PanelDecoder = { _, _, _, _ in fatalError("row products read the blocks in place") }
-            var rows_: [[String: Any]] = []
+            var measured: [[String: Any]] = []
             for path in KernelPath.allCases where path.missing == nil {
                 try KernelPath.choose(path)
                 var outputs: [Precision: [Float]] = [:], rates: [Precision: Double] = [:]
@@ -94,32 +97,11 @@ struct KernelBench: ParsableCommand {
                 let reference = outputs[.fp32]!, quantized = outputs[.int8]!
                 let scale = reference.map(abs).max() ?? 1
                 let difference = zip(reference, quantized).map { abs($0 - $1) }.max() ?? 0
-                rows_.append(["path": path.rawValue, "fp32_gb_per_second": rates[.fp32]!,
+                measured.append(["path": path.rawValue, "fp32_gb_per_second": rates[.fp32]!,
                               "int8_gb_per_second": rates[.int8]!, "int8_over_fp32": rates[.int8]! / rates[.fp32]!,
                               "int8_max_relative_difference": Double(difference / max(scale, .leastNormalMagnitude))])
             }
-            return rows_
+            return measured
         }
-    }
-
-    /// Random blocks with every code and sub-scale, and small positive fp16 factors, as a model's weights.
-    private func randomBlocks(_ type: GGMLType, rows: Int, width: Int) -> [UInt8] {
-        var rng = SeededRandom(seed: 1)
-        var bytes = (0..<type.byteCount(elements: rows * width)!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let factors: [Int] = switch type {
-        case .q4_0, .q5_0, .q8_0: [0]
-        case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
-        case .q2_K: [80, 82]
-        case .q3_K: [108]
-        default: [208]
-        }
-        for block in stride(from: 0, to: bytes.count, by: type.blockBytes) {
-            for offset in factors {
-                let half = floatToHalf(0.001 + 0.002 * rng.nextFloat())
-                bytes[block + offset] = UInt8(half & 0xFF)
-                bytes[block + offset + 1] = UInt8(half >> 8)
-            }
-        }
-        return bytes
     }
 }
