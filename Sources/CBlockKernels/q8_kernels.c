@@ -30,13 +30,25 @@ const char *scalpel_kernel_path_name(int path) {
     return path >= 0 && path < SCALPEL_PATH_COUNT ? path_names[path] : "";
 }
 
+// Whether the processor has AVX2 and FMA: read once (cpuid traps to the hypervisor under a VM, so it
+// is far too slow to read per product); any thread may be first.
+static int has_avx2_fma(void) {
+    static int known = -1;
+    int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (value < 0) {
+        scalpel_cpu_features f;
+        scalpel_cpu_features_read(&f);
+        value = f.avx2 && f.fma;
+        __atomic_store_n(&known, value, __ATOMIC_RELAXED);
+    }
+    return value;
+}
+
 const char *scalpel_kernel_path_missing(int path) {
     if (path == SCALPEL_PATH_SCALAR) return "";
     if (path == SCALPEL_PATH_AVX2) {
 #if SCALPEL_X86
-        scalpel_cpu_features f;
-        scalpel_cpu_features_read(&f);
-        return f.avx2 && f.fma ? "" : "this processor lacks AVX2 or FMA";
+        return has_avx2_fma() ? "" : "this processor lacks AVX2 or FMA";
 #else
         return "this is not an x86-64 processor";
 #endif
