@@ -151,7 +151,10 @@ INLINE void unpack_legacy(int type, const uint8_t *b, int8_t *c, int16_t *sc, in
     *dm = type == Q4_1 || type == Q5_1 ? half(u16(b + 2)) : 0;
     switch (type) {
     case Q4_0:                                             // (q − 8)·d
-        for (int j = 0; j < 16; j++) { c[j] = (int8_t)((b[2 + j] & 0xF) - 8); c[j + 16] = (int8_t)((b[2 + j] >> 4) - 8); }
+        for (int j = 0; j < 16; j++) {
+            c[j] = (int8_t)((b[2 + j] & 0xF) - 8);
+            c[j + 16] = (int8_t)((b[2 + j] >> 4) - 8);
+        }
         return;
     case Q4_1:                                             // q·d + m
         for (int j = 0; j < 16; j++) { c[j] = (int8_t)(b[4 + j] & 0xF); c[j + 16] = (int8_t)(b[4 + j] >> 4); }
@@ -406,7 +409,8 @@ INLINE __m256 q4_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     for (int i = 0; i < 4; i++) {
         __m256i bytes = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * i));
         __m256i low = _mm256_and_si256(bytes, nibble), high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble);
-        v[2 * i] = _mm256_madd_epi16(_mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(q + 64 * i))), ones);
+        v[2 * i] = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(q + 64 * i))), ones);
         v[2 * i + 1] = _mm256_madd_epi16(
             _mm256_maddubs_epi16(high, _mm256_loadu_si256((const __m256i *)(q + 64 * i + 32))), ones);
     }

@@ -50,7 +50,9 @@ struct DecodeBench: ParsableCommand {
             results.append(row)
         }
         let base = results[0]["decode_tokens_per_second"] as! Double
-        for i in results.indices { results[i]["over_fp32"] = (results[i]["decode_tokens_per_second"] as! Double) / base }
+        for i in results.indices {
+            results[i]["over_fp32"] = (results[i]["decode_tokens_per_second"] as! Double) / base
+        }
         if json {
             Output.printJSON(["benchmark": "decode", "model": modelRecord(loaded), "steps": tokens,
                               "kernels": KernelPath.record, "cores": Parallelism.cores,
@@ -62,7 +64,8 @@ struct DecodeBench: ParsableCommand {
         for r in results {
             print(String(format: "%-9@ %7.2f   %6.2f   %13.4f   %14.2e   %15.3f", r["precision"] as! String,
                          r["decode_tokens_per_second"] as! Double, r["over_fp32"] as! Double,
-                         r["max_abs_logit_difference"] as! Double, r["mean_kl"] as! Double, r["top1_agreement"] as! Double))
+                         r["max_abs_logit_difference"] as! Double, r["mean_kl"] as! Double,
+                         r["top1_agreement"] as! Double))
         }
     }
 

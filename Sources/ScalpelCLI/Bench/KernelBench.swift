@@ -19,7 +19,8 @@ struct KernelBench: ParsableCommand {
     @Flag(help: "Print the results as JSON.") var json = false
 
     static let shapes: [(name: String, rows: Int, width: Int)] = [
-        ("attn (4096 x 4096)", 4096, 4096), ("ffn_up (11008 x 4096)", 11008, 4096), ("ffn_down (4096 x 11008)", 4096, 11008),
+        ("attn (4096 x 4096)", 4096, 4096), ("ffn_up (11008 x 4096)", 11008, 4096),
+        ("ffn_down (4096 x 11008)", 4096, 11008),
     ]
 
     func blockTypes() throws -> [GGMLType] {
@@ -45,7 +46,9 @@ struct KernelBench: ParsableCommand {
         for type in try blockTypes() {
             for shape in Self.shapes {
                 Output.progress("bench kernels: \(type) \(shape.name)…")
-                results += try measure(type, rows: shape.rows, width: shape.width).map { ["type": "\(type)", "shape": shape.name].merging($0) { a, _ in a } }
+                let named: [String: Any] = ["type": "\(type)", "shape": shape.name]
+                let rows = try measure(type, rows: shape.rows, width: shape.width)
+                results += rows.map { named.merging($0) { a, _ in a } }
             }
         }
         if json {

@@ -14,7 +14,8 @@ enum CommandLineRun {
             try ArgumentText.checkUTF8()
             try KernelPath.chooseFromEnvironment()
             if arguments.first == "--version" && json {
-                Output.printJSON(["version": ScalpelVersion.current, "blas": BLASCore.record, "kernels": KernelPath.record])
+                Output.printJSON(["version": ScalpelVersion.current, "blas": BLASCore.record,
+                                  "kernels": KernelPath.record])
                 exit(0)
             }
             var parsed = try ScalpelCommand.parseAsRoot(arguments)

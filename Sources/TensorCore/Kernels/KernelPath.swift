@@ -38,7 +38,9 @@ public enum KernelPath: String, CaseIterable, Sendable {
     }
 
     /// Applies SCALPEL_KERNELS when it is set; call it once, before any product.
-    public static func chooseFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public static func chooseFromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         guard let requested = environment[environmentKey], !requested.isEmpty else { return }
         guard let path = KernelPath(rawValue: requested.lowercased()) else {
             throw KernelPathError.unknown(requested)
@@ -50,7 +52,9 @@ public enum KernelPath: String, CaseIterable, Sendable {
     public static var record: [String: Any] {
         ["path": current.rawValue,
          "available": allCases.filter { $0.missing == nil }.map(\.rawValue),
-         "unavailable": Dictionary(uniqueKeysWithValues: allCases.compactMap { p in p.missing.map { (p.rawValue, $0) } })]
+         "unavailable": Dictionary(uniqueKeysWithValues: allCases.compactMap { path in
+             path.missing.map { (path.rawValue, $0) }
+         })]
     }
 }
 

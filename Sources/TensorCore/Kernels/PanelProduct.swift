@@ -125,7 +125,8 @@ func rowProducts(
     bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
     if Precision.current == .int8, case .decoded(_, let blocks?) = weight, scalpel_q8_supported(blocks.type) != 0 {
-        integerRowProducts(output: output, input: input, blocks: blocks, bias: bias, rows: n, inFeatures: i, outFeatures: o)
+        integerRowProducts(output: output, input: input, blocks: blocks, bias: bias,
+                           rows: n, inFeatures: i, outFeatures: o)
         return
     }
     let p = panelRows(rows: o, width: i)
@@ -170,15 +171,16 @@ func integerRowProducts(
         let (output, quantized, bias) = operands.value
         let start = panel * p, size = min(p, o - start)
         let done = scalpel_dot_rows_q8(blocks.type, blocks.base + start * blocks.rowBytes, blocks.rowBytes, Int64(size),
-                                       quantized, Int64(n), Int64(i), output + start, Int64(o), Int32(SCALPEL_PATH_CHOSEN))
+                                       quantized, Int64(n), Int64(i), output + start, Int64(o),
+                                       Int32(SCALPEL_PATH_CHOSEN))
         precondition(done == 1, "integerRowProducts: the integer kernels do not read GGML type \(blocks.type)")
         if let bias { addBias(bias, to: output, rows: n, outFeatures: o, columns: start..<(start + size)) }
     }
 }
 
 /// y[v, r] += b[r] for r in `columns`, v < n.
-private func addBias(_ bias: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>, rows n: Int, outFeatures o: Int,
-                     columns: Range<Int>) {
+private func addBias(_ bias: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>,
+                     rows n: Int, outFeatures o: Int, columns: Range<Int>) {
     for v in 0..<n {
         for r in columns { output[v * o + r] += bias[r] }
     }
