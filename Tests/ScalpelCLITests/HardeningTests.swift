@@ -1,5 +1,6 @@
 import Foundation
 import AtomicFiles
+import Checkpoints
 import Testing
 import TestSupport
 
@@ -346,6 +347,33 @@ import TestSupport
             let lacking = try runScalpel(["inspect", "nothing-here"], environment: ["SCALPEL_KERNELS": missing])
             #expect(lacking.status != 0 && lacking.stderr.contains("cannot run here"), "\(lacking.stderr)")
         }
+    }
+
+    /// Decoding in int8 on every path this machine has gives the same tokens (the kernels' tests compare
+    /// the bits; here the whole model, in processes of their own, since the path is process-wide).
+    @Test func int8DecodingIsTheSameOnEveryPath() throws {
+        let config = TinyModels.llamaConfig(layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 512, vocabulary: 300)
+        let tensors = TinyModels.llamaTensors(config, seed: 9)
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = directory.appendingPathComponent("q8.gguf")
+        try TinyModels.writeLlamaGGUF(model, tensors: tensors, config: config) { _, tensor in
+            tensor.rank == 2 ? (.q8_0, try quantize(tensor.scalars, to: .q8_0)) : nil
+        }
+        let version = try runScalpel(["--version", "--json"])
+        let kernels = (try JSONSerialization.jsonObject(with: Data(version.stdout.utf8)) as? [String: Any])?["kernels"]
+        let paths = (kernels as? [String: Any])?["available"] as? [String] ?? []
+        #expect(paths.contains("scalar"))
+        var tokens: [String: [Int]] = [:]
+        for path in paths {
+            let run = try runScalpel(["generate", "--model", model.path, "--prompt", "ab", "--max-tokens", "6",
+                                      "--precision", "int8", "--json"], environment: ["SCALPEL_KERNELS": path])
+            #expect(run.status == 0, "\(path): \(run.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            #expect(object?["kernels"] as? String == path)
+            tokens[path] = object?["ids"] as? [Int]
+        }
+        #expect(Set(tokens.values.map { $0.description }).count == 1, "\(tokens)")
     }
 
     @Test func generateRefusesAnUnknownPrecision() throws {
