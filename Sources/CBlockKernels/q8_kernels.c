@@ -423,11 +423,6 @@ INLINE __m256 q4_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     return epilogue_avx2(acc, d, dm, da, isum, &msum);
 }
 
-// The activations' half sums of a tile: first halves, second halves (as halves_avx2).
-INLINE void activation_halves_avx2(const int16_t *s16, __m256i *first, __m256i *second) {
-    halves_avx2(s16, first, second);
-}
-
 // Q6_K: codes q − 32 with q 0-63. Σ (q − 32)·x = Σ q·x − 32·Σ x, so q goes into maddubs unsigned and
 // the half sums of x take the offset off; each half has its own signed 8-bit scale.
 INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const int16_t *s16, const float *da) {
@@ -448,7 +443,7 @@ INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     }
     __m256i first, second, x1, x2;
     half_sums_avx2(v, &first, &second);
-    activation_halves_avx2(s16, &x1, &x2);
+    halves_avx2(s16, &x1, &x2);
     first = _mm256_sub_epi32(first, _mm256_slli_epi32(x1, 5));
     second = _mm256_sub_epi32(second, _mm256_slli_epi32(x2, 5));
     const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
