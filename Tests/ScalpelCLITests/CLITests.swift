@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import TestSupport
+import Yams
 import AtomicFiles
 
 final class DataBox: @unchecked Sendable { var data = Data() }
@@ -208,6 +209,12 @@ struct RecipeCommandTests {
             let text = try String(contentsOf: InspectCommandTests.root.appendingPathComponent("Recipes/\(name)"), encoding: .utf8)
             let alias = text.split(separator: "\n").first { $0.hasPrefix("model: ") }.map { String($0.dropFirst(7)) } ?? ""
             guard Fixtures.checkpointPaths[alias] != nil, Fixtures.has(alias) else { print("skipped \(name): \(alias) is not fetched"); continue }
+            let recipe = try Yams.load(yaml: text) as? [String: Any]
+            let dataPath = (recipe?["data"] as? [String: Any])?["path"] as? String ?? ""
+            guard Fixtures.isFetched(recipeDataPath: dataPath) else {
+                print("skipped \(name): its data \(dataPath) is not fetched (Scripts/fetch --list says why)")
+                continue
+            }
             let result = try runScalpel(["recipe", "check", "Recipes/\(name)"], in: InspectCommandTests.root)
             #expect(result.status == 0, "\(name): \(result.stderr)")
         }

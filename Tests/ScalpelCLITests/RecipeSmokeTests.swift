@@ -66,9 +66,7 @@ import Yams
             try TinyModels.writeLlamaGGUF(URL(fileURLWithPath: model), tensors: TinyModels.llamaTensors(c), config: c)
         }
         let (recipe, dataPath) = try Self.shrink(text, model: model, directory: directory)
-        // A glob pattern (BIG-bench's task files) is fetched when the folder before its first wildcard is there.
-        let fetchedPath = dataPath.firstIndex(where: { "*?[{".contains($0) }).map { String(dataPath[..<$0]) } ?? dataPath
-        guard FileManager.default.fileExists(atPath: fetchedPath) else {
+        guard Fixtures.isFetched(recipeDataPath: dataPath) else {
             print("skipped \(name): its data \(dataPath) is not fetched (run Scripts/fetch data)")
             return
         }
