@@ -30,15 +30,15 @@ const char *scalpel_kernel_path_name(int path) {
     return path >= 0 && path < SCALPEL_PATH_COUNT ? path_names[path] : "";
 }
 
-// Whether the processor has AVX2 and FMA: read once (cpuid traps to the hypervisor under a VM, so it
+// Whether the processor has AVX2, FMA and F16C: read once (cpuid traps to the hypervisor under a VM, so it
 // is far too slow to read per product); any thread may be first.
-static int has_avx2_fma(void) {
+static int has_avx2_fma_f16c(void) {
     static int known = -1;
     int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
     if (value < 0) {
         scalpel_cpu_features f;
         scalpel_cpu_features_read(&f);
-        value = f.avx2 && f.fma;
+        value = f.avx2 && f.fma && f.f16c;
         __atomic_store_n(&known, value, __ATOMIC_RELAXED);
     }
     return value;
@@ -48,7 +48,7 @@ const char *scalpel_kernel_path_missing(int path) {
     if (path == SCALPEL_PATH_SCALAR) return "";
     if (path == SCALPEL_PATH_AVX2) {
 #if SCALPEL_X86
-        return has_avx2_fma() ? "" : "this processor lacks AVX2 or FMA";
+        return has_avx2_fma_f16c() ? "" : "this processor lacks AVX2, FMA or F16C";
 #else
         return "this is not an x86-64 processor";
 #endif
@@ -333,7 +333,7 @@ static void dot_rows_q8_scalar(DOT_Q8_ARGUMENTS) {
 // ---- AVX2 ----------------------------------------------------------------------------------------------
 
 #if SCALPEL_X86
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
 // A tile's sixteen per-16 values as int32: the first halves of its eight groups, and the second ones.
 INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) {
@@ -343,37 +343,6 @@ INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) 
     split = _mm256_permute4x64_epi64(split, 0xD8);         // first halves of groups 0-7, then second halves
     *first = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(split));
     *second = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(split, 1));
-}
-
-// isum of each group. c·q in int16 pairs (|c| times q with c's sign where codes may be negative;
-// |c| ≤ 128 and |q| ≤ 127, so a pair never saturates), pairs summed into int32 per quarter; a tree of
-// horizontal adds gives each group's two half sums (a 128-bit lane holds a half), and the halves'
-// sub-scales multiply them.
-INLINE __m256i group_sums_avx2(const tile *t, const int8_t *q, int groups, int signed_codes) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i v[8];
-    for (int g = 0; g < 8; g++) {
-        if (g >= groups) { v[g] = _mm256_setzero_si256(); continue; }
-        __m256i c = _mm256_load_si256((const __m256i *)(t->c + 32 * g));
-        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
-        __m256i pairs = signed_codes ? _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c))
-                                     : _mm256_maddubs_epi16(c, x);
-        v[g] = _mm256_madd_epi16(pairs, ones);
-    }
-    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    __m256i first, second;
-    halves_avx2(t->sc, &first, &second);
-    return _mm256_add_epi32(_mm256_mullo_epi32(_mm256_permute2x128_si256(a, b, 0x20), first),
-                            _mm256_mullo_epi32(_mm256_permute2x128_si256(a, b, 0x31), second));
-}
-
-// msum of each group: the halves' minimums times the activations' half sums.
-INLINE __m256i minimum_sums_avx2(const tile *t, const int16_t *s16) {
-    __m256i m1, m2, s1, s2;
-    halves_avx2(t->mn, &m1, &m2);
-    halves_avx2(s16, &s1, &s2);
-    return _mm256_add_epi32(_mm256_mullo_epi32(m1, s1), _mm256_mullo_epi32(m2, s2));
 }
 
 // ---- AVX2, whole tiles of the commonest types in registers ----
@@ -458,17 +427,18 @@ INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
 INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const float *da) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i v[8];
-    float factors[8];
+    uint16_t factors[8];
     for (int g = 0; g < 8; g++) {
         const uint8_t *block = b + 34 * g;
         __m256i c = _mm256_loadu_si256((const __m256i *)(block + 2));
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
         v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c)), ones);
-        factors[g] = half(u16(block));
+        factors[g] = u16(block);
     }
     __m256i first, second;
     half_sums_avx2(v, &first, &second);
-    return epilogue_avx2(acc, _mm256_loadu_ps(factors), _mm256_setzero_ps(), da, _mm256_add_epi32(first, second), NULL);
+    __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors));      // F16C: exact
+    return epilogue_avx2(acc, d, _mm256_setzero_ps(), da, _mm256_add_epi32(first, second), NULL);
 }
 
 // Q4_0 and Q4_1, eight blocks: byte j holds element j (low nibble) and j + 16 (high nibble), codes
@@ -478,28 +448,349 @@ INLINE __m256 q4_01_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8
     const __m256i nibble = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
     int bytes = type == Q4_0 ? 18 : 20, offset = type == Q4_0 ? 2 : 4;
     __m256i v[8];
-    float factors[8], minimums[8];
+    uint16_t factors[8], minimums[8];
     for (int g = 0; g < 8; g++) {
         const uint8_t *block = b + bytes * g;
         __m128i packed = _mm_loadu_si128((const __m128i *)(block + offset));
         __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), nibble);
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
         v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), ones);
-        factors[g] = half(u16(block));
-        minimums[g] = type == Q4_1 ? half(u16(block + 2)) : 0;
+        factors[g] = u16(block);
+        minimums[g] = type == Q4_1 ? u16(block + 2) : 0;
     }
     __m256i first, second;
     half_sums_avx2(v, &first, &second);
     __m256i isum = _mm256_add_epi32(first, second);
     __m256i xsum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)s16), ones);   // Σ x per group
     if (type == Q4_0) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(xsum, 3));
-    __m256 d = _mm256_loadu_ps(factors);
-    return epilogue_avx2(acc, d, _mm256_loadu_ps(minimums), da, isum, type == Q4_1 ? &xsum : NULL);
+    __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors));
+    __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)minimums));
+    return epilogue_avx2(acc, d, m, da, isum, type == Q4_1 ? &xsum : NULL);
 }
 
+// ---- AVX2, a tile prepared once for many vectors ----
+// A product of many vectors (a batch of tokens) unpacks each weight tile once and multiplies every
+// vector by it. Both sides are laid out for it: the tile's 8 groups × 8 units of 4 elements are
+// transposed, so that chunk i holds unit i of every group, group j in 32-bit lane j. Then maddubs and
+// madd leave each group's partial sums in its own lane, and adding the chunks gives the groups' sums,
+// with no horizontal adds:
+//   isum_g = Σ_h sc[h]·Σ_{e in h} u[e]·q[e] − Σ_h (z·sc[h])·s16[h]      u = c + z, z the offset (0, 8, 32)
+//   msum_g = Σ_h mn[h]·s16[h]
+// Chunks 0-3 are every group's first half, 4-7 its second; the sub-scales ride on madd. Where codes are
+// small, `span` chunks of maddubs pairs are added in int16 before one madd (bounds in span_of). The
+// sums are the reference's exact integers, so the reference's epilogue gives the reference's bits.
+
+typedef struct {
+    __m256i c[GROUPS];       // chunks of maddubs's unsigned operand: the codes u, or |c| where codes are signed
+    __m256i s[GROUPS];       // where codes are signed, the chunks of the codes, whose signs go onto the activations
+    __m256i scale[2];        // int16: group j's first-half (scale[0]) or second-half sub-scale, in lanes 2j, 2j + 1
+    __m256i offset;          // int16 per half: z·sc[h]
+    __m256i mins;            // int16 per half: mn[h]
+    __m256 d, dm;
+    int groups, is_signed, has_offset, has_min, span;
+} prepared_tile;
+
+// Chunks of maddubs pairs added in int16 before a madd, with no overflow: a pair is at most 2·127·|u|,
+// so 8 chunks take |u| ≤ 16 (32512), 4 take |u| ≤ 32, 2 take |u| ≤ 64. Eight only where both halves of a
+// group share their sub-scale.
+INLINE int span_of(int type) {
+    switch (type) {
+    case Q4_0: case Q4_1: case Q4_K: return 8;             // |u| ≤ 15, one scale per group
+    case Q2_K: case Q3_K: case Q5_0: case Q5_1: case Q5_K: return 4;
+    case Q6_K: return 2;                                   // u ≤ 63
+    default: return 1;                                     // Q8_0: |c| ≤ 128
+    }
+}
+
+// Rows r[0..8) of 8 units of 32 bits into columns: out[i] unit j = r[j] unit i.
+INLINE void transpose8_avx2(__m256i r[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
+    }
+}
+
+// Sixteen per-half sub-scales as the two madd operands.
+INLINE void scales_from_halves(const int16_t *sc, __m256i scale[2]) {
+    int16_t first[16], second[16];
+    for (int j = 0; j < 8; j++) {
+        first[2 * j] = first[2 * j + 1] = sc[2 * j];
+        second[2 * j] = second[2 * j + 1] = sc[2 * j + 1];
+    }
+    scale[0] = _mm256_loadu_si256((const __m256i *)first);
+    scale[1] = _mm256_loadu_si256((const __m256i *)second);
+}
+
+// Group-major codes in c (and s) into chunks.
+INLINE void finish_prepared(prepared_tile *p) {
+    transpose8_avx2(p->c);
+    if (p->is_signed) transpose8_avx2(p->s);
+}
+
+// The offset z that makes a type's codes unsigned (u = c + z), Q8_0's apart: those stay signed.
+INLINE int zero_point(int type) {
+    return type == Q4_0 ? 8 : type == Q5_0 ? 16 : type == Q3_K ? 4 : type == Q6_K ? 32 : 0;
+}
+
+// Any type, any tile: the reference's unpacking, then its integer form as operands, in the form the
+// fast preparations below give their types.
+static void prepare_from_tile(int type, const uint8_t *row, int64_t start, int groups, int elements, int bytes,
+                              prepared_tile *p) {
+    tile t;
+    unpack_tile_scalar(type, row, start, groups, elements, bytes, &t);
+    for (int g = groups; g < GROUPS; g++) {               // a partial tile: the missing groups count as zero
+        memset(t.c + 32 * g, 0, 32);
+        t.sc[2 * g] = t.sc[2 * g + 1] = t.mn[2 * g] = t.mn[2 * g + 1] = 0;
+        t.d[g] = t.dm[g] = 0;
+    }
+    int z = zero_point(type);
+    int16_t offset[16];
+    for (int h = 0; h < 16; h++) offset[h] = (int16_t)(z * t.sc[h]);
+    p->is_signed = type == Q8_0;
+    for (int g = 0; g < GROUPS; g++) {
+        __m256i c = _mm256_add_epi8(_mm256_load_si256((const __m256i *)(t.c + 32 * g)), _mm256_set1_epi8((char)z));
+        p->c[g] = p->is_signed ? _mm256_abs_epi8(c) : c;
+        p->s[g] = c;
+    }
+    scales_from_halves(t.sc, p->scale);
+    p->mins = _mm256_loadu_si256((const __m256i *)t.mn);
+    p->offset = _mm256_loadu_si256((const __m256i *)offset);
+    p->d = _mm256_loadu_ps(t.d);
+    p->dm = _mm256_loadu_ps(t.dm);
+    p->groups = groups, p->has_offset = z != 0, p->span = span_of(type);
+    q8_block_shape(type, &elements, &bytes, &p->has_min);
+    finish_prepared(p);
+}
+
+// Q4_K: codes 0-15, a 6-bit scale and minimum per group.
+INLINE void prepare_q4_K(const uint8_t *b, prepared_tile *p) {
+    const __m256i nibble = _mm256_set1_epi8(0xF);
+    uint32_t w0 = u32(b + 4), w1 = u32(b + 8), w2 = u32(b + 12);
+    uint32_t sc0 = w0 & 0x3F3F3F3Fu, sc1 = (w2 & 0x0F0F0F0Fu) | (((w0 >> 6) & 0x03030303u) << 4);
+    uint32_t mn0 = w1 & 0x3F3F3F3Fu, mn1 = ((w2 >> 4) & 0x0F0F0F0Fu) | (((w1 >> 6) & 0x03030303u) << 4);
+    for (int i = 0; i < 4; i++) {
+        __m256i bytes = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * i));
+        p->c[2 * i] = _mm256_and_si256(bytes, nibble);
+        p->c[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble);
+    }
+    __m128i sc = _mm_set_epi32(0, 0, (int)sc1, (int)sc0), mn = _mm_set_epi32(0, 0, (int)mn1, (int)mn0);
+    p->scale[0] = p->scale[1] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));   // both halves, lanes 2j, 2j + 1
+    p->mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
+    p->d = _mm256_set1_ps(half(u16(b)));
+    p->dm = _mm256_set1_ps(-half(u16(b + 2)));
+    p->groups = GROUPS, p->is_signed = 0, p->has_offset = 0, p->has_min = 1, p->span = 8;
+    finish_prepared(p);
+}
+
+// Q6_K: u = q with q 0-63 (four bits of ql, two of qh), offset 32, a signed 8-bit scale per half.
+INLINE void prepare_q6_K(const uint8_t *b, prepared_tile *p) {
+    const __m256i four = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3);
+    for (int i = 0; i < 2; i++) {
+        __m256i low0 = _mm256_loadu_si256((const __m256i *)(b + 64 * i));
+        __m256i low1 = _mm256_loadu_si256((const __m256i *)(b + 64 * i + 32));
+        __m256i high = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * i));
+        __m256i lows[4] = {_mm256_and_si256(low0, four), _mm256_and_si256(low1, four),
+                           _mm256_and_si256(_mm256_srli_epi16(low0, 4), four),
+                           _mm256_and_si256(_mm256_srli_epi16(low1, 4), four)};
+        for (int j = 0; j < 4; j++) {
+            __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * j), two), 4);
+            p->c[4 * i + j] = _mm256_or_si256(lows[j], top);
+        }
+    }
+    __m128i sc = _mm_loadu_si128((const __m128i *)(b + 192));
+    const __m128i even = _mm_setr_epi8(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
+    const __m128i odd = _mm_setr_epi8(1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13, 15, 15);
+    p->scale[0] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, even));
+    p->scale[1] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, odd));
+    p->offset = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5);
+    p->mins = _mm256_setzero_si256();
+    p->d = p->dm = _mm256_set1_ps(half(u16(b + 208)));
+    p->groups = GROUPS, p->is_signed = 0, p->has_offset = 1, p->has_min = 0, p->span = 2;
+    finish_prepared(p);
+}
+
+// Up to eight 32-element blocks: Q8_0 (signed codes), Q4_0 (u = q, offset 8), Q4_1 (u = q, minimum m);
+// a partial tile's missing groups count as zero. The fp16 factors convert with F16C, exactly.
+INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_tile *p) {
+    const __m256i nibble = _mm256_set1_epi8(0xF);
+    int bytes = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20, offset = type == Q4_1 ? 4 : 2;
+    uint16_t factors[GROUPS] = {0}, minimums[GROUPS] = {0};
+    for (int g = 0; g < GROUPS; g++) {
+        const uint8_t *block = b + bytes * g;
+        if (g >= groups) {
+            p->c[g] = p->s[g] = _mm256_setzero_si256();
+            continue;
+        }
+        if (type == Q8_0) {
+            __m256i c = _mm256_loadu_si256((const __m256i *)(block + 2));
+            p->c[g] = _mm256_abs_epi8(c);
+            p->s[g] = c;
+        } else {
+            __m128i packed = _mm_loadu_si128((const __m128i *)(block + offset));
+            p->c[g] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), nibble);
+        }
+        factors[g] = u16(block);
+        if (type == Q4_1) minimums[g] = u16(block + 2);
+    }
+    p->scale[0] = p->scale[1] = _mm256_set1_epi16(1);
+    p->offset = _mm256_set1_epi16(type == Q4_0 ? 8 : 0);
+    p->mins = _mm256_set1_epi16(type == Q4_1);
+    p->d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors));
+    p->dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)minimums));
+    p->groups = groups, p->is_signed = type == Q8_0, p->has_offset = type == Q4_0, p->has_min = type == Q4_1;
+    p->span = span_of(type);
+    finish_prepared(p);
+}
+
+// The commonest types, whose whole tiles the AVX2 path unpacks in registers.
 INLINE int whole_tiles_in_registers(int type) {
     return type == Q4_K || type == Q6_K || type == Q8_0 || type == Q4_0 || type == Q4_1;
 }
+
+// The tile of `row` starting at element `start`.
+INLINE void prepare_tile(int type, const uint8_t *row, int64_t start, int groups, int elements, int bytes,
+                         prepared_tile *p) {
+    if (type == Q4_K) prepare_q4_K(row + start / 256 * bytes, p);
+    else if (type == Q6_K) prepare_q6_K(row + start / 256 * bytes, p);
+    else if (type == Q8_0 || type == Q4_0 || type == Q4_1) prepare_legacy8(type, row + start / 32 * bytes, groups, p);
+    else prepare_from_tile(type, row, start, groups, elements, bytes, p);
+}
+
+// A vector's activations laid out for prepared tiles: per tile, its 256 codes in chunks, then its 16
+// half sums and 8 factors; a row's last, partial tile padded with zeros.
+typedef struct { const int8_t *q; const int16_t *s16; const float *d; } chunked_vector;
+
+INLINE size_t chunked_bytes(int64_t k) { return (size_t)((k + TILE - 1) / TILE) * (TILE + 32 + 32); }
+
+INLINE chunked_vector chunked_view(const uint8_t *x, int64_t k) {
+    int64_t tiles = (k + TILE - 1) / TILE;
+    return (chunked_vector){(const int8_t *)x, (const int16_t *)(x + tiles * TILE), (const float *)(x + tiles * (TILE + 32))};
+}
+
+// The tile of x starting at `start`, chunked: codes into q[256], half sums into s16[16], factors into d[8].
+INLINE void chunk_tile(q8_vector x, int64_t k, int64_t start, int8_t *q, int16_t *s16, float *d) {
+    int groups = (int)((k - start < TILE ? k - start : TILE) / 32);
+    __m256i r[8];
+    for (int g = 0; g < GROUPS; g++) {
+        r[g] = g < groups ? _mm256_loadu_si256((const __m256i *)(x.q + start + 32 * g)) : _mm256_setzero_si256();
+        s16[2 * g] = g < groups ? x.s16[start / 16 + 2 * g] : 0;
+        s16[2 * g + 1] = g < groups ? x.s16[start / 16 + 2 * g + 1] : 0;
+        d[g] = g < groups ? x.d[start / 32 + g] : 0;
+    }
+    transpose8_avx2(r);
+    for (int i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(q + 32 * i), r[i]);
+}
+
+static void chunk_activations(q8_vector x, int64_t k, uint8_t *out) {
+    int64_t tiles = (k + TILE - 1) / TILE;
+    int8_t *q = (int8_t *)out;
+    int16_t *s16 = (int16_t *)(out + tiles * TILE);
+    float *d = (float *)(out + tiles * (TILE + 32));
+    for (int64_t t = 0; t < tiles; t++) chunk_tile(x, k, t * TILE, q + t * TILE, s16 + 16 * t, d + 8 * t);
+}
+
+// A tile's form: how its sums are made. Each form's loops are compiled with its flags as constants.
+typedef struct { int span, is_signed, has_offset, has_min; } tile_form;
+
+// acc (lane[0..8) of one vector) after the tile: the reference's epilogue on the exact sums. A partial
+// tile leaves the lanes of its missing groups as they were.
+INLINE __m256 apply_tile_span(const prepared_tile *p, const int8_t *q, const int16_t *s16, const float *da,
+                              __m256 acc, tile_form f) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int i = 0; i < GROUPS; i += f.span) {
+        __m256i pairs = _mm256_setzero_si256();
+        for (int j = i; j < i + f.span; j++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
+            if (f.is_signed) x = _mm256_sign_epi8(x, p->s[j]);
+            __m256i m = _mm256_maddubs_epi16(p->c[j], x);
+            pairs = j == i ? m : _mm256_add_epi16(pairs, m);
+        }
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, p->scale[i / 4]));
+    }
+    __m256i halves = _mm256_loadu_si256((const __m256i *)s16);
+    if (f.has_offset) isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(halves, p->offset));
+    __m256 a = _mm256_loadu_ps(da);
+    __m256 out = _mm256_fmadd_ps(_mm256_mul_ps(p->d, a), _mm256_cvtepi32_ps(isum), acc);
+    if (f.has_min) out = _mm256_fmadd_ps(_mm256_mul_ps(p->dm, a), _mm256_cvtepi32_ps(_mm256_madd_epi16(halves, p->mins)), out);
+    if (p->groups == GROUPS) return out;
+    __m256i kept = _mm256_cmpgt_epi32(_mm256_set1_epi32(p->groups), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_blendv_ps(acc, out, _mm256_castsi256_ps(kept));
+}
+
+// y[v·ldy] = a row, its tiles prepared, times `count` chunked vectors `stride` bytes apart.
+INLINE void multiply_row(const prepared_tile *tiles, int64_t k, const uint8_t *xc, size_t stride, int count,
+                         float *y, int64_t ldy, tile_form f) {
+    int64_t n = (k + TILE - 1) / TILE;
+    int v = 0;
+    for (; v + 1 < count; v += 2) {                      // two vectors at once: two chains of FMAs in flight
+        chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        for (int64_t t = 0; t < n; t++) {
+            acc0 = apply_tile_span(tiles + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f);
+            acc1 = apply_tile_span(tiles + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f);
+        }
+        float lane[GROUPS];
+        _mm256_storeu_ps(lane, acc0);
+        y[v * ldy] = fold8(lane);
+        _mm256_storeu_ps(lane, acc1);
+        y[(v + 1) * ldy] = fold8(lane);
+    }
+    for (; v < count; v++) {
+        chunked_vector x = chunked_view(xc + v * stride, k);
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t t = 0; t < n; t++)
+            acc = apply_tile_span(tiles + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f);
+        float lane[GROUPS];
+        _mm256_storeu_ps(lane, acc);
+        y[v * ldy] = fold8(lane);
+    }
+}
+
+// Rows × vectors, vectors a block at a time: a block's activations, chunked, stay in the nearest caches
+// while each row's tiles, prepared once per block, stay in the nearest one.
+enum { VECTOR_BLOCK = 16 };
+static void dot_rows_prepared_avx2(DOT_Q8_ARGUMENTS) {
+    (void)lanes;
+    int64_t n = (k + TILE - 1) / TILE;
+    size_t chunked = chunked_bytes(k);
+    uint8_t *xc = aligned_alloc(64, (chunked * VECTOR_BLOCK + 63) / 64 * 64);
+    prepared_tile *tiles = aligned_alloc(64, sizeof(prepared_tile) * (size_t)n);
+    if (!xc || !tiles) abort();
+    for (int64_t v0 = 0; v0 < vectors; v0 += VECTOR_BLOCK) {
+        int count = (int)(vectors - v0 < VECTOR_BLOCK ? vectors - v0 : VECTOR_BLOCK);
+        for (int v = 0; v < count; v++) chunk_activations(q8_view(xq + (v0 + v) * stride, k), k, xc + v * chunked);
+        for (int64_t r = 0; r < rows; r++) {
+            const uint8_t *row = w0 + r * row_bytes;
+            for (int64_t t = 0; t < n; t++)
+                prepare_tile(type, row, t * TILE, (int)((k - t * TILE < TILE ? k - t * TILE : TILE) / 32), elements,
+                             bytes, tiles + t);
+            float *out = y + v0 * ldy + r;
+            switch (type) {                                // the commonest forms as constants
+            case Q4_K: case Q4_1: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){8, 0, 0, 1}); break;
+            case Q4_0: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){8, 0, 1, 0}); break;
+            case Q6_K: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){2, 0, 1, 0}); break;
+            case Q8_0: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){1, 1, 0, 0}); break;
+            default:
+                multiply_row(tiles, k, xc, chunked, count, out, ldy,
+                             (tile_form){span_of(type), tiles->is_signed, tiles->has_offset, has_min});
+            }
+        }
+    }
+    free(tiles);
+    free(xc);
+}
+
 
 // One row of a type above against one vector; the last partial tile (blocks of 32 only) through the tile
 // struct, as the reference.
@@ -515,55 +806,33 @@ INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q
         else if (type == Q8_0) acc = q8_0_tile_avx2(acc, row + start / 32 * bytes, q, da);
         else acc = q4_01_tile_avx2(acc, type, row + start / 32 * bytes, q, s16, da);
     }
+    if (whole < k) {                                       // blocks of 32 only: a last, partial tile
+        prepared_tile p;
+        int8_t q[TILE] __attribute__((aligned(32)));
+        int16_t s16[16];
+        float da[GROUPS];
+        prepare_from_tile(type, row, whole, (int)((k - whole) / 32), 32, bytes, &p);
+        chunk_tile(x, k, whole, q, s16, da);
+        acc = apply_tile_span(&p, q, s16, da, acc, (tile_form){1, p.is_signed, p.has_offset, p.has_min});
+    }
     _mm256_storeu_ps(lane, acc);
-    if (whole == k) return;
-    tile t;
-    int groups = (int)((k - whole) / 32);
-    unpack_tile_scalar(type, row, whole, groups, 32, bytes, &t);
-    int32_t isum[GROUPS], msum[GROUPS];
-    _mm256_storeu_si256((__m256i *)isum, group_sums_avx2(&t, x.q + whole, groups, type != Q4_1));
-    minimum_sums(&t, x.s16 + whole / 16, groups, msum);
-    epilogue_scalar(lane, &t, x.d + whole / 32, isum, msum, groups, type == Q4_1);
 }
 
+// Few vectors (a decoding step) take the commonest types with nothing between the block's bytes and
+// the lanes; many vectors, and the other types, take each tile prepared once.
+enum { FEW_VECTORS = 1 };
 static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
-    int signed_codes = !(type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K);
-    tile t;
+    if (vectors > FEW_VECTORS || !whole_tiles_in_registers(type)) {
+        dot_rows_prepared_avx2(type, w0, row_bytes, rows, xq, stride, vectors, k, y, ldy, lanes, elements, bytes,
+                               has_min);
+        return;
+    }
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *row = w0 + r * row_bytes;
-        memset(lanes, 0, sizeof(float) * GROUPS * vectors);
-        if (whole_tiles_in_registers(type)) {
-            for (int64_t v = 0; v < vectors; v++) {
-                dot_row_in_registers_avx2(type, row, bytes, q8_view(xq + v * stride, k), k, lanes + GROUPS * v);
-                y[v * ldy + r] = fold8(lanes + GROUPS * v);
-            }
-            continue;
+        for (int64_t v = 0; v < vectors; v++) {
+            dot_row_in_registers_avx2(type, row, bytes, q8_view(xq + v * stride, k), k, lanes + GROUPS * v);
+            y[v * ldy + r] = fold8(lanes + GROUPS * v);
         }
-        for (int64_t start = 0; start < k; start += TILE) {
-            int groups = (int)((k - start < TILE ? k - start : TILE) / 32);
-            unpack_tile_scalar(type, row, start, groups, elements, bytes, &t);
-            __m256 d = _mm256_loadu_ps(t.d), dm = _mm256_loadu_ps(t.dm);
-            for (int64_t v = 0; v < vectors; v++) {
-                q8_vector x = q8_view(xq + v * stride, k);
-                __m256i isum = group_sums_avx2(&t, x.q + start, groups, signed_codes);
-                float *lane = lanes + GROUPS * v;
-                if (groups < GROUPS) {                     // a row's last, partial tile: the reference's steps
-                    int32_t is[GROUPS], ms[GROUPS];
-                    _mm256_storeu_si256((__m256i *)is, isum);
-                    minimum_sums(&t, x.s16 + start / 16, groups, ms);
-                    epilogue_scalar(lane, &t, x.d + start / 32, is, ms, groups, has_min);
-                    continue;
-                }
-                __m256 da = _mm256_loadu_ps(x.d + start / 32);
-                __m256 acc = _mm256_fmadd_ps(_mm256_mul_ps(d, da), _mm256_cvtepi32_ps(isum), _mm256_loadu_ps(lane));
-                if (has_min) {
-                    __m256i msum = minimum_sums_avx2(&t, x.s16 + start / 16);
-                    acc = _mm256_fmadd_ps(_mm256_mul_ps(dm, da), _mm256_cvtepi32_ps(msum), acc);
-                }
-                _mm256_storeu_ps(lane, acc);
-            }
-        }
-        for (int64_t v = 0; v < vectors; v++) y[v * ldy + r] = fold8(lanes + GROUPS * v);
     }
 }
 

@@ -49,6 +49,12 @@ public enum RecipeSchema {
                                  "bigbench_arithmetic", "imdb", "wikitext", "toxicity", "asdiv"]
     public static let stages = ["prompt", "collect", "rank", "ablate", "edit", "audit"]
 
+    /// The forward stages' `precision` (the stages with gradients run fp32).
+    static let precisionHelp = """
+        Arithmetic of the products: fp32, or int8 (weights in ggml blocks times activations quantized \
+        to int8 per 32; other weights stay fp32). See docs/performance.md for its fidelity and speed.
+        """
+
     public static let fields: [Field] = [
         Field("name", .string, required: true, "Experiment name; also the default run folder under runs/."),
         Field("model", .string, required: true, "Checkpoint path, or an alias: smollm2, minilm, gemma3."),
@@ -130,6 +136,7 @@ public enum RecipeSchema {
             Field("batch_size", .integer, default: "8", bounds: .batch, "Examples per forward pass."),
             Field("max_tokens", .integer, default: "128", bounds: .atLeast(2, atMost: .value(8192)),
                   "With positions: [every], each text is cut to this many tokens."),
+            Field("precision", .choice(["fp32", "int8"]), default: "fp32", precisionHelp),
         ]), "Stages 2–3: activations and auxiliary metrics."),
         Field("rank", .section([
             Field("statistics", .stringList, default: "[pearson, spearman, mutual_information, predictivity]",
@@ -173,6 +180,7 @@ public enum RecipeSchema {
                   "General text for the KL from the unablated model."),
             Field("general_texts", .integer, default: "16", bounds: .atLeast(0, atMost: .value(100_000)),
                   "Texts of it used (each cut to 48 tokens); 0 skips it."),
+            Field("precision", .choice(["fp32", "int8"]), default: "fp32", precisionHelp),
         ]), "Stage 5: causal validation."),
         Field("edit", .section([
             Field("objective", .choice(["task", "pair_preference", "metric_suppression"]), default: "task",

@@ -240,10 +240,11 @@ public func randomQuantizedBlocks(_ type: GGMLType, elements: Int, seed: UInt64)
     return randomBlocks(type, elements: elements, rng: &rng) { rng in floatToHalf(0.001 + 0.002 * rng.nextFloat()) }
 }
 
-/// Blocks of random bytes (every code, sub-scale and minimum occurs) whose fp16 factors `factor` draws.
-public func randomBlocks(_ type: GGMLType, elements: Int, rng: inout SeededRandom,
+/// Blocks of random bytes (every code, sub-scale and minimum occurs), or every byte `fill`, whose fp16
+/// factors `factor` draws.
+public func randomBlocks(_ type: GGMLType, elements: Int, rng: inout SeededRandom, fill: UInt8? = nil,
                          factor: (inout SeededRandom) -> UInt16) -> [UInt8] {
-    var bytes = (0..<type.byteCount(elements: elements)!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    var bytes = (0..<type.byteCount(elements: elements)!).map { _ in fill ?? UInt8(truncatingIfNeeded: rng.next()) }
     for block in stride(from: 0, to: bytes.count, by: type.blockBytes) {
         for offset in type.factorOffsets {
             let half = factor(&rng)

@@ -175,6 +175,30 @@ import TestSupport
         }
     }
 
+    /// A batch (many vectors: the prepared-tile kernels, vectors a block at a time, a partial last
+    /// block and a partial last tile) gives the reference's bits on every path, for random blocks and
+    /// for the extremes that bound the kernels' int16 sums: every code byte 0xFF or 0x80 against
+    /// activations all at +127 or −127.
+    @Test(arguments: types)
+    func batchesEqualTheReference(type: GGMLType) throws {
+        let k = type.blockSize == 32 ? 32 * 19 : 256 * 2, rows = 5, vectors = 37
+        var extremes: [(String, [UInt8], [Float])] = []
+        for fill: UInt8 in [0xFF, 0x80] {
+            var rng = SeededRandom(seed: 51)
+            let w = TestSupport.randomBlocks(type, elements: rows * k, rng: &rng, fill: fill) { _ in floatToHalf(0.01) }
+            extremes.append(("bytes \(fill)", w, (0..<(vectors * k)).map { ($0 / k) % 2 == 0 ? 1 : -1 }))
+        }
+        let random = ("random", Self.randomBlocks(type, elements: rows * k, seed: 52), Self.activations(count: vectors * k, seed: 53))
+        for (name, w, x) in [random] + extremes {
+            let xq = Self.quantized(x, k: k)
+            let reference = try #require(Self.products(type, w, rows: rows, xq: xq, vectors: vectors, k: k, path: 0))
+            for path in Self.paths where path != 0 && scalpel_kernel_path_available(path) == 1 {
+                let fast = Self.products(type, w, rows: rows, xq: xq, vectors: vectors, k: k, path: path)
+                #expect(fast == reference, "\(type), \(name): path \(path) against the scalar reference")
+            }
+        }
+    }
+
     /// A NaN in the activations reaches every row it meets, on every path.
     @Test func aNaNActivationGivesNaNRows() {
         let k = 256, rows = 2

@@ -6,9 +6,9 @@ import TensorCore
 import TestSupport
 import Tokenizers
 
-/// Decoding steps in int8 (Precision.int8): weights in ggml blocks times activations quantized per 32.
-/// They differ from fp32 by the activations' rounding alone, and leave fp32 passes (and every pass of
-/// more than a few rows) untouched.
+/// Passes in int8 (Precision.int8): weights in ggml blocks times activations quantized per 32, in a
+/// decoding step's few rows and in a full pass's many alike. They differ from fp32 by the activations'
+/// rounding alone, and leave fp32 passes untouched.
 @Suite(.serialized) struct IntegerDecodingTests {
     /// A tiny Llama with a tensor of every block type, rows whole K-blocks.
     static func everyTypeModel() throws -> String {
@@ -48,13 +48,17 @@ import Tokenizers
         // (Bools, not arrays, in the expectations: a failing array comparison is diffed, slowly.)
         let passSame = int8.pass.map(\.bitPattern) == fp32.pass.map(\.bitPattern)
         let stepSame = int8.step.map(\.bitPattern) == fp32.step.map(\.bitPattern)
-        #expect(passSame, "a pass of 7 rows stays fp32")
+        #expect(!passSame, "the pass of 7 rows ran in int8")
         #expect(!stepSame, "the step ran in int8")
+        let again = try Self.logits(model, .fp32)
+        #expect(again.pass.map(\.bitPattern) == fp32.pass.map(\.bitPattern), "fp32 is untouched by an int8 pass")
         let v = model.config.vocabularySize
-        for row in 0..<2 {
-            let range = (row * v)..<((row + 1) * v)
-            let kl = Self.klDivergence(fp32.step[range], int8.step[range])
-            #expect(kl < 1e-2, "row \(row): KL(fp32 ‖ int8) = \(kl)")
+        for (name, a, b) in [("step", fp32.step, int8.step), ("pass", fp32.pass, int8.pass)] {
+            for row in 0..<(a.count / v) {
+                let range = (row * v)..<((row + 1) * v)
+                let kl = Self.klDivergence(a[range], b[range])
+                #expect(kl < 1e-2, "\(name) row \(row): KL(fp32 ‖ int8) = \(kl)")
+            }
         }
         // Every path's bits equal the scalar reference's: IntegerKernelTests, which names the path per call
         // (choosing one here would change the process-wide path under the suites running beside this one).
@@ -79,7 +83,7 @@ import Tokenizers
             }
         }
         let (fp32, int8) = (try steps(.fp32), try steps(.int8))
-        // Every step's LM head runs on one row (the last position), the prompt's too: all are int8.
+        // Every product in blocks is int8: the prompt's many rows and each step's one.
         for i in 0..<fp32.count {
             let kl = Self.klDivergence(fp32[i][...], int8[i][...])
             #expect(kl < 1e-2, "step \(i): KL(fp32 ‖ int8) = \(kl)")

@@ -70,6 +70,7 @@ public struct AblateStage: Stage {
         var generalPath: String
         var batchSize: Int
         var scope: Intervention.Scope
+        var precision: Precision
     }
 
     public func options() throws -> Options {
@@ -95,7 +96,7 @@ public struct AblateStage: Stage {
                        examples: s.int("ablate.examples"), generalTexts: s.int("ablate.general_texts")!,
                        generalPath: s.string("ablate.general_text")!,
                        batchSize: s.int("ablate.batch_size")!,
-                       scope: scope ?? .all)
+                       scope: scope ?? .all, precision: Precision(rawValue: s.string("ablate.precision")!) ?? .fp32)
     }
 
     /// The ranking's neurons, best first, and every neuron's training mean and standard deviation.
@@ -162,7 +163,12 @@ public struct AblateStage: Stage {
 
     /// The story of a sweep: the ranking's top sets and their matched random sets, the test split and its
     /// unablated pass, then every intervention of the plan beside its random controls.
+    /// The sweep, in the options' precision.
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
+        try Precision.$current.withValue(run.options.precision) { try computeInPrecision(run) }
+    }
+
+    private func computeInPrecision(_ run: StageRun<Options>) throws -> StageOutcome {
         let options = run.options, quiet = run.quiet
         let started = Date()
         if !quiet {
@@ -188,7 +194,8 @@ public struct AblateStage: Stage {
                             testExamples: test.count, randomSets: options.randomSets,
                             curves: sweep.curves, interventions: sweep.written,
                             archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
-        return StageOutcome { group in
+        return StageOutcome(notes: ["precision": options.precision.rawValue]) { group in
+            try group.setAttribute("precision", .string(options.precision.rawValue))
             try Self.write(result, ranked: Array(ranked.prefix(sets.maxK)), randomSets: sets.random, into: group)
         }
     }

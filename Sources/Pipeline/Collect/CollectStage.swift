@@ -134,8 +134,13 @@ public struct CollectStage: Stage {
         return try outcome(tokensPerSecond: result.tokensPerSecond, store: URL(fileURLWithPath: result.store))
     }
 
-    /// Collects the run's examples (or a shard's) into the store; a whole run's store is then published.
+    /// Collects the run's examples (or a shard's) into the store, in the plan's precision; a whole run's
+    /// store is then published.
     func collect(_ run: StageRun<CollectionPlan>, shard: (Int, Int)?) throws -> Result {
+        try Precision.$current.withValue(run.options.precision) { try collectInPrecision(run, shard: shard) }
+    }
+
+    private func collectInPrecision(_ run: StageRun<CollectionPlan>, shard: (Int, Int)?) throws -> Result {
         let plan = run.options, inputs = run.inputs
         let (train, dev) = examples(shard: shard)
         let metricNames = plan.metrics.flatMap { $0.columnNames(classes: experiment.dataset.classes) }
@@ -265,7 +270,9 @@ public struct CollectStage: Stage {
         let reader = try ActivationStoreReader(url: url)
         let header = reader.header
         let outputs = ["activations.h5": try SHA256.file(url.path)]
-        return StageOutcome(outputs: outputs) { group in
+        let precision = try plan().precision.rawValue
+        return StageOutcome(outputs: outputs, notes: ["precision": precision]) { group in
+            try group.setAttribute("precision", .string(precision))
             try group.setAttribute("positions", .strings(header.positions))
             try group.setAttribute("layers", .ints(header.layers.map(Int64.init)))
             try group.setAttribute("neurons_per_layer", .int(Int64(header.neuronsPerLayer)))

@@ -1,5 +1,6 @@
 import Metrics
 import Recipes
+import TensorCore
 
 /// What `collect` records, read from the recipe's `collect` section and checked against the model.
 public struct CollectionPlan: Sendable, Equatable {
@@ -12,18 +13,21 @@ public struct CollectionPlan: Sendable, Equatable {
     public var batchSize: Int
     /// Per-token collection: each text is cut to this many tokens.
     public var maxTokens: Int
+    /// The arithmetic of the forward passes.
+    public var precision: Precision
 
     /// Whether rows are tokens (positions: [every]) rather than examples.
     public var perToken: Bool { positions == [.every] }
 
     public init(layers: [Int], positions: [Position], metrics: [Metric], maxExamples: Int? = nil,
-                batchSize: Int = 8, maxTokens: Int = 128) {
+                batchSize: Int = 8, maxTokens: Int = 128, precision: Precision = .fp32) {
         self.layers = layers
         self.positions = positions
         self.metrics = metrics
         self.maxExamples = maxExamples
         self.batchSize = batchSize
         self.maxTokens = maxTokens
+        self.precision = precision
     }
 
     /// - modelLayers: the model's layer count; - usesPrompt: whether a soft prompt precedes the text;
@@ -98,7 +102,8 @@ public struct CollectionPlan: Sendable, Equatable {
         try problems.check()
         return CollectionPlan(layers: layers, positions: positions, metrics: metrics,
                               maxExamples: recipe.int("collect.max_examples"),
-                              batchSize: batchSize, maxTokens: maxTokens)
+                              batchSize: batchSize, maxTokens: maxTokens,
+                              precision: recipe.string("collect.precision").flatMap(Precision.init) ?? .fp32)
     }
 
     /// The recorded positions by name: prompt.0 … prompt.P−1, last, mean (or every).

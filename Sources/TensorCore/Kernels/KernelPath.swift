@@ -7,7 +7,7 @@ import Foundation
 //   path       scalar | avx2 | avx512 | avx512bf16: the processor's best, or SCALPEL_KERNELS
 //   precision  fp32: weights decoded to Float32, Float32 activations (every product, the reference)
 //              int8: quantized weights times activations quantized to int8 per 32 (q8_kernels.h);
-//                    row products only (a decoding step's few rows), weights in ggml blocks only
+//                    forward products only, of weights in ggml blocks (other weights stay fp32)
 //
 // Every path gives the scalar path's bits (the kernels' tests hold them to it), so the path changes
 // speed, never results; the precision changes results, within what docs/performance.md measures.

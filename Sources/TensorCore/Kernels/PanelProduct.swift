@@ -20,7 +20,8 @@ import Dispatch
 // A product of a few input rows (a decoding step: N ≤ `rowProductMaxRows`) is one dot product per
 // output instead, y[n, r] = W[r, :] · x[n, :], with the lanes block_kernels.h defines: read from the
 // blocks in place where W lies in a file's blocks, else decoded a panel at a time; the same bits either way.
-// Under `Precision.int8` (KernelPath.swift), blocks multiply int8 activations instead (q8_kernels.h).
+// Under `Precision.int8` (KernelPath.swift), a product of any number of rows whose weight lies in blocks
+// multiplies int8 activations instead (q8_kernels.h).
 
 /// A frozen [O, I] weight matrix in a compact encoding, decoded a panel at a time.
 public protocol EncodedMatrix: Sendable {
@@ -95,6 +96,11 @@ public func panelLinearForward(
     bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
     if n == 0 || o == 0 { return }
+    if i > 0, let blocks = weight.integerBlocks {
+        integerRowProducts(output: output, input: input, blocks: blocks, bias: bias,
+                           rows: n, inFeatures: i, outFeatures: o)
+        return
+    }
     if n <= rowProductMaxRows && i > 0 {
         rowProducts(output: output, input: input, weight: weight, bias: bias, rows: n, inFeatures: i, outFeatures: o)
         return
@@ -118,17 +124,11 @@ public func panelLinearForward(
     }
 }
 
-/// y[v, r] = W[r, :] · x[v, :] (+ b[r]), the cores taking panels of W's rows. Under `Precision.int8`,
-/// a weight in ggml blocks of 32 or 256 multiplies the activations quantized once to int8.
+/// y[v, r] = W[r, :] · x[v, :] (+ b[r]), the cores taking panels of W's rows.
 func rowProducts(
     output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: PanelSource,
     bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
-    if Precision.current == .int8, case .decoded(_, let blocks?) = weight, scalpel_q8_supported(blocks.type) != 0 {
-        integerRowProducts(output: output, input: input, blocks: blocks, bias: bias,
-                           rows: n, inFeatures: i, outFeatures: o)
-        return
-    }
     let p = panelRows(rows: o, width: i)
     let operands = UncheckedSendable((output, input, bias))
     let buffered = if case .decoded(_, nil) = weight { p * i } else { 0 }
@@ -153,7 +153,8 @@ func rowProducts(
     }
 }
 
-/// rowProducts with int8 activations: x quantized once (q8_kernels.h), then the cores take panels of rows.
+/// y = x · Wᵀ (+ b) with int8 activations, for any number of rows: x quantized once (q8_kernels.h), then
+/// the cores take panels of W's rows. Each output is the one the kernels define, whatever the panels.
 func integerRowProducts(
     output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, blocks: EncodedBlocks,
     bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
@@ -215,6 +216,14 @@ public func panelLinearInputGradient(
 }
 
 extension PanelSource {
+    /// The blocks int8 products read: under `Precision.int8`, a weight in ggml blocks of 32 or 256
+    /// elements with nothing laid over them; otherwise nil, and products stay in Float32.
+    var integerBlocks: EncodedBlocks? {
+        guard Precision.current == .int8, case .decoded(_, let blocks?) = self,
+              scalpel_q8_supported(blocks.type) != 0 else { return nil }
+        return blocks
+    }
+
     /// Rows × columns of W as an sgemm operand: in place when dense, else decoded into `buffer`.
     /// - width: I, the row stride of a dense W
     func rows(_ rows: Range<Int>, _ columns: Range<Int>, width: Int,
