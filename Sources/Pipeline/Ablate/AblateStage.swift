@@ -89,6 +89,10 @@ public struct AblateStage: Stage {
         let sigma = s.number("ablate.noise_sigma")!
         let scope = Intervention.Scope(rawValue: s.string("ablate.positions")!)
         if scope == nil { problems.add("ablate.positions", "must be all or last") }
+        let precision = Precision(rawValue: s.string("ablate.precision")!) ?? .fp32
+        if let problem = experiment.precisionProblem(precision, path: "ablate.precision") {
+            problems.add(problem.path, problem.message)
+        }
         let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50
         try problems.check()
         return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK,
@@ -96,7 +100,7 @@ public struct AblateStage: Stage {
                        examples: s.int("ablate.examples"), generalTexts: s.int("ablate.general_texts")!,
                        generalPath: s.string("ablate.general_text")!,
                        batchSize: s.int("ablate.batch_size")!,
-                       scope: scope ?? .all, precision: Precision(rawValue: s.string("ablate.precision")!) ?? .fp32)
+                       scope: scope ?? .all, precision: precision)
     }
 
     /// The ranking's neurons, best first, and every neuron's training mean and standard deviation.

@@ -51,6 +51,9 @@ public struct CollectStage: Stage {
                 message: "pair_preference needs a pair dataset (crows_pairs, stereoset, winobias); " +
                     "\(experiment.recipe.data.loader) has no pairs")])
         }
+        if let problem = experiment.precisionProblem(plan.precision, path: "collect.precision") {
+            throw RecipeErrors(file: experiment.recipeFile, issues: [problem])
+        }
         return plan
     }
 

@@ -7,6 +7,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure performance against a baseline run in the same process (use a release build).",
         subcommands: [MatMulBench.self, TokenizerBench.self, ForwardBench.self, PromptStepBench.self, CollectBench.self,
-                      EditStepBench.self, KernelBench.self, DecodeBench.self]
+                      EditStepBench.self, KernelBench.self, DecodeBench.self, PrecisionBench.self]
     )
 }

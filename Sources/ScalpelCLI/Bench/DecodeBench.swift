@@ -46,7 +46,7 @@ struct DecodeBench: ParsableCommand {
             }
             if reference == nil { reference = (run.tokens, run.logits) }
             var row: [String: Any] = ["precision": precision.rawValue, "decode_tokens_per_second": run.rate]
-            row.merge(fidelity(reference!.logits, run.logits)) { a, _ in a }
+            row.merge(logitFidelity(reference!.logits, run.logits)) { a, _ in a }
             results.append(row)
         }
         let base = results[0]["decode_tokens_per_second"] as! Double
@@ -82,23 +82,5 @@ struct DecodeBench: ParsableCommand {
             logits.append(try llama.step([next], cache: cache))
         }
         return (chosen, logits, Double(tokens) / Date().timeIntervalSince(start))
-    }
-
-    private func fidelity(_ reference: [[Float]], _ other: [[Float]]) -> [String: Any] {
-        var maxDifference: Float = 0, kl = 0.0, agree = 0
-        for (p, q) in zip(reference, other) {
-            maxDifference = max(maxDifference, zip(p, q).map { abs($0 - $1) }.max() ?? 0)
-            let (lp, lq) = (logSoftmax(p), logSoftmax(q))
-            kl += zip(lp, lq).reduce(0.0) { $0 + exp($1.0) * ($1.0 - $1.1) }
-            if p.indices.max(by: { p[$0] < p[$1] }) == q.indices.max(by: { q[$0] < q[$1] }) { agree += 1 }
-        }
-        return ["max_abs_logit_difference": Double(maxDifference), "mean_kl": kl / Double(reference.count),
-                "top1_agreement": Double(agree) / Double(reference.count)]
-    }
-
-    private func logSoftmax(_ x: [Float]) -> [Double] {
-        let m = Double(x.max()!)
-        let total = log(x.reduce(0.0) { $0 + exp(Double($1) - m) })
-        return x.map { Double($0) - m - total }
     }
 }
