@@ -88,8 +88,7 @@ INLINE q8_vector q8_view(const void *x, int64_t k) {
     return (q8_vector){(const float *)bytes, (const int16_t *)(bytes + k / 8), (const int8_t *)(bytes + k / 4)};
 }
 
-int scalpel_quantize_q8(const float *x, int64_t k, void *out) {
-    if (k < 0 || k % 32) return 0;
+static void quantize_q8_scalar(const float *x, int64_t k, void *out) {
     uint8_t *bytes = out;
     float *d = (float *)bytes;
     int16_t *s16 = (int16_t *)(bytes + k / 8);
@@ -116,7 +115,6 @@ int scalpel_quantize_q8(const float *x, int64_t k, void *out) {
             s16[2 * g + h] = (int16_t)sum;
         }
     }
-    return 1;
 }
 
 // ---- weights in integer form --------------------------------------------------------------------------
@@ -468,6 +466,55 @@ INLINE __m256 q4_01_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8
     return epilogue_avx2(acc, d, m, da, isum, type == Q4_1 ? &xsum : NULL);
 }
 
+// ---- AVX2, quantizing activations ----
+// The scalar quantizer's steps on eight lanes: the same max, the same products rounded to nearest even,
+// the same clamps, so the same bytes.
+static void quantize_q8_avx2(const float *x, int64_t k, void *out) {
+    uint8_t *bytes = out;
+    float *d = (float *)bytes;
+    int16_t *s16 = (int16_t *)(bytes + k / 8);
+    int8_t *q = (int8_t *)(bytes + k / 4);
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), largest = _mm256_set1_ps(FLT_MAX);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t g = 0; g < k / 32; g++) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        int finite = 1;
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 32 * g + 8 * i);
+            __m256 a = _mm256_and_ps(v[i], magnitude);
+            finite &= _mm256_movemask_ps(_mm256_cmp_ps(a, largest, _CMP_LE_OQ)) == 0xFF;
+            m = _mm256_max_ps(m, a);
+        }
+        __m128 half = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+        float a = _mm_cvtss_f32(_mm_max_ss(half, _mm_movehdup_ps(half)));
+        float inverse = finite && a > 0 ? 127.0f / a : 0;
+        if (!(inverse <= FLT_MAX)) inverse = 0;
+        d[g] = !finite ? NAN : inverse == 0 ? 0 : a / 127.0f;
+        if (!finite) {
+            memset(q + 32 * g, 0, 32);
+            s16[2 * g] = s16[2 * g + 1] = 0;
+            continue;
+        }
+        __m256i c[4];
+        for (int i = 0; i < 4; i++) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[i], _mm256_set1_ps(inverse)),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127)), _mm256_set1_ps(127));
+            c[i] = _mm256_cvtps_epi32(r);
+        }
+        __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(c[0], c[1]), _mm256_packs_epi32(c[2], c[3]));
+        _mm256_storeu_si256((__m256i *)(q + 32 * g), _mm256_permutevar8x32_epi32(packed, order));
+        for (int h = 0; h < 2; h++) {
+            __m256i sum = _mm256_add_epi32(c[2 * h], c[2 * h + 1]);
+            __m128i four = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            four = _mm_add_epi32(four, _mm_shuffle_epi32(four, 0x4E));
+            four = _mm_add_epi32(four, _mm_shuffle_epi32(four, 0xB1));
+            s16[2 * g + h] = (int16_t)_mm_cvtsi128_si32(four);
+        }
+    }
+}
+
 // ---- AVX2, a tile prepared once for many vectors ----
 // A product of many vectors (a batch of tokens) unpacks each weight tile once and multiplies every
 // vector by it. Both sides are laid out for it: the tile's 8 groups × 8 units of 4 elements are
@@ -488,6 +535,7 @@ typedef struct {
     __m256i mins;            // int16 per half: mn[h]
     __m256 d, dm;
     int groups, is_signed, has_offset, has_min, span;
+    int chunks;              // 8; a partial tile's fewer (tail_chunks)
 } prepared_tile;
 
 // Chunks of maddubs pairs added in int16 before a madd, with no overflow: a pair is at most 2·127·|u|,
@@ -532,10 +580,36 @@ INLINE void scales_from_halves(const int16_t *sc, __m256i scale[2]) {
     scale[1] = _mm256_loadu_si256((const __m256i *)second);
 }
 
+// A partial tile (a row's last groups, blocks of 32 only) takes fewer chunks: the next power of two at
+// least its groups. Lane L of chunk c then holds unit c·(8/chunks) + L/chunks of group L mod chunks, and
+// the lanes of a group are added after the chunks (fold_chunks). Chunks may then hold units of both halves
+// of a group: that is exact because every 32-element type has one sub-scale (1) for both.
+INLINE int tail_chunks(int groups) { return groups > 4 ? 8 : groups > 2 ? 4 : groups > 1 ? 2 : 1; }
+
+// Group-major rows r[0..8) (8 units of 4 bytes each; rows past the tile's groups zero) into `chunks`
+// chunks, r[0..chunks). Eight chunks is the transpose.
+INLINE void into_chunks(__m256i r[8], int chunks) {
+    if (chunks == GROUPS) { transpose8_avx2(r); return; }
+    uint32_t in[8][8], out[8][8];
+    for (int g = 0; g < chunks; g++) _mm256_storeu_si256((__m256i *)in[g], r[g]);
+    for (int c = 0; c < chunks; c++)
+        for (int lane = 0; lane < 8; lane++) out[c][lane] = in[lane % chunks][c * (8 / chunks) + lane / chunks];
+    for (int c = 0; c < chunks; c++) r[c] = _mm256_loadu_si256((const __m256i *)out[c]);
+}
+
+// Lane g of the sums of `chunks` chunks: the lanes that hold group g added.
+INLINE __m256i fold_chunks(__m256i isum, int chunks) {
+    if (chunks <= 4) isum = _mm256_add_epi32(isum, _mm256_permute2x128_si256(isum, isum, 0x01));
+    if (chunks <= 2) isum = _mm256_add_epi32(isum, _mm256_shuffle_epi32(isum, 0x4E));
+    if (chunks <= 1) isum = _mm256_add_epi32(isum, _mm256_shuffle_epi32(isum, 0xB1));
+    return isum;
+}
+
 // Group-major codes in c (and s) into chunks.
 INLINE void finish_prepared(prepared_tile *p) {
-    transpose8_avx2(p->c);
-    if (p->is_signed) transpose8_avx2(p->s);
+    p->chunks = tail_chunks(p->groups);
+    into_chunks(p->c, p->chunks);
+    if (p->is_signed) into_chunks(p->s, p->chunks);
 }
 
 // The offset z that makes a type's codes unsigned (u = c + z), Q8_0's apart: those stay signed.
@@ -551,8 +625,11 @@ static void prepare_from_tile(int type, const uint8_t *row, int64_t start, int g
     unpack_tile_scalar(type, row, start, groups, elements, bytes, &t);
     for (int g = groups; g < GROUPS; g++) {               // a partial tile: the missing groups count as zero
         memset(t.c + 32 * g, 0, 32);
-        t.sc[2 * g] = t.sc[2 * g + 1] = t.mn[2 * g] = t.mn[2 * g + 1] = 0;
+        t.mn[2 * g] = t.mn[2 * g + 1] = 0;
         t.d[g] = t.dm[g] = 0;
+        // Their sub-scale is the others' (1: partial tiles are of 32-element types), so that the scale
+        // vectors stay right for a partial tile's chunks, whose lanes hold units of the groups there are.
+        t.sc[2 * g] = t.sc[2 * g + 1] = t.sc[0];
     }
     int z = zero_point(type);
     int16_t offset[16];
@@ -688,7 +765,7 @@ INLINE void chunk_tile(q8_vector x, int64_t k, int64_t start, int8_t *q, int16_t
         s16[2 * g + 1] = g < groups ? x.s16[start / 16 + 2 * g + 1] : 0;
         d[g] = g < groups ? x.d[start / 32 + g] : 0;
     }
-    transpose8_avx2(r);
+    into_chunks(r, tail_chunks(groups));
     for (int i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(q + 32 * i), r[i]);
 }
 
@@ -705,19 +782,22 @@ typedef struct { int span, is_signed, has_offset, has_min; } tile_form;
 
 // acc (lane[0..8) of one vector) after the tile: the reference's epilogue on the exact sums. A partial
 // tile leaves the lanes of its missing groups as they were.
+// `chunks` is GROUPS (a constant, so that the loops unroll) for whole tiles, else p->chunks.
 INLINE __m256 apply_tile_span(const prepared_tile *p, const int8_t *q, const int16_t *s16, const float *da,
-                              __m256 acc, tile_form f) {
+                              __m256 acc, tile_form f, int chunks) {
     __m256i isum = _mm256_setzero_si256();
-    for (int i = 0; i < GROUPS; i += f.span) {
+    int span = f.span < chunks ? f.span : chunks;
+    for (int i = 0; i < chunks; i += span) {
         __m256i pairs = _mm256_setzero_si256();
-        for (int j = i; j < i + f.span; j++) {
+        for (int j = i; j < i + span; j++) {
             __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
             if (f.is_signed) x = _mm256_sign_epi8(x, p->s[j]);
             __m256i m = _mm256_maddubs_epi16(p->c[j], x);
             pairs = j == i ? m : _mm256_add_epi16(pairs, m);
         }
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, p->scale[i / 4]));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, p->scale[2 * i / chunks]));
     }
+    if (chunks < GROUPS) isum = fold_chunks(isum, chunks);
     __m256i halves = _mm256_loadu_si256((const __m256i *)s16);
     if (f.has_offset) isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(halves, p->offset));
     __m256 a = _mm256_loadu_ps(da);
@@ -731,14 +811,19 @@ INLINE __m256 apply_tile_span(const prepared_tile *p, const int8_t *q, const int
 // y[v·ldy] = a row, its tiles prepared, times `count` chunked vectors `stride` bytes apart.
 INLINE void multiply_row(const prepared_tile *tiles, int64_t k, const uint8_t *xc, size_t stride, int count,
                          float *y, int64_t ldy, tile_form f) {
-    int64_t n = (k + TILE - 1) / TILE;
+    int64_t n = (k + TILE - 1) / TILE, whole = k / TILE;   // a last, partial tile apart
     int v = 0;
     for (; v + 1 < count; v += 2) {                      // two vectors at once: two chains of FMAs in flight
         chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-        for (int64_t t = 0; t < n; t++) {
-            acc0 = apply_tile_span(tiles + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f);
-            acc1 = apply_tile_span(tiles + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f);
+        for (int64_t t = 0; t < whole; t++) {
+            acc0 = apply_tile_span(tiles + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f, GROUPS);
+            acc1 = apply_tile_span(tiles + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f, GROUPS);
+        }
+        if (whole < n) {
+            const prepared_tile *p = tiles + whole;
+            acc0 = apply_tile_span(p, x0.q + whole * TILE, x0.s16 + 16 * whole, x0.d + 8 * whole, acc0, f, p->chunks);
+            acc1 = apply_tile_span(p, x1.q + whole * TILE, x1.s16 + 16 * whole, x1.d + 8 * whole, acc1, f, p->chunks);
         }
         float lane[GROUPS];
         _mm256_storeu_ps(lane, acc0);
@@ -750,7 +835,7 @@ INLINE void multiply_row(const prepared_tile *tiles, int64_t k, const uint8_t *x
         chunked_vector x = chunked_view(xc + v * stride, k);
         __m256 acc = _mm256_setzero_ps();
         for (int64_t t = 0; t < n; t++)
-            acc = apply_tile_span(tiles + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f);
+            acc = apply_tile_span(tiles + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f, tiles[t].chunks);
         float lane[GROUPS];
         _mm256_storeu_ps(lane, acc);
         y[v * ldy] = fold8(lane);
@@ -813,7 +898,7 @@ INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q
         float da[GROUPS];
         prepare_from_tile(type, row, whole, (int)((k - whole) / 32), 32, bytes, &p);
         chunk_tile(x, k, whole, q, s16, da);
-        acc = apply_tile_span(&p, q, s16, da, acc, (tile_form){1, p.is_signed, p.has_offset, p.has_min});
+        acc = apply_tile_span(&p, q, s16, da, acc, (tile_form){1, p.is_signed, p.has_offset, p.has_min}, p.chunks);
     }
     _mm256_storeu_ps(lane, acc);
 }
@@ -840,6 +925,23 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
 #endif
 
 // ---- entry ---------------------------------------------------------------------------------------------
+
+int scalpel_quantize_q8_path(const float *x, int64_t k, void *out, int path) {
+    if (path == SCALPEL_PATH_CHOSEN) path = scalpel_kernel_path();
+    if (k < 0 || k % 32 || !scalpel_kernel_path_available(path)) return 0;
+#if SCALPEL_X86
+    if (path >= SCALPEL_PATH_AVX2) {
+        quantize_q8_avx2(x, k, out);
+        return 1;
+    }
+#endif
+    quantize_q8_scalar(x, k, out);
+    return 1;
+}
+
+int scalpel_quantize_q8(const float *x, int64_t k, void *out) {
+    return scalpel_quantize_q8_path(x, k, out, SCALPEL_PATH_CHOSEN);
+}
 
 int scalpel_dot_rows_q8(int type, const void *w, size_t row_bytes, int64_t rows, const void *xq, int64_t vectors,
                         int64_t k, float *y, int64_t ldy, int path) {

@@ -176,12 +176,18 @@ import TestSupport
     }
 
     /// A batch (many vectors: the prepared-tile kernels, vectors a block at a time, a partial last
-    /// block and a partial last tile) gives the reference's bits on every path, for random blocks and
-    /// for the extremes that bound the kernels' int16 sums: every code byte 0xFF or 0x80 against
-    /// activations all at +127 or −127.
+    /// block) gives the reference's bits on every path, for random blocks and for the extremes that
+    /// bound the kernels' int16 sums: every code byte 0xFF or 0x80 against activations all at +127 or
+    /// −127. Blocks of 32 end rows in partial tiles of every kind: 1, 2, 3, 4 and 5 groups.
     @Test(arguments: types)
     func batchesEqualTheReference(type: GGMLType) throws {
-        let k = type.blockSize == 32 ? 32 * 19 : 256 * 2, rows = 5, vectors = 37
+        for k in type.blockSize == 32 ? [32, 32 * 18, 32 * 19, 32 * 20, 32 * 13] : [256 * 2] {
+            for vectors in [1, 3, 37] { try batchEqualsTheReference(type: type, k: k, vectors: vectors) }
+        }
+    }
+
+    func batchEqualsTheReference(type: GGMLType, k: Int, vectors: Int) throws {
+        let rows = 5
         var extremes: [(String, [UInt8], [Float])] = []
         for fill: UInt8 in [0xFF, 0x80] {
             var rng = SeededRandom(seed: 51)
@@ -194,8 +200,37 @@ import TestSupport
             let reference = try #require(Self.products(type, w, rows: rows, xq: xq, vectors: vectors, k: k, path: 0))
             for path in Self.paths where path != 0 && scalpel_kernel_path_available(path) == 1 {
                 let fast = Self.products(type, w, rows: rows, xq: xq, vectors: vectors, k: k, path: path)
-                #expect(fast == reference, "\(type), \(name): path \(path) against the scalar reference")
+                #expect(fast == reference, "\(type), k \(k), \(vectors) vectors, \(name): path \(path)")
             }
+        }
+    }
+
+    /// Every path quantizes to the scalar path's bytes: random groups, and groups with a NaN, an
+    /// infinity, subnormals, zeros, negative zeros, ties at .5, and the largest floats.
+    @Test func everyPathQuantizesAsTheReference() {
+        let k = 32 * 40
+        var x = Self.activations(count: k, seed: 61)
+        x[32 * 1 + 3] = .nan
+        x[32 * 2 + 7] = .infinity
+        for i in 0..<32 {
+            x[32 * 3 + i] = Float(i - 16) * 1e-40
+            x[32 * 4 + i] = -0.0
+            x[32 * 5 + i] = Float(i % 5) - 2.5
+            x[32 * 6 + i] = Float(i) * 0.5 - 8
+        }
+        (x[32 * 7], x[32 * 7 + 1]) = (3e38, -.greatestFiniteMagnitude)
+        func bytes(_ path: Int32) -> [UInt8]? {
+            var out = [UInt8](repeating: 0, count: scalpel_q8_bytes(Int64(k)))
+            let done = x.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBytes { scalpel_quantize_q8_path(x.baseAddress!, Int64(k), $0.baseAddress!, path) }
+            }
+            return done == 1 ? out : nil
+        }
+        let reference = bytes(0)
+        #expect(reference != nil)
+        for path in Self.paths where path != 0 {
+            if scalpel_kernel_path_available(path) == 1 { #expect(bytes(path) == reference, "path \(path)") }
+            else { #expect(bytes(path) == nil, "path \(path) is refused where it cannot run") }
         }
     }
 

@@ -42,8 +42,12 @@ int scalpel_kernel_path(void);
 
 // Bytes of one vector of k activations in int8 form; 0 when k is not a multiple of 32.
 size_t scalpel_q8_bytes(int64_t k);
-// Quantizes x[0 ..< k] into `out` (scalpel_q8_bytes(k) bytes). Returns 0 for a k that is not whole groups.
+// Quantizes x[0 ..< k] into `out` (scalpel_q8_bytes(k) bytes) on the chosen path. Returns 0 for a k that
+// is not whole groups.
 int scalpel_quantize_q8(const float *x, int64_t k, void *out);
+// The same on `path` (a path number, or SCALPEL_PATH_CHOSEN): every path writes the scalar path's bytes.
+// Returns 0 also for a path this processor does not run.
+int scalpel_quantize_q8_path(const float *x, int64_t k, void *out, int path);
 // Whether scalpel_dot_rows_q8 reads `type` (the block types of 32 and 256 elements).
 int scalpel_q8_supported(int type);
 

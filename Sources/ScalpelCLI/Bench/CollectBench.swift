@@ -17,6 +17,8 @@ struct CollectBench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Tokens per sequence.") var length = 64
     @Option(parsing: .unconditional, help: "Timed batches per variant (after one warm-up).") var repeats = 3
     @Flag(help: "Also time writing every recorded row to an HDF5 store (in a temporary folder).") var store = false
+    @Option(help: "The products' precision: fp32 or int8 (bench precision compares them on a recipe).")
+    var precision = "fp32"
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -26,6 +28,14 @@ struct CollectBench: ParsableCommand {
     }
 
     func run() throws {
+        guard let chosen = Precision(rawValue: precision) else {
+            throw ValidationError("--precision \(precision) is not one of " +
+                                  Precision.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        try Precision.$current.withValue(chosen) { try measure() }
+    }
+
+    func measure() throws {
         let loaded = try ModelLoader.load(model)
         guard case .decoder(let llama) = loaded.model else { throw ValidationError("bench collect needs a decoder") }
         let c = llama.config
@@ -96,6 +106,7 @@ struct CollectBench: ParsableCommand {
         let reference = 690.0
         if json {
             Output.printJSON(["benchmark": "collect", "model": model, "batch": batch, "length": length,
+                              "precision": precision, "kernels": KernelPath.record,
                               "results": results, "blas": BLASCore.record, "peak_rss_mb": peak,
                               "pytorch_reference_tokens_per_second": reference,
                               "target_tokens_per_second": 1.3 * reference]

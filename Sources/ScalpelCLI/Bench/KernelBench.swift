@@ -2,20 +2,23 @@ import ArgumentParser
 import Foundation
 import Scalpel
 
-/// A decoding step's products alone: one vector through a 7B model's weight shapes, in GGUF blocks of
-/// synthetic weights (SyntheticModel's, standard deviation about 0.02), on every kernel path this
-/// processor runs, in Float32 (weights decoded in registers) and in int8 (activations quantized per 32),
-/// beside each other in one run; with the int8 results' distance from the Float32 ones, so that nobody
-/// reads the speed without the fidelity.
+/// Products alone: one vector (a decoding step's) or a batch of them (a forward pass's) through a 7B
+/// model's weight shapes, in GGUF blocks of synthetic weights (SyntheticModel's, standard deviation
+/// about 0.02), on every kernel path this processor runs, in Float32 (weights decoded in registers, or a
+/// panel at a time for sgemm) and in int8 (activations quantized per 32), beside each other in one run;
+/// with the int8 results' distance from the Float32 ones, so that nobody reads the speed without the
+/// fidelity.
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
-        abstract: "Row products (a decoding step's) per kernel path and precision, with their fidelity."
+        abstract: "Products in GGUF blocks per kernel path and precision, with their fidelity."
     )
 
     @Option(parsing: .unconditional, help: "Minimum seconds to time each measurement.") var minSeconds = 1.0
     @Option(help: "Block types, comma-separated, of those a synthetic model has (q4_K, q6_K, q8_0).")
     var types = "q4_K,q6_K,q8_0"
+    @Option(parsing: .unconditional, help: "Vectors per product: 1 is a decoding step, 512 a batch of 8 × 64.")
+    var vectors = 1
     @Flag(help: "Print the results as JSON.") var json = false
 
     static let shapes: [(name: String, rows: Int, width: Int)] = [
@@ -37,6 +40,7 @@ struct KernelBench: ParsableCommand {
     func validate() throws {
         _ = try blockTypes()
         try Bounds.atLeast(0, atMost: .value(600)).check("min-seconds", minSeconds)
+        try Bounds.atLeast(1, atMost: .value(4096)).check("vectors", vectors)
     }
 
     func run() throws {
@@ -53,15 +57,17 @@ struct KernelBench: ParsableCommand {
         }
         if json {
             Output.printJSON(["benchmark": "kernels", "cores": Parallelism.cores, "kernels": KernelPath.record,
-                              "results": results])
+                              "vectors": vectors, "results": results])
             return
         }
-        print("one vector through W in GGUF blocks; GB/s of W read; int8's max |Δ| relative to max |y| (fp32)")
-        print("type   shape                       path     fp32 GB/s   int8 GB/s   int8/fp32   max |Δ|/max|y|")
+        let unit = vectors == 1 ? "GB/s" : "GMAC/s", key = vectors == 1 ? "gb_per_second" : "gmac_per_second"
+        print("\(vectors) vector\(vectors == 1 ? "" : "s") through W in GGUF blocks; " +
+              (vectors == 1 ? "GB/s of W read" : "GMAC/s") + "; int8's max |Δ| relative to max |y| (fp32)")
+        print("type   shape                       path     fp32 \(unit)   int8 \(unit)   int8/fp32   max |Δ|/max|y|")
         for r in results {
             print(String(format: "%-6@ %-27@ %-8@ %9.2f   %9.2f   %9.2f   %.2e", r["type"] as! String,
-                         r["shape"] as! String, r["path"] as! String, r["fp32_gb_per_second"] as! Double,
-                         r["int8_gb_per_second"] as! Double, r["int8_over_fp32"] as! Double,
+                         r["shape"] as! String, r["path"] as! String, r["fp32_" + key] as! Double,
+                         r["int8_" + key] as! Double, r["int8_over_fp32"] as! Double,
                          r["int8_max_relative_difference"] as! Double))
         }
     }
@@ -71,40 +77,56 @@ struct KernelBench: ParsableCommand {
         var generator = SeededRandom(seed: 1)
         let blocks = SyntheticModel.randomBlocks(type, elements: rows * width, rng: &generator)
         var rng = SeededRandom(seed: 2)
-        let x = Tensor(randomNormal: [1, width], using: &rng)
-        let bytes = Double(blocks.count)
+        let x = Tensor(randomNormal: [vectors, width], using: &rng)
+        let bytes = Double(blocks.count), macs = Double(rows * width * vectors)
         return try blocks.withUnsafeBytes { raw -> [[String: Any]] in
             let rowBytes = blocks.count / rows
             let encoded = EncodedBlocks(type: Int32(type.rawValue), base: raw.baseAddress!, rowBytes: rowBytes)!
-            let decode: PanelDecoder = { _, _, _, _ in fatalError("row products read the blocks in place") }
+            let base = UncheckedBase(raw.baseAddress!)
+            let decode: PanelDecoder = { rows, columns, out, ld in     // as GGUFMatrix decodes a panel for sgemm
+                let offset = columns.lowerBound / type.blockSize * type.blockBytes
+                for r in rows {
+                    dequantizeElements(type, from: base.pointer + r * rowBytes + offset, count: columns.count,
+                                       into: out + (r - rows.lowerBound) * ld)
+                }
+            }
             var measured: [[String: Any]] = []
             for path in KernelPath.allCases where path.missing == nil {
                 try KernelPath.choose(path)
-                var outputs: [Precision: [Float]] = [:], rates: [Precision: Double] = [:]
+                var outputs: [Precision: [Float]] = [:], times: [Precision: Double] = [:]
                 for precision in Precision.allCases {
-                    var y = [Float](repeating: 0, count: rows)
+                    var y = [Float](repeating: 0, count: rows * vectors)
                     let seconds = Precision.$current.withValue(precision) {
                         x.withPointer { input in
                             y.withUnsafeMutableBufferPointer { out in
                                 bestSeconds(minimumSeconds: minSeconds) {
                                     panelLinearForward(output: out.baseAddress!, input: input,
                                                        weight: .decoded(decode, blocks: encoded), bias: nil,
-                                                       rows: 1, inFeatures: width, outFeatures: rows)
+                                                       rows: vectors, inFeatures: width, outFeatures: rows)
                                 }
                             }
                         }
                     }
                     outputs[precision] = y
-                    rates[precision] = bytes / seconds / 1e9
+                    times[precision] = seconds
                 }
                 let reference = outputs[.fp32]!, quantized = outputs[.int8]!
                 let scale = reference.map(abs).max() ?? 1
                 let difference = zip(reference, quantized).map { abs($0 - $1) }.max() ?? 0
-                measured.append(["path": path.rawValue, "fp32_gb_per_second": rates[.fp32]!,
-                              "int8_gb_per_second": rates[.int8]!, "int8_over_fp32": rates[.int8]! / rates[.fp32]!,
+                measured.append(["path": path.rawValue, "fp32_gb_per_second": bytes / times[.fp32]! / 1e9,
+                              "int8_gb_per_second": bytes / times[.int8]! / 1e9,
+                              "fp32_gmac_per_second": macs / times[.fp32]! / 1e9,
+                              "int8_gmac_per_second": macs / times[.int8]! / 1e9,
+                              "int8_over_fp32": times[.fp32]! / times[.int8]!,
                               "int8_max_relative_difference": Double(difference / max(scale, .leastNormalMagnitude))])
             }
             return measured
         }
     }
+}
+
+/// A base address carried into a Sendable decoder (the blocks outlive every product that reads them).
+private struct UncheckedBase: @unchecked Sendable {
+    let pointer: UnsafeRawPointer
+    init(_ pointer: UnsafeRawPointer) { self.pointer = pointer }
 }

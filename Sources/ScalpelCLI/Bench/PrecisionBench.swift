@@ -116,7 +116,8 @@ struct PrecisionBench: ParsableCommand {
         let collected = try CollectStage(experiment: experiment, folder: folder).run(force: true)
         let seconds = Date().timeIntervalSince(started)
         let ranked = try RankStage(experiment: experiment, folder: folder).run(force: true)
-        let scores = try EvidenceArchive.open(EvidenceArchive.url(folder)).root.group("rank").group("metrics")
+        let archive = try EvidenceArchive.open(EvidenceArchive.url(folder))    // held open while it is read
+        let scores = try archive.root.group("rank").group("metrics")
             .group(RankStage.groupName(ranked.primaryMetric)).group(ranked.statistic.rawValue)
             .read("score", as: Double.self).values
         var accuracies: [Double] = []

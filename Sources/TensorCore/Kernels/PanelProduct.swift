@@ -162,9 +162,11 @@ func integerRowProducts(
     let stride = scalpel_q8_bytes(Int64(i))
     let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(stride * n, 1), alignment: 64)
     defer { quantized.deallocate() }
-    for v in 0..<n {
-        precondition(scalpel_quantize_q8(input + v * i, Int64(i), quantized + v * stride) == 1,
-                     "integerRowProducts: \(i) columns are not whole groups of 32")
+    precondition(stride > 0, "integerRowProducts: \(i) columns are not whole groups of 32")
+    let rows = UncheckedSendable((input, quantized))
+    parallelChunks(n, minimumPerChunk: max(1, 16_384 / i)) { range in    // each row alone: any split, same bytes
+        let (input, quantized) = rows.value
+        for v in range { _ = scalpel_quantize_q8(input + v * i, Int64(i), quantized + v * stride) }
     }
     let p = panelRows(rows: o, width: i)
     let operands = UncheckedSendable((output, UnsafeRawPointer(quantized), bias))
