@@ -30,32 +30,32 @@ const char *scalpel_kernel_path_name(int path) {
     return path >= 0 && path < SCALPEL_PATH_COUNT ? path_names[path] : "";
 }
 
-// Whether the processor has AVX2, FMA and F16C: read once (cpuid traps to the hypervisor under a VM, so it
+// The paths the processor runs, one bit each, read once (cpuid traps to the hypervisor under a VM, so it
 // is far too slow to read per product); any thread may be first.
-static int has_avx2_fma_f16c(void) {
+static int runnable_paths(void) {
     static int known = -1;
     int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
     if (value < 0) {
         scalpel_cpu_features f;
         scalpel_cpu_features_read(&f);
-        value = f.avx2 && f.fma && f.f16c;
+        int avx2 = f.avx2 && f.fma && f.f16c;
+        int avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni;
+        value = 1 << SCALPEL_PATH_SCALAR | avx2 << SCALPEL_PATH_AVX2 | avx512 << SCALPEL_PATH_AVX512;
         __atomic_store_n(&known, value, __ATOMIC_RELAXED);
     }
     return value;
 }
 
 const char *scalpel_kernel_path_missing(int path) {
-    if (path == SCALPEL_PATH_SCALAR) return "";
-    if (path == SCALPEL_PATH_AVX2) {
+    if (path < 0 || path >= SCALPEL_PATH_COUNT) return "no such path";
+    if (path == SCALPEL_PATH_AVX512BF16) return "this version of Scalpel has no bfloat16 kernels yet";
 #if SCALPEL_X86
-        return has_avx2_fma_f16c() ? "" : "this processor lacks AVX2, FMA or F16C";
+    if (runnable_paths() & 1 << path) return "";
+    return path == SCALPEL_PATH_AVX2 ? "this processor lacks AVX2, FMA or F16C"
+                                     : "this processor lacks AVX-512 F, BW, VL or VNNI (or AVX2, FMA, F16C)";
 #else
-        return "this is not an x86-64 processor";
+    return path == SCALPEL_PATH_SCALAR ? "" : "this is not an x86-64 processor";
 #endif
-    }
-    if (path == SCALPEL_PATH_AVX512 || path == SCALPEL_PATH_AVX512BF16)
-        return "this version of Scalpel has no kernels for this path yet";
-    return "no such path";
 }
 
 int scalpel_kernel_path_available(int path) { return *scalpel_kernel_path_missing(path) == 0; }
@@ -300,6 +300,7 @@ INLINE void minimum_sums(const tile *t, const int16_t *s16, int groups, int32_t 
 
 #define DOT_Q8_ARGUMENTS int type, const uint8_t *w0, size_t row_bytes, int64_t rows, const uint8_t *xq, \
     size_t stride, int64_t vectors, int64_t k, float *y, int64_t ldy, float *lanes, int elements, int bytes, int has_min
+#define DOT_Q8_PASS type, w0, row_bytes, rows, xq, stride, vectors, k, y, ldy, lanes, elements, bytes, has_min
 
 static void dot_rows_q8_scalar(DOT_Q8_ARGUMENTS) {
     tile t;
@@ -780,10 +781,27 @@ static void chunk_activations(q8_vector x, int64_t k, uint8_t *out) {
 // A tile's form: how its sums are made. Each form's loops are compiled with its flags as constants.
 typedef struct { int span, is_signed, has_offset, has_min; } tile_form;
 
-// acc (lane[0..8) of one vector) after the tile: the reference's epilogue on the exact sums. A partial
-// tile leaves the lanes of its missing groups as they were.
-// `chunks` is GROUPS (a constant, so that the loops unroll) for whole tiles, else p->chunks.
-INLINE __m256 apply_tile_span(const prepared_tile *p, const int8_t *q, const int16_t *s16, const float *da,
+// Vectors multiplied by each row's tiles, prepared once: the block of vectors whose chunked activations
+// stay in the nearest caches.
+enum { VECTOR_BLOCK = 16 };
+
+// acc (lane[0..8) of one vector) after a tile whose exact integer sums are `isum`: the offset, the
+// minimums and the reference's epilogue. A partial tile leaves the lanes of its missing groups as they were.
+INLINE __m256 finish_tile_avx2(const prepared_tile *p, __m256i isum, const int16_t *s16, const float *da,
+                               __m256 acc, tile_form f) {
+    __m256i halves = _mm256_loadu_si256((const __m256i *)s16);
+    if (f.has_offset) isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(halves, p->offset));
+    __m256 a = _mm256_loadu_ps(da);
+    __m256 out = _mm256_fmadd_ps(_mm256_mul_ps(p->d, a), _mm256_cvtepi32_ps(isum), acc);
+    if (f.has_min) out = _mm256_fmadd_ps(_mm256_mul_ps(p->dm, a), _mm256_cvtepi32_ps(_mm256_madd_epi16(halves, p->mins)), out);
+    if (p->groups == GROUPS) return out;
+    __m256i kept = _mm256_cmpgt_epi32(_mm256_set1_epi32(p->groups), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_blendv_ps(acc, out, _mm256_castsi256_ps(kept));
+}
+
+// acc after the tile, its sums by maddubs: `span` chunks of pairs added in int16, then one madd with the
+// sub-scales. `chunks` is GROUPS (a constant, so that the loops unroll) for whole tiles, else p->chunks.
+INLINE __m256 apply_tile_avx2(const prepared_tile *p, const int8_t *q, const int16_t *s16, const float *da,
                               __m256 acc, tile_form f, int chunks) {
     __m256i isum = _mm256_setzero_si256();
     int span = f.span < chunks ? f.span : chunks;
@@ -798,84 +816,13 @@ INLINE __m256 apply_tile_span(const prepared_tile *p, const int8_t *q, const int
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, p->scale[2 * i / chunks]));
     }
     if (chunks < GROUPS) isum = fold_chunks(isum, chunks);
-    __m256i halves = _mm256_loadu_si256((const __m256i *)s16);
-    if (f.has_offset) isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(halves, p->offset));
-    __m256 a = _mm256_loadu_ps(da);
-    __m256 out = _mm256_fmadd_ps(_mm256_mul_ps(p->d, a), _mm256_cvtepi32_ps(isum), acc);
-    if (f.has_min) out = _mm256_fmadd_ps(_mm256_mul_ps(p->dm, a), _mm256_cvtepi32_ps(_mm256_madd_epi16(halves, p->mins)), out);
-    if (p->groups == GROUPS) return out;
-    __m256i kept = _mm256_cmpgt_epi32(_mm256_set1_epi32(p->groups), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    return _mm256_blendv_ps(acc, out, _mm256_castsi256_ps(kept));
+    return finish_tile_avx2(p, isum, s16, da, acc, f);
 }
 
-// y[v·ldy] = a row, its tiles prepared, times `count` chunked vectors `stride` bytes apart.
-INLINE void multiply_row(const prepared_tile *tiles, int64_t k, const uint8_t *xc, size_t stride, int count,
-                         float *y, int64_t ldy, tile_form f) {
-    int64_t n = (k + TILE - 1) / TILE, whole = k / TILE;   // a last, partial tile apart
-    int v = 0;
-    for (; v + 1 < count; v += 2) {                      // two vectors at once: two chains of FMAs in flight
-        chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-        for (int64_t t = 0; t < whole; t++) {
-            acc0 = apply_tile_span(tiles + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f, GROUPS);
-            acc1 = apply_tile_span(tiles + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f, GROUPS);
-        }
-        if (whole < n) {
-            const prepared_tile *p = tiles + whole;
-            acc0 = apply_tile_span(p, x0.q + whole * TILE, x0.s16 + 16 * whole, x0.d + 8 * whole, acc0, f, p->chunks);
-            acc1 = apply_tile_span(p, x1.q + whole * TILE, x1.s16 + 16 * whole, x1.d + 8 * whole, acc1, f, p->chunks);
-        }
-        float lane[GROUPS];
-        _mm256_storeu_ps(lane, acc0);
-        y[v * ldy] = fold8(lane);
-        _mm256_storeu_ps(lane, acc1);
-        y[(v + 1) * ldy] = fold8(lane);
-    }
-    for (; v < count; v++) {
-        chunked_vector x = chunked_view(xc + v * stride, k);
-        __m256 acc = _mm256_setzero_ps();
-        for (int64_t t = 0; t < n; t++)
-            acc = apply_tile_span(tiles + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f, tiles[t].chunks);
-        float lane[GROUPS];
-        _mm256_storeu_ps(lane, acc);
-        y[v * ldy] = fold8(lane);
-    }
-}
-
-// Rows × vectors, vectors a block at a time: a block's activations, chunked, stay in the nearest caches
-// while each row's tiles, prepared once per block, stay in the nearest one.
-enum { VECTOR_BLOCK = 16 };
-static void dot_rows_prepared_avx2(DOT_Q8_ARGUMENTS) {
-    (void)lanes;
-    int64_t n = (k + TILE - 1) / TILE;
-    size_t chunked = chunked_bytes(k);
-    uint8_t *xc = aligned_alloc(64, (chunked * VECTOR_BLOCK + 63) / 64 * 64);
-    prepared_tile *tiles = aligned_alloc(64, sizeof(prepared_tile) * (size_t)n);
-    if (!xc || !tiles) abort();
-    for (int64_t v0 = 0; v0 < vectors; v0 += VECTOR_BLOCK) {
-        int count = (int)(vectors - v0 < VECTOR_BLOCK ? vectors - v0 : VECTOR_BLOCK);
-        for (int v = 0; v < count; v++) chunk_activations(q8_view(xq + (v0 + v) * stride, k), k, xc + v * chunked);
-        for (int64_t r = 0; r < rows; r++) {
-            const uint8_t *row = w0 + r * row_bytes;
-            for (int64_t t = 0; t < n; t++)
-                prepare_tile(type, row, t * TILE, (int)((k - t * TILE < TILE ? k - t * TILE : TILE) / 32), elements,
-                             bytes, tiles + t);
-            float *out = y + v0 * ldy + r;
-            switch (type) {                                // the commonest forms as constants
-            case Q4_K: case Q4_1: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){8, 0, 0, 1}); break;
-            case Q4_0: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){8, 0, 1, 0}); break;
-            case Q6_K: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){2, 0, 1, 0}); break;
-            case Q8_0: multiply_row(tiles, k, xc, chunked, count, out, ldy, (tile_form){1, 1, 0, 0}); break;
-            default:
-                multiply_row(tiles, k, xc, chunked, count, out, ldy,
-                             (tile_form){span_of(type), tiles->is_signed, tiles->has_offset, has_min});
-            }
-        }
-    }
-    free(tiles);
-    free(xc);
-}
-
+#define APPLY_TILE apply_tile_avx2
+#define MULTIPLY_ROW multiply_row_avx2
+#define DOT_ROWS_PREPARED dot_rows_prepared_avx2
+#include "q8_rows.h"
 
 // One row of a type above against one vector; the last partial tile (blocks of 32 only) through the tile
 // struct, as the reference.
@@ -898,20 +845,14 @@ INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q
         float da[GROUPS];
         prepare_from_tile(type, row, whole, (int)((k - whole) / 32), 32, bytes, &p);
         chunk_tile(x, k, whole, q, s16, da);
-        acc = apply_tile_span(&p, q, s16, da, acc, (tile_form){1, p.is_signed, p.has_offset, p.has_min}, p.chunks);
+        acc = apply_tile_avx2(&p, q, s16, da, acc, (tile_form){1, p.is_signed, p.has_offset, p.has_min}, p.chunks);
     }
     _mm256_storeu_ps(lane, acc);
 }
 
-// Few vectors (a decoding step) take the commonest types with nothing between the block's bytes and
-// the lanes; many vectors, and the other types, take each tile prepared once.
-enum { FEW_VECTORS = 1 };
-static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
-    if (vectors > FEW_VECTORS || !whole_tiles_in_registers(type)) {
-        dot_rows_prepared_avx2(type, w0, row_bytes, rows, xq, stride, vectors, k, y, ldy, lanes, elements, bytes,
-                               has_min);
-        return;
-    }
+// Rows times one vector, the commonest types' whole tiles unpacked in registers.
+static void dot_rows_in_registers_avx2(DOT_Q8_ARGUMENTS) {
+    (void)elements, (void)has_min;
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *row = w0 + r * row_bytes;
         for (int64_t v = 0; v < vectors; v++) {
@@ -919,6 +860,53 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
             y[v * ldy + r] = fold8(lanes + GROUPS * v);
         }
     }
+}
+
+// Few vectors (a decoding step) take the commonest types with nothing between the block's bytes and
+// the lanes; many vectors, and the other types, take each tile prepared once.
+enum { FEW_VECTORS = 1 };
+INLINE int in_registers(int type, int64_t vectors) { return vectors <= FEW_VECTORS && whole_tiles_in_registers(type); }
+
+static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
+    if (in_registers(type, vectors)) dot_rows_in_registers_avx2(DOT_Q8_PASS);
+    else dot_rows_prepared_avx2(DOT_Q8_PASS);
+}
+
+#pragma clang attribute pop
+
+// ---- AVX-512 VNNI ------------------------------------------------------------------------------------
+// The AVX2 path's prepared tiles, chunks and epilogue, with a tile's sums by vpdpbusd: four unsigned-by-
+// signed byte products added into an int32 lane in one instruction, exactly (no int16 step, so no span
+// to respect). One chain of sums per half of the groups; the sub-scales multiply the two halves' sums.
+// 256-bit registers (AVX512VL), so the chunks are the AVX2 path's. A decoding step's single vector
+// takes the AVX2 path's in-register kernels.
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
+                             apply_to = function)
+
+INLINE __m256 apply_tile_vnni(const prepared_tile *p, const int8_t *q, const int16_t *s16, const float *da,
+                              __m256 acc, tile_form f, int chunks) {
+    __m256i first = _mm256_setzero_si256(), second = _mm256_setzero_si256();
+    for (int i = 0; i < chunks; i++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
+        if (f.is_signed) x = _mm256_sign_epi8(x, p->s[i]);
+        if (2 * i < chunks) first = _mm256_dpbusd_epi32(first, p->c[i], x);
+        else second = _mm256_dpbusd_epi32(second, p->c[i], x);
+    }
+    // The madd operands hold each sub-scale in both int16 halves of its lane: a shift makes it an int32.
+    __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(first, _mm256_srai_epi32(p->scale[0], 16)),
+                                    _mm256_mullo_epi32(second, _mm256_srai_epi32(p->scale[1], 16)));
+    if (chunks < GROUPS) isum = fold_chunks(isum, chunks);
+    return finish_tile_avx2(p, isum, s16, da, acc, f);
+}
+
+#define APPLY_TILE apply_tile_vnni
+#define MULTIPLY_ROW multiply_row_vnni
+#define DOT_ROWS_PREPARED dot_rows_prepared_vnni
+#include "q8_rows.h"
+
+static void dot_rows_q8_avx512(DOT_Q8_ARGUMENTS) {
+    if (in_registers(type, vectors)) dot_rows_in_registers_avx2(DOT_Q8_PASS);
+    else dot_rows_prepared_vnni(DOT_Q8_PASS);
 }
 
 #pragma clang attribute pop
@@ -955,7 +943,9 @@ int scalpel_dot_rows_q8(int type, const void *w, size_t row_bytes, int64_t rows,
     if (!lanes) return 0;
     size_t stride = scalpel_q8_bytes(k);
 #if SCALPEL_X86
-    if (path >= SCALPEL_PATH_AVX2)
+    if (path >= SCALPEL_PATH_AVX512)
+        dot_rows_q8_avx512(type, w, row_bytes, rows, xq, stride, vectors, k, y, ldy, lanes, elements, bytes, has_min);
+    else if (path == SCALPEL_PATH_AVX2)
         dot_rows_q8_avx2(type, w, row_bytes, rows, xq, stride, vectors, k, y, ldy, lanes, elements, bytes, has_min);
     else
 #endif

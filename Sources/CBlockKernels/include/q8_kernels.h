@@ -19,7 +19,8 @@
 //   y = ((lane0 + lane4) + (lane2 + lane6)) + ((lane1 + lane5) + (lane3 + lane7))
 // in order of g, the lanes starting at +0: independent of the thread count and of the rows beside it.
 //
-// Paths (SCALPEL_KERNELS names them): 0 "scalar" (the reference), 1 "avx2", 2 "avx512", 3 "avx512bf16".
+// Paths (SCALPEL_KERNELS names them): 0 "scalar" (the reference); 1 "avx2" (maddubs, madd); 2 "avx512"
+// (AVX-512 F, BW, VL and VNNI: vpdpbusd); 3 "avx512bf16" (no kernels yet: never available).
 #ifndef SCALPEL_Q8_KERNELS_H
 #define SCALPEL_Q8_KERNELS_H
 
