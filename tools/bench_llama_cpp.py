@@ -13,7 +13,8 @@ Never a runtime dependency of Scalpel.
                              [--precision int8 --precision fp32] [--scalpel .build/release/scalpel]
 
 Both programs run pinned to the first `threads` cores this process may use (Scalpel takes every core
-it is given). Scalpel's decoding runs once per --precision; the first is `decode_tokens_per_second`.
+it is given). Scalpel's prompt processing and decoding run once per --precision; the first precision's
+figures are `prompt_tokens_per_second` and `decode_tokens_per_second`, the others' carry its name.
 """
 import argparse
 import json
@@ -51,17 +52,19 @@ def llama_cpp(model, threads, batch, length, decode):
 
 
 def scalpel(binary, model, batch, length, decode, precisions):
-    forward = json.loads(subprocess.run([binary, "bench", "forward", "--model", model, "--batch", str(batch), "--length", str(length),
-                                         "--variant", "no-hooks", "--repeats", "1", "--json"],
-                                        check=True, capture_output=True, text=True).stdout)
-    result = {"prompt_tokens_per_second": forward["results"][0]["tokens_per_second"],
-              "forward_peak_rss_mb": forward["peak_rss_mb"]}
+    result = {}
     for precision in precisions:
+        suffix = "" if precision == precisions[0] else f"_{precision}"
+        forward = json.loads(subprocess.run([binary, "bench", "forward", "--model", model, "--batch", str(batch),
+                                             "--length", str(length), "--variant", "no-hooks", "--repeats", "1",
+                                             "--precision", precision, "--json"],
+                                            check=True, capture_output=True, text=True).stdout)
+        result[f"prompt_tokens_per_second{suffix}"] = forward["results"][0]["tokens_per_second"]
+        result[f"forward_peak_rss_mb{suffix}"] = forward["peak_rss_mb"]
         # A prompt whose greedy continuation may end early at EOS: decode_tokens_per_second counts what ran.
         generated = json.loads(subprocess.run([binary, "generate", "--model", model, "--prompt", "The history of the city begins",
                                                "--max-tokens", str(decode + 1), "--precision", precision, "--json"],
                                               check=True, capture_output=True, text=True).stdout)
-        suffix = "" if precision == precisions[0] else f"_{precision}"
         result[f"decode_tokens_per_second{suffix}"] = generated.get("decode_tokens_per_second")
         result[f"decoded_tokens{suffix}"] = len(generated.get("ids", []))
         result["kernels"] = generated.get("kernels")
@@ -78,7 +81,7 @@ def main():
     parser.add_argument("--decode", type=int, default=32)
     parser.add_argument("--scalpel", default=".build/release/scalpel")
     parser.add_argument("--precision", action="append", choices=["fp32", "int8"],
-                        help="Scalpel's decoding precision; repeat for several (default: int8, then fp32)")
+                        help="Scalpel's precision, for prompts and decoding; repeat for several (default: int8, then fp32)")
     args = parser.parse_args()
     precisions = args.precision or ["int8", "fp32"]
     # Scalpel uses every core it is given: pin both programs to the same `threads` cores.
@@ -89,7 +92,7 @@ def main():
     print(f"Scalpel on {args.model}…", file=sys.stderr)
     ours = scalpel(args.scalpel, args.model, args.batch, args.length, args.decode, precisions)
     ratios = {key: ours[key] / reference[base] for key, base in
-              [("prompt_tokens_per_second", "prompt_tokens_per_second")] +
+              [(k, "prompt_tokens_per_second") for k in ours if k.startswith("prompt_tokens_per_second")] +
               [(k, "decode_tokens_per_second") for k in ours if k.startswith("decode_tokens_per_second")]
               if ours.get(key) and reference.get(base)}
     print(json.dumps({"model": args.model, "llama_cpp": reference, "scalpel": ours, "scalpel_over_llama_cpp": ratios}, indent=2))

@@ -7,6 +7,7 @@
 #pragma clang fp contract(off)
 
 #include "q8_kernels.h"
+#include "bf16_kernels.h"
 #include "cpu_features.h"
 #include "block_scalars.h"
 #include <float.h>
@@ -40,7 +41,9 @@ static int runnable_paths(void) {
         scalpel_cpu_features_read(&f);
         int avx2 = f.avx2 && f.fma && f.f16c;
         int avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512_vnni;
-        value = 1 << SCALPEL_PATH_SCALAR | avx2 << SCALPEL_PATH_AVX2 | avx512 << SCALPEL_PATH_AVX512;
+        int bf16 = avx512 && scalpel_bf16_instruction_agrees();
+        value = 1 << SCALPEL_PATH_SCALAR | avx2 << SCALPEL_PATH_AVX2 | avx512 << SCALPEL_PATH_AVX512 |
+                bf16 << SCALPEL_PATH_AVX512BF16;
         __atomic_store_n(&known, value, __ATOMIC_RELAXED);
     }
     return value;
@@ -48,11 +51,16 @@ static int runnable_paths(void) {
 
 const char *scalpel_kernel_path_missing(int path) {
     if (path < 0 || path >= SCALPEL_PATH_COUNT) return "no such path";
-    if (path == SCALPEL_PATH_AVX512BF16) return "this version of Scalpel has no bfloat16 kernels yet";
 #if SCALPEL_X86
     if (runnable_paths() & 1 << path) return "";
-    return path == SCALPEL_PATH_AVX2 ? "this processor lacks AVX2, FMA or F16C"
-                                     : "this processor lacks AVX-512 F, BW, VL or VNNI (or AVX2, FMA, F16C)";
+    if (path == SCALPEL_PATH_AVX2) return "this processor lacks AVX2, FMA or F16C";
+    if (!(runnable_paths() & 1 << SCALPEL_PATH_AVX512))
+        return "this processor lacks AVX-512 F, BW, VL or VNNI (or AVX2, FMA, F16C)";
+    scalpel_cpu_features f;
+    scalpel_cpu_features_read(&f);
+    return f.avx512_bf16 ? "this processor's vdpbf16ps does not give the reference's bits (bf16_kernels.h), "
+                           "so its bfloat16 products would not be reproducible"
+                         : "this processor lacks AVX512-BF16";
 #else
     return path == SCALPEL_PATH_SCALAR ? "" : "this is not an x86-64 processor";
 #endif
@@ -819,8 +827,45 @@ INLINE __m256 apply_tile_avx2(const prepared_tile *p, const int8_t *q, const int
     return finish_tile_avx2(p, isum, s16, da, acc, f);
 }
 
-#define APPLY_TILE apply_tile_avx2
-#define MULTIPLY_ROW multiply_row_avx2
+// y[v·ldy] = a row, its tiles prepared, times `count` chunked vectors `stride` bytes apart. (The AVX2
+// path takes one row at a time: ROWS_AT_ONCE 1.)
+INLINE void multiply_rows_avx2(const prepared_tile *tiles, int here, int64_t n, void *scratch, int64_t k,
+                               const uint8_t *xc, size_t stride, int count, float *y, int64_t ldy, tile_form f) {
+    (void)here, (void)scratch;                             // one row at a time
+    int64_t whole = k / TILE;                              // a last, partial tile apart
+    int v = 0;
+    for (; v + 1 < count; v += 2) {                      // two vectors at once: two chains of sums in flight
+        chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        for (int64_t t = 0; t < whole; t++) {
+            acc0 = apply_tile_avx2(tiles + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f, GROUPS);
+            acc1 = apply_tile_avx2(tiles + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f, GROUPS);
+        }
+        if (whole < n) {
+            const prepared_tile *p = tiles + whole;
+            acc0 = apply_tile_avx2(p, x0.q + whole * TILE, x0.s16 + 16 * whole, x0.d + 8 * whole, acc0, f, p->chunks);
+            acc1 = apply_tile_avx2(p, x1.q + whole * TILE, x1.s16 + 16 * whole, x1.d + 8 * whole, acc1, f, p->chunks);
+        }
+        float lane[GROUPS];
+        _mm256_storeu_ps(lane, acc0);
+        y[v * ldy] = fold8(lane);
+        _mm256_storeu_ps(lane, acc1);
+        y[(v + 1) * ldy] = fold8(lane);
+    }
+    for (; v < count; v++) {
+        chunked_vector x = chunked_view(xc + v * stride, k);
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t t = 0; t < n; t++)
+            acc = apply_tile_avx2(tiles + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f, tiles[t].chunks);
+        float lane[GROUPS];
+        _mm256_storeu_ps(lane, acc);
+        y[v * ldy] = fold8(lane);
+    }
+}
+
+#define ROWS_AT_ONCE 1
+#define MULTIPLY_ROWS multiply_rows_avx2
+#define SCRATCH_BYTES(n) 0
 #define DOT_ROWS_PREPARED dot_rows_prepared_avx2
 #include "q8_rows.h"
 
@@ -875,38 +920,123 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
 #pragma clang attribute pop
 
 // ---- AVX-512 VNNI ------------------------------------------------------------------------------------
-// The AVX2 path's prepared tiles, chunks and epilogue, with a tile's sums by vpdpbusd: four unsigned-by-
-// signed byte products added into an int32 lane in one instruction, exactly (no int16 step, so no span
-// to respect). One chain of sums per half of the groups; the sub-scales multiply the two halves' sums.
-// 256-bit registers (AVX512VL), so the chunks are the AVX2 path's. A decoding step's single vector
-// takes the AVX2 path's in-register kernels.
+// The AVX2 path's prepared tiles and chunked activations, two rows at a time in 512-bit registers: a
+// pair's chunk i holds row a's chunk i in its low half and row b's in its high half, and each vector's
+// chunk is broadcast to both halves, so that one vpdpbusd (four unsigned-by-signed byte products added
+// into each int32 lane, exactly: no int16 step, so no span to respect) serves two rows. One chain of
+// sums per half of the groups; the sub-scales multiply the two halves' sums; then the AVX2 path's
+// epilogue on 16 lanes, row a's eight and row b's. A decoding step's single vector takes the AVX2
+// path's in-register kernels.
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
                              apply_to = function)
 
-INLINE __m256 apply_tile_vnni(const prepared_tile *p, const int8_t *q, const int16_t *s16, const float *da,
-                              __m256 acc, tile_form f, int chunks) {
-    __m256i first = _mm256_setzero_si256(), second = _mm256_setzero_si256();
-    for (int i = 0; i < chunks; i++) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
-        if (f.is_signed) x = _mm256_sign_epi8(x, p->s[i]);
-        if (2 * i < chunks) first = _mm256_dpbusd_epi32(first, p->c[i], x);
-        else second = _mm256_dpbusd_epi32(second, p->c[i], x);
+typedef struct {
+    __m512i c[GROUPS];          // chunk i of row a (low half) and of row b (high half)
+    __mmask64 negative[GROUPS]; // where codes are signed: the bytes whose code is negative
+    __m512i scale[2];           // int32: the sub-scales of the groups' first halves, and of their second
+    __m512i offset, mins;       // int16 per half, as prepared_tile's
+    __m512 d, dm;
+    __mmask16 kept;             // the lanes of the groups there are (a partial tile's fewer)
+    int groups, chunks;
+} prepared_pair;
+
+INLINE __m512i pair_of(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
+INLINE __m512 pair_of_ps(__m256 a, __m256 b) {
+    return _mm512_castsi512_ps(pair_of(_mm256_castps_si256(a), _mm256_castps_si256(b)));
+}
+INLINE __m512i both_halves(const void *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
+
+// Tiles a and b (of two rows, at the same place) as a pair.
+INLINE void pair_tiles(const prepared_tile *a, const prepared_tile *b, prepared_pair *p) {
+    for (int i = 0; i < GROUPS; i++) {
+        p->c[i] = pair_of(a->c[i], b->c[i]);
+        if (a->is_signed) p->negative[i] = _mm512_movepi8_mask(pair_of(a->s[i], b->s[i]));
     }
     // The madd operands hold each sub-scale in both int16 halves of its lane: a shift makes it an int32.
-    __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(first, _mm256_srai_epi32(p->scale[0], 16)),
-                                    _mm256_mullo_epi32(second, _mm256_srai_epi32(p->scale[1], 16)));
-    if (chunks < GROUPS) isum = fold_chunks(isum, chunks);
-    return finish_tile_avx2(p, isum, s16, da, acc, f);
+    for (int h = 0; h < 2; h++) p->scale[h] = _mm512_srai_epi32(pair_of(a->scale[h], b->scale[h]), 16);
+    p->offset = pair_of(a->offset, b->offset);
+    p->mins = pair_of(a->mins, b->mins);
+    p->d = pair_of_ps(a->d, b->d);
+    p->dm = pair_of_ps(a->dm, b->dm);
+    unsigned groups = (1u << a->groups) - 1;
+    p->kept = (__mmask16)(groups | groups << 8);
+    p->groups = a->groups, p->chunks = a->chunks;
 }
 
-#define APPLY_TILE apply_tile_vnni
-#define MULTIPLY_ROW multiply_row_vnni
-#define DOT_ROWS_PREPARED dot_rows_prepared_vnni
+// Lane g of each half of the sums of `chunks` chunks: fold_chunks within each half.
+INLINE __m512i fold_chunks_pair(__m512i isum, int chunks) {
+    if (chunks <= 4) isum = _mm512_add_epi32(isum, _mm512_shuffle_i64x2(isum, isum, 0xB1));
+    if (chunks <= 2) isum = _mm512_add_epi32(isum, _mm512_shuffle_epi32(isum, (_MM_PERM_ENUM)0x4E));
+    if (chunks <= 1) isum = _mm512_add_epi32(isum, _mm512_shuffle_epi32(isum, (_MM_PERM_ENUM)0xB1));
+    return isum;
+}
+
+// acc (lanes 0-7 of row a, 8-15 of row b, for one vector) after the pair: the reference's integer sums
+// and epilogue, as apply_tile_avx2. `chunks` is GROUPS for whole tiles, else p->chunks.
+INLINE __m512 apply_pair(const prepared_pair *p, const int8_t *q, const int16_t *s16, const float *da,
+                         __m512 acc, tile_form f, int chunks) {
+    __m512i first = _mm512_setzero_si512(), second = _mm512_setzero_si512();
+    for (int i = 0; i < chunks; i++) {
+        __m512i x = both_halves(q + 32 * i);
+        if (f.is_signed) x = _mm512_mask_sub_epi8(x, p->negative[i], _mm512_setzero_si512(), x);
+        if (2 * i < chunks) first = _mm512_dpbusd_epi32(first, p->c[i], x);
+        else second = _mm512_dpbusd_epi32(second, p->c[i], x);
+    }
+    __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(first, p->scale[0]), _mm512_mullo_epi32(second, p->scale[1]));
+    if (chunks < GROUPS) isum = fold_chunks_pair(isum, chunks);
+    __m512i halves = both_halves(s16);
+    if (f.has_offset) isum = _mm512_sub_epi32(isum, _mm512_madd_epi16(halves, p->offset));
+    __m512 a = _mm512_castsi512_ps(both_halves(da));
+    __m512 out = _mm512_fmadd_ps(_mm512_mul_ps(p->d, a), _mm512_cvtepi32_ps(isum), acc);
+    if (f.has_min) out = _mm512_fmadd_ps(_mm512_mul_ps(p->dm, a), _mm512_cvtepi32_ps(_mm512_madd_epi16(halves, p->mins)), out);
+    return p->groups == GROUPS ? out : _mm512_mask_blend_ps(p->kept, acc, out);
+}
+
+// y[v·ldy + i] for row i < here of the one or two rows whose tiles are at tiles and tiles + n, times
+// `count` chunked vectors. A lone row is paired with itself, its second half's results dropped.
+INLINE void multiply_rows_avx512(const prepared_tile *tiles, int here, int64_t n, void *scratch, int64_t k,
+                                 const uint8_t *xc, size_t stride, int count, float *y, int64_t ldy, tile_form f) {
+    prepared_pair *pairs = scratch;
+    for (int64_t t = 0; t < n; t++) pair_tiles(tiles + t, tiles + (here - 1) * n + t, pairs + t);
+    int64_t whole = k / TILE;                             // a last, partial tile apart
+    float lane[2 * GROUPS];
+    int v = 0;
+    for (; v + 1 < count; v += 2) {                      // two vectors at once: four chains of sums in flight
+        chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        for (int64_t t = 0; t < whole; t++) {
+            acc0 = apply_pair(pairs + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f, GROUPS);
+            acc1 = apply_pair(pairs + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f, GROUPS);
+        }
+        if (whole < n) {
+            const prepared_pair *p = pairs + whole;
+            acc0 = apply_pair(p, x0.q + whole * TILE, x0.s16 + 16 * whole, x0.d + 8 * whole, acc0, f, p->chunks);
+            acc1 = apply_pair(p, x1.q + whole * TILE, x1.s16 + 16 * whole, x1.d + 8 * whole, acc1, f, p->chunks);
+        }
+        _mm512_storeu_ps(lane, acc0);
+        for (int i = 0; i < here; i++) y[v * ldy + i] = fold8(lane + GROUPS * i);
+        _mm512_storeu_ps(lane, acc1);
+        for (int i = 0; i < here; i++) y[(v + 1) * ldy + i] = fold8(lane + GROUPS * i);
+    }
+    for (; v < count; v++) {
+        chunked_vector x = chunked_view(xc + v * stride, k);
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t t = 0; t < n; t++)
+            acc = apply_pair(pairs + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f, pairs[t].chunks);
+        _mm512_storeu_ps(lane, acc);
+        for (int i = 0; i < here; i++) y[v * ldy + i] = fold8(lane + GROUPS * i);
+    }
+}
+
+#define ROWS_AT_ONCE 2
+#define MULTIPLY_ROWS multiply_rows_avx512
+#define SCRATCH_BYTES(n) (sizeof(prepared_pair) * (size_t)(n))
+#define DOT_ROWS_PREPARED dot_rows_prepared_avx512
 #include "q8_rows.h"
 
 static void dot_rows_q8_avx512(DOT_Q8_ARGUMENTS) {
     if (in_registers(type, vectors)) dot_rows_in_registers_avx2(DOT_Q8_PASS);
-    else dot_rows_prepared_vnni(DOT_Q8_PASS);
+    else dot_rows_prepared_avx512(DOT_Q8_PASS);
 }
 
 #pragma clang attribute pop

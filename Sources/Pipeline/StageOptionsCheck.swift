@@ -92,7 +92,11 @@ extension Experiment {
 
     /// int8 products read weights kept in a GGUF's ggml blocks of 32 or 256 elements (other weights stay
     /// fp32). A model with none of them would run int8 as fp32 without a word: that is refused.
+    /// bf16 products need the avx512bf16 kernels: a machine without them refuses it.
     func precisionProblem(_ precision: Precision, path: String) -> RecipeIssue? {
+        if let why = precision.unavailable {
+            return RecipeIssue(path: path, line: recipe.line(of: path), message: why)
+        }
         guard precision == .int8, integerMatrices == 0 else { return nil }
         let why = loaded.storage == .asStored
             ? "none of its matrices is in a block type the int8 kernels read (Q4_0 … Q8_0, Q2_K … Q6_K)"

@@ -51,8 +51,9 @@ public enum RecipeSchema {
 
     /// The forward stages' `precision` (the stages with gradients run fp32).
     static let precisionHelp = """
-        Arithmetic of the products: fp32, or int8 (weights in ggml blocks times activations quantized \
-        to int8 per 32; other weights stay fp32). See docs/performance.md for its fidelity and speed.
+        Arithmetic of the products: fp32; int8 (weights in ggml blocks times activations quantized to \
+        int8 per 32; other weights stay fp32); or bf16 (weights and activations rounded to bfloat16, \
+        summed in fp32; needs AVX512-BF16). See docs/performance.md for their fidelity and speed.
         """
 
     public static let fields: [Field] = [
@@ -136,7 +137,7 @@ public enum RecipeSchema {
             Field("batch_size", .integer, default: "8", bounds: .batch, "Examples per forward pass."),
             Field("max_tokens", .integer, default: "128", bounds: .atLeast(2, atMost: .value(8192)),
                   "With positions: [every], each text is cut to this many tokens."),
-            Field("precision", .choice(["fp32", "int8"]), default: "fp32", precisionHelp),
+            Field("precision", .choice(["fp32", "int8", "bf16"]), default: "fp32", precisionHelp),
         ]), "Stages 2–3: activations and auxiliary metrics."),
         Field("rank", .section([
             Field("statistics", .stringList, default: "[pearson, spearman, mutual_information, predictivity]",
@@ -180,7 +181,7 @@ public enum RecipeSchema {
                   "General text for the KL from the unablated model."),
             Field("general_texts", .integer, default: "16", bounds: .atLeast(0, atMost: .value(100_000)),
                   "Texts of it used (each cut to 48 tokens); 0 skips it."),
-            Field("precision", .choice(["fp32", "int8"]), default: "fp32", precisionHelp),
+            Field("precision", .choice(["fp32", "int8", "bf16"]), default: "fp32", precisionHelp),
         ]), "Stage 5: causal validation."),
         Field("edit", .section([
             Field("objective", .choice(["task", "pair_preference", "metric_suppression"]), default: "task",

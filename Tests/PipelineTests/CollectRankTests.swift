@@ -271,9 +271,10 @@ import TestSupport
         }
     }
 
-    /// int8 collection on a GGUF in Q8_0 blocks: the scores differ from fp32's by the activations'
-    /// rounding alone, so the ranking agrees, and the record and the archive say which precision ran.
-    @Test func int8CollectionRanksAsFp32DoesAndIsRecorded() throws {
+    /// int8 collection on a GGUF in Q8_0 blocks, and bf16 collection where the machine runs it: the scores
+    /// differ from fp32's by the operands' rounding alone, so the ranking agrees, and the record and the
+    /// archive say which precision ran.
+    @Test func reducedPrecisionCollectionRanksAsFp32DoesAndIsRecorded() throws {
         let directory = try Fixtures.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = TinyModels.llamaConfig(hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocabulary: 260)
@@ -304,15 +305,23 @@ import TestSupport
                 .read("score", as: Double.self).values
             return (folder.record("collect"), scores, archive)
         }
-        let fp32 = try run("fp32"), int8 = try run("int8")
-        #expect(fp32.record?.notes["precision"] == "fp32" && int8.record?.notes["precision"] == "int8")
-        #expect(try int8.archive.root.group("collect").attribute("precision") == .string("int8"))
-        let finite = zip(fp32.scores, int8.scores).filter { $0.0.isFinite && $0.1.isFinite }
-        #expect(finite.count > fp32.scores.count / 2)
-        #expect(finite.contains { $0.0 != $0.1 }, "int8 ran: some score moved")
-        let rho = spearman(finite.map(\.0), finite.map(\.1))
-        let largest = finite.map { abs($0.0 - $0.1) }.max() ?? 0
-        #expect(rho > 0.99 && largest < 0.1, "ρ \(rho), largest |Δ score| \(largest)")
+        let fp32 = try run("fp32")
+        #expect(fp32.record?.notes["precision"] == "fp32")
+        for precision in [Precision.int8, .bf16] {
+            if let why = precision.unavailable {
+                print("\(precision.rawValue) collection not tested here: \(why)")
+                continue
+            }
+            let reduced = try run(precision.rawValue)
+            #expect(reduced.record?.notes["precision"] == precision.rawValue)
+            #expect(try reduced.archive.root.group("collect").attribute("precision") == .string(precision.rawValue))
+            let finite = zip(fp32.scores, reduced.scores).filter { $0.0.isFinite && $0.1.isFinite }
+            #expect(finite.count > fp32.scores.count / 2)
+            #expect(finite.contains { $0.0 != $0.1 }, "\(precision) ran: some score moved")
+            let rho = spearman(finite.map(\.0), finite.map(\.1))
+            let largest = finite.map { abs($0.0 - $0.1) }.max() ?? 0
+            #expect(rho > 0.99 && largest < 0.1, "\(precision): ρ \(rho), largest |Δ score| \(largest)")
+        }
     }
 
     @Test func badCollectAndRankSectionsNameTheirKeys() throws {

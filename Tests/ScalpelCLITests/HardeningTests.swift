@@ -2,6 +2,7 @@ import Foundation
 import AtomicFiles
 import Checkpoints
 import Testing
+import TensorCore
 import TestSupport
 
 /// Every crash, silent wrong answer and unclear message a hostile tryout of Scalpel found: each input
@@ -374,6 +375,19 @@ import TestSupport
             tokens[path] = object?["ids"] as? [Int]
         }
         #expect(Set(tokens.values.map { $0.description }).count == 1, "\(tokens)")
+    }
+
+    /// bf16 runs on the avx512bf16 kernels (or the scalar reference, forced): another path refuses it, saying
+    /// why and what to use instead, before any model is read.
+    @Test func bf16IsRefusedOnAPathWithoutItsKernels() throws {
+        guard KernelPath.avx2.missing == nil else {
+            print("bf16 refusal not tested here: no avx2 path to force (\(KernelPath.avx2.missing!))")
+            return
+        }
+        let run = try runScalpel(["generate", "--model", "x", "--prompt", "hi", "--precision", "bf16"],
+                                 environment: ["SCALPEL_KERNELS": "avx2"])
+        #expect(run.status != 0 && run.stderr.contains("bf16 products run on the avx512bf16 kernels") &&
+                run.stderr.contains("use fp32 or int8"), "\(run.stderr)")
     }
 
     @Test func generateRefusesAnUnknownPrecision() throws {

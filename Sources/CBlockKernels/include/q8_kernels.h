@@ -20,7 +20,8 @@
 // in order of g, the lanes starting at +0: independent of the thread count and of the rows beside it.
 //
 // Paths (SCALPEL_KERNELS names them): 0 "scalar" (the reference); 1 "avx2" (maddubs, madd); 2 "avx512"
-// (AVX-512 F, BW, VL and VNNI: vpdpbusd); 3 "avx512bf16" (no kernels yet: never available).
+// (AVX-512 F, BW, VL and VNNI: vpdpbusd); 3 "avx512bf16" (the avx512 path's integer products, and
+// bfloat16 products by vdpbf16ps: bf16_kernels.h).
 #ifndef SCALPEL_Q8_KERNELS_H
 #define SCALPEL_Q8_KERNELS_H
 

@@ -28,11 +28,7 @@ struct CollectBench: ParsableCommand {
     }
 
     func run() throws {
-        guard let chosen = Precision(rawValue: precision) else {
-            throw ValidationError("--precision \(precision) is not one of " +
-                                  Precision.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        try Precision.$current.withValue(chosen) { try measure() }
+        try Precision.$current.withValue(try Precision.named(precision)) { try measure() }
     }
 
     func measure() throws {

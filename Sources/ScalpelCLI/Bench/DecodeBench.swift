@@ -17,16 +17,7 @@ struct DecodeBench: ParsableCommand {
     @Option(help: "Precisions, comma-separated; fp32 always runs first, as the reference.") var precisions = "fp32,int8"
     @Flag(help: "Print JSON.") var json = false
 
-    func chosen() throws -> [Precision] {
-        let named = try precisions.split(separator: ",").map { name in
-            guard let p = Precision(rawValue: String(name)) else {
-                throw ValidationError("--precisions: '\(name)' is not one of " +
-                                      Precision.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            return p
-        }
-        return [.fp32] + named.filter { $0 != .fp32 }
-    }
+    func chosen() throws -> [Precision] { try Precision.againstFloat32(precisions) }
 
     func validate() throws {
         _ = try chosen()

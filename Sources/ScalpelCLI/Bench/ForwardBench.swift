@@ -21,6 +21,8 @@ struct ForwardBench: ParsableCommand {
     var weights = "stored"
     @Option(help: "Run only this variant (all-logits, no-logits, no-hooks); repeatable. Default: all three.")
     var variant: [String] = []
+    @Option(help: "The products' precision: fp32 or int8 (int8 reads weights in ggml blocks; others stay fp32).")
+    var precision = "fp32"
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -28,6 +30,7 @@ struct ForwardBench: ParsableCommand {
         try Bounds.tokens.check("length", length)
         try Bounds.repeats.check("repeats", repeats)
         _ = try weightStorages(weights)
+        _ = try Precision.named(precision)
         for v in variant where !["all-logits", "no-logits", "no-hooks"].contains(v) {
             throw ValidationError("--variant is '\(v)'; it takes all-logits, no-logits or no-hooks")
         }
@@ -35,7 +38,9 @@ struct ForwardBench: ParsableCommand {
 
     func run() throws {
         var runs: [[String: Any]] = []
-        for storage in try weightStorages(weights) { runs.append(try measure(storage)) }
+        try Precision.$current.withValue(try Precision.named(precision)) {
+            for storage in try weightStorages(weights) { runs.append(try measure(storage)) }
+        }
         if json {
             Output.printJSON(runs.count == 1 ? runs[0] : ["benchmark": "forward", "runs": runs])
             return
@@ -88,13 +93,14 @@ struct ForwardBench: ParsableCommand {
         return ["benchmark": "forward", "model": model, "batch": batch, "length": length, "sgemm_gflops": sgemmRate,
                 "layers": c.layers, "gflop_per_token_with_head": (body + head) / 1e9,
                 "gflop_per_token_without_head": body / 1e9,
-                "blas": BLASCore.record, "peak_rss_mb": peakResidentMegabytes(), "results": results]
+                "blas": BLASCore.record, "precision": precision, "kernels": KernelPath.record,
+                "peak_rss_mb": peakResidentMegabytes(), "results": results]
             .merging(modelRecord(loaded)) { a, _ in a }
     }
 
     func printRun(_ r: [String: Any]) {
         print("\(model) forward, batch \(batch) × \(length), FFN sites of all \(r["layers"]!) layers recorded, " +
-              "weights \(r["weights"]!)")
+              "weights \(r["weights"]!), \(precision) products on the \(KernelPath.current.rawValue) kernels")
         print(String(format: "sgemm rate in this run: %.1f GFLOP/s; %.3f GFLOP/token with the LM head, %.3f without",
                      r["sgemm_gflops"] as! Double,
                      r["gflop_per_token_with_head"] as! Double, r["gflop_per_token_without_head"] as! Double))

@@ -5,9 +5,9 @@ import Scalpel
 /// Products alone: one vector (a decoding step's) or a batch of them (a forward pass's) through a 7B
 /// model's weight shapes, in GGUF blocks of synthetic weights (SyntheticModel's, standard deviation
 /// about 0.02), on every kernel path this processor runs, in Float32 (weights decoded in registers, or a
-/// panel at a time for sgemm) and in int8 (activations quantized per 32), beside each other in one run;
-/// with the int8 results' distance from the Float32 ones, so that nobody reads the speed without the
-/// fidelity.
+/// panel at a time for sgemm), in int8 (activations quantized per 32) and, where the avx512bf16 kernels
+/// run, in bf16, beside each other in one run; with each precision's distance from the Float32 results,
+/// so that nobody reads the speed without the fidelity.
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
@@ -62,17 +62,20 @@ struct KernelBench: ParsableCommand {
         }
         let unit = vectors == 1 ? "GB/s" : "GMAC/s", key = vectors == 1 ? "gb_per_second" : "gmac_per_second"
         print("\(vectors) vector\(vectors == 1 ? "" : "s") through W in GGUF blocks; " +
-              (vectors == 1 ? "GB/s of W read" : "GMAC/s") + "; int8's max |Δ| relative to max |y| (fp32)")
-        print("type   shape                       path     fp32 \(unit)   int8 \(unit)   int8/fp32   max |Δ|/max|y|")
+              (vectors == 1 ? "GB/s of W read" : "GMAC/s") + "; each precision's max |Δ| relative to max |y| (fp32)")
+        print("type   shape                       path        precision  fp32 \(unit)  its \(unit)  × fp32   max |Δ|/max|y|")
         for r in results {
-            print(String(format: "%-6@ %-27@ %-8@ %9.2f   %9.2f   %9.2f   %.2e", r["type"] as! String,
-                         r["shape"] as! String, r["path"] as! String, r["fp32_" + key] as! Double,
-                         r["int8_" + key] as! Double, r["int8_over_fp32"] as! Double,
-                         r["int8_max_relative_difference"] as! Double))
+            for precision in Precision.allCases where precision != .fp32 {
+                let p = precision.rawValue
+                guard let rate = r["\(p)_" + key] as? Double else { continue }
+                print(String(format: "%-6@ %-27@ %-11@ %-9@ %9.2f  %9.2f  %6.2f   %.2e", r["type"] as! String,
+                             r["shape"] as! String, r["path"] as! String, p, r["fp32_" + key] as! Double, rate,
+                             r["\(p)_over_fp32"] as! Double, r["\(p)_max_relative_difference"] as! Double))
+            }
         }
     }
 
-    /// Both precisions on every path this processor runs.
+    /// Every precision on every path this processor runs (bf16 on the path that has its kernels).
     private func measure(_ type: GGMLType, rows: Int, width: Int) throws -> [[String: Any]] {
         var generator = SeededRandom(seed: 1)
         let blocks = SyntheticModel.randomBlocks(type, elements: rows * width, rng: &generator)
@@ -94,7 +97,7 @@ struct KernelBench: ParsableCommand {
             for path in KernelPath.allCases where path.missing == nil {
                 try KernelPath.choose(path)
                 var outputs: [Precision: [Float]] = [:], times: [Precision: Double] = [:]
-                for precision in Precision.allCases {
+                for precision in Precision.allCases where precision.unavailable == nil {
                     var y = [Float](repeating: 0, count: rows * vectors)
                     let seconds = Precision.$current.withValue(precision) {
                         x.withPointer { input in
@@ -110,15 +113,18 @@ struct KernelBench: ParsableCommand {
                     outputs[precision] = y
                     times[precision] = seconds
                 }
-                let reference = outputs[.fp32]!, quantized = outputs[.int8]!
-                let scale = reference.map(abs).max() ?? 1
-                let difference = zip(reference, quantized).map { abs($0 - $1) }.max() ?? 0
-                measured.append(["path": path.rawValue, "fp32_gb_per_second": bytes / times[.fp32]! / 1e9,
-                              "int8_gb_per_second": bytes / times[.int8]! / 1e9,
-                              "fp32_gmac_per_second": macs / times[.fp32]! / 1e9,
-                              "int8_gmac_per_second": macs / times[.int8]! / 1e9,
-                              "int8_over_fp32": times[.fp32]! / times[.int8]!,
-                              "int8_max_relative_difference": Double(difference / max(scale, .leastNormalMagnitude))])
+                let reference = outputs[.fp32]!, scale = reference.map(abs).max() ?? 1
+                var row: [String: Any] = ["path": path.rawValue]
+                for (precision, seconds) in times {
+                    let p = precision.rawValue
+                    row["\(p)_gb_per_second"] = bytes / seconds / 1e9
+                    row["\(p)_gmac_per_second"] = macs / seconds / 1e9
+                    guard precision != .fp32 else { continue }
+                    let difference = zip(reference, outputs[precision]!).map { abs($0 - $1) }.max() ?? 0
+                    row["\(p)_over_fp32"] = times[.fp32]! / seconds
+                    row["\(p)_max_relative_difference"] = Double(difference / max(scale, .leastNormalMagnitude))
+                }
+                measured.append(row)
             }
             return measured
         }

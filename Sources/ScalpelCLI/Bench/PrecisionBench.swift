@@ -24,7 +24,11 @@ struct PrecisionBench: ParsableCommand {
         """)
 
     @Argument(help: "Recipe file.") var recipe: String
-    @Option(help: "Precisions, comma-separated; fp32 always runs first, as the reference.") var precisions = "fp32,int8"
+    @Option(help: """
+        Precisions, comma-separated; fp32 always runs first, as the reference. Default: every precision this \
+        machine runs.
+        """)
+    var precisions: String?
     @Option(parsing: .unconditional, help: "Training examples collected, at most.") var examples = 400
     @Option(parsing: .unconditional, help: "Test examples the ablation evaluates, at most (0 skips it).")
     var ablateExamples = 200
@@ -33,14 +37,8 @@ struct PrecisionBench: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func chosen() throws -> [Precision] {
-        let named = try precisions.split(separator: ",").map { name in
-            guard let p = Precision(rawValue: String(name)) else {
-                throw ValidationError("--precisions: '\(name)' is not one of " +
-                                      Precision.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            return p
-        }
-        return [.fp32] + named.filter { $0 != .fp32 }
+        guard let precisions else { return Precision.allCases.filter { $0.unavailable == nil } }
+        return try Precision.againstFloat32(precisions)
     }
 
     func validate() throws {
@@ -78,6 +76,9 @@ struct PrecisionBench: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
 
         var outcomes: [Outcome] = []
+        for skipped in Precision.allCases where precisions == nil && skipped.unavailable != nil {
+            Output.progress("bench precision: \(skipped.rawValue) skipped: \(skipped.unavailable!)")
+        }
         for precision in try chosen() {
             Output.progress("bench precision: \(precision.rawValue)…")
             let output = scratch.appendingPathComponent(precision.rawValue)

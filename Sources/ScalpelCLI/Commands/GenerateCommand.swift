@@ -39,11 +39,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func chosenPrecision() throws -> Precision {
-        guard let chosen = Precision(rawValue: precision) else {
-            throw ValidationError("--precision \(precision) is not one of " +
-                                  Precision.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        return chosen
+        try Precision.named(precision)
     }
 
     func run() throws {

@@ -8,6 +8,9 @@ import Foundation
 //   precision  fp32: weights decoded to Float32, Float32 activations (every product, the reference)
 //              int8: quantized weights times activations quantized to int8 per 32 (q8_kernels.h);
 //                    forward products only, of weights in ggml blocks (other weights stay fp32)
+//              bf16: weights and activations rounded to bfloat16, pairs of products summed in Float32
+//                    (bf16_kernels.h); forward products of any weight whose width is a multiple of 32
+//                    (others stay fp32), on the avx512bf16 path (or the scalar reference)
 //
 // Every path gives the scalar path's bits (the kernels' tests hold them to it), so the path changes
 // speed, never results; the precision changes results, within what docs/performance.md measures.
@@ -78,13 +81,23 @@ public enum KernelPathError: Error, CustomStringConvertible {
 
 /// The arithmetic of the products a computation runs (see the top of this file).
 public enum Precision: String, CaseIterable, Sendable {
-    case fp32, int8
+    case fp32, int8, bf16
 
     /// The precision of the products run on this task; fp32 unless a caller binds another.
     @TaskLocal public static var current: Precision = .fp32
 }
 
 extension Precision {
+    /// Why this precision cannot run on the kernel path products run now, or nil when it can: bf16 runs on
+    /// the avx512bf16 path, or on the scalar reference when SCALPEL_KERNELS asks for it.
+    public var unavailable: String? {
+        let path = KernelPath.current
+        guard self == .bf16, path != .avx512bf16, path != .scalar else { return nil }
+        let why = KernelPath.avx512bf16.missing.map { "this machine cannot run them: \($0)" }
+            ?? "\(KernelPath.environmentKey) chose \(path.rawValue)"
+        return "bf16 products run on the avx512bf16 kernels, and \(why); use fp32 or int8"
+    }
+
     /// Whether int8 products read weights of this GGML type (the block types of 32 and 256 elements).
     public static func int8Reads(ggmlType: Int32) -> Bool { scalpel_q8_supported(ggmlType) != 0 }
 }

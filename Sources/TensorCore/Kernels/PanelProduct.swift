@@ -21,7 +21,8 @@ import Dispatch
 // output instead, y[n, r] = W[r, :] · x[n, :], with the lanes block_kernels.h defines: read from the
 // blocks in place where W lies in a file's blocks, else decoded a panel at a time; the same bits either way.
 // Under `Precision.int8` (KernelPath.swift), a product of any number of rows whose weight lies in blocks
-// multiplies int8 activations instead (q8_kernels.h).
+// multiplies int8 activations instead (q8_kernels.h); under `Precision.bf16`, a product of any weight
+// whose width is a multiple of 32 multiplies both rounded to bfloat16 (bf16_kernels.h).
 
 /// A frozen [O, I] weight matrix in a compact encoding, decoded a panel at a time.
 public protocol EncodedMatrix: Sendable {
@@ -96,6 +97,10 @@ public func panelLinearForward(
     bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
     if n == 0 || o == 0 { return }
+    if i > 0, i % 32 == 0, Precision.current == .bf16 {
+        bfloatProducts(output: output, input: input, weight: weight, bias: bias, rows: n, inFeatures: i, outFeatures: o)
+        return
+    }
     if i > 0, let blocks = weight.integerBlocks {
         integerRowProducts(output: output, input: input, blocks: blocks, bias: bias,
                            rows: n, inFeatures: i, outFeatures: o)
@@ -177,6 +182,37 @@ func integerRowProducts(
                                        quantized, Int64(n), Int64(i), output + start, Int64(o),
                                        Int32(SCALPEL_PATH_CHOSEN))
         precondition(done == 1, "integerRowProducts: the integer kernels do not read GGML type \(blocks.type)")
+        if let bias { addBias(bias, to: output, rows: n, outFeatures: o, columns: start..<(start + size)) }
+    }
+}
+
+/// y = x · Wᵀ (+ b) in bfloat16, for any number of rows: x rounded once (bf16_kernels.h), then the cores
+/// take panels of W's rows, each decoded if W is encoded, then rounded. Each output is the one the kernels
+/// define, whatever the panels.
+func bfloatProducts(
+    output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: PanelSource,
+    bias: UnsafePointer<Float>?, rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    let x = UnsafeMutablePointer<UInt16>.allocate(capacity: n * i)
+    defer { x.deallocate() }
+    let rows = UncheckedSendable((input, x))
+    parallelChunks(n, minimumPerChunk: max(1, 16_384 / i)) { range in
+        let (input, x) = rows.value
+        scalpel_bf16_round(input + range.lowerBound * i, Int64(range.count * i), x + range.lowerBound * i)
+    }
+    let p = panelRows(rows: o, width: i)
+    let decoded = if case .decoded = weight { p * i } else { 0 }
+    let operands = UncheckedSendable((output, UnsafePointer(x), bias))
+    // Each core's buffer: the panel decoded (an encoded W), then the panel rounded.
+    forEachPanel(count: (o + p - 1) / p, bufferElements: decoded + (p * i + 1) / 2) { panel, buffer in
+        let (output, x, bias) = operands.value
+        let start = panel * p, size = min(p, o - start)
+        let w = weight.rows(start..<(start + size), 0..<i, width: i, buffer: buffer)
+        let rounded = UnsafeMutableRawPointer(buffer + decoded).bindMemory(to: UInt16.self, capacity: size * i)
+        for r in 0..<size { scalpel_bf16_round(w.pointer + r * w.ld, Int64(i), rounded + r * i) }
+        let done = scalpel_dot_rows_bf16(rounded, Int64(i), Int64(size), x, Int64(i), Int64(n), Int64(i),
+                                         output + start, Int64(o), Int32(SCALPEL_PATH_CHOSEN))
+        precondition(done == 1, "bfloatProducts: \(Precision.bf16.unavailable ?? "the bf16 kernels refused k = \(i)")")
         if let bias { addBias(bias, to: output, rows: n, outFeatures: o, columns: start..<(start + size)) }
     }
 }
