@@ -53,7 +53,7 @@ struct DecodeBench: ParsableCommand {
         print("greedy decoding, \(tokens) steps, kernel path \(KernelPath.current.rawValue); logits against fp32's")
         print("precision   tok/s   × fp32   max |Δ logit|   mean KL (nats)   top-1 agreement")
         for r in results {
-            print(String(format: "%-9@ %7.2f   %6.2f   %13.4f   %14.2e   %15.3f", r["precision"] as! String,
+            print(String(format: "%-9@ %7.2f   %6.2f   %13.4f   %14.2e   %15.3f", r["precision"] as! String as NSString,
                          r["decode_tokens_per_second"] as! Double, r["over_fp32"] as! Double,
                          r["max_abs_logit_difference"] as! Double, r["mean_kl"] as! Double,
                          r["top1_agreement"] as! Double))

@@ -68,9 +68,10 @@ struct KernelBench: ParsableCommand {
             for precision in Precision.allCases where precision != .fp32 {
                 let p = precision.rawValue
                 guard let rate = r["\(p)_" + key] as? Double else { continue }
-                print(String(format: "%-6@ %-27@ %-11@ %-9@ %9.2f  %9.2f  %6.2f   %.2e", r["type"] as! String,
-                             r["shape"] as! String, r["path"] as! String, p, r["fp32_" + key] as! Double, rate,
-                             r["\(p)_over_fp32"] as! Double, r["\(p)_max_relative_difference"] as! Double))
+                print(String(format: "%-6@ %-27@ %-11@ %-9@ %9.2f  %9.2f  %6.2f   %.2e", r["type"] as! String as NSString,
+                             r["shape"] as! String as NSString, r["path"] as! String as NSString, p as NSString,
+                             r["fp32_" + key] as! Double, rate, r["\(p)_over_fp32"] as! Double,
+                             r["\(p)_max_relative_difference"] as! Double))
             }
         }
     }

@@ -179,10 +179,10 @@ struct PrecisionBench: ParsableCommand {
                 (r[key] as? Double).map { String(format: format, $0) } ?? "–"
             }
             print(String(format: "%-9@  %13.1f  %6.2f  %7.4f   %11d  %23@  %14@  %7@",
-                         r["precision"] as! String, r["collect_tokens_per_second"] as! Double,
+                         r["precision"] as! String as NSString, r["collect_tokens_per_second"] as! Double,
                          r["over_fp32"] as! Double, r["score_spearman"] as! Double, r["top_overlap"] as! Int,
-                         number("ablation_max_abs_accuracy_difference_points", "%.2f"),
-                         number("max_abs_logit_difference", "%.4f"), number("mean_kl", "%.2e")))
+                         number("ablation_max_abs_accuracy_difference_points", "%.2f") as NSString,
+                         number("max_abs_logit_difference", "%.4f") as NSString, number("mean_kl", "%.2e") as NSString))
         }
     }
 
