@@ -21,7 +21,7 @@ import Foundation
 /// | less                                       | (OpenBLAS's choice) |
 ///
 /// It acts only when OpenBLAS runs a kernel it knows to be generic (below AVX2) on a processor that can
-/// do more.
+/// do more, and warns when a user's `OPENBLAS_CORETYPE` names a kernel below the processor's level.
 /// A kernel of the right level (`Zen` on a Zen 4, say) is kept, so results stay those of the kernel
 /// OpenBLAS chose; and an `OPENBLAS_CORETYPE` the user set is always respected, since some machines
 /// set it on purpose (some OpenBLAS builds compute wrong results with some kernels). Different kernels
@@ -31,6 +31,7 @@ public enum BLASCore {
     public enum Level: Int, Comparable, Sendable {
         case sse = 1, avx, avx2, avx512
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+        var name: String { ["SSE", "AVX", "AVX2", "AVX-512"][rawValue - 1] }
     }
 
     /// What the processor reports.
@@ -105,6 +106,18 @@ public enum BLASCore {
         return preferred(for: features)
     }
 
+    /// A warning for a user's `OPENBLAS_CORETYPE` that names a kernel below the processor's level (Haswell
+    /// on an AVX-512 machine halves sgemm's rate): respected, but said; nil when it is not below.
+    public static func userChoiceBelow(features: Features, userSet: String?) -> String? {
+        guard let userSet, let level = levels[userSet.lowercased()], level < features.level,
+              let better = preferred(for: features) else {
+            return nil
+        }
+        return "warning: OPENBLAS_CORETYPE=\(userSet) runs OpenBLAS's \(level.name) kernels on a processor with " +
+            "\(features.level.name): products may run at half their rate or less; unset it (or set " +
+            "OPENBLAS_CORETYPE=\(better)) unless this machine needs it\n"
+    }
+
     /// The kernel OpenBLAS runs in this process.
     public static var running: String {
         guard let name = openblas_get_corename() else { return "unknown" }
@@ -145,6 +158,9 @@ public enum BLASCore {
     /// as the raw bytes they came as.
     public static func reexecIfGeneric() {
         let environment = ProcessInfo.processInfo.environment
+        if let warning = userChoiceBelow(features: .current, userSet: environment["OPENBLAS_CORETYPE"]) {
+            FileHandle.standardError.write(Data(warning.utf8))
+        }
         guard environment[reexecMarker] == nil, configuration.contains("DYNAMIC_ARCH"),
               let core = override(features: .current, running: running,
                                   userSet: environment["OPENBLAS_CORETYPE"]) else {

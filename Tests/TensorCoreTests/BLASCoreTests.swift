@@ -32,6 +32,18 @@ import TensorCore
         #expect(BLASCore.override(features: Self.emeraldRapids, running: "Cooperlake", userSet: nil) == nil)
     }
 
+    /// A user's core type is kept, but one below the processor's level is said.
+    @Test func aUsersKernelBelowTheProcessorIsKeptAndSaid() throws {
+        let warning = try #require(BLASCore.userChoiceBelow(features: Self.zen4, userSet: "Haswell"))
+        #expect(warning.contains("OPENBLAS_CORETYPE=Haswell") && warning.contains("AVX-512") &&
+                warning.contains("OPENBLAS_CORETYPE=SkylakeX"), "\(warning)")
+        #expect(BLASCore.override(features: Self.zen4, running: "Haswell", userSet: "Haswell") == nil)
+        #expect(BLASCore.userChoiceBelow(features: Self.zen4, userSet: "Cooperlake") == nil)
+        #expect(BLASCore.userChoiceBelow(features: Self.zen2, userSet: "Zen") == nil)
+        #expect(BLASCore.userChoiceBelow(features: Self.zen4, userSet: "SomethingNew") == nil)
+        #expect(BLASCore.userChoiceBelow(features: Self.zen4, userSet: nil) == nil)
+    }
+
     @Test func genericKernelsOnCapableProcessorsAreReplaced() {
         #expect(BLASCore.override(features: Self.zen2, running: "Prescott", userSet: nil) == "Zen")
         #expect(BLASCore.override(features: Self.zen4, running: "prescott", userSet: nil) == "SkylakeX")
