@@ -80,7 +80,7 @@ def main():
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--decode", type=int, default=32)
     parser.add_argument("--scalpel", default=".build/release/scalpel")
-    parser.add_argument("--precision", action="append", choices=["fp32", "int8"],
+    parser.add_argument("--precision", action="append", choices=["fp32", "int8", "bf16"],
                         help="Scalpel's precision, for prompts and decoding; repeat for several (default: int8, then fp32)")
     args = parser.parse_args()
     precisions = args.precision or ["int8", "fp32"]
