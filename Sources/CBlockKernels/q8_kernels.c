@@ -827,45 +827,23 @@ INLINE __m256 apply_tile_avx2(const prepared_tile *p, const int8_t *q, const int
     return finish_tile_avx2(p, isum, s16, da, acc, f);
 }
 
-// y[v·ldy] = a row, its tiles prepared, times `count` chunked vectors `stride` bytes apart. (The AVX2
-// path takes one row at a time: ROWS_AT_ONCE 1.)
-INLINE void multiply_rows_avx2(const prepared_tile *tiles, int here, int64_t n, void *scratch, int64_t k,
-                               const uint8_t *xc, size_t stride, int count, float *y, int64_t ldy, tile_form f) {
-    (void)here, (void)scratch;                             // one row at a time
-    int64_t whole = k / TILE;                              // a last, partial tile apart
-    int v = 0;
-    for (; v + 1 < count; v += 2) {                      // two vectors at once: two chains of sums in flight
-        chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-        for (int64_t t = 0; t < whole; t++) {
-            acc0 = apply_tile_avx2(tiles + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f, GROUPS);
-            acc1 = apply_tile_avx2(tiles + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f, GROUPS);
-        }
-        if (whole < n) {
-            const prepared_tile *p = tiles + whole;
-            acc0 = apply_tile_avx2(p, x0.q + whole * TILE, x0.s16 + 16 * whole, x0.d + 8 * whole, acc0, f, p->chunks);
-            acc1 = apply_tile_avx2(p, x1.q + whole * TILE, x1.s16 + 16 * whole, x1.d + 8 * whole, acc1, f, p->chunks);
-        }
-        float lane[GROUPS];
-        _mm256_storeu_ps(lane, acc0);
-        y[v * ldy] = fold8(lane);
-        _mm256_storeu_ps(lane, acc1);
-        y[(v + 1) * ldy] = fold8(lane);
-    }
-    for (; v < count; v++) {
-        chunked_vector x = chunked_view(xc + v * stride, k);
-        __m256 acc = _mm256_setzero_ps();
-        for (int64_t t = 0; t < n; t++)
-            acc = apply_tile_avx2(tiles + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f, tiles[t].chunks);
-        float lane[GROUPS];
-        _mm256_storeu_ps(lane, acc);
-        y[v * ldy] = fold8(lane);
-    }
+// The AVX2 path's registers: one row at a time, its eight lanes in one register.
+INLINE void store_avx2(__m256 acc, int here, float *y) {
+    (void)here;
+    float lane[GROUPS];
+    _mm256_storeu_ps(lane, acc);
+    y[0] = fold8(lane);
 }
 
 #define ROWS_AT_ONCE 1
-#define MULTIPLY_ROWS multiply_rows_avx2
+#define OPERAND prepared_tile
+#define OPERANDS(tiles, here, n, scratch) (tiles)
 #define SCRATCH_BYTES(n) 0
+#define LANES __m256
+#define ZERO _mm256_setzero_ps
+#define APPLY apply_tile_avx2
+#define STORE store_avx2
+#define MULTIPLY_ROWS multiply_rows_avx2
 #define DOT_ROWS_PREPARED dot_rows_prepared_avx2
 #include "q8_rows.h"
 
@@ -992,45 +970,29 @@ INLINE __m512 apply_pair(const prepared_pair *p, const int8_t *q, const int16_t 
     return p->groups == GROUPS ? out : _mm512_mask_blend_ps(p->kept, acc, out);
 }
 
-// y[v·ldy + i] for row i < here of the one or two rows whose tiles are at tiles and tiles + n, times
-// `count` chunked vectors. A lone row is paired with itself, its second half's results dropped.
-INLINE void multiply_rows_avx512(const prepared_tile *tiles, int here, int64_t n, void *scratch, int64_t k,
-                                 const uint8_t *xc, size_t stride, int count, float *y, int64_t ldy, tile_form f) {
-    prepared_pair *pairs = scratch;
+// The pairs of one or two rows whose tiles are at tiles and tiles + n, built in `pairs`. A lone row is
+// paired with itself, its second half's results dropped.
+INLINE const prepared_pair *pairs_of(const prepared_tile *tiles, int here, int64_t n, prepared_pair *pairs) {
     for (int64_t t = 0; t < n; t++) pair_tiles(tiles + t, tiles + (here - 1) * n + t, pairs + t);
-    int64_t whole = k / TILE;                             // a last, partial tile apart
+    return pairs;
+}
+
+// Row a's lanes are the low half, row b's the high half.
+INLINE void store_pair(__m512 acc, int here, float *y) {
     float lane[2 * GROUPS];
-    int v = 0;
-    for (; v + 1 < count; v += 2) {                      // two vectors at once: four chains of sums in flight
-        chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        for (int64_t t = 0; t < whole; t++) {
-            acc0 = apply_pair(pairs + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f, GROUPS);
-            acc1 = apply_pair(pairs + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f, GROUPS);
-        }
-        if (whole < n) {
-            const prepared_pair *p = pairs + whole;
-            acc0 = apply_pair(p, x0.q + whole * TILE, x0.s16 + 16 * whole, x0.d + 8 * whole, acc0, f, p->chunks);
-            acc1 = apply_pair(p, x1.q + whole * TILE, x1.s16 + 16 * whole, x1.d + 8 * whole, acc1, f, p->chunks);
-        }
-        _mm512_storeu_ps(lane, acc0);
-        for (int i = 0; i < here; i++) y[v * ldy + i] = fold8(lane + GROUPS * i);
-        _mm512_storeu_ps(lane, acc1);
-        for (int i = 0; i < here; i++) y[(v + 1) * ldy + i] = fold8(lane + GROUPS * i);
-    }
-    for (; v < count; v++) {
-        chunked_vector x = chunked_view(xc + v * stride, k);
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t t = 0; t < n; t++)
-            acc = apply_pair(pairs + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f, pairs[t].chunks);
-        _mm512_storeu_ps(lane, acc);
-        for (int i = 0; i < here; i++) y[v * ldy + i] = fold8(lane + GROUPS * i);
-    }
+    _mm512_storeu_ps(lane, acc);
+    for (int i = 0; i < here; i++) y[i] = fold8(lane + GROUPS * i);
 }
 
 #define ROWS_AT_ONCE 2
-#define MULTIPLY_ROWS multiply_rows_avx512
+#define OPERAND prepared_pair
+#define OPERANDS(tiles, here, n, scratch) pairs_of(tiles, here, n, scratch)
 #define SCRATCH_BYTES(n) (sizeof(prepared_pair) * (size_t)(n))
+#define LANES __m512
+#define ZERO _mm512_setzero_ps
+#define APPLY apply_pair
+#define STORE store_pair
+#define MULTIPLY_ROWS multiply_rows_avx512
 #define DOT_ROWS_PREPARED dot_rows_prepared_avx512
 #include "q8_rows.h"
 
