@@ -94,7 +94,7 @@ let package = Package(
 
         .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Autodiff", "TestSupport"]),
-        .testTarget(name: "AutodiffTests", dependencies: ["TensorCore", "Autodiff", "Optimizers", "TestSupport"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["TensorCore", "CBlockKernels", "Autodiff", "Optimizers", "TestSupport"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Autodiff", "TensorCore", "Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["AtomicFiles", "HDF5Kit"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),

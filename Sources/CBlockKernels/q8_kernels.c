@@ -537,7 +537,7 @@ static void quantize_q8_avx2(const float *x, int64_t k, void *out) {
 // sums are the reference's exact integers, so the reference's epilogue gives the reference's bits.
 
 typedef struct {
-    __m256i c[GROUPS];       // chunks of maddubs's unsigned operand: the codes u, or |c| where codes are signed
+    __m256i c[GROUPS];       // chunks of the unsigned operand (maddubs, dpbusd): the codes u, or |c| where signed
     __m256i s[GROUPS];       // where codes are signed, the chunks of the codes, whose signs go onto the activations
     __m256i scale[2];        // int16: group j's first-half (scale[0]) or second-half sub-scale, in lanes 2j, 2j + 1
     __m256i offset;          // int16 per half: z·sc[h]
@@ -839,7 +839,7 @@ INLINE void store_avx2(__m256 acc, int here, float *y) {
 #define OPERAND prepared_tile
 #define OPERANDS(tiles, here, n, scratch) (tiles)
 #define SCRATCH_BYTES(n) 0
-#define LANES __m256
+#define ACCUMULATOR __m256
 #define ZERO _mm256_setzero_ps
 #define APPLY apply_tile_avx2
 #define STORE store_avx2
@@ -988,7 +988,7 @@ INLINE void store_pair(__m512 acc, int here, float *y) {
 #define OPERAND prepared_pair
 #define OPERANDS(tiles, here, n, scratch) pairs_of(tiles, here, n, scratch)
 #define SCRATCH_BYTES(n) (sizeof(prepared_pair) * (size_t)(n))
-#define LANES __m512
+#define ACCUMULATOR __m512
 #define ZERO _mm512_setzero_ps
 #define APPLY apply_pair
 #define STORE store_pair

@@ -7,7 +7,7 @@
 //                         the operands of `here` ≤ ROWS_AT_ONCE rows whose n tiles each lie at tiles + i·n:
 //                         the tiles themselves, or what the path builds from them in `scratch`
 //   SCRATCH_BYTES(n)      the bytes OPERANDS may use, for rows of n tiles
-//   LANES, ZERO()         the accumulator's type (lane[0..8) of each row, for one vector) and its zero
+//   ACCUMULATOR, ZERO()   the accumulator's type (lane[0..8) of each row, for one vector) and its zero
 //   APPLY(p, q, s16, da, acc, form, chunks)
 //                         acc after operand p (see apply_tile_avx2)
 //   STORE(acc, here, y)   y[i] = the lanes of row i folded (fold8), for i < here
@@ -23,7 +23,7 @@ INLINE void MULTIPLY_ROWS(const prepared_tile *tiles, int here, int64_t n, void 
     int v = 0;
     for (; v + 1 < count; v += 2) {
         chunked_vector x0 = chunked_view(xc + v * stride, k), x1 = chunked_view(xc + (v + 1) * stride, k);
-        LANES acc0 = ZERO(), acc1 = ZERO();
+        ACCUMULATOR acc0 = ZERO(), acc1 = ZERO();
         for (int64_t t = 0; t < whole; t++) {
             acc0 = APPLY(operands + t, x0.q + t * TILE, x0.s16 + 16 * t, x0.d + 8 * t, acc0, f, GROUPS);
             acc1 = APPLY(operands + t, x1.q + t * TILE, x1.s16 + 16 * t, x1.d + 8 * t, acc1, f, GROUPS);
@@ -38,7 +38,7 @@ INLINE void MULTIPLY_ROWS(const prepared_tile *tiles, int here, int64_t n, void 
     }
     for (; v < count; v++) {
         chunked_vector x = chunked_view(xc + v * stride, k);
-        LANES acc = ZERO();
+        ACCUMULATOR acc = ZERO();
         for (int64_t t = 0; t < n; t++)
             acc = APPLY(operands + t, x.q + t * TILE, x.s16 + 16 * t, x.d + 8 * t, acc, f, operands[t].chunks);
         STORE(acc, here, y + v * ldy);
@@ -52,8 +52,8 @@ static void DOT_ROWS_PREPARED(DOT_Q8_ARGUMENTS) {
     int64_t n = (k + TILE - 1) / TILE;
     size_t chunked = chunked_bytes(k);
     uint8_t *xc = aligned_alloc(64, (chunked * VECTOR_BLOCK + 63) / 64 * 64);
-    prepared_tile *tiles = aligned_alloc(64, sizeof(prepared_tile) * (size_t)n * ROWS_AT_ONCE);
-    void *scratch = aligned_alloc(64, SCRATCH_BYTES(n) + 64);
+    prepared_tile *tiles = aligned_alloc(64, (sizeof(prepared_tile) * (size_t)n * ROWS_AT_ONCE + 63) / 64 * 64);
+    void *scratch = aligned_alloc(64, (SCRATCH_BYTES(n) + 64 + 63) / 64 * 64);
     if (!xc || !tiles || !scratch) abort();
     for (int64_t v0 = 0; v0 < vectors; v0 += VECTOR_BLOCK) {
         int count = (int)(vectors - v0 < VECTOR_BLOCK ? vectors - v0 : VECTOR_BLOCK);
@@ -85,7 +85,7 @@ static void DOT_ROWS_PREPARED(DOT_Q8_ARGUMENTS) {
 #undef OPERAND
 #undef OPERANDS
 #undef SCRATCH_BYTES
-#undef LANES
+#undef ACCUMULATOR
 #undef ZERO
 #undef APPLY
 #undef STORE

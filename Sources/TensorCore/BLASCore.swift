@@ -22,10 +22,11 @@ import Foundation
 ///
 /// It acts only when OpenBLAS runs a kernel it knows to be generic (below AVX2) on a processor that can
 /// do more, and warns when a user's `OPENBLAS_CORETYPE` names a kernel below the processor's level.
-/// A kernel of the right level (`Zen` on a Zen 4, say) is kept, so results stay those of the kernel
-/// OpenBLAS chose; and an `OPENBLAS_CORETYPE` the user set is always respected, since some machines
-/// set it on purpose (some OpenBLAS builds compute wrong results with some kernels). Different kernels
-/// give different low bits: runs are bit-for-bit reproducible per kernel, and records name it.
+/// A kernel OpenBLAS chose at AVX2 or above (`Zen` on a Zen 4, say) is kept, so results stay those of
+/// the kernel it chose; and an `OPENBLAS_CORETYPE` the user set is always respected, since some machines
+/// set it on purpose (some OpenBLAS builds compute wrong results with some kernels), with a warning when
+/// it is below the processor's level. Different kernels give different low bits: runs are bit-for-bit
+/// reproducible per kernel, and records name it.
 public enum BLASCore {
     /// The instruction-set level of a kernel or a processor.
     public enum Level: Int, Comparable, Sendable {
@@ -114,8 +115,8 @@ public enum BLASCore {
             return nil
         }
         return "warning: OPENBLAS_CORETYPE=\(userSet) runs OpenBLAS's \(level.name) kernels on a processor with " +
-            "\(features.level.name): products may run at half their rate or less; unset it (or set " +
-            "OPENBLAS_CORETYPE=\(better)) unless this machine needs it\n"
+            "\(features.level.name): products may run slower than they can (half the rate on a Zen 5); " +
+            "unset it (or set OPENBLAS_CORETYPE=\(better)) unless this machine needs it\n"
     }
 
     /// The kernel OpenBLAS runs in this process.
@@ -158,7 +159,8 @@ public enum BLASCore {
     /// as the raw bytes they came as.
     public static func reexecIfGeneric() {
         let environment = ProcessInfo.processInfo.environment
-        if let warning = userChoiceBelow(features: .current, userSet: environment["OPENBLAS_CORETYPE"]) {
+        if configuration.contains("DYNAMIC_ARCH"),
+           let warning = userChoiceBelow(features: .current, userSet: environment["OPENBLAS_CORETYPE"]) {
             FileHandle.standardError.write(Data(warning.utf8))
         }
         guard environment[reexecMarker] == nil, configuration.contains("DYNAMIC_ARCH"),

@@ -1,5 +1,6 @@
 import Testing
 import Autodiff
+import CBlockKernels
 import Optimizers
 import TensorCore
 import TestSupport
@@ -53,6 +54,39 @@ struct PlainBlocks: EncodedMatrix {
         #expect(Self.difference(out[0], out[1]) == nil, "forward")
         #expect(Self.difference(out[2], out[3]) == nil, "backward, overwriting")
         #expect(Self.difference(out[4], out[5]) == nil, "backward, accumulating")
+    }
+
+    /// bf16 products through the panels (several of them, a dense and an encoded weight, a bias, N from a
+    /// decoding step to a batch) are the kernels' own products of the rounded operands, plus the bias.
+    @Test(arguments: [1, 70])
+    func bf16PanelProductsAreTheKernelsProducts(rows n: Int) throws {
+        if let why = Precision.bf16.unavailable {
+            print("bf16 panel products not tested here: \(why)")
+            return
+        }
+        let (o, i) = (1000, 4096)
+        let w = randomTensor([o, i], seed: 11), x = randomTensor([n, i], seed: 12), b = randomTensor([o], seed: 13)
+        var (wq, xq) = ([UInt16](repeating: 0, count: o * i), [UInt16](repeating: 0, count: n * i))
+        scalpel_bf16_round(w.scalars, Int64(o * i), &wq)
+        scalpel_bf16_round(x.scalars, Int64(n * i), &xq)
+        var expected = [Float](repeating: 0, count: n * o)
+        #expect(scalpel_dot_rows_bf16(wq, Int64(i), Int64(o), xq, Int64(i), Int64(n), Int64(i), &expected, Int64(o),
+                                      Int32(SCALPEL_PATH_SCALAR)) == 1)
+        for v in 0..<n { for r in 0..<o { expected[v * o + r] += b.scalars[r] } }
+        let matrix = PlainBlocks(values: w.scalars, shape: [o, i], granule: 32)
+        let decode: PanelDecoder = { rows, columns, out, ld in matrix.decode(rows: rows, columns: columns, into: out, ld: ld) }
+        #expect(panelRows(rows: o, width: i) < o, "several panels")
+        let out = Precision.$current.withValue(.bf16) {
+            runKernel(inputs: [x, w, b], outputs: [[n, o], [n, o]]) { p, y in
+                panelLinearForward(output: y[0], input: p[0], weight: .dense(p[1]), bias: p[2], rows: n, inFeatures: i,
+                                   outFeatures: o)
+                panelLinearForward(output: y[1], input: p[0], weight: .decoded(decode), bias: p[2], rows: n,
+                                   inFeatures: i, outFeatures: o)
+            }
+        }
+        let reference = Tensor(shape: [n, o], scalars: expected)
+        #expect(Self.difference(out[0], reference) == nil, "dense weight")
+        #expect(Self.difference(out[1], reference) == nil, "encoded weight")
     }
 
     /// A decoding step's products (N ≤ 4: the row products) against a naive product in Double, with

@@ -388,6 +388,9 @@ import TestSupport
                                  environment: ["SCALPEL_KERNELS": "avx2"])
         #expect(run.status != 0 && run.stderr.contains("bf16 products run on the avx512bf16 kernels") &&
                 run.stderr.contains("use fp32 or int8"), "\(run.stderr)")
+        if KernelPath.avx512bf16.missing == nil {         // the machine has them: the forced path is named
+            #expect(run.stderr.contains("SCALPEL_KERNELS chose avx2") && run.stderr.contains("unset it"), "\(run.stderr)")
+        }
     }
 
     @Test func generateRefusesAnUnknownPrecision() throws {

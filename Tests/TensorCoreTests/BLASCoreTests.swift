@@ -40,6 +40,7 @@ import TensorCore
         #expect(BLASCore.override(features: Self.zen4, running: "Haswell", userSet: "Haswell") == nil)
         #expect(BLASCore.userChoiceBelow(features: Self.zen4, userSet: "Cooperlake") == nil)
         #expect(BLASCore.userChoiceBelow(features: Self.zen2, userSet: "Zen") == nil)
+        #expect(BLASCore.userChoiceBelow(features: Self.zen4, userSet: "Zen") != nil, "AVX2 kernels on AVX-512: said")
         #expect(BLASCore.userChoiceBelow(features: Self.zen4, userSet: "SomethingNew") == nil)
         #expect(BLASCore.userChoiceBelow(features: Self.zen4, userSet: nil) == nil)
     }

@@ -17,7 +17,7 @@ struct CollectBench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Tokens per sequence.") var length = 64
     @Option(parsing: .unconditional, help: "Timed batches per variant (after one warm-up).") var repeats = 3
     @Flag(help: "Also time writing every recorded row to an HDF5 store (in a temporary folder).") var store = false
-    @Option(help: "The products' precision: fp32 or int8 (bench precision compares them on a recipe).")
+    @Option(help: "The products' precision: fp32, int8 or bf16 (bench precision compares them on a recipe).")
     var precision = "fp32"
     @Flag(help: "Print JSON.") var json = false
 

@@ -21,7 +21,7 @@ struct ForwardBench: ParsableCommand {
     var weights = "stored"
     @Option(help: "Run only this variant (all-logits, no-logits, no-hooks); repeatable. Default: all three.")
     var variant: [String] = []
-    @Option(help: "The products' precision: fp32 or int8 (int8 reads weights in ggml blocks; others stay fp32).")
+    @Option(help: "The products' precision: fp32, int8 (weights in ggml blocks; others stay fp32) or bf16.")
     var precision = "fp32"
     @Flag(help: "Print JSON.") var json = false
 

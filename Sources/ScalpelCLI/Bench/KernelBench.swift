@@ -98,7 +98,8 @@ struct KernelBench: ParsableCommand {
             for path in KernelPath.allCases where path.missing == nil {
                 try KernelPath.choose(path)
                 var outputs: [Precision: [Float]] = [:], times: [Precision: Double] = [:]
-                for precision in Precision.allCases where precision.unavailable == nil {
+                // bf16 on the path with its kernels only: elsewhere it is the scalar reference, or refused.
+                for precision in Precision.allCases where precision != .bf16 || path == .avx512bf16 {
                     var y = [Float](repeating: 0, count: rows * vectors)
                     let seconds = Precision.$current.withValue(precision) {
                         x.withPointer { input in

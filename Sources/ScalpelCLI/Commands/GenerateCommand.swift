@@ -21,8 +21,9 @@ struct GenerateCommand: ParsableCommand {
         """)
     var intervene: String?
     @Option(help: """
-        Arithmetic of the decoding steps' products: fp32 (weights decoded to Float32) or int8 (GGUF blocks \
-        times activations quantized to int8 per 32, as llama.cpp does; other weights stay fp32).
+        Arithmetic of the decoding steps' products: fp32 (weights decoded to Float32), int8 (GGUF blocks \
+        times activations quantized to int8 per 32, as llama.cpp does; other weights stay fp32), or bf16 \
+        (both rounded to bfloat16, on AVX512-BF16; slow for decoding, which rounds every weight each step).
         """)
     var precision = "fp32"
     @Flag(help: """

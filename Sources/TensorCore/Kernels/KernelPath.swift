@@ -93,9 +93,12 @@ extension Precision {
     public var unavailable: String? {
         let path = KernelPath.current
         guard self == .bf16, path != .avx512bf16, path != .scalar else { return nil }
-        let why = KernelPath.avx512bf16.missing.map { "this machine cannot run them: \($0)" }
-            ?? "\(KernelPath.environmentKey) chose \(path.rawValue)"
-        return "bf16 products run on the avx512bf16 kernels, and \(why); use fp32 or int8"
+        if let missing = KernelPath.avx512bf16.missing {
+            return "bf16 products run on the avx512bf16 kernels, and this machine cannot run them: \(missing); " +
+                "use fp32 or int8"
+        }
+        return "bf16 products run on the avx512bf16 kernels, and \(KernelPath.environmentKey) chose " +
+            "\(path.rawValue): unset it (or set it to avx512bf16), or use fp32 or int8"
     }
 
     /// Whether int8 products read weights of this GGML type (the block types of 32 and 256 elements).
