@@ -401,21 +401,30 @@ INLINE __m256 q4_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
 
 // Q6_K: codes q − 32 with q 0-63. Σ (q − 32)·x = Σ q·x − 32·Σ x, so q goes into maddubs unsigned and
 // the half sums of x take the offset off; each half has its own signed 8-bit scale.
+// Half i of a Q6_K super-block's codes q (0-63: four bits of ql, two of qh): elements 128·i + 32·j + e
+// in codes[j], for j < 4.
+INLINE void q6_K_codes_avx2(const uint8_t *b, int i, __m256i codes[4]) {
+    const __m256i four = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3);
+    __m256i low0 = _mm256_loadu_si256((const __m256i *)(b + 64 * i));
+    __m256i low1 = _mm256_loadu_si256((const __m256i *)(b + 64 * i + 32));
+    __m256i high = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * i));
+    __m256i lows[4] = {_mm256_and_si256(low0, four), _mm256_and_si256(low1, four),
+                       _mm256_and_si256(_mm256_srli_epi16(low0, 4), four),
+                       _mm256_and_si256(_mm256_srli_epi16(low1, 4), four)};
+    for (int j = 0; j < 4; j++) {
+        __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * j), two), 4);
+        codes[j] = _mm256_or_si256(lows[j], top);
+    }
+}
+
 INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const int16_t *s16, const float *da) {
-    const __m256i four = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i v[8];
-    for (int i = 0; i < 2; i++) {
-        __m256i low0 = _mm256_loadu_si256((const __m256i *)(b + 64 * i));
-        __m256i low1 = _mm256_loadu_si256((const __m256i *)(b + 64 * i + 32));
-        __m256i high = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * i));
-        __m256i lows[4] = {_mm256_and_si256(low0, four), _mm256_and_si256(low1, four),
-                           _mm256_and_si256(_mm256_srli_epi16(low0, 4), four),
-                           _mm256_and_si256(_mm256_srli_epi16(low1, 4), four)};
-        for (int j = 0; j < 4; j++) {
-            __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * j), two), 4);
-            __m256i x = _mm256_loadu_si256((const __m256i *)(q + 128 * i + 32 * j));
-            v[4 * i + j] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(lows[j], top), x), ones);
-        }
+    for (int i = 0; i < 2; i++) {                          // a half at a time: fewer registers live
+        q6_K_codes_avx2(b, i, v + 4 * i);
+        for (int c = 4 * i; c < 4 * i + 4; c++)
+            v[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(v[c], _mm256_loadu_si256((const __m256i *)(q + 32 * c))),
+                                     ones);
     }
     __m256i first, second, x1, x2;
     half_sums_avx2(v, &first, &second);
@@ -681,19 +690,7 @@ INLINE void prepare_q4_K(const uint8_t *b, prepared_tile *p) {
 
 // Q6_K: u = q with q 0-63 (four bits of ql, two of qh), offset 32, a signed 8-bit scale per half.
 INLINE void prepare_q6_K(const uint8_t *b, prepared_tile *p) {
-    const __m256i four = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3);
-    for (int i = 0; i < 2; i++) {
-        __m256i low0 = _mm256_loadu_si256((const __m256i *)(b + 64 * i));
-        __m256i low1 = _mm256_loadu_si256((const __m256i *)(b + 64 * i + 32));
-        __m256i high = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * i));
-        __m256i lows[4] = {_mm256_and_si256(low0, four), _mm256_and_si256(low1, four),
-                           _mm256_and_si256(_mm256_srli_epi16(low0, 4), four),
-                           _mm256_and_si256(_mm256_srli_epi16(low1, 4), four)};
-        for (int j = 0; j < 4; j++) {
-            __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * j), two), 4);
-            p->c[4 * i + j] = _mm256_or_si256(lows[j], top);
-        }
-    }
+    for (int i = 0; i < 2; i++) q6_K_codes_avx2(b, i, p->c + 4 * i);
     __m128i sc = _mm_loadu_si128((const __m128i *)(b + 192));
     const __m128i even = _mm_setr_epi8(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
     const __m128i odd = _mm_setr_epi8(1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13, 15, 15);

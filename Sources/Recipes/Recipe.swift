@@ -1,6 +1,5 @@
 import AtomicFiles
 import Foundation
-import Yams
 @preconcurrency import Yams
 
 /// A validated experiment: everything `scalpel run` needs, with the schema's defaults filled in.

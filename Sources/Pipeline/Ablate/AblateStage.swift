@@ -165,13 +165,13 @@ public struct AblateStage: Stage {
         ["baseline_accuracy": .number(result.baselineAccuracy), "test_examples": .number(Double(result.testExamples))]
     }
 
-    /// The story of a sweep: the ranking's top sets and their matched random sets, the test split and its
-    /// unablated pass, then every intervention of the plan beside its random controls.
     /// The sweep, in the options' precision.
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
         try Precision.$current.withValue(run.options.precision) { try computeInPrecision(run) }
     }
 
+    /// The story of a sweep: the ranking's top sets and their matched random sets, the test split and its
+    /// unablated pass, then every intervention of the plan beside its random controls.
     private func computeInPrecision(_ run: StageRun<Options>) throws -> StageOutcome {
         let options = run.options, quiet = run.quiet
         let started = Date()

@@ -55,8 +55,7 @@ struct PrecisionBench: ParsableCommand {
         var tokensPerSecond: Double
         var seconds: Double
         var scores: [Double]
-        var accuracies: [Double]
-        var points: [String]             // what each accuracy is: "baseline", then "<mode> <k or strength>"
+        var accuracies: [(point: String, accuracy: Double)]    // "baseline", then "<mode> <k or strength>"
         var logits: [[Float]]
     }
 
@@ -122,16 +121,15 @@ struct PrecisionBench: ParsableCommand {
         let scores = try archive.root.group("rank").group("metrics")
             .group(RankStage.groupName(ranked.primaryMetric)).group(ranked.statistic.rawValue)
             .read("score", as: Double.self).values
-        var (accuracies, points): ([Double], [String]) = ([], [])
+        var accuracies: [(point: String, accuracy: Double)] = []
         if ablates {
             let swept = try AblateStage(experiment: experiment, folder: folder).run(force: true)
-            accuracies = [swept.baselineAccuracy] + swept.curves.flatMap { $0.points.map(\.accuracy) }
-            points = ["baseline"] + swept.curves.flatMap { curve in
-                curve.points.map { "\(curve.mode.rawValue) \(String(format: "%g", $0.x))" }
+            accuracies = [("baseline", swept.baselineAccuracy)] + swept.curves.flatMap { curve in
+                curve.points.map { ("\(curve.mode.rawValue) \(String(format: "%g", $0.x))", $0.accuracy) }
             }
         }
         return Outcome(precision: precision, tokensPerSecond: collected.tokensPerSecond, seconds: seconds,
-                       scores: scores, accuracies: accuracies, points: points,
+                       scores: scores, accuracies: accuracies,
                        logits: try Precision.$current.withValue(precision) { try lastLogits(experiment) })
     }
 
@@ -162,8 +160,8 @@ struct PrecisionBench: ParsableCommand {
             ]
             if !outcome.accuracies.isEmpty {
                 row["ablation_max_abs_accuracy_difference_points"] =
-                    zip(reference.accuracies, outcome.accuracies).map { abs($0 - $1) * 100 }.max() ?? 0
-                row["ablation_accuracies"] = Dictionary(zip(outcome.points, outcome.accuracies)) { a, _ in a }
+                    zip(reference.accuracies, outcome.accuracies).map { abs($0.accuracy - $1.accuracy) * 100 }.max() ?? 0
+                row["ablation_accuracies"] = Dictionary(outcome.accuracies) { a, _ in a }
             }
             if !outcome.logits.isEmpty { row.merge(logitFidelity(reference.logits, outcome.logits)) { a, _ in a } }
             rows.append(row)
