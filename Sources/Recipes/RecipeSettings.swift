@@ -3,7 +3,7 @@
 // ----------------------------------------------------------------------------------------------------
 // A recipe's settings with the schema's defaults: the one place a default is written is its Field.
 //
-//   recipe.settings.int("ablate.random_sets")   // the recipe's value, or the schema's default "5"
+//   recipe.settings.int("ablate.random_sets")   // the recipe's value, or the schema's default "19"
 //
 // A stage reads its options through this, so `recipe explain`, the docs and the stages cannot disagree
 // on a default. A key whose Field has no default (an optional setting) reads as nil; one with a default

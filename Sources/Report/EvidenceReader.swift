@@ -88,15 +88,14 @@ public enum EvidenceReader {
         }
         if let a = e.ablate {
             h["baseline_accuracy"] = a.baselineAccuracy
-            // The largest accuracy drop of the skill set beyond its random sets' mean, over every ablation point.
-            var best: (excess: Double, p: Double)?
-            for c in a.curves where c.mode != "amplify" {
-                for i in c.x.indices {
-                    let excess = c.randomMean[i] - c.accuracy[i]
-                    if best == nil || excess > best!.excess { best = (excess, c.pairedP[i]) }
-                }
+            // The headline point's accuracy drop beyond its random sets' mean, and the p it quotes.
+            if let head = a.headline, let c = a.curves.first(where: { $0.mode == head.mode }),
+               let i = c.x.firstIndex(of: head.x) {
+                h["ablation_excess_drop"] = c.randomMean[i] - c.accuracy[i]
+                h["ablation_headline_p"] = head.p
+                h["ablation_headline_significant"] = head.significant ? 1 : 0
+                h["ablation_excess_drop_paired_p"] = c.pairedP[i]
             }
-            if let best { h["ablation_excess_drop"] = best.excess; h["ablation_excess_drop_paired_p"] = best.p }
         }
         if let ed = e.edit, let last = ed.loss.last {
             h["edit_final_loss"] = last; h["edit_neurons"] = Double(ed.neurons)
@@ -335,6 +334,9 @@ struct GroupReader {
                                             randomHigh: rows.map { $0.max() ?? .nan },
                                             pairedP: try column(c, "paired_p", count: n),
                                             empiricalP: try column(c, "empirical_p", count: n),
+                                            parametricP: c.kind(of: "parametric_p") == nil ?
+                                                [Double?](repeating: nil, count: n) :
+                                                optional(try column(c, "parametric_p", count: n)),
                                             z: optional(try column(c, "z", count: n)),
                                             klTask: try column(c, "kl_task", count: n),
                                             klGeneral: optional(try column(c, "kl_general", count: n)),
@@ -344,7 +346,17 @@ struct GroupReader {
         return RunEvidence.Ablate(baselineAccuracy: try double(g, "baseline_accuracy"),
                                   baselineMacroF1: try double(g, "baseline_macro_f1"),
                                   testExamples: try int(g, "test_examples"), randomSets: r,
-                                  tests: try? string(g, "tests"), curves: curves)
+                                  tests: try? string(g, "tests"), curves: curves,
+                                  headline: try ablationHeadline(g))
+    }
+
+    /// `/ablate`'s `headline_*` attributes, when the archive has them.
+    func ablationHeadline(_ g: HDF5Group) throws -> RunEvidence.Headline? {
+        guard try g.attributeNames().contains("headline_mode") else { return nil }
+        return RunEvidence.Headline(mode: try string(g, "headline_mode"), x: try double(g, "headline_x"),
+                                    declared: try int(g, "headline_declared") != 0,
+                                    p: try double(g, "headline_p"), test: try string(g, "headline_test"),
+                                    significant: try int(g, "headline_significant") != 0)
     }
 
     func edit(_ g: HDF5Group) throws -> RunEvidence.Edit {

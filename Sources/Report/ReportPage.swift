@@ -169,6 +169,15 @@ public enum ReportPage {
             the band spans the random sets' drops (lowest to highest), the dashed line is their mean. \
             \(HTML.escape(a.tests ?? ""))</p>
             """
+        if let h = a.headline {
+            let point = h.mode == "amplify" ? "amplify ×\(h.x)" : "\(h.mode), top \(whole(h.x))"
+            s += """
+                <p id="ablate-headline">Headline point: \(HTML.escape(point)) \
+                (\(h.declared ? "declared in the recipe" : "the sweep's largest gap")); \
+                p = \(String(format: "%.4f", h.p)), \(HTML.escape(h.test)): \
+                <strong>\(h.significant ? "significant" : "not significant")</strong>.</p>
+                """
+        }
         s += "<div class=\"charts\">"
         for c in a.curves {
             let base = a.baselineAccuracy
@@ -196,6 +205,7 @@ public enum ReportPage {
                     + HTML.interval(c.randomLow[i], c.randomHigh[i], digits: 4)
                     + HTML.number(c.z[i], digits: 2, key: "\(key).z")
                     + HTML.number(c.empiricalP[i], digits: 3, key: "\(key).empirical_p")
+                    + HTML.number(c.parametricP[i], digits: 4, key: "\(key).parametric_p")
                     + HTML.number(c.pairedP[i], digits: 4, key: "\(key).paired_p")
                     + HTML.interval(c.ciLow[i], c.ciHigh[i], digits: 4)
                     + HTML.number(c.klTask[i], digits: 4, key: "\(key).kl_task")
@@ -203,7 +213,7 @@ public enum ReportPage {
             }
             s += "<h3>\(HTML.escape(c.mode)) " +
                 "(\(c.axis == "k" ? "over k" : "over strength, k = \(whole(c.fixed))"))</h3>"
-            s += HTML.table([c.axis, "accuracy", "random mean", "random range", "z", "empirical p", "paired p",
+            s += HTML.table([c.axis, "accuracy", "random mean", "random range", "z", "empirical p", "t p", "paired p",
                              "Δ accuracy vs random, 95% CI", "KL task", "KL general"], rows, id: "ablate-\(c.mode)")
         }
         return s

@@ -139,6 +139,8 @@ public struct RunEvidence: Codable, Sendable {
         public var randomHigh: [Double]
         public var pairedP: [Double]
         public var empiricalP: [Double]
+        /// The t test against a normal fit to the random drops (nil in archives from before it).
+        public var parametricP: [Double?]
         public var z: [Double?]
         public var klTask: [Double]
         public var klGeneral: [Double?]
@@ -153,6 +155,18 @@ public struct RunEvidence: Codable, Sendable {
         public var randomSets: Int
         public var tests: String?
         public var curves: [Curve]
+        public var headline: Headline?
+    }
+
+    /// The point the run's summary quotes (declared in the recipe, or the sweep's largest gap), the p it
+    /// quotes and what that p is.
+    public struct Headline: Codable, Sendable {
+        public var mode: String
+        public var x: Double
+        public var declared: Bool
+        public var p: Double
+        public var test: String
+        public var significant: Bool
     }
 
     public struct Edit: Codable, Sendable {

@@ -9,6 +9,7 @@ import Recipes
 import Statistics
 import TensorCore
 import TestSupport
+import Training
 
 @Suite struct InterventionTests {
     typealias Neuron = Intervention.Neuron
@@ -107,6 +108,17 @@ import TestSupport
                 #expect(p.klTask >= 0)
             }
         }
+        // Undeclared, the headline is the largest |gap| among the ablations, quoted with the sweep p.
+        let headline = try #require(result.headline)
+        #expect(!headline.declared && headline.mode != .amplify && headline.test.contains("largest gap"))
+        func gap(_ p: AblateStage.Point) -> Double {
+            abs(p.accuracy - p.randomAccuracy.reduce(0, +) / Double(p.randomAccuracy.count))
+        }
+        let ablations = result.curves.filter { $0.mode != .amplify }.flatMap(\.points)
+        let chosen = try #require(result.curves.first { $0.mode == headline.mode }?.points.first { $0.x == headline.x })
+        #expect(gap(chosen) == ablations.map(gap).max()!)
+        #expect(headline.p >= 0.25 && !headline.significant, "3 sets cannot reach 0.05")
+        #expect(!headline.sentence(in: result).isEmpty)
         // Each point's intervention is saved and can be applied again.
         #expect(result.interventions.count == 8)
         let knob = try Intervention.load(URL(fileURLWithPath: result.interventions[0]))
@@ -127,5 +139,160 @@ import TestSupport
         for (a, b) in zip(result.curves, again.curves) {
             #expect(a.points.map(\.accuracy) == b.points.map(\.accuracy) && a.points.map(\.pairedP) == b.points.map(\.pairedP))
         }
+        #expect(reused.headline?.p == headline.p && reused.headline?.x == headline.x)
+        #expect(reused.curves.flatMap(\.points).map(\.parametricP).description ==
+                result.curves.flatMap(\.points).map(\.parametricP).description)
+    }
+
+    @Test func aDeclaredHeadlineQuotesItsOwnPointAndMustBeInTheSweep() throws {
+        let fixture = CollectRankTests()
+        let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}",
+                                                  rank: "{permutations: 20, top_k: 5, bootstrap: 0}")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func recipe(_ headline: String) throws -> Recipe {
+            try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]",
+                                                            with: "stages: [collect, rank, ablate]") +
+                       "\nablate: {modes: [zero, amplify], k: [2, 6], strengths: [0, 3], amplify_k: 4, " +
+                       "random_sets: 4, general_texts: 0\(headline)}", file: "tiny.yaml")
+        }
+        let (experiment, folder) = try fixture.stages(directory, try recipe(", headline: {mode: zero, k: 2}"))
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        let result = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        let headline = try #require(result.headline)
+        let point = result.curves.first { $0.mode == .zero }!.points.first { $0.x == 2 }!
+        #expect(headline.declared && headline.mode == .zero && headline.x == 2 && headline.p == point.empiricalP)
+        // Points outside the sweep, and a k on amplify's or a strength on an ablation's, are refused, with
+        // `recipe check` as with the stage.
+        for bad in [", headline: {mode: zero, k: 3}", ", headline: {mode: mean, k: 2}",
+                    ", headline: {mode: amplify, strength: 2}", ", headline: {mode: amplify, strength: 3, k: 6}",
+                    ", headline: {mode: zero, k: 2, strength: 3}", ", headline: {k: 2}"] {
+            let (e, f) = try fixture.stages(directory, try recipe(bad))
+            #expect(throws: RecipeErrors.self, "\(bad)") { _ = try AblateStage(experiment: e, folder: f).options() }
+            #expect(throws: RecipeErrors.self, "\(bad)") { try e.checkStageOptions() }
+        }
+        let (e, _) = try fixture.stages(directory, try recipe(", headline: {mode: amplify, strength: 3, k: 4}"))
+        try e.checkStageOptions()
+    }
+}
+
+/// Transfer: a sweep on another dataset, with the neurons (and prompt) of another run.
+@Suite struct AblateTransferTests {
+    @Test func neuronsFromAnotherRunAreAblatedOnAnotherDataset() throws {
+        let fixture = CollectRankTests()
+        let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}",
+                                                  rank: "{permutations: 20, top_k: 5, bootstrap: 0}")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (ranking, rankingFolder) = try fixture.stages(directory, base)
+        _ = try CollectStage(experiment: ranking, folder: rankingFolder).run(quiet: true)
+        _ = try RankStage(experiment: ranking, folder: rankingFolder).run(quiet: true)
+        // Another dataset with the task's two classes, spelled differently.
+        var rows = "review,stars\n"
+        for i in 0..<14 { rows += "\(i % 2 == 0 ? "a fine movie" : "a dull movie") number \(i),\(i % 2 == 0 ? 5 : 1)\n" }
+        let other = directory.appendingPathComponent("reviews.csv")
+        try rows.write(to: other, atomically: true, encoding: .utf8)
+        try (rows + "a middling movie,3\n").write(to: directory.appendingPathComponent("three.csv"),
+                                                  atomically: true, encoding: .utf8)
+        func recipe(stages: String = "[ablate]", file: URL? = nil,
+                    data: String = "labels: {\"1\": 0, \"5\": 1}") throws -> Recipe {
+            let text = base.text
+                .replacingOccurrences(of: "name: tiny", with: "name: transfer")
+                .replacingOccurrences(of: "output: \(rankingFolder.url.path)",
+                                      with: "output: \(directory.appendingPathComponent("transfer").path)")
+                .replacingOccurrences(of: "stages: [collect, rank]", with: "stages: \(stages)")
+            return try Recipe(text: text + """
+
+                ablate: {modes: [zero], k: [3], random_sets: 4, general_texts: 0, examples: 10,
+                         neurons_from: \(rankingFolder.url.path),
+                         data: {loader: csv, path: \((file ?? other).path), text: review, label: stars, \(data)}}
+                """, file: "transfer.yaml")
+        }
+        let (experiment, folder) = try fixture.stages(directory, try recipe())
+        try experiment.checkStageOptions()
+        let result = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(result.testExamples == 10, "ablate.examples caps the other dataset")
+        let archive = try EvidenceArchive.open(URL(fileURLWithPath: result.archive))
+        let group = try archive.root.group("ablate")
+        #expect(try group.attribute("neurons_from") == .string(rankingFolder.url.path))
+        #expect(try group.attribute("examples_from") == .string("csv \(other.path)"))
+        // The swept set is the other run's top 3.
+        let rankArchive = try EvidenceArchive.open(EvidenceArchive.url(rankingFolder))
+        let top = try rankArchive.root.group("rank").group("metrics").group("label").group("top")
+        let (layers, neurons) = (try top.read("layer", as: Int64.self).values, try top.read("neuron", as: Int64.self).values)
+        let swept = try group.read("neurons", as: Int64.self).values
+        #expect(swept == (0..<3).flatMap { [layers[$0], neurons[$0]] })
+
+        // Refused, by the stage and by `recipe check`: this recipe's own ranking stages beside
+        // neurons_from, and a dataset whose classes are not the task's.
+        for bad in [try recipe(stages: "[collect, rank, ablate]"),
+                    try recipe(file: directory.appendingPathComponent("three.csv"), data: "skip_incomplete: false")] {
+            let (e, f) = try fixture.stages(directory, bad)
+            #expect(throws: RecipeErrors.self) { _ = try AblateStage(experiment: e, folder: f).options() }
+            #expect(throws: RecipeErrors.self) { try e.checkStageOptions() }
+        }
+        // Neurons ranked on another model are refused with both models named.
+        let changed = try CollectRankTests().setUp(collect: "{positions: [last], metrics: [label]}",
+                                                   rank: "{permutations: 20, top_k: 5, bootstrap: 0}") {
+            let key = $0.keys.sorted()[0], t = $0[key]!
+            $0[key] = Tensor(shape: t.shape, scalars: t.scalars.map { $0 * 1.5 })
+        }
+        defer { try? FileManager.default.removeItem(at: changed.0) }
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("tiny.gguf"))
+        try FileManager.default.copyItem(at: changed.0.appendingPathComponent("tiny.gguf"),
+                                         to: directory.appendingPathComponent("tiny.gguf"))
+        let (e, f) = try fixture.stages(directory, try recipe())
+        #expect(throws: CollectError.self) { _ = try AblateStage(experiment: e, folder: f).run(force: true, quiet: true) }
+    }
+}
+
+@Suite struct AblateEvaluationOrderTests {
+    /// Batches are formed from examples sorted by length; each example's result must still meet its own
+    /// label. A ×1 amplification is the unablated model, so its mean loss must equal the loss computed
+    /// one example at a time, in the file's order.
+    @Test func lengthSortedBatchesKeepEachExampleWithItsLabel() throws {
+        let fixture = CollectRankTests()
+        let (directory, base) = try fixture.setUp(collect: "{positions: [last], metrics: [label]}",
+                                                  rank: "{permutations: 20, top_k: 5, bootstrap: 0}")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var rows = "text,label\n"
+        var examples: [(String, Int)] = []
+        for i in 0..<11 {
+            let text = "film " + String(repeating: "word\(i) ", count: (i * 7) % 5 + 1) + "end"
+            examples.append((text, (i * 3) % 2))
+            rows += "\(text),\((i * 3) % 2)\n"
+        }
+        let data = directory.appendingPathComponent("lengths.csv")
+        try rows.write(to: data, atomically: true, encoding: .utf8)
+        let recipe = try Recipe(text: base.text.replacingOccurrences(of: "stages: [collect, rank]",
+                                                                     with: "stages: [collect, rank, ablate]") + """
+
+            ablate: {modes: [amplify], k: [2], strengths: [1], amplify_k: 2, random_sets: 2, general_texts: 0,
+                     batch_size: 4, data: {loader: csv, path: \(data.path), text: text, label: label}}
+            """, file: "tiny.yaml")
+        let (experiment, folder) = try fixture.stages(directory, recipe)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        let result = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        let point = try #require(result.curves.first?.points.first)
+        let task = PromptTask(model: experiment.loaded.model, tokenizer: experiment.loaded.tokenizer,
+                              framing: .verbalizers(template: "{text} =", ids: experiment.verbalizerIDs!),
+                              classes: 2)
+        var loss = 0.0
+        for (text, label) in examples {
+            let logits = try task.logits([task.ids(text)], prompt: nil).value.scalars.map(Double.init)
+            let top = logits.max()!
+            loss -= logits[label] - top - log(logits.reduce(0) { $0 + exp($1 - top) })
+        }
+        loss /= Double(examples.count)
+        #expect(result.testExamples == examples.count)
+        #expect(abs(point.meanLoss - loss) < 1e-4 * max(1, abs(loss)), "\(point.meanLoss) vs \(loss)")
+        // Mislabelled by one place, the loss differs: the check can fail.
+        var shifted = 0.0
+        for (i, (text, _)) in examples.enumerated() {
+            let logits = try task.logits([task.ids(text)], prompt: nil).value.scalars.map(Double.init)
+            let label = examples[(i + 1) % examples.count].1, top = logits.max()!
+            shifted -= logits[label] - top - log(logits.reduce(0) { $0 + exp($1 - top) })
+        }
+        #expect(abs(shifted / Double(examples.count) - loss) > 1e-3)
     }
 }

@@ -2,6 +2,7 @@ import ActivationStores
 import Testing
 import Foundation
 import Datasets
+import HDF5Kit
 import Models
 import Pipeline
 import Recipes
@@ -123,13 +124,18 @@ import TestSupport
     @Test func stagesThatNeedClassesAndMissingColumnsAreRejected() throws {
         let directory = try Fixtures.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let withAblate = try setUp(directory, stages: "[collect, rank, ablate]")
-        #expect(throws: RecipeErrors.self) { try Experiment(recipe: withAblate, file: "arith.yaml", root: directory) }
+        let withEdit = try setUp(directory, stages: "[collect, rank, edit]")
+        #expect(throws: RecipeErrors.self) { try Experiment(recipe: withEdit, file: "arith.yaml", root: directory) }
         do {
-            _ = try Experiment(recipe: withAblate, file: "arith.yaml", root: directory)
+            _ = try Experiment(recipe: withEdit, file: "arith.yaml", root: directory)
         } catch let errors as RecipeErrors {
-            #expect(errors.issues.contains { $0.path == "stages" && $0.message.contains("ablate") })
+            #expect(errors.issues.contains { $0.path == "stages" && $0.message.contains("edit") })
         }
+        // A shortcut must be one of collect.metrics' expressions.
+        let unknown = try setUp(directory, stages: "[collect, rank, ablate]",
+                                extra: "ablate: {modes: [zero], k: [2], random_sets: 2, general_texts: 0, shortcut: guesses}")
+        let e = try Experiment(recipe: unknown, file: "arith.yaml", root: directory)
+        #expect(throws: RecipeErrors.self) { try e.checkStageOptions() }
         let base = try setUp(directory)
         let missing = try Recipe(text: base.text.replacingOccurrences(of: "answer: \" {target}\"", with: "answer: \" {answer}\""), file: "arith.yaml")
         do {
@@ -141,6 +147,56 @@ import TestSupport
         let labelMetric = try Recipe(text: base.text.replacingOccurrences(of: "metrics: [correct,", with: "metrics: [label, correct,"), file: "arith.yaml")
         let experiment = try Experiment(recipe: labelMetric, file: "arith.yaml", root: directory)
         #expect(throws: RecipeErrors.self) { try CollectStage(experiment: experiment, folder: try RunFolder(experiment.runFolder)).run(quiet: true) }
+    }
+
+    /// Ablation of an answer task: each intervened model answers greedily; the accuracy is the share of
+    /// correct answers and the shortcut's share is reported beside it, both against random sets.
+    @Test func ablationGradesGreedyAnswersAndTheShortcutsShare() throws {
+        let directory = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plus = "\(directory.appendingPathComponent("arith").path)/plus/task.json"
+        let recipe = try setUp(directory, stages: "[collect, rank, ablate]", extra: """
+            ablate: {modes: [zero, amplify], k: [2], strengths: [1], amplify_k: 2, random_sets: 3, general_texts: 0,
+                     metric: confidence, shortcut: copies, examples: 8, batch_size: 3,
+                     data: {loader: bigbench_arithmetic, path: "\(plus)"}}
+            """)
+        let experiment = try Experiment(recipe: recipe, file: "arith.yaml", root: directory)
+        try experiment.checkStageOptions()
+        let folder = try RunFolder(experiment.runFolder)
+        _ = try CollectStage(experiment: experiment, folder: folder).run(quiet: true)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        let result = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        // The unablated grades, one question at a time.
+        guard case .decoder(let model) = experiment.loaded.model else { Issue.record("not a Llama"); return }
+        let tokenizer = experiment.loaded.tokenizer
+        var correct = 0, copies = 0
+        let questions = try DatasetLoader.load(DatasetSpec(format: .bigbenchArithmetic, path: plus)).examples.prefix(8)
+        for example in questions {
+            let question = tokenizer.encode("Q: \(example.text)\nA:", addSpecialTokens: true)
+            let stop = Set([tokenizer.endOfSequence].compactMap { $0 })
+            let answer = tokenizer.decode(try model.generate(prompt: question, maxTokens: 3, stop: stop),
+                                          skipSpecialTokens: true)
+            if AnswerMatch.isCorrect(answer, expected: " \(example.fields["target"]!)") { correct += 1 }
+            let first = example.text.split(whereSeparator: { !$0.isNumber }).compactMap { Double($0) }[0]
+            if AnswerMatch.firstNumber(answer)?.value == first { copies += 1 }
+        }
+        #expect(result.testExamples == 8)
+        #expect(result.baselineAccuracy == Double(correct) / 8)
+        let shortcut = try #require(result.shortcut)
+        #expect(shortcut.name == "copies" && shortcut.baselineShare == Double(copies) / 8)
+        // ×1 amplification is the unablated model: the same grades and shares, for every random set too.
+        let unchanged = try #require(result.curves.first { $0.mode == .amplify }?.points.first)
+        #expect(unchanged.accuracy == result.baselineAccuracy && unchanged.shortcut?.share == shortcut.baselineShare)
+        #expect(unchanged.shortcut?.randomShares == [Double](repeating: shortcut.baselineShare, count: 3))
+        let zero = try #require(result.curves.first { $0.mode == .zero }?.points.first)
+        #expect(zero.shortcut?.randomShares.count == 3 && zero.macroF1.isNaN)
+        // The swept neurons are the top of the confidence ranking, and the archive says so.
+        let reused = try AblateStage(experiment: experiment, folder: folder).run(quiet: true)
+        #expect(reused.shortcut?.baselineShare == shortcut.baselineShare)
+        #expect(reused.curves.first?.points.first?.shortcut?.share == result.curves.first?.points.first?.shortcut?.share)
+        let archive = try EvidenceArchive.open(EvidenceArchive.url(folder))
+        let group = try archive.root.group("ablate")
+        #expect(try group.attribute("neurons_metric") == .string("confidence"))
     }
 
     @Test func aGlobThatMatchesNothingIsAnError() throws {

@@ -14,7 +14,8 @@ import Yams
     }
 
     /// The recipe with a tiny model and tiny sizes, written into `directory`.
-    static func shrink(_ text: String, model: String, directory: URL) throws -> (recipe: String, dataPath: String) {
+    static func shrink(_ text: String, model: String, directory: URL,
+                       neuronsFrom: String? = nil) throws -> (recipe: String, dataPath: String) {
         var r = try #require(try Yams.load(yaml: text) as? [String: Any])
         func section(_ name: String, _ body: (inout [String: Any]) -> Void) {
             guard var s = r[name] as? [String: Any] else { return }
@@ -33,7 +34,14 @@ import Yams
         section("prompt") { p in p["length"] = 2; p["epochs"] = 1; p["max_train_examples"] = 16; p["batch_size"] = 8 }
         section("collect") { c in c["max_examples"] = 30; c["batch_size"] = 4; c["max_tokens"] = 8 }
         section("rank") { k in k["permutations"] = 20; k["bootstrap"] = 10; if k["top_k"] != nil { k["top_k"] = 4 } }
-        section("ablate") { a in a["k"] = ["2"]; a["amplify_k"] = 2; a["random_sets"] = 2; a["general_texts"] = 2 }
+        section("ablate") { a in
+            a["k"] = ["2"]; a["amplify_k"] = 2; a["random_sets"] = 2; a["general_texts"] = 2
+            if var headline = a["headline"] as? [String: Any], headline["k"] != nil {
+                headline["k"] = 2
+                a["headline"] = headline
+            }
+            if let neuronsFrom { a["neurons_from"] = neuronsFrom }
+        }
         section("edit") { e in e["neurons"] = 3; e["steps"] = 2; e["batch_size"] = 4 }
         if var audit = r["audit"] as? [String: Any], let general = audit["general_text"] as? String, !general.hasPrefix("/") {
             audit["general_text"] = root.appendingPathComponent(general).path
@@ -65,7 +73,24 @@ import Yams
             model = directory.appendingPathComponent("tiny.gguf").path
             try TinyModels.writeLlamaGGUF(URL(fileURLWithPath: model), tensors: TinyModels.llamaTensors(c), config: c)
         }
-        let (recipe, dataPath) = try Self.shrink(text, model: model, directory: directory)
+        // A transfer recipe reads another recipe's run (`ablate.neurons_from: runs/<name>`): that recipe,
+        // shrunk onto the same tiny model, runs first.
+        var neuronsFrom: String?
+        if let from = (original["ablate"] as? [String: Any])?["neurons_from"] as? String {
+            let source = try String(contentsOf: Self.root.appendingPathComponent(
+                "Recipes/\(URL(fileURLWithPath: from).lastPathComponent).yaml"), encoding: .utf8)
+            let folder = directory.appendingPathComponent("source")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let (sourceRecipe, sourceData) = try Self.shrink(source, model: model, directory: folder)
+            guard Fixtures.isFetched(recipeDataPath: sourceData) else {
+                print("skipped \(name): its source run's data \(sourceData) is not fetched (run Scripts/fetch data)")
+                return
+            }
+            let run = try runScalpel(["run", sourceRecipe, "--json"], in: Self.root)
+            #expect(run.status == 0, "\(name)'s source run: \(run.stderr.suffix(2000))")
+            neuronsFrom = folder.appendingPathComponent("run").path
+        }
+        let (recipe, dataPath) = try Self.shrink(text, model: model, directory: directory, neuronsFrom: neuronsFrom)
         guard Fixtures.isFetched(recipeDataPath: dataPath) else {
             print("skipped \(name): its data \(dataPath) is not fetched (run Scripts/fetch data)")
             return

@@ -59,7 +59,9 @@ import TestSupport
         for row in ["task ", "metric ", "top-10 mean |r| ", "ablation ", "edit ", "archive: ", "report: ", "edited_checkpoint: "] {
             #expect(table.contains(row), "no '\(row)' in \(table)")
         }
-        #expect(table.contains("paired p") && table.contains("random sets") && table.contains("WikiText perplexity"))
+        // The ablation's headline names its test and whether it is significant.
+        #expect(table.contains("matched random sets") && table.contains("largest gap") &&
+                table.contains("significant") && table.contains("WikiText perplexity"))
         let compared = try runScalpel(["report", directory.appendingPathComponent("run1").path, directory.appendingPathComponent("run2/evidence.h5").path, "--json"])
         #expect(compared.status == 0, "\(compared.stderr)")
         let comparison = try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any]

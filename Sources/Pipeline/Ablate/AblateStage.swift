@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import HDF5Kit
 import Interventions
+import Metrics
 import Models
 import Recipes
 import Statistics
@@ -12,8 +13,10 @@ import Training
 /// Stage 5: causal validation. The top-k neurons of the ranking are zeroed, set to their mean, noised or
 /// amplified on the test split, over a sweep of k (and of strength for amplification). Every point is
 /// run beside R random sets with the same number of neurons in every layer, drawn from outside the
-/// selection, and compared with them three ways: the empirical p-value and z-score of the accuracy
-/// drop among the random sets, and a paired sign-flip test over examples of the loss difference.
+/// selection, and compared with them: the empirical p of the accuracy drop among the random sets' drops,
+/// a parametric p from a normal fit to them, a paired sign-flip test over examples of the loss
+/// difference, and a bootstrap interval of the accuracy difference. The headline point and the test it
+/// quotes are chosen in AblateHeadline.swift.
 public struct AblateStage: Stage {
     public static let name = StageName.ablate
     public static let dependencies: [StageName] = [.prompt, .collect, .rank]
@@ -30,11 +33,22 @@ public struct AblateStage: Stage {
         public var randomAccuracy: [Double]
         public var randomKLTask: [Double]
         public var randomKLGeneral: [Double]
-        public var empiricalP: Double          // accuracy drop vs the random drops, (1 + #{≥}) / (R + 1)
+        public var empiricalP: Double          // the drop's rank among the random drops (RandomSetComparison)
+        public var parametricP: Double         // one more draw from a normal fit to the random drops, t(R − 1)
         public var z: Double                   // (skill drop − mean random drop) / sd of random drops
         public var pairedP: Double             // sign-flip test on per-example loss differences
         // bootstrap 95% of accuracy(skill) − mean accuracy(random)
         public var differenceInterval: (low: Double, high: Double)?
+        /// With `ablate.shortcut`: the share of answers taking the shortcut, the random sets' shares, and
+        /// the skill set's change of share ranked among theirs (empirical and parametric p).
+        public var shortcut: ShortcutShares? = nil
+    }
+
+    public struct ShortcutShares: Sendable {
+        public var share: Double
+        public var randomShares: [Double]
+        public var empiricalP: Double
+        public var parametricP: Double
     }
 
     public struct Curve: Sendable {
@@ -44,12 +58,29 @@ public struct AblateStage: Stage {
         public var points: [Point]
     }
 
+    /// The point the run's one-line summary quotes, and the test it quotes.
+    public struct Headline: Sendable {
+        public var mode: Intervention.Mode
+        public var x: Double
+        /// Declared in the recipe before the run, or chosen as the sweep's largest gap.
+        public var declared: Bool
+        /// The quoted p: the point's empirical p when declared, else the sweep-corrected one.
+        public var p: Double
+        /// What `p` is, in words.
+        public var test: String
+        /// p ≤ 0.05 and the difference interval excludes 0.
+        public var significant: Bool
+    }
+
     public struct Result: Sendable {
         public var baselineAccuracy: Double
         public var baselineMacroF1: Double
         public var testExamples: Int
         public var randomSets: Int
         public var curves: [Curve]
+        public var headline: Headline?
+        /// With `ablate.shortcut`: its name and the unablated share of answers taking it.
+        public var shortcut: (name: String, baselineShare: Double)? = nil
         public var interventions: [String]
         public var archive: String
         public var seconds: Double
@@ -71,6 +102,14 @@ public struct AblateStage: Stage {
         var batchSize: Int
         var scope: Intervention.Scope
         var precision: Precision
+        /// `ablate.headline`: the declared point, as (mode, k or strength).
+        var headline: (mode: Intervention.Mode, x: Double)?
+        /// `ablate.metric`: the ranking whose top neurons are swept (nil: the rank stage's primary metric).
+        var metric: String?
+        /// `ablate.shortcut`.
+        var shortcut: Shortcut?
+        /// `ablate.data` and `ablate.neurons_from` (AblateTransfer.swift).
+        var transfer: Transfer
     }
 
     public func options() throws -> Options {
@@ -94,26 +133,92 @@ public struct AblateStage: Stage {
             problems.add(problem.path, problem.message)
         }
         let amplifyK = r.int("ablate.amplify_k") ?? ks.first.map { _ in ks[ks.count / 2] } ?? 50
+        let headline = declaredHeadline(modes: modes, ks: ks, strengths: strengths, amplifyK: amplifyK,
+                                        problems: &problems)
+        let transfer = transfer(&problems)
+        let shortcut = shortcutMetric(&problems)
         try problems.check()
         return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK,
                        randomSets: randomSets, noiseSigma: sigma,
                        examples: s.int("ablate.examples"), generalTexts: s.int("ablate.general_texts")!,
                        generalPath: s.string("ablate.general_text")!,
                        batchSize: s.int("ablate.batch_size")!,
-                       scope: scope ?? .all, precision: precision)
+                       scope: scope ?? .all, precision: precision, headline: headline,
+                       metric: r.string("ablate.metric"), shortcut: shortcut, transfer: transfer)
+    }
+
+    /// `ablate.shortcut`: an answer task's metric expression, declared in collect.metrics.
+    func shortcutMetric(_ problems: inout RecipeProblems) -> Shortcut? {
+        let r = experiment.recipe
+        guard let name = r.string("ablate.shortcut") else { return nil }
+        guard r.task.answer != nil else {
+            problems.add("ablate.shortcut", "a shortcut grades the model's greedy answers: it needs an answer " +
+                         "task (task.answer)")
+            return nil
+        }
+        for entry in r.settings.list("collect.metrics") ?? [] {
+            if let metric = try? Metric.parse(entry), case .expression(let declared, _) = metric, declared == name {
+                return Shortcut(name: name, metric: metric)
+            }
+        }
+        problems.add("ablate.shortcut", "'\(name)' is not a metric of collect.metrics; declare it there as " +
+                     "\(name) = EXPRESSION (e.g. copies = prediction == n0 || prediction == n1)")
+        return nil
+    }
+
+    /// `ablate.headline`, which must name a point of the sweep: a mode it runs, with one of its k, or for
+    /// amplify one of its strengths.
+    func declaredHeadline(modes: [Intervention.Mode], ks: [Int], strengths: [Double], amplifyK: Int,
+                          problems: inout RecipeProblems) -> (mode: Intervention.Mode, x: Double)? {
+        let r = experiment.recipe
+        guard r.node("ablate.headline") != nil else { return nil }
+        guard let name = r.string("ablate.headline.mode"), let mode = Intervention.Mode(rawValue: name) else {
+            problems.add("ablate.headline.mode", "name the headline's mode (zero, mean, noise or amplify)")
+            return nil
+        }
+        guard modes.contains(mode) else {
+            problems.add("ablate.headline.mode", "\(name) is not among ablate.modes \(modes.map(\.rawValue)); " +
+                         "add it there or declare another mode")
+            return nil
+        }
+        if mode == .amplify {
+            guard let strength = r.number("ablate.headline.strength"), strengths.contains(strength) else {
+                problems.add("ablate.headline.strength", "amplify's headline needs a strength among " +
+                             "ablate.strengths \(strengths)")
+                return nil
+            }
+            if let k = r.int("ablate.headline.k"), k != amplifyK {
+                problems.add("ablate.headline.k", "amplification runs the top \(amplifyK) (ablate.amplify_k), " +
+                             "not \(k); leave k out or set amplify_k")
+            }
+            return (mode, strength)
+        }
+        guard let k = r.int("ablate.headline.k"), ks.contains(k) else {
+            problems.add("ablate.headline.k", "\(name)'s headline needs a k among ablate.k \(ks)")
+            return nil
+        }
+        if r.node("ablate.headline.strength") != nil {
+            problems.add("ablate.headline.strength", "only amplify has a strength; leave it out for \(name)")
+        }
+        return (mode, Double(k))
     }
 
     /// The ranking's neurons, best first, and every neuron's training mean and standard deviation.
     ///
     /// Interventions act at every position, so one statistic per neuron is needed: the one measured at
     /// `last` when it was collected (the position the task reads), else at the first collected position.
-    func rankedNeurons() throws -> (ranked: [Intervention.Neuron],
-                                    statistics: [Intervention.Neuron: (mean: Double, std: Double)]) {
-        let url = EvidenceArchive.url(folder)
-        guard folder.record("rank") != nil, FileManager.default.fileExists(atPath: url.path) else {
-            throw CollectError.corruptStore(path: url.path, detail: "there is no ranking; " +
-                                            "run `scalpel rank \(experiment.recipeFile)` first")
+    /// With `options`, from the run `ablate.neurons_from` names, if it names one.
+    func rankedNeurons(_ options: Options? = nil) throws -> (ranked: [Intervention.Neuron],
+                                                             statistics: [Intervention.Neuron: (mean: Double,
+                                                                                                std: Double)]) {
+        let other = options?.transfer.run
+        let run = other.map { RunFolder(unchecked: $0) } ?? folder
+        let url = EvidenceArchive.url(run)
+        guard run.record("rank") != nil, FileManager.default.fileExists(atPath: url.path) else {
+            throw CollectError.corruptStore(path: url.path, detail: "there is no ranking; run `scalpel rank " +
+                                            "\(other == nil ? experiment.recipeFile : "<that run's recipe>")` first")
         }
+        if let other { try checkSameModel(other) }
         let file = try EvidenceArchive.open(url)
         let rank = try file.root.group("rank")
         guard case .string(let primary) = try rank.attribute("primary_metric"),
@@ -123,8 +228,24 @@ public struct AblateStage: Stage {
               case .strings(let positions) = try rank.attribute("positions") else {
             throw CollectError.corruptStore(path: url.path, detail: "/rank is incomplete; run `scalpel rank --force`")
         }
-        let scores = try rank.group("metrics").group(RankStage.groupName(primary)).group(statistic)
-            .read("score", as: Double.self).values
+        let metric = options?.metric ?? primary
+        let metrics = try rank.group("metrics")
+        guard metrics.kind(of: RankStage.groupName(metric)) == .group else {
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "ablate.metric '\(metric)' was not ranked in \(url.path); " +
+                                       "name one of collect.metrics")
+        }
+        let ranking = try metrics.group(RankStage.groupName(metric))
+        guard ranking.kind(of: statistic) == .group else {
+            var why = "it has no \(statistic) ranking"
+            if try ranking.attributeNames().contains("excluded"), case .string(let reason) = try ranking.attribute("excluded") {
+                why = "the ranking excluded it: \(reason)"
+            }
+            throw CollectError.badPlan(path: experiment.recipeFile,
+                                       detail: "ablate.metric '\(metric)' cannot choose neurons, as \(why); " +
+                                       "name another of collect.metrics")
+        }
+        let scores = try ranking.group(statistic).read("score", as: Double.self).values
         let columns = layers.count * Int(width)
         let reference = positions.contains("last") ? "last" : positions[0]
         let collect = try file.root.group("collect").group(reference)
@@ -148,9 +269,22 @@ public struct AblateStage: Stage {
     /// What the sweep depends on besides its options: the ranking, the prompt, the model, data and task.
     public func dependencyInputs(_ options: Options) throws -> [String: String] {
         let r = experiment.recipe
-        var inputs = ["rank": try dependencyRecord(.rank).inputsDigest, "basis": SHA256.hex(r.canonicalBasis)]
-        let prompt = folder.promptFile
-        if r.stages.contains("prompt") { inputs["prompt"] = try SHA256.file(prompt.path) }
+        var inputs = ["basis": SHA256.hex(r.canonicalBasis)]
+        if let other = options.transfer.run {
+            let run = RunFolder(unchecked: other)
+            guard let rank = run.record("rank") else {
+                throw CollectError.corruptStore(path: other.path, detail: "ablate.neurons_from names a run with " +
+                                                "no finished ranking; run that recipe's rank stage first")
+            }
+            inputs["rank"] = rank.inputsDigest
+            if FileManager.default.fileExists(atPath: run.promptFile.path) {
+                inputs["prompt"] = try SHA256.file(run.promptFile.path)
+            }
+        } else {
+            inputs["rank"] = try dependencyRecord(.rank).inputsDigest
+            if r.stages.contains("prompt") { inputs["prompt"] = try SHA256.file(folder.promptFile.path) }
+        }
+        if let data = options.transfer.data { inputs["data"] = try SHA256.file(data.path) }
         return inputs
     }
 
@@ -160,9 +294,16 @@ public struct AblateStage: Stage {
         return result
     }
 
-    /// The record's figures: the unablated accuracy and the test size.
+    /// The record's figures: the unablated accuracy, the test size, the random sets and the headline's p.
     public func headline(_ result: Result) -> [String: Figure] {
-        ["baseline_accuracy": .number(result.baselineAccuracy), "test_examples": .number(Double(result.testExamples))]
+        var figures: [String: Figure] = ["baseline_accuracy": .number(result.baselineAccuracy),
+                                         "test_examples": .number(Double(result.testExamples)),
+                                         "random_sets": .number(Double(result.randomSets))]
+        if let h = result.headline {
+            figures["headline_p"] = .number(h.p)
+            figures["headline_significant"] = .number(h.significant ? 1 : 0)
+        }
+        return figures
     }
 
     /// The sweep, in the options' precision.
@@ -179,29 +320,52 @@ public struct AblateStage: Stage {
             ProgressReporter.say("ablate: unablated pass over the test split " +
                                  "(its lower layers are reused by every intervention)")
         }
-        let (ranked, statistics) = try rankedNeurons()
+        let (ranked, statistics) = try rankedNeurons(options)
         let sets = try neuronSets(ranked, options)
-        let test = try testSplit(options)
-        let (task, prompt) = try PromptStage(experiment: experiment, folder: folder).trained(orUntuned: true)
-        let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
-        let labels = test.map { experiment.dataset.examples[$0].label! }
         let startLayers = Set(sets.top.values.compactMap { $0.map(\.layer).min() })
-        let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: sequences,
-                                          labels: labels, batchSize: options.batchSize, cacheLayers: startLayers)
+        let (evaluate, examples) = try evaluation(options, cacheLayers: startLayers)
         let general = try generalTextEvaluator(options, cacheLayers: startLayers, quiet: quiet)
-        let baseline = try evaluator.classLogProbabilities(nil)
-        var sweep = AblateSweep(stage: self, options: options, statistics: statistics, sets: sets,
-                                evaluator: evaluator, general: general, labels: labels, classes: task.classes,
-                                baseline: baseline, folder: try folder.stage(Self.name.rawValue))
+        var sweep = try AblateSweep(stage: self, options: options, statistics: statistics, sets: sets,
+                                    evaluate: evaluate, general: general,
+                                    folder: try folder.stage(Self.name.rawValue))
         try sweep.run(quiet: quiet)
         let result = Result(baselineAccuracy: sweep.base.accuracy, baselineMacroF1: sweep.base.macroF1,
-                            testExamples: test.count, randomSets: options.randomSets,
-                            curves: sweep.curves, interventions: sweep.written,
+                            testExamples: examples, randomSets: options.randomSets,
+                            curves: sweep.curves,
+                            headline: Self.chooseHeadline(sweep.curves, base: sweep.base.accuracy,
+                                                          declared: options.headline),
+                            shortcut: options.shortcut.flatMap { s in sweep.base.shortcutShare.map { (s.name, $0) } },
+                            interventions: sweep.written,
                             archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
         return StageOutcome(notes: ["precision": options.precision.rawValue]) { group in
             try group.setAttribute("precision", .string(options.precision.rawValue))
+            try group.setAttribute("examples_from", .string(options.transfer.data.map {
+                "\($0.format.rawValue) \($0.path)" } ?? "the test split"))
+            try group.setAttribute("neurons_from", .string(options.transfer.run?.path ?? "this run"))
+            if let metric = options.metric { try group.setAttribute("neurons_metric", .string(metric)) }
             try Self.write(result, ranked: Array(ranked.prefix(sets.maxK)), randomSets: sets.random, into: group)
         }
+    }
+
+    /// How the sweep evaluates an intervention, and on how many examples: the task's class
+    /// distribution, or for an answer task the graded greedy answers (AnswerEvaluator).
+    func evaluation(_ options: Options, cacheLayers: Set<Int>) throws
+        -> (evaluate: (Intervention?) throws -> Summary, examples: Int) {
+        let examples = try evaluationExamples(options)
+        if experiment.recipe.task.answer != nil, case .decoder(let model) = experiment.loaded.model {
+            let evaluator = try AnswerEvaluator(experiment: experiment, model: model, examples: examples,
+                                                batchSize: options.batchSize, shortcut: options.shortcut?.metric)
+            return ({ try evaluator.summary($0) }, examples.count)
+        }
+        let (task, prompt) = try taskAndPrompt(options)
+        let labels = examples.map { $0.label! }, classes = task.classes
+        let evaluator = try TaskEvaluator(task: task, prompt: prompt, sequences: examples.map { task.ids($0.text) },
+                                          labels: labels, batchSize: options.batchSize, cacheLayers: cacheLayers)
+        let baseline = try evaluator.classLogProbabilities(nil)
+        return ({ intervention in
+            Self.summarize(intervention == nil ? baseline : try evaluator.classLogProbabilities(intervention),
+                           labels: labels, classes: classes, reference: baseline)
+        }, examples.count)
     }
 
     /// The top k of the ranking for every k swept, and R matched random sets of each.
@@ -296,14 +460,33 @@ public struct AblateStage: Stage {
             let (empirical, z, paired, low, high) = (try column("empirical_p"), try column("z"),
                                                      try column("paired_p"),
                                                      try column("ci_low"), try column("ci_high"))
+            // Archives from before the parametric p have none.
+            let parametric = g.kind(of: "parametric_p") == nil ?
+                [Double](repeating: .nan, count: n) : try column("parametric_p")
             let (randomAccuracy, randomKL, randomGeneral) = (try column("random_accuracy"),
                                                              try column("random_kl_task"),
                                                              try column("random_kl_general"))
-            guard [acc, macro, conf, loss, klTask, klGeneral, empirical,
+            guard [acc, macro, conf, loss, klTask, klGeneral, empirical, parametric,
                    z, paired, low, high].allSatisfy({ $0.count == n }),
                   [randomAccuracy, randomKL, randomGeneral].allSatisfy({ $0.count == n * rr }) else {
                 throw CollectError.corruptStore(path: url.path,
                                                 detail: "/ablate/\(mode.rawValue) has datasets of different lengths")
+            }
+            var shortcuts: [ShortcutShares]?
+            if g.kind(of: "shortcut_share") != nil {
+                let (share, empiricalP, parametricP) = (try column("shortcut_share"),
+                                                        try column("shortcut_empirical_p"),
+                                                        try column("shortcut_parametric_p"))
+                let randomShares = try column("random_shortcut_share")
+                guard [share, empiricalP, parametricP].allSatisfy({ $0.count == n }),
+                      randomShares.count == n * rr else {
+                    throw CollectError.corruptStore(path: url.path, detail: "/ablate/\(mode.rawValue)'s " +
+                                                    "shortcut datasets have the wrong lengths")
+                }
+                shortcuts = (0..<n).map {
+                    ShortcutShares(share: share[$0], randomShares: Array(randomShares[($0 * rr)..<(($0 + 1) * rr)]),
+                                   empiricalP: empiricalP[$0], parametricP: parametricP[$0])
+                }
             }
             curves.append(Curve(mode: mode, axis: axis, fixed: fixed, points: (0..<n).map { i in
                 Point(x: x[i], accuracy: acc[i], macroF1: macro[i], meanConfidence: conf[i], meanLoss: loss[i],
@@ -313,21 +496,35 @@ public struct AblateStage: Stage {
                       randomKLTask: Array(randomKL[(i * rr)..<((i + 1) * rr)]),
                       randomKLGeneral: randomGeneral[i * rr].isNaN ? [] :
                                   Array(randomGeneral[(i * rr)..<((i + 1) * rr)]),
-                      empiricalP: empirical[i], z: z[i], pairedP: paired[i],
-                      differenceInterval: low[i].isNaN ? nil : (low[i], high[i]))
+                      empiricalP: empirical[i], parametricP: parametric[i], z: z[i], pairedP: paired[i],
+                      differenceInterval: low[i].isNaN ? nil : (low[i], high[i]), shortcut: shortcuts?[i])
             }))
         }
         let folder = url.deletingLastPathComponent().appendingPathComponent(Self.name.rawValue)
         let interventions = curves.flatMap { curve in curve.points.map { interventionFile(curve.mode, x: $0.x) } }
             .map { folder.appendingPathComponent($0).path }.filter { FileManager.default.fileExists(atPath: $0) }
         return Result(baselineAccuracy: accuracy, baselineMacroF1: f1, testExamples: Int(examples),
-                      randomSets: Int(r), curves: curves,
+                      randomSets: Int(r), curves: curves, headline: try readHeadline(group),
+                      shortcut: try readShortcut(group),
                       interventions: interventions, archive: url.path, seconds: 0)
     }
 
     struct Summary {
         var accuracy: Double, macroF1: Double, confidence: Double, loss: Double, kl: Double
         var losses: [Double], correct: [Bool]
+        /// Answer tasks with `ablate.shortcut`: whether each answer takes the shortcut.
+        var shortcut: [Bool]? = nil
+
+        var shortcutShare: Double? {
+            shortcut.map { Double($0.filter { $0 }.count) / Double(max(1, $0.count)) }
+        }
+    }
+
+    /// `ablate.shortcut`: a 0/1 metric of collect.metrics whose share of answers is reported per point.
+    struct Shortcut: CustomStringConvertible {
+        var name: String
+        var metric: Metric
+        var description: String { name }
     }
 
     static func summarize(_ logProbabilities: [[Double]], labels: [Int],
@@ -353,7 +550,6 @@ public struct AblateStage: Stage {
         let mean = randomDrops.reduce(0, +) / r
         let sd = random.count > 1 ? (randomDrops.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (r - 1))
             .squareRoot() : 0
-        let empirical = Double(1 + randomDrops.filter { abs($0) >= abs(skillDrop) }.count) / (r + 1)
         // Per example: the skill set's loss minus the mean loss over the random sets.
         let differences = skill.losses.indices.map { i in skill.losses[i] - random.reduce(0) { $0 + $1.losses[i] } / r }
         let paired = signFlipTest(differences, flips: 10_000, seed: seeds.0)
@@ -365,28 +561,47 @@ public struct AblateStage: Stage {
             } / r
             return a - b
         }
+        var shortcut: ShortcutShares?
+        if let share = skill.shortcutShare {
+            let shares = random.compactMap(\.shortcutShare)
+            shortcut = ShortcutShares(share: share, randomShares: shares,
+                                      empiricalP: RandomSetComparison.empiricalP(share, shares),
+                                      parametricP: RandomSetComparison.parametricP(share, shares))
+        }
         return Point(x: x, accuracy: skill.accuracy, macroF1: skill.macroF1,
                      meanConfidence: skill.confidence, meanLoss: skill.loss, klTask: skill.kl,
                      klGeneral: skillGeneralKL, randomAccuracy: random.map(\.accuracy),
                      randomKLTask: random.map(\.kl), randomKLGeneral: randomGeneral,
-                     empiricalP: empirical, z: sd > 0 ? (skillDrop - mean) / sd : .nan,
-                     pairedP: paired, differenceInterval: interval)
+                     empiricalP: RandomSetComparison.empiricalP(skillDrop, randomDrops),
+                     parametricP: RandomSetComparison.parametricP(skillDrop, randomDrops),
+                     z: sd > 0 ? (skillDrop - mean) / sd : .nan,
+                     pairedP: paired, differenceInterval: interval, shortcut: shortcut)
     }
 
     /// `/ablate` of the evidence archive: attributes `baseline_accuracy`, `baseline_macro_f1`, `test_examples`,
     /// `random_sets`, `tests`; `neurons` int64 [K, 2] (the ranked neurons swept, best first);
     /// `random_sets/k<k>` int64 [R, k, 2]; and per mode `<mode>/` with attributes `axis` and `fixed` and
     /// float64 datasets over the points: `x`, `accuracy`, `macro_f1`, `confidence`, `loss`, `kl_task`,
-    /// `kl_general`, `empirical_p`, `z`, `paired_p`, `ci_low`, `ci_high`, and [points, R]:
-    /// `random_accuracy`, `random_kl_task`, `random_kl_general`.
+    /// `kl_general`, `empirical_p`, `parametric_p`, `z`, `paired_p`, `ci_low`, `ci_high`, and [points, R]:
+    /// `random_accuracy`, `random_kl_task`, `random_kl_general`; with `ablate.shortcut` also `shortcut_share`,
+    /// `shortcut_empirical_p`, `shortcut_parametric_p` and [points, R] `random_shortcut_share` (attribute
+    /// `shortcut` names the metric).
     static func write(_ result: Result, ranked: [Intervention.Neuron],
                       randomSets: [Int: [[Intervention.Neuron]]], into group: HDF5Group) throws {
         try group.setAttribute("baseline_accuracy", .double(result.baselineAccuracy))
         try group.setAttribute("baseline_macro_f1", .double(result.baselineMacroF1))
         try group.setAttribute("test_examples", .int(Int64(result.testExamples)))
         try group.setAttribute("random_sets", .int(Int64(result.randomSets)))
+        if let shortcut = result.shortcut {
+            try group.setAttribute("shortcut", .string(shortcut.name))
+            try group.setAttribute("baseline_shortcut_share", .double(shortcut.baselineShare))
+        }
+        try write(result.headline, into: group)
         try group.setAttribute("tests", .string(
-            "empirical_p: (1 + #{random accuracy drops ≥ the skill set's, in magnitude}) / (R + 1); z: the skill " +
+            "empirical_p: #{sets among the skill set and the R random sets whose accuracy drop is at least as far " +
+            "from the sets' mean drop as the skill set's} / (R + 1); parametric_p: two-sided, the skill drop as " +
+            "one more draw from a normal fitted to the random drops, on Student's t with R − 1 degrees of " +
+            "freedom (t = (drop − mean) / (sd √(1 + 1/R))); z: the skill " +
             "drop in standard deviations of the random drops; paired_p: two-sided sign-flip test (10,000 flips) of " +
             "the per-example loss under the skill set minus its mean under the R random sets; ci: 95% bootstrap " +
             "interval of accuracy(skill) − mean accuracy(random)"))
@@ -407,7 +622,7 @@ public struct AblateStage: Stage {
             try column("confidence", p.map(\.meanConfidence)); try column("loss", p.map(\.meanLoss))
             try column("kl_task", p.map(\.klTask))
             try column("kl_general", p.map { $0.klGeneral ?? .nan }); try column("empirical_p", p.map(\.empiricalP))
-            try column("z", p.map(\.z))
+            try column("z", p.map(\.z)); try column("parametric_p", p.map(\.parametricP))
             try column("paired_p", p.map(\.pairedP)); try column("ci_low", p.map { $0.differenceInterval?.low ?? .nan })
             try column("ci_high", p.map { $0.differenceInterval?.high ?? .nan })
             try g.write("random_accuracy", p.flatMap(\.randomAccuracy), shape: [n, r])
@@ -415,6 +630,20 @@ public struct AblateStage: Stage {
             try g.write("random_kl_general", p.flatMap {
                 $0.randomKLGeneral.isEmpty ? [Double](repeating: .nan, count: r) : $0.randomKLGeneral
             }, shape: [n, r])
+            let shortcuts = p.compactMap(\.shortcut)
+            if shortcuts.count == n, n > 0 {
+                try column("shortcut_share", shortcuts.map(\.share))
+                try column("shortcut_empirical_p", shortcuts.map(\.empiricalP))
+                try column("shortcut_parametric_p", shortcuts.map(\.parametricP))
+                try g.write("random_shortcut_share", shortcuts.flatMap(\.randomShares), shape: [n, r])
+            }
         }
+    }
+
+    static func readShortcut(_ group: HDF5Group) throws -> (name: String, baselineShare: Double)? {
+        guard try group.attributeNames().contains("shortcut"),
+              case .string(let name) = try group.attribute("shortcut"),
+              case .double(let share) = try group.attribute("baseline_shortcut_share") else { return nil }
+        return (name, share)
     }
 }

@@ -14,12 +14,10 @@ struct AblateSweep {
     let options: AblateStage.Options
     let statistics: [Intervention.Neuron: (mean: Double, std: Double)]
     let sets: AblateStage.NeuronSets
-    let evaluator: TaskEvaluator
+    /// The summary of the evaluated examples under an intervention (nil: none).
+    let evaluate: (Intervention?) throws -> AblateStage.Summary
     let general: GeneralTextEvaluator?
-    let labels: [Int]
-    let classes: Int
-    /// The unablated class log-probabilities, and their summary.
-    let baseline: [[Double]]
+    /// The unablated summary.
     let base: AblateStage.Summary
     /// Where each point's intervention file is written.
     let folder: URL
@@ -29,18 +27,15 @@ struct AblateSweep {
 
     init(stage: AblateStage, options: AblateStage.Options,
          statistics: [Intervention.Neuron: (mean: Double, std: Double)], sets: AblateStage.NeuronSets,
-         evaluator: TaskEvaluator, general: GeneralTextEvaluator?, labels: [Int], classes: Int,
-         baseline: [[Double]], folder: URL) {
+         evaluate: @escaping (Intervention?) throws -> AblateStage.Summary, general: GeneralTextEvaluator?,
+         folder: URL) throws {
         self.stage = stage
         self.options = options
         self.statistics = statistics
         self.sets = sets
-        self.evaluator = evaluator
+        self.evaluate = evaluate
         self.general = general
-        self.labels = labels
-        self.classes = classes
-        self.baseline = baseline
-        base = AblateStage.summarize(baseline, labels: labels, classes: classes, reference: baseline)
+        base = try evaluate(nil)
         self.folder = folder
     }
 
@@ -78,14 +73,14 @@ struct AblateSweep {
     mutating func point(_ step: Step, progress: ProgressReporter) throws -> AblateStage.Point {
         let mode = step.mode
         let skill = intervention(mode, sets.top[step.k]!, step.strength, seed: stage.seed(.skillNoise))
-        let s = summarize(try evaluator.classLogProbabilities(skill))
+        let s = try evaluate(skill)
         let skillKL = general?.kl(skill)
         done += 1
         progress.update(done, "\(mode.rawValue) \(mode == .amplify ? "×\(step.strength)" : "k=\(step.k)")")
         var randomSummaries: [AblateStage.Summary] = [], randomGeneral: [Double] = []
         for (r, neurons) in sets.random[step.k]!.enumerated() {
             let control = intervention(mode, neurons, step.strength, seed: stage.seed(.controlNoise, r))
-            randomSummaries.append(summarize(try evaluator.classLogProbabilities(control)))
+            randomSummaries.append(try evaluate(control))
             if let general { randomGeneral.append(general.kl(control)) }
             done += 1
             progress.update(done)
@@ -105,10 +100,6 @@ struct AblateSweep {
                      values: mode == .mean ? neurons.map { statistics[$0]?.mean ?? 0 } : nil,
                      sigmas: mode == .noise ? neurons.map { statistics[$0]?.std ?? 0 } : nil, seed: seed,
                      scope: options.scope == .all ? nil : options.scope)
-    }
-
-    func summarize(_ logProbabilities: [[Double]]) -> AblateStage.Summary {
-        AblateStage.summarize(logProbabilities, labels: labels, classes: classes, reference: baseline)
     }
 
     /// The point's intervention as a file `scalpel generate --intervene` applies.

@@ -8,6 +8,9 @@ import Training
 /// Evaluates a fixed set of examples under any number of interventions, batched, reusing the unchanged
 /// lower layers: one unablated pass records the residual stream entering each layer an intervention
 /// may start at, and each intervened pass starts there (decoders; BERT runs whole passes).
+///
+/// Batches hold examples of similar length (sorted by length, stably), so that little of a batch is
+/// padding; results come back in the examples' own order.
 final class TaskEvaluator {
     struct Batch {
         var layout: TokenBatch
@@ -20,18 +23,21 @@ final class TaskEvaluator {
     let task: PromptTask
     let prompt: Tensor?
     var batches: [Batch] = []
+    /// The examples in batch order: `order[j]` is the j-th evaluated example's index in the input.
+    let order: [Int]
 
     /// - layers: the layers interventions may start at (their residuals are cached).
     init(task: PromptTask, prompt: Tensor?, sequences: [[Int32]], labels: [Int], batchSize: Int,
          cacheLayers: Set<Int>) throws {
         self.task = task
         self.prompt = prompt
+        order = sequences.indices.sorted { (sequences[$0].count, $0) < (sequences[$1].count, $1) }
         var start = 0
-        while start < sequences.count {
-            let end = min(sequences.count, start + batchSize)
-            let (layout, embeddings) = try task.inputs(Array(sequences[start..<end]),
+        while start < order.count {
+            let members = Array(order[start..<min(order.count, start + batchSize)])
+            let (layout, embeddings) = try task.inputs(members.map { sequences[$0] },
                                                        prompt: prompt.map { Variable($0) })
-            var batch = Batch(layout: layout, embeddings: embeddings, labels: Array(labels[start..<end]))
+            var batch = Batch(layout: layout, embeddings: embeddings, labels: members.map { labels[$0] })
             if case .decoder(let m) = task.model, !cacheLayers.isEmpty {
                 final class Box: @unchecked Sendable { var residuals: [Int: Tensor] = [:] }
                 let box = Box()
@@ -41,13 +47,15 @@ final class TaskEvaluator {
                 batch.residuals = box.residuals
             }
             batches.append(batch)
-            start = end
+            start += members.count
         }
     }
 
-    /// Class log-probabilities [n][K] of every example under `intervention` (nil: none).
+    /// Class log-probabilities [n][K] of every example under `intervention` (nil: none), in the
+    /// examples' order.
     func classLogProbabilities(_ intervention: Intervention?) throws -> [[Double]] {
-        var out: [[Double]] = []
+        var out = [[Double]](repeating: [], count: order.count)
+        var done = 0
         for (i, batch) in batches.enumerated() {
             let hooks = intervention?.hooks(rows: batch.layout.rows, lastRows: batch.layout.lastRows,
                                             salt: UInt64(i)) ?? HookSet()
@@ -70,14 +78,15 @@ final class TaskEvaluator {
             }
             let k = task.classes
             if let bad = logits.scalars.firstIndex(where: { !$0.isFinite }) {
-                throw InterventionError.nonFinite(example: out.count + bad / k, intervention: intervention)
+                throw InterventionError.nonFinite(example: order[done + bad / k], intervention: intervention)
             }
             for r in 0..<batch.labels.count {
                 let row = (0..<k).map { Double(logits.scalars[r * k + $0]) }
                 let maximum = row.max()!
                 let logTotal = maximum + log(row.reduce(0) { $0 + exp($1 - maximum) })
-                out.append(row.map { $0 - logTotal })
+                out[order[done + r]] = row.map { $0 - logTotal }
             }
+            done += batch.labels.count
         }
         return out
     }

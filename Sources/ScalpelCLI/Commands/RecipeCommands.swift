@@ -218,12 +218,8 @@ enum Runner {
             rows.append(("metric", "\(top["metric"]!) (\(top["statistic"]!))"))
             rows.append(("top-\(top["k"]!) mean |r|", String(format: "%.3f", r)))
         }
-        if let a = summary["ablation"] as? [String: Any], let k = a["k"] as? Int {
-            rows.append(("ablation",
-                         "\(a["mode"]!), top \(k): accuracy \(percent(a["accuracy_before"])) → " +
-                         "\(percent(a["accuracy_after"])); random sets \(percent(a["random_accuracy_after_mean"])) " +
-                         "(\(percent(a["random_accuracy_after_min"]))–\(percent(a["random_accuracy_after_max"]))), " +
-                         String(format: "paired p %.4f", a["p_value"] as? Double ?? .nan)))
+        if let a = summary["ablation"] as? [String: Any], let sentence = a["sentence"] as? String {
+            rows.append(("ablation", sentence))
         }
         if let e = summary["edit"] as? [String: Any] {
             let metric = (e["metric"] as? String) == "bias_score" ? "bias score" : "test accuracy"

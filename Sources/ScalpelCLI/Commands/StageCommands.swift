@@ -203,7 +203,9 @@ enum StageSummaries {
     static func ablate(_ r: AblateStage.Result) -> [String: Any] {
         ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": r.baselineMacroF1,
          "test_examples": r.testExamples,
-         "random_sets": r.randomSets, "seconds": r.seconds, "archive": r.archive, "interventions": r.interventions,
+         "random_sets": r.randomSets, "seconds": r.seconds, "headline": headline(r),
+         "shortcut": r.shortcut.map { ["name": $0.name, "baseline_share": $0.baselineShare] as [String: Any] }
+            ?? NSNull(), "archive": r.archive, "interventions": r.interventions,
          "curves": r.curves.map { curve in
             ["mode": curve.mode.rawValue, "axis": curve.axis, "fixed": curve.fixed, "points": curve.points.map { p in
                 ["x": p.x, "accuracy": p.accuracy, "macro_f1": p.macroF1, "confidence": p.meanConfidence,
@@ -211,31 +213,33 @@ enum StageSummaries {
                  "random_accuracy": p.randomAccuracy,
                  "random_accuracy_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
                  "random_kl_task": p.randomKLTask, "random_kl_general": p.randomKLGeneral,
-                 "empirical_p": p.empiricalP, "z": number(p.z), "paired_p": p.pairedP,
+                 "empirical_p": p.empiricalP, "parametric_p": number(p.parametricP), "z": number(p.z),
+                 "paired_p": p.pairedP,
+                 "shortcut": p.shortcut.map { s in
+                    ["share": s.share, "random_shares": s.randomShares, "empirical_p": s.empiricalP,
+                     "parametric_p": number(s.parametricP)] as [String: Any]
+                 } ?? NSNull(),
                  "difference_ci": p.differenceInterval.map { [$0.low, $0.high] as Any } ?? NSNull()] as [String: Any]
             }] as [String: Any]
          }]
     }
 
-    /// The point with the largest accuracy drop below the random band, for the run's one-line summary.
+    /// The headline point (AblateHeadline.swift), for the run's one-line summary.
     static func headline(_ r: AblateStage.Result) -> [String: Any] {
-        var best: (AblateStage.Curve, AblateStage.Point)?
-        for curve in r.curves where curve.mode != .amplify {
-            for p in curve.points {
-                let gap = p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)) - p.accuracy
-                if best == nil || gap > best!.1.randomAccuracy.reduce(0, +) /
-                    Double(max(1, best!.1.randomAccuracy.count)) - best!.1.accuracy {
-                    best = (curve, p)
-                }
-            }
-        }
-        guard let (curve, p) = best else { return [:] }
-        return ["mode": curve.mode.rawValue, "k": Int(p.x), "accuracy_before": r.baselineAccuracy,
-                "accuracy_after": p.accuracy,
-                "random_accuracy_after_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
-                "random_accuracy_after_min": p.randomAccuracy.min() ?? .nan,
-                "random_accuracy_after_max": p.randomAccuracy.max() ?? .nan,
-                "p_value": p.pairedP, "empirical_p": p.empiricalP, "z": number(p.z)]
+        guard let h = r.headline, let curve = r.curves.first(where: { $0.mode == h.mode }),
+              let p = curve.points.first(where: { $0.x == h.x }) else { return [:] }
+        let random = p.randomAccuracy
+        return ["mode": h.mode.rawValue, "x": h.x, "axis": curve.axis, "declared": h.declared,
+                "accuracy_before": r.baselineAccuracy, "accuracy_after": p.accuracy,
+                "random_sets": random.count,
+                "random_accuracy_after_mean": random.reduce(0, +) / Double(max(1, random.count)),
+                "random_accuracy_after_min": random.min() ?? .nan,
+                "random_accuracy_after_max": random.max() ?? .nan,
+                "p_value": h.p, "test": h.test, "significant": h.significant,
+                "empirical_p": p.empiricalP, "parametric_p": number(p.parametricP), "paired_p": p.pairedP,
+                "z": number(p.z),
+                "difference_ci": p.differenceInterval.map { [$0.low, $0.high] as Any } ?? NSNull(),
+                "sentence": h.sentence(in: r)]
     }
 
     static func printAblate(_ a: [String: Any]) {
@@ -248,16 +252,35 @@ enum StageSummaries {
             print("  \(curve["mode"]!) " +
                   "(\(axis == "k" ? "neurons" : "× strength, k = \(Int(curve["fixed"] as! Double))")):")
             print("    \(axis.padding(toLength: 8, withPad: " ", startingAt: 0)) skill acc  random acc " +
-                  "(min–max)    z      paired p  empirical p  KL task  KL text")
+                  "(min–max)    z      paired p  empirical p  t p     KL task  KL text")
             for p in curve["points"] as? [[String: Any]] ?? [] {
                 let random = p["random_accuracy"] as! [Double]
-                print(String(format: "    %-8@ %8.4f  %8.4f (%.3f–%.3f)  %6.2f  %8.4f  %8.3f  %7.4f  %7@",
+                print(String(format: "    %-8@ %8.4f  %8.4f (%.3f–%.3f)  %6.2f  %8.4f  %8.3f  %6.4f  %7.4f  %7@",
                              (axis == "k" ? String(Int(p["x"] as! Double)) : String(p["x"] as! Double)) as NSString,
                              p["accuracy"] as! Double, p["random_accuracy_mean"] as! Double, random.min() ?? .nan,
                              random.max() ?? .nan, p["z"] as? Double ?? .nan, p["paired_p"] as! Double,
-                             p["empirical_p"] as! Double, p["kl_task"] as! Double,
+                             p["empirical_p"] as! Double, p["parametric_p"] as? Double ?? .nan,
+                             p["kl_task"] as! Double,
                              ((p["kl_general"] as? Double).map { String(format: "%.4f", $0) } ?? "–") as NSString))
             }
+        }
+        if let shortcut = a["shortcut"] as? [String: Any], let name = shortcut["name"] as? String {
+            print(String(format: "  shortcut %@: unablated share %.4f", name as NSString,
+                         shortcut["baseline_share"] as! Double))
+            for curve in a["curves"] as? [[String: Any]] ?? [] {
+                for p in curve["points"] as? [[String: Any]] ?? [] {
+                    guard let s = p["shortcut"] as? [String: Any], let random = s["random_shares"] as? [Double]
+                    else { continue }
+                    print(String(format: "    %@ %@: share %.4f, random %.4f (%.3f–%.3f), empirical p %.3f",
+                                 curve["mode"] as! String as NSString, String(p["x"] as! Double) as NSString,
+                                 s["share"] as! Double,
+                                 random.reduce(0, +) / Double(max(1, random.count)), random.min() ?? .nan,
+                                 random.max() ?? .nan, s["empirical_p"] as! Double))
+                }
+            }
+        }
+        if let sentence = (a["headline"] as? [String: Any])?["sentence"] as? String {
+            print("  headline: \(sentence)")
         }
         print("  archive: \(a["archive"]!)")
     }
