@@ -7,7 +7,12 @@ import TensorCore
 /// permuted copies are stacked as the columns of Y [n, 1 + P] (column 0 unpermuted), and a block of
 /// activation columns X [n, N] gives every statistic of every permutation in S = Xᵀ·Y [N, 1 + P].
 /// p = (1 + #{permutations at least as extreme as the observed}) / (1 + P), so p is never 0.
-/// The observed statistic comes from the same product as the permuted ones, so ties compare exactly.
+///
+/// Ties: permutations with exactly the observed statistic count as extreme. In Float32 two equal
+/// statistics can come out of the product differing in their last bits (Spearman against a tied metric
+/// has many equal rank sums, summed in different orders), so a permuted statistic within `tolerance` of
+/// the observed one counts. For unit-norm columns (Pearson, Spearman) `roundingBound` is the worst-case
+/// error of one product: counting within it can only raise p, never lower it.
 public struct PermutationTest: Sendable {
     public let permutations: Int
     public let examples: Int
@@ -35,6 +40,11 @@ public struct PermutationTest: Sendable {
         return y
     }
 
+    /// The worst-case error of one entry of S when X's and Y's columns have unit norm: each operand
+    /// rounded to Float (2u) and n products summed in any order (γ_n ≈ n·u), u = 2⁻²⁴, times
+    /// Σ|x_i y_i| ≤ 1 (Cauchy–Schwarz).
+    public var roundingBound: Double { Double(examples + 2) * 0x1p-24 }
+
     /// S = Xᵀ·Y. - x: [n, N] row-major; - y: `permutedMatrix` output. Returns [N, 1 + P] row-major.
     public func products(_ x: [Float], columns: Int, _ y: [Float]) -> [Float] {
         let width = permutations + 1
@@ -47,12 +57,12 @@ public struct PermutationTest: Sendable {
 
     /// For each of N columns, the observed score and its p-value, where `score` maps a product to the
     /// statistic whose magnitude is tested (e.g. r itself, or a predictivity accuracy's distance from ½).
-    public func pValues(_ s: [Float], columns: Int,
+    public func pValues(_ s: [Float], columns: Int, tolerance: Double = 0,
                         score: (Int, Float) -> Double) -> (observed: [Double], p: [Double]) {
         let width = permutations + 1
         var observed = [Double](repeating: 0, count: columns), p = [Double](repeating: 0, count: columns)
         for j in 0..<columns {
-            let o = abs(score(j, s[j * width]))
+            let o = abs(score(j, s[j * width])) - tolerance
             var extreme = 0
             for k in 1..<width where abs(score(j, s[j * width + k])) >= o { extreme += 1 }
             observed[j] = score(j, s[j * width])

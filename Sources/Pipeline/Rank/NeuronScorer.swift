@@ -115,13 +115,13 @@ struct NeuronScorer {
         let nan = [Double](repeating: .nan, count: c)
         if statistics.contains(.pearson) {
             let s = trainTest.products(block.standardizedValues, columns: c, metric.pearsonY)
-            var (_, p) = trainTest.pValues(s, columns: c) { _, r in Double(r) }
+            var (_, p) = trainTest.pValues(s, columns: c, tolerance: trainTest.roundingBound) { _, r in Double(r) }
             for j in 0..<c where block.constant[j] || pearson[j].isNaN { p[j] = .nan }
             out[.pearson] = (pearson, p)
         }
         if statistics.contains(.spearman) {
             let s = trainTest.products(block.standardizedRanks, columns: c, metric.spearmanY)
-            var (_, p) = trainTest.pValues(s, columns: c) { _, r in Double(r) }
+            var (_, p) = trainTest.pValues(s, columns: c, tolerance: trainTest.roundingBound) { _, r in Double(r) }
             var rho = nan
             for j in 0..<c where !block.constant[j] {
                 var dot = 0.0
