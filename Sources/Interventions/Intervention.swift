@@ -236,7 +236,7 @@ public enum InterventionError: Error, CustomStringConvertible, Equatable {
             let what = intervention.map {
                 "under \($0.mode.rawValue) of \($0.neurons.count) neurons (strength \($0.strength))"
             } ?? "without an intervention"
-            return "ablate: the class logits of test example \(example) are NaN or infinite \(what), first layer "
+            return "ablate: the outputs for evaluated example \(example) are NaN or infinite \(what), first layer "
                 + "\(intervention?.firstLayer.map(String.init) ?? "–"): the activations overflow Float32. "
                 + "Lower the strength, or check the checkpoint."
         }
@@ -262,4 +262,37 @@ public func matchedRandomSets(for set: [Intervention.Neuron], count: Int, width:
             return Array(rng.shuffled(pool).prefix(perLayer[layer]!)).sorted { $0.neuron < $1.neuron }
         }
     }
+}
+
+/// Nested random sets matched to nested top sets (`tops[k]`, each a prefix of the next): the r-th draw
+/// orders each layer's neurons outside `excluded` at random, and its set for k takes, in every layer, as
+/// many of that order's first neurons as `tops[k]` has there. So random set r of size k is inside random
+/// set r of every larger size, as the top k is inside every larger top set, and a sweep over k follows
+/// each random draw as it follows the ranking. Returns, for each k, the `count` sets.
+public func nestedMatchedRandomSets(for tops: [Int: [Intervention.Neuron]], count: Int, width: Int,
+                                    excluding excluded: Set<Intervention.Neuron>,
+                                    seed: (Int) -> UInt64) throws -> [Int: [[Intervention.Neuron]]] {
+    let counts = tops.mapValues { Dictionary(grouping: $0, by: \.layer).mapValues(\.count) }
+    let layers = Set(counts.values.flatMap(\.keys)).sorted()
+    var sets = tops.mapValues { _ in [[Intervention.Neuron]]() }
+    for r in 0..<count {
+        var rng = SeededRandom(seed: seed(r))
+        var orders: [Int: [Intervention.Neuron]] = [:]
+        for layer in layers {
+            let pool = (0..<width).map { Intervention.Neuron(layer: layer, neuron: $0) }
+                .filter { !excluded.contains($0) }
+            let needed = counts.values.map { $0[layer] ?? 0 }.max() ?? 0
+            guard pool.count >= needed else {
+                throw InterventionError.missing("more neurons in layer \(layer): \(needed) random neurons are " +
+                                                "needed but only \(pool.count) are outside the selection")
+            }
+            orders[layer] = rng.shuffled(pool)
+        }
+        for (k, perLayer) in counts {
+            sets[k]!.append(perLayer.keys.sorted().flatMap { layer in
+                orders[layer]!.prefix(perLayer[layer]!).sorted { $0.neuron < $1.neuron }
+            })
+        }
+    }
+    return sets
 }

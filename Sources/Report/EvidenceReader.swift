@@ -88,13 +88,22 @@ public enum EvidenceReader {
         }
         if let a = e.ablate {
             h["baseline_accuracy"] = a.baselineAccuracy
-            // The headline point's accuracy drop beyond its random sets' mean, and the p it quotes.
+            // The headline point's accuracy drop beyond its random sets' mean, and the p it quotes; an
+            // archive from before step 17 has no headline, and gives its largest ablation drop instead.
             if let head = a.headline, let c = a.curves.first(where: { $0.mode == head.mode }),
                let i = c.x.firstIndex(of: head.x) {
                 h["ablation_excess_drop"] = c.randomMean[i] - c.accuracy[i]
                 h["ablation_headline_p"] = head.p
                 h["ablation_headline_significant"] = head.significant ? 1 : 0
                 h["ablation_excess_drop_paired_p"] = c.pairedP[i]
+            } else if a.headline == nil {
+                let points = a.curves.filter { $0.mode != "amplify" }.flatMap { c in
+                    c.x.indices.map { (excess: c.randomMean[$0] - c.accuracy[$0], p: c.pairedP[$0]) }
+                }
+                if let best = points.max(by: { $0.excess < $1.excess }) {
+                    h["ablation_excess_drop"] = best.excess
+                    h["ablation_excess_drop_paired_p"] = best.p
+                }
             }
         }
         if let ed = e.edit, let last = ed.loss.last {

@@ -12,7 +12,8 @@ import TensorCore
 /// statistics can come out of the product differing in their last bits (Spearman against a tied metric
 /// has many equal rank sums, summed in different orders), so a permuted statistic within `tolerance` of
 /// the observed one counts. For unit-norm columns (Pearson, Spearman) `roundingBound` is the worst-case
-/// error of one product: counting within it can only raise p, never lower it.
+/// error of one product, so two equal statistics differ by at most twice it: counting within that can
+/// only raise p, never lower it.
 public struct PermutationTest: Sendable {
     public let permutations: Int
     public let examples: Int

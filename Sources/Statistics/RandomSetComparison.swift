@@ -9,19 +9,23 @@ import Foundation
 //   parametric p = P(|T| ≥ |t|),  t = (d_0 − m) / (s √(1 + 1/R)),  T ~ Student t(R − 1)
 //                  m, s: the random sets' mean and standard deviation; a normal fit to the random
 //                  effects, and the prediction interval of one more draw from it
-//   sweep p      = #{i ∈ pool : G_i ≥ G_0} / (R + 1),  G_i = max over points |g_i(point)|
-//                  random set i is the i-th set of every point: the chosen set's best point is paid
-//                  for by each random set's own best point over the same sweep
+//   sweep p      = #{i ∈ pool : G_i ≥ G_0} / (R + 1),  G_i = max over points |g_i| / s_pool(point)
+//                  random set i is the i-th draw of every point (nested across k, as the top sets are):
+//                  the chosen set's best point is paid for by each random draw's own best point over
+//                  the same sweep; dividing by the pool's standard deviation keeps the points whose
+//                  effects spread most from deciding the maximum alone
 //
 // If the chosen set is just another draw of R + 1 exchangeable ones, its |gap| is equally likely to
-// take any rank among them, so P(empirical p ≤ α) ≤ α. Its floor is 1/(R + 1): 19 sets reach 0.05,
-// 99 reach 0.01. Ties count against the chosen set.
+// take any rank among them, so P(empirical p ≤ α) ≤ α. Its floor is 1/(R + 1) for R ≥ 2 (19 sets reach
+// 0.05, 99 reach 0.01); with one random set the two gaps are ±Δ/2, a tie, and p is 1. Ties count
+// against the chosen set. A NaN effect makes every p NaN: never significant.
 // ----------------------------------------------------------------------------------------------------
 
 public enum RandomSetComparison {
     /// The two-sided empirical p of `chosen` among `random` (see above); 1 without random sets.
     public static func empiricalP(_ chosen: Double, _ random: [Double]) -> Double {
         guard !random.isEmpty else { return 1 }
+        guard chosen.isFinite, random.allSatisfy(\.isFinite) else { return .nan }
         let gaps = poolGaps(chosen, random)
         return share(of: gaps.map(abs), atLeast: abs(gaps[0]))
     }
@@ -30,7 +34,7 @@ public enum RandomSetComparison {
     /// distribution with R − 1 degrees of freedom. NaN with fewer than two sets or no spread.
     public static func parametricP(_ chosen: Double, _ random: [Double]) -> Double {
         let r = Double(random.count)
-        guard random.count >= 2 else { return .nan }
+        guard random.count >= 2, chosen.isFinite, random.allSatisfy(\.isFinite) else { return .nan }
         let mean = random.reduce(0, +) / r
         let sd = (random.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (r - 1)).squareRoot()
         // Equal effects summed in a different order differ in the last bits: that is no spread.
@@ -39,19 +43,37 @@ public enum RandomSetComparison {
         return studentTTwoSided(t, degreesOfFreedom: r - 1)
     }
 
-    /// The p of the chosen set's largest |gap| over a sweep, against every random set's own largest
-    /// |gap| over the same points. `points[j]` is (chosen, random) at point j; every point has the same
-    /// number of random sets, the i-th of each being one draw.
+    /// The p of the chosen set's largest standardized |gap| over a sweep, against every random draw's
+    /// own largest over the same points. `points[j]` is (chosen, random) at point j; every point has the
+    /// same number of random sets, the i-th of each being one draw. Points where the pool does not
+    /// spread tell nothing and are skipped.
     public static func sweepP(_ points: [(chosen: Double, random: [Double])]) -> Double {
         guard let sets = points.first?.random.count, sets > 0,
               points.allSatisfy({ $0.random.count == sets }) else { return 1 }
         var largest = [Double](repeating: 0, count: sets + 1)
         for point in points {
-            for (i, gap) in poolGaps(point.chosen, point.random).enumerated() {
-                largest[i] = max(largest[i], abs(gap))
-            }
+            guard point.chosen.isFinite, point.random.allSatisfy(\.isFinite) else { return .nan }
+            let gaps = poolGaps(point.chosen, point.random)
+            let spread = poolSpread(gaps)
+            guard spread > 0 else { continue }
+            for (i, gap) in gaps.enumerated() { largest[i] = max(largest[i], abs(gap) / spread) }
         }
         return share(of: largest, atLeast: largest[0])
+    }
+
+    /// The chosen set's |gap| in standard deviations of the pool: what the sweep p maximizes, and so
+    /// how the headline point is chosen. 0 when the pool does not spread; NaN for a NaN effect.
+    public static func standardizedGap(_ chosen: Double, _ random: [Double]) -> Double {
+        guard chosen.isFinite, random.allSatisfy(\.isFinite) else { return .nan }
+        let gaps = poolGaps(chosen, random), spread = poolSpread(gaps)
+        return spread > 0 ? abs(gaps[0]) / spread : 0
+    }
+
+    /// The standard deviation of the pool (R + 1 values, R degrees of freedom), 0 within rounding.
+    static func poolSpread(_ gaps: [Double]) -> Double {
+        let sd = (gaps.reduce(0) { $0 + $1 * $1 } / Double(max(1, gaps.count - 1))).squareRoot()
+        let scale = gaps.map(abs).max() ?? 0
+        return sd > 1e-12 * max(1, scale) ? sd : 0
     }
 
     /// g_i = d_i − mean(pool), the chosen set first.
@@ -80,8 +102,8 @@ public func studentTTwoSided(_ t: Double, degreesOfFreedom nu: Double) -> Double
 public func regularizedIncompleteBeta(_ x: Double, a: Double, b: Double) -> Double {
     guard x > 0 else { return 0 }
     guard x < 1 else { return 1 }
-    let logFront = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x)
     if x > (a + 1) / (a + b + 2) { return 1 - regularizedIncompleteBeta(1 - x, a: b, b: a) }
+    let logFront = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x)
     let tiny = 1e-300
     var c = 1.0, d = 1 - (a + b) * x / (a + 1)
     if abs(d) < tiny { d = tiny }
@@ -90,10 +112,10 @@ public func regularizedIncompleteBeta(_ x: Double, a: Double, b: Double) -> Doub
     for m in 1...10_000 {
         let m = Double(m)
         // The even step, then the odd step, of the fraction's coefficients.
-        let steps = [m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                     -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))]
+        let even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        let odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
         var change = 0.0
-        for coefficient in steps {
+        for coefficient in [even, odd] {
             d = 1 + coefficient * d; if abs(d) < tiny { d = tiny }
             c = 1 + coefficient / c; if abs(c) < tiny { c = tiny }
             d = 1 / d

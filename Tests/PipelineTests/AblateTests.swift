@@ -31,6 +31,30 @@ import Training
         }
     }
 
+    @Test func nestedRandomSetsFollowTheTopSetsLayerCountsAndNest() throws {
+        let ranked = [Neuron(layer: 3, neuron: 1), Neuron(layer: 5, neuron: 2), Neuron(layer: 3, neuron: 7),
+                      Neuron(layer: 9, neuron: 0), Neuron(layer: 5, neuron: 4), Neuron(layer: 3, neuron: 9)]
+        let tops = [2: Array(ranked.prefix(2)), 4: Array(ranked.prefix(4)), 6: ranked]
+        let sets = try nestedMatchedRandomSets(for: tops, count: 30, width: 12, excluding: Set(ranked)) { UInt64($0) }
+        for (k, top) in tops {
+            let counts = Dictionary(grouping: top, by: \.layer).mapValues(\.count)
+            #expect(sets[k]!.count == 30)
+            for random in sets[k]! {
+                #expect(Dictionary(grouping: random, by: \.layer).mapValues(\.count) == counts)
+                #expect(Set(random).isDisjoint(with: ranked) && Set(random).count == random.count)
+            }
+        }
+        // Draw r at k = 2 is inside draw r at k = 4, inside draw r at k = 6; the draws differ.
+        for r in 0..<30 {
+            #expect(Set(sets[2]![r]).isSubset(of: Set(sets[4]![r])) && Set(sets[4]![r]).isSubset(of: Set(sets[6]![r])))
+        }
+        #expect(Set(sets[6]!.map { $0.map(\.neuron) }).count > 20)
+        #expect(try nestedMatchedRandomSets(for: tops, count: 30, width: 12, excluding: Set(ranked)) { UInt64($0) } == sets)
+        #expect(throws: InterventionError.self) {
+            _ = try nestedMatchedRandomSets(for: tops, count: 1, width: 3, excluding: Set(ranked)) { UInt64($0) }
+        }
+    }
+
     @Test func noOpInterventionsAndLateStartsAreBitIdentical() throws {
         let model = try TinyModels.llama()
         let batch = TokenBatch([[1, 5, 9, 2, 7], [3, 3, 8]])
@@ -110,9 +134,10 @@ import Training
         }
         // Undeclared, the headline is the largest |gap| among the ablations, quoted with the sweep p.
         let headline = try #require(result.headline)
-        #expect(!headline.declared && headline.mode != .amplify && headline.test.contains("largest gap"))
+        #expect(!headline.declared && headline.mode != .amplify && headline.test.contains("largest standardized gap"))
         func gap(_ p: AblateStage.Point) -> Double {
-            abs(p.accuracy - p.randomAccuracy.reduce(0, +) / Double(p.randomAccuracy.count))
+            RandomSetComparison.standardizedGap(result.baselineAccuracy - p.accuracy,
+                                                p.randomAccuracy.map { result.baselineAccuracy - $0 })
         }
         let ablations = result.curves.filter { $0.mode != .amplify }.flatMap(\.points)
         let chosen = try #require(result.curves.first { $0.mode == headline.mode }?.points.first { $0.x == headline.x })
@@ -173,6 +198,11 @@ import Training
         }
         let (e, _) = try fixture.stages(directory, try recipe(", headline: {mode: amplify, strength: 3, k: 4}"))
         try e.checkStageOptions()
+        // ablate.metric must be a collected metric: `recipe check` says so before the sweep would.
+        let (unknown, _) = try fixture.stages(directory, try recipe(", metric: labl"))
+        #expect(throws: RecipeErrors.self) { try unknown.checkStageOptions() }
+        let (known, _) = try fixture.stages(directory, try recipe(", metric: label"))
+        try known.checkStageOptions()
     }
 }
 

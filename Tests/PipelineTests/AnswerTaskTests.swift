@@ -136,6 +136,11 @@ import TestSupport
                                 extra: "ablate: {modes: [zero], k: [2], random_sets: 2, general_texts: 0, shortcut: guesses}")
         let e = try Experiment(recipe: unknown, file: "arith.yaml", root: directory)
         #expect(throws: RecipeErrors.self) { try e.checkStageOptions() }
+        // An answer's loss is read at every answer token: interventions at the last token alone are refused.
+        let last = try setUp(directory, stages: "[collect, rank, ablate]",
+                             extra: "ablate: {modes: [zero], k: [2], random_sets: 2, general_texts: 0, positions: last}")
+        let lastOnly = try Experiment(recipe: last, file: "arith.yaml", root: directory)
+        #expect(throws: RecipeErrors.self) { try lastOnly.checkStageOptions() }
         let base = try setUp(directory)
         let missing = try Recipe(text: base.text.replacingOccurrences(of: "answer: \" {target}\"", with: "answer: \" {answer}\""), file: "arith.yaml")
         do {

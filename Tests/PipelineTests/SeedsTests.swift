@@ -8,6 +8,7 @@ import Pipeline
         var seen: [UInt64: String] = [:]
         let purposes: [SeedPurpose] = [.promptInit, .headInit, .epochOrder, .marginBootstrap, .permutations,
                                        .scoreBootstrap, .randomSets, .skillNoise, .controlNoise, .comparison,
+                                       .transferSample,
                                        .randomControl, .batchOrder, .auditIntervals]
         for recipeSeed: UInt64 in [0, 1, 13, 14] {
             for stage in StageName.allCases { for purpose in purposes { for index in 0..<50 {

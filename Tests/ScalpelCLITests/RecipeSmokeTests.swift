@@ -35,7 +35,7 @@ import Yams
         section("collect") { c in c["max_examples"] = 30; c["batch_size"] = 4; c["max_tokens"] = 8 }
         section("rank") { k in k["permutations"] = 20; k["bootstrap"] = 10; if k["top_k"] != nil { k["top_k"] = 4 } }
         section("ablate") { a in
-            a["k"] = ["2"]; a["amplify_k"] = 2; a["random_sets"] = 2; a["general_texts"] = 2
+            a["k"] = ["2"]; a["amplify_k"] = 2; a["random_sets"] = 2; a["general_texts"] = 2; a["examples"] = 16
             if var headline = a["headline"] as? [String: Any], headline["k"] != nil {
                 headline["k"] = 2
                 a["headline"] = headline

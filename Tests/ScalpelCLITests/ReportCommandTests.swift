@@ -60,7 +60,7 @@ import TestSupport
             #expect(table.contains(row), "no '\(row)' in \(table)")
         }
         // The ablation's headline names its test and whether it is significant.
-        #expect(table.contains("matched random sets") && table.contains("largest gap") &&
+        #expect(table.contains("matched random sets") && table.contains("largest standardized gap") &&
                 table.contains("significant") && table.contains("WikiText perplexity"))
         let compared = try runScalpel(["report", directory.appendingPathComponent("run1").path, directory.appendingPathComponent("run2/evidence.h5").path, "--json"])
         #expect(compared.status == 0, "\(compared.stderr)")

@@ -49,6 +49,14 @@ import Testing
         let p = RandomSetComparison.empiricalP(0.19, random)
         #expect(p >= 2.0 / 20 && p < 1)
         #expect(RandomSetComparison.empiricalP(0.5, []) == 1)
+        // One random set: the two gaps are ±Δ/2, a tie, whatever Δ.
+        #expect(RandomSetComparison.empiricalP(0.9, [0.1]) == 1)
+        // A NaN effect is never significant.
+        #expect(RandomSetComparison.empiricalP(.nan, random).isNaN)
+        #expect(RandomSetComparison.empiricalP(0.9, random + [.nan]).isNaN)
+        #expect(RandomSetComparison.parametricP(.nan, random).isNaN)
+        #expect(RandomSetComparison.sweepP([(0.9, random), (.nan, random)]).isNaN)
+        #expect(RandomSetComparison.standardizedGap(0.1, [0.1, 0.1]) == 0)
         #expect(RandomSetComparison.parametricP(0.5, [0.1]).isNaN)
         #expect(RandomSetComparison.parametricP(0.5, [0.1, 0.1, 0.1]).isNaN)
     }
@@ -79,6 +87,20 @@ import Testing
         #expect(abs(rate(parametric) - 0.05) < 0.012, "parametric \(rate(parametric))")
         #expect(rate(sweep) < 0.062, "sweep \(rate(sweep))")
         #expect(rate(bestPointOwn) > 0.12, "best point's own p \(rate(bestPointOwn))")
+
+        // Nested draws, as the ablation makes them: each draw's effect at a larger k is its effect at the
+        // smaller k plus more (cumulative sums), so the points of one draw are correlated. The sweep p
+        // stays calibrated, and is not merely conservative.
+        var nested = 0
+        for _ in 0..<runs {
+            let trajectories = (0...sets).map { _ -> [Double] in
+                var total = 0.0
+                return (0..<points).map { j in total += Double(j + 1) * rng.nextGaussian(); return total }
+            }
+            let draws = (0..<points).map { j in (chosen: trajectories[0][j], random: trajectories.dropFirst().map { $0[j] }) }
+            if RandomSetComparison.sweepP(draws) <= 0.05 { nested += 1 }
+        }
+        #expect(abs(rate(nested) - 0.05) < 0.012, "nested sweep \(rate(nested))")
     }
 
     @Test func sweepPFindsARealEffectAndRefusesRaggedSweeps() {

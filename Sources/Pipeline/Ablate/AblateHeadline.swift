@@ -7,9 +7,10 @@ import Statistics
 // The sweep's headline: one point, and one test quoted for it.
 //
 //   declared (ablate.headline)   that point;  p = its empirical p against its R random sets
-//   not declared                 the ablation point with the largest |gap| (amplification only when
-//                                the sweep has nothing else); p = the sweep p: its largest |gap| against
-//                                each random set's largest |gap| over the same candidate points
+//   not declared                 the ablation point whose gap is largest in standard deviations of its
+//                                pool (amplification only when the sweep has nothing else); p = the
+//                                sweep p: that largest standardized |gap| against each random draw's own
+//                                largest over the same candidate points (RandomSetComparison)
 //   gap = skill drop − mean random drop   (drop = unablated accuracy − accuracy)
 //   significant = p ≤ 0.05 and the bootstrap interval of accuracy(skill) − mean accuracy(random) excludes 0
 //
@@ -26,26 +27,29 @@ extension AblateStage {
         if let declared {
             guard let chosen = all.first(where: { $0.mode == declared.mode && $0.point.x == declared.x })
             else { return nil }
+            let sets = chosen.point.randomAccuracy.count
             return Headline(mode: chosen.mode, x: chosen.point.x, declared: true, p: chosen.point.empiricalP,
-                            test: "empirical p of the declared point against its \(chosen.point.randomAccuracy.count) " +
-                            "random sets",
+                            test: "empirical p of the declared point against its \(sets) random sets",
                             significant: significant(chosen.point.empiricalP, chosen.point))
         }
         let ablations = all.filter { $0.mode != .amplify }
-        let candidates = ablations.isEmpty ? all : ablations
-        func drops(_ p: Point) -> (chosen: Double, random: [Double]) {
-            (base - p.accuracy, p.randomAccuracy.map { base - $0 })
-        }
-        func gap(_ p: Point) -> Double {
-            let d = drops(p)
-            return abs(d.chosen - d.random.reduce(0, +) / Double(max(1, d.random.count)))
-        }
-        guard let best = candidates.max(by: { gap($0.point) < gap($1.point) }) else { return nil }
-        let p = RandomSetComparison.sweepP(candidates.map { drops($0.point) })
+        let candidates = (ablations.isEmpty ? all : ablations).map { (mode: $0.mode, point: $0.point,
+                                                                      drops: drops($0.point, base: base)) }
+        guard let best = candidates.max(by: {
+            RandomSetComparison.standardizedGap($0.drops.chosen, $0.drops.random) <
+                RandomSetComparison.standardizedGap($1.drops.chosen, $1.drops.random)
+        }) else { return nil }
+        let p = RandomSetComparison.sweepP(candidates.map(\.drops))
         return Headline(mode: best.mode, x: best.point.x, declared: false, p: p,
-                        test: "the sweep's largest gap against each of \(best.point.randomAccuracy.count) random " +
-                        "sets' largest gap over the same \(candidates.count) points",
+                        test: "the sweep's largest standardized gap against each of " +
+                        "\(best.point.randomAccuracy.count) random draws' largest over the same " +
+                        "\(candidates.count) points",
                         significant: significant(p, best.point))
+    }
+
+    /// A point's accuracy drops from the unablated accuracy: the skill set's and each random set's.
+    static func drops(_ p: Point, base: Double) -> (chosen: Double, random: [Double]) {
+        (base - p.accuracy, p.randomAccuracy.map { base - $0 })
     }
 
     static func significant(_ p: Double, _ point: Point) -> Bool {
@@ -79,8 +83,8 @@ extension AblateStage {
 }
 
 extension AblateStage.Headline {
-    /// The headline in one sentence, e.g. "zero-ablating the top 200: 76.5% → 63.5% against 76.2% for 19
-    /// matched random sets; difference −12.7 points [−16.5, −8.9]; empirical p 0.05 (…): significant".
+    /// The headline in one sentence, e.g. "zero-ablating the top 200: 76.50% → 63.50% against 76.53% for
+    /// 19 matched random sets; difference -13.0 points [-19.9, -6.2]; p 0.050 (…): significant".
     public func sentence(in result: AblateStage.Result) -> String {
         guard let curve = result.curves.first(where: { $0.mode == mode }),
               let point = curve.points.first(where: { $0.x == x }) else { return "" }

@@ -128,6 +128,10 @@ public struct AblateStage: Stage {
         let sigma = s.number("ablate.noise_sigma")!
         let scope = Intervention.Scope(rawValue: s.string("ablate.positions")!)
         if scope == nil { problems.add("ablate.positions", "must be all or last") }
+        if scope == .last, r.task.answer != nil {
+            problems.add("ablate.positions", "an answer task's loss is read at every answer token, not the " +
+                         "last: use positions: all")
+        }
         let precision = Precision(rawValue: s.string("ablate.precision")!) ?? .fp32
         if let problem = experiment.precisionProblem(precision, path: "ablate.precision") {
             problems.add(problem.path, problem.message)
@@ -209,14 +213,14 @@ public struct AblateStage: Stage {
     /// `last` when it was collected (the position the task reads), else at the first collected position.
     /// With `options`, from the run `ablate.neurons_from` names, if it names one.
     func rankedNeurons(_ options: Options? = nil) throws -> (ranked: [Intervention.Neuron],
-                                                             statistics: [Intervention.Neuron: (mean: Double,
-                                                                                                std: Double)]) {
+                                                             statistics: NeuronStatistics) {
         let other = options?.transfer.run
         let run = other.map { RunFolder(unchecked: $0) } ?? folder
         let url = EvidenceArchive.url(run)
         guard run.record("rank") != nil, FileManager.default.fileExists(atPath: url.path) else {
+            let recipe = other == nil ? experiment.recipeFile : "the recipe of \(run.url.path)"
             throw CollectError.corruptStore(path: url.path, detail: "there is no ranking; run `scalpel rank " +
-                                            "\(other == nil ? experiment.recipeFile : "<that run's recipe>")` first")
+                                            "\(recipe)` first")
         }
         if let other { try checkSameModel(other) }
         let file = try EvidenceArchive.open(url)
@@ -238,7 +242,8 @@ public struct AblateStage: Stage {
         let ranking = try metrics.group(RankStage.groupName(metric))
         guard ranking.kind(of: statistic) == .group else {
             var why = "it has no \(statistic) ranking"
-            if try ranking.attributeNames().contains("excluded"), case .string(let reason) = try ranking.attribute("excluded") {
+            if try ranking.attributeNames().contains("excluded"),
+               case .string(let reason) = try ranking.attribute("excluded") {
                 why = "the ranking excluded it: \(reason)"
             }
             throw CollectError.badPlan(path: experiment.recipeFile,
@@ -251,7 +256,7 @@ public struct AblateStage: Stage {
         let collect = try file.root.group("collect").group(reference)
         let means = try collect.read("mean", as: Double.self).values,
             stds = try collect.read("std", as: Double.self).values
-        var statistics: [Intervention.Neuron: (mean: Double, std: Double)] = [:]
+        var statistics: NeuronStatistics = [:]
         var ranked: [(Intervention.Neuron, Double)] = []
         for j in 0..<columns {
             let neuron = Intervention.Neuron(layer: Int(layers[j / Int(width)]), neuron: j % Int(width))
@@ -317,7 +322,7 @@ public struct AblateStage: Stage {
         let options = run.options, quiet = run.quiet
         let started = Date()
         if !quiet {
-            ProgressReporter.say("ablate: unablated pass over the test split " +
+            ProgressReporter.say("ablate: unablated pass over the evaluated examples " +
                                  "(its lower layers are reused by every intervention)")
         }
         let (ranked, statistics) = try rankedNeurons(options)
@@ -368,7 +373,11 @@ public struct AblateStage: Stage {
         }, examples.count)
     }
 
-    /// The top k of the ranking for every k swept, and R matched random sets of each.
+    /// Every neuron's training mean and standard deviation, for mean and noise ablation.
+    typealias NeuronStatistics = [Intervention.Neuron: (mean: Double, std: Double)]
+
+    /// The top k of the ranking for every k swept, and R matched random sets of each, nested as the top
+    /// sets are (`nestedMatchedRandomSets`): random set r is one draw followed across the sweep.
     struct NeuronSets {
         var top: [Int: [Intervention.Neuron]] = [:]
         var random: [Int: [[Intervention.Neuron]]] = [:]
@@ -388,11 +397,9 @@ public struct AblateStage: Stage {
         for k in Set(options.ks + (options.modes.contains(.amplify) ? [options.amplifyK] : [])) {
             sets.top[k] = Array(ranked.prefix(k))
         }
-        for (k, set) in sets.top {
-            sets.random[k] = try matchedRandomSets(for: set, count: options.randomSets,
-                                                   width: experiment.loaded.model.ffnWidth,
-                                                   excluding: selected, seed: seed(.randomSets, k))
-        }
+        sets.random = try nestedMatchedRandomSets(for: sets.top, count: options.randomSets,
+                                                  width: experiment.loaded.model.ffnWidth,
+                                                  excluding: selected) { seed(.randomSets, $0) }
         return sets
     }
 
@@ -521,10 +528,9 @@ public struct AblateStage: Stage {
     }
 
     /// `ablate.shortcut`: a 0/1 metric of collect.metrics whose share of answers is reported per point.
-    struct Shortcut: CustomStringConvertible {
+    struct Shortcut {
         var name: String
         var metric: Metric
-        var description: String { name }
     }
 
     static func summarize(_ logProbabilities: [[Double]], labels: [Int],

@@ -12,7 +12,7 @@ import Interventions
 struct AblateSweep {
     let stage: AblateStage
     let options: AblateStage.Options
-    let statistics: [Intervention.Neuron: (mean: Double, std: Double)]
+    let statistics: AblateStage.NeuronStatistics
     let sets: AblateStage.NeuronSets
     /// The summary of the evaluated examples under an intervention (nil: none).
     let evaluate: (Intervention?) throws -> AblateStage.Summary
@@ -26,7 +26,7 @@ struct AblateSweep {
     private var done = 0
 
     init(stage: AblateStage, options: AblateStage.Options,
-         statistics: [Intervention.Neuron: (mean: Double, std: Double)], sets: AblateStage.NeuronSets,
+         statistics: AblateStage.NeuronStatistics, sets: AblateStage.NeuronSets,
          evaluate: @escaping (Intervention?) throws -> AblateStage.Summary, general: GeneralTextEvaluator?,
          folder: URL) throws {
         self.stage = stage

@@ -20,16 +20,14 @@ import Training
 
 extension AblateStage {
     /// Where the sweep's neurons and examples come from.
-    struct Transfer: CustomStringConvertible {
+    struct Transfer {
         /// `ablate.data`, when the examples come from another dataset.
         var data: DatasetSpec?
-        /// `ablate.neurons_from`, when the neurons come from another run.
-        var run: URL?
+        /// `ablate.neurons_from`, when the neurons come from another run: its folder's path (a string,
+        /// so that the options' hash does not depend on the file system).
+        var runPath: String?
 
-        var description: String {
-            "data=\(data.map { "\($0.format.rawValue):\($0.path)" } ?? "test split") " +
-            "neurons=\(run?.path ?? "this run")"
-        }
+        var run: URL? { runPath.map { URL(fileURLWithPath: $0) } }
     }
 
     /// `ablate.data` and `ablate.neurons_from`, checked as far as the recipe and the files allow.
@@ -40,15 +38,15 @@ extension AblateStage {
         if let path = r.string("ablate.neurons_from") {
             let url = URL(fileURLWithPath: Experiment.resolve(path, root: experiment.root))
             let run = url.pathExtension == "h5" ? url.deletingLastPathComponent() : url
-            let others = r.stages.filter { ["prompt", "collect", "rank"].contains($0) }
+            let others = r.stages.filter { $0 != "ablate" }
             if !others.isEmpty {
                 problems.add("ablate.neurons_from", "the neurons, their statistics and the prompt come from " +
-                             "\(run.path), so this recipe's \(others.joined(separator: ", ")) would go unused; " +
-                             "list only ablate in stages")
+                             "\(run.path), which this recipe's \(others.joined(separator: ", ")) would not " +
+                             "read; list only ablate in stages (edit that run instead)")
             }
             // Whether that run has finished its ranking is checked when the sweep reads it, as for
             // this run's own ranking: a recipe is valid before the run it reads exists.
-            sources.run = run
+            sources.runPath = run.standardizedFileURL.path
         }
         return sources
     }
@@ -78,10 +76,10 @@ extension AblateStage {
                 if dataset.examples.isEmpty { problems.add("ablate.data", "\(spec.path) has no examples") }
             } else if dataset.examples.contains(where: { $0.label == nil }) {
                 problems.add("ablate.data", "\(spec.path) has examples without a label; name its label column")
-            } else if dataset.classes.count != classes {
-                problems.add("ablate.data", "\(spec.path) has \(dataset.classes.count) classes " +
-                             "(\(dataset.classes.joined(separator: ", "))) but the task has \(classes); " +
-                             "map its labels onto the task's with ablate.data.labels")
+            } else if let bad = dataset.examples.first(where: { !(0..<classes).contains($0.label!) }) {
+                problems.add("ablate.data", "\(bad.source) row \(bad.row) has class \(bad.label!) but the task " +
+                             "has \(classes) (0–\(classes - 1), in the order of task.verbalizers); map the " +
+                             "dataset's labels onto them with ablate.data.labels")
             } else if dataset.examples.isEmpty {
                 problems.add("ablate.data", "\(spec.path) has no examples")
             }
@@ -96,7 +94,10 @@ extension AblateStage {
     func evaluationExamples(_ options: Options) throws -> [Example] {
         if let spec = options.transfer.data {
             let examples = try DatasetLoader.load(spec).examples
-            return options.examples.map { Array(examples.prefix($0)) } ?? examples
+            guard let cap = options.examples, cap < examples.count else { return examples }
+            // A seeded sample in file order: a file sorted by label must not give one class.
+            var rng = SeededRandom(seed: seed(.transferSample))
+            return rng.shuffled(Array(examples.indices)).prefix(cap).sorted().map { examples[$0] }
         }
         return try testSplit(options).map { experiment.dataset.examples[$0] }
     }

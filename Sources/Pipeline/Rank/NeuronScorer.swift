@@ -111,17 +111,19 @@ struct NeuronScorer {
     func score(_ block: Block, metric: MetricContext, pearson: [Double],
                statistics: Set<NeuronStatistic>) -> [NeuronStatistic: (score: [Double], p: [Double])] {
         let c = block.columns, n = trainTest.examples
+        // Equal statistics of unit-norm columns differ by at most two products' rounding.
+        let ties = 2 * trainTest.roundingBound
         var out: [NeuronStatistic: (score: [Double], p: [Double])] = [:]
         let nan = [Double](repeating: .nan, count: c)
         if statistics.contains(.pearson) {
             let s = trainTest.products(block.standardizedValues, columns: c, metric.pearsonY)
-            var (_, p) = trainTest.pValues(s, columns: c, tolerance: trainTest.roundingBound) { _, r in Double(r) }
+            var (_, p) = trainTest.pValues(s, columns: c, tolerance: ties) { _, r in Double(r) }
             for j in 0..<c where block.constant[j] || pearson[j].isNaN { p[j] = .nan }
             out[.pearson] = (pearson, p)
         }
         if statistics.contains(.spearman) {
             let s = trainTest.products(block.standardizedRanks, columns: c, metric.spearmanY)
-            var (_, p) = trainTest.pValues(s, columns: c, tolerance: trainTest.roundingBound) { _, r in Double(r) }
+            var (_, p) = trainTest.pValues(s, columns: c, tolerance: ties) { _, r in Double(r) }
             var rho = nan
             for j in 0..<c where !block.constant[j] {
                 var dot = 0.0

@@ -201,18 +201,20 @@ enum StageSummaries {
     }
 
     static func ablate(_ r: AblateStage.Result) -> [String: Any] {
-        ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": r.baselineMacroF1,
+        ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": number(r.baselineMacroF1),
          "test_examples": r.testExamples,
          "random_sets": r.randomSets, "seconds": r.seconds, "headline": headline(r),
          "shortcut": r.shortcut.map { ["name": $0.name, "baseline_share": $0.baselineShare] as [String: Any] }
             ?? NSNull(), "archive": r.archive, "interventions": r.interventions,
          "curves": r.curves.map { curve in
             ["mode": curve.mode.rawValue, "axis": curve.axis, "fixed": curve.fixed, "points": curve.points.map { p in
-                ["x": p.x, "accuracy": p.accuracy, "macro_f1": p.macroF1, "confidence": p.meanConfidence,
-                 "loss": p.meanLoss, "kl_task": p.klTask, "kl_general": p.klGeneral.map(number) ?? NSNull(),
+                // Answer tasks have no macro-F1 or task KL (NaN), which JSON cannot hold.
+                ["x": p.x, "accuracy": p.accuracy, "macro_f1": number(p.macroF1),
+                 "confidence": number(p.meanConfidence), "loss": number(p.meanLoss), "kl_task": number(p.klTask),
+                 "kl_general": p.klGeneral.map(number) ?? NSNull(),
                  "random_accuracy": p.randomAccuracy,
                  "random_accuracy_mean": p.randomAccuracy.reduce(0, +) / Double(max(1, p.randomAccuracy.count)),
-                 "random_kl_task": p.randomKLTask, "random_kl_general": p.randomKLGeneral,
+                 "random_kl_task": p.randomKLTask.map(number), "random_kl_general": p.randomKLGeneral.map(number),
                  "empirical_p": p.empiricalP, "parametric_p": number(p.parametricP), "z": number(p.z),
                  "paired_p": p.pairedP,
                  "shortcut": p.shortcut.map { s in
