@@ -83,8 +83,8 @@ extension AblateStage {
 }
 
 extension AblateStage.Headline {
-    /// The headline in one sentence, e.g. "zero-ablating the top 200: 76.50% → 63.50% against 76.53% for
-    /// 19 matched random sets; difference -13.0 points [-19.9, -6.2]; p 0.050 (…): significant".
+    /// The headline in one sentence, e.g. "zero-ablating the top 200: 76.50% → 63.50% against 76.50% for
+    /// 19 matched random sets; difference -13.0 points [-20.0, -6.2]; p 0.050 (…): significant".
     public func sentence(in result: AblateStage.Result) -> String {
         guard let curve = result.curves.first(where: { $0.mode == mode }),
               let point = curve.points.first(where: { $0.x == x }) else { return "" }
