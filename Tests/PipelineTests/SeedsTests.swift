@@ -9,7 +9,7 @@ import Pipeline
         let purposes: [SeedPurpose] = [.promptInit, .headInit, .epochOrder, .marginBootstrap, .permutations,
                                        .scoreBootstrap, .randomSets, .skillNoise, .controlNoise, .comparison,
                                        .transferSample,
-                                       .randomControl, .batchOrder, .auditIntervals]
+                                       .randomControl, .batchOrder, .auditIntervals, .auditSample]
         for recipeSeed: UInt64 in [0, 1, 13, 14] {
             for stage in StageName.allCases { for purpose in purposes { for index in 0..<50 {
                 let seed = Seeds.seed(recipeSeed, stage, purpose, index)

@@ -34,7 +34,7 @@ extension AblateStage {
     func transfer(_ problems: inout RecipeProblems) -> Transfer {
         let r = experiment.recipe
         var sources = Transfer()
-        if r.node("ablate.data") != nil { sources.data = transferData(&problems) }
+        if r.node("ablate.data") != nil { sources.data = experiment.otherDataset("ablate.data", &problems) }
         if let path = r.string("ablate.neurons_from") {
             let url = URL(fileURLWithPath: Experiment.resolve(path, root: experiment.root))
             let run = url.pathExtension == "h5" ? url.deletingLastPathComponent() : url
@@ -51,53 +51,11 @@ extension AblateStage {
         return sources
     }
 
-    /// `ablate.data` as a dataset spec, refused unless it loads with labels in the task's classes.
-    private func transferData(_ problems: inout RecipeProblems) -> DatasetSpec? {
-        let r = experiment.recipe, s = r.settings
-        guard let loader = r.string("ablate.data.loader"), let format = DatasetSpec.Format(rawValue: loader),
-              let path = r.string("ablate.data.path") else { return nil }   // the schema reported it
-        var labels: [String: Int]?
-        if let mapping = r.node("ablate.data.labels")?.mapping {
-            labels = Dictionary(mapping.map { ($0.key.string ?? "", $0.value.int ?? 0) }) { first, _ in first }
-        }
-        let spec = DatasetSpec(format: format, path: Experiment.resolve(path, root: experiment.root),
-                               textColumn: r.string("ablate.data.text"), labelColumn: r.string("ablate.data.label"),
-                               labels: labels, skipIncomplete: s.node("ablate.data.skip_incomplete")?.bool ?? false,
-                               limit: r.int("ablate.data.limit"))
-        guard FileManager.default.fileExists(atPath: spec.path) else {
-            problems.add("ablate.data.path", "\(spec.path) does not exist; run Scripts/fetch, or fix the path")
-            return nil
-        }
-        do {
-            let dataset = try DatasetLoader.load(spec)
-            let classes = experiment.recipe.task.verbalizers?.count ?? experiment.dataset.classes.count
-            if r.task.answer != nil {
-                // Answer tasks are graded against task.answer, filled from each example's fields.
-                if dataset.examples.isEmpty { problems.add("ablate.data", "\(spec.path) has no examples") }
-            } else if dataset.examples.contains(where: { $0.label == nil }) {
-                problems.add("ablate.data", "\(spec.path) has examples without a label; name its label column")
-            } else if let bad = dataset.examples.first(where: { !(0..<classes).contains($0.label!) }) {
-                problems.add("ablate.data", "\(bad.source) row \(bad.row) has class \(bad.label!) but the task " +
-                             "has \(classes) (0–\(classes - 1), in the order of task.verbalizers); map the " +
-                             "dataset's labels onto them with ablate.data.labels")
-            } else if dataset.examples.isEmpty {
-                problems.add("ablate.data", "\(spec.path) has no examples")
-            }
-        } catch {
-            problems.add("ablate.data", "\(error)")
-        }
-        return spec
-    }
-
     /// The examples the sweep evaluates: the transfer dataset's, or the test split's (at most
     /// `ablate.examples`).
     func evaluationExamples(_ options: Options) throws -> [Example] {
         if let spec = options.transfer.data {
-            let examples = try DatasetLoader.load(spec).examples
-            guard let cap = options.examples, cap < examples.count else { return examples }
-            // A seeded sample in file order: a file sorted by label must not give one class.
-            var rng = SeededRandom(seed: seed(.transferSample))
-            return rng.shuffled(Array(examples.indices)).prefix(cap).sorted().map { examples[$0] }
+            return try Experiment.sample(spec, at: options.examples, seed: seed(.transferSample))
         }
         return try testSplit(options).map { experiment.dataset.examples[$0] }
     }
@@ -137,5 +95,55 @@ extension AblateStage {
                                        "(sha256 \(theirs.prefix(12))…, this recipe's is \(ours.prefix(12))…); " +
                                        "point it at a run of \(experiment.recipe.model)")
         }
+    }
+}
+
+extension Experiment {
+    /// A transfer dataset (`ablate.data`, `audit.data`) as a spec, refused unless it loads with labels in
+    /// the task's classes (answer tasks: unless it is empty).
+    func otherDataset(_ section: String, _ problems: inout RecipeProblems) -> DatasetSpec? {
+        let r = recipe, s = r.settings
+        guard let loader = r.string("\(section).loader"), let format = DatasetSpec.Format(rawValue: loader),
+              let path = r.string("\(section).path") else { return nil }   // the schema reported it
+        var labels: [String: Int]?
+        if let mapping = r.node("\(section).labels")?.mapping {
+            labels = Dictionary(mapping.map { ($0.key.string ?? "", $0.value.int ?? 0) }) { first, _ in first }
+        }
+        let spec = DatasetSpec(format: format, path: Experiment.resolve(path, root: root),
+                               textColumn: r.string("\(section).text"), labelColumn: r.string("\(section).label"),
+                               labels: labels, skipIncomplete: s.node("\(section).skip_incomplete")?.bool ?? false,
+                               limit: r.int("\(section).limit"))
+        guard FileManager.default.fileExists(atPath: spec.path) else {
+            problems.add("\(section).path", "\(spec.path) does not exist; run Scripts/fetch, or fix the path")
+            return nil
+        }
+        do {
+            let dataset = try DatasetLoader.load(spec)
+            let classes = recipe.task.verbalizers?.count ?? self.dataset.classes.count
+            if r.task.answer != nil {
+                // Answer tasks are graded against task.answer, filled from each example's fields.
+                if dataset.examples.isEmpty { problems.add(section, "\(spec.path) has no examples") }
+            } else if dataset.examples.contains(where: { $0.label == nil }) {
+                problems.add(section, "\(spec.path) has examples without a label; name its label column")
+            } else if let bad = dataset.examples.first(where: { !(0..<classes).contains($0.label!) }) {
+                problems.add(section, "\(bad.source) row \(bad.row) has class \(bad.label!) but the task " +
+                             "has \(classes) (0–\(classes - 1), in the order of task.verbalizers); map the " +
+                             "dataset's labels onto them with \(section).labels")
+            } else if dataset.examples.isEmpty {
+                problems.add(section, "\(spec.path) has no examples")
+            }
+        } catch {
+            problems.add(section, "\(error)")
+        }
+        return spec
+    }
+
+    /// The examples of `spec`, or a seeded sample of `cap` of them in file order: a file sorted by label
+    /// must not give one class.
+    static func sample(_ spec: DatasetSpec, at cap: Int?, seed: UInt64) throws -> [Example] {
+        let examples = try DatasetLoader.load(spec).examples
+        guard let cap, cap < examples.count else { return examples }
+        var rng = SeededRandom(seed: seed)
+        return rng.shuffled(Array(examples.indices)).prefix(cap).sorted().map { examples[$0] }
     }
 }

@@ -59,10 +59,11 @@ public enum Audit {
     public static let heldOutTexts = 100
 
     /// - experiment: the recipe whose test split, framing and general text to use (nil: weights and general text only).
+    /// - evaluated: examples to score instead of the test split (`audit.data`).
     public static func run(base basePath: String, edited editedPath: String, experiment: Experiment?,
                            generalPath: String?,
-                           generalTexts: Int = 32, examples: Int = 400, seed: UInt64 = 0,
-                           quiet: Bool = false) throws -> Report {
+                           generalTexts: Int = 32, examples: Int = 400, evaluated: [Example]? = nil,
+                           seed: UInt64 = 0, quiet: Bool = false) throws -> Report {
         // The recipe's experiment has the base loaded already: reuse it rather than hold a third copy.
         let resolvedBase = try ModelAliases.resolve(basePath)
         let base = try experiment.flatMap { $0.modelPath == resolvedBase ? $0.loaded : nil } ??
@@ -80,13 +81,11 @@ public enum Audit {
 
         if let experiment {
             let recipe = experiment.recipe
-            let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
-                                dev: recipe.data.dev, seed: recipe.data.splitSeed)
-            let test = Array(splits.test.prefix(examples))
+            let test = evaluated ?? testExamples(experiment, examples: examples)
             if let before = try testCorrectness(b, experiment: experiment, tokenizer: base.tokenizer,
-                                                examples: examples),
+                                                evaluated: test),
                let after = try testCorrectness(e, experiment: experiment, tokenizer: base.tokenizer,
-                                               examples: examples) {
+                                               evaluated: test) {
                 func interval(_ c: [Bool], _ s: UInt64) -> (Double, Double)? {
                     bootstrapInterval(examples: c.count, seed: s) { sample in
                         sample.reduce(0) { $0 + (c[$1] ? 1.0 : 0) } / Double(sample.count)
@@ -101,7 +100,7 @@ public enum Audit {
                 let d = pairedBootstrapDifference(after, before, seed: Seeds.seed(seed, .audit, .auditIntervals, 2))
                 report.differenceInterval = (d.low, d.high)
             }
-            let pairs = test.map { experiment.dataset.examples[$0] }.filter { $0.pair != nil }
+            let pairs = test.filter { $0.pair != nil }
             if !pairs.isEmpty {
                 let before = try preference(b, tokenizer: base.tokenizer, pairs: pairs, template: recipe.task.template)
                 let after = try preference(e, tokenizer: base.tokenizer, pairs: pairs, template: recipe.task.template)
@@ -142,21 +141,27 @@ public enum Audit {
         return report
     }
 
-    /// Each test example's correctness under the recipe's verbalizers, without a soft prompt; nil where
-    /// the recipe has no verbalizers or its test split is empty.
-    public static func testCorrectness(_ model: DecoderModel, experiment: Experiment, tokenizer: any Tokenizer,
-                                       examples: Int = 400) throws -> [Bool]? {
+    /// The recipe's test split, at most `examples` of it.
+    static func testExamples(_ experiment: Experiment, examples: Int = 400) -> [Example] {
         let recipe = experiment.recipe
         let splits = Splits(count: experiment.dataset.examples.count, train: recipe.data.train,
                             dev: recipe.data.dev, seed: recipe.data.splitSeed)
-        let test = Array(splits.test.prefix(examples))
+        return splits.test.prefix(examples).map { experiment.dataset.examples[$0] }
+    }
+
+    /// Each evaluated example's correctness under the recipe's verbalizers, without a soft prompt (the
+    /// test split's by default); nil where the recipe has no verbalizers or there is nothing to score.
+    public static func testCorrectness(_ model: DecoderModel, experiment: Experiment, tokenizer: any Tokenizer,
+                                       evaluated: [Example]? = nil) throws -> [Bool]? {
+        let recipe = experiment.recipe
+        let test = evaluated ?? testExamples(experiment)
         guard let ids = experiment.verbalizerIDs, !test.isEmpty else { return nil }
         let framing = PromptTask.Framing.verbalizers(template: recipe.task.template, ids: ids)
         let task = PromptTask(model: .decoder(model), tokenizer: tokenizer, framing: framing, classes: ids.count)
         let trainer = PromptTrainer(task: task, initialPrompt: Tensor(shape: [1, model.config.hiddenSize]),
                                     learningRate: 0, weightDecay: 0)
-        let sequences = test.map { task.ids(experiment.dataset.examples[$0].text) }
-        let labels = test.map { experiment.dataset.examples[$0].label! }
+        let sequences = test.map { task.ids($0.text) }
+        let labels = test.map { $0.label! }
         return try trainer.evaluate(sequences, labels: labels, batchSize: 16, withPrompt: false).correct
     }
 

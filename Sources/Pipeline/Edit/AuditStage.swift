@@ -1,5 +1,6 @@
 import AtomicFiles
 import Checkpoints
+import Datasets
 import Foundation
 import Recipes
 
@@ -20,11 +21,20 @@ public struct AuditStage: Stage {
     public struct Options {
         /// The general text of perplexity and KL, resolved against the repository.
         var generalText: String
+        /// `audit.data`: the examples scored instead of the test split (a seeded sample of 400 at most).
+        var data: DatasetSpec?
     }
+
+    /// The examples of `audit.data` the audit scores at most.
+    static let transferExamples = 400
 
     public func options() throws -> Options {
         let general = experiment.recipe.settings.string("audit.general_text")!
-        return Options(generalText: Experiment.resolve(general, root: experiment.root))
+        var problems = RecipeProblems(experiment.recipe, file: experiment.recipeFile)
+        let data = experiment.recipe.node("audit.data") == nil ? nil :
+            experiment.otherDataset("audit.data", &problems)
+        try problems.check()
+        return Options(generalText: Experiment.resolve(general, root: experiment.root), data: data)
     }
 
     /// What the audit measures: the edit's record (which names the base model), the edited checkpoint's
@@ -40,16 +50,20 @@ public struct AuditStage: Stage {
         let general = FileManager.default.fileExists(atPath: options.generalText) ?
             try SHA256.file(options.generalText) : "absent"
         return ["edit": try dependencyRecord(.edit).inputsDigest, "edited": try SHA256.checkpoint(edited.path),
-                "data": try experiment.dataSHA256(), "general_text": general]
+                "data": try options.data.map { try SHA256.file($0.path) } ?? experiment.dataSHA256(),
+                "general_text": general]
     }
 
     /// The run's edit (`EditStage.editedCheckpoint(in:)`).
     public var editedCheckpoint: URL? { EditStage.editedCheckpoint(in: folder) }
 
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
+        let evaluated = try run.options.data.map {
+            try Experiment.sample($0, at: Self.transferExamples, seed: seed(.auditSample))
+        }
         let report = try Audit.run(base: experiment.modelPath, edited: editedCheckpoint!.path,
                                    experiment: experiment, generalPath: run.options.generalText,
-                                   seed: experiment.recipe.seed)
+                                   evaluated: evaluated, seed: experiment.recipe.seed)
         return StageOutcome { group in try report.write(into: group) }
     }
 
