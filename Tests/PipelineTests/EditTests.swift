@@ -138,6 +138,10 @@ import TestSupport
         let direct = try Audit.run(base: audited.modelPath, edited: result.checkpoint, experiment: audited,
                                    generalPath: nil, evaluated: examples, seed: audited.recipe.seed, quiet: true)
         #expect(report.accuracyBefore == direct.accuracyBefore && report.accuracyAfter == direct.accuracyAfter)
+        // `scalpel audit --base --edited --recipe` reads audit.data too.
+        let compared = try AuditStage.compare(base: audited.modelPath, edited: result.checkpoint, experiment: audited,
+                                              generalText: directory.appendingPathComponent("absent.jsonl").path)
+        #expect(compared.taskExamples == 7 && compared.accuracyAfter == report.accuracyAfter)
         // Rows of a class the task lacks (the task has two) are refused before any work.
         let unmapped = try CollectRankTests().stages(directory, try recipe("{\"1\": 0}"))
         #expect(throws: RecipeErrors.self) { try unmapped.0.checkStageOptions() }

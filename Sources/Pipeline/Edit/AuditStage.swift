@@ -26,7 +26,7 @@ public struct AuditStage: Stage {
     }
 
     /// The examples of `audit.data` the audit scores at most.
-    static let transferExamples = 400
+    static let transferCap = 400
 
     public func options() throws -> Options {
         let general = experiment.recipe.settings.string("audit.general_text")!
@@ -58,9 +58,7 @@ public struct AuditStage: Stage {
     public var editedCheckpoint: URL? { EditStage.editedCheckpoint(in: folder) }
 
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
-        let evaluated = try run.options.data.map {
-            try Experiment.sample($0, at: Self.transferExamples, seed: seed(.auditSample))
-        }
+        let evaluated = try transferExamples()
         let report = try Audit.run(base: experiment.modelPath, edited: editedCheckpoint!.path,
                                    experiment: experiment, generalPath: run.options.generalText,
                                    evaluated: evaluated, seed: experiment.recipe.seed)
@@ -84,12 +82,21 @@ public struct AuditStage: Stage {
     }
 
     /// `scalpel audit --base A --edited B [--recipe R]`: two checkpoints compared outside a run, on the
-    /// recipe's test split and framing when one is given; nothing is written.
+    /// recipe's test split (or its `audit.data`) and framing when one is given; nothing is written.
     public static func compare(base: String, edited: String, experiment: Experiment?,
                                generalText: String) throws -> Audit.Report {
         let root = experiment?.root ?? ModelAliases.root()
+        let evaluated = try experiment.flatMap { experiment in
+            try AuditStage(experiment: experiment, folder: RunFolder(unchecked: experiment.runFolder))
+                .transferExamples()
+        }
         return try Audit.run(base: base, edited: edited, experiment: experiment,
                              generalPath: Experiment.resolve(generalText, root: root),
-                             seed: experiment?.recipe.seed ?? 0)
+                             evaluated: evaluated, seed: experiment?.recipe.seed ?? 0)
+    }
+
+    /// The examples of `audit.data` the audit scores, nil without it.
+    func transferExamples() throws -> [Example]? {
+        try options().data.map { try Experiment.sample($0, at: Self.transferCap, seed: seed(.auditSample)) }
     }
 }
