@@ -20,10 +20,7 @@ import Tokenizers
 final class AnswerEvaluator {
     let model: DecoderModel
     let tokenizer: any Tokenizer
-    let examples: [Example]
-    let questions: [[Int32]]
-    let expected: [String]
-    let answers: [[Int32]]
+    let sheet: AnswerSheet
     let maxTokens: Int
     let batchSize: Int
     let shortcut: Metric?
@@ -32,85 +29,58 @@ final class AnswerEvaluator {
          shortcut: Metric?) throws {
         self.model = model
         tokenizer = experiment.loaded.tokenizer
-        self.examples = examples
-        let template = experiment.recipe.task.template
-        questions = examples.map {
-            experiment.loaded.tokenizer.encode(TextPart.filling(template, with: $0.text), addSpecialTokens: true)
-        }
-        expected = examples.map(experiment.expectedAnswer)
-        answers = expected.map { experiment.loaded.tokenizer.encodeData($0, addSpecialTokens: false) }
+        sheet = try AnswerSheet(experiment, examples: examples)
         maxTokens = experiment.recipe.task.answerTokens
         self.batchSize = batchSize
         self.shortcut = shortcut
-        if let empty = questions.firstIndex(where: \.isEmpty) ?? answers.firstIndex(where: \.isEmpty) {
-            throw CollectError.badPlan(path: experiment.recipeFile,
-                                       detail: "\(examples[empty].source) row \(examples[empty].row) has an " +
-                                       "empty question or answer; check task.template and task.answer")
-        }
     }
 
     /// The sweep's summary of one intervention (nil: none). Answer tasks have no class distribution, so
     /// macro-F1 and the task KL are NaN; confidence is the mean probability of the whole expected answer.
     func summary(_ intervention: Intervention?) throws -> AblateStage.Summary {
-        let losses = try answerLosses(intervention)
+        let logProbabilities = try answerLogProbabilities(intervention)
         var correct: [Bool] = [], shortcuts: [Bool] = []
         let stop = Set([tokenizer.endOfSequence].compactMap { $0 })
-        for (i, question) in questions.enumerated() {
+        for (i, question) in sheet.questions.enumerated() {
             let generated = try model.generate(prompt: question, maxTokens: maxTokens, stop: stop,
                                                hooksForStep: { rows, step in
                 intervention?.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(i) &* 1024 &+ UInt64(step))
                     ?? HookSet()
             })
             let text = tokenizer.decode(generated, skipSpecialTokens: true)
-            correct.append(AnswerMatch.isCorrect(text, expected: expected[i]))
+            let outcome = sheet.outcome(i, answered: text, logProbability: logProbabilities[i])
+            correct.append(outcome.answerCorrect!)
             if let shortcut {
-                var outcome = ModelOutcome(prediction: 0, confidence: exp(-losses[i] * Double(answers[i].count)),
-                                           loss: losses[i])
-                outcome.answerCorrect = correct[i]
-                outcome.answer = AnswerMatch.firstNumber(text)?.value ?? .nan
-                shortcuts.append((shortcut.values(for: examples[i], classes: 0, outcome: outcome).first ?? nil) == 1)
+                let value = shortcut.values(for: sheet.examples[i], classes: 0, outcome: outcome).first ?? nil
+                shortcuts.append(value == 1)
             }
         }
-        let n = Double(max(1, questions.count))
-        let confidence = zip(losses, answers).reduce(0) { $0 + exp(-$1.0 * Double($1.1.count)) } / n
+        let n = Double(max(1, correct.count))
+        let losses = zip(logProbabilities, sheet.answers).map { -$0 / Double($1.count) }
         return AblateStage.Summary(accuracy: Double(correct.filter { $0 }.count) / n, macroF1: .nan,
-                                   confidence: confidence, loss: losses.reduce(0, +) / n, kl: .nan,
+                                   confidence: logProbabilities.reduce(0) { $0 + exp($1) } / n,
+                                   loss: losses.reduce(0, +) / n, kl: .nan,
                                    losses: losses, correct: correct, shortcut: shortcut == nil ? nil : shortcuts)
     }
 
-    /// The expected answers' mean token loss under the intervention, teacher-forced, batched.
-    func answerLosses(_ intervention: Intervention?) throws -> [Double] {
-        var losses: [Double] = []
+    /// log p of each expected answer under the intervention, teacher-forced, batched.
+    func answerLogProbabilities(_ intervention: Intervention?) throws -> [Double] {
+        var out: [Double] = []
         var start = 0
-        while start < questions.count {
-            let members = Array(start..<min(questions.count, start + batchSize))
-            let layout = TokenBatch(members.map { questions[$0] + answers[$0] })
-            var predicting: [Int] = []
-            for (s, i) in members.enumerated() {
-                let rows = layout.tokenRows(s), first = questions[i].count - 1
-                predicting += rows[first..<(first + answers[i].count)]
-            }
+        while start < sheet.questions.count {
+            let members = Array(start..<min(sheet.questions.count, start + batchSize))
+            let layout = sheet.sequences(members)
             let hooks = intervention?.hooks(rows: layout.rows, lastRows: layout.lastRows,
                                             salt: UInt64(start)) ?? HookSet()
             let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks,
-                                       logitRows: predicting).logits!
-            let v = logits.shape[1]
-            try logits.value.withPointer { z in
-                var row = 0
-                for i in members {
-                    var total = 0.0
-                    for target in answers[i] {
-                        total += logProbability(z + row * v, vocabulary: v, target: Int(target))
-                        row += 1
-                    }
-                    guard total.isFinite else {
-                        throw InterventionError.nonFinite(example: i, intervention: intervention)
-                    }
-                    losses.append(-total / Double(answers[i].count))
-                }
+                                       logitRows: sheet.predictingRows(layout, members: members)).logits!
+            let batch = sheet.answerLogProbabilities(logits.value, members: members)
+            if let bad = batch.firstIndex(where: { !$0.isFinite }) {
+                throw InterventionError.nonFinite(example: members[bad], intervention: intervention)
             }
+            out += batch
             start += members.count
         }
-        return losses
+        return out
     }
 }

@@ -22,23 +22,14 @@ extension CollectStage {
     func collectAnswers(_ indices: [Int], model: DecoderModel, plan: CollectionPlan) throws -> Batch {
         let examples = indices.map { experiment.dataset.examples[$0] }
         let tokenizer = experiment.loaded.tokenizer
-        let template = experiment.recipe.task.template
-        let questions = examples.map {
-            tokenizer.encode(TextPart.filling(template, with: $0.text), addSpecialTokens: true)
-        }
-        let expected = examples.map(experiment.expectedAnswer)
-        let answers = expected.map { tokenizer.encodeData($0, addSpecialTokens: false) }
-        if let empty = questions.firstIndex(where: \.isEmpty) ?? answers.firstIndex(where: \.isEmpty) {
-            throw CollectError.badPlan(path: experiment.recipeFile,
-                                       detail: "\(examples[empty].source) row \(examples[empty].row) " +
-                                       "has an empty question or answer; " +
-                                       "check task.template and task.answer")
-        }
+        let sheet = try AnswerSheet(experiment, examples: examples)
+        let questions = sheet.questions
         let startTokens = tokenizer.leadingBOS == nil ? 0 : 1
         let b = examples.count
         // Teacher-forced pass over question + answer. Causal attention keeps the question's sites independent
         // of the answer that follows it.
-        let layout = TokenBatch(zip(questions, answers).map { $0 + $1 })
+        let members = Array(examples.indices)
+        let layout = sheet.sequences(members)
         var sources: [[[Int]]] = []
         for position in plan.positions {
             switch position {
@@ -51,12 +42,7 @@ extension CollectStage {
         }
         let hookedRows = Array(Set(sources.flatMap { $0.flatMap { $0 } })).sorted()
         let rowIndex = Dictionary(uniqueKeysWithValues: hookedRows.enumerated().map { ($1, $0) })
-        // The rows predicting each answer token: the question's last token, then each answer token but the last.
-        var predictingRows: [Int] = []
-        for s in 0..<b {
-            let rows = layout.tokenRows(s), first = questions[s].count - 1
-            predictingRows += rows[first..<(first + answers[s].count)]
-        }
+        let predictingRows = sheet.predictingRows(layout, members: members)
         let capture = SiteCapture(layers: plan.layers, rows: hookedRows)
         let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: capture.hooks,
                                    logitRows: predictingRows).logits!
@@ -64,17 +50,7 @@ extension CollectStage {
         let activations = try averagedSites(capture.sites, sources: sources, rowIndex: rowIndex,
                                             examples: examples, plan: plan)
 
-        var answerLogProbabilities = [Double](repeating: 0, count: b)
-        let v = logits.shape[1]
-        logits.value.withPointer { z in
-            var row = 0
-            for s in 0..<b {
-                for target in answers[s] {
-                    answerLogProbabilities[s] += logProbability(z + row * v, vocabulary: v, target: Int(target))
-                    row += 1
-                }
-            }
-        }
+        let answerLogProbabilities = sheet.answerLogProbabilities(logits.value, members: members)
 
         var metrics: [Double] = []
         var generatedTokens = 0
@@ -83,10 +59,7 @@ extension CollectStage {
                                                stop: Set([tokenizer.endOfSequence].compactMap { $0 }))
             generatedTokens += generated.count
             let text = tokenizer.decode(generated, skipSpecialTokens: true)
-            var outcome = ModelOutcome(prediction: 0, confidence: exp(answerLogProbabilities[s]),
-                                       loss: -answerLogProbabilities[s] / Double(answers[s].count))
-            outcome.answerCorrect = AnswerMatch.isCorrect(text, expected: expected[s])
-            outcome.answer = AnswerMatch.firstNumber(text)?.value ?? .nan
+            let outcome = sheet.outcome(s, answered: text, logProbability: answerLogProbabilities[s])
             for metric in plan.metrics {
                 let values = metric.values(for: example, classes: 0, outcome: outcome)
                 if let bad = values.firstIndex(where: { $0 == nil || $0!.isNaN }) {
