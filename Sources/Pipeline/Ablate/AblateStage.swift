@@ -294,7 +294,9 @@ public struct AblateStage: Stage {
     }
 
     public func read(_ record: RunFolder.StageRecord, reused: Bool) throws -> Result {
-        var result = try Self.load(EvidenceArchive.url(folder), order: try options().modes)
+        // The recipe's order of modes, without reading the options again (a transfer dataset would load).
+        let order = (experiment.recipe.settings.list("ablate.modes") ?? []).compactMap(Intervention.Mode.init)
+        var result = try Self.load(EvidenceArchive.url(folder), order: order)
         result.seconds = record.seconds
         return result
     }

@@ -58,7 +58,7 @@ public struct AuditStage: Stage {
     public var editedCheckpoint: URL? { EditStage.editedCheckpoint(in: folder) }
 
     public func compute(_ run: StageRun<Options>) throws -> StageOutcome {
-        let evaluated = try transferExamples()
+        let evaluated = try transferExamples(run.options.data)
         let report = try Audit.run(base: experiment.modelPath, edited: editedCheckpoint!.path,
                                    experiment: experiment, generalPath: run.options.generalText,
                                    evaluated: evaluated, seed: experiment.recipe.seed)
@@ -87,16 +87,16 @@ public struct AuditStage: Stage {
                                generalText: String) throws -> Audit.Report {
         let root = experiment?.root ?? ModelAliases.root()
         let evaluated = try experiment.flatMap { experiment in
-            try AuditStage(experiment: experiment, folder: RunFolder(unchecked: experiment.runFolder))
-                .transferExamples()
+            let stage = AuditStage(experiment: experiment, folder: RunFolder(unchecked: experiment.runFolder))
+            return try stage.transferExamples(try stage.options().data)
         }
         return try Audit.run(base: base, edited: edited, experiment: experiment,
                              generalPath: Experiment.resolve(generalText, root: root),
                              evaluated: evaluated, seed: experiment?.recipe.seed ?? 0)
     }
 
-    /// The examples of `audit.data` the audit scores, nil without it.
-    func transferExamples() throws -> [Example]? {
-        try options().data.map { try Experiment.sample($0, at: Self.transferCap, seed: seed(.auditSample)) }
+    /// The examples of `audit.data` (`data`) the audit scores, nil without it.
+    func transferExamples(_ data: DatasetSpec?) throws -> [Example]? {
+        try data.map { try Experiment.sample($0, at: Self.transferCap, seed: seed(.auditSample)) }
     }
 }
