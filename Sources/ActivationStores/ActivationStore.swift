@@ -8,11 +8,14 @@ import Statistics
 ///
 /// Layout of `collect/activations.h5` (or of one shard, `collect/shard-I-of-N.h5`), schema `scalpel.activations/1`:
 /// - attributes: `schema`, `layers` (ints), `neurons_per_layer`, `positions` (strings), `metrics` (strings),
-///   `train_rows`, `dev_rows`, `shard` ("I/N" or "all"), `model_sha256`, `data_sha256`, `recipe_sha256`.
+///   `train_rows`, `dev_rows`, `shard` ("I/N" or "all"), `model_sha256`, `data_sha256`, `recipe_sha256`,
+///   `tool_version` (the Scalpel that wrote it).
 /// - `activations/<position>`: float32 [rows, layers × neurons]; column l·F + i is neuron i of the l-th
 ///   recorded layer; rows are the training examples, then the dev examples. Chunks [64, 1024].
 /// - `examples/index`: int64 [rows, 1], each row's index in the dataset; `examples/token`: int64 [rows, 1], the
-///   token position of a per-token row (−1 for per-example rows); `examples/split`: uint8 [rows, 1], 0 train, 1 dev.
+///   token position of a per-token row (−1 for per-example rows); `examples/split`: uint8 [rows, 1], 0 train, 1 dev;
+///   `examples/batches`: int64 [batches], the rows of each batch in the order they were appended (a merge
+///   replays them, so that a merged store is byte for byte a single run's).
 /// - `metrics/values`: float64 [rows, metrics].
 /// - `moments/<position>/{count, mean_x, squares_x, mean_y, squares_y, cross}`: the training rows' `CoMoments`.
 public enum ActivationStore {
@@ -25,7 +28,9 @@ public enum ActivationStore {
         public var neuronsPerLayer: Int
         public var positions: [String]
         public var metrics: [String]
-        public var provenance: [String: String]   // model_sha256, data_sha256, recipe_sha256
+        public var provenance: [String: String]   // model_sha256, data_sha256, recipe_sha256, tool_version
+        /// The provenance keys a store keeps.
+        public static let provenanceKeys = ["model_sha256", "data_sha256", "recipe_sha256", "tool_version"]
         public var columns: Int { layers.count * neuronsPerLayer }
 
         public init(layers: [Int], neuronsPerLayer: Int, positions: [String], metrics: [String],
@@ -62,6 +67,8 @@ public final class ActivationStoreWriter {
     var bufferedIndices: [Int64] = [], bufferedTokens: [Int64] = [],
         bufferedSplits: [UInt8] = [], bufferedMetrics: [Double] = []
     var bufferedRows = 0
+    /// The rows of each `append`, in order.
+    var batches: [Int64] = []
     public private(set) var rows = 0
     public private(set) var trainRows = 0
     var sawDev = false
@@ -105,6 +112,7 @@ public final class ActivationStoreWriter {
         }
         bufferedRows += b
         rows += b
+        if b > 0 { batches.append(Int64(b)) }
         bufferedIndices += indices.map(Int64.init)
         bufferedTokens += tokens.map { $0.map(Int64.init) } ?? [Int64](repeating: -1, count: b)
         bufferedSplits += [UInt8](repeating: split, count: b)
@@ -134,6 +142,7 @@ public final class ActivationStoreWriter {
     /// Writes the moments and attributes; call once, after the last row.
     public func finish(moments: [CoMoments], shard: String) throws {
         try flush()
+        try root.group("examples").write("batches", batches, shape: [batches.count])
         let group = try root.createGroup("moments")
         for (name, m) in zip(header.positions, moments) { try writeMoments(m, into: try group.createGroup(name)) }
         try root.setAttribute("schema", .string(ActivationStore.schema))
@@ -185,6 +194,8 @@ public final class ActivationStoreReader {
     /// [rows, metrics]
     public let metricValues: [Double]
     public let moments: [CoMoments]
+    /// The rows of each batch as it was appended; nil for a store written before they were kept.
+    public let batches: [Int]?
     let matrices: [HDF5Dataset]
 
     public var rows: Int { indices.count }
@@ -221,7 +232,7 @@ public final class ActivationStoreReader {
                                                + "run `scalpel collect` again")
         }
         var provenance: [String: String] = [:]
-        for key in ["model_sha256", "data_sha256", "recipe_sha256"] {
+        for key in ActivationStore.Header.provenanceKeys {
             if case .string(let v)? = try? root.attribute(key) { provenance[key] = v }
         }
         header = ActivationStore.Header(layers: layers.map(Int.init), neuronsPerLayer: Int(width), positions: positions,
@@ -231,6 +242,9 @@ public final class ActivationStoreReader {
             indices = try root.group("examples").read("index", as: Int64.self).values.map(Int.init)
             tokens = try root.group("examples").read("token", as: Int64.self).values.map(Int.init)
             splits = try root.group("examples").read("split", as: UInt8.self).values
+            let examples = try root.group("examples")
+            batches = examples.kind(of: "batches") == nil ? nil :
+                try examples.read("batches", as: Int64.self).values.map(Int.init)
             metricValues = try root.group("metrics").read("values", as: Double.self).values
             let momentGroup = try root.group("moments")
             moments = try positions.map { try readMoments(try momentGroup.group($0)) }
@@ -242,6 +256,7 @@ public final class ActivationStoreReader {
         let rows = indices.count
         guard splits.count == rows, tokens.count == rows, metricValues.count == rows * max(1, metrics.count),
               splits.prefix(Int(trainRows)).allSatisfy({ $0 == 0 }),
+              batches.map({ $0.allSatisfy { $0 > 0 } && $0.reduce(0, +) == rows }) ?? true,
               try matrices.allSatisfy({ try $0.shape() == [rows, header.columns] }),
               moments.allSatisfy({ $0.columns == header.columns && $0.metrics == metrics.count }) else {
             throw ActivationStoreError.corrupt(path: url.path,

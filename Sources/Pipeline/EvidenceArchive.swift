@@ -13,7 +13,9 @@ import Interventions
 /// - `/provenance` (attributes): tool version, git commit, recipe text and sha256, model and data sha256,
 ///   seed, machine, cores, and each stage's start time, seconds, OpenBLAS kernel, Scalpel's kernel path,
 ///   the process's peak resident memory and where the weights lived (`<stage>_started`, `_seconds`,
-///   `_blas_kernel`, `_kernel_path`, `_peak_rss_mb`, `_weights`).
+///   `_blas_kernel`, `_kernel_path`, `_peak_rss_mb`, `_weights`), and the stage's rates (`collect_tokens_per_second`).
+///   Everything that depends on the machine or the moment is here: the stages' groups hold only what
+///   the same inputs give, so two runs (or a sharded run and its merge) compare with /provenance aside.
 /// - `/collect`, `/rank`, `/ablate`: see `CollectStage`, `RankStage` and `AblateStage` (and docs/evidence.md).
 public enum EvidenceArchive {
     public static let schema = "scalpel.evidence/1"
@@ -39,7 +41,7 @@ public enum EvidenceArchive {
 
     /// Replaces the group `stage` (creating the archive if needed) and records the stage's timing.
     public static func write(stage: String, experiment: Experiment, folder: RunFolder, started: Date,
-                             _ body: (HDF5Group) throws -> Void) throws {
+                             timings: [String: Double] = [:], _ body: (HDF5Group) throws -> Void) throws {
         let url = url(folder)
         if !FileManager.default.fileExists(atPath: url.path) {
             try HDF5File.create(at: url) { root in
@@ -59,6 +61,9 @@ public enum EvidenceArchive {
             try provenance.setAttribute("\(stage)_kernel_path", .string(KernelPath.current.rawValue))
             try provenance.setAttribute("\(stage)_peak_rss_mb", .double(MachineMemory.peakResidentMegabytes))
             try provenance.setAttribute("\(stage)_weights", .string(experiment.loaded.storage.rawValue))
+            for (name, value) in timings.sorted(by: { $0.key < $1.key }) {
+                try provenance.setAttribute("\(stage)_\(name)", .double(value))
+            }
         }
     }
 

@@ -82,11 +82,15 @@ public struct StageOutcome {
     public var outputs: [String: String]
     /// Paths worth naming in the record, beside the recipe and the archive.
     public var notes: [String: String]
+    /// Figures of the machine and the moment (rates), kept in `/provenance` as `<stage>_<name>`, so that
+    /// the stage's own group holds only what the same inputs always give.
+    public var timings: [String: Double]
 
-    public init(outputs: [String: String] = [:], notes: [String: String] = [:],
+    public init(outputs: [String: String] = [:], notes: [String: String] = [:], timings: [String: Double] = [:],
                 archive: @escaping (HDF5Group) throws -> Void) {
         self.outputs = outputs
         self.notes = notes
+        self.timings = timings
         self.archive = archive
     }
 }
@@ -132,7 +136,7 @@ extension Stage {
     /// that marks the stage finished, headed by the figures of what was read.
     func publish(_ outcome: StageOutcome, inputs: [String: String], started: Date) throws -> Result {
         try EvidenceArchive.write(stage: Self.name.rawValue, experiment: experiment, folder: folder,
-                                  started: started, outcome.archive)
+                                  started: started, timings: outcome.timings, outcome.archive)
         let notes = outcome.notes.merging(["recipe": experiment.recipeFile,
                                            "archive": EvidenceArchive.url(folder).path]) { $1 }
         var record = RunFolder.StageRecord(stage: Self.name.rawValue, inputs: inputs, outputs: outcome.outputs,

@@ -11,7 +11,7 @@ struct ScalpelCommand: ParsableCommand {
         version: ScalpelVersion.current,
         subcommands: [RunCommand.self, TunePromptCommand.self, CollectCommand.self, MergeCommand.self, RankCommand.self,
                       AblateCommand.self, EditCommand.self, AuditCommand.self, ReportCommand.self, RecipeCommand.self,
-                      InspectCommand.self, SynthCommand.self, TokenizeCommand.self, TemplateCommand.self,
+                      InspectCommand.self, DigestCommand.self, SynthCommand.self, TokenizeCommand.self, TemplateCommand.self,
                       ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, BenchCommand.self]
     )
 }

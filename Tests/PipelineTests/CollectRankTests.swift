@@ -98,33 +98,59 @@ import TestSupport
         }
     }
 
-    @Test func threeShardsMergeIntoTheUnshardedRun() throws {
-        let (d1, r1) = try setUp(), (d2, r2) = try setUp()
-        defer { for d in [d1, d2] { try? FileManager.default.removeItem(at: d) } }
-        let (e1, f1) = try stages(d1, r1), (e2, f2) = try stages(d2, r2)
-        let whole = try CollectStage(experiment: e1, folder: f1).run(quiet: true)
-        let sharded = CollectStage(experiment: e2, folder: f2)
-        for i in [2, 0, 1] { _ = try sharded.run(shard: (i, 3), quiet: true) }
-        let merged = try sharded.merge(quiet: true)
-        let a = try ActivationStoreReader(url: URL(fileURLWithPath: whole.store)), b = try ActivationStoreReader(url: URL(fileURLWithPath: merged.store))
-        #expect(a.indices == b.indices && a.splits == b.splits && a.metricValues.count == b.metricValues.count)
-        for (x, y) in zip(a.metricValues, b.metricValues) { #expect(abs(x - y) <= 1e-6 * max(1, abs(x))) }
-        for p in 0..<2 {
-            let x = try a.block(position: p, rows: 0..<a.rows, columns: 0..<48), y = try b.block(position: p, rows: 0..<b.rows, columns: 0..<48)
-            for (u, v) in zip(x, y) { #expect(abs(u - v) <= 1e-6 * max(1, abs(u))) }
-            for j in 0..<48 { for m in 0..<6 {
-                let (u, v) = (a.moments[p].pearson(j, m), b.moments[p].pearson(j, m))
-                #expect(abs(u - v) <= 1e-6 * max(1, abs(u)))
-            } }
+    /// Shards are cut on batch boundaries and the merge replays the single run's batches, so the merged
+    /// store is the single run's file byte for byte, and the ranking's archive group equal, for any N.
+    @Test func shardsMergeIntoTheUnshardedRunsBytesWhateverTheirNumber() throws {
+        let (directory, recipe) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        let stage = CollectStage(experiment: experiment, folder: folder)
+        let whole = try stage.run(quiet: true)
+        let wholeStore = try SHA256.file(whole.store)
+        _ = try RankStage(experiment: experiment, folder: folder).run(quiet: true)
+        let wholeArchive = try ArchiveDigest.digest(EvidenceArchive.url(folder))
+        for n in [1, 2, 3, 7, 20] {
+            try FileManager.default.removeItem(at: folder.url)
+            let (e, f) = try stages(directory, recipe)
+            let sharded = CollectStage(experiment: e, folder: f)
+            for i in (0..<n).reversed() { _ = try sharded.run(shard: (i, n), quiet: true) }
+            let merged = try sharded.merge(quiet: true)
+            #expect(try SHA256.file(merged.store) == wholeStore, "\(n) shards")
+            _ = try RankStage(experiment: e, folder: f).run(quiet: true)
+            #expect(try ArchiveDigest.digest(EvidenceArchive.url(f)) == wholeArchive, "\(n) shards")
         }
-        let rankA = try RankStage(experiment: e1, folder: f1).run(quiet: true), rankB = try RankStage(experiment: e2, folder: f2).run(quiet: true)
-        for (x, y) in zip(rankA.reports, rankB.reports) {
-            #expect(x.selection.map(\.key) == y.selection.map(\.key))
-            for (u, v) in zip(x.selection, y.selection) { #expect(abs(u.score - v.score) <= 1e-6 * max(1, abs(u.score))) }
+        // 54 training rows in batches of 4 are 14 batches: shard 1 of 3 holds batches 4..<9, rows 16..<36.
+        #expect(CollectStage.slice(Array(0..<54), shard: (1, 3), batch: 4) == Array(16..<36))
+        // 5 rows are 2 batches: of 4 shards, 1 holds the first batch, 3 the second, and 0 and 2 none.
+        #expect(CollectStage.slice(Array(0..<5), shard: (1, 4), batch: 4) == [0, 1, 2, 3])
+        #expect(CollectStage.slice(Array(0..<5), shard: (3, 4), batch: 4) == [4])
+        #expect(CollectStage.slice(Array(0..<5), shard: (0, 4), batch: 4) == [])
+    }
+
+    @Test func aMergeRefusesMissingDuplicateAndForeignShardsByName() throws {
+        let (directory, recipe) = try setUp()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (experiment, folder) = try stages(directory, recipe)
+        let stage = CollectStage(experiment: experiment, folder: folder)
+        for i in 0..<3 { _ = try stage.run(shard: (i, 3), quiet: true) }
+        let shard = { (i: Int) in folder.url.appendingPathComponent("collect/shard-\(i)-of-3.h5") }
+        let merged = folder.url.appendingPathComponent("collect/activations.h5")
+        #expect(throws: CollectError.incompatibleShards(detail: "shards 1 of 3 are missing; run them with --shard i/3")) {
+            try stage.merge(shards: [shard(0), shard(2)], quiet: true)
         }
-        // A missing shard is refused by name.
-        try FileManager.default.removeItem(at: f2.url.appendingPathComponent("collect/shard-1-of-3.h5"))
-        #expect(throws: CollectError.incompatibleShards(detail: "shards 1 of 3 are missing; run them with --shard i/3")) { try sharded.merge(quiet: true) }
+        #expect(throws: CollectError.incompatibleShards(detail: "shard 2 is given twice: \(shard(2).path) and \(shard(2).path)")) {
+            try stage.merge(shards: [shard(2), shard(0), shard(2)], quiet: true)
+        }
+        // A shard written by another Scalpel is named with both versions.
+        try HDF5File.update(at: shard(1)) { try $0.setAttribute("tool_version", .string("0.0.9")) }
+        do {
+            _ = try stage.merge(quiet: true)
+            Issue.record("a shard of another version merged")
+        } catch let error as CollectError {
+            #expect("\(error)".contains(shard(1).path) && "\(error)".contains("Scalpel version") &&
+                    "\(error)".contains("0.0.9"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: merged.path), "a refused merge wrote a store")
     }
 
     @Test func aNaNActivationNamesTheExampleLayerAndNeuronAndLeavesNoStore() throws {

@@ -84,12 +84,22 @@ public struct CollectStage: Stage {
         var train = splits.train
         if let cap = try? plan().maxExamples { train = Array(train.prefix(cap)) }
         var dev = splits.dev
-        if let (i, n) = shard {
-            func slice(_ all: [Int]) -> [Int] { Array(all[(i * all.count / n)..<((i + 1) * all.count / n)]) }
-            train = slice(train)
-            dev = slice(dev)
+        if let shard {
+            let batch = (try? plan().batchSize) ?? 8
+            train = Self.slice(train, shard: shard, batch: batch)
+            dev = Self.slice(dev, shard: shard, batch: batch)
         }
         return (train, dev)
+    }
+
+    /// Shard i of N of a split: the i-th of N contiguous runs of its batches, so that every batch a
+    /// shard collects is one a single run collects, with the same examples.
+    ///
+    ///     batches = ⌈rows / batch⌉   shard i ← batches ⌊i·batches/N⌋ ..< ⌊(i+1)·batches/N⌋
+    public static func slice(_ rows: [Int], shard: (Int, Int), batch: Int) -> [Int] {
+        let (i, n) = shard, batches = (rows.count + batch - 1) / batch
+        let first = i * batches / n * batch, last = min(rows.count, (i + 1) * batches / n * batch)
+        return first < last ? Array(rows[first..<last]) : []
     }
 
     public func storeURL(shard: (Int, Int)?) throws -> URL {
@@ -109,10 +119,14 @@ public struct CollectStage: Stage {
               case .ints(let layers) = try group.attribute("layers"),
               case .int(let width) = try group.attribute("neurons_per_layer"),
               case .strings(let positions) = try group.attribute("positions"),
-              case .strings(let metrics) = try group.attribute("metrics"),
-              case .double(let rate) = try group.attribute("tokens_per_second") else {
+              case .strings(let metrics) = try group.attribute("metrics") else {
             throw CollectError.corruptStore(path: url.path, detail: "/collect is incomplete")
         }
+        // The rate is a timing, kept in /provenance (in /collect in archives before it moved).
+        let provenance = try archive.root.group("provenance")
+        var rate = 0.0
+        if case .double(let r)? = try? provenance.attribute("collect_tokens_per_second") { rate = r }
+        else if case .double(let r)? = try? group.attribute("tokens_per_second") { rate = r }
         return Result(store: try storeURL(shard: nil).path, trainRows: Int(train), devRows: Int(dev),
                       columns: layers.count * Int(width), positions: positions, metrics: metrics,
                       tokensPerSecond: rate, reused: reused)
@@ -151,7 +165,8 @@ public struct CollectStage: Stage {
         let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth,
                                             positions: positionNames,
                                             metrics: metricNames,
-                                            provenance: ["model_sha256": inputs["model"]!,
+                                            provenance: ["tool_version": ScalpelBuild.version,
+                                                         "model_sha256": inputs["model"]!,
                                                          "data_sha256": inputs["data"]!,
                                                          "recipe_sha256": SHA256.hex(experiment.recipe.text)])
         let url = try storeURL(shard: shard)
@@ -265,7 +280,7 @@ public struct CollectStage: Stage {
     /// What a finished store records: its part of the evidence archive, and the store's hash.
     ///
     /// `/collect` of the archive: attributes `positions`, `layers`, `neurons_per_layer`, `metrics`,
-    /// `train_rows`, `dev_rows`, `store` (the activation store's path) and `tokens_per_second`;
+    /// `train_rows`, `dev_rows` and `store` (the activation store's path in the run folder);
     /// `example_index` int64 [rows] and `split` uint8 [rows] (0 train, 1 dev); `metrics` float64 [rows, metrics];
     /// `<position>/mean` and `<position>/std` float64 [layers × neurons], each neuron's training mean and
     /// standard deviation (what mean and noise ablations use).
@@ -274,7 +289,8 @@ public struct CollectStage: Stage {
         let header = reader.header
         let outputs = ["activations.h5": try SHA256.file(url.path)]
         let precision = try plan().precision.rawValue
-        return StageOutcome(outputs: outputs, notes: ["precision": precision]) { group in
+        return StageOutcome(outputs: outputs, notes: ["precision": precision],
+                            timings: ["tokens_per_second": tokensPerSecond]) { group in
             try group.setAttribute("precision", .string(precision))
             try group.setAttribute("positions", .strings(header.positions))
             try group.setAttribute("layers", .ints(header.layers.map(Int64.init)))
@@ -282,8 +298,7 @@ public struct CollectStage: Stage {
             try group.setAttribute("metrics", .strings(header.metrics))
             try group.setAttribute("train_rows", .int(Int64(reader.trainRows.count)))
             try group.setAttribute("dev_rows", .int(Int64(reader.devRows.count)))
-            try group.setAttribute("store", .string(url.path))
-            try group.setAttribute("tokens_per_second", .double(tokensPerSecond))
+            try group.setAttribute("store", .string("collect/" + url.lastPathComponent))
             try group.write("example_index", reader.indices.map(Int64.init), shape: [reader.rows])
             try group.write("split", reader.splits, shape: [reader.rows])
             try group.write("metrics", reader.metricValues, shape: [reader.rows, header.metrics.count])

@@ -4,16 +4,68 @@ import HDF5Kit
 import Statistics
 
 /// Joins the stores of a sharded collection (`collect --shard i/N`, run anywhere) into the store a single
-/// run would have written: the shards' training rows in shard order, then their dev rows, and the
-/// training co-moments merged with Chan's update. Shards must come from the same model, data, recipe
-/// and layout, and every shard 0..<N must be present exactly once.
+/// run writes, byte for byte, whatever N is.
+///
+/// Shards are cut on batch boundaries (`CollectStage.slice`), so each batch of a single run is a batch
+/// of exactly one shard, and every store lists its batches (`examples/batches`). The merge replays them
+/// in the single run's order, training batches of shard 0, 1, … then dev batches: the same appends give
+/// the same file, and the training co-moments, folded in batch by batch as the single run folds them,
+/// the same bits (Chan's update is not associative, so the shards' own moments are not merged).
+///
+/// Shards must come from the same model, data, recipe and Scalpel version, and every shard 0..<N must be
+/// present exactly once; a refusal names the shard file.
 public enum ShardMerge {
     public static func merge(_ shards: [URL], into url: URL, quiet: Bool = false) throws {
+        let ordered = try check(shards)
+        let header = ordered[0].header
+        let progress = ProgressReporter("merge", total: ordered.reduce(0) { $0 + $1.rows }, unit: "rows")
+        progress.quiet = quiet
+        try HDF5File.create(at: url) { root in
+            let writer = try ActivationStoreWriter(root: root, header: header)
+            var moments = header.positions.map { _ in
+                CoMoments(columns: header.columns, metrics: header.metrics.count)
+            }
+            var done = 0
+            for split in [UInt8(0), UInt8(1)] {
+                for reader in ordered {
+                    for rows in batches(of: reader) where reader.splits[rows.lowerBound] == split {
+                        let blocks = try header.positions.indices.map {
+                            try reader.block(position: $0, rows: rows, columns: 0..<header.columns)
+                        }
+                        let m = header.metrics.count
+                        let metrics = Array(reader.metricValues[(rows.lowerBound * m)..<(rows.upperBound * m)])
+                        if split == 0 {
+                            for p in moments.indices { moments[p].add(x: blocks[p], y: metrics, rows: rows.count) }
+                        }
+                        try writer.append(activations: blocks, metrics: metrics,
+                                          indices: Array(reader.indices[rows]), split: split,
+                                          tokens: Array(reader.tokens[rows]))
+                        done += rows.count
+                        progress.update(done)
+                    }
+                }
+            }
+            try writer.finish(moments: moments, shard: "all")
+        }
+    }
+
+    /// The row ranges of a store's batches, in the order they were appended.
+    static func batches(of reader: ActivationStoreReader) -> [Range<Int>] {
+        var start = 0
+        return reader.batches!.map { count in
+            defer { start += count }
+            return start..<(start + count)
+        }
+    }
+
+    /// The shards in order, once each, after checking that they belong together.
+    static func check(_ shards: [URL]) throws -> [ActivationStoreReader] {
         guard !shards.isEmpty else { throw CollectError.incompatibleShards(detail: "no shard files were given") }
-        let readers = try shards.map { try ActivationStoreReader(url: $0) }
-        var order: [Int: ActivationStoreReader] = [:]
+        var order: [Int: (ActivationStoreReader, URL)] = [:]
+        var first: (ActivationStoreReader, URL)?
         var total: Int?
-        for (reader, url) in zip(readers, shards) {
+        for url in shards {
+            let reader = try ActivationStoreReader(url: url)
             let parts = reader.shard.split(separator: "/").compactMap { Int($0) }
             guard parts.count == 2, parts[0] >= 0, parts[0] < parts[1] else {
                 throw CollectError.incompatibleShards(detail: "\(url.path) is not a shard " +
@@ -24,14 +76,17 @@ public enum ShardMerge {
                                                       "but the others are of \(total)")
             }
             total = parts[1]
-            if order[parts[0]] != nil {
-                throw CollectError.incompatibleShards(detail: "shard \(parts[0]) is given twice")
+            if let (_, first) = order[parts[0]] {
+                throw CollectError.incompatibleShards(detail: "shard \(parts[0]) is given twice: " +
+                                                      "\(first.path) and \(url.path)")
             }
-            order[parts[0]] = reader
-            guard reader.header == readers[0].header else {
-                throw CollectError.incompatibleShards(detail: "\(url.path) differs from \(shards[0].path) " +
-                                                      "in its model, data, recipe, layers, positions or metrics")
+            guard reader.batches != nil else {
+                throw CollectError.incompatibleShards(detail: "\(url.path) does not list its batches " +
+                                                      "(an older Scalpel wrote it); collect it again")
             }
+            if let (firstReader, firstURL) = first { try agree(reader, url, with: firstReader, firstURL) }
+            first = first ?? (reader, url)
+            order[parts[0]] = (reader, url)
         }
         let missing = (0..<total!).filter { order[$0] == nil }
         guard missing.isEmpty else {
@@ -39,38 +94,22 @@ public enum ShardMerge {
                 detail: "shards \(missing.map(String.init).joined(separator: ", ")) of \(total!) are missing; " +
                     "run them with --shard i/\(total!)")
         }
-        let ordered = (0..<total!).map { order[$0]! }
-        let header = ordered[0].header
-        let progress = ProgressReporter("merge", total: ordered.reduce(0) { $0 + $1.rows }, unit: "rows")
-        progress.quiet = quiet
-        try HDF5File.create(at: url) { root in
-            let writer = try ActivationStoreWriter(root: root, header: header)
-            var done = 0
-            for split in [UInt8(0), UInt8(1)] {
-                for reader in ordered {
-                    let rows = split == 0 ? reader.trainRows : reader.devRows
-                    var start = rows.lowerBound
-                    while start < rows.upperBound {
-                        let end = min(rows.upperBound, start + ActivationStore.chunkRows)
-                        let blocks = try header.positions.indices.map {
-                            try reader.block(position: $0, rows: start..<end, columns: 0..<header.columns)
-                        }
-                        let metrics = Array(
-                            reader.metricValues[(start * header.metrics.count)..<(end * header.metrics.count)])
-                        try writer.append(activations: blocks, metrics: metrics,
-                                          indices: Array(reader.indices[start..<end]), split: split,
-                                          tokens: Array(reader.tokens[start..<end]))
-                        done += end - start
-                        progress.update(done)
-                        start = end
-                    }
-                }
-            }
-            var moments = header.positions.map { _ in
-                CoMoments(columns: header.columns, metrics: header.metrics.count)
-            }
-            for reader in ordered { for p in moments.indices { moments[p].merge(reader.moments[p]) } }
-            try writer.finish(moments: moments, shard: "all")
+        return (0..<total!).map { order[$0]!.0 }
+    }
+
+    /// Refuses a shard that differs from another in what it was made from, naming both and the difference.
+    static func agree(_ a: ActivationStoreReader, _ aURL: URL, with b: ActivationStoreReader, _ bURL: URL) throws {
+        let what = ["tool_version": "Scalpel version", "model_sha256": "model", "data_sha256": "data",
+                    "recipe_sha256": "recipe"]
+        for key in ActivationStore.Header.provenanceKeys where a.header.provenance[key] != b.header.provenance[key] {
+            throw CollectError.incompatibleShards(
+                detail: "\(aURL.path) and \(bURL.path) come from different \(what[key] ?? key)s " +
+                    "(\(a.header.provenance[key] ?? "none") and \(b.header.provenance[key] ?? "none")); " +
+                    "collect every shard again with one recipe and one Scalpel")
+        }
+        guard a.header == b.header else {
+            throw CollectError.incompatibleShards(detail: "\(aURL.path) differs from \(bURL.path) " +
+                                                  "in its layers, positions or metrics")
         }
     }
 }
