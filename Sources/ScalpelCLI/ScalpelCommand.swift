@@ -10,7 +10,7 @@ struct ScalpelCommand: ParsableCommand {
         """,
         version: ScalpelVersion.current,
         subcommands: [RunCommand.self, TunePromptCommand.self, CollectCommand.self, MergeCommand.self, RankCommand.self,
-                      AblateCommand.self, EditCommand.self, AuditCommand.self, ReportCommand.self, RecipeCommand.self,
+                      AblateCommand.self, EditCommand.self, AuditCommand.self, ReportCommand.self, StatusCommand.self, RecipeCommand.self,
                       InspectCommand.self, DigestCommand.self, SynthCommand.self, TokenizeCommand.self, TemplateCommand.self,
                       ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, BenchCommand.self]
     )

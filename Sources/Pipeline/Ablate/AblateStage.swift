@@ -319,30 +319,52 @@ public struct AblateStage: Stage {
     }
 
     /// The story of a sweep: the ranking's top sets and their matched random sets, the test split and its
-    /// unablated pass, then every intervention of the plan beside its random controls.
+    /// unablated pass, every intervention of the plan beside its random controls, and their comparison.
     private func computeInPrecision(_ run: StageRun<Options>) throws -> StageOutcome {
-        let options = run.options, quiet = run.quiet
         let started = Date()
+        let sweep = try self.sweep(run.options)
+        let pass = try evaluatedUnits(sweep, shard: nil, quiet: run.quiet)
+        return try outcome(sweep, pass, started: started)
+    }
+
+    /// The sweep of these options: its neuron sets, and the folder its intervention files go to.
+    func sweep(_ options: Options) throws -> AblateSweep {
+        let (ranked, statistics) = try rankedNeurons(options)
+        let sets = try neuronSets(ranked, options)
+        return AblateSweep(stage: self, options: options, statistics: statistics, sets: sets,
+                           ranked: Array(ranked.prefix(sets.maxK)), folder: try folder.stage(Self.name.rawValue))
+    }
+
+    /// What a process evaluates: the unablated pass, and its units (all, or a shard's).
+    struct Pass {
+        var base: Summary
+        var examples: Int
+        var evaluations: [AblateSweep.Unit: AblateSweep.Evaluation]
+    }
+
+    func evaluatedUnits(_ sweep: AblateSweep, shard: (Int, Int)?, quiet: Bool) throws -> Pass {
+        let options = sweep.options
         if !quiet {
             ProgressReporter.say("ablate: unablated pass over the evaluated examples " +
                                  "(its lower layers are reused by every intervention)")
         }
-        let (ranked, statistics) = try rankedNeurons(options)
-        let sets = try neuronSets(ranked, options)
-        let startLayers = Set(sets.top.values.compactMap { $0.map(\.layer).min() })
+        let startLayers = Set(sweep.sets.top.values.compactMap { $0.map(\.layer).min() })
         let (evaluate, examples) = try evaluation(options, cacheLayers: startLayers)
         let general = try generalTextEvaluator(options, cacheLayers: startLayers, quiet: quiet)
-        var sweep = try AblateSweep(stage: self, options: options, statistics: statistics, sets: sets,
-                                    evaluate: evaluate, general: general,
-                                    folder: try folder.stage(Self.name.rawValue))
-        try sweep.run(quiet: quiet)
-        let result = Result(baselineAccuracy: sweep.base.accuracy, baselineMacroF1: sweep.base.macroF1,
-                            testExamples: examples, randomSets: options.randomSets,
-                            curves: sweep.curves,
-                            headline: Self.chooseHeadline(sweep.curves, base: sweep.base.accuracy,
-                                                          declared: options.headline),
-                            shortcut: options.shortcut.flatMap { s in sweep.base.shortcutShare.map { (s.name, $0) } },
-                            interventions: sweep.written,
+        let base = try evaluate(nil)
+        let evaluations = try sweep.evaluate(sweep.units(shard: shard), with: evaluate, general: general, quiet: quiet)
+        return Pass(base: base, examples: examples, evaluations: evaluations)
+    }
+
+    /// The stage's result from every unit's evaluation: the curves, the headline, and the archive group.
+    func outcome(_ sweep: AblateSweep, _ pass: Pass, started: Date) throws -> StageOutcome {
+        let options = sweep.options
+        let (curves, written) = try sweep.assemble(pass.evaluations, base: pass.base)
+        let result = Result(baselineAccuracy: pass.base.accuracy, baselineMacroF1: pass.base.macroF1,
+                            testExamples: pass.examples, randomSets: options.randomSets, curves: curves,
+                            headline: Self.chooseHeadline(curves, base: pass.base.accuracy, declared: options.headline),
+                            shortcut: options.shortcut.flatMap { s in pass.base.shortcutShare.map { (s.name, $0) } },
+                            interventions: written,
                             archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
         return StageOutcome(notes: ["precision": options.precision.rawValue]) { group in
             try group.setAttribute("precision", .string(options.precision.rawValue))
@@ -350,7 +372,7 @@ public struct AblateStage: Stage {
                 "\($0.format.rawValue) \($0.path)" } ?? "the test split"))
             try group.setAttribute("neurons_from", .string(options.transfer.run?.path ?? "this run"))
             if let metric = options.metric { try group.setAttribute("neurons_metric", .string(metric)) }
-            try Self.write(result, ranked: Array(ranked.prefix(sets.maxK)), randomSets: sets.random, into: group)
+            try Self.write(result, ranked: sweep.ranked, randomSets: sweep.sets.random, into: group)
         }
     }
 

@@ -5,41 +5,37 @@ import Interventions
 /// The ablate stage's sweep: for every mode and every point of its axis (k, or the strength), the top set's
 /// intervention and the same intervention on each matched random set, compared three ways.
 ///
-///     plan = zero/mean: (k, 0) for each k · noise: (k, σ) for each k · amplify: (amplify_k, s) for each s
+///     plan  = zero/mean: (k, 0) for each k · noise: (k, σ) for each k · amplify: (amplify_k, s) for each s
+///     units = (point s, set j) for s in plan, j = 0 (the top set), 1 … R (random set j − 1)
 ///
-/// The runs are counted in order (`done`): the comparison of a point is seeded by the count after its
-/// controls, so the order of the plan is part of the figures.
+/// A sweep is two steps. `evaluate` runs units through the model, each on its own: a unit's result does
+/// not depend on which other units the process ran, so a shard (`ablate --shard i/N`) runs units
+/// u ≡ i (mod N) and the merge hands their results to `assemble`, as a single run hands all of them.
+/// `assemble` compares each point with its controls, seeded by the point's place in the plan, and writes
+/// the points' intervention files: the same evaluations give the same bytes, whatever N.
 struct AblateSweep {
     let stage: AblateStage
     let options: AblateStage.Options
     let statistics: AblateStage.NeuronStatistics
     let sets: AblateStage.NeuronSets
-    /// The summary of the evaluated examples under an intervention (nil: none).
-    let evaluate: (Intervention?) throws -> AblateStage.Summary
-    let general: GeneralTextEvaluator?
-    /// The unablated summary.
-    let base: AblateStage.Summary
+    /// The ranked neurons swept, best first (the largest top set).
+    let ranked: [Intervention.Neuron]
     /// Where each point's intervention file is written.
     let folder: URL
-    private(set) var curves: [AblateStage.Curve] = []
-    private(set) var written: [String] = []
-    private var done = 0
-
-    init(stage: AblateStage, options: AblateStage.Options,
-         statistics: AblateStage.NeuronStatistics, sets: AblateStage.NeuronSets,
-         evaluate: @escaping (Intervention?) throws -> AblateStage.Summary, general: GeneralTextEvaluator?,
-         folder: URL) throws {
-        self.stage = stage
-        self.options = options
-        self.statistics = statistics
-        self.sets = sets
-        self.evaluate = evaluate
-        self.general = general
-        base = try evaluate(nil)
-        self.folder = folder
-    }
 
     typealias Step = (mode: Intervention.Mode, k: Int, strength: Double)
+
+    /// One evaluation: point `step` of the plan under the top set (`set` 0) or random set `set` − 1.
+    struct Unit: Hashable, Comparable {
+        var step: Int, set: Int
+        static func < (a: Unit, b: Unit) -> Bool { (a.step, a.set) < (b.step, b.set) }
+    }
+
+    /// What a unit gives: the evaluated examples' summary and, for a decoder with general text, the KL.
+    struct Evaluation {
+        var summary: AblateStage.Summary
+        var generalKL: Double?
+    }
 
     /// Every point of every mode, in the recipe's order of modes.
     var plan: [Step] {
@@ -54,44 +50,25 @@ struct AblateSweep {
         return plan
     }
 
-    mutating func run(quiet: Bool) throws {
-        let plan = plan
-        let progress = ProgressReporter(AblateStage.name.rawValue, total: plan.count * (1 + options.randomSets),
-                                        unit: "runs")
-        progress.quiet = quiet
-        for mode in options.modes {
-            var points: [AblateStage.Point] = []
-            for step in plan where step.mode == mode { points.append(try point(step, progress: progress)) }
-            curves.append(AblateStage.Curve(mode: mode, axis: mode == .amplify ? "strength" : "k",
-                                            fixed: mode == .amplify ?
-                                                Double(options.amplifyK) : (mode == .noise ? options.noiseSigma : 0),
-                                            points: points))
-        }
+    /// Every unit, in plan order, each point's top set before its random sets.
+    var units: [Unit] {
+        plan.indices.flatMap { s in (0...options.randomSets).map { Unit(step: s, set: $0) } }
     }
 
-    /// One point: the top set's intervention, its random controls, their comparison, and its file.
-    mutating func point(_ step: Step, progress: ProgressReporter) throws -> AblateStage.Point {
-        let mode = step.mode
-        let skill = intervention(mode, sets.top[step.k]!, step.strength, seed: stage.seed(.skillNoise))
-        let s = try evaluate(skill)
-        let skillKL = general?.kl(skill)
-        done += 1
-        progress.update(done, "\(mode.rawValue) \(mode == .amplify ? "×\(step.strength)" : "k=\(step.k)")")
-        var randomSummaries: [AblateStage.Summary] = [], randomGeneral: [Double] = []
-        for (r, neurons) in sets.random[step.k]!.enumerated() {
-            let control = intervention(mode, neurons, step.strength, seed: stage.seed(.controlNoise, r))
-            randomSummaries.append(try evaluate(control))
-            if let general { randomGeneral.append(general.kl(control)) }
-            done += 1
-            progress.update(done)
+    /// The units shard i of N runs: every N-th, so that each shard gets its share of every k.
+    func units(shard: (Int, Int)?) -> [Unit] {
+        guard let (i, n) = shard else { return units }
+        return units.enumerated().filter { $0.offset % n == i }.map(\.element)
+    }
+
+    /// The intervention a unit applies: the top set, or a random set with its own noise seed.
+    func intervention(_ unit: Unit) -> Intervention {
+        let step = plan[unit.step]
+        if unit.set == 0 {
+            return intervention(step.mode, sets.top[step.k]!, step.strength, seed: stage.seed(.skillNoise))
         }
-        let point = AblateStage.compare(x: mode == .amplify ? step.strength : Double(step.k),
-                                        skill: s, skillGeneralKL: skillKL, base: base,
-                                        random: randomSummaries, randomGeneral: randomGeneral,
-                                        seeds: (stage.seed(.comparison, 2 * done),
-                                                stage.seed(.comparison, 2 * done + 1)))
-        try save(skill, name: AblateStage.interventionFile(mode, x: point.x))
-        return point
+        let r = unit.set - 1
+        return intervention(step.mode, sets.random[step.k]![r], step.strength, seed: stage.seed(.controlNoise, r))
     }
 
     func intervention(_ mode: Intervention.Mode, _ neurons: [Intervention.Neuron],
@@ -102,11 +79,59 @@ struct AblateSweep {
                      scope: options.scope == .all ? nil : options.scope)
     }
 
+    /// Runs the units through the model, in order, with progress.
+    func evaluate(_ units: [Unit], with evaluate: (Intervention?) throws -> AblateStage.Summary,
+                  general: GeneralTextEvaluator?, quiet: Bool) throws -> [Unit: Evaluation] {
+        let progress = ProgressReporter(AblateStage.name.rawValue, total: units.count, unit: "runs")
+        progress.quiet = quiet
+        var evaluations: [Unit: Evaluation] = [:]
+        for (done, unit) in units.enumerated() {
+            let intervention = intervention(unit)
+            evaluations[unit] = Evaluation(summary: try evaluate(intervention), generalKL: general?.kl(intervention))
+            let step = plan[unit.step]
+            progress.update(done + 1, "\(step.mode.rawValue) " +
+                            (step.mode == .amplify ? "×\(step.strength)" : "k=\(step.k)") +
+                            (unit.set == 0 ? " top" : " random \(unit.set)"))
+            if done == 0 { Shards.holdForTesting() }
+        }
+        return evaluations
+    }
+
+    /// The curves, from every unit's evaluation and the unablated summary; writes each point's file.
+    func assemble(_ evaluations: [Unit: Evaluation],
+                  base: AblateStage.Summary) throws -> (curves: [AblateStage.Curve], written: [String]) {
+        var curves: [AblateStage.Curve] = [], written: [String] = []
+        let plan = plan, r = options.randomSets
+        for mode in options.modes {
+            var points: [AblateStage.Point] = []
+            for (s, step) in plan.enumerated() where step.mode == mode {
+                let skill = evaluations[Unit(step: s, set: 0)]!
+                let random = (1...max(1, r)).prefix(r).map { evaluations[Unit(step: s, set: $0)]! }
+                // Seeded by the count of units up to this point's last control, as the plan orders them.
+                let done = (s + 1) * (r + 1)
+                let point = AblateStage.compare(x: mode == .amplify ? step.strength : Double(step.k),
+                                                skill: skill.summary, skillGeneralKL: skill.generalKL, base: base,
+                                                random: random.map(\.summary), randomGeneral: random.compactMap(\.generalKL),
+                                                seeds: (stage.seed(.comparison, 2 * done),
+                                                        stage.seed(.comparison, 2 * done + 1)))
+                written.append(try save(intervention(Unit(step: s, set: 0)),
+                                        name: AblateStage.interventionFile(mode, x: point.x)))
+                points.append(point)
+            }
+            curves.append(AblateStage.Curve(mode: mode, axis: mode == .amplify ? "strength" : "k",
+                                            fixed: mode == .amplify ?
+                                                Double(options.amplifyK) : (mode == .noise ? options.noiseSigma : 0),
+                                            points: points))
+        }
+        return (curves, written)
+    }
+
     /// The point's intervention as a file `scalpel generate --intervene` applies.
-    mutating func save(_ skill: Intervention, name: String) throws {
+    func save(_ skill: Intervention, name: String) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(skill), to: folder.appendingPathComponent(name))
-        written.append(folder.appendingPathComponent(name).path)
+        let url = folder.appendingPathComponent(name)
+        try AtomicFile.write(try encoder.encode(skill), to: url)
+        return url.path
     }
 }

@@ -143,7 +143,9 @@ public struct CollectStage: Stage {
     public func run(shard: (Int, Int)?, force: Bool = false, quiet: Bool = false) throws -> Result {
         guard let shard else { return try run(force: force, quiet: quiet) }
         let options = try options()
-        return try collect(StageRun(options: options, inputs: try inputs(options), quiet: quiet), shard: shard)
+        return try Shards.run(in: try folder.stage("collect"), shard: shard) {
+            try collect(StageRun(options: options, inputs: try inputs(options), quiet: quiet), shard: shard)
+        }
     }
 
     public func compute(_ run: StageRun<CollectionPlan>) throws -> StageOutcome {
@@ -246,6 +248,7 @@ public struct CollectStage: Stage {
                     try writer.append(activations: batch.activations, metrics: batch.metrics, indices: batch.rowIndices,
                                       split: split, tokens: batch.rowTokens)
                     start += indices.count
+                    if shard != nil && done == 0 { Shards.holdForTesting() }
                     done += indices.count
                     progress.update(done, String(format: "%.0f tok/s",
                                                  Double(tokens) / Date().timeIntervalSince(collectionStart)))

@@ -15,41 +15,139 @@ struct CollectCommand: ParsableCommand {
     @Flag(help: "Recompute even if an up-to-date store exists.") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
 
-    func validate() throws { _ = try parsedShard() }
+    func validate() throws { _ = try ShardOption.parse(shard) }
 
-    func parsedShard() throws -> (Int, Int)? {
+    func run() throws {
+        let summary = try Runner.run(recipePath: recipe, from: force ? "collect" : nil, only: ["collect"],
+                                     shard: try ShardOption.parse(shard))
+        Runner.report(summary, json: json)
+    }
+}
+
+/// `--shard i/N`, as collect and ablate take it.
+enum ShardOption {
+    static func parse(_ shard: String?) throws -> (Int, Int)? {
         guard let shard else { return nil }
-        let parts = shard.split(separator: "/").map { Int($0) }
+        let parts = shard.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
         guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, i >= 0, i < n else {
             throw ValidationError("--shard must be i/N with 0 ≤ i < N, e.g. 0/4 (got '\(shard)')")
         }
         return (i, n)
     }
+}
+
+/// `scalpel merge RECIPE [--stage collect|ablate] [SHARDS…]`: finishes a sharded stage.
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "merge",
+        abstract: "Merge the shards of a sharded collection or ablation sweep into what a single run writes.",
+        discussion: """
+        The merged store, archive group and files are the single run's bytes, /provenance aside, whatever the \
+        number of shards (when every shard ran on the same kind of kernel). Shards that are missing, given twice, \
+        or from another recipe or Scalpel version are refused by name, and nothing is written.
+        """)
+    @Argument(help: "Recipe file.") var recipe: String
+    @Argument(help: "Shard files (default: every <stage>/shard-*-of-N.h5 of the run folder).") var shards: [String] = []
+    @Option(help: "The stage to merge: collect or ablate (default: the later stage that has shard files).")
+    var stage: String?
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func validate() throws {
+        if let stage, !["collect", "ablate"].contains(stage) {
+            throw ValidationError("--stage must be collect or ablate (got '\(stage)'); only they run in shards")
+        }
+    }
 
     func run() throws {
-        let summary = try Runner.run(recipePath: recipe, from: force ? "collect" : nil, only: ["collect"],
-                                     shard: try parsedShard())
+        let recipe = try Recipe(contentsOf: URL(fileURLWithPath: self.recipe))
+        let experiment = try Experiment(recipe: recipe, file: self.recipe)
+        try experiment.checkStageOptions()
+        let folder = try RunFolder(experiment.runFolder)
+        let files = shards.isEmpty ? nil : shards.map { URL(fileURLWithPath: $0) }
+        var summary: [String: Any] = ["recipe": recipe.name, "run": folder.url.path]
+        switch try chosenStage(folder) {
+        case "ablate":
+            let result = try AblateStage(experiment: experiment, folder: folder).merge(shards: files)
+            summary["ablate"] = StageSummaries.ablate(result)
+            summary["ablation"] = StageSummaries.headline(result)
+        default:
+            let result = try CollectStage(experiment: experiment, folder: folder).merge(shards: files)
+            summary["collect"] = StageSummaries.collect(result)
+        }
         Runner.report(summary, json: json)
+    }
+
+    func chosenStage(_ folder: RunFolder) throws -> String {
+        if let stage { return stage }
+        let sharded = ["ablate", "collect"].filter { !Shards.status(of: folder.url.appendingPathComponent($0)).isEmpty }
+        guard let stage = sharded.first else {
+            throw ValidationError("\(folder.url.path) holds no shards of collect or ablate; " +
+                                  "run `scalpel collect|ablate RECIPE --shard i/N` first")
+        }
+        return stage
     }
 }
 
-/// `scalpel merge RECIPE [SHARDS…]`: joins a sharded collection.
-struct MergeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "merge",
-        abstract: "Merge the shards of a sharded collection into the store (and statistics) " +
-            "a single run would have written.")
+/// `scalpel status RECIPE`: each stage's state, and its shards, for a scheduler's retries.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status",
+        abstract: "Show which stages of a recipe's run are done, and which shards are done, running, failed or missing.",
+        discussion: """
+        A stage is done when its record is up to date with the recipe, model and data. A shard is done when its \
+        file is there, failed when it threw or its process on this host is gone, running while its process \
+        lives (or on another host), and missing otherwise. Rerun failed and missing shards, then `scalpel merge`.
+        """)
     @Argument(help: "Recipe file.") var recipe: String
-    @Argument(help: "Shard files (default: every collect/shard-*-of-N.h5 of the run folder).") var shards: [String] = []
-    @Flag(help: "Print a JSON summary.") var json = false
+    @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let recipe = try Recipe(contentsOf: URL(fileURLWithPath: self.recipe))
         let experiment = try Experiment(recipe: recipe, file: self.recipe)
         let folder = try RunFolder(experiment.runFolder)
-        let result = try CollectStage(experiment: experiment, folder: folder)
-            .merge(shards: shards.isEmpty ? nil : shards.map { URL(fileURLWithPath: $0) })
-        Runner.report(["recipe": recipe.name, "run": folder.url.path, "collect": StageSummaries.collect(result)],
-                      json: json)
+        var stages: [String: Any] = [:]
+        for name in StageName.allCases where recipe.stages.contains(name.rawValue) {
+            var entry: [String: Any] = ["state": state(name, experiment, folder)]
+            let shards = Shards.status(of: folder.url.appendingPathComponent(name.rawValue))
+            if let s = shards.last {
+                if shards.count > 1 { entry["other_shard_counts"] = shards.dropLast().map(\.count) }
+                entry["shards"] = s.count
+                entry["done"] = s.done
+                entry["running"] = s.running
+                entry["failed"] = s.failed
+                entry["missing"] = s.missing
+                entry["errors"] = Dictionary(uniqueKeysWithValues: s.errors.map { ("\($0.key)", $0.value) })
+                if entry["state"] as? String != "done" { entry["state"] = s.complete ? "ready to merge" : "sharded" }
+            }
+            stages[name.rawValue] = entry
+        }
+        let summary: [String: Any] = ["recipe": recipe.name, "run": folder.url.path, "stages": stages]
+        if json { Output.printJSON(summary); return }
+        print("\(recipe.name): \(folder.url.path)")
+        for name in StageName.allCases {
+            guard let entry = stages[name.rawValue] as? [String: Any] else { continue }
+            var line = "  \(name.rawValue): \(entry["state"]!)"
+            if let n = entry["shards"] as? Int {
+                let list = { (key: String) in (entry[key] as! [Int]).map(String.init).joined(separator: ",") }
+                line += " · \(n) shards: done [\(list("done"))] running [\(list("running"))] " +
+                    "failed [\(list("failed"))] missing [\(list("missing"))]"
+            }
+            print(line)
+        }
+    }
+
+    /// "done" when the stage's record is up to date, "stale" when it is not, "not run" without one.
+    func state(_ name: StageName, _ experiment: Experiment, _ folder: RunFolder) -> String {
+        guard folder.record(name.rawValue) != nil else { return "not run" }
+        let place = StagePlace(experiment: experiment, folder: folder)
+        let upToDate: RunFolder.StageRecord?
+        switch name {
+        case .prompt: upToDate = try? PromptStage(place).upToDate()
+        case .collect: upToDate = try? CollectStage(place).upToDate()
+        case .rank: upToDate = try? RankStage(place).upToDate()
+        case .ablate: upToDate = try? AblateStage(place).upToDate()
+        case .edit: upToDate = try? EditStage(place).upToDate()
+        case .audit: upToDate = try? AuditStage(place).upToDate()
+        }
+        return upToDate == nil ? "stale" : "done"
     }
 }
 
@@ -72,14 +170,30 @@ struct AblateCommand: ParsableCommand {
         abstract: "Ablate or amplify the top neurons over a sweep, each point beside matched random neuron sets.",
         discussion: """
         Each point's intervention is saved as ablate/intervention-*.json; `scalpel generate --intervene FILE` \
-        applies one while generating.
+        applies one while generating. With --shard i/N only every N-th evaluation of the sweep (the top and \
+        random sets of every point) runs, into ablate/shard-i-of-N.h5; run every shard, then \
+        `scalpel merge RECIPE --stage ablate`.
         """)
     @Argument(help: "Recipe file.") var recipe: String
+    @Option(help: "Evaluate only shard i of N (0-based) of the sweep's evaluations, e.g. 2/8.") var shard: String?
     @Flag(help: "Recompute even if an up-to-date sweep exists.") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
 
+    func validate() throws { _ = try ShardOption.parse(shard) }
+
     func run() throws {
-        Runner.report(try Runner.run(recipePath: recipe, from: force ? "ablate" : nil, only: ["ablate"]), json: json)
+        guard let shard = try ShardOption.parse(shard) else {
+            Runner.report(try Runner.run(recipePath: recipe, from: force ? "ablate" : nil, only: ["ablate"]), json: json)
+            return
+        }
+        let recipe = try Recipe(contentsOf: URL(fileURLWithPath: self.recipe))
+        let experiment = try Experiment(recipe: recipe, file: self.recipe)
+        try experiment.checkStageOptions()
+        let folder = try RunFolder(experiment.runFolder)
+        let result = try AblateStage(experiment: experiment, folder: folder).run(shard: shard)
+        Runner.report(["recipe": recipe.name, "run": folder.url.path,
+                       "ablate": ["shard": result.shard, "file": result.file, "evaluations": result.evaluations,
+                                  "peak_rss_mb": MachineMemory.peakResidentMegabytes]], json: json)
     }
 }
 
