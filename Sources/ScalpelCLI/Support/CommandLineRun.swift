@@ -20,6 +20,11 @@ enum CommandLineRun {
             }
             var parsed = try ScalpelCommand.parseAsRoot(arguments)
             command = parsed
+            // SCALPEL_CHECK_ONLY=1: the command line parsed and validated, and nothing run (for templates).
+            if ProcessInfo.processInfo.environment["SCALPEL_CHECK_ONLY"] == "1" {
+                print("ok: \(name(of: type(of: parsed)))")
+                exit(0)
+            }
             try parsed.run()
             exit(0)
         } catch {
