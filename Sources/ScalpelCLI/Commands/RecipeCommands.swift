@@ -192,6 +192,10 @@ enum Runner {
         if let collect = summary["collect"] as? [String: Any] { StageSummaries.printCollect(collect) }
         if let rank = summary["rank"] as? [String: Any] { StageSummaries.printRank(rank) }
         if let ablate = summary["ablate"] as? [String: Any] { StageSummaries.printAblate(ablate) }
+        if let shard = summary["ablate_shard"] as? [String: Any] {
+            print("ablate shard \(shard["shard"]!): \(shard["evaluations"]!) evaluations in \(shard["file"]!); " +
+                  "when every shard is done, run `scalpel merge RECIPE --stage ablate`")
+        }
         if let edit = summary["edit_stage"] as? [String: Any] {
             print("edit: \(edit["neurons"]!) neurons, objective \(edit["objective"]!), " +
                   "\(edit["trainable_weights"]!) trainable weights; " +

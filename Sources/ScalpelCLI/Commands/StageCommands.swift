@@ -192,8 +192,8 @@ struct AblateCommand: ParsableCommand {
         let folder = try RunFolder(experiment.runFolder)
         let result = try AblateStage(experiment: experiment, folder: folder).run(shard: shard)
         Runner.report(["recipe": recipe.name, "run": folder.url.path,
-                       "ablate": ["shard": result.shard, "file": result.file, "evaluations": result.evaluations,
-                                  "peak_rss_mb": MachineMemory.peakResidentMegabytes]], json: json)
+                       "ablate_shard": ["shard": result.shard, "file": result.file, "evaluations": result.evaluations,
+                                        "peak_rss_mb": MachineMemory.peakResidentMegabytes]], json: json)
     }
 }
 
