@@ -9,7 +9,8 @@ import Statistics
 /// Layout of `collect/activations.h5` (or of one shard, `collect/shard-I-of-N.h5`), schema `scalpel.activations/1`:
 /// - attributes: `schema`, `layers` (ints), `neurons_per_layer`, `positions` (strings), `metrics` (strings),
 ///   `train_rows`, `dev_rows`, `shard` ("I/N" or "all"), `model_sha256`, `data_sha256`, `recipe_sha256`,
-///   `tool_version` (the Scalpel that wrote it).
+///   `tool_version` (the Scalpel build that wrote it), `inputs_sha256` (the stage's inputs: recipe, options,
+///   prompt, model and data).
 /// - `activations/<position>`: float32 [rows, layers × neurons]; column l·F + i is neuron i of the l-th
 ///   recorded layer; rows are the training examples, then the dev examples. Chunks [64, 1024].
 /// - `examples/index`: int64 [rows, 1], each row's index in the dataset; `examples/token`: int64 [rows, 1], the
@@ -30,7 +31,8 @@ public enum ActivationStore {
         public var metrics: [String]
         public var provenance: [String: String]   // model_sha256, data_sha256, recipe_sha256, tool_version
         /// The provenance keys a store keeps.
-        public static let provenanceKeys = ["model_sha256", "data_sha256", "recipe_sha256", "tool_version"]
+        public static let provenanceKeys = ["model_sha256", "data_sha256", "recipe_sha256", "tool_version",
+                                            "inputs_sha256"]
         public var columns: Int { layers.count * neuronsPerLayer }
 
         public init(layers: [Int], neuronsPerLayer: Int, positions: [String], metrics: [String],

@@ -8,8 +8,9 @@ import Darwin
 /// Every temporary file or folder a writer has open, so that a stop (SIGINT, SIGTERM) removes them
 /// rather than leaving them behind, and those a killed process left are swept at the next start.
 ///
-/// Temporary names carry `.tmp-<pid>-<random>`: the pid says whose they are, so a sweep removes only
-/// those of processes that no longer run. A stop's cleanup is ordinary code on a thread of its own,
+/// Temporary names carry `.tmp-<pid>-<random>-<host>`: the pid and host say whose they are, so a sweep
+/// removes only those of this host's processes that no longer run. Shards of a run on several hosts
+/// share a folder: another host's pid cannot be checked from here, so its temporaries are left alone. A stop's cleanup is ordinary code on a thread of its own,
 /// which may take locks: a stop that arrives inside `uninterruptible` waits for it, which is how two
 /// outputs are renamed together.
 /// The write end of the stop handler's pipe (set before the handler is installed).
@@ -21,7 +22,7 @@ public enum TemporaryFiles {
 
     /// A name beside `url` that cannot collide with another writer in this or another process.
     public static func name(for url: URL) -> URL {
-        let unique = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let unique = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(hostTag)"
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(unique)")
     }
 
@@ -116,13 +117,24 @@ public enum TemporaryFiles {
         return removed
     }
 
-    /// The pid in a temporary's name `.NAME.tmp-PID-RANDOM`, or nil for any other name.
+    /// The pid in a temporary's name `.NAME.tmp-PID-RANDOM-HOST` of this host (or `.NAME.tmp-PID-RANDOM`,
+    /// as earlier versions wrote them), or nil for any other name, another host's included.
     static func owner(_ name: String) -> pid_t? {
         guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards) else { return nil }
         let parts = name[marker.upperBound...].split(separator: "-")
-        guard parts.count == 2, let pid = pid_t(parts[0]), UInt32(parts[1]) != nil else { return nil }
+        guard parts.count == 2 || parts.count == 3 && parts[2] == hostTag,
+              let pid = pid_t(parts[0]), UInt32(parts[1]) != nil else { return nil }
         return pid
     }
+
+    /// This host, as 8 hex digits of the FNV-1a hash of its name (a name may hold '-' and '.').
+    static let hostTag: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        var hash: UInt32 = 2_166_136_261
+        for byte in buffer.prefix(while: { $0 != 0 }) { hash = (hash ^ UInt32(UInt8(bitPattern: byte))) &* 16_777_619 }
+        return String(format: "%08x", hash)
+    }()
 
     private static func isRunning(_ pid: pid_t) -> Bool {
         pid == getpid() || kill(pid, 0) == 0 || errno == EPERM

@@ -34,12 +34,17 @@ public struct Intervention: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// Where it acts: every position (nil or `all`), or only each sequence's last token (`last`).
     public var scope: Scope?
+    /// For `mean` and `noise`: the share of the way from the activation to its replacement, in [0, 1]
+    /// (nil: 1, all the way). Mean: a + share·(m − a); noise: a + share·ε·σ·strength. A served knob's
+    /// strength (docs/serve.md).
+    public var share: Double?
 
     public enum Scope: String, Codable, Sendable { case all, last }
 
     public init(mode: Mode, strength: Double = 0, neurons: [Neuron], values: [Double]? = nil, sigmas: [Double]? = nil,
-                seed: UInt64 = 0, scope: Scope? = nil) {
+                seed: UInt64 = 0, scope: Scope? = nil, share: Double? = nil) {
         self.scope = scope
+        self.share = share
         self.mode = mode
         self.strength = strength
         self.neurons = neurons
@@ -63,6 +68,7 @@ public struct Intervention: Codable, Sendable, Equatable {
             throw InterventionError.missing("sigmas (one standard deviation per neuron)")
         }
         if !strength.isFinite { throw InterventionError.missing("a finite strength") }
+        if let share, !(0...1).contains(share) { throw InterventionError.missing("a share from 0 to 1") }
     }
 
     /// The hooks that apply it to a batch of `rows` flat rows. `lastRows` are the rows of each sequence's
@@ -81,13 +87,21 @@ public struct Intervention: Codable, Sendable, Equatable {
             case .zero:
                 hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns,
                                                             values: [Float](repeating: 0, count: columns.count)))
+            case .mean where share != nil && share != 1:
+                // a + s·(m − a) = (1 − s)·a + s·m
+                let s = share!
+                hooks.add(HookName.mlpSite(layer), .affine(rows: chosen, columns: columns,
+                                                           scale: [Float](repeating: Float(1 - s), count: columns.count),
+                                                           shift: Tensor(shape: [1, columns.count],
+                                                                         scalars: indices.map { Float(s * values![$0]) })))
             case .mean:
                 hooks.add(HookName.mlpSite(layer), .replace(rows: chosen, columns: columns,
                                                             values: indices.map { Float(values![$0]) }))
             case .noise:
                 var shift = Tensor(shape: [rows, columns.count])
+                let s = share ?? 1
                 for r in 0..<rows { for (j, i) in indices.enumerated() {
-                    shift.scalars[r * columns.count + j] = Float(rng.nextGaussian() * strength * sigmas![i])
+                    shift.scalars[r * columns.count + j] = Float(rng.nextGaussian() * strength * sigmas![i] * s)
                 } }
                 hooks.add(HookName.mlpSite(layer), .affine(rows: chosen, columns: columns,
                                                            scale: [Float](repeating: 1, count: columns.count),

@@ -6,6 +6,15 @@ public enum Sampler: Sendable {
     case greedy
     /// Softmax at `temperature`, drawn with `SeededRandom`, so a seed gives the same text every time.
     case temperature(Float, seed: UInt64)
+    /// Nucleus sampling: softmax at `temperature`, cut to the most likely tokens whose probabilities first
+    /// sum to at least `topP` (ties by token id), renormalised and drawn as above.
+    case nucleus(Float, topP: Float, seed: UInt64)
+
+    /// The sampler of OpenAI's parameters: greedy at temperature 0, nucleus below top_p 1.
+    public static func of(temperature: Float, topP: Float, seed: UInt64) -> Sampler {
+        if temperature == 0 { return .greedy }
+        return topP < 1 ? .nucleus(temperature, topP: topP, seed: seed) : .temperature(temperature, seed: seed)
+    }
 }
 
 extension DecoderModel {
@@ -50,7 +59,10 @@ extension DecoderModel {
         }
         let cache = KVCache(layers: config.layers)
         var rng: SeededRandom? = nil
-        if case .temperature(_, let seed) = sampler { rng = SeededRandom(seed: seed) }
+        switch sampler {
+        case .temperature(_, let seed), .nucleus(_, _, let seed): rng = SeededRandom(seed: seed)
+        case .greedy: break
+        }
         var logits = try step(prompt, cache: cache, hooks: hooksForStep(prompt.count, 0))
         var generated: [Int32] = []
         for i in 0..<maxTokens {
@@ -78,6 +90,24 @@ extension DecoderModel {
                 if u < 0 { return Int32(i) }
             }
             return Int32(logits.count - 1)
+        case .nucleus(let t, let p, _):
+            if t <= 0 { return choose(logits, .greedy, &rng) }
+            let maximum = logits.max()!
+            let weights = logits.map { Double(expf(($0 - maximum) / t)) }
+            let total = weights.reduce(0, +)
+            let order = weights.indices.sorted { weights[$0] != weights[$1] ? weights[$0] > weights[$1] : $0 < $1 }
+            var kept: [Int] = [], mass = 0.0
+            for i in order {
+                kept.append(i)
+                mass += weights[i]
+                if mass >= Double(p) * total { break }
+            }
+            var u = rng!.nextDouble() * mass
+            for i in kept {
+                u -= weights[i]
+                if u < 0 { return Int32(i) }
+            }
+            return Int32(kept.last!)
         }
     }
 }

@@ -63,6 +63,11 @@ public struct HookSet {
 
     public mutating func add(_ name: String, _ action: HookAction) { actions[name, default: []].append(action) }
 
+    /// Adds every hook of `other` after this set's own, point by point.
+    public mutating func add(contentsOf other: HookSet) {
+        for (name, list) in other.actions { actions[name, default: []].append(contentsOf: list) }
+    }
+
     /// Hands the activation at `name` (the chosen rows and columns, or all) to `sink` each time the forward passes it.
     public mutating func collect(_ name: String, rows: [Int]? = nil, columns: [Int]? = nil,
                                  into sink: @escaping (Tensor) -> Void) {

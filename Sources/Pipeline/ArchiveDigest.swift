@@ -57,8 +57,18 @@ public enum ArchiveDigest {
         let type = try dataset.elementType()
         hash.update(Array("dataset \(path) \(type) \(try dataset.shape())\n".utf8))
         try attributes(of: dataset, into: &hash)
+        // A matrix is read a block of rows at a time (a store's activations do not fit in memory whole).
+        let shape = try dataset.shape()
         func values<T: HDF5Scalar>(_: T.Type) throws {
-            try dataset.read(as: T.self).values.withUnsafeBytes { hash.update($0) }
+            guard shape.count == 2, shape[0] > 0, shape[1] > 0 else {
+                try dataset.read(as: T.self).values.withUnsafeBytes { hash.update($0) }
+                return
+            }
+            let step = max(1, (1 << 24) / shape[1])
+            for start in stride(from: 0, to: shape[0], by: step) {
+                let rows = start..<min(shape[0], start + step)
+                try dataset.readBlock(rows: rows, columns: 0..<shape[1], as: T.self).withUnsafeBytes { hash.update($0) }
+            }
         }
         switch type {
         case "float32": try values(Float.self)

@@ -109,6 +109,21 @@ public enum EvidenceArchive {
 /// The tool's version, shared by the CLI and the archive.
 public enum ScalpelBuild {
     public static let version = "0.1.0"
+
+    /// The version and the commit of the repository the running executable was built in, when it lives
+    /// in one (`.build/release/scalpel`): shards must come from the same build to merge.
+    public static let identity: String = {
+        var folder = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                             ?? CommandLine.arguments[0]).deletingLastPathComponent()
+        while folder.path != "/" {
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent(".git").path),
+               let commit = EvidenceArchive.gitCommit(folder) {
+                return "\(version)+\(commit.prefix(12))"
+            }
+            folder = folder.deletingLastPathComponent()
+        }
+        return version
+    }()
 }
 
 extension HDF5Group {

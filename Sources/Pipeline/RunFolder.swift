@@ -17,7 +17,7 @@ public struct RunFolder: Sendable {
     }
 
     /// The folder as a path only, created by nothing: for checks that read options and write no output.
-    init(unchecked url: URL) {
+    public init(unchecked url: URL) {
         self.url = url
     }
 

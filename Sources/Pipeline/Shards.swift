@@ -23,7 +23,9 @@ public enum Shards {
     public static func run<T>(in folder: URL, shard: (Int, Int), _ body: () throws -> T) throws -> T {
         let running = folder.appendingPathComponent(name(shard, "running"))
         let failed = folder.appendingPathComponent(name(shard, "failed"))
+        // From scratch: an earlier attempt's file must not pass for this one's if this one dies.
         try? FileManager.default.removeItem(at: failed)
+        try? FileManager.default.removeItem(at: folder.appendingPathComponent(name(shard, "h5")))
         try AtomicFile.write(try marker(["pid": Int(getpid()), "host": host,
                                          "started": ISO8601DateFormatter().string(from: Date())]), to: running)
         do {
@@ -68,7 +70,8 @@ public enum Shards {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         var counts = Set<Int>()
         for file in files {
-            let parts = file.split(separator: ".")[0].split(separator: "-")
+            guard let stem = file.split(separator: ".").first else { continue }
+            let parts = stem.split(separator: "-")
             if parts.count == 4, parts[0] == "shard", parts[2] == "of", let n = Int(parts[3]), n > 0 { counts.insert(n) }
         }
         return counts.sorted().map { n in

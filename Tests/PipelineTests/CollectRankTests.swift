@@ -151,6 +151,19 @@ import TestSupport
                     "\(error)".contains("0.0.9"))
         }
         #expect(!FileManager.default.fileExists(atPath: merged.path), "a refused merge wrote a store")
+        // Shards of another recipe (another seed) are refused before anything is written: a good store stays.
+        _ = try stage.run(shard: (1, 3), quiet: true)
+        _ = try stage.merge(quiet: true)
+        let good = try SHA256.file(merged.path)
+        let other = try Recipe(text: recipe.text.replacingOccurrences(of: "seed: 5", with: "seed: 6"), file: "tiny.yaml")
+        let (e2, f2) = try stages(directory, other)
+        do {
+            _ = try CollectStage(experiment: e2, folder: f2).merge(quiet: true)
+            Issue.record("shards of another recipe merged")
+        } catch let error as CollectError {
+            #expect("\(error)".contains("from other inputs") && "\(error)".contains("shard-0-of-3.h5"), "\(error)")
+        }
+        #expect(try SHA256.file(merged.path) == good, "a refused merge touched the store")
     }
 
     @Test func aNaNActivationNamesTheExampleLayerAndNeuronAndLeavesNoStore() throws {

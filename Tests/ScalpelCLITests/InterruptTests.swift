@@ -163,7 +163,9 @@ import TestSupport
         // pid 2^22 + 1 is beyond Linux's pid_max default, so no process has it.
         let orphan = run.appendingPathComponent("collect/.activations.h5.tmp-4194305-12345")
         let stranger = run.appendingPathComponent("collect/.activations.h5.tmp-\(getpid())-12345")   // alive: kept
-        for file in [orphan, stranger] { try Data([1, 2, 3]).write(to: file) }
+        // A shard on another host of a shared folder: its pid means nothing here, so it is kept.
+        let otherHost = run.appendingPathComponent("collect/.shard-1-of-2.h5.tmp-4194305-12345-0badf00d")
+        for file in [orphan, stranger, otherHost] { try Data([1, 2, 3]).write(to: file) }
         let recipe = directory.appendingPathComponent("r.yaml")
         try """
         name: tiny
@@ -177,5 +179,6 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: orphan.path))
         #expect(FileManager.default.fileExists(atPath: stranger.path))
+        #expect(FileManager.default.fileExists(atPath: otherHost.path), "another host's temporary was swept")
     }
 }

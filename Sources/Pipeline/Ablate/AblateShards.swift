@@ -56,7 +56,7 @@ extension AblateStage {
         try HDF5File.create(at: url) { root in
             try root.setAttribute("schema", .string(shardSchema))
             try root.setAttribute("shard", .string("\(shard.0)/\(shard.1)"))
-            try root.setAttribute("tool_version", .string(ScalpelBuild.version))
+            try root.setAttribute("tool_version", .string(ScalpelBuild.identity))
             try root.setAttribute("inputs_sha256", .string(digest(inputs)))
             try root.setAttribute("test_examples", .int(Int64(pass.examples)))
             try writeSummary(pass.base, generalKL: nil, into: try root.createGroup("base"))
@@ -101,9 +101,9 @@ extension AblateStage {
             total = n
             if let other = seen[i] { throw refuse("shard \(i) is given twice: \(other.path) and \(url.path)") }
             seen[i] = url
-            guard version == ScalpelBuild.version else {
-                throw refuse("\(url.path) was written by Scalpel \(version), and this is \(ScalpelBuild.version); " +
-                             "run that shard again with this version")
+            guard version == ScalpelBuild.identity else {
+                throw refuse("\(url.path) was written by Scalpel \(version), and this is \(ScalpelBuild.identity); " +
+                             "run that shard again with this build")
             }
             guard made == digest(inputs) else {
                 throw refuse("\(url.path) was run from other inputs (another recipe, ranking, prompt, model or " +
@@ -121,6 +121,18 @@ extension AblateStage {
                 baseFile = url
             }
             try readUnits(root, url: url, shard: (i, n), sweep: sweep, into: &pass!.evaluations)
+        }
+        // Every evaluation covers the same examples, and all or none have a general-text KL and shortcuts.
+        if let pass {
+            for (unit, evaluation) in pass.evaluations {
+                let s = evaluation.summary
+                guard s.losses.count == pass.examples, (s.shortcut == nil) == (pass.base.shortcut == nil),
+                      (evaluation.generalKL == nil) == (pass.evaluations.first!.value.generalKL == nil) else {
+                    throw refuse("the evaluation of point \(unit.step), set \(unit.set) disagrees with the others in " +
+                                 "its examples, shortcut shares or general-text KL (was general text missing on some " +
+                                 "machine?); run its shard again with the same files")
+                }
+            }
         }
         let missing = (0..<total!).filter { seen[$0] == nil }
         guard missing.isEmpty else {

@@ -223,8 +223,18 @@ public struct AblateStage: Stage {
                                             "\(recipe)` first")
         }
         if let other { try checkSameModel(other) }
-        let file = try EvidenceArchive.open(url)
-        let rank = try file.root.group("rank")
+        let ranking = try Self.ranking(in: url, metric: options?.metric, for: experiment.recipeFile,
+                                       key: "ablate.metric")
+        return (ranking.ranked, ranking.statistics)
+    }
+
+    /// Every scored neuron of an archive's ranking of `metric` (nil: the primary metric), best first by
+    /// its largest |score| over the positions, with its training mean and deviation (at `last` when it was
+    /// collected, else at the first position). Errors name `file` and `key`, where the metric was chosen.
+    public static func ranking(in url: URL, metric chosen: String?, for file: String, key: String) throws
+        -> (metric: String, ranked: [Intervention.Neuron], statistics: NeuronStatistics) {
+        let archive = try EvidenceArchive.open(url)
+        let rank = try archive.root.group("rank")
         guard case .string(let primary) = try rank.attribute("primary_metric"),
               case .string(let statistic) = try rank.attribute("statistic"),
               case .ints(let layers) = try rank.attribute("layers"),
@@ -232,11 +242,10 @@ public struct AblateStage: Stage {
               case .strings(let positions) = try rank.attribute("positions") else {
             throw CollectError.corruptStore(path: url.path, detail: "/rank is incomplete; run `scalpel rank --force`")
         }
-        let metric = options?.metric ?? primary
+        let metric = chosen ?? primary
         let metrics = try rank.group("metrics")
         guard metrics.kind(of: RankStage.groupName(metric)) == .group else {
-            throw CollectError.badPlan(path: experiment.recipeFile,
-                                       detail: "ablate.metric '\(metric)' was not ranked in \(url.path); " +
+            throw CollectError.badPlan(path: file, detail: "\(key) '\(metric)' was not ranked in \(url.path); " +
                                        "name one of collect.metrics")
         }
         let ranking = try metrics.group(RankStage.groupName(metric))
@@ -246,16 +255,19 @@ public struct AblateStage: Stage {
                case .string(let reason) = try ranking.attribute("excluded") {
                 why = "the ranking excluded it: \(reason)"
             }
-            throw CollectError.badPlan(path: experiment.recipeFile,
-                                       detail: "ablate.metric '\(metric)' cannot choose neurons, as \(why); " +
+            throw CollectError.badPlan(path: file, detail: "\(key) '\(metric)' cannot choose neurons, as \(why); " +
                                        "name another of collect.metrics")
         }
         let scores = try ranking.group(statistic).read("score", as: Double.self).values
         let columns = layers.count * Int(width)
         let reference = positions.contains("last") ? "last" : positions[0]
-        let collect = try file.root.group("collect").group(reference)
+        let collect = try archive.root.group("collect").group(reference)
         let means = try collect.read("mean", as: Double.self).values,
             stds = try collect.read("std", as: Double.self).values
+        guard scores.count == positions.count * columns, means.count == columns, stds.count == columns else {
+            throw CollectError.corruptStore(path: url.path, detail: "/rank and /collect disagree on the number of " +
+                                            "neurons; run `scalpel rank --force`")
+        }
         var statistics: NeuronStatistics = [:]
         var ranked: [(Intervention.Neuron, Double)] = []
         for j in 0..<columns {
@@ -268,7 +280,7 @@ public struct AblateStage: Stage {
             if !best.isNaN { ranked.append((neuron, best)) }
         }
         ranked.sort { $0.1 != $1.1 ? $0.1 > $1.1 : ($0.0.layer, $0.0.neuron) < ($1.0.layer, $1.0.neuron) }
-        return (ranked.map(\.0), statistics)
+        return (metric, ranked.map(\.0), statistics)
     }
 
     /// What the sweep depends on besides its options: the ranking, the prompt, the model, data and task.
@@ -352,7 +364,8 @@ public struct AblateStage: Stage {
         let (evaluate, examples) = try evaluation(options, cacheLayers: startLayers)
         let general = try generalTextEvaluator(options, cacheLayers: startLayers, quiet: quiet)
         let base = try evaluate(nil)
-        let evaluations = try sweep.evaluate(sweep.units(shard: shard), with: evaluate, general: general, quiet: quiet)
+        let evaluations = try sweep.evaluate(sweep.units(shard: shard), with: evaluate, general: general, quiet: quiet,
+                                             shard: shard != nil)
         return Pass(base: base, examples: examples, evaluations: evaluations)
     }
 
@@ -398,7 +411,7 @@ public struct AblateStage: Stage {
     }
 
     /// Every neuron's training mean and standard deviation, for mean and noise ablation.
-    typealias NeuronStatistics = [Intervention.Neuron: (mean: Double, std: Double)]
+    public typealias NeuronStatistics = [Intervention.Neuron: (mean: Double, std: Double)]
 
     /// The top k of the ranking for every k swept, and R matched random sets of each, nested as the top
     /// sets are (`nestedMatchedRandomSets`): random set r is one draw followed across the sweep.

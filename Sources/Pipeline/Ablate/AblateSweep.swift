@@ -81,7 +81,7 @@ struct AblateSweep {
 
     /// Runs the units through the model, in order, with progress.
     func evaluate(_ units: [Unit], with evaluate: (Intervention?) throws -> AblateStage.Summary,
-                  general: GeneralTextEvaluator?, quiet: Bool) throws -> [Unit: Evaluation] {
+                  general: GeneralTextEvaluator?, quiet: Bool, shard: Bool = false) throws -> [Unit: Evaluation] {
         let progress = ProgressReporter(AblateStage.name.rawValue, total: units.count, unit: "runs")
         progress.quiet = quiet
         var evaluations: [Unit: Evaluation] = [:]
@@ -92,7 +92,7 @@ struct AblateSweep {
             progress.update(done + 1, "\(step.mode.rawValue) " +
                             (step.mode == .amplify ? "×\(step.strength)" : "k=\(step.k)") +
                             (unit.set == 0 ? " top" : " random \(unit.set)"))
-            if done == 0 { Shards.holdForTesting() }
+            if shard && done == 0 { Shards.holdForTesting() }
         }
         return evaluations
     }

@@ -167,7 +167,8 @@ public struct CollectStage: Stage {
         let header = ActivationStore.Header(layers: plan.layers, neuronsPerLayer: experiment.loaded.model.ffnWidth,
                                             positions: positionNames,
                                             metrics: metricNames,
-                                            provenance: ["tool_version": ScalpelBuild.version,
+                                            provenance: ["tool_version": ScalpelBuild.identity,
+                                                         "inputs_sha256": AblateStage.digest(inputs),
                                                          "model_sha256": inputs["model"]!,
                                                          "data_sha256": inputs["data"]!,
                                                          "recipe_sha256": SHA256.hex(experiment.recipe.text)])
@@ -269,14 +270,9 @@ public struct CollectStage: Stage {
         let shards = try given ?? FileManager.default.contentsOfDirectory(atPath: stage.path)
             .filter { $0.hasPrefix("shard-") && $0.hasSuffix(".h5") }.sorted().map { stage.appendingPathComponent($0) }
         let url = try storeURL(shard: nil)
-        try ShardMerge.merge(shards, into: url, quiet: quiet)
-        let reader = try ActivationStoreReader(url: url)
-        if reader.header.provenance["model_sha256"] != inputs["model"] ||
-           reader.header.provenance["data_sha256"] != inputs["data"] {
-            try? FileManager.default.removeItem(at: url)
-            throw CollectError.incompatibleShards(detail: "the shards were collected from another model " +
-                                                  "or dataset than this recipe names")
-        }
+        // Checked before anything is written: a refused merge leaves the run folder as it was.
+        try ShardMerge.merge(shards, into: url, quiet: quiet,
+                             expecting: ["tool_version": ScalpelBuild.identity, "inputs_sha256": AblateStage.digest(inputs)])
         return try publish(try outcome(tokensPerSecond: 0, store: url), inputs: inputs, started: started)
     }
 

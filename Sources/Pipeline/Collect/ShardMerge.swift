@@ -15,8 +15,21 @@ import Statistics
 /// Shards must come from the same model, data, recipe and Scalpel version, and every shard 0..<N must be
 /// present exactly once; a refusal names the shard file.
 public enum ShardMerge {
-    public static func merge(_ shards: [URL], into url: URL, quiet: Bool = false) throws {
-        let ordered = try check(shards)
+    /// `expecting`: provenance every shard must have (the running build, the stage's inputs now).
+    public static func merge(_ shards: [URL], into url: URL, quiet: Bool = false,
+                             expecting: [String: String] = [:]) throws {
+        let checked = try check(shards)
+        for (key, value) in expecting.sorted(by: { $0.key < $1.key }) {
+            for (reader, shardURL) in checked where reader.header.provenance[key] != value {
+                let what = key == "tool_version" ?
+                    "was written by Scalpel \(reader.header.provenance[key] ?? "of an older version"), and this is " +
+                        "\(value); collect it again with this build" :
+                    "was collected from other inputs (another recipe, prompt, model or data) than the run folder " +
+                        "holds now; collect it again"
+                throw CollectError.incompatibleShards(detail: "\(shardURL.path) \(what)")
+            }
+        }
+        let ordered = checked.map(\.reader)
         let header = ordered[0].header
         let progress = ProgressReporter("merge", total: ordered.reduce(0) { $0 + $1.rows }, unit: "rows")
         progress.quiet = quiet
@@ -59,7 +72,7 @@ public enum ShardMerge {
     }
 
     /// The shards in order, once each, after checking that they belong together.
-    static func check(_ shards: [URL]) throws -> [ActivationStoreReader] {
+    static func check(_ shards: [URL]) throws -> [(reader: ActivationStoreReader, url: URL)] {
         guard !shards.isEmpty else { throw CollectError.incompatibleShards(detail: "no shard files were given") }
         var order: [Int: (ActivationStoreReader, URL)] = [:]
         var first: (ActivationStoreReader, URL)?
@@ -94,7 +107,7 @@ public enum ShardMerge {
                 detail: "shards \(missing.map(String.init).joined(separator: ", ")) of \(total!) are missing; " +
                     "run them with --shard i/\(total!)")
         }
-        return (0..<total!).map { order[$0]!.0 }
+        return (0..<total!).map { order[$0]! }
     }
 
     /// Refuses a shard that differs from another in what it was made from, naming both and the difference.

@@ -26,7 +26,7 @@ struct DigestCommand: ParsableCommand {
                                                            excluding: includeProvenance ? [] : ["/provenance"])))
         }
         if json {
-            Output.printJSON(Dictionary(uniqueKeysWithValues: digests))
+            Output.printJSON(Dictionary(digests, uniquingKeysWith: { a, _ in a }))
         } else {
             for (file, digest) in digests { print("\(digest)  \(file)") }
         }

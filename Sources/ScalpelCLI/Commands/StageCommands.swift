@@ -18,8 +18,10 @@ struct CollectCommand: ParsableCommand {
     func validate() throws { _ = try ShardOption.parse(shard) }
 
     func run() throws {
-        let summary = try Runner.run(recipePath: recipe, from: force ? "collect" : nil, only: ["collect"],
-                                     shard: try ShardOption.parse(shard))
+        let shard = try ShardOption.parse(shard)
+        let collect = { try Runner.run(recipePath: recipe, from: force ? "collect" : nil, only: ["collect"], shard: shard) }
+        let summary = try shard.map { try ShardCommand.run(recipe: recipe, stage: .collect, shard: $0, collect) } ??
+            collect()
         Runner.report(summary, json: json)
     }
 }
@@ -92,20 +94,22 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status",
         abstract: "Show which stages of a recipe's run are done, and which shards are done, running, failed or missing.",
         discussion: """
-        A stage is done when its record is up to date with the recipe, model and data. A shard is done when its \
-        file is there, failed when it threw or its process on this host is gone, running while its process \
+        A stage is done when it has finished (`scalpel run` checks it is up to date with the recipe, model and \
+        data, and reruns it if not). A shard is done when its file is there, failed when it threw or its process on this host is gone, running while its process \
         lives (or on another host), and missing otherwise. Rerun failed and missing shards, then `scalpel merge`.
         """)
     @Argument(help: "Recipe file.") var recipe: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        // Light on purpose (a login node, a scheduler's retry loop): the records and shard files only; no
+        // model is loaded and nothing is written.
         let recipe = try Recipe(contentsOf: URL(fileURLWithPath: self.recipe))
-        let experiment = try Experiment(recipe: recipe, file: self.recipe)
-        let folder = try RunFolder(experiment.runFolder)
+        let folder = RunFolder(unchecked: URL(fileURLWithPath: Experiment.resolve(recipe.output,
+                                                                                  root: ModelAliases.root())))
         var stages: [String: Any] = [:]
         for name in StageName.allCases where recipe.stages.contains(name.rawValue) {
-            var entry: [String: Any] = ["state": state(name, experiment, folder)]
+            var entry: [String: Any] = ["state": folder.record(name.rawValue) == nil ? "not run" : "done"]
             let shards = Shards.status(of: folder.url.appendingPathComponent(name.rawValue))
             if let s = shards.last {
                 if shards.count > 1 { entry["other_shard_counts"] = shards.dropLast().map(\.count) }
@@ -133,21 +137,17 @@ struct StatusCommand: ParsableCommand {
             print(line)
         }
     }
+}
 
-    /// "done" when the stage's record is up to date, "stale" when it is not, "not run" without one.
-    func state(_ name: StageName, _ experiment: Experiment, _ folder: RunFolder) -> String {
-        guard folder.record(name.rawValue) != nil else { return "not run" }
-        let place = StagePlace(experiment: experiment, folder: folder)
-        let upToDate: RunFolder.StageRecord?
-        switch name {
-        case .prompt: upToDate = try? PromptStage(place).upToDate()
-        case .collect: upToDate = try? CollectStage(place).upToDate()
-        case .rank: upToDate = try? RankStage(place).upToDate()
-        case .ablate: upToDate = try? AblateStage(place).upToDate()
-        case .edit: upToDate = try? EditStage(place).upToDate()
-        case .audit: upToDate = try? AuditStage(place).upToDate()
-        }
-        return upToDate == nil ? "stale" : "done"
+/// A shard's whole command under its markers, so that a failure before the stage starts (the recipe, the
+/// model, a missing ranking) is recorded as the shard's, for `scalpel status`.
+enum ShardCommand {
+    static func run<T>(recipe path: String, stage: StageName, shard: (Int, Int), _ body: () throws -> T) throws -> T {
+        let recipe = try Recipe(contentsOf: URL(fileURLWithPath: path))
+        let folder = URL(fileURLWithPath: Experiment.resolve(recipe.output, root: ModelAliases.root()))
+            .appendingPathComponent(stage.rawValue)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return try Shards.run(in: folder, shard: shard, body)
     }
 }
 
@@ -187,10 +187,12 @@ struct AblateCommand: ParsableCommand {
             return
         }
         let recipe = try Recipe(contentsOf: URL(fileURLWithPath: self.recipe))
-        let experiment = try Experiment(recipe: recipe, file: self.recipe)
-        try experiment.checkStageOptions()
-        let folder = try RunFolder(experiment.runFolder)
-        let result = try AblateStage(experiment: experiment, folder: folder).run(shard: shard)
+        let (result, folder) = try ShardCommand.run(recipe: self.recipe, stage: .ablate, shard: shard) {
+            let experiment = try Experiment(recipe: recipe, file: self.recipe)
+            try experiment.checkStageOptions()
+            let folder = try RunFolder(experiment.runFolder)
+            return (try AblateStage(experiment: experiment, folder: folder).run(shard: shard), folder)
+        }
         Runner.report(["recipe": recipe.name, "run": folder.url.path,
                        "ablate_shard": ["shard": result.shard, "file": result.file, "evaluations": result.evaluations,
                                         "peak_rss_mb": MachineMemory.peakResidentMegabytes]], json: json)
