@@ -19,13 +19,14 @@
 //   Models                Autodiff, Checkpoints, Tokenizers   Llama and BERT forward/backward, hook points, generation
 //   Interventions         JSON, Models, TensorCore   changes to FFN neurons during a forward pass (ablate, generate)
 //   Datasets              JSON, TensorCore (RNG)     dataset readers, splits
-//   Metrics               Datasets                   the auxiliary metrics of `collect` and their expression language
+//   AuxiliaryMetrics      Datasets                   the auxiliary metrics of `collect` and their expression language
 //   Recipes               Yams, AtomicFiles          the declarative recipe format and its validation
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
-//   Pipeline              Training, Interventions, Recipes, ActivationStores, Metrics, …   the stages of `scalpel run`, run folders, the evidence archive
+//   Pipeline              Training, Interventions, Recipes, ActivationStores, AuxiliaryMetrics, …   the stages of `scalpel run`, run folders, the evidence archive
 //   Report                Pipeline, HDF5Kit          evidence archives read back, HTML reports with inline SVG, run comparison
+//   Serving               Interventions, Models, Hummingbird, Prometheus   `scalpel serve`: OpenAI-compatible API, knobs, metrics
 //   Scalpel               all of the above           the embeddable library (re-exports)
-//   ScalpelCLI            Scalpel, ArgumentParser    the `scalpel` executable
+//   ScalpelCLI            Scalpel, Serving, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
 //   FuzzSupport, Fuzz*    the reader each one fuzzes  libFuzzer targets (Scripts/fuzz); replayers when built normally
 import PackageDescription
@@ -47,6 +48,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -69,15 +73,20 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorCore", "AtomicFiles", "Autodiff", "Checkpoints", "JSON", "Tokenizers"]),
         .target(name: "Interventions", dependencies: ["JSON", "Models", "TensorCore"]),
         .target(name: "Datasets", dependencies: ["AtomicFiles", "JSON", "TensorCore"]),
-        .target(name: "Metrics", dependencies: ["Datasets"]),
+        .target(name: "AuxiliaryMetrics", dependencies: ["Datasets"]),
         .target(name: "Recipes", dependencies: ["AtomicFiles", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Autodiff", "TensorCore", "Tokenizers", "Models", "Optimizers", "Datasets"]),
-        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Interventions", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics", "ActivationStores", "Metrics"]),
+        .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Interventions", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics", "ActivationStores", "AuxiliaryMetrics"]),
         .target(name: "Report", dependencies: ["Pipeline", "HDF5Kit", "AtomicFiles"]),
-        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "JSON", "Tokenizers", "Models", "Interventions", "Datasets", "Recipes", "Training", "Pipeline", "Statistics", "ActivationStores", "Metrics"]),
+        .target(name: "Serving", dependencies: ["Interventions", "Models", "TensorCore", "Tokenizers", "JSON",
+                                                .product(name: "Hummingbird", package: "hummingbird"),
+                                                .product(name: "Prometheus", package: "swift-prometheus"),
+                                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
+        .target(name: "Scalpel", dependencies: ["Report", "AtomicFiles", "TensorCore", "Autodiff", "Optimizers", "HDF5Kit", "Checkpoints", "JSON", "Tokenizers", "Models", "Interventions", "Datasets", "Recipes", "Training", "Pipeline", "Statistics", "ActivationStores", "AuxiliaryMetrics"]),
         .executableTarget(
             name: "ScalpelCLI",
-            dependencies: ["Scalpel", "Jinja", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Scalpel", "Serving", "Jinja", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Fuzz targets, one per input kind, sharing FuzzSupport's skeleton; see Scripts/fuzz and docs/fuzzing.md.
         // Built normally each is a replayer (`fuzz-NAME FILE|DIR...`) for reproducing a crash.
@@ -98,7 +107,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Autodiff", "TensorCore", "Optimizers", "TestSupport"]),
         .testTarget(name: "HDF5KitTests", dependencies: ["AtomicFiles", "HDF5Kit"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TensorCore"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "AuxiliaryMetricsTests", dependencies: ["AuxiliaryMetrics"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["TensorCore", "Checkpoints", "CBlockKernels", "CPUFeatures", "JSON", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Checkpoints", "JSON", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),

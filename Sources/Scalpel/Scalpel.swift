@@ -7,7 +7,7 @@
 @_exported import HDF5Kit
 @_exported import Interventions
 @_exported import JSON
-@_exported import Metrics
+@_exported import AuxiliaryMetrics
 @_exported import Models
 @_exported import Optimizers
 @_exported import Pipeline

@@ -12,6 +12,6 @@ struct ScalpelCommand: ParsableCommand {
         subcommands: [RunCommand.self, TunePromptCommand.self, CollectCommand.self, MergeCommand.self, RankCommand.self,
                       AblateCommand.self, EditCommand.self, AuditCommand.self, ReportCommand.self, StatusCommand.self, RecipeCommand.self,
                       InspectCommand.self, DigestCommand.self, SynthCommand.self, TokenizeCommand.self, TemplateCommand.self,
-                      ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, BenchCommand.self]
+                      ForwardCommand.self, EmbedCommand.self, GenerateCommand.self, ServeCommand.self, KnobCommand.self, BenchCommand.self]
     )
 }

@@ -3,7 +3,7 @@ import Datasets
 import Foundation
 import HDF5Kit
 import Interventions
-import Metrics
+import AuxiliaryMetrics
 import Models
 import Recipes
 import Statistics

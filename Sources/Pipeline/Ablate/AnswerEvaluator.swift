@@ -2,7 +2,7 @@ import Autodiff
 import Datasets
 import Foundation
 import Interventions
-import Metrics
+import AuxiliaryMetrics
 import Models
 import TensorCore
 import Tokenizers

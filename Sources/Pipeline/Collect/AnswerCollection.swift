@@ -1,7 +1,7 @@
 import Autodiff
 import Datasets
 import Foundation
-import Metrics
+import AuxiliaryMetrics
 import Models
 import TensorCore
 import Tokenizers

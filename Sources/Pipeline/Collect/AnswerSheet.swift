@@ -1,6 +1,6 @@
 import Datasets
 import Foundation
-import Metrics
+import AuxiliaryMetrics
 import Models
 import TensorCore
 import Tokenizers

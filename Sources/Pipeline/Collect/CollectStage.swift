@@ -4,7 +4,7 @@ import Autodiff
 import Datasets
 import Foundation
 import HDF5Kit
-import Metrics
+import AuxiliaryMetrics
 import Models
 import Recipes
 import Statistics

@@ -1,4 +1,4 @@
-import Metrics
+import AuxiliaryMetrics
 import Recipes
 import TensorCore
 

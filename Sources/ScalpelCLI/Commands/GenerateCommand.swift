@@ -16,6 +16,13 @@ struct GenerateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Tokens to generate at most.") var maxTokens = 64
     @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: Int = 0
+    @Option(parsing: .unconditional, help: "Nucleus sampling: keep the most likely tokens up to this mass.")
+    var topP: Float = 1
+    @Option(help: """
+        Turn a knob (scalpel knob create) to a strength, as a served request would: FILE=STRENGTH (repeatable; \
+        applied in the order of the knobs' names).
+        """)
+    var knob: [String] = []
     @Option(help: """
         Apply a saved intervention (a skill knob written by `scalpel ablate`, or by hand) at every position.
         """)
@@ -36,7 +43,23 @@ struct GenerateCommand: ParsableCommand {
         try Bounds.atLeast(1, atMost: .value(65536)).check("max-tokens", maxTokens)
         try Bounds.atLeast(0, atMost: .value(1000)).check("temperature", Double(temperature))
         try Bounds.atLeast(0).check("seed", Double(seed))
+        try Bounds.atLeast(0.000001, atMost: .value(1)).check("top-p", Double(topP))
+        _ = try knobSettings()
         _ = try chosenPrecision()
+    }
+
+    /// `--knob FILE=STRENGTH`s, read and checked, in the order of the knobs' names.
+    func knobSettings() throws -> [(knob: Knob, strength: Double)] {
+        var settings: [(knob: Knob, strength: Double)] = []
+        for entry in knob {
+            guard let cut = entry.lastIndex(of: "="), let strength = Double(entry[entry.index(after: cut)...]) else {
+                throw ValidationError("--knob takes FILE=STRENGTH, e.g. knobs/sentiment.json=0 (got '\(entry)')")
+            }
+            let loaded = try Knob.load(URL(fileURLWithPath: String(entry[..<cut])))
+            if let problem = loaded.problem(strength: strength) { throw ValidationError(problem) }
+            settings.append((loaded, strength))
+        }
+        return settings.sorted { $0.knob.name < $1.knob.name }
     }
 
     func chosenPrecision() throws -> Precision {
@@ -62,17 +85,25 @@ struct GenerateCommand: ParsableCommand {
         if let eos = loaded.tokenizer.endOfSequence { stop.insert(eos) }
         // A chat template writes the BOS it wants itself (transformers tokenizes it without adding any).
         let ids = loaded.tokenizer.encode(parts, addSpecialTokens: !chat)
-        let sampler: Sampler = temperature == 0 ? .greedy : .temperature(temperature, seed: UInt64(seed))
-        var intervention: Intervention?
+        let sampler = Sampler.of(temperature: temperature, topP: topP, seed: UInt64(seed))
+        var interventions: [Intervention] = []
         if let intervene {
             let loadedIntervention = try Intervention.load(URL(fileURLWithPath: intervene))
             try loadedIntervention.validate(layers: llama.config.layers, width: llama.config.intermediateSize)
-            intervention = loadedIntervention
+            interventions.append(loadedIntervention)
+        }
+        for (knob, strength) in try knobSettings() {
+            try knob.validate(layers: llama.config.layers, width: llama.config.intermediateSize)
+            if let intervention = knob.intervention(strength: strength) { interventions.append(intervention) }
         }
         // With scope `last`, each step's final position is the one being predicted from: the prompt's last
-        // token, then each new token.
+        // token, then each new token. Several interventions apply in order (the file's, then the knobs').
         let hooks: (Int, Int) -> HookSet = { rows, step in
-            intervention?.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(step)) ?? HookSet()
+            var hooks = HookSet()
+            for intervention in interventions {
+                hooks.add(contentsOf: intervention.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(step)))
+            }
+            return hooks
         }
         func decode(_ tokens: [Int32]) -> String {
             loaded.tokenizer.decode(tokens.filter { !stop.contains($0) }, skipSpecialTokens: true)
@@ -99,9 +130,9 @@ struct GenerateCommand: ParsableCommand {
                     result["decode_tokens_per_second"] = Double(times.count - 1) / times.last!.timeIntervalSince(first)
                 }
             }
-            if let intervene {
+            if intervene != nil || !knob.isEmpty {
                 let plain = try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop)
-                result["intervention"] = intervene
+                result["intervention"] = intervene ?? knob.joined(separator: " ")
                 result["text_without"] = decode(plain)
                 result["ids_without"] = plain.map(Int.init)
             }
@@ -110,7 +141,7 @@ struct GenerateCommand: ParsableCommand {
         }
         var printed = ""
         var generated: [Int32] = []
-        if intervention != nil { Output.progress("with the intervention \(intervene!):") }
+        if !interventions.isEmpty { Output.progress("with \(intervene ?? knob.joined(separator: ", ")):") }
         try llama.generate(prompt: ids, maxTokens: maxTokens, sampler: sampler, stop: stop,
                            hooksForStep: hooks) { token in
             generated.append(token)

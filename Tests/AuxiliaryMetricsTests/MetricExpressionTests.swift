@@ -1,5 +1,5 @@
 import Testing
-import Metrics
+import AuxiliaryMetrics
 
 /// The metric expression parser and the `collect.metrics` entries, apart from any model.
 @Suite struct MetricExpressionTests {

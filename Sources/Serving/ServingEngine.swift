@@ -1,0 +1,184 @@
+import Foundation
+import Interventions
+import Models
+import TensorCore
+import Tokenizers
+
+/// What `scalpel serve` runs a request with: one decoder, its tokenizer and chat template, and the knobs
+/// it was started with. Completions run one at a time on the engine's own thread, each exactly as
+/// `scalpel generate` runs it (same prompt ids, sampler, stop ids and hooks), so a request gives the
+/// tokens `generate` gives with the same seed and knobs, alone or among concurrent requests.
+public final class ServingEngine: @unchecked Sendable {
+    public let modelName: String
+    public let model: DecoderModel
+    public let tokenizer: any Tokenizer
+    public let template: ChatTemplate?
+    public let knobs: [String: Knob]
+    public let monitor: KnobMonitor
+    /// The longest prompt plus completion served, in tokens.
+    public let maxContext: Int
+    private let thread = DispatchQueue(label: "scalpel.serve.engine")
+
+    public init(modelName: String, loaded: LoadedModel, knobs: [Knob], maxContext: Int? = nil) throws {
+        guard case .decoder(let decoder) = loaded.model else {
+            throw KnobError.invalid(modelName, "the model is an encoder; scalpel serve needs a decoder that generates")
+        }
+        var byName: [String: Knob] = [:]
+        for knob in knobs {
+            try knob.validate(layers: decoder.config.layers, width: decoder.config.intermediateSize)
+            guard byName[knob.name] == nil else { throw KnobError.invalid(knob.name, "two knob files share this name") }
+            byName[knob.name] = knob
+        }
+        self.modelName = modelName
+        model = decoder
+        tokenizer = loaded.tokenizer
+        template = try? loaded.chatTemplate.get()
+        self.knobs = byName
+        monitor = KnobMonitor(knobs: knobs)
+        self.maxContext = min(maxContext ?? decoder.config.contextLength, decoder.config.contextLength)
+    }
+
+    /// A request made ready to run: its prompt ids, the ids that end it, and its steering.
+    public struct Prepared: Sendable {
+        public var ids: [Int32]
+        public var stopIDs: Set<Int32>
+        public var sampler: Sampler
+        public var interventions: [Intervention]
+    }
+
+    /// Tokenizes the request as `generate` does and checks it against the model, the knobs and the limits.
+    public func prepare(_ request: CompletionRequest) throws(APIError) -> Prepared {
+        if let name = request.model, name != modelName {
+            throw APIError(status: 404, message: "the model '\(name)' is not served here; this server serves " +
+                           "'\(modelName)' (GET /v1/models)", type: "invalid_request_error", param: "model")
+        }
+        var parts: [TextPart]
+        var stop = Set<Int32>()
+        switch request.input {
+        case .prompt(let text):
+            parts = [TextPart(text, parsesSpecial: false)]
+        case .messages(let messages):
+            guard let template else {
+                throw .invalid("the model has no chat template; use /v1/completions", param: "messages")
+            }
+            do {
+                parts = try template.renderParts(messages.map { ChatTemplate.Message(role: $0.role, content: $0.content) })
+            } catch {
+                throw .invalid("the model's chat template refused these messages: \(error)", param: "messages")
+            }
+            if let end = template.turnEnd(tokenizer) { stop.insert(end) }
+        }
+        if let eos = tokenizer.endOfSequence { stop.insert(eos) }
+        // A chat template writes the BOS it wants itself (transformers tokenizes it without adding any).
+        let ids = tokenizer.encode(parts, addSpecialTokens: !request.isChat)
+        guard !ids.isEmpty else { throw .invalid("the prompt is empty", param: request.isChat ? "messages" : "prompt") }
+        if ids.count + request.maxTokens > maxContext {
+            throw .invalid("the prompt's \(ids.count) tokens and max_tokens \(request.maxTokens) exceed the " +
+                           "context of \(maxContext) tokens; shorten the prompt or lower max_tokens",
+                           param: "max_tokens")
+        }
+        var interventions: [Intervention] = []
+        for (name, strength) in request.knobs.sorted(by: { $0.key < $1.key }) {
+            guard let knob = knobs[name] else {
+                let known = knobs.keys.sorted().joined(separator: ", ")
+                throw .invalid("there is no knob '\(name)' on this server" +
+                               (known.isEmpty ? " (it was started without knobs)" : "; its knobs are \(known)"),
+                               param: "scalpel.knobs")
+            }
+            if let problem = knob.problem(strength: strength) { throw .invalid(problem, param: "scalpel.knobs") }
+            if let intervention = knob.intervention(strength: strength) { interventions.append(intervention) }
+        }
+        return Prepared(ids: ids, stopIDs: stop,
+                        sampler: Sampler.of(temperature: Float(request.temperature), topP: Float(request.topP),
+                                            seed: request.seed),
+                        interventions: interventions)
+    }
+
+    /// A finished completion.
+    public struct Completion: Sendable {
+        public var ids: [Int32]
+        public var text: String
+        /// "stop" (an end token or a stop string) or "length" (max_tokens).
+        public var finishReason: String
+        public var promptTokens: Int
+    }
+
+    /// Runs a prepared request on the engine's thread. `onText` gets each new piece of text as it is
+    /// decoded (whole characters, never part of a stop string) and returns false to stop (a client gone).
+    /// `observe` feeds the knobs' monitor.
+    public func complete(_ prepared: Prepared, maxTokens: Int, stopStrings: [String], observe: Bool,
+                         onText: @escaping @Sendable (String) -> Bool) async throws -> Completion {
+        try await withCheckedThrowingContinuation { continuation in
+            thread.async {
+                continuation.resume(with: Result {
+                    try self.run(prepared, maxTokens: maxTokens, stopStrings: stopStrings, observe: observe,
+                                 onText: onText)
+                })
+            }
+        }
+    }
+
+    func run(_ prepared: Prepared, maxTokens: Int, stopStrings: [String], observe: Bool,
+             onText: (String) -> Bool) throws -> Completion {
+        let observation = observe ? monitor.observation() : nil
+        var generated: [Int32] = []
+        var sent = 0            // characters of the text handed to onText
+        var finish = "length"
+        var text = ""
+        func decoded() -> String {
+            tokenizer.decode(generated.filter { !prepared.stopIDs.contains($0) }, skipSpecialTokens: true)
+        }
+        let all = try model.generate(prompt: prepared.ids, maxTokens: maxTokens, sampler: prepared.sampler,
+                           stop: prepared.stopIDs, hooksForStep: { rows, step in
+            var hooks = observation?.hooks(rows: rows) ?? HookSet()
+            for intervention in prepared.interventions {
+                hooks.add(contentsOf: intervention.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(step)))
+            }
+            return hooks
+        }) { token in
+            generated.append(token)
+            text = decoded()
+            if let cut = Self.firstStop(in: text, stopStrings) {
+                text = String(text[..<cut])
+                finish = "stop"
+                if text.count > sent { _ = onText(String(text.dropFirst(sent))) }
+                sent = text.count
+                return false
+            }
+            // Hand over whole characters, holding back a tail that may begin a stop string.
+            let safe = text.hasSuffix("\u{FFFD}") ? sent : text.count - Self.heldBack(text, stopStrings)
+            if safe > sent {
+                let keepGoing = onText(String(text.dropFirst(sent).prefix(safe - sent)))
+                sent = safe
+                if !keepGoing { finish = "cancelled"; return false }
+            }
+            return true
+        }
+        // An end token stops generation without reaching onToken: it is the last of `all`.
+        if let last = all.last, prepared.stopIDs.contains(last), finish == "length" { finish = "stop" }
+        if finish != "cancelled" {
+            text = decoded()
+            if let cut = Self.firstStop(in: text, stopStrings) { text = String(text[..<cut]) }
+        }
+        if text.count > sent, finish != "cancelled" { _ = onText(String(text.dropFirst(sent))) }
+        observation?.commit()
+        return Completion(ids: generated, text: text, finishReason: finish, promptTokens: prepared.ids.count)
+    }
+
+    /// Where the earliest stop string begins in `text`, if one occurs.
+    static func firstStop(in text: String, _ stops: [String]) -> String.Index? {
+        stops.compactMap { text.range(of: $0)?.lowerBound }.min()
+    }
+
+    /// How many trailing characters of `text` might be the start of a stop string.
+    static func heldBack(_ text: String, _ stops: [String]) -> Int {
+        var longest = 0
+        for stop in stops {
+            for n in stride(from: min(stop.count - 1, text.count), to: 0, by: -1) where text.hasSuffix(stop.prefix(n)) {
+                longest = max(longest, n)
+                break
+            }
+        }
+        return longest
+    }
+}
