@@ -115,6 +115,6 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Autodiff", "Models", "TensorCore", "Training", "Recipes", "TestSupport", "Tokenizers", "Pipeline", "Datasets"]),
         .testTarget(name: "ModelsTests", dependencies: ["Autodiff", "Checkpoints", "TensorCore", "AtomicFiles", "JSON", "Models", "Optimizers", "TestSupport", "Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "LibraryTests", dependencies: ["Scalpel", "TestSupport"]),
-        .testTarget(name: "ScalpelCLITests", dependencies: ["Models", "ScalpelCLI", "TensorCore", "AtomicFiles", "Pipeline", "ActivationStores", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "ScalpelCLITests", dependencies: ["Models", "Tokenizers", "ScalpelCLI", "TensorCore", "AtomicFiles", "Pipeline", "ActivationStores", "Checkpoints", "HDF5Kit", "TestSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )

@@ -120,6 +120,7 @@ public final class ServingEngine: @unchecked Sendable {
 
     func run(_ prepared: Prepared, maxTokens: Int, stopStrings: [String], observe: Bool,
              onText: (String) -> Bool) throws -> Completion {
+        Self.holdOnceForTesting()
         let observation = observe ? monitor.observation() : nil
         var generated: [Int32] = []
         var sent = 0            // characters of the text handed to onText
@@ -163,6 +164,24 @@ public final class ServingEngine: @unchecked Sendable {
         if text.count > sent, finish != "cancelled" { _ = onText(String(text.dropFirst(sent))) }
         observation?.commit()
         return Completion(ids: generated, text: text, finishReason: finish, promptTokens: prepared.ids.count)
+    }
+
+    /// Test hook: with `SCALPEL_TEST_HOLD=PATH`, the first completion writes PATH and waits (at most a
+    /// minute) until it is removed, so a test can hold a request in flight without racing it.
+    static func holdOnceForTesting() {
+        guard let path = ProcessInfo.processInfo.environment["SCALPEL_TEST_HOLD"], !path.isEmpty,
+              held.claim() else { return }
+        FileManager.default.createFile(atPath: path, contents: Data("\(getpid())\n".utf8))
+        let deadline = Date().addingTimeInterval(60)
+        while FileManager.default.fileExists(atPath: path) && Date() < deadline { usleep(10_000) }
+    }
+
+    static let held = Once()
+
+    final class Once: @unchecked Sendable {
+        private var done = false
+        private let lock = NSLock()
+        func claim() -> Bool { lock.withLock { defer { done = true }; return !done } }
     }
 
     /// Where the earliest stop string begins in `text`, if one occurs.
