@@ -24,7 +24,8 @@
 //   Training              Models, Optimizers, Datasets   soft-prompt tuning, classification framing, evaluation
 //   Pipeline              Training, Interventions, Recipes, ActivationStores, AuxiliaryMetrics, …   the stages of `scalpel run`, run folders, the evidence archive
 //   Report                Pipeline, HDF5Kit          evidence archives read back, HTML reports with inline SVG, run comparison
-//   Serving               Interventions, Models, Hummingbird, Prometheus   `scalpel serve`: OpenAI-compatible API, knobs, metrics
+//   OpenAIRequests        JSON                       OpenAI's request bodies read and checked field by field (fuzzed alone)
+//   Serving               Interventions, Models, OpenAIRequests, Hummingbird, Prometheus   `scalpel serve`: the API, knobs, metrics
 //   Scalpel               all of the above           the embeddable library (re-exports)
 //   ScalpelCLI            Scalpel, Serving, ArgumentParser    the `scalpel` executable
 //   TestSupport           TensorCore, Autodiff       gradient checker and assertions, for tests only
@@ -44,6 +45,7 @@ let package = Package(
         .executable(name: "fuzz-archive", targets: ["FuzzArchive"]),
         .executable(name: "fuzz-intervention", targets: ["FuzzIntervention"]),
         .executable(name: "fuzz-template", targets: ["FuzzTemplate"]),
+        .executable(name: "fuzz-request", targets: ["FuzzRequest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -78,7 +80,8 @@ let package = Package(
         .target(name: "Training", dependencies: ["Autodiff", "TensorCore", "Tokenizers", "Models", "Optimizers", "Datasets"]),
         .target(name: "Pipeline", dependencies: ["Autodiff", "Optimizers", "TensorCore", "Training", "Recipes", "Datasets", "Models", "Checkpoints", "Interventions", "Tokenizers", "AtomicFiles", "HDF5Kit", "Statistics", "ActivationStores", "AuxiliaryMetrics"]),
         .target(name: "Report", dependencies: ["Pipeline", "HDF5Kit", "AtomicFiles"]),
-        .target(name: "Serving", dependencies: ["Interventions", "Models", "TensorCore", "Tokenizers", "JSON",
+        .target(name: "OpenAIRequests", dependencies: ["JSON"]),
+        .target(name: "Serving", dependencies: ["Interventions", "Models", "TensorCore", "Tokenizers", "JSON", "OpenAIRequests",
                                                 .product(name: "Hummingbird", package: "hummingbird"),
                                                 .product(name: "Prometheus", package: "swift-prometheus"),
                                                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,6 +102,7 @@ let package = Package(
                                                               "Statistics", "ActivationStores"]),
         .executableTarget(name: "FuzzIntervention", dependencies: ["FuzzSupport", "Interventions"]),
         .executableTarget(name: "FuzzTemplate", dependencies: ["FuzzSupport", "Jinja"]),
+        .executableTarget(name: "FuzzRequest", dependencies: ["FuzzSupport", "OpenAIRequests"]),
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "Checkpoints", "Models", "Tokenizers"]),
 
         .testTarget(name: "AtomicFilesTests", dependencies: ["AtomicFiles"]),

@@ -68,7 +68,8 @@ extension DecoderModel {
         for i in 0..<maxTokens {
             let next = choose(logits, sampler, &rng)
             generated.append(next)
-            if stop.contains(next) || !onToken(next) { break }
+            // The last token is not run through the model: nothing would read its logits.
+            if stop.contains(next) || !onToken(next) || i == maxTokens - 1 { break }
             logits = try step([next], cache: cache, hooks: hooksForStep(1, i + 1))
         }
         return generated

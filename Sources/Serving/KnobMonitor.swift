@@ -12,6 +12,11 @@ import TensorCore
 ///     firing     = share of observed tokens with a_t > mean over the set of the training means m_i
 ///     drift      = mean over the set's neurons (σ_i > 0) of (live mean_i − m_i) / σ_i
 ///
+/// These are since the server started. For windows, the sums they are made of are exposed too
+/// (ServerMetrics): over any window, mean = Δ activation sum / Δ tokens, firing = Δ firing / Δ tokens and
+/// drift = Δ standardized sum / Δ tokens − the training standardized mean, where the standardized sum
+/// adds mean_i a_t,i / σ_i per token and the training one is mean_i m_i / σ_i (both over σ_i > 0).
+///
 /// m_i and σ_i are the training statistics the knob file carries (from the run's `/collect`).
 public final class KnobMonitor: @unchecked Sendable {
     public struct Figures: Sendable, Equatable {
@@ -19,6 +24,12 @@ public final class KnobMonitor: @unchecked Sendable {
         public var meanActivation: Double
         public var firingShare: Double
         public var drift: Double
+        /// Running sums, for windows: Σ_t a_t, firing tokens, Σ_t mean_i a_t,i / σ_i.
+        public var activationSum: Double
+        public var firingTokens: Int
+        public var standardizedSum: Double
+        /// mean_i m_i / σ_i over σ_i > 0.
+        public var trainingStandardizedMean: Double
     }
 
     struct Totals {
@@ -46,13 +57,18 @@ public final class KnobMonitor: @unchecked Sendable {
             guard t.tokens > 0 else { continue }
             let n = Double(t.tokens)
             let means = t.sums.map { $0 / n }
-            var drift = 0.0, counted = 0
+            var drift = 0.0, standardized = 0.0, training = 0.0, counted = 0
             for (i, live) in means.enumerated() where knob.stds[i] > 0 {
                 drift += (live - knob.means[i]) / knob.stds[i]
+                standardized += t.sums[i] / knob.stds[i]
+                training += knob.means[i] / knob.stds[i]
                 counted += 1
             }
+            let k = Double(max(1, counted))
             out[knob.name] = Figures(tokens: t.tokens, meanActivation: means.reduce(0, +) / Double(means.count),
-                                     firingShare: Double(t.firing) / n, drift: counted > 0 ? drift / Double(counted) : 0)
+                                     firingShare: Double(t.firing) / n, drift: counted > 0 ? drift / k : 0,
+                                     activationSum: t.sums.reduce(0, +) / Double(t.sums.count), firingTokens: t.firing,
+                                     standardizedSum: standardized / k, trainingStandardizedMean: training / k)
         }
         return out
     }

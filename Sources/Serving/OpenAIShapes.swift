@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JSON
+import OpenAIRequests
 
 /// The JSON OpenAI's clients read: completions, chat completions, and their streamed chunks. Scalpel's
 /// additions live under "scalpel": the knobs applied, the token ids, and with `compare` the unsteered

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JSON
+import OpenAIRequests
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -55,12 +56,20 @@ public final class ScalpelServer: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        // Middleware first (a route takes the middleware added before it): every answer counted, then the key.
+        router.add(middleware: Recorder(metrics: metrics))
         if let key = options.apiKey { router.add(middleware: BearerAuth(key: key)) }
         router.get("/health") { _, _ in Self.json(200, "{\"status\": \"ok\"}") }
-        router.get("/v1/models") { [self] _, _ in
-            let model = "{\"id\": \(jsonString(engine.modelName)), \"object\": \"model\", \"created\": \(started), " +
-                "\"owned_by\": \"scalpel\", \"knobs\": [\(engine.knobs.keys.sorted().map(jsonString).joined(separator: ", "))]}"
-            return Self.json(200, "{\"object\": \"list\", \"data\": [\(model)]}")
+        let model = "{\"id\": \(jsonString(engine.modelName)), \"object\": \"model\", \"created\": \(started), " +
+            "\"owned_by\": \"scalpel\", \"knobs\": [\(engine.knobs.keys.sorted().map(jsonString).joined(separator: ", "))]}"
+        router.get("/v1/models") { _, _ in Self.json(200, "{\"object\": \"list\", \"data\": [\(model)]}") }
+        router.get("/v1/models/{id}") { [self] _, context in
+            guard context.parameters.get("id") == engine.modelName else {
+                return Self.failure(APIError(status: 404, message: "the model '\(context.parameters.get("id") ?? "")' " +
+                                             "is not served here; this server serves '\(engine.modelName)'",
+                                             type: "invalid_request_error", param: "model"))
+            }
+            return Self.json(200, model)
         }
         router.get("/metrics") { [self] _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -86,7 +95,7 @@ public final class ScalpelServer: Sendable {
     /// One completion request, from its body to its response: parse, prepare, admit, run.
     func complete(_ incoming: Request, chat: Bool) async throws -> Response {
         let route = chat ? "/v1/chat/completions" : "/v1/completions"
-        let clock = Date()
+        let clock = Date()   // a stream is timed to its end, by its body; other answers by `Recorder`
         var request = incoming
         let response: Response
         do {
@@ -102,7 +111,7 @@ public final class ScalpelServer: Sendable {
             }
             let prepared = try engine.prepare(parsed)
             guard admission.enter() else {
-                throw APIError(status: 429, message: "the server is busy (\(options.queue) requests waiting); " +
+                throw APIError(status: 429, message: "the server is busy (its queue of \(options.queue) is full); " +
                                "try again shortly", type: "rate_limit_error", param: nil, retryAfter: 1)
             }
             updateQueue()
@@ -114,9 +123,6 @@ public final class ScalpelServer: Sendable {
             response = Self.failure(error)
         } catch {
             response = Self.failure(APIError(status: 500, message: "\(error)", type: "server_error", param: nil))
-        }
-        if response.status != .ok || !response.headers[values: .contentType].contains("text/event-stream") {
-            metrics.request(route: route, status: Int(response.status.code), seconds: Date().timeIntervalSince(clock))
         }
         return response
     }
@@ -174,6 +180,8 @@ public final class ScalpelServer: Sendable {
                     }
                     let completion = try await generation.value
                     count(completion)
+                    // A client gone mid-stream gets no finish (its generation was stopped, not finished).
+                    if cancelled.isSet { throw CancellationError() }
                     try await writer.write(OpenAIShapes.event(OpenAIShapes.chunk(
                         id: id, created: created, model: model, chat: chat, finish: completion.finishReason)))
                     if request.includeUsage {
@@ -224,6 +232,36 @@ public final class ScalpelServer: Sendable {
         private var value = 0
         private let lock = NSLock()
         func next(_ chat: Bool) -> String { (chat ? "chatcmpl-" : "cmpl-") + "\(lock.withLock { value += 1; return value })" }
+    }
+}
+
+/// Counts every answer by route and status, and times it, the 401s of a wrong key and the 404s of an
+/// unknown route included (a stream is counted by its body when it ends: 200, or 499 for a client gone).
+/// An unknown route is answered in OpenAI's error shape.
+struct Recorder<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+    static var routes: Set<String> {
+        ["/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions"]
+    }
+
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        let clock = Date()
+        let path = request.uri.path
+        let route = Self.routes.contains(path) ? path : (path.hasPrefix("/v1/models/") ? "/v1/models/{id}" : "unmatched")
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPResponseError {
+            let status = Int(error.status.code)
+            response = ScalpelServer.failure(APIError(status: status, message: status == 404 ?
+                "there is no route \(request.method.rawValue) \(path); see docs/serve.md" : "\(error)",
+                type: "invalid_request_error", param: nil))
+        }
+        if !response.headers[values: .contentType].contains("text/event-stream") {
+            metrics.request(route: route, status: Int(response.status.code), seconds: Date().timeIntervalSince(clock))
+        }
+        return response
     }
 }
 

@@ -7,9 +7,12 @@ import Prometheus
 ///     scalpel_http_requests_total{route, status}      scalpel_request_duration_seconds{route} (histogram)
 ///     scalpel_prompt_tokens_total                     scalpel_completion_tokens_total
 ///     scalpel_queue_depth (waiting)                   scalpel_requests_in_flight (running + waiting)
-///     scalpel_knob_requests_total{knob}               scalpel_knob_observed_tokens{knob}
+///     scalpel_knob_requests_total{knob}               scalpel_knob_observed_tokens_total{knob}
 ///     scalpel_knob_mean_activation{knob}              scalpel_knob_firing_share{knob}
-///     scalpel_knob_drift{knob}
+///     scalpel_knob_drift{knob}                        (since start)
+///     scalpel_knob_firing_tokens_total{knob}          scalpel_knob_activation_sum{knob}
+///     scalpel_knob_standardized_sum{knob}             scalpel_knob_training_standardized_mean{knob}
+///                                                     (sums for windows: see KnobMonitor)
 public final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let monitor: KnobMonitor
@@ -18,6 +21,13 @@ public final class ServerMetrics: Sendable {
     let completionTokens: Counter
     let queueDepth: Gauge
     let inFlight: Gauge
+    /// What the knobs' counters have been advanced to (they follow the monitor's totals at each scrape).
+    private let emitted = Emitted()
+
+    final class Emitted: @unchecked Sendable {
+        var tokens: [String: Int] = [:], firing: [String: Int] = [:]
+        let lock = NSLock()
+    }
 
     init(monitor: KnobMonitor, knobNames: [String]) {
         self.monitor = monitor
@@ -43,8 +53,10 @@ public final class ServerMetrics: Sendable {
         registry.makeDurationHistogram(descriptor: .init(namespace: "scalpel", metricName: "request_duration",
                                                          unitName: "seconds", helpText: "Request latency"),
                                        labels: [("route", route)],
-                                       buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1),
-                                                 .seconds(5), .seconds(30), .seconds(120)])
+                                       buckets: [.milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                                 .milliseconds(250), .milliseconds(500), .milliseconds(750), .seconds(1),
+                                                 .milliseconds(1500), .seconds(2), .seconds(3), .seconds(5), .seconds(10),
+                                                 .seconds(30), .seconds(120)])
             .record(Duration.milliseconds(Int64((seconds * 1000).rounded())))
     }
 
@@ -59,9 +71,28 @@ public final class ServerMetrics: Sendable {
                            labels: [("knob", knob)])
     }
 
+    private func counter(_ name: String, _ help: String, _ knob: String) -> Counter {
+        registry.makeCounter(descriptor: .init(namespace: "scalpel", metricName: name, unitName: "total", helpText: help),
+                             labels: [("knob", knob)])
+    }
+
     private func refresh(_ knob: String, _ figures: KnobMonitor.Figures?) {
-        gauge("knob_observed_tokens", "Tokens whose activations the knob's set was read at", knob)
-            .set(to: Double(figures?.tokens ?? 0))
+        emitted.lock.withLock {
+            let tokens = figures?.tokens ?? 0, firing = figures?.firingTokens ?? 0
+            counter("knob_observed_tokens", "Tokens whose activations the knob's set was read at", knob)
+                .increment(by: Int64(tokens - (emitted.tokens[knob] ?? 0)))
+            counter("knob_firing_tokens", "Observed tokens where the knob's set was above its training mean", knob)
+                .increment(by: Int64(firing - (emitted.firing[knob] ?? 0)))
+            emitted.tokens[knob] = tokens
+            emitted.firing[knob] = firing
+        }
+        gauge("knob_activation_sum", "Sum over observed tokens of the knob's set mean activation", knob)
+            .set(to: figures?.activationSum ?? 0)
+        gauge("knob_standardized_sum", "Sum over observed tokens of the set's mean of activation / training sd", knob)
+            .set(to: figures?.standardizedSum ?? 0)
+        if let training = figures?.trainingStandardizedMean {
+            gauge("knob_training_standardized_mean", "The set's mean of training mean / training sd", knob).set(to: training)
+        }
         gauge("knob_mean_activation", "Mean activation of the knob's neurons in live traffic", knob)
             .set(to: figures?.meanActivation ?? .nan)
         gauge("knob_firing_share", "Share of tokens where the knob's set is above its training mean", knob)

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import OpenAIRequests
 import Interventions
 import Models
 import TensorCore
@@ -71,7 +72,12 @@ public final class ServingEngine: @unchecked Sendable {
         if let eos = tokenizer.endOfSequence { stop.insert(eos) }
         // A chat template writes the BOS it wants itself (transformers tokenizes it without adding any).
         let ids = tokenizer.encode(parts, addSpecialTokens: !request.isChat)
-        guard !ids.isEmpty else { throw .invalid("the prompt is empty", param: request.isChat ? "messages" : "prompt") }
+        let promptField = request.isChat ? "messages" : "prompt"
+        guard !ids.isEmpty else { throw .invalid("the prompt is empty", param: promptField) }
+        if ids.count >= maxContext {
+            throw .invalid("the prompt's \(ids.count) tokens fill the context of \(maxContext) tokens; shorten it",
+                           param: promptField)
+        }
         if ids.count + request.maxTokens > maxContext {
             throw .invalid("the prompt's \(ids.count) tokens and max_tokens \(request.maxTokens) exceed the " +
                            "context of \(maxContext) tokens; shorten the prompt or lower max_tokens",

@@ -126,6 +126,23 @@ import Glibc
             #expect(answer.status == status && answer.body.contains(message) && answer.body.contains("\"error\""),
                     "\(text.prefix(60)) → \(answer.status) \(answer.body.prefix(200))")
         }
+        // What current clients send: chat's max_completion_tokens, content as text parts, neutral values, a
+        // one-string prompt list; the model by id; an unknown route answers in OpenAI's shape.
+        let parts = try server.request("POST", "/v1/chat/completions", body: """
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "h"}, {"type": "text", "text": "i"}]}],
+             "max_completion_tokens": 5, "temperature": 0, "response_format": {"type": "text"}, "tool_choice": "none",
+             "store": false}
+            """)
+        let partIDs = try Self.ids(parts.body, "ids")
+        #expect(parts.status == 200 && partIDs == chatIDs, "\(parts.body.prefix(300))")
+        let listed = try server.request("POST", "/v1/completions", body: "{\"prompt\": [\"good film\"], \"max_tokens\": 10, " +
+                                        "\"temperature\": 0.9, \"seed\": 11}")
+        #expect(try Self.ids(listed.body, "ids") == unsteered)
+        #expect(try server.request("GET", "/v1/models/tiny").status == 200)
+        let elsewhere = try server.request("GET", "/v1/engines")
+        #expect(elsewhere.status == 404 && elsewhere.body.contains("\"error\"") && elsewhere.body.contains("no route"))
+        #expect(try server.request("GET", "/v1/models/gpt-4").status == 404)
+
         // A client that leaves mid-stream frees its place: the next request is served, nothing stays in flight.
         try server.leaveMidStream(body: "{\"prompt\": \"good film\", \"max_tokens\": 64, \"stream\": true}")
         #expect(try server.request("POST", "/v1/completions", body: body(3)).status == 200)
@@ -144,6 +161,9 @@ import Glibc
                     options: .regularExpression) != nil, "not Prometheus text: \(line)")
         }
         #expect(page.contains("scalpel_http_requests_total{route=\"/v1/completions\",status=\"400\"}"))
+        #expect(page.contains("scalpel_http_requests_total{route=\"unmatched\",status=\"404\"}"))
+        #expect(page.contains("scalpel_http_requests_total{route=\"/v1/completions\",status=\"499\"}"),
+                "a client gone mid-stream is counted as 499")
     }
 
     @Test func knobFiguresEqualTheSameTokensOffline() throws {
@@ -159,7 +179,8 @@ import Glibc
                 """)
             let loaded = try ModelLoader.load(model.path)
             let promptIDs = loaded.tokenizer.encode([TextPart(prompt, parsesSpecial: false)], addSpecialTokens: true)
-            sequences.append(promptIDs + (try Self.ids(answer.body, "ids")).map(Int32.init))
+            // Every token but the last generated one runs through the model (nothing reads the last's logits).
+            sequences.append(promptIDs + (try Self.ids(answer.body, "ids")).dropLast().map(Int32.init))
         }
         let page = try server.request("GET", "/metrics").body
         // Offline: one plain forward per sequence with the same knob, read before the knob at each layer.
@@ -200,7 +221,11 @@ import Glibc
         let means = sums.map { $0 / Double(tokens) }
         let stds = [0.5, 0.6, 0.7, 0.8]
         let drift = zip(zip(means, boost.means), stds).map { ($0.0 - $0.1) / $1 }.reduce(0, +) / 4
-        #expect(try Self.metric(page, "scalpel_knob_observed_tokens{knob=\"boost\"}") == Double(tokens))
+        #expect(try Self.metric(page, "scalpel_knob_observed_tokens_total{knob=\"boost\"}") == Double(tokens))
+        #expect(try Self.metric(page, "scalpel_knob_firing_tokens_total{knob=\"boost\"}") == Double(firing) ||
+                abs((try Self.metric(page, "scalpel_knob_firing_tokens_total{knob=\"boost\"}") ?? 0) - Double(firing)) <= 1)
+        let sum = try Self.metric(page, "scalpel_knob_activation_sum{knob=\"boost\"}") ?? .nan
+        #expect(abs(sum / Double(tokens) - means.reduce(0, +) / 4) <= 1e-4, "the window sums give the same mean")
         let served = (mean: try Self.metric(page, "scalpel_knob_mean_activation{knob=\"boost\"}") ?? .nan,
                       firing: try Self.metric(page, "scalpel_knob_firing_share{knob=\"boost\"}") ?? .nan,
                       drift: try Self.metric(page, "scalpel_knob_drift{knob=\"boost\"}") ?? .nan)
@@ -223,6 +248,8 @@ import Glibc
         #expect(try server.request("GET", "/health").status == 200, "/health needs no key")
         #expect(try server.request("GET", "/v1/models").status == 401)
         #expect(try server.request("GET", "/metrics", headers: ["Authorization": "Bearer wrong"]).status == 401)
+        let counted = try server.request("GET", "/metrics", headers: ["Authorization": "Bearer s3cret"]).body
+        #expect(counted.contains("scalpel_http_requests_total{route=\"/metrics\",status=\"401\"} 1"), "401s are counted")
         let auth = ["Authorization": "Bearer s3cret"]
         #expect(try server.request("GET", "/v1/models", headers: auth).status == 200)
         // One request is held in flight (the test hook); with no queue, the next is a 429 with Retry-After.

@@ -10,6 +10,14 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Seconds a client should wait before trying again (429), if any.
     public var retryAfter: Int?
 
+    public init(status: Int, message: String, type: String, param: String?, retryAfter: Int? = nil) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.retryAfter = retryAfter
+    }
+
     public static func invalid(_ message: String, param: String? = nil) -> APIError {
         APIError(status: 400, message: message, type: "invalid_request_error", param: param)
     }
@@ -72,10 +80,13 @@ public struct CompletionRequest: Sendable, Equatable {
 
     static let common: Set<String> = ["model", "max_tokens", "temperature", "top_p", "seed", "stop", "stream",
                                       "scalpel", "user", "n", "stream_options"]
+    /// Chat's newer spelling of max_tokens, taken as it.
+    static let chatOnly: Set<String> = ["messages", "max_completion_tokens"]
     /// OpenAI fields Scalpel does not implement: refused by name unless given their neutral value.
     static let unimplemented = ["logprobs", "top_logprobs", "logit_bias", "tools", "tool_choice", "functions",
                                 "function_call", "response_format", "frequency_penalty", "presence_penalty",
-                                "best_of", "echo", "suffix", "max_completion_tokens", "parallel_tool_calls"]
+                                "best_of", "echo", "suffix", "parallel_tool_calls", "store", "metadata",
+                                "modalities", "audio", "prediction", "reasoning_effort", "service_tier"]
 
     /// Parses a request body; `chat` says which route it came to.
     public static func parse(_ body: [UInt8], chat: Bool, limits: Limits) throws(APIError) -> CompletionRequest {
@@ -87,7 +98,7 @@ public struct CompletionRequest: Sendable, Equatable {
         }
         guard case .object(let members) = value else { throw .invalid("the request body must be a JSON object") }
         let fields = Dictionary(members, uniquingKeysWith: { a, _ in a })
-        let allowed = common.union(chat ? ["messages"] : ["prompt"])
+        let allowed = common.union(chat ? chatOnly : ["prompt"])
         for (key, field) in members where !allowed.contains(key) {
             if unimplemented.contains(key), isNeutral(key, field) { continue }
             if unimplemented.contains(key) {
@@ -102,10 +113,15 @@ public struct CompletionRequest: Sendable, Equatable {
         if chat {
             request.input = .messages(try messages(fields["messages"]))
         } else {
-            guard case .string(let prompt)? = fields["prompt"] else {
-                throw .invalid("'prompt' must be a string", param: "prompt")
+            switch fields["prompt"] {
+            case .string(let prompt)?: request.input = .prompt(prompt)
+            case .array(let items)? where items.count == 1:
+                guard case .string(let prompt) = items[0] else { throw .invalid("'prompt' must be a string", param: "prompt") }
+                request.input = .prompt(prompt)
+            case .array?:
+                throw .invalid("'prompt' holds one text: a list of several (a batch) is not implemented", param: "prompt")
+            default: throw .invalid("'prompt' must be a string", param: "prompt")
             }
-            request.input = .prompt(prompt)
         }
         let characters: Int
         switch request.input {
@@ -121,7 +137,13 @@ public struct CompletionRequest: Sendable, Equatable {
             request.model = name
         }
         if let n = fields["n"], n != .integer(1) { throw .invalid("'n' must be 1: one choice per request", param: "n") }
-        request.maxTokens = try integer(fields["max_tokens"], "max_tokens", default: chat ? limits.maxTokens : 16,
+        if let newer = fields["max_completion_tokens"], newer != .null, let older = fields["max_tokens"], older != .null,
+           newer != older {
+            throw .invalid("'max_tokens' and 'max_completion_tokens' differ; give one", param: "max_completion_tokens")
+        }
+        let (maxName, maxValue) = fields["max_completion_tokens"].map { $0 == .null ? ("max_tokens", fields["max_tokens"]) :
+            ("max_completion_tokens", $0) } ?? ("max_tokens", fields["max_tokens"])
+        request.maxTokens = try integer(maxValue, maxName, default: chat ? limits.maxTokens : 16,
                                         in: 1...limits.maxTokens)
         request.temperature = try number(fields["temperature"], "temperature", default: 1, in: 0...2)
         request.topP = try number(fields["top_p"], "top_p", default: 1, in: 0...1)
@@ -154,6 +176,8 @@ public struct CompletionRequest: Sendable, Equatable {
         case ("frequency_penalty", .integer(0)), ("presence_penalty", .integer(0)): return true
         case ("frequency_penalty", .number(0)), ("presence_penalty", .number(0)): return true
         case ("tools", .array(let a)), ("functions", .array(let a)): return a.isEmpty
+        case ("tool_choice", .string("none")), ("store", .bool(false)), ("parallel_tool_calls", .bool(false)): return true
+        case ("response_format", let format): return format == .object([("type", .string("text"))])
         default: return false
         }
     }
@@ -167,15 +191,30 @@ public struct CompletionRequest: Sendable, Equatable {
             guard case .object(let members) = item else {
                 throw .invalid("messages[\(i)] must be an object {role, content}", param: "messages")
             }
-            for (key, _) in members where !["role", "content", "name"].contains(key) {
+            for (key, _) in members where !["role", "content"].contains(key) {
                 throw .invalid("messages[\(i)] has the field '\(key)', which scalpel serve does not implement",
                                param: "messages")
             }
             guard case .string(let role)? = item["role"], ["system", "user", "assistant", "developer"].contains(role) else {
                 throw .invalid("messages[\(i)].role must be system, user, assistant or developer", param: "messages")
             }
-            guard case .string(let content)? = item["content"] else {
-                throw .invalid("messages[\(i)].content must be a string (parts are not implemented)", param: "messages")
+            let content: String
+            switch item["content"] {
+            case .string(let text)?: content = text
+            case .array(let parts)?:
+                // Text parts, joined; images and audio are not implemented.
+                var texts: [String] = []
+                for part in parts {
+                    guard case .string("text")? = part["type"], case .string(let text)? = part["text"],
+                          case .object(let fields) = part, fields.count == 2 else {
+                        throw .invalid("messages[\(i)].content parts must be {type: text, text}; other parts are " +
+                                       "not implemented", param: "messages")
+                    }
+                    texts.append(text)
+                }
+                content = texts.joined()
+            default:
+                throw .invalid("messages[\(i)].content must be a string or a list of text parts", param: "messages")
             }
             out.append((role == "developer" ? "system" : role, content))
         }
