@@ -143,7 +143,8 @@ public struct CompletionRequest: Sendable, Equatable {
         }
         let (maxName, maxValue) = fields["max_completion_tokens"].map { $0 == .null ? ("max_tokens", fields["max_tokens"]) :
             ("max_completion_tokens", $0) } ?? ("max_tokens", fields["max_tokens"])
-        request.maxTokens = try integer(maxValue, maxName, default: chat ? limits.maxTokens : 16,
+        // OpenAI's default for completions is 16; never above the server's limit (the fuzzer found that).
+        request.maxTokens = try integer(maxValue, maxName, default: chat ? limits.maxTokens : min(16, limits.maxTokens),
                                         in: 1...limits.maxTokens)
         request.temperature = try number(fields["temperature"], "temperature", default: 1, in: 0...2)
         request.topP = try number(fields["top_p"], "top_p", default: 1, in: 0...1)
