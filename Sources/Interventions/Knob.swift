@@ -7,7 +7,7 @@ import Foundation
 /// What a strength s means, by kind (docs/serve.md):
 ///
 ///     kind    the site a of each neuron becomes       neutral   s range
-///     scale   s · a            (0 zero-ablates)         1        any finite number
+///     scale   s · a            (0 zero-ablates)         1        −100 to 100
 ///     mean    a + s · (m − a)  (1 is mean ablation)     0        [0, 1]
 ///     noise   a + s · σ_n · ε  (1 is noise ablation)    0        [0, 1]
 ///
@@ -57,6 +57,9 @@ public struct Knob: Codable, Sendable, Equatable {
     /// Why `strength` is not one this knob takes, or nil.
     public func problem(strength: Double) -> String? {
         guard strength.isFinite else { return "the strength of knob '\(name)' must be a finite number" }
+        if kind == .scale && abs(strength) > 100 {
+            return "knob '\(name)' scales its neurons' activations: a strength from −100 to 100, not \(strength)"
+        }
         if kind != .scale && !(0...1).contains(strength) {
             return "knob '\(name)' is a \(kind.rawValue) knob: its strength is the share of the way to the " +
                 "replacement, from 0 (unchanged) to 1 (replaced), not \(strength)"

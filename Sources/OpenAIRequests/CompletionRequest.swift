@@ -65,6 +65,8 @@ public struct CompletionRequest: Sendable, Equatable {
     public var compare: Bool
     /// `stream_options.include_usage`: a last chunk with the token counts.
     public var includeUsage = false
+    /// Whether the request named max_tokens (else the engine fits it to the context left).
+    public var maxTokensGiven = false
 
     public var isChat: Bool { if case .messages = input { return true } else { return false } }
 
@@ -146,6 +148,7 @@ public struct CompletionRequest: Sendable, Equatable {
         // OpenAI's default for completions is 16; never above the server's limit (the fuzzer found that).
         request.maxTokens = try integer(maxValue, maxName, default: chat ? limits.maxTokens : min(16, limits.maxTokens),
                                         in: 1...limits.maxTokens)
+        request.maxTokensGiven = maxValue != nil && maxValue != .null
         request.temperature = try number(fields["temperature"], "temperature", default: 1, in: 0...2)
         request.topP = try number(fields["top_p"], "top_p", default: 1, in: 0...1)
         if request.topP == 0 { throw .invalid("'top_p' must be above 0", param: "top_p") }
@@ -251,6 +254,9 @@ public struct CompletionRequest: Sendable, Equatable {
         case nil, .null?: return []
         case .string(let s)?:
             guard !s.isEmpty else { throw .invalid("'stop' must not be empty", param: "stop") }
+            guard s.unicodeScalars.count <= 256 else {
+                throw .invalid("a 'stop' sequence is at most 256 characters", param: "stop")
+            }
             return [s]
         case .array(let items)?:
             var out: [String] = []
@@ -261,6 +267,9 @@ public struct CompletionRequest: Sendable, Equatable {
                 out.append(s)
             }
             guard out.count <= 4 else { throw .invalid("'stop' takes at most 4 sequences", param: "stop") }
+            guard out.allSatisfy({ $0.unicodeScalars.count <= 256 }) else {
+                throw .invalid("a 'stop' sequence is at most 256 characters", param: "stop")
+            }
             return out
         default: throw .invalid("'stop' must be a string or a list of strings", param: "stop")
         }

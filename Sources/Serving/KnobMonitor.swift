@@ -4,8 +4,8 @@ import Models
 import TensorCore
 
 /// Every knob's neuron set in live traffic, for `/metrics`: each token a request runs through the model
-/// (the prompt's and each generated one's) is read at the knob's neurons, before any steering of that
-/// layer, whether the request turns the knob or not.
+/// (the prompt's, and each generated one but the last, which is never run) is read at the knob's
+/// neurons, before any steering of that layer, whether the request turns the knob or not.
 ///
 ///     a_t        = mean over the set's neurons of the site at token t
 ///     mean       = mean over observed tokens of a_t

@@ -73,7 +73,7 @@ public final class ScalpelServer: Sendable {
         }
         router.get("/metrics") { [self] _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.render(admitted: admission.count))))
         }
         router.post("/v1/chat/completions") { [self] request, _ in try await complete(request, chat: true) }
         router.post("/v1/completions") { [self] request, _ in try await complete(request, chat: false) }
@@ -101,8 +101,9 @@ public final class ScalpelServer: Sendable {
         do {
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: options.maxRequestBytes) } catch {
-                throw APIError(status: 413, message: "the request body exceeds \(options.maxRequestBytes) bytes",
-                               type: "invalid_request_error", param: nil)
+                throw APIError.invalid("the request body could not be read whole: it is larger than " +
+                                       "\(options.maxRequestBytes) bytes (--max-request-bytes), or was cut off",
+                                       param: "body")
             }
             let parsed = try CompletionRequest.parse(Array(body.readableBytesView), chat: chat, limits: options.limits)
             if parsed.compare && parsed.stream {
@@ -110,15 +111,15 @@ public final class ScalpelServer: Sendable {
                                        param: "scalpel.compare")
             }
             let prepared = try engine.prepare(parsed)
-            guard admission.enter() else {
+            guard let slot = admission.enter() else {
                 throw APIError(status: 429, message: "the server is busy (its queue of \(options.queue) is full); " +
                                "try again shortly", type: "rate_limit_error", param: nil, retryAfter: 1)
             }
-            updateQueue()
             for name in parsed.knobs.keys.sorted() { metrics.knobRequests(name).increment() }
             let collected = request
-            response = parsed.stream ? stream(parsed, prepared, chat: chat, request: collected, route: route, clock: clock)
-                : try await whole(parsed, prepared, chat: chat)
+            response = parsed.stream ?
+                stream(parsed, prepared, slot: slot, chat: chat, request: collected, route: route, clock: clock) :
+                try await whole(parsed, prepared, slot: slot, chat: chat)
         } catch let error as APIError {
             response = Self.failure(error)
         } catch {
@@ -127,22 +128,18 @@ public final class ScalpelServer: Sendable {
         return response
     }
 
-    func updateQueue() {
-        let n = admission.count
-        metrics.inFlight.set(to: Double(n))
-        metrics.queueDepth.set(to: Double(max(0, n - 1)))
-    }
 
     /// A whole (not streamed) completion, and with `compare` the unsteered one beside it.
-    func whole(_ request: CompletionRequest, _ prepared: ServingEngine.Prepared, chat: Bool) async throws -> Response {
-        defer { admission.leave(); updateQueue() }
-        let steered = try await engine.complete(prepared, maxTokens: request.maxTokens, stopStrings: request.stop,
+    func whole(_ request: CompletionRequest, _ prepared: ServingEngine.Prepared, slot: Slot,
+               chat: Bool) async throws -> Response {
+        defer { slot.release() }
+        let steered = try await engine.complete(prepared, maxTokens: prepared.maxTokens, stopStrings: request.stop,
                                                 observe: true) { _ in true }
         var unsteered: ServingEngine.Completion?
         if request.compare {
             var plain = prepared
             plain.interventions = []
-            unsteered = try await engine.complete(plain, maxTokens: request.maxTokens, stopStrings: request.stop,
+            unsteered = try await engine.complete(plain, maxTokens: prepared.maxTokens, stopStrings: request.stop,
                                                   observe: false) { _ in true }
         }
         count(steered)
@@ -151,18 +148,20 @@ public final class ScalpelServer: Sendable {
     }
 
     /// A streamed completion: server-sent events, one per piece of text, then the finish and `[DONE]`.
-    func stream(_ request: CompletionRequest, _ prepared: ServingEngine.Prepared, chat: Bool, request incoming: Request,
-                route: String, clock: Date) -> Response {
+    func stream(_ request: CompletionRequest, _ prepared: ServingEngine.Prepared, slot: Slot, chat: Bool,
+                request incoming: Request, route: String, clock: Date) -> Response {
         let id = ids.next(chat), created = now, model = engine.modelName
         let (pieces, sink) = AsyncStream.makeStream(of: String.self)
         let cancelled = Flag()
+        // A stream that ends early (its task cancelled by the drain's deadline) stops the generation too.
+        sink.onTermination = { termination in if case .cancelled = termination { cancelled.set() } }
         let body = ResponseBody { [self] writer in
             // The generation runs on the engine's thread and hands pieces over; a client that goes away
             // (its side closed, or a write failing) sets the flag, which stops the generation.
             let generation = Task { [self] in
-                defer { sink.finish(); admission.leave(); updateQueue() }
-                return try await engine.complete(prepared, maxTokens: request.maxTokens, stopStrings: request.stop,
-                                                  observe: true) { piece in
+                defer { sink.finish(); slot.release() }
+                return try await engine.complete(prepared, maxTokens: prepared.maxTokens, stopStrings: request.stop,
+                                                  observe: true, isCancelled: { cancelled.isSet }) { piece in
                     sink.yield(piece)
                     return !cancelled.isSet
                 }
@@ -178,10 +177,17 @@ public final class ScalpelServer: Sendable {
                         try await writer.write(OpenAIShapes.event(OpenAIShapes.chunk(id: id, created: created, model: model,
                                                                                      chat: chat, text: piece)))
                     }
-                    let completion = try await generation.value
+                    let completion: ServingEngine.Completion
+                    do { completion = try await generation.value } catch {
+                        // The engine failed (not the client): say so in the stream, and count a 500.
+                        status = 500
+                        try await writer.write(OpenAIShapes.event(APIError(status: 500, message: "\(error)",
+                                                                           type: "server_error", param: nil).body))
+                        throw error
+                    }
                     count(completion)
                     // A client gone mid-stream gets no finish (its generation was stopped, not finished).
-                    if cancelled.isSet { throw CancellationError() }
+                    if cancelled.isSet || Task.isCancelled { throw CancellationError() }
                     try await writer.write(OpenAIShapes.event(OpenAIShapes.chunk(
                         id: id, created: created, model: model, chat: chat, finish: completion.finishReason)))
                     if request.includeUsage {
@@ -194,7 +200,7 @@ public final class ScalpelServer: Sendable {
                 }
             } catch {
                 cancelled.set()
-                status = 499
+                if status == 200 { status = 499 }
                 _ = try? await generation.value
             }
             metrics.request(route: route, status: status, seconds: Date().timeIntervalSince(clock))
@@ -217,8 +223,23 @@ public final class ScalpelServer: Sendable {
         private let lock = NSLock()
         init(limit: Int) { self.limit = limit }
         var count: Int { lock.withLock { admitted } }
-        func enter() -> Bool { lock.withLock { admitted < limit ? { admitted += 1; return true }() : false } }
-        func leave() { lock.withLock { admitted -= 1 } }
+        func enter() -> Slot? {
+            lock.withLock { admitted < limit ? { admitted += 1; return true }() : false } ? Slot(self) : nil
+        }
+        fileprivate func leave() { lock.withLock { admitted -= 1 } }
+    }
+
+    /// One admitted request's place, given back exactly once: when its work ends, or, if its response
+    /// is dropped unsent (a client gone before the first byte), when the last reference goes.
+    final class Slot: @unchecked Sendable {
+        private let admission: Admission
+        private var held = true
+        private let lock = NSLock()
+        init(_ admission: Admission) { self.admission = admission }
+        func release() {
+            if lock.withLock({ defer { held = false }; return held }) { admission.leave() }
+        }
+        deinit { release() }
     }
 
     final class Flag: @unchecked Sendable {
@@ -272,12 +293,21 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context,
                 next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/health" { return try await next(request, context) }
-        guard request.headers[.authorization] == "Bearer \(key)" else {
+        guard Self.matches(request.headers[.authorization], key) else {
             return ScalpelServer.json(401, APIError(status: 401, message: "a valid API key is needed: " +
                                                     "Authorization: Bearer KEY", type: "invalid_request_error",
                                                     param: nil).body,
                                       headers: [.wwwAuthenticate: "Bearer"])
         }
         return try await next(request, context)
+    }
+
+    /// `Bearer KEY`, the scheme in any case (RFC 7235), the key compared in constant time.
+    static func matches(_ header: String?, _ key: String) -> Bool {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
+        let given = Array(header.dropFirst(7).utf8), wanted = Array(key.utf8)
+        var difference = given.count ^ wanted.count
+        for i in 0..<wanted.count { difference |= Int(wanted[i] ^ (i < given.count ? given[i] : 0)) }
+        return difference == 0
     }
 }

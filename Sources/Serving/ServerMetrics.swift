@@ -77,15 +77,15 @@ public final class ServerMetrics: Sendable {
     }
 
     private func refresh(_ knob: String, _ figures: KnobMonitor.Figures?) {
-        emitted.lock.withLock {
-            let tokens = figures?.tokens ?? 0, firing = figures?.firingTokens ?? 0
-            counter("knob_observed_tokens", "Tokens whose activations the knob's set was read at", knob)
-                .increment(by: Int64(tokens - (emitted.tokens[knob] ?? 0)))
-            counter("knob_firing_tokens", "Observed tokens where the knob's set was above its training mean", knob)
-                .increment(by: Int64(firing - (emitted.firing[knob] ?? 0)))
-            emitted.tokens[knob] = tokens
-            emitted.firing[knob] = firing
-        }
+        // Called under `emitted.lock` (render, or init before any scrape); totals only grow.
+        let tokens = max(figures?.tokens ?? 0, emitted.tokens[knob] ?? 0)
+        let firing = max(figures?.firingTokens ?? 0, emitted.firing[knob] ?? 0)
+        counter("knob_observed_tokens", "Tokens whose activations the knob's set was read at", knob)
+            .increment(by: Int64(tokens - (emitted.tokens[knob] ?? 0)))
+        counter("knob_firing_tokens", "Observed tokens where the knob's set was above its training mean", knob)
+            .increment(by: Int64(firing - (emitted.firing[knob] ?? 0)))
+        emitted.tokens[knob] = tokens
+        emitted.firing[knob] = firing
         gauge("knob_activation_sum", "Sum over observed tokens of the knob's set mean activation", knob)
             .set(to: figures?.activationSum ?? 0)
         gauge("knob_standardized_sum", "Sum over observed tokens of the set's mean of activation / training sd", knob)
@@ -101,10 +101,15 @@ public final class ServerMetrics: Sendable {
             .set(to: figures?.drift ?? .nan)
     }
 
-    /// The text format, with the knob figures as they are now.
-    public func render() -> String {
-        let figures = monitor.figures()
-        for name in knobNames { refresh(name, figures[name]) }
-        return registry.emitToString()
+    /// The text format, with the queue and the knob figures as they are now. One scrape at a time: the
+    /// counters follow the monitor's totals, which two interleaved scrapes could step back.
+    public func render(admitted: Int) -> String {
+        emitted.lock.withLock {
+            inFlight.set(to: Double(admitted))
+            queueDepth.set(to: Double(max(0, admitted - 1)))
+            let figures = monitor.figures()
+            for name in knobNames { refresh(name, figures[name]) }
+            return registry.emitToString()
+        }
     }
 }

@@ -18,9 +18,13 @@ public final class ServingEngine: @unchecked Sendable {
     public let monitor: KnobMonitor
     /// The longest prompt plus completion served, in tokens.
     public let maxContext: Int
+    /// The products' arithmetic (task-locals do not cross to the engine's thread, so it is kept here).
+    public let precision: Precision
     private let thread = DispatchQueue(label: "scalpel.serve.engine")
 
-    public init(modelName: String, loaded: LoadedModel, knobs: [Knob], maxContext: Int? = nil) throws {
+    public init(modelName: String, loaded: LoadedModel, knobs: [Knob], maxContext: Int? = nil,
+                precision: Precision = .fp32) throws {
+        self.precision = precision
         guard case .decoder(let decoder) = loaded.model else {
             throw KnobError.invalid(modelName, "the model is an encoder; scalpel serve needs a decoder that generates")
         }
@@ -45,6 +49,8 @@ public final class ServingEngine: @unchecked Sendable {
         public var stopIDs: Set<Int32>
         public var sampler: Sampler
         public var interventions: [Intervention]
+        /// max_tokens, or when the request left it out, the limit less what the prompt takes.
+        public var maxTokens: Int
     }
 
     /// Tokenizes the request as `generate` does and checks it against the model, the knobs and the limits.
@@ -78,7 +84,8 @@ public final class ServingEngine: @unchecked Sendable {
             throw .invalid("the prompt's \(ids.count) tokens fill the context of \(maxContext) tokens; shorten it",
                            param: promptField)
         }
-        if ids.count + request.maxTokens > maxContext {
+        let maxTokens = request.maxTokensGiven ? request.maxTokens : min(request.maxTokens, maxContext - ids.count)
+        if ids.count + maxTokens > maxContext {
             throw .invalid("the prompt's \(ids.count) tokens and max_tokens \(request.maxTokens) exceed the " +
                            "context of \(maxContext) tokens; shorten the prompt or lower max_tokens",
                            param: "max_tokens")
@@ -97,7 +104,7 @@ public final class ServingEngine: @unchecked Sendable {
         return Prepared(ids: ids, stopIDs: stop,
                         sampler: Sampler.of(temperature: Float(request.temperature), topP: Float(request.topP),
                                             seed: request.seed),
-                        interventions: interventions)
+                        interventions: interventions, maxTokens: maxTokens)
     }
 
     /// A finished completion.
@@ -112,24 +119,31 @@ public final class ServingEngine: @unchecked Sendable {
     /// Runs a prepared request on the engine's thread. `onText` gets each new piece of text as it is
     /// decoded (whole characters, never part of a stop string) and returns false to stop (a client gone).
     /// `observe` feeds the knobs' monitor.
+    /// `isCancelled` is asked before the prompt runs and at every token: a client gone stops the work.
     public func complete(_ prepared: Prepared, maxTokens: Int, stopStrings: [String], observe: Bool,
+                         isCancelled: @escaping @Sendable () -> Bool = { false },
                          onText: @escaping @Sendable (String) -> Bool) async throws -> Completion {
         try await withCheckedThrowingContinuation { continuation in
             thread.async {
                 continuation.resume(with: Result {
-                    try self.run(prepared, maxTokens: maxTokens, stopStrings: stopStrings, observe: observe,
-                                 onText: onText)
+                    try Precision.$current.withValue(self.precision) {
+                        try self.run(prepared, maxTokens: maxTokens, stopStrings: stopStrings, observe: observe,
+                                     isCancelled: isCancelled, onText: onText)
+                    }
                 })
             }
         }
     }
 
     func run(_ prepared: Prepared, maxTokens: Int, stopStrings: [String], observe: Bool,
-             onText: (String) -> Bool) throws -> Completion {
+             isCancelled: () -> Bool = { false }, onText: (String) -> Bool) throws -> Completion {
         Self.holdOnceForTesting()
+        if isCancelled() {
+            return Completion(ids: [], text: "", finishReason: "cancelled", promptTokens: prepared.ids.count)
+        }
         let observation = observe ? monitor.observation() : nil
         var generated: [Int32] = []
-        var sent = 0            // characters of the text handed to onText
+        var sent = 0            // Unicode scalars of the text handed to onText (a token may extend a character)
         var finish = "length"
         var text = ""
         func decoded() -> String {
@@ -144,18 +158,22 @@ public final class ServingEngine: @unchecked Sendable {
             return hooks
         }) { token in
             generated.append(token)
+            if isCancelled() { finish = "cancelled"; return false }
             text = decoded()
             if let cut = Self.firstStop(in: text, stopStrings) {
                 text = String(text[..<cut])
                 finish = "stop"
-                if text.count > sent { _ = onText(String(text.dropFirst(sent))) }
-                sent = text.count
+                let scalars = Array(text.unicodeScalars)
+                if scalars.count > sent { _ = onText(Self.string(scalars[sent...])) }
+                sent = scalars.count
                 return false
             }
-            // Hand over whole characters, holding back a tail that may begin a stop string.
-            let safe = text.hasSuffix("\u{FFFD}") ? sent : text.count - Self.heldBack(text, stopStrings)
+            // Hand over whole scalars, holding back a broken byte sequence's U+FFFD and a tail that may
+            // begin a stop string.
+            let scalars = Array(text.unicodeScalars)
+            let safe = text.hasSuffix("\u{FFFD}") ? sent : scalars.count - Self.heldBack(text, stopStrings)
             if safe > sent {
-                let keepGoing = onText(String(text.dropFirst(sent).prefix(safe - sent)))
+                let keepGoing = onText(Self.string(scalars[sent..<safe]))
                 sent = safe
                 if !keepGoing { finish = "cancelled"; return false }
             }
@@ -167,7 +185,8 @@ public final class ServingEngine: @unchecked Sendable {
             text = decoded()
             if let cut = Self.firstStop(in: text, stopStrings) { text = String(text[..<cut]) }
         }
-        if text.count > sent, finish != "cancelled" { _ = onText(String(text.dropFirst(sent))) }
+        let scalars = Array(text.unicodeScalars)
+        if scalars.count > sent, finish != "cancelled" { _ = onText(Self.string(scalars[sent...])) }
         observation?.commit()
         return Completion(ids: generated, text: text, finishReason: finish, promptTokens: prepared.ids.count)
     }
@@ -195,15 +214,24 @@ public final class ServingEngine: @unchecked Sendable {
         stops.compactMap { text.range(of: $0)?.lowerBound }.min()
     }
 
-    /// How many trailing characters of `text` might be the start of a stop string.
+    /// How many trailing Unicode scalars of `text` might be the start of a stop string.
     static func heldBack(_ text: String, _ stops: [String]) -> Int {
+        let tail = Array(text.unicodeScalars.suffix(256))
         var longest = 0
         for stop in stops {
-            for n in stride(from: min(stop.count - 1, text.count), to: 0, by: -1) where text.hasSuffix(stop.prefix(n)) {
-                longest = max(longest, n)
+            let s = Array(stop.unicodeScalars)
+            for n in stride(from: min(s.count - 1, tail.count), to: longest, by: -1)
+            where tail.suffix(n).elementsEqual(s.prefix(n)) {
+                longest = n
                 break
             }
         }
         return longest
+    }
+
+    static func string(_ scalars: ArraySlice<Unicode.Scalar>) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return String(view)
     }
 }

@@ -52,7 +52,12 @@ struct ServeCommand: ParsableCommand {
         let loaded = try ModelLoader.load(model)
         let knobs = try self.knobs.map { try Knob.load(URL(fileURLWithPath: $0)) }
         let engine = try ServingEngine(modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
-                                       loaded: loaded, knobs: knobs, maxContext: maxContext)
+                                       loaded: loaded, knobs: knobs, maxContext: maxContext,
+                                       precision: try Precision.named(precision))
+        if options.apiKey == nil, !["127.0.0.1", "localhost", "::1"].contains(host) {
+            Output.progress("warning: scalpel serve listens on \(host) with no API key: anyone who reaches it can " +
+                            "use it; give --api-key-file")
+        }
         let server = ScalpelServer(engine: engine, options: options)
         let chosen = try Precision.named(precision)
         let failure = ErrorBox()
@@ -119,6 +124,10 @@ struct KnobCreateCommand: ParsableCommand {
             throw ValidationError("the ranking of \(ranking.metric) scored \(ranking.ranked.count) neurons; lower --top")
         }
         let neurons = Array(ranking.ranked.prefix(top))
+        if let missing = neurons.first(where: { ranking.statistics[$0] == nil }) {
+            throw ValidationError("neuron \(missing.neuron) of layer \(missing.layer) has no training statistics in " +
+                                  "\(archive.path); collect again")
+        }
         var source = ["archive": archive.path, "metric": ranking.metric, "top": "\(top)"]
         if let file = try? EvidenceArchive.open(archive), case .string(let sha)? = try? file.root.group("provenance")
             .attribute("model_sha256") {
