@@ -147,14 +147,17 @@ struct GenerateCommand: ParsableCommand {
             generated.append(token)
             // Print whole characters only: a byte-level token can end inside a UTF-8 sequence.
             let text = decode(generated)
-            if !text.hasSuffix("\u{FFFD}") && text.count > printed.count {
-                FileHandle.standardOutput.write(Data(text.dropFirst(printed.count).utf8))
+            // Counted in Unicode scalars: a token may extend a character already printed (a combining mark).
+            if !text.hasSuffix("\u{FFFD}") && text.unicodeScalars.count > printed.unicodeScalars.count {
+                FileHandle.standardOutput.write(Data(String(text.unicodeScalars.dropFirst(printed.unicodeScalars.count)).utf8))
                 printed = text
             }
             return true
         }
         let text = decode(generated)
-        if text.count > printed.count { print(text.dropFirst(printed.count), terminator: "") }
+        if text.unicodeScalars.count > printed.unicodeScalars.count {
+            print(String(text.unicodeScalars.dropFirst(printed.unicodeScalars.count)), terminator: "")
+        }
         print("")
     }
 }
