@@ -42,7 +42,10 @@ public struct RunFolder: Sendable {
         }
 
         /// One hash of all the inputs, for a later stage that depends on this one's.
-        public var inputsDigest: String {
+        public var inputsDigest: String { Self.digest(inputs) }
+
+        /// One hash of a stage's inputs: the record's, and what shard files carry to be checked against it.
+        public static func digest(_ inputs: [String: String]) -> String {
             SHA256.hex(inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"))
         }
     }

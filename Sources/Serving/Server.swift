@@ -31,7 +31,7 @@ public final class ScalpelServer: Sendable {
     public let metrics: ServerMetrics
     let admission: Admission
     let started = Int(Date().timeIntervalSince1970)
-    let ids = Counter()
+    let ids = CompletionIDs()
 
     public init(engine: ServingEngine, options: ServeOptions) {
         self.engine = engine
@@ -249,7 +249,8 @@ public final class ScalpelServer: Sendable {
         func set() { lock.withLock { value = true } }
     }
 
-    final class Counter: @unchecked Sendable {
+    /// `cmpl-N` and `chatcmpl-N`, numbered across the server's life.
+    final class CompletionIDs: @unchecked Sendable {
         private var value = 0
         private let lock = NSLock()
         func next(_ chat: Bool) -> String { (chat ? "chatcmpl-" : "cmpl-") + "\(lock.withLock { value += 1; return value })" }

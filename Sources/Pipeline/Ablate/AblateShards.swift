@@ -57,7 +57,7 @@ extension AblateStage {
             try root.setAttribute("schema", .string(shardSchema))
             try root.setAttribute("shard", .string("\(shard.0)/\(shard.1)"))
             try root.setAttribute("tool_version", .string(ScalpelBuild.identity))
-            try root.setAttribute("inputs_sha256", .string(digest(inputs)))
+            try root.setAttribute("inputs_sha256", .string(RunFolder.StageRecord.digest(inputs)))
             try root.setAttribute("test_examples", .int(Int64(pass.examples)))
             try writeSummary(pass.base, generalKL: nil, into: try root.createGroup("base"))
             let units = try root.createGroup("units")
@@ -66,10 +66,6 @@ extension AblateStage {
                                  into: try units.createGroup("s\(unit.step)-j\(unit.set)"))
             }
         }
-    }
-
-    static func digest(_ inputs: [String: String]) -> String {
-        SHA256.hex(inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"))
     }
 
     /// Every shard's evaluations, after checking that the files are the N shards of this sweep, once each,
@@ -105,7 +101,7 @@ extension AblateStage {
                 throw refuse("\(url.path) was written by Scalpel \(version), and this is \(ScalpelBuild.identity); " +
                              "run that shard again with this build")
             }
-            guard made == digest(inputs) else {
+            guard made == RunFolder.StageRecord.digest(inputs) else {
                 throw refuse("\(url.path) was run from other inputs (another recipe, ranking, prompt, model or " +
                              "data) than the run folder holds now; run that shard again")
             }

@@ -168,7 +168,7 @@ public struct CollectStage: Stage {
                                             positions: positionNames,
                                             metrics: metricNames,
                                             provenance: ["tool_version": ScalpelBuild.identity,
-                                                         "inputs_sha256": AblateStage.digest(inputs),
+                                                         "inputs_sha256": RunFolder.StageRecord.digest(inputs),
                                                          "model_sha256": inputs["model"]!,
                                                          "data_sha256": inputs["data"]!,
                                                          "recipe_sha256": SHA256.hex(experiment.recipe.text)])
@@ -272,7 +272,8 @@ public struct CollectStage: Stage {
         let url = try storeURL(shard: nil)
         // Checked before anything is written: a refused merge leaves the run folder as it was.
         try ShardMerge.merge(shards, into: url, quiet: quiet,
-                             expecting: ["tool_version": ScalpelBuild.identity, "inputs_sha256": AblateStage.digest(inputs)])
+                             expecting: ["tool_version": ScalpelBuild.identity,
+                                         "inputs_sha256": RunFolder.StageRecord.digest(inputs)])
         return try publish(try outcome(tokensPerSecond: 0, store: url), inputs: inputs, started: started)
     }
 
