@@ -95,8 +95,8 @@ struct StatusCommand: ParsableCommand {
         abstract: "Show which stages of a recipe's run are done, and which shards are done, running, failed or missing.",
         discussion: """
         A stage is done when it has finished (`scalpel run` checks it is up to date with the recipe, model and \
-        data, and reruns it if not). A shard is done when its file is there, failed when it threw or its process on this host is gone, running while its process \
-        lives (or on another host), and missing otherwise. Rerun failed and missing shards, then `scalpel merge`.
+        data, and reruns it if not). A shard is done when its file is there, failed when it threw or its \
+        process on this host is gone, running while its process lives (or on another host), and missing otherwise. Rerun failed and missing shards, then `scalpel merge`.
         """)
     @Argument(help: "Recipe file.") var recipe: String
     @Flag(help: "Print JSON.") var json = false
