@@ -95,4 +95,28 @@ import TestSupport
         #expect(!loaded.examples.isEmpty)
         #expect(loaded.examples.allSatisfy { !$0.text.isEmpty && $0.fields["target"] != nil })
     }
+
+    /// The questions Scripts/fetch generates in BIG-bench arithmetic's form: every target is the question's
+    /// own arithmetic, a 1-digit task asks all 100 pairs, a 2-digit task 1,000 distinct pairs.
+    @Test(.enabled(if: Fixtures.hasData("arithmetic/2_digit_addition/task.json"), "Scripts/fetch arithmetic has not run"))
+    func generatedArithmeticIsRight() throws {
+        let path = Fixtures.dataFile("arithmetic/{1,2}_digit_{addition,subtraction,multiplication}/task.json")
+        let loaded = try DatasetLoader.load(DatasetSpec(format: .bigbenchArithmetic, path: path))
+        let words = ["plus": (+) as (Int, Int) -> Int, "minus": (-), "times": (*)]
+        var questions: [String: Set<String>] = [:]
+        for example in loaded.examples {
+            let parts = example.text.dropFirst("What is ".count).dropLast().split(separator: " ")
+            let a = Int(parts[0]), b = Int(parts[2]), operation = words[String(parts[1])]
+            #expect(example.text.hasPrefix("What is ") && example.text.hasSuffix("?") && parts.count == 3)
+            #expect(a.flatMap { a in b.flatMap { b in operation.map { String($0(a, b)) } } } == example.fields["target"],
+                    "\(example.text) → \(example.fields["target"] ?? "")")
+            let digits = example.fields["task"]!.hasPrefix("1_") ? 1 : 2
+            #expect([a, b].allSatisfy { ($0 ?? -1) >= 0 && ($0 ?? -1) < (digits == 1 ? 10 : 100) })
+            questions[example.fields["task"]!, default: []].insert(example.text)
+        }
+        #expect(questions.count == 6)
+        for (task, asked) in questions {
+            #expect(asked.count == (task.hasPrefix("1_") ? 100 : 1000), "\(task): \(asked.count) distinct questions")
+        }
+    }
 }

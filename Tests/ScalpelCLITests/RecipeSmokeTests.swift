@@ -41,6 +41,9 @@ import Yams
                 a["headline"] = headline
             }
             if let neuronsFrom { a["neurons_from"] = neuronsFrom }
+            // A tiny random model never copies an operand, so a shortcut metric is constant and ranks
+            // nothing: the ablation takes the ranking's own metric (the shortcut's share is still reported).
+            if a["metric"] != nil, let metric = (r["rank"] as? [String: Any])?["metric"] { a["metric"] = metric }
         }
         section("edit") { e in e["neurons"] = 3; e["steps"] = 2; e["batch_size"] = 4 }
         if var audit = r["audit"] as? [String: Any], let general = audit["general_text"] as? String, !general.hasPrefix("/") {
