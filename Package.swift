@@ -10,7 +10,7 @@
 //   Autodiff              TensorCore                 reverse-mode tape, ops, sparse gradient masks
 //   Optimizers            Autodiff                   AdamW and SGD with state only for masked-in slices
 //   HDF5Kit               CHDF5, AtomicFiles         thin HDF5 layer (files, groups, datasets, attributes, row/column blocks)
-//   Statistics            CBLAS, TensorCore          streaming co-moments, ranks, MI, predictivity, permutation tests, BH, bootstrap, selection
+//   Statistics            CBLAS, TensorCore          streaming co-moments, ranks, MI, predictivity, permutation tests, BH, bootstrap, selection, BLEU
 //   ActivationStores      HDF5Kit, Statistics        the activation store: every collected FFN value, the metrics, the co-moments
 //   JSON                  (none)                     a strict JSON parser (RFC 8259) and string literals
 //   Checkpoints           AtomicFiles, CBlockKernels GGUF and safetensors: read, write, (de)quantize; knows no models

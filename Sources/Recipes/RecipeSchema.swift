@@ -206,6 +206,16 @@ public enum RecipeSchema {
                 Answer tasks: a 0/1 metric of collect.metrics (NAME = EXPRESSION) whose share of the greedy \
                 answers each point reports beside accuracy, against the random sets.
                 """),
+            Field("continuation", .section([
+                Field("prompt_tokens", .integer, default: "32", bounds: .atLeast(1, atMost: .value(4096)),
+                      "Tokens of each text the model reads (BOS included)."),
+                Field("tokens", .integer, default: "24", bounds: .atLeast(1, atMost: .value(4096)),
+                      "Tokens it continues with, greedily; the text's next tokens are the reference."),
+            ]), """
+                Language-modelling tasks (no verbalizers, no answer): each point scores the greedy \
+                continuations of held-out texts by BLEU-4 against the texts' own next tokens, and reports \
+                the generated tokens' log-loss under the unablated model (generated_nll) beside it.
+                """),
             Field("data", .section(datasetFields), """
                 Transfer: evaluate on every example of another dataset (at most ablate.examples) instead \
                 of the test split, e.g. neurons ranked on Pang & Lee ablated on IMDB. Its classes must be \

@@ -92,8 +92,10 @@ extension AblateStage.Headline {
             "amplifying the top \(Int(curve.fixed)) ×\(format(x, 2))" :
             "\(mode.rawValue)-ablating the top \(Int(x))"
         let random = point.randomAccuracy.reduce(0, +) / Double(max(1, point.randomAccuracy.count))
-        var text = "\(what): \(percent(result.baselineAccuracy)) → \(percent(point.accuracy)) against " +
-            "\(percent(random)) for \(point.randomAccuracy.count) matched random sets"
+        let bleu = result.score == "bleu"
+        func figure(_ x: Double) -> String { bleu ? format(100 * x, 2) : percent(x) }
+        var text = "\(what): \(bleu ? "BLEU " : "")\(figure(result.baselineAccuracy)) → \(figure(point.accuracy)) " +
+            "against \(figure(random)) for \(point.randomAccuracy.count) matched random sets"
         if let ci = point.differenceInterval {
             text += "; difference \(format(100 * (point.accuracy - random), 1)) points " +
                 "[\(format(100 * ci.low, 1)), \(format(100 * ci.high, 1))]"

@@ -7,13 +7,13 @@ import TensorCore
 /// `ablate/shard-i-of-N.h5`; `merge` checks the N files belong together and finishes the stage from
 /// their evaluations, through the code a single run finishes with, so the result is the same bytes.
 ///
-/// Layout of a shard file, schema `scalpel.ablate-shard/1`:
+/// Layout of a shard file, schema `scalpel.ablate-shard/2`:
 /// - attributes: `schema`, `shard` ("i/N"), `tool_version`, `inputs_sha256` (the stage's inputs: recipe,
 ///   ranking, prompt, model, data), `test_examples`;
 /// - `base` and `units/s<point>-j<set>`: a summary each, attributes `accuracy`, `macro_f1`, `confidence`,
-///   `loss`, `kl` (and `general_kl`), datasets `losses` float64 [n], `correct` uint8 [n] (and `shortcut`).
+///   `loss`, `kl` (and `general_kl`), datasets `losses` float64 [n], `scores` float64 [n] (and `side`).
 extension AblateStage {
-    public static let shardSchema = "scalpel.ablate-shard/1"
+    public static let shardSchema = "scalpel.ablate-shard/2"
 
     /// What a shard run reports.
     public struct ShardResult: Sendable {
@@ -107,7 +107,7 @@ extension AblateStage {
             }
             let base = try readSummary(try root.group("base"), url: url).summary
             if let first = pass {
-                guard first.base.losses == base.losses, first.base.correct == base.correct,
+                guard first.base.losses == base.losses, first.base.scores == base.scores,
                       first.examples == Int(examples) else {
                     throw refuse("\(url.path) and \(baseFile!.path) disagree on the unablated pass (other " +
                                  "kernels or machines?); run every shard on one kind of machine")
@@ -118,14 +118,14 @@ extension AblateStage {
             }
             try readUnits(root, url: url, shard: (i, n), sweep: sweep, into: &pass!.evaluations)
         }
-        // Every evaluation covers the same examples, and all or none have a general-text KL and shortcuts.
+        // Every evaluation covers the same examples, and all or none have a general-text KL and a side measure.
         if let pass {
             for (unit, evaluation) in pass.evaluations {
                 let s = evaluation.summary
-                guard s.losses.count == pass.examples, (s.shortcut == nil) == (pass.base.shortcut == nil),
+                guard s.losses.count == pass.examples, (s.side == nil) == (pass.base.side == nil),
                       (evaluation.generalKL == nil) == (pass.evaluations.first!.value.generalKL == nil) else {
                     throw refuse("the evaluation of point \(unit.step), set \(unit.set) disagrees with the others in " +
-                                 "its examples, shortcut shares or general-text KL (was general text missing on some " +
+                                 "its examples, side measure or general-text KL (was general text missing on some " +
                                  "machine?); run its shard again with the same files")
                 }
             }
@@ -162,10 +162,8 @@ extension AblateStage {
         }
         if let generalKL { try group.setAttribute("general_kl", .double(generalKL)) }
         try group.write("losses", s.losses, shape: [s.losses.count])
-        try group.write("correct", s.correct.map { UInt8($0 ? 1 : 0) }, shape: [s.correct.count])
-        if let shortcut = s.shortcut {
-            try group.write("shortcut", shortcut.map { UInt8($0 ? 1 : 0) }, shape: [shortcut.count])
-        }
+        try group.write("scores", s.scores, shape: [s.scores.count])
+        if let side = s.side { try group.write("side", side, shape: [side.count]) }
     }
 
     static func readSummary(_ group: HDF5Group, url: URL) throws -> (summary: Summary, generalKL: Double?) {
@@ -180,14 +178,13 @@ extension AblateStage {
         var generalKL: Double?
         if case .double(let kl)? = try? group.attribute("general_kl") { generalKL = kl }
         let losses = try group.read("losses", as: Double.self).values
-        let correct = try group.read("correct", as: UInt8.self).values.map { $0 != 0 }
-        let shortcut = group.kind(of: "shortcut") == nil ? nil :
-            try group.read("shortcut", as: UInt8.self).values.map { $0 != 0 }
-        guard correct.count == losses.count, shortcut.map({ $0.count == losses.count }) ?? true else {
+        let scores = try group.read("scores", as: Double.self).values
+        let side = group.kind(of: "side") == nil ? nil : try group.read("side", as: Double.self).values
+        guard scores.count == losses.count, side.map({ $0.count == losses.count }) ?? true else {
             throw CollectError.incompatibleShards(detail: "\(url.path): \(group.path) holds lists of " +
                                                   "different lengths; the file is damaged, so run that shard again")
         }
         return (Summary(accuracy: figures[0], macroF1: figures[1], confidence: figures[2], loss: figures[3],
-                        kl: figures[4], losses: losses, correct: correct, shortcut: shortcut), generalKL)
+                        kl: figures[4], losses: losses, scores: scores, side: side), generalKL)
     }
 }

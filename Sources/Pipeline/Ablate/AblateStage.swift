@@ -39,14 +39,17 @@ public struct AblateStage: Stage {
         public var pairedP: Double             // sign-flip test on per-example loss differences
         // bootstrap 95% of accuracy(skill) − mean accuracy(random)
         public var differenceInterval: (low: Double, high: Double)?
-        /// With `ablate.shortcut`: the share of answers taking the shortcut, the random sets' shares, and
-        /// the skill set's change of share ranked among theirs (empirical and parametric p).
-        public var shortcut: ShortcutShares? = nil
+        /// The side measure, when the task has one (`Result.side`): its mean under the skill set and
+        /// under each random set, and the skill set's value ranked among theirs (empirical and parametric p).
+        public var side: SideMeasure? = nil
     }
 
-    public struct ShortcutShares: Sendable {
-        public var share: Double
-        public var randomShares: [Double]
+    /// A per-example measure reported beside accuracy, compared with the random sets as accuracy is:
+    /// with `ablate.shortcut`, the share of answers taking the shortcut; for a continuation task, the
+    /// mean log-loss of the generated tokens under the unablated model (its exp is their perplexity).
+    public struct SideMeasure: Sendable {
+        public var value: Double
+        public var randomValues: [Double]
         public var empiricalP: Double
         public var parametricP: Double
     }
@@ -79,8 +82,10 @@ public struct AblateStage: Stage {
         public var randomSets: Int
         public var curves: [Curve]
         public var headline: Headline?
-        /// With `ablate.shortcut`: its name and the unablated share of answers taking it.
-        public var shortcut: (name: String, baselineShare: Double)? = nil
+        /// The side measure's name (the shortcut's, or `generated_nll`) and its unablated value.
+        public var side: (name: String, baseline: Double)? = nil
+        /// What "accuracy" holds: `accuracy`, or `bleu` for a continuation task (mean sentence BLEU).
+        public var score = "accuracy"
         public var interventions: [String]
         public var archive: String
         public var seconds: Double
@@ -110,6 +115,8 @@ public struct AblateStage: Stage {
         var shortcut: Shortcut?
         /// `ablate.data` and `ablate.neurons_from` (AblateTransfer.swift).
         var transfer: Transfer
+        /// Language-modelling tasks: `ablate.continuation`'s prompt and continuation lengths, in tokens.
+        var continuation: (promptTokens: Int, tokens: Int)
     }
 
     public func options() throws -> Options {
@@ -141,6 +148,7 @@ public struct AblateStage: Stage {
                                         problems: &problems)
         let transfer = transfer(&problems)
         let shortcut = shortcutMetric(&problems)
+        let continuation = continuationLengths(&problems)
         try problems.check()
         return Options(modes: modes, ks: ks.sorted(), strengths: strengths, amplifyK: amplifyK,
                        randomSets: randomSets, noiseSigma: sigma,
@@ -148,7 +156,28 @@ public struct AblateStage: Stage {
                        generalPath: s.string("ablate.general_text")!,
                        batchSize: s.int("ablate.batch_size")!,
                        scope: scope ?? .all, precision: precision, headline: headline,
-                       metric: r.string("ablate.metric"), shortcut: shortcut, transfer: transfer)
+                       metric: r.string("ablate.metric"), shortcut: shortcut, transfer: transfer,
+                       continuation: continuation)
+    }
+
+    /// `ablate.continuation`, which only a language-modelling task on a decoder reads.
+    func continuationLengths(_ problems: inout RecipeProblems) -> (promptTokens: Int, tokens: Int) {
+        let r = experiment.recipe
+        if experiment.isLanguageModelling, case .bert = experiment.loaded.model {
+            problems.add("task", "an encoder cannot continue text: ablating a language-modelling task needs a " +
+                         "decoder, or frame the task with verbalizers")
+        }
+        if r.node("ablate.continuation") != nil, !experiment.isLanguageModelling {
+            problems.add("ablate.continuation", "only a language-modelling task (no verbalizers, no answer) is " +
+                         "scored by its continuations; remove it")
+        }
+        return (r.int("ablate.continuation.prompt_tokens") ?? 32, r.int("ablate.continuation.tokens") ?? 24)
+    }
+
+    /// The name of the side measure the sweep reports, if any: the shortcut's, or a continuation task's
+    /// `generated_nll`.
+    func sideName(_ options: Options) -> String {
+        options.shortcut?.name ?? "generated_nll"
     }
 
     /// `ablate.shortcut`: an answer task's metric expression, declared in collect.metrics.
@@ -376,7 +405,8 @@ public struct AblateStage: Stage {
         let result = Result(baselineAccuracy: pass.base.accuracy, baselineMacroF1: pass.base.macroF1,
                             testExamples: pass.examples, randomSets: options.randomSets, curves: curves,
                             headline: Self.chooseHeadline(curves, base: pass.base.accuracy, declared: options.headline),
-                            shortcut: options.shortcut.flatMap { s in pass.base.shortcutShare.map { (s.name, $0) } },
+                            side: pass.base.sideMean.map { (sideName(options), $0) },
+                            score: experiment.isLanguageModelling ? "bleu" : "accuracy",
                             interventions: written,
                             archive: EvidenceArchive.url(folder).path, seconds: Date().timeIntervalSince(started))
         return StageOutcome(notes: ["precision": options.precision.rawValue]) { group in
@@ -390,10 +420,18 @@ public struct AblateStage: Stage {
     }
 
     /// How the sweep evaluates an intervention, and on how many examples: the task's class
-    /// distribution, or for an answer task the graded greedy answers (AnswerEvaluator).
+    /// distribution; for an answer task the graded greedy answers (AnswerEvaluator); for a
+    /// language-modelling task its continuations of held-out text (ContinuationEvaluator).
     func evaluation(_ options: Options, cacheLayers: Set<Int>) throws
         -> (evaluate: (Intervention?) throws -> Summary, examples: Int) {
         let examples = try evaluationExamples(options)
+        if experiment.isLanguageModelling, case .decoder(let model) = experiment.loaded.model {
+            let evaluator = try ContinuationEvaluator(
+                experiment: experiment, model: model, examples: examples,
+                promptTokens: options.continuation.promptTokens, tokens: options.continuation.tokens,
+                batchSize: options.batchSize)
+            return ({ try evaluator.summary($0) }, evaluator.count)
+        }
         if experiment.recipe.task.answer != nil, case .decoder(let model) = experiment.loaded.model {
             let evaluator = try AnswerEvaluator(experiment: experiment, model: model, examples: examples,
                                                 batchSize: options.batchSize, shortcut: options.shortcut?.metric)
@@ -516,20 +554,19 @@ public struct AblateStage: Stage {
                 throw CollectError.corruptStore(path: url.path,
                                                 detail: "/ablate/\(mode.rawValue) has datasets of different lengths")
             }
-            var shortcuts: [ShortcutShares]?
-            if g.kind(of: "shortcut_share") != nil {
-                let (share, empiricalP, parametricP) = (try column("shortcut_share"),
-                                                        try column("shortcut_empirical_p"),
-                                                        try column("shortcut_parametric_p"))
-                let randomShares = try column("random_shortcut_share")
-                guard [share, empiricalP, parametricP].allSatisfy({ $0.count == n }),
-                      randomShares.count == n * rr else {
+            var sides: [SideMeasure]?
+            if g.kind(of: "side") != nil {
+                let (value, empiricalP, parametricP) = (try column("side"), try column("side_empirical_p"),
+                                                        try column("side_parametric_p"))
+                let randomValues = try column("random_side")
+                guard [value, empiricalP, parametricP].allSatisfy({ $0.count == n }),
+                      randomValues.count == n * rr else {
                     throw CollectError.corruptStore(path: url.path, detail: "/ablate/\(mode.rawValue)'s " +
-                                                    "shortcut datasets have the wrong lengths")
+                                                    "side-measure datasets have the wrong lengths")
                 }
-                shortcuts = (0..<n).map {
-                    ShortcutShares(share: share[$0], randomShares: Array(randomShares[($0 * rr)..<(($0 + 1) * rr)]),
-                                   empiricalP: empiricalP[$0], parametricP: parametricP[$0])
+                sides = (0..<n).map {
+                    SideMeasure(value: value[$0], randomValues: Array(randomValues[($0 * rr)..<(($0 + 1) * rr)]),
+                                empiricalP: empiricalP[$0], parametricP: parametricP[$0])
                 }
             }
             curves.append(Curve(mode: mode, axis: axis, fixed: fixed, points: (0..<n).map { i in
@@ -541,7 +578,7 @@ public struct AblateStage: Stage {
                       randomKLGeneral: randomGeneral[i * rr].isNaN ? [] :
                                   Array(randomGeneral[(i * rr)..<((i + 1) * rr)]),
                       empiricalP: empirical[i], parametricP: parametric[i], z: z[i], pairedP: paired[i],
-                      differenceInterval: low[i].isNaN ? nil : (low[i], high[i]), shortcut: shortcuts?[i])
+                      differenceInterval: low[i].isNaN ? nil : (low[i], high[i]), side: sides?[i])
             }))
         }
         let folder = url.deletingLastPathComponent().appendingPathComponent(Self.name.rawValue)
@@ -549,19 +586,19 @@ public struct AblateStage: Stage {
             .map { folder.appendingPathComponent($0).path }.filter { FileManager.default.fileExists(atPath: $0) }
         return Result(baselineAccuracy: accuracy, baselineMacroF1: f1, testExamples: Int(examples),
                       randomSets: Int(r), curves: curves, headline: try readHeadline(group),
-                      shortcut: try readShortcut(group),
+                      side: try readSide(group), score: try readScore(group),
                       interventions: interventions, archive: url.path, seconds: 0)
     }
 
     struct Summary {
         var accuracy: Double, macroF1: Double, confidence: Double, loss: Double, kl: Double
-        var losses: [Double], correct: [Bool]
-        /// Answer tasks with `ablate.shortcut`: whether each answer takes the shortcut.
-        var shortcut: [Bool]? = nil
+        /// Per example: the loss the paired test compares, and the score whose mean is the accuracy
+        /// (1 or 0 for a class or an answer; sentence BLEU for a continuation).
+        var losses: [Double], scores: [Double]
+        /// Per example, the task's side measure (`SideMeasure`), if it has one.
+        var side: [Double]? = nil
 
-        var shortcutShare: Double? {
-            shortcut.map { Double($0.filter { $0 }.count) / Double(max(1, $0.count)) }
-        }
+        var sideMean: Double? { side.map { $0.reduce(0, +) / Double(max(1, $0.count)) } }
     }
 
     /// `ablate.shortcut`: a 0/1 metric of collect.metrics whose share of answers is reported per point.
@@ -582,7 +619,8 @@ public struct AblateStage: Stage {
         return Summary(accuracy: evaluation.accuracy, macroF1: evaluation.macroF1(classes: classes),
                        confidence: logProbabilities.reduce(0) { $0 + exp($1.max()!) } / n,
                        loss: zip(logProbabilities, labels).reduce(0) { $0 - $1.0[$1.1] } / n, kl: max(0, kl / n),
-                       losses: zip(logProbabilities, labels).map { -$0[$1] }, correct: evaluation.correct)
+                       losses: zip(logProbabilities, labels).map { -$0[$1] },
+                       scores: evaluation.correct.map { $0 ? 1 : 0 })
     }
 
     static func compare(x: Double, skill: Summary, skillGeneralKL: Double?, base: Summary,
@@ -596,20 +634,18 @@ public struct AblateStage: Stage {
         // Per example: the skill set's loss minus the mean loss over the random sets.
         let differences = skill.losses.indices.map { i in skill.losses[i] - random.reduce(0) { $0 + $1.losses[i] } / r }
         let paired = signFlipTest(differences, flips: 10_000, seed: seeds.0)
-        let interval = bootstrapInterval(examples: skill.correct.count, resamples: 1000, seed: seeds.1) { sample in
+        let interval = bootstrapInterval(examples: skill.scores.count, resamples: 1000, seed: seeds.1) { sample in
             let n = Double(sample.count)
-            let a = sample.reduce(0) { $0 + (skill.correct[$1] ? 1.0 : 0) } / n
-            let b = random.reduce(0.0) { total, run in
-                total + sample.reduce(0) { $0 + (run.correct[$1] ? 1.0 : 0) } / n
-            } / r
+            let a = sample.reduce(0) { $0 + skill.scores[$1] } / n
+            let b = random.reduce(0.0) { total, run in total + sample.reduce(0) { $0 + run.scores[$1] } / n } / r
             return a - b
         }
-        var shortcut: ShortcutShares?
-        if let share = skill.shortcutShare {
-            let shares = random.compactMap(\.shortcutShare)
-            shortcut = ShortcutShares(share: share, randomShares: shares,
-                                      empiricalP: RandomSetComparison.empiricalP(share, shares),
-                                      parametricP: RandomSetComparison.parametricP(share, shares))
+        var side: SideMeasure?
+        if let value = skill.sideMean {
+            let values = random.compactMap(\.sideMean)
+            side = SideMeasure(value: value, randomValues: values,
+                               empiricalP: RandomSetComparison.empiricalP(value, values),
+                               parametricP: RandomSetComparison.parametricP(value, values))
         }
         return Point(x: x, accuracy: skill.accuracy, macroF1: skill.macroF1,
                      meanConfidence: skill.confidence, meanLoss: skill.loss, klTask: skill.kl,
@@ -618,7 +654,7 @@ public struct AblateStage: Stage {
                      empiricalP: RandomSetComparison.empiricalP(skillDrop, randomDrops),
                      parametricP: RandomSetComparison.parametricP(skillDrop, randomDrops),
                      z: sd > 0 ? (skillDrop - mean) / sd : .nan,
-                     pairedP: paired, differenceInterval: interval, shortcut: shortcut)
+                     pairedP: paired, differenceInterval: interval, side: side)
     }
 
     /// `/ablate` of the evidence archive: attributes `baseline_accuracy`, `baseline_macro_f1`, `test_examples`,
@@ -626,18 +662,19 @@ public struct AblateStage: Stage {
     /// `random_sets/k<k>` int64 [R, k, 2]; and per mode `<mode>/` with attributes `axis` and `fixed` and
     /// float64 datasets over the points: `x`, `accuracy`, `macro_f1`, `confidence`, `loss`, `kl_task`,
     /// `kl_general`, `empirical_p`, `parametric_p`, `z`, `paired_p`, `ci_low`, `ci_high`, and [points, R]:
-    /// `random_accuracy`, `random_kl_task`, `random_kl_general`; with `ablate.shortcut` also `shortcut_share`,
-    /// `shortcut_empirical_p`, `shortcut_parametric_p` and [points, R] `random_shortcut_share` (attribute
-    /// `shortcut` names the metric).
+    /// `random_accuracy`, `random_kl_task`, `random_kl_general`; with a side measure also `side`,
+    /// `side_empirical_p`, `side_parametric_p` and [points, R] `random_side` (attributes `side_measure`
+    /// name it and `baseline_side` give its unablated value).
     static func write(_ result: Result, ranked: [Intervention.Neuron],
                       randomSets: [Int: [[Intervention.Neuron]]], into group: HDF5Group) throws {
         try group.setAttribute("baseline_accuracy", .double(result.baselineAccuracy))
         try group.setAttribute("baseline_macro_f1", .double(result.baselineMacroF1))
         try group.setAttribute("test_examples", .int(Int64(result.testExamples)))
         try group.setAttribute("random_sets", .int(Int64(result.randomSets)))
-        if let shortcut = result.shortcut {
-            try group.setAttribute("shortcut", .string(shortcut.name))
-            try group.setAttribute("baseline_shortcut_share", .double(shortcut.baselineShare))
+        try group.setAttribute("score", .string(result.score))
+        if let side = result.side {
+            try group.setAttribute("side_measure", .string(side.name))
+            try group.setAttribute("baseline_side", .double(side.baseline))
         }
         try write(result.headline, into: group)
         try group.setAttribute("tests", .string(
@@ -673,20 +710,26 @@ public struct AblateStage: Stage {
             try g.write("random_kl_general", p.flatMap {
                 $0.randomKLGeneral.isEmpty ? [Double](repeating: .nan, count: r) : $0.randomKLGeneral
             }, shape: [n, r])
-            let shortcuts = p.compactMap(\.shortcut)
-            if shortcuts.count == n, n > 0 {
-                try column("shortcut_share", shortcuts.map(\.share))
-                try column("shortcut_empirical_p", shortcuts.map(\.empiricalP))
-                try column("shortcut_parametric_p", shortcuts.map(\.parametricP))
-                try g.write("random_shortcut_share", shortcuts.flatMap(\.randomShares), shape: [n, r])
+            let sides = p.compactMap(\.side)
+            if sides.count == n, n > 0 {
+                try column("side", sides.map(\.value))
+                try column("side_empirical_p", sides.map(\.empiricalP))
+                try column("side_parametric_p", sides.map(\.parametricP))
+                try g.write("random_side", sides.flatMap(\.randomValues), shape: [n, r])
             }
         }
     }
 
-    static func readShortcut(_ group: HDF5Group) throws -> (name: String, baselineShare: Double)? {
-        guard try group.attributeNames().contains("shortcut"),
-              case .string(let name) = try group.attribute("shortcut"),
-              case .double(let share) = try group.attribute("baseline_shortcut_share") else { return nil }
-        return (name, share)
+    static func readScore(_ group: HDF5Group) throws -> String {
+        guard try group.attributeNames().contains("score"), case .string(let score) = try group.attribute("score")
+        else { return "accuracy" }
+        return score
+    }
+
+    static func readSide(_ group: HDF5Group) throws -> (name: String, baseline: Double)? {
+        guard try group.attributeNames().contains("side_measure"),
+              case .string(let name) = try group.attribute("side_measure"),
+              case .double(let baseline) = try group.attribute("baseline_side") else { return nil }
+        return (name, baseline)
     }
 }

@@ -120,8 +120,9 @@ extension Experiment {
         do {
             let dataset = try DatasetLoader.load(spec)
             let classes = recipe.task.verbalizers?.count ?? self.dataset.classes.count
-            if r.task.answer != nil {
-                // Answer tasks are graded against task.answer, filled from each example's fields.
+            if r.task.answer != nil || isLanguageModelling {
+                // Answer tasks are graded against task.answer, filled from each example's fields; a
+                // language-modelling task continues the texts.
                 if dataset.examples.isEmpty { problems.add(section, "\(spec.path) has no examples") }
             } else if dataset.examples.contains(where: { $0.label == nil }) {
                 problems.add(section, "\(spec.path) has examples without a label; name its label column")

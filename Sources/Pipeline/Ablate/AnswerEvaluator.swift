@@ -60,7 +60,8 @@ final class AnswerEvaluator {
         return AblateStage.Summary(accuracy: Double(correct.filter { $0 }.count) / n, macroF1: .nan,
                                    confidence: logProbabilities.reduce(0) { $0 + exp($1) } / n,
                                    loss: losses.reduce(0, +) / n, kl: .nan,
-                                   losses: losses, correct: correct, shortcut: shortcut == nil ? nil : shortcuts)
+                                   losses: losses, scores: correct.map { $0 ? 1 : 0 },
+                                   side: shortcut == nil ? nil : shortcuts.map { $0 ? 1 : 0 })
     }
 
     /// log p of each expected answer under the intervention, teacher-forced, batched.

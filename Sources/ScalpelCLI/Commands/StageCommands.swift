@@ -320,8 +320,7 @@ enum StageSummaries {
         ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": number(r.baselineMacroF1),
          "test_examples": r.testExamples,
          "random_sets": r.randomSets, "seconds": r.seconds, "headline": headline(r),
-         "shortcut": r.shortcut.map { ["name": $0.name, "baseline_share": $0.baselineShare] as [String: Any] }
-            ?? NSNull(), "archive": r.archive, "interventions": r.interventions,
+         "side": r.side.map { ["name": $0.name, "baseline": $0.baseline] as [String: Any] } ?? NSNull(), "archive": r.archive, "interventions": r.interventions,
          "curves": r.curves.map { curve in
             ["mode": curve.mode.rawValue, "axis": curve.axis, "fixed": curve.fixed, "points": curve.points.map { p in
                 // Answer tasks have no macro-F1 or task KL (NaN), which JSON cannot hold.
@@ -333,8 +332,8 @@ enum StageSummaries {
                  "random_kl_task": p.randomKLTask.map(number), "random_kl_general": p.randomKLGeneral.map(number),
                  "empirical_p": p.empiricalP, "parametric_p": number(p.parametricP), "z": number(p.z),
                  "paired_p": p.pairedP,
-                 "shortcut": p.shortcut.map { s in
-                    ["share": s.share, "random_shares": s.randomShares, "empirical_p": s.empiricalP,
+                 "side": p.side.map { s in
+                    ["value": s.value, "random_values": s.randomValues, "empirical_p": s.empiricalP,
                      "parametric_p": number(s.parametricP)] as [String: Any]
                  } ?? NSNull(),
                  "difference_ci": p.differenceInterval.map { [$0.low, $0.high] as Any } ?? NSNull()] as [String: Any]
@@ -382,16 +381,15 @@ enum StageSummaries {
                              ((p["kl_general"] as? Double).map { String(format: "%.4f", $0) } ?? "–") as NSString))
             }
         }
-        if let shortcut = a["shortcut"] as? [String: Any], let name = shortcut["name"] as? String {
-            print(String(format: "  shortcut %@: unablated share %.4f", name as NSString,
-                         shortcut["baseline_share"] as! Double))
+        if let side = a["side"] as? [String: Any], let name = side["name"] as? String {
+            print(String(format: "  %@: unablated %.4f", name as NSString, side["baseline"] as! Double))
             for curve in a["curves"] as? [[String: Any]] ?? [] {
                 for p in curve["points"] as? [[String: Any]] ?? [] {
-                    guard let s = p["shortcut"] as? [String: Any], let random = s["random_shares"] as? [Double]
+                    guard let s = p["side"] as? [String: Any], let random = s["random_values"] as? [Double]
                     else { continue }
-                    print(String(format: "    %@ %@: share %.4f, random %.4f (%.3f–%.3f), empirical p %.3f",
+                    print(String(format: "    %@ %@: %.4f, random %.4f (%.3f–%.3f), empirical p %.3f",
                                  curve["mode"] as! String as NSString, String(p["x"] as! Double) as NSString,
-                                 s["share"] as! Double,
+                                 s["value"] as! Double,
                                  random.reduce(0, +) / Double(max(1, random.count)), random.min() ?? .nan,
                                  random.max() ?? .nan, s["empirical_p"] as! Double))
                 }
