@@ -203,14 +203,15 @@ public enum DatasetLoader {
                        labelColumn: String?, fixedLabels: [String: Int]? = nil, classNames: [String]? = nil,
                        _ skipped: inout Int) throws -> LoadedDataset {
         let columns = Set(rows.flatMap { $0.fields.keys })
-        for column in [textColumn, labelColumn].compactMap({ $0 }) where !columns.contains(column) {
+        let pattern = TextPattern(textColumn)
+        for column in pattern.columns + [labelColumn].compactMap({ $0 }) where !columns.contains(column) {
             throw DatasetError.unknownColumn(path: spec.path, column: column, columns: columns.sorted())
         }
         var kept: [(Int, [String: String], String, String?)] = []
         for (row, fields) in rows {
-            let text = fields[textColumn]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let (text, emptyColumn) = pattern.fill(fields)
             let raw = labelColumn.map { fields[$0]?.trimmingCharacters(in: .whitespaces) ?? "" }
-            let missing = text.isEmpty ? textColumn : (raw?.isEmpty == true ? labelColumn : nil)
+            let missing = emptyColumn ?? (raw?.isEmpty == true ? labelColumn : nil)
             if let missing {
                 if spec.skipIncomplete { skipped += 1; continue }
                 throw DatasetError.missingField(path: spec.path, row: row, field: missing)
@@ -361,5 +362,44 @@ public enum DatasetLoader {
         }
         if let limit = spec.limit { examples = Array(examples.prefix(limit)) }
         return LoadedDataset(examples: examples, classes: [], skipped: skipped)
+    }
+}
+
+/// The text of an example: one column (`text`), or a pattern of columns in braces
+/// (`"{premise}\nQuestion: {hypothesis}"`), each filled with its column's value, trimmed.
+struct TextPattern {
+    /// Literal pieces and column names, in order.
+    enum Piece { case literal(String), column(String) }
+    let pieces: [Piece]
+
+    init(_ text: String) {
+        guard text.contains("{") else { pieces = [.column(text)]; return }
+        var pieces: [Piece] = [], rest = Substring(text)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            if open > rest.startIndex { pieces.append(.literal(String(rest[..<open]))) }
+            pieces.append(.column(String(rest[rest.index(after: open)..<close])))
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { pieces.append(.literal(String(rest))) }
+        self.pieces = pieces
+    }
+
+    var columns: [String] {
+        pieces.compactMap { if case .column(let name) = $0 { return name } else { return nil } }
+    }
+
+    /// The filled text (trimmed), and the first column that was missing or empty, if any.
+    func fill(_ fields: [String: String]) -> (text: String, empty: String?) {
+        var text = "", empty: String?
+        for piece in pieces {
+            switch piece {
+            case .literal(let literal): text += literal
+            case .column(let name):
+                let value = fields[name]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                if value.isEmpty && empty == nil { empty = name }
+                text += value
+            }
+        }
+        return (text.trimmingCharacters(in: .whitespacesAndNewlines), empty)
     }
 }

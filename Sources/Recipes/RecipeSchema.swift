@@ -60,7 +60,10 @@ public enum RecipeSchema {
     static let datasetFields: [Field] = [
         Field("loader", .choice(loaders), required: true, "Reader for the dataset file."),
         Field("path", .string, required: true, "Dataset file, relative to the repository or absolute."),
-        Field("text", .string, "Column with the text (csv, jsonl, json)."),
+        Field("text", .string, """
+            Column with the text (csv, jsonl, json), or a pattern of columns in braces, e.g. \
+            "{premise}\\nQuestion: {hypothesis}".
+            """),
         Field("label", .string, "Column with the label (csv, jsonl, json, imdb, bbq)."),
         Field("labels", .integerMap,
               "Raw label → class index; by default the distinct labels are numbered in sorted order."),

