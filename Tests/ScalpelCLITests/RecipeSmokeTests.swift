@@ -110,6 +110,10 @@ import Yams
             #expect(FileManager.default.fileExists(atPath: edited))
         }
         if stages.contains("prompt") { #expect(summary["prompt_accuracy"] is Double) }
+        // Again without --json: every stage is reused and its tables printed for a person (NaN figures of
+        // answer and continuation tasks once crashed the ablation's table).
+        let printed = try runScalpel(["run", recipe], in: Self.root)
+        #expect(printed.status == 0 && printed.stdout.contains("summary:"), "\(name): \(printed.stderr.suffix(2000))")
     }
 
     /// SCALPEL_KEEP_SMOKE_RUNS=DIR runs each recipe in DIR/<recipe> and keeps it, with the command's JSON

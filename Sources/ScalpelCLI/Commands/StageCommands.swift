@@ -318,7 +318,7 @@ enum StageSummaries {
 
     static func ablate(_ r: AblateStage.Result) -> [String: Any] {
         ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": number(r.baselineMacroF1),
-         "test_examples": r.testExamples,
+         "test_examples": r.testExamples, "score": r.score,
          "random_sets": r.randomSets, "seconds": r.seconds, "headline": headline(r),
          "side": r.side.map { ["name": $0.name, "baseline": $0.baseline] as [String: Any] } ?? NSNull(), "archive": r.archive, "interventions": r.interventions,
          "curves": r.curves.map { curve in
@@ -360,15 +360,18 @@ enum StageSummaries {
     }
 
     static func printAblate(_ a: [String: Any]) {
-        print(String(format: "ablate: %d test examples, unablated accuracy %.4f, " +
+        // A continuation task's "accuracy" is its mean BLEU (0–1).
+        let score = a["score"] as? String == "bleu" ? "BLEU" : "accuracy"
+        print(String(format: "ablate: %d test examples, unablated %@ %.4f, " +
                              "%d matched random sets per point (%.0f s)",
-                     a["test_examples"] as! Int, a["baseline_accuracy"] as! Double, a["random_sets"] as! Int,
-                     a["seconds"] as! Double))
+                     a["test_examples"] as! Int, score as NSString, a["baseline_accuracy"] as! Double,
+                     a["random_sets"] as! Int, a["seconds"] as! Double))
         for curve in a["curves"] as? [[String: Any]] ?? [] {
             let axis = curve["axis"] as! String
             print("  \(curve["mode"]!) " +
                   "(\(axis == "k" ? "neurons" : "× strength, k = \(Int(curve["fixed"] as! Double))")):")
-            print("    \(axis.padding(toLength: 8, withPad: " ", startingAt: 0)) skill acc  random acc " +
+            let column = score == "BLEU" ? "skill BLEU random BLEU" : "skill acc  random acc"
+            print("    \(axis.padding(toLength: 8, withPad: " ", startingAt: 0)) \(column) " +
                   "(min–max)    z      paired p  empirical p  t p     KL task  KL text")
             for p in curve["points"] as? [[String: Any]] ?? [] {
                 let random = p["random_accuracy"] as! [Double]
@@ -377,7 +380,7 @@ enum StageSummaries {
                              p["accuracy"] as! Double, p["random_accuracy_mean"] as! Double, random.min() ?? .nan,
                              random.max() ?? .nan, p["z"] as? Double ?? .nan, p["paired_p"] as! Double,
                              p["empirical_p"] as! Double, p["parametric_p"] as? Double ?? .nan,
-                             p["kl_task"] as! Double,
+                             p["kl_task"] as? Double ?? .nan,
                              ((p["kl_general"] as? Double).map { String(format: "%.4f", $0) } ?? "–") as NSString))
             }
         }
