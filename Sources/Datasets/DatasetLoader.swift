@@ -203,7 +203,10 @@ public enum DatasetLoader {
                        labelColumn: String?, fixedLabels: [String: Int]? = nil, classNames: [String]? = nil,
                        _ skipped: inout Int) throws -> LoadedDataset {
         let columns = Set(rows.flatMap { $0.fields.keys })
-        let pattern = TextPattern(textColumn)
+        guard let pattern = TextPattern(textColumn) else {
+            throw DatasetError.malformed(path: spec.path, row: 0, detail: "the text pattern \"\(textColumn)\" " +
+                                         "has an unclosed or empty {column}; write each column as {name}")
+        }
         for column in pattern.columns + [labelColumn].compactMap({ $0 }) where !columns.contains(column) {
             throw DatasetError.unknownColumn(path: spec.path, column: column, columns: columns.sorted())
         }
@@ -372,14 +375,19 @@ struct TextPattern {
     enum Piece { case literal(String), column(String) }
     let pieces: [Piece]
 
-    init(_ text: String) {
-        guard text.contains("{") else { pieces = [.column(text)]; return }
+    /// nil when a brace is left open, or a pair of braces names nothing or holds another `{`.
+    init?(_ text: String) {
+        guard text.contains("{") || text.contains("}") else { pieces = [.column(text)]; return }
         var pieces: [Piece] = [], rest = Substring(text)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+        while let open = rest.firstIndex(of: "{") {
+            guard let close = rest[open...].firstIndex(of: "}") else { return nil }
+            let name = rest[rest.index(after: open)..<close]
+            guard !name.isEmpty, !name.contains("{"), !rest[..<open].contains("}") else { return nil }
             if open > rest.startIndex { pieces.append(.literal(String(rest[..<open]))) }
-            pieces.append(.column(String(rest[rest.index(after: open)..<close])))
+            pieces.append(.column(String(name)))
             rest = rest[rest.index(after: close)...]
         }
+        guard !rest.contains("}") else { return nil }
         if !rest.isEmpty { pieces.append(.literal(String(rest))) }
         self.pieces = pieces
     }

@@ -211,7 +211,7 @@ public enum RecipeSchema {
                 """),
             Field("continuation", .section([
                 Field("prompt_tokens", .integer, default: "32", bounds: .atLeast(1, atMost: .value(4096)),
-                      "Tokens of each text the model reads (BOS included)."),
+                      "Tokens of each text the model reads (counting a BOS if the tokenizer adds one)."),
                 Field("tokens", .integer, default: "24", bounds: .atLeast(1, atMost: .value(4096)),
                       "Tokens it continues with, greedily; the text's next tokens are the reference."),
             ]), """

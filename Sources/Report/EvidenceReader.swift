@@ -356,7 +356,7 @@ struct GroupReader {
                                   baselineMacroF1: try double(g, "baseline_macro_f1"),
                                   testExamples: try int(g, "test_examples"), randomSets: r,
                                   tests: try? string(g, "tests"), curves: curves,
-                                  headline: try ablationHeadline(g))
+                                  headline: try ablationHeadline(g), score: try? string(g, "score"))
     }
 
     /// `/ablate`'s `headline_*` attributes, when the archive has them.

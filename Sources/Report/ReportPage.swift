@@ -162,10 +162,13 @@ public enum ReportPage {
 
     static func ablate(_ a: RunEvidence.Ablate) -> String {
         var s = "<h2>Causal validation</h2>"
+        // A continuation task's score is its mean BLEU, in BLEU points.
+        let score = a.score == "bleu" ? "BLEU" : "accuracy"
+        let baseline = String(format: a.score == "bleu" ? "%.2f" : "%.2f%%", a.baselineAccuracy * 100)
         s += """
-            <p class=\"note\">Unablated test accuracy \(String(format: "%.2f%%", a.baselineAccuracy * 100)) on \
+            <p class=\"note\">Unablated test \(score) \(baseline) on \
             \(a.testExamples) examples. Every point is beside \(a.randomSets) random neuron sets with the same \
-            number of neurons in every layer, none of them selected. The curve is the skill set's accuracy drop; \
+            number of neurons in every layer, none of them selected. The curve is the skill set's \(score) drop; \
             the band spans the random sets' drops (lowest to highest), the dashed line is their mean. \
             \(HTML.escape(a.tests ?? ""))</p>
             """
@@ -182,9 +185,9 @@ public enum ReportPage {
         for c in a.curves {
             let base = a.baselineAccuracy
             let what = c.axis == "k" ? "neurons intervened on (k)" : "strength (×)"
-            let title = c.mode == "amplify" ? "Amplification of the top \(whole(c.fixed)): accuracy drop"
-                : "\(c.mode.capitalized) ablation: accuracy drop"
-            var chart = SVGChart(title: title, xLabel: what, yLabel: "accuracy drop (points)", id: "dose-\(c.mode)")
+            let title = c.mode == "amplify" ? "Amplification of the top \(whole(c.fixed)): \(score) drop"
+                : "\(c.mode.capitalized) ablation: \(score) drop"
+            var chart = SVGChart(title: title, xLabel: what, yLabel: "\(score) drop (points)", id: "dose-\(c.mode)")
             chart.logX = c.axis == "k" && (c.x.min() ?? 0) > 0 && (c.x.max() ?? 0) / max(c.x.min() ?? 1, 1e-9) >= 8
             let points = { (v: [Double]) in v.map { (base - $0) * 100 } }
             chart.bands.append(.init(label: "random sets (min–max)", x: c.x, low: points(c.randomHigh),

