@@ -171,8 +171,8 @@ public struct AblateStage: Stage {
             problems.add("ablate.continuation", "only a language-modelling task (no verbalizers, no answer) is " +
                          "scored by its continuations; remove it")
         }
-        let lengths = (promptTokens: r.int("ablate.continuation.prompt_tokens") ?? 32,
-                       tokens: r.int("ablate.continuation.tokens") ?? 24)
+        let lengths = (promptTokens: r.settings.int("ablate.continuation.prompt_tokens")!,
+                       tokens: r.settings.int("ablate.continuation.tokens")!)
         if experiment.isLanguageModelling, case .decoder(let model) = experiment.loaded.model,
            lengths.promptTokens + lengths.tokens > model.config.contextLength {
             problems.add("ablate.continuation", "prompt_tokens + tokens = \(lengths.promptTokens + lengths.tokens) " +

@@ -28,7 +28,7 @@ final class ContinuationEvaluator {
     let batchSize: Int
     let stop: Set<Int32>
 
-    /// The examples whose texts hold at least P + M tokens; `skipped` counts the others.
+    /// The examples whose texts hold at least P + M tokens (`count` of them); the others are left out.
     init(experiment: Experiment, model: DecoderModel, examples: [Example], promptTokens: Int, tokens: Int,
          batchSize: Int) throws {
         self.model = model

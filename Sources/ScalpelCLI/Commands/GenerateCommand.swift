@@ -149,7 +149,8 @@ struct GenerateCommand: ParsableCommand {
             let text = decode(generated)
             // Counted in Unicode scalars: a token may extend a character already printed (a combining mark).
             if !text.hasSuffix("\u{FFFD}") && text.unicodeScalars.count > printed.unicodeScalars.count {
-                FileHandle.standardOutput.write(Data(String(text.unicodeScalars.dropFirst(printed.unicodeScalars.count)).utf8))
+                let new = String(text.unicodeScalars.dropFirst(printed.unicodeScalars.count))
+                FileHandle.standardOutput.write(Data(new.utf8))
                 printed = text
             }
             return true

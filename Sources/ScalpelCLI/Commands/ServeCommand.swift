@@ -51,6 +51,7 @@ struct ServeCommand: ParsableCommand {
         }
         let loaded = try ModelLoader.load(model)
         let knobs = try self.knobs.map { try Knob.load(URL(fileURLWithPath: $0)) }
+        // The engine runs every product on its own thread, in this precision.
         let engine = try ServingEngine(modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
                                        loaded: loaded, knobs: knobs, maxContext: maxContext,
                                        precision: try Precision.named(precision))
@@ -59,16 +60,13 @@ struct ServeCommand: ParsableCommand {
                             "use it; give --api-key-file")
         }
         let server = ScalpelServer(engine: engine, options: options)
-        let chosen = try Precision.named(precision)
         let failure = ErrorBox()
         let done = DispatchSemaphore(value: 0)
         Task {
             do {
-                try await Precision.$current.withValue(chosen) {
-                    try await server.run { port in
-                        Output.progress("scalpel serve: listening on http://\(host):\(port) " +
-                                        "(\(engine.modelName), knobs: \(engine.knobs.keys.sorted().joined(separator: ", ")))")
-                    }
+                try await server.run { port in
+                    Output.progress("scalpel serve: listening on http://\(host):\(port) " +
+                                    "(\(engine.modelName), knobs: \(engine.knobs.keys.sorted().joined(separator: ", ")))")
                 }
             } catch { failure.error = error }
             done.signal()

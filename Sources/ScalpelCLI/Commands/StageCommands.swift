@@ -96,7 +96,8 @@ struct StatusCommand: ParsableCommand {
         discussion: """
         A stage is done when it has finished (`scalpel run` checks it is up to date with the recipe, model and \
         data, and reruns it if not). A shard is done when its file is there, failed when it threw or its \
-        process on this host is gone, running while its process lives (or on another host), and missing otherwise. Rerun failed and missing shards, then `scalpel merge`.
+        process on this host is gone, running while its process lives (or on another host), and missing \
+        otherwise. Rerun failed and missing shards, then `scalpel merge`.
         """)
     @Argument(help: "Recipe file.") var recipe: String
     @Flag(help: "Print JSON.") var json = false
@@ -320,7 +321,8 @@ enum StageSummaries {
         ["baseline_accuracy": r.baselineAccuracy, "baseline_macro_f1": number(r.baselineMacroF1),
          "test_examples": r.testExamples, "score": r.score,
          "random_sets": r.randomSets, "seconds": r.seconds, "headline": headline(r),
-         "side": r.side.map { ["name": $0.name, "baseline": $0.baseline] as [String: Any] } ?? NSNull(), "archive": r.archive, "interventions": r.interventions,
+         "side": r.side.map { ["name": $0.name, "baseline": $0.baseline] as [String: Any] } ?? NSNull(),
+         "archive": r.archive, "interventions": r.interventions,
          "curves": r.curves.map { curve in
             ["mode": curve.mode.rawValue, "axis": curve.axis, "fixed": curve.fixed, "points": curve.points.map { p in
                 // Answer tasks have no macro-F1 or task KL (NaN), which JSON cannot hold.
