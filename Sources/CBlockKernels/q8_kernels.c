@@ -993,8 +993,294 @@ INLINE void store_pair(__m512 acc, int here, float *y) {
 #define DOT_ROWS_PREPARED dot_rows_prepared_avx512
 #include "q8_rows.h"
 
+// ---- AVX-512 VNNI, panels of sixteen rows ------------------------------------------------------------
+// A batch takes sixteen rows at a time, one row in each int32 lane, so that one vpdpbusd adds four
+// products for each of sixteen rows and no lanes are ever added across. The codes c of the reference's
+// integer form are vpdpbusd's signed operand, and the activations, as u = q + 128 (1-255), its unsigned
+// one:
+//   Σ c·q = Σ c·u − 128·Σ c,
+// so each half's sum starts at −128·Σ c and ends exact. A panel's tile holds, for group g and step s
+// (elements 32g + 4s ..< 32g + 4s + 4), every row's four codes in its lane; then, per group, the rows'
+// starts, sub-scales, minimums and factors. The epilogue is the reference's, lane by lane: eight
+// accumulators per vector (its lanes g), folded as fold8. Missing rows, and a partial tile's missing
+// groups, are zeros on both sides (factors too), so they leave every lane as it was.
+// Each panel is prepared once for all the vectors: a batch of many vectors pays for it.
+
+// Rows per panel; the fewest vectors that take panels; vectors offset at once; tiles of a panel a vector
+// passes at once (about 30 KB: the nearest cache); bytes of panels prepared at once (half an L2).
+enum { PANEL_ROWS = 16, PANEL_VECTORS = 32, VECTOR_BLOCK_P = 32, TILE_BLOCK = 4, PANEL_BUDGET = 512 << 10 };
+
+typedef struct {
+    __m512i w[GROUPS][8];        // int8: step s of group g, four codes per row
+    __m512i start[GROUPS][2];    // int32: −128·Σ c over each half of the group (over both in [0] where the
+                                 // halves share their sub-scale)
+    __m512i sc[GROUPS][2];       // int32: each half's sub-scale
+    __m512i mn[GROUPS];          // int16 pairs: the two halves' minimums
+    __m512 d[GROUPS], dm[GROUPS];
+} panel_tile;
+
+// How a type's sums are made: sub-scales other than 1, sub-scales that differ between the halves of a
+// group, a minimum's term, minimums that are all 1 (so msum = s16[2g] + s16[2g + 1], the same for every
+// row). Each form's loops are compiled with its flags as constants.
+typedef struct { int scaled, per_half, has_min, unit_min; } panel_form;
+
+INLINE int halves_share_scale(int type) { return type != Q2_K && type != Q3_K && type != Q6_K; }
+
+// One row's tile in integer form, its missing groups zero: Q4_K's and Q6_K's codes in registers, the
+// other types' as the reference unpacks them.
+INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups, int elements, int bytes, tile *t) {
+    memset(t, 0, sizeof(tile));
+    const uint8_t *b = row + start / 256 * bytes;
+    if (type == Q4_K) {
+        const __m256i nibble = _mm256_set1_epi8(0xF);
+        for (int i = 0; i < 4; i++) {
+            __m256i packed = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * i));
+            _mm256_store_si256((__m256i *)(t->c + 64 * i), _mm256_and_si256(packed, nibble));
+            _mm256_store_si256((__m256i *)(t->c + 64 * i + 32), _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble));
+        }
+        unpack_k_scales(type, b, t);
+    } else if (type == Q6_K) {
+        __m256i codes[4];
+        for (int i = 0; i < 2; i++) {
+            q6_K_codes_avx2(b, i, codes);
+            for (int j = 0; j < 4; j++)
+                _mm256_store_si256((__m256i *)(t->c + 128 * i + 32 * j), _mm256_sub_epi8(codes[j], _mm256_set1_epi8(32)));
+        }
+        unpack_k_scales(type, b, t);
+    } else {
+        unpack_tile_scalar(type, row, start, groups, elements, bytes, t);
+    }
+}
+
+// Sixteen rows' tiles as a panel's tile: the codes transposed eight rows at a time, the rest per lane.
+INLINE void panel_from_tiles(const tile *rows, int shared, panel_tile *p) {
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int g = 0; g < GROUPS; g++) {
+        __m256i low[8], high[8];
+        for (int i = 0; i < 8; i++) {
+            low[i] = _mm256_load_si256((const __m256i *)(rows[i].c + 32 * g));
+            high[i] = _mm256_load_si256((const __m256i *)(rows[8 + i].c + 32 * g));
+        }
+        transpose8_avx2(low);
+        transpose8_avx2(high);
+        for (int s = 0; s < 8; s++) p->w[g][s] = pair_of(low[s], high[s]);
+        for (int h = 0; h < 2; h++) {                      // Σ c over the half: codes times ones
+            __m512i sum = _mm512_setzero_si512();
+            for (int s = 4 * h; s < 4 * h + 4; s++) sum = _mm512_dpbusd_epi32(sum, ones, p->w[g][s]);
+            p->start[g][h] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7));
+        }
+        if (shared) {                                      // one chain of sums for the group
+            p->start[g][0] = _mm512_add_epi32(p->start[g][0], p->start[g][1]);
+            p->start[g][1] = _mm512_setzero_si512();
+        }
+        int32_t sc[2][PANEL_ROWS];
+        int16_t mn[2 * PANEL_ROWS];
+        float d[PANEL_ROWS], dm[PANEL_ROWS];
+        for (int i = 0; i < PANEL_ROWS; i++) {
+            sc[0][i] = rows[i].sc[2 * g], sc[1][i] = rows[i].sc[2 * g + 1];
+            mn[2 * i] = rows[i].mn[2 * g], mn[2 * i + 1] = rows[i].mn[2 * g + 1];
+            d[i] = rows[i].d[g], dm[i] = rows[i].dm[g];
+        }
+        for (int h = 0; h < 2; h++) p->sc[g][h] = _mm512_loadu_si512(sc[h]);
+        p->mn[g] = _mm512_loadu_si512(mn);
+        p->d[g] = _mm512_loadu_ps(d);
+        p->dm[g] = _mm512_loadu_ps(dm);
+    }
+}
+
+// The panel of `here` ≤ 16 rows from w0: one panel tile per tile of the rows.
+static void prepare_panel(int type, const uint8_t *w0, size_t row_bytes, int here, int64_t k, int elements,
+                          int bytes, panel_tile *panel) {
+    tile rows[PANEL_ROWS];
+    for (int64_t t = 0; t < (k + TILE - 1) / TILE; t++) {
+        int groups = (int)((k - t * TILE < TILE ? k - t * TILE : TILE) / 32);
+        for (int i = 0; i < PANEL_ROWS; i++) {
+            if (i < here) integer_tile(type, w0 + i * row_bytes, t * TILE, groups, elements, bytes, rows + i);
+            else memset(rows + i, 0, sizeof(tile));
+        }
+        panel_from_tiles(rows, halves_share_scale(type), panel + t);
+    }
+}
+
+// A vector's activations for panels, per tile: codes u = q + 128 (n·256 bytes), then half sums (n·16
+// int16), then factors (n·8 floats), then each group's sum s16[2g] + s16[2g + 1] as a float (exact: at
+// most 32·127); a partial last tile's missing groups as u = 128, s16 = 0, d = 0, sum 0.
+typedef struct { const uint8_t *u; const int16_t *s16; const float *d, *sum; } offset_vector;
+
+INLINE size_t offset_bytes(int64_t tiles) { return (size_t)tiles * (TILE + 32 + 32 + 32); }
+
+INLINE offset_vector offset_view(const uint8_t *x, int64_t tiles) {
+    return (offset_vector){x, (const int16_t *)(x + tiles * TILE), (const float *)(x + tiles * (TILE + 32)),
+                           (const float *)(x + tiles * (TILE + 64))};
+}
+
+static void offset_activations(q8_vector x, int64_t k, uint8_t *out) {
+    int64_t tiles = (k + TILE - 1) / TILE;
+    uint8_t *u = out;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int64_t e = 0; e < k; e += 32)
+        _mm256_storeu_si256((__m256i *)(u + e), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x.q + e)), flip));
+    memset(u + k, 0x80, (size_t)(tiles * TILE - k));
+    int16_t *s16 = (int16_t *)(out + tiles * TILE);
+    memcpy(s16, x.s16, sizeof(int16_t) * (size_t)(k / 16));
+    memset(s16 + k / 16, 0, sizeof(int16_t) * (size_t)(tiles * 16 - k / 16));
+    float *d = (float *)(out + tiles * (TILE + 32));
+    memcpy(d, x.d, sizeof(float) * (size_t)(k / 32));
+    memset(d + k / 32, 0, sizeof(float) * (size_t)(tiles * 8 - k / 32));
+    float *sum = (float *)(out + tiles * (TILE + 64));
+    for (int64_t g = 0; g < tiles * 8; g++) sum[g] = g < k / 32 ? (float)(s16[2 * g] + s16[2 * g + 1]) : 0;
+}
+
+INLINE __m512i broadcast4(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+// Group g's isum for one vector, whose codes u of the group are at u: the reference's exact integer.
+INLINE __m512i panel_isum(const panel_tile *p, int g, const uint8_t *u, panel_form f) {
+    if (!f.per_half) {                                     // the halves share their sub-scale: two chains, added
+        __m512i h0 = p->start[g][0], h1 = _mm512_setzero_si512();
+        for (int s = 0; s < 8; s += 2) {
+            h0 = _mm512_dpbusd_epi32(h0, broadcast4(u + 4 * s), p->w[g][s]);
+            h1 = _mm512_dpbusd_epi32(h1, broadcast4(u + 4 * s + 4), p->w[g][s + 1]);
+        }
+        __m512i sum = _mm512_add_epi32(h0, h1);
+        return f.scaled ? _mm512_mullo_epi32(sum, p->sc[g][0]) : sum;
+    }
+    __m512i h0 = p->start[g][0], h1 = p->start[g][1];
+    for (int s = 0; s < 4; s++) h0 = _mm512_dpbusd_epi32(h0, broadcast4(u + 4 * s), p->w[g][s]);
+    for (int s = 4; s < 8; s++) h1 = _mm512_dpbusd_epi32(h1, broadcast4(u + 4 * s), p->w[g][s]);
+    return _mm512_add_epi32(_mm512_mullo_epi32(h0, p->sc[g][0]), _mm512_mullo_epi32(h1, p->sc[g][1]));
+}
+
+// acc (lane g of sixteen rows) after group g: the reference's epilogue, with the vector's factor da, its
+// half sums at s16 and their sum.
+INLINE __m512 panel_epilogue(const panel_tile *p, int g, __m512i isum, const int16_t *s16, float da, float sum,
+                             __m512 acc, panel_form f) {
+    __m512 a = _mm512_set1_ps(da);
+    acc = _mm512_fmadd_ps(_mm512_mul_ps(p->d[g], a), _mm512_cvtepi32_ps(isum), acc);
+    if (!f.has_min) return acc;
+    __m512 msum = _mm512_set1_ps(sum);
+    if (!f.unit_min) {
+        int32_t halves;
+        memcpy(&halves, s16, 4);
+        msum = _mm512_cvtepi32_ps(_mm512_madd_epi16(p->mn[g], _mm512_set1_epi32(halves)));
+    }
+    return _mm512_fmadd_ps(_mm512_mul_ps(p->dm[g], a), msum, acc);
+}
+
+// The first `groups` groups of tile t, for two vectors.
+INLINE void apply_panel_tile(const panel_tile *p, int64_t t, offset_vector x0, offset_vector x1, __m512 a0[GROUPS],
+                             __m512 a1[GROUPS], panel_form f, int groups) {
+#pragma clang loop unroll(full)
+    for (int g = 0; g < groups; g++) {
+        __m512i i0 = panel_isum(p, g, x0.u + t * TILE + 32 * g, f), i1 = panel_isum(p, g, x1.u + t * TILE + 32 * g, f);
+        a0[g] = panel_epilogue(p, g, i0, x0.s16 + 16 * t + 2 * g, x0.d[8 * t + g], x0.sum[8 * t + g], a0[g], f);
+        a1[g] = panel_epilogue(p, g, i1, x1.s16 + 16 * t + 2 * g, x1.d[8 * t + g], x1.sum[8 * t + g], a1[g], f);
+    }
+}
+
+INLINE __m512 fold_panel(const __m512 a[GROUPS]) {
+    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
+                         _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
+}
+
+// y[v·ldy + i] for the panel's `here` rows and `count` vectors at xo, two vectors at a time (an odd last one
+// with itself), TILE_BLOCK tiles at a time: those tiles of the panel stay in the nearest cache while every
+// vector passes, the vectors' lanes kept in `lanes` (GROUPS registers per vector) between blocks. A
+// partial last tile's groups are a constant in each case, so that the lanes stay in registers.
+INLINE void multiply_panel(const panel_tile *panel, int64_t k, const uint8_t *xo, int count, __m512 *lanes,
+                           float *y, int64_t ldy, int here, panel_form f) {
+    int64_t tiles = (k + TILE - 1) / TILE, whole = k / TILE;
+    size_t stride = offset_bytes(tiles);
+    __mmask16 kept = (__mmask16)((1u << here) - 1);
+    for (int64_t t0 = 0; t0 < tiles; t0 += TILE_BLOCK) {
+        int64_t t1 = t0 + TILE_BLOCK < tiles ? t0 + TILE_BLOCK : tiles;
+        for (int v = 0; v < count; v += 2) {
+            int w = v + 1 < count ? v + 1 : v;
+            offset_vector x0 = offset_view(xo + v * stride, tiles), x1 = offset_view(xo + w * stride, tiles);
+            __m512 a0[GROUPS], a1[GROUPS];
+            for (int g = 0; g < GROUPS; g++) {
+                a0[g] = t0 == 0 ? _mm512_setzero_ps() : lanes[GROUPS * v + g];
+                a1[g] = t0 == 0 ? _mm512_setzero_ps() : lanes[GROUPS * w + g];
+            }
+            for (int64_t t = t0; t < (t1 < whole ? t1 : whole); t++)
+                apply_panel_tile(panel + t, t, x0, x1, a0, a1, f, GROUPS);
+            if (t1 == tiles) {
+                const panel_tile *last = panel + whole;
+                switch ((int)(k % TILE / 32)) {
+                case 1: apply_panel_tile(last, whole, x0, x1, a0, a1, f, 1); break;
+                case 2: apply_panel_tile(last, whole, x0, x1, a0, a1, f, 2); break;
+                case 3: apply_panel_tile(last, whole, x0, x1, a0, a1, f, 3); break;
+                case 4: apply_panel_tile(last, whole, x0, x1, a0, a1, f, 4); break;
+                case 5: apply_panel_tile(last, whole, x0, x1, a0, a1, f, 5); break;
+                case 6: apply_panel_tile(last, whole, x0, x1, a0, a1, f, 6); break;
+                case 7: apply_panel_tile(last, whole, x0, x1, a0, a1, f, 7); break;
+                default: break;
+                }
+                _mm512_mask_storeu_ps(y + v * ldy, kept, fold_panel(a0));
+                if (w != v) _mm512_mask_storeu_ps(y + w * ldy, kept, fold_panel(a1));
+                continue;
+            }
+            for (int g = 0; g < GROUPS; g++) {
+                lanes[GROUPS * v + g] = a0[g];
+                if (w != v) lanes[GROUPS * w + g] = a1[g];
+            }
+        }
+    }
+}
+
+// Rows × many vectors, blocked for the caches: as many panels as fit PANEL_BUDGET bytes are prepared
+// once; then the vectors, VECTOR_BLOCK_P at a time offset into a buffer, pass each of those panels.
+static void dot_rows_panels(DOT_Q8_ARGUMENTS) {
+    (void)lanes, (void)has_min;
+    int64_t tiles = (k + TILE - 1) / TILE;
+    size_t stride_o = offset_bytes(tiles), panel_bytes = sizeof(panel_tile) * (size_t)tiles;
+    int64_t together = PANEL_BUDGET / panel_bytes > 1 ? (int64_t)(PANEL_BUDGET / panel_bytes) : 1;
+    if (together > (rows + PANEL_ROWS - 1) / PANEL_ROWS) together = (rows + PANEL_ROWS - 1) / PANEL_ROWS;
+    uint8_t *xo = aligned_alloc(64, stride_o * VECTOR_BLOCK_P);
+    panel_tile *panels = aligned_alloc(64, panel_bytes * (size_t)together);
+    __m512 *block_lanes = aligned_alloc(64, sizeof(__m512) * GROUPS * VECTOR_BLOCK_P);
+    if (!xo || !panels || !block_lanes) abort();
+    for (int64_t r0 = 0; r0 < rows; r0 += together * PANEL_ROWS) {
+        int64_t prepared = 0;
+        for (int64_t r = r0; r < rows && prepared < together; r += PANEL_ROWS, prepared++) {
+            int here = (int)(rows - r < PANEL_ROWS ? rows - r : PANEL_ROWS);
+            prepare_panel(type, w0 + r * row_bytes, row_bytes, here, k, elements, bytes, panels + prepared * tiles);
+        }
+        for (int64_t v0 = 0; v0 < vectors; v0 += VECTOR_BLOCK_P) {
+            int count = (int)(vectors - v0 < VECTOR_BLOCK_P ? vectors - v0 : VECTOR_BLOCK_P);
+            for (int v = 0; v < count; v++)
+                offset_activations(q8_view(xq + (v0 + v) * stride, k), k, xo + v * stride_o);
+            for (int64_t i = 0; i < prepared; i++) {
+                int64_t r = r0 + i * PANEL_ROWS;
+                int here = (int)(rows - r < PANEL_ROWS ? rows - r : PANEL_ROWS);
+                const panel_tile *p = panels + i * tiles;
+                float *out = y + v0 * ldy + r;
+                switch (type) {                            // each form's flags as constants
+                case Q4_K: case Q5_K:
+                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){1, 0, 1, 0}); break;
+                case Q3_K: case Q6_K:
+                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){1, 1, 0, 0}); break;
+                case Q2_K:
+                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){1, 1, 1, 0}); break;
+                case Q4_1: case Q5_1:
+                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){0, 0, 1, 1}); break;
+                default:
+                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){0, 0, 0, 0}); break;
+                }
+            }
+        }
+    }
+    free(block_lanes);
+    free(panels);
+    free(xo);
+}
+
 static void dot_rows_q8_avx512(DOT_Q8_ARGUMENTS) {
     if (in_registers(type, vectors)) dot_rows_in_registers_avx2(DOT_Q8_PASS);
+    else if (vectors >= PANEL_VECTORS) dot_rows_panels(DOT_Q8_PASS);
     else dot_rows_prepared_avx512(DOT_Q8_PASS);
 }
 

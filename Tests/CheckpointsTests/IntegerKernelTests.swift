@@ -205,6 +205,24 @@ import TestSupport
         }
     }
 
+    /// A large batch (the AVX-512 path's panels of sixteen rows: rows past a whole panel, vectors past
+    /// a block, rows of more tiles than a panel passes at once, a partial last tile, a NaN group, and an
+    /// odd vector count) gives the reference's bits on every path.
+    @Test(arguments: types)
+    func largeBatchesEqualTheReference(type: GGMLType) throws {
+        let k = type.blockSize == 32 ? 32 * 43 : 256 * 6, rows = 37, vectors = 71
+        let w = Self.randomBlocks(type, elements: rows * k, seed: 71)
+        var x = Self.activations(count: vectors * k, seed: 72)
+        x[5 * k + 40] = .nan
+        let xq = Self.quantized(x, k: k)
+        let reference = try #require(Self.products(type, w, rows: rows, xq: xq, vectors: vectors, k: k, path: 0))
+        #expect((0..<rows).allSatisfy { Float(bitPattern: reference[5 * rows + $0]).isNaN })
+        for path in Self.paths where path != 0 && scalpel_kernel_path_available(path) == 1 {
+            let fast = Self.products(type, w, rows: rows, xq: xq, vectors: vectors, k: k, path: path)
+            #expect(fast == reference, "\(type): path \(path) against the scalar reference")
+        }
+    }
+
     /// Every path quantizes to the scalar path's bytes: random groups, and groups with a NaN, an
     /// infinity, subnormals, zeros, negative zeros, ties at .5, and the largest floats.
     @Test func everyPathQuantizesAsTheReference() {
