@@ -901,7 +901,7 @@ static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
 // into each int32 lane, exactly: no int16 step, so no span to respect) serves two rows. One chain of
 // sums per half of the groups; the sub-scales multiply the two halves' sums; then the AVX2 path's
 // epilogue on 16 lanes, row a's eight and row b's. A decoding step's single vector takes the AVX2
-// path's in-register kernels.
+// path's in-register kernels, and a batch of PANEL_VECTORS or more the panels further below.
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
                              apply_to = function)
 
@@ -1002,13 +1002,14 @@ INLINE void store_pair(__m512 acc, int here, float *y) {
 // so each half's sum starts at −128·Σ c and ends exact. A panel's tile holds, for group g and step s
 // (elements 32g + 4s ..< 32g + 4s + 4), every row's four codes in its lane; then, per group, the rows'
 // starts, sub-scales, minimums and factors. The epilogue is the reference's, lane by lane: eight
-// accumulators per vector (its lanes g), folded as fold8. Missing rows, and a partial tile's missing
-// groups, are zeros on both sides (factors too), so they leave every lane as it was.
-// Each panel is prepared once for all the vectors: a batch of many vectors pays for it.
+// accumulators per vector (its lanes g), folded as fold8. A partial tile's missing groups are never
+// applied; missing rows are zeros in the panel, and their lanes (which a NaN factor may reach) are not
+// stored. Each panel is prepared once for all the vectors: a batch of many vectors pays for it.
 
-// Rows per panel; the fewest vectors that take panels; vectors offset at once; tiles of a panel a vector
-// passes at once (about 30 KB: the nearest cache); bytes of panels prepared at once (half an L2).
-enum { PANEL_ROWS = 16, PANEL_VECTORS = 32, VECTOR_BLOCK_P = 32, TILE_BLOCK = 4, PANEL_BUDGET = 512 << 10 };
+// Rows per panel; the fewest vectors that take panels; vectors that pass a panel's tiles together; tiles
+// of a panel a vector passes at once (30 KB: the nearest cache of a Zen 4 or 5, an Ice Lake or later);
+// bytes of panels prepared at once (half an L2).
+enum { PANEL_ROWS = 16, PANEL_VECTORS = 32, PANEL_VECTOR_BLOCK = 32, TILE_BLOCK = 4, PANEL_BUDGET = 512 << 10 };
 
 typedef struct {
     __m512i w[GROUPS][8];        // int8: step s of group g, four codes per row
@@ -1024,11 +1025,21 @@ typedef struct {
 // row). Each form's loops are compiled with its flags as constants.
 typedef struct { int scaled, per_half, has_min, unit_min; } panel_form;
 
-INLINE int halves_share_scale(int type) { return type != Q2_K && type != Q3_K && type != Q6_K; }
+// The one place a type's form is written; its loops take it as constants through multiply_panels.
+INLINE panel_form panel_form_of(int type) {
+    switch (type) {
+    case Q4_K: case Q5_K: return (panel_form){1, 0, 1, 0};
+    case Q3_K: case Q6_K: return (panel_form){1, 1, 0, 0};
+    case Q2_K: return (panel_form){1, 1, 1, 0};
+    case Q4_1: case Q5_1: return (panel_form){0, 0, 1, 1};
+    default: return (panel_form){0, 0, 0, 0};          // Q4_0, Q5_0, Q8_0
+    }
+}
 
 // One row's tile in integer form, its missing groups zero: Q4_K's and Q6_K's codes in registers, the
 // other types' as the reference unpacks them.
-INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups, int elements, int bytes, tile *t) {
+INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups, int elements, int bytes,
+                         tile *t) {
     memset(t, 0, sizeof(tile));
     const uint8_t *b = row + start / 256 * bytes;
     if (type == Q4_K) {
@@ -1044,7 +1055,8 @@ INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups
         for (int i = 0; i < 2; i++) {
             q6_K_codes_avx2(b, i, codes);
             for (int j = 0; j < 4; j++)
-                _mm256_store_si256((__m256i *)(t->c + 128 * i + 32 * j), _mm256_sub_epi8(codes[j], _mm256_set1_epi8(32)));
+                _mm256_store_si256((__m256i *)(t->c + 128 * i + 32 * j),
+                                   _mm256_sub_epi8(codes[j], _mm256_set1_epi8(32)));
         }
         unpack_k_scales(type, b, t);
     } else {
@@ -1098,7 +1110,7 @@ static void prepare_panel(int type, const uint8_t *w0, size_t row_bytes, int her
             if (i < here) integer_tile(type, w0 + i * row_bytes, t * TILE, groups, elements, bytes, rows + i);
             else memset(rows + i, 0, sizeof(tile));
         }
-        panel_from_tiles(rows, halves_share_scale(type), panel + t);
+        panel_from_tiles(rows, !panel_form_of(type).per_half, panel + t);
     }
 }
 
@@ -1188,9 +1200,9 @@ INLINE __m512 fold_panel(const __m512 a[GROUPS]) {
 
 // y[v·ldy + i] for the panel's `here` rows and `count` vectors at xo, two vectors at a time (an odd last one
 // with itself), TILE_BLOCK tiles at a time: those tiles of the panel stay in the nearest cache while every
-// vector passes, the vectors' lanes kept in `lanes` (GROUPS registers per vector) between blocks. A
+// vector passes, the vectors' lanes kept in `saved` (GROUPS registers per vector) between blocks. A
 // partial last tile's groups are a constant in each case, so that the lanes stay in registers.
-INLINE void multiply_panel(const panel_tile *panel, int64_t k, const uint8_t *xo, int count, __m512 *lanes,
+INLINE void multiply_panel(const panel_tile *panel, int64_t k, const uint8_t *xo, int count, __m512 *saved,
                            float *y, int64_t ldy, int here, panel_form f) {
     int64_t tiles = (k + TILE - 1) / TILE, whole = k / TILE;
     size_t stride = offset_bytes(tiles);
@@ -1202,8 +1214,8 @@ INLINE void multiply_panel(const panel_tile *panel, int64_t k, const uint8_t *xo
             offset_vector x0 = offset_view(xo + v * stride, tiles), x1 = offset_view(xo + w * stride, tiles);
             __m512 a0[GROUPS], a1[GROUPS];
             for (int g = 0; g < GROUPS; g++) {
-                a0[g] = t0 == 0 ? _mm512_setzero_ps() : lanes[GROUPS * v + g];
-                a1[g] = t0 == 0 ? _mm512_setzero_ps() : lanes[GROUPS * w + g];
+                a0[g] = t0 == 0 ? _mm512_setzero_ps() : saved[GROUPS * v + g];
+                a1[g] = t0 == 0 ? _mm512_setzero_ps() : saved[GROUPS * w + g];
             }
             for (int64_t t = t0; t < (t1 < whole ? t1 : whole); t++)
                 apply_panel_tile(panel + t, t, x0, x1, a0, a1, f, GROUPS);
@@ -1224,63 +1236,66 @@ INLINE void multiply_panel(const panel_tile *panel, int64_t k, const uint8_t *xo
                 continue;
             }
             for (int g = 0; g < GROUPS; g++) {
-                lanes[GROUPS * v + g] = a0[g];
-                if (w != v) lanes[GROUPS * w + g] = a1[g];
+                saved[GROUPS * v + g] = a0[g];
+                if (w != v) saved[GROUPS * w + g] = a1[g];
             }
         }
     }
 }
 
-// Rows × many vectors, blocked for the caches: as many panels as fit PANEL_BUDGET bytes are prepared
-// once; then the vectors, VECTOR_BLOCK_P at a time offset into a buffer, pass each of those panels.
+// multiply_panel with each form panel_form_of gives as constants (another form, as variables).
+INLINE void multiply_panel_of_form(panel_form f, const panel_tile *panel, int64_t k, const uint8_t *xo, int count,
+                                   __m512 *saved, float *y, int64_t ldy, int here) {
+#define FORM(a, b, c, d)                   \
+    case a << 3 | b << 2 | c << 1 | d:     \
+        multiply_panel(panel, k, xo, count, saved, y, ldy, here, (panel_form){a, b, c, d}); return
+    switch (f.scaled << 3 | f.per_half << 2 | f.has_min << 1 | f.unit_min) {
+    FORM(1, 0, 1, 0); FORM(1, 1, 0, 0); FORM(1, 1, 1, 0); FORM(0, 0, 1, 1); FORM(0, 0, 0, 0);
+    default: multiply_panel(panel, k, xo, count, saved, y, ldy, here, f);
+    }
+#undef FORM
+}
+
+// Rows × many vectors, blocked for the caches: as many panels as fit PANEL_BUDGET bytes are prepared;
+// then the vectors, PANEL_VECTOR_BLOCK at a time offset into a buffer that stays in cache, pass each of
+// them. (Offsetting every vector once for all the panels was slower, at every width measured: the
+// buffer then leaves the caches.)
 static void dot_rows_panels(DOT_Q8_ARGUMENTS) {
     (void)lanes, (void)has_min;
     int64_t tiles = (k + TILE - 1) / TILE;
     size_t stride_o = offset_bytes(tiles), panel_bytes = sizeof(panel_tile) * (size_t)tiles;
     int64_t together = PANEL_BUDGET / panel_bytes > 1 ? (int64_t)(PANEL_BUDGET / panel_bytes) : 1;
     if (together > (rows + PANEL_ROWS - 1) / PANEL_ROWS) together = (rows + PANEL_ROWS - 1) / PANEL_ROWS;
-    uint8_t *xo = aligned_alloc(64, stride_o * VECTOR_BLOCK_P);
+    uint8_t *xo = aligned_alloc(64, stride_o * PANEL_VECTOR_BLOCK);
     panel_tile *panels = aligned_alloc(64, panel_bytes * (size_t)together);
-    __m512 *block_lanes = aligned_alloc(64, sizeof(__m512) * GROUPS * VECTOR_BLOCK_P);
-    if (!xo || !panels || !block_lanes) abort();
+    __m512 *saved = aligned_alloc(64, sizeof(__m512) * GROUPS * PANEL_VECTOR_BLOCK);
+    if (!xo || !panels || !saved) abort();
+    panel_form f = panel_form_of(type);
     for (int64_t r0 = 0; r0 < rows; r0 += together * PANEL_ROWS) {
         int64_t prepared = 0;
         for (int64_t r = r0; r < rows && prepared < together; r += PANEL_ROWS, prepared++) {
             int here = (int)(rows - r < PANEL_ROWS ? rows - r : PANEL_ROWS);
             prepare_panel(type, w0 + r * row_bytes, row_bytes, here, k, elements, bytes, panels + prepared * tiles);
         }
-        for (int64_t v0 = 0; v0 < vectors; v0 += VECTOR_BLOCK_P) {
-            int count = (int)(vectors - v0 < VECTOR_BLOCK_P ? vectors - v0 : VECTOR_BLOCK_P);
+        for (int64_t v0 = 0; v0 < vectors; v0 += PANEL_VECTOR_BLOCK) {
+            int count = (int)(vectors - v0 < PANEL_VECTOR_BLOCK ? vectors - v0 : PANEL_VECTOR_BLOCK);
             for (int v = 0; v < count; v++)
                 offset_activations(q8_view(xq + (v0 + v) * stride, k), k, xo + v * stride_o);
             for (int64_t i = 0; i < prepared; i++) {
                 int64_t r = r0 + i * PANEL_ROWS;
                 int here = (int)(rows - r < PANEL_ROWS ? rows - r : PANEL_ROWS);
-                const panel_tile *p = panels + i * tiles;
-                float *out = y + v0 * ldy + r;
-                switch (type) {                            // each form's flags as constants
-                case Q4_K: case Q5_K:
-                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){1, 0, 1, 0}); break;
-                case Q3_K: case Q6_K:
-                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){1, 1, 0, 0}); break;
-                case Q2_K:
-                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){1, 1, 1, 0}); break;
-                case Q4_1: case Q5_1:
-                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){0, 0, 1, 1}); break;
-                default:
-                    multiply_panel(p, k, xo, count, block_lanes, out, ldy, here, (panel_form){0, 0, 0, 0}); break;
-                }
+                multiply_panel_of_form(f, panels + i * tiles, k, xo, count, saved, y + v0 * ldy + r, ldy, here);
             }
         }
     }
-    free(block_lanes);
+    free(saved);
     free(panels);
     free(xo);
 }
 
 static void dot_rows_q8_avx512(DOT_Q8_ARGUMENTS) {
     if (in_registers(type, vectors)) dot_rows_in_registers_avx2(DOT_Q8_PASS);
-    else if (vectors >= PANEL_VECTORS) dot_rows_panels(DOT_Q8_PASS);
+    else if (vectors >= PANEL_VECTORS && k > 0) dot_rows_panels(DOT_Q8_PASS);
     else dot_rows_prepared_avx512(DOT_Q8_PASS);
 }
 

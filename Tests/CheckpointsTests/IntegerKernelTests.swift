@@ -210,7 +210,36 @@ import TestSupport
     /// odd vector count) gives the reference's bits on every path.
     @Test(arguments: types)
     func largeBatchesEqualTheReference(type: GGMLType) throws {
-        let k = type.blockSize == 32 ? 32 * 43 : 256 * 6, rows = 37, vectors = 71
+        try largeBatchEqualsTheReference(type: type, k: type.blockSize == 32 ? 32 * 43 : 256 * 6)
+    }
+
+    /// The same for every length of a partial last tile (1 to 7 groups), and for rows so wide that the
+    /// panels are prepared a few at a time.
+    @Test(arguments: [GGMLType.q4_1, .q8_0])
+    func everyPartialTileAndWideRowsEqualTheReference(type: GGMLType) throws {
+        for groups in 1...7 { try largeBatchEqualsTheReference(type: type, k: 32 * (8 * 2 + groups)) }
+        try largeBatchEqualsTheReference(type: type, k: 32 * 8 * 90)
+    }
+
+    /// Rows of no elements are zero on every path, in a batch as alone.
+    @Test func emptyRowsGiveZeros() {
+        let w = [UInt8](repeating: 0, count: 16), xq = [UInt8](repeating: 0, count: 16)
+        for path in Self.paths where scalpel_kernel_path_available(path) == 1 {
+            for vectors in [1, 40] {
+                var y = [Float](repeating: .nan, count: 3 * vectors)
+                let done = w.withUnsafeBytes { w in
+                    xq.withUnsafeBytes { xq in
+                        scalpel_dot_rows_q8(Int32(GGMLType.q8_0.rawValue), w.baseAddress!, 0, 3, xq.baseAddress!,
+                                            Int64(vectors), 0, &y, 3, path)
+                    }
+                }
+                #expect(done == 1 && y.allSatisfy { $0 == 0 }, "path \(path), \(vectors) vectors")
+            }
+        }
+    }
+
+    func largeBatchEqualsTheReference(type: GGMLType, k: Int) throws {
+        let rows = 37, vectors = 71
         let w = Self.randomBlocks(type, elements: rows * k, seed: 71)
         var x = Self.activations(count: vectors * k, seed: 72)
         x[5 * k + 40] = .nan
@@ -219,7 +248,7 @@ import TestSupport
         #expect((0..<rows).allSatisfy { Float(bitPattern: reference[5 * rows + $0]).isNaN })
         for path in Self.paths where path != 0 && scalpel_kernel_path_available(path) == 1 {
             let fast = Self.products(type, w, rows: rows, xq: xq, vectors: vectors, k: k, path: path)
-            #expect(fast == reference, "\(type): path \(path) against the scalar reference")
+            #expect(fast == reference, "\(type), k \(k): path \(path) against the scalar reference")
         }
     }
 
