@@ -65,15 +65,7 @@ public func linearWeightGradientRows(
     dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>,
     rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
-    let k = selected.count
-    if k == 0 || n == 0 { return }
-    // Gather dy[:, S] into [N, k] so one sgemm forms the k rows.
-    var gathered = [Float](repeating: 0, count: n * k)
-    gathered.withUnsafeMutableBufferPointer { g in
-        for r in 0..<n { for (j, row) in selected.enumerated() { g[r * k + j] = dOutput[r * o + row] } }
-        sgemm(.transposed, .normal, m: k, n: i, k: n, a: g.baseAddress!, lda: k, b: input, ldb: i,
-              beta: 1, c: dWeightRows, ldc: i)
-    }
+    accumulateGathered(into: dWeightRows, selected: selected, of: dOutput, width: o, times: input, width: i, rows: n)
 }
 
 /// Weight gradient of the chosen input columns only: dW[:, columns[j]] accumulates into packed row j.
@@ -83,13 +75,22 @@ public func linearWeightGradientColumns(
     dOutput: UnsafePointer<Float>, input: UnsafePointer<Float>,
     rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
+    accumulateGathered(into: dWeightColumns, selected: selected, of: input, width: i, times: dOutput, width: o, rows: n)
+}
+
+/// out[j, :] += Σ_r a[r, selected[j]] · b[r, :]: the chosen columns of a gathered into [N, k], so that one
+/// sgemm forms the k packed rows. - out: [k, B]; a: [N, A]; b: [N, B]
+private func accumulateGathered(
+    into out: UnsafeMutablePointer<Float>, selected: [Int],
+    of a: UnsafePointer<Float>, width widthA: Int, times b: UnsafePointer<Float>, width widthB: Int, rows n: Int
+) {
     let k = selected.count
     if k == 0 || n == 0 { return }
     var gathered = [Float](repeating: 0, count: n * k)
     gathered.withUnsafeMutableBufferPointer { g in
-        for r in 0..<n { for (j, column) in selected.enumerated() { g[r * k + j] = input[r * i + column] } }
-        sgemm(.transposed, .normal, m: k, n: o, k: n, a: g.baseAddress!, lda: k, b: dOutput, ldb: o,
-              beta: 1, c: dWeightColumns, ldc: o)
+        for r in 0..<n { for (j, column) in selected.enumerated() { g[r * k + j] = a[r * widthA + column] } }
+        sgemm(.transposed, .normal, m: k, n: widthB, k: n, a: g.baseAddress!, lda: k, b: b, ldb: widthB,
+              beta: 1, c: out, ldc: widthB)
     }
 }
 
