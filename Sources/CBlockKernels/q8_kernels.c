@@ -1036,8 +1036,33 @@ INLINE panel_form panel_form_of(int type) {
     }
 }
 
-// One row's tile in integer form, its missing groups zero: Q4_K's and Q6_K's codes in registers, the
-// other types' as the reference unpacks them.
+// Up to eight blocks of Q8_0 (c = q), Q4_0 (c = q − 8) or Q4_1 (c = q, minimums 1) in integer form, the
+// codes in registers and the fp16 factors converted by F16C (exact), as unpack_legacy writes them.
+INLINE void integer_legacy8(int type, const uint8_t *b, int groups, int bytes, tile *t) {
+    const __m256i nibble = _mm256_set1_epi8(0xF);
+    uint16_t factors[GROUPS] = {0}, minimums[GROUPS] = {0};
+    for (int g = 0; g < groups; g++) {
+        const uint8_t *block = b + bytes * g;
+        __m256i c;
+        if (type == Q8_0) {
+            c = _mm256_loadu_si256((const __m256i *)(block + 2));
+        } else {
+            __m128i packed = _mm_loadu_si128((const __m128i *)(block + (type == Q4_1 ? 4 : 2)));
+            c = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), nibble);
+            if (type == Q4_0) c = _mm256_sub_epi8(c, _mm256_set1_epi8(8));
+        }
+        _mm256_store_si256((__m256i *)(t->c + 32 * g), c);
+        factors[g] = u16(block);
+        if (type == Q4_1) minimums[g] = u16(block + 2);
+        t->sc[2 * g] = t->sc[2 * g + 1] = 1;
+        t->mn[2 * g] = t->mn[2 * g + 1] = type == Q4_1;
+    }
+    _mm256_storeu_ps(t->d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors)));
+    _mm256_storeu_ps(t->dm, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)minimums)));
+}
+
+// One row's tile in integer form, its missing groups zero: Q4_K's, Q6_K's and the commonest 32-element
+// types' codes in registers, the other types' as the reference unpacks them.
 INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups, int elements, int bytes,
                          tile *t) {
     memset(t, 0, sizeof(tile));
@@ -1059,6 +1084,8 @@ INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups
                                    _mm256_sub_epi8(codes[j], _mm256_set1_epi8(32)));
         }
         unpack_k_scales(type, b, t);
+    } else if (type == Q8_0 || type == Q4_0 || type == Q4_1) {
+        integer_legacy8(type, row + start / 32 * bytes, groups, bytes, t);
     } else {
         unpack_tile_scalar(type, row, start, groups, elements, bytes, t);
     }
