@@ -457,18 +457,25 @@ INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     return epilogue_avx2(acc, d, _mm256_setzero_ps(), da, _mm256_add_epi32(first, second), NULL);
 }
 
-// Q4_0 and Q4_1, eight blocks: byte j holds element j (low nibble) and j + 16 (high nibble), codes
-// 0-15 unsigned into maddubs. Q4_0's codes are q − 8: Σ (q − 8)·x = Σ q·x − 8·Σ x. Q4_1 adds m·Σ x.
+// The stored codes of one 32-element block: Q8_0's bytes (signed), or Q4_0's and Q4_1's nibbles (0-15;
+// byte j holds element j in its low nibble and j + 16 in its high one).
+INLINE __m256i legacy_codes(int type, const uint8_t *block) {
+    if (type == Q8_0) return _mm256_loadu_si256((const __m256i *)(block + 2));
+    __m128i packed = _mm_loadu_si128((const __m128i *)(block + (type == Q4_1 ? 4 : 2)));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0xF));
+}
+
+// Q4_0 and Q4_1, eight blocks: codes 0-15 (legacy_codes) unsigned into maddubs. Q4_0's codes are q − 8:
+// Σ (q − 8)·x = Σ q·x − 8·Σ x. Q4_1 adds m·Σ x.
 INLINE __m256 q4_01_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8_t *q, const int16_t *s16,
                               const float *da) {
-    const __m256i nibble = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
-    int bytes = type == Q4_0 ? 18 : 20, offset = type == Q4_0 ? 2 : 4;
+    const __m256i ones = _mm256_set1_epi16(1);
+    int bytes = type == Q4_0 ? 18 : 20;
     __m256i v[8];
     uint16_t factors[8], minimums[8];
     for (int g = 0; g < 8; g++) {
         const uint8_t *block = b + bytes * g;
-        __m128i packed = _mm_loadu_si128((const __m128i *)(block + offset));
-        __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), nibble);
+        __m256i codes = legacy_codes(type, block);
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
         v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), ones);
         factors[g] = u16(block);
@@ -706,8 +713,7 @@ INLINE void prepare_q6_K(const uint8_t *b, prepared_tile *p) {
 // Up to eight 32-element blocks: Q8_0 (signed codes), Q4_0 (u = q, offset 8), Q4_1 (u = q, minimum m);
 // a partial tile's missing groups count as zero. The fp16 factors convert with F16C, exactly.
 INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_tile *p) {
-    const __m256i nibble = _mm256_set1_epi8(0xF);
-    int bytes = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20, offset = type == Q4_1 ? 4 : 2;
+    int bytes = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
     uint16_t factors[GROUPS] = {0}, minimums[GROUPS] = {0};
     for (int g = 0; g < GROUPS; g++) {
         const uint8_t *block = b + bytes * g;
@@ -715,14 +721,9 @@ INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_til
             p->c[g] = p->s[g] = _mm256_setzero_si256();
             continue;
         }
-        if (type == Q8_0) {
-            __m256i c = _mm256_loadu_si256((const __m256i *)(block + 2));
-            p->c[g] = _mm256_abs_epi8(c);
-            p->s[g] = c;
-        } else {
-            __m128i packed = _mm_loadu_si128((const __m128i *)(block + offset));
-            p->c[g] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), nibble);
-        }
+        __m256i c = legacy_codes(type, block);
+        p->c[g] = type == Q8_0 ? _mm256_abs_epi8(c) : c;
+        if (type == Q8_0) p->s[g] = c;
         factors[g] = u16(block);
         if (type == Q4_1) minimums[g] = u16(block + 2);
     }
@@ -1039,18 +1040,11 @@ INLINE panel_form panel_form_of(int type) {
 // Up to eight blocks of Q8_0 (c = q), Q4_0 (c = q − 8) or Q4_1 (c = q, minimums 1) in integer form, the
 // codes in registers and the fp16 factors converted by F16C (exact), as unpack_legacy writes them.
 INLINE void integer_legacy8(int type, const uint8_t *b, int groups, int bytes, tile *t) {
-    const __m256i nibble = _mm256_set1_epi8(0xF);
     uint16_t factors[GROUPS] = {0}, minimums[GROUPS] = {0};
     for (int g = 0; g < groups; g++) {
         const uint8_t *block = b + bytes * g;
-        __m256i c;
-        if (type == Q8_0) {
-            c = _mm256_loadu_si256((const __m256i *)(block + 2));
-        } else {
-            __m128i packed = _mm_loadu_si128((const __m128i *)(block + (type == Q4_1 ? 4 : 2)));
-            c = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), nibble);
-            if (type == Q4_0) c = _mm256_sub_epi8(c, _mm256_set1_epi8(8));
-        }
+        __m256i c = legacy_codes(type, block);
+        if (type == Q4_0) c = _mm256_sub_epi8(c, _mm256_set1_epi8(8));
         _mm256_store_si256((__m256i *)(t->c + 32 * g), c);
         factors[g] = u16(block);
         if (type == Q4_1) minimums[g] = u16(block + 2);
