@@ -356,13 +356,37 @@ INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) 
 // The same integer sums and the same epilogue as the reference, with nothing written to memory between
 // the block's bytes and the lanes: acc is lane[0..8) of one vector.
 
-// Eight int32×8 vectors whose 128-bit lanes hold the quarter sums of a group's two halves: the two half
-// sums of each group, first halves in `first`, second halves in `second`.
-INLINE void half_sums_avx2(const __m256i v[8], __m256i *first, __m256i *second) {
-    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+// The two half sums of each of a tile's eight groups, first halves in `first`, second in `second`, from
+// the groups' maddubs pairs p[g] (int16; the low 128 bits hold the group's first half, the high its
+// second). The pairs are added in int16 as far as their codes allow, `levels` times (each level halves
+// the vectors), then in int32:
+//   4-bit codes: 16 elements · 15 · 127 ≤ 32767, three levels (one vector of 16 half sums);
+//   6-bit codes:  4 elements · 63 · 127 ≤ 32767, one level;
+//   8-bit codes: none.
+// The sums are exact integers whatever the order, so every level count gives the same ones.
+INLINE void half_sums_avx2(const __m256i p[8], int levels, __m256i *first, __m256i *second) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (levels == 3) {
+        __m256i a = _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3]));
+        __m256i b = _mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7]));
+        __m256i halves = _mm256_hadd_epi16(a, b);          // lanes 0-7: first halves, 8-15: second
+        *first = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(halves));
+        *second = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(halves, 1));
+        return;
+    }
+    __m256i v[4];                                          // quarter sums of groups 2i and 2i + 1 (int32)
+    for (int i = 0; i < 4; i++) {
+        v[i] = levels == 1 ? _mm256_madd_epi16(_mm256_hadd_epi16(p[2 * i], p[2 * i + 1]), ones)
+                           : _mm256_hadd_epi32(_mm256_madd_epi16(p[2 * i], ones), _mm256_madd_epi16(p[2 * i + 1], ones));
+    }
+    __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
     *first = _mm256_permute2x128_si256(a, b, 0x20);
     *second = _mm256_permute2x128_si256(a, b, 0x31);
+}
+
+// A block's fp16 factor at `at`, in every lane (F16C: exact).
+INLINE __m256 factor_avx2(const uint8_t *at) {
+    return _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(u16(at))));
 }
 
 // acc += (d·d_a)·isum (+ (dm·d_a)·msum), the epilogue of a whole tile.
@@ -381,21 +405,19 @@ INLINE __m256 q4_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     uint32_t mn0 = w1 & 0x3F3F3F3Fu, mn1 = ((w2 >> 4) & 0x0F0F0F0Fu) | (((w1 >> 6) & 0x03030303u) << 4);
     __m256i scales = _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)sc1, (int)sc0));
     __m256i mins = _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)mn1, (int)mn0));
-    __m256i v[8];
+    __m256i p[8];
     for (int i = 0; i < 4; i++) {
         __m256i bytes = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * i));
         __m256i low = _mm256_and_si256(bytes, nibble), high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble);
-        v[2 * i] = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(q + 64 * i))), ones);
-        v[2 * i + 1] = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(high, _mm256_loadu_si256((const __m256i *)(q + 64 * i + 32))), ones);
+        p[2 * i] = _mm256_maddubs_epi16(low, _mm256_loadu_si256((const __m256i *)(q + 64 * i)));
+        p[2 * i + 1] = _mm256_maddubs_epi16(high, _mm256_loadu_si256((const __m256i *)(q + 64 * i + 32)));
     }
     __m256i first, second;
-    half_sums_avx2(v, &first, &second);
+    half_sums_avx2(p, 3, &first, &second);
     __m256i isum = _mm256_mullo_epi32(_mm256_add_epi32(first, second), scales);
     // Each group's activation sum: adjacent half sums, in order.
     __m256i msum = _mm256_mullo_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)s16), ones), mins);
-    __m256 d = _mm256_set1_ps(half(u16(b))), dm = _mm256_set1_ps(-half(u16(b + 2)));
+    __m256 d = factor_avx2(b), dm = _mm256_xor_ps(factor_avx2(b + 2), _mm256_set1_ps(-0.0f));   // −dmin
     return epilogue_avx2(acc, d, dm, da, isum, &msum);
 }
 
@@ -418,16 +440,14 @@ INLINE void q6_K_codes_avx2(const uint8_t *b, int i, __m256i codes[4]) {
 }
 
 INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const int16_t *s16, const float *da) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i v[8];
+    __m256i p[8];
     for (int i = 0; i < 2; i++) {                          // a half at a time: fewer registers live
-        q6_K_codes_avx2(b, i, v + 4 * i);
+        q6_K_codes_avx2(b, i, p + 4 * i);
         for (int c = 4 * i; c < 4 * i + 4; c++)
-            v[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(v[c], _mm256_loadu_si256((const __m256i *)(q + 32 * c))),
-                                     ones);
+            p[c] = _mm256_maddubs_epi16(p[c], _mm256_loadu_si256((const __m256i *)(q + 32 * c)));
     }
     __m256i first, second, x1, x2;
-    half_sums_avx2(v, &first, &second);
+    half_sums_avx2(p, 1, &first, &second);
     halves_avx2(s16, &x1, &x2);
     first = _mm256_sub_epi32(first, _mm256_slli_epi32(x1, 5));
     second = _mm256_sub_epi32(second, _mm256_slli_epi32(x2, 5));
@@ -435,24 +455,23 @@ INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     __m128i scales = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(b + 192)), order);
     __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(first, _mm256_cvtepi8_epi32(scales)),
                                     _mm256_mullo_epi32(second, _mm256_cvtepi8_epi32(_mm_srli_si128(scales, 8))));
-    __m256 d = _mm256_set1_ps(half(u16(b + 208)));
+    __m256 d = factor_avx2(b + 208);
     return epilogue_avx2(acc, d, d, da, isum, NULL);
 }
 
 // Q8_0, eight blocks: signed codes (|c| times x with c's sign), one fp16 factor per block.
 INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const float *da) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i v[8];
+    __m256i p[8];
     uint16_t factors[8];
     for (int g = 0; g < 8; g++) {
         const uint8_t *block = b + 34 * g;
         __m256i c = _mm256_loadu_si256((const __m256i *)(block + 2));
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
-        v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c)), ones);
+        p[g] = _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c));
         factors[g] = u16(block);
     }
     __m256i first, second;
-    half_sums_avx2(v, &first, &second);
+    half_sums_avx2(p, 0, &first, &second);
     __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors));      // F16C: exact
     return epilogue_avx2(acc, d, _mm256_setzero_ps(), da, _mm256_add_epi32(first, second), NULL);
 }
@@ -471,18 +490,17 @@ INLINE __m256 q4_01_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8
                               const float *da) {
     const __m256i ones = _mm256_set1_epi16(1);
     int bytes = type == Q4_0 ? 18 : 20;
-    __m256i v[8];
+    __m256i p[8];
     uint16_t factors[8], minimums[8];
     for (int g = 0; g < 8; g++) {
         const uint8_t *block = b + bytes * g;
-        __m256i codes = legacy_codes(type, block);
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
-        v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), ones);
+        p[g] = _mm256_maddubs_epi16(legacy_codes(type, block), x);
         factors[g] = u16(block);
         minimums[g] = type == Q4_1 ? u16(block + 2) : 0;
     }
     __m256i first, second;
-    half_sums_avx2(v, &first, &second);
+    half_sums_avx2(p, 3, &first, &second);
     __m256i isum = _mm256_add_epi32(first, second);
     __m256i xsum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)s16), ones);   // Σ x per group
     if (type == Q4_0) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(xsum, 3));
@@ -847,18 +865,28 @@ INLINE void store_avx2(__m256 acc, int here, float *y) {
 
 // One row of a type above against one vector; the last partial tile (blocks of 32 only) through the tile
 // struct, as the reference.
-INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t k, float *lane) {
+// acc after a row's whole tiles: a loop per type, each with its one kernel inlined (one loop that chose
+// the kernel per tile ran Q4_K a fifth slower).
+INLINE __m256 whole_tiles_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t whole) {
     __m256 acc = _mm256_setzero_ps();
-    int64_t whole = k / TILE * TILE;
-    for (int64_t start = 0; start < whole; start += TILE) {
-        const int8_t *q = x.q + start;
-        const int16_t *s16 = x.s16 + start / 16;
-        const float *da = x.d + start / 32;
-        if (type == Q4_K) acc = q4_K_tile_avx2(acc, row + start / 256 * bytes, q, s16, da);
-        else if (type == Q6_K) acc = q6_K_tile_avx2(acc, row + start / 256 * bytes, q, s16, da);
-        else if (type == Q8_0) acc = q8_0_tile_avx2(acc, row + start / 32 * bytes, q, da);
-        else acc = q4_01_tile_avx2(acc, type, row + start / 32 * bytes, q, s16, da);
+#define EACH_TILE(tile_avx2, ...) \
+    for (int64_t s = 0; s < whole; s += TILE) acc = tile_avx2(acc, __VA_ARGS__); \
+    return acc
+#define BLOCKS(elements) row + s / elements * bytes
+    switch (type) {
+    case Q4_K: EACH_TILE(q4_K_tile_avx2, BLOCKS(256), x.q + s, x.s16 + s / 16, x.d + s / 32);
+    case Q6_K: EACH_TILE(q6_K_tile_avx2, BLOCKS(256), x.q + s, x.s16 + s / 16, x.d + s / 32);
+    case Q8_0: EACH_TILE(q8_0_tile_avx2, BLOCKS(32), x.q + s, x.d + s / 32);
+    case Q4_0: EACH_TILE(q4_01_tile_avx2, Q4_0, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32);
+    default: EACH_TILE(q4_01_tile_avx2, Q4_1, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32);
     }
+#undef BLOCKS
+#undef EACH_TILE
+}
+
+INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t k, float *lane) {
+    int64_t whole = k / TILE * TILE;
+    __m256 acc = whole_tiles_avx2(type, row, bytes, x, whole);
     if (whole < k) {                                       // blocks of 32 only: a last, partial tile
         prepared_tile p;
         int8_t q[TILE] __attribute__((aligned(32)));
