@@ -353,7 +353,7 @@ INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) 
 }
 
 // ---- AVX2, whole tiles of the commonest types in registers ----
-// The same integer sums and the same epilogue as the reference, with nothing written to memory between
+// The same integer sums and the same epilogue as the reference, with no codes written to memory between
 // the block's bytes and the lanes: acc is lane[0..8) of one vector.
 
 // The two half sums of each of a tile's eight groups, first halves in `first`, second in `second`, from
@@ -863,10 +863,8 @@ INLINE void store_avx2(__m256 acc, int here, float *y) {
 #define DOT_ROWS_PREPARED dot_rows_prepared_avx2
 #include "q8_rows.h"
 
-// One row of a type above against one vector; the last partial tile (blocks of 32 only) through the tile
-// struct, as the reference.
 // acc after a row's whole tiles: a loop per type, each with its one kernel inlined (one loop that chose
-// the kernel per tile ran Q4_K a fifth slower).
+// the kernel per tile ran Q4_K a fifth slower). The types are whole_tiles_in_registers'.
 INLINE __m256 whole_tiles_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t whole) {
     __m256 acc = _mm256_setzero_ps();
 #define EACH_TILE(tile_avx2, ...) \
@@ -884,6 +882,8 @@ INLINE __m256 whole_tiles_avx2(int type, const uint8_t *row, int bytes, q8_vecto
 #undef EACH_TILE
 }
 
+// One row of a type above against one vector; the last partial tile (blocks of 32 only) through the tile
+// struct, as the reference.
 INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t k, float *lane) {
     int64_t whole = k / TILE * TILE;
     __m256 acc = whole_tiles_avx2(type, row, bytes, x, whole);
