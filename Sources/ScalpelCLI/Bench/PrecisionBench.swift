@@ -8,7 +8,9 @@ import Scalpel
 ///   collect   tokens/s, and × fp32
 ///   rank      Spearman's ρ between the two runs' scores of every neuron (the recipe's statistic and
 ///             metric), and how many of fp32's top N the precision also puts in its top N
-///   ablate    the largest |Δ accuracy| over the baseline and every point of the sweep, in points
+///   ablate    the largest |Δ accuracy| over the baseline and every point of the sweep, in points: each
+///             precision ablating the neurons it ranked itself, and ablating fp32's (the ablate stage's
+///             own arithmetic, apart from which neurons the precision's ranking selects)
 ///   logits    the model's last-position logits on the recipe's first texts: max |Δ|, mean KL, top-1
 ///
 /// Each precision runs in a temporary copy of the run folder, with the trained prompt of the recipe's own
@@ -56,6 +58,7 @@ struct PrecisionBench: ParsableCommand {
         var seconds: Double
         var scores: [Double]
         var accuracies: [(point: String, accuracy: Double)]    // "baseline", then "<mode> <k or strength>"
+        var float32NeuronAccuracies: [(point: String, accuracy: Double)] = []   // ablating fp32's ranking
         var logits: [[Float]]
     }
 
@@ -92,14 +95,22 @@ struct PrecisionBench: ParsableCommand {
             }
             outcomes.append(try measure(original, precision: precision, output: output))
         }
+        let reference = scratch.appendingPathComponent(Precision.fp32.rawValue)
+        for i in outcomes.indices.dropFirst() where !outcomes[i].accuracies.isEmpty {
+            let precision = outcomes[i].precision
+            Output.progress("bench precision: \(precision.rawValue), ablating fp32's neurons…")
+            outcomes[i].float32NeuronAccuracies = try ablateFloat32Ranking(
+                original, precision: precision, reference: reference,
+                output: scratch.appendingPathComponent("\(precision.rawValue)-fp32-neurons"))
+        }
         report(outcomes, model: source.loaded)
     }
 
-    /// The recipe's collect, rank and ablate in `precision`, in the run folder `output`.
-    func measure(_ original: Recipe, precision: Precision, output: URL) throws -> Outcome {
+    /// The recipe's settings for a run in `output`: collect (and rank) in `collect`, ablate in `ablate`.
+    func settings(_ original: Recipe, collect: Precision, ablate: Precision, output: URL) -> [String: Any] {
         let ablates = ablateExamples > 0 && original.stages.contains("ablate")
         var values: [String: Any] = [
-            "output": output.path, "collect.precision": precision.rawValue, "ablate.precision": precision.rawValue,
+            "output": output.path, "collect.precision": collect.rawValue, "ablate.precision": ablate.rawValue,
             "collect.max_examples": min(original.int("collect.max_examples") ?? examples, examples),
             "rank.permutations": 10, "rank.bootstrap": 0,
             "stages": original.stages.filter { ["prompt", "collect", "rank"].contains($0) || ($0 == "ablate" && ablates) },
@@ -109,6 +120,13 @@ struct PrecisionBench: ParsableCommand {
             values["ablate.random_sets"] = 1
             values["ablate.general_texts"] = 0
         }
+        return values
+    }
+
+    /// The recipe's collect, rank and ablate in `precision`, in the run folder `output`.
+    func measure(_ original: Recipe, precision: Precision, output: URL) throws -> Outcome {
+        let ablates = ablateExamples > 0 && original.stages.contains("ablate")
+        let values = settings(original, collect: precision, ablate: precision, output: output)
         let recipe = try original.setting(values, file: self.recipe)
         let experiment = try Experiment(recipe: recipe, file: self.recipe)
         try experiment.checkStageOptions()
@@ -121,16 +139,29 @@ struct PrecisionBench: ParsableCommand {
         let scores = try archive.root.group("rank").group("metrics")
             .group(RankStage.groupName(ranked.primaryMetric)).group(ranked.statistic.rawValue)
             .read("score", as: Double.self).values
-        var accuracies: [(point: String, accuracy: Double)] = []
-        if ablates {
-            let swept = try AblateStage(experiment: experiment, folder: folder).run(force: true)
-            accuracies = [("baseline", swept.baselineAccuracy)] + swept.curves.flatMap { curve in
-                curve.points.map { ("\(curve.mode.rawValue) \(String(format: "%g", $0.x))", $0.accuracy) }
-            }
-        }
+        let accuracies = ablates ? try Self.sweep(AblateStage(experiment: experiment, folder: folder)) : []
         return Outcome(precision: precision, tokensPerSecond: collected.tokensPerSecond, seconds: seconds,
                        scores: scores, accuracies: accuracies,
                        logits: try Precision.$current.withValue(precision) { try lastLogits(experiment) })
+    }
+
+    /// fp32's ranking ablated in `precision`: a copy of fp32's run folder (`reference`) in `output`, whose
+    /// ablate stage alone runs again in `precision`.
+    func ablateFloat32Ranking(_ original: Recipe, precision: Precision, reference: URL, output: URL) throws
+        -> [(point: String, accuracy: Double)] {
+        try FileManager.default.copyItem(at: reference, to: output)
+        let values = settings(original, collect: .fp32, ablate: precision, output: output)
+        let experiment = try Experiment(recipe: try original.setting(values, file: recipe), file: recipe)
+        try experiment.checkStageOptions()
+        return try Self.sweep(AblateStage(experiment: experiment, folder: try RunFolder(experiment.runFolder)))
+    }
+
+    /// The ablate stage's accuracies: the baseline, then every point of every curve.
+    static func sweep(_ stage: AblateStage) throws -> [(point: String, accuracy: Double)] {
+        let swept = try stage.run(force: true)
+        return [("baseline", swept.baselineAccuracy)] + swept.curves.flatMap { curve in
+            curve.points.map { ("\(curve.mode.rawValue) \(String(format: "%g", $0.x))", $0.accuracy) }
+        }
     }
 
     /// The model's logits at the last position of the dataset's first `texts` texts (a decoder's; none
@@ -158,10 +189,17 @@ struct PrecisionBench: ParsableCommand {
                 "score_spearman": Self.spearmanOfFinite(reference.scores, outcome.scores),
                 "top_overlap": Self.topOverlap(reference.scores, outcome.scores, count: top),
             ]
+            func largestDifference(_ accuracies: [(point: String, accuracy: Double)]) -> Double {
+                zip(reference.accuracies, accuracies).map { abs($0.accuracy - $1.accuracy) * 100 }.max() ?? 0
+            }
             if !outcome.accuracies.isEmpty {
-                row["ablation_max_abs_accuracy_difference_points"] =
-                    zip(reference.accuracies, outcome.accuracies).map { abs($0.accuracy - $1.accuracy) * 100 }.max() ?? 0
+                row["ablation_max_abs_accuracy_difference_points"] = largestDifference(outcome.accuracies)
                 row["ablation_accuracies"] = Dictionary(outcome.accuracies) { a, _ in a }
+            }
+            if !outcome.float32NeuronAccuracies.isEmpty {
+                row["ablation_of_fp32_neurons_max_abs_accuracy_difference_points"] =
+                    largestDifference(outcome.float32NeuronAccuracies)
+                row["ablation_of_fp32_neurons_accuracies"] = Dictionary(outcome.float32NeuronAccuracies) { a, _ in a }
             }
             if !outcome.logits.isEmpty { row.merge(logitFidelity(reference.logits, outcome.logits)) { a, _ in a } }
             rows.append(row)
@@ -175,16 +213,17 @@ struct PrecisionBench: ParsableCommand {
         }
         print("\(recipe): collect, rank and ablate per precision against fp32 (kernel path " +
               "\(KernelPath.current.rawValue), \(Parallelism.cores) cores)")
-        print("precision  collect tok/s  × fp32  score ρ   top-\(top) shared  ablation max |Δ| (pts)  " +
-              "logits max |Δ|  mean KL")
+        print("precision  collect tok/s  × fp32  score ρ   top-\(top) shared  ablation max |Δ| (pts): " +
+              "own neurons, fp32's  logits max |Δ|  mean KL")
         for r in rows {
             func number(_ key: String, _ format: String) -> String {
                 (r[key] as? Double).map { String(format: format, $0) } ?? "–"
             }
-            print(String(format: "%-9@  %13.1f  %6.2f  %7.4f   %11d  %23@  %14@  %7@",
+            print(String(format: "%-9@  %13.1f  %6.2f  %7.4f   %11d  %20@  %6@  %14@  %7@",
                          r["precision"] as! String as NSString, r["collect_tokens_per_second"] as! Double,
                          r["over_fp32"] as! Double, r["score_spearman"] as! Double, r["top_overlap"] as! Int,
                          number("ablation_max_abs_accuracy_difference_points", "%.2f") as NSString,
+                         number("ablation_of_fp32_neurons_max_abs_accuracy_difference_points", "%.2f") as NSString,
                          number("max_abs_logit_difference", "%.4f") as NSString, number("mean_kl", "%.2e") as NSString))
         }
     }
