@@ -361,6 +361,7 @@ INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) 
 // second). The pairs are added in int16 as far as their codes allow, `levels` times (each level halves
 // the vectors), then in int32:
 //   4-bit codes: 16 elements · 15 · 127 ≤ 32767, three levels (one vector of 16 half sums);
+//   5-bit codes:  8 elements · 31 · 127 ≤ 32767, two levels;
 //   6-bit codes:  4 elements · 63 · 127 ≤ 32767, one level;
 //   8-bit codes: none.
 // The sums are exact integers whatever the order, so every level count gives the same ones.
@@ -372,6 +373,13 @@ INLINE void half_sums_avx2(const __m256i p[8], int levels, __m256i *first, __m25
         __m256i halves = _mm256_hadd_epi16(a, b);          // lanes 0-7: first halves, 8-15: second
         *first = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(halves));
         *second = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(halves, 1));
+        return;
+    }
+    if (levels == 2) {                                     // eighth sums of groups 0-3 (a), 4-7 (b), added in int32
+        __m256i a = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3])), ones);
+        __m256i b = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7])), ones);
+        *first = _mm256_permute2x128_si256(a, b, 0x20);
+        *second = _mm256_permute2x128_si256(a, b, 0x31);
         return;
     }
     __m256i v[4];                                          // quarter sums of groups 2i and 2i + 1 (int32)
@@ -459,12 +467,17 @@ INLINE __m256 q6_K_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     return epilogue_avx2(acc, d, d, da, isum, NULL);
 }
 
-// Q8_0, eight blocks: signed codes (|c| times x with c's sign), one fp16 factor per block.
-INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const float *da) {
+// Q8_0, eight blocks: signed codes (|c| times x with c's sign), one fp16 factor per block. A row's last
+// tile may hold fewer `groups`: the blocks past them are neither read nor counted (partial_tile_avx2).
+INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, const float *da, int groups) {
     __m256i p[8];
-    uint16_t factors[8];
+    uint16_t factors[8] = {0};
     for (int g = 0; g < 8; g++) {
         const uint8_t *block = b + 34 * g;
+        if (g >= groups) {
+            p[g] = _mm256_setzero_si256();
+            continue;
+        }
         __m256i c = _mm256_loadu_si256((const __m256i *)(block + 2));
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
         p[g] = _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(x, c));
@@ -476,37 +489,56 @@ INLINE __m256 q8_0_tile_avx2(__m256 acc, const uint8_t *b, const int8_t *q, cons
     return epilogue_avx2(acc, d, _mm256_setzero_ps(), da, _mm256_add_epi32(first, second), NULL);
 }
 
-// The stored codes of one 32-element block: Q8_0's bytes (signed), or Q4_0's and Q4_1's nibbles (0-15;
-// byte j holds element j in its low nibble and j + 16 in its high one).
-INLINE __m256i legacy_codes(int type, const uint8_t *block) {
-    if (type == Q8_0) return _mm256_loadu_si256((const __m256i *)(block + 2));
-    __m128i packed = _mm_loadu_si128((const __m128i *)(block + (type == Q4_1 ? 4 : 2)));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0xF));
+// Q5_0's and Q5_1's fifth bits: bit j of qh is element j's, 16 in byte j of the result when set.
+INLINE __m256i fifth_bits(uint32_t qh) {
+    const __m256i which = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), which);   // byte j: qh's byte j / 8
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(16));
 }
 
-// Q4_0 and Q4_1, eight blocks: codes 0-15 (legacy_codes) unsigned into maddubs. Q4_0's codes are q − 8:
-// Σ (q − 8)·x = Σ q·x − 8·Σ x. Q4_1 adds m·Σ x.
-INLINE __m256 q4_01_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8_t *q, const int16_t *s16,
-                              const float *da) {
+// The stored codes of one 32-element block: Q8_0's bytes (signed), or Q4_0's and Q4_1's nibbles (0-15;
+// byte j holds element j in its low nibble and j + 16 in its high one), with Q5_0's and Q5_1's fifth
+// bits (0-31).
+INLINE __m256i legacy_codes(int type, const uint8_t *block) {
+    if (type == Q8_0) return _mm256_loadu_si256((const __m256i *)(block + 2));
+    int five = type == Q5_0 || type == Q5_1, at = 2 + 2 * (type == Q4_1 || type == Q5_1) + 4 * five;
+    __m128i packed = _mm_loadu_si128((const __m128i *)(block + at));
+    __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0xF));
+    return five ? _mm256_or_si256(codes, fifth_bits(u32(block + at - 4))) : codes;
+}
+
+// Q4_0, Q4_1, Q5_0 and Q5_1, eight blocks: codes q, 0-15 or 0-31 (legacy_codes), unsigned into maddubs.
+// Q4_0's and Q5_0's codes are q − z (8, 16): Σ (q − z)·x = Σ q·x − z·Σ x. Q4_1 and Q5_1 add m·Σ x.
+// `groups` as for Q8_0.
+INLINE __m256 small_codes_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8_t *q, const int16_t *s16,
+                                    const float *da, int groups) {
     const __m256i ones = _mm256_set1_epi16(1);
-    int bytes = type == Q4_0 ? 18 : 20;
+    int five = type == Q5_0 || type == Q5_1, has_min = type == Q4_1 || type == Q5_1;
+    int bytes = 18 + 2 * has_min + 4 * five;
     __m256i p[8];
-    uint16_t factors[8], minimums[8];
+    uint16_t factors[8] = {0}, minimums[8] = {0};
     for (int g = 0; g < 8; g++) {
         const uint8_t *block = b + bytes * g;
+        if (g >= groups) {
+            p[g] = _mm256_setzero_si256();
+            continue;
+        }
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
         p[g] = _mm256_maddubs_epi16(legacy_codes(type, block), x);
         factors[g] = u16(block);
-        minimums[g] = type == Q4_1 ? u16(block + 2) : 0;
+        minimums[g] = has_min ? u16(block + 2) : 0;
     }
     __m256i first, second;
-    half_sums_avx2(p, 3, &first, &second);
+    half_sums_avx2(p, five ? 2 : 3, &first, &second);
     __m256i isum = _mm256_add_epi32(first, second);
     __m256i xsum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)s16), ones);   // Σ x per group
-    if (type == Q4_0) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(xsum, 3));
+    if (!has_min) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(xsum, five ? 4 : 3));
     __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors));
     __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)minimums));
-    return epilogue_avx2(acc, d, m, da, isum, type == Q4_1 ? &xsum : NULL);
+    return epilogue_avx2(acc, d, m, da, isum, has_min ? &xsum : NULL);
 }
 
 // ---- AVX2, quantizing activations ----
@@ -757,7 +789,7 @@ INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_til
 
 // The commonest types, whose whole tiles the AVX2 path unpacks in registers.
 INLINE int whole_tiles_in_registers(int type) {
-    return type == Q4_K || type == Q6_K || type == Q8_0 || type == Q4_0 || type == Q4_1;
+    return type == Q4_K || type == Q6_K || type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1;
 }
 
 // The tile of `row` starting at element `start`.
@@ -874,28 +906,35 @@ INLINE __m256 whole_tiles_avx2(int type, const uint8_t *row, int bytes, q8_vecto
     switch (type) {
     case Q4_K: EACH_TILE(q4_K_tile_avx2, BLOCKS(256), x.q + s, x.s16 + s / 16, x.d + s / 32);
     case Q6_K: EACH_TILE(q6_K_tile_avx2, BLOCKS(256), x.q + s, x.s16 + s / 16, x.d + s / 32);
-    case Q8_0: EACH_TILE(q8_0_tile_avx2, BLOCKS(32), x.q + s, x.d + s / 32);
-    case Q4_0: EACH_TILE(q4_01_tile_avx2, Q4_0, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32);
-    default: EACH_TILE(q4_01_tile_avx2, Q4_1, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32);
+    case Q8_0: EACH_TILE(q8_0_tile_avx2, BLOCKS(32), x.q + s, x.d + s / 32, GROUPS);
+    case Q4_0: EACH_TILE(small_codes_tile_avx2, Q4_0, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32, GROUPS);
+    case Q4_1: EACH_TILE(small_codes_tile_avx2, Q4_1, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32, GROUPS);
+    case Q5_0: EACH_TILE(small_codes_tile_avx2, Q5_0, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32, GROUPS);
+    default: EACH_TILE(small_codes_tile_avx2, Q5_1, BLOCKS(32), x.q + s, x.s16 + s / 16, x.d + s / 32, GROUPS);
     }
 #undef BLOCKS
 #undef EACH_TILE
 }
 
-// One row of a type above against one vector; the last partial tile (blocks of 32 only) through the tile
-// struct, as the reference.
+// acc after a row's last tile of `groups` < 8 blocks of 32 (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) from `start`: the
+// whole tiles' kernel, its half sums and factors read from copies padded with zeros, and the lanes of the
+// missing groups kept as they were, as the reference leaves them.
+INLINE __m256 partial_tile_avx2(__m256 acc, int type, const uint8_t *b, q8_vector x, int64_t start, int groups) {
+    int16_t s16[16] = {0};
+    float da[GROUPS] = {0};
+    memcpy(s16, x.s16 + start / 16, sizeof(int16_t) * 2 * groups);
+    memcpy(da, x.d + start / 32, sizeof(float) * groups);
+    __m256 out = type == Q8_0 ? q8_0_tile_avx2(acc, b, x.q + start, da, groups)
+                              : small_codes_tile_avx2(acc, type, b, x.q + start, s16, da, groups);
+    __m256i kept = _mm256_cmpgt_epi32(_mm256_set1_epi32(groups), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_blendv_ps(acc, out, _mm256_castsi256_ps(kept));
+}
+
+// One row of a type above against one vector.
 INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t k, float *lane) {
     int64_t whole = k / TILE * TILE;
     __m256 acc = whole_tiles_avx2(type, row, bytes, x, whole);
-    if (whole < k) {                                       // blocks of 32 only: a last, partial tile
-        prepared_tile p;
-        int8_t q[TILE] __attribute__((aligned(32)));
-        int16_t s16[16];
-        float da[GROUPS];
-        prepare_from_tile(type, row, whole, (int)((k - whole) / 32), 32, bytes, &p);
-        chunk_tile(x, k, whole, q, s16, da);
-        acc = apply_tile_avx2(&p, q, s16, da, acc, (tile_form){1, p.is_signed, p.has_offset, p.has_min}, p.chunks);
-    }
+    if (whole < k) acc = partial_tile_avx2(acc, type, row + whole / 32 * bytes, x, whole, (int)((k - whole) / 32));
     _mm256_storeu_ps(lane, acc);
 }
 
