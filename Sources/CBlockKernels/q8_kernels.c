@@ -352,7 +352,7 @@ INLINE void halves_avx2(const int16_t *values, __m256i *first, __m256i *second) 
     *second = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(split, 1));
 }
 
-// ---- AVX2, whole tiles of the commonest types in registers ----
+// ---- AVX2, the commonest types' tiles in registers (a row's last, partial tile too) ----
 // The same integer sums and the same epilogue as the reference, with no codes written to memory between
 // the block's bytes and the lanes: acc is lane[0..8) of one vector.
 
@@ -375,7 +375,7 @@ INLINE void half_sums_avx2(const __m256i p[8], int levels, __m256i *first, __m25
         *second = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(halves, 1));
         return;
     }
-    if (levels == 2) {                                     // eighth sums of groups 0-3 (a), 4-7 (b), added in int32
+    if (levels == 2) {                                     // half sums of groups 0-3 (a), 4-7 (b), in int32
         __m256i a = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3])), ones);
         __m256i b = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7])), ones);
         *first = _mm256_permute2x128_si256(a, b, 0x20);
@@ -787,7 +787,8 @@ INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_til
     finish_prepared(p);
 }
 
-// The commonest types, whose whole tiles the AVX2 path unpacks in registers.
+// The commonest types, whose tiles the AVX2 path unpacks in registers for one vector (partial tiles of
+// the 32-element ones included). prepare_legacy8 and integer_legacy8 read only Q8_0, Q4_0 and Q4_1.
 INLINE int whole_tiles_in_registers(int type) {
     return type == Q4_K || type == Q6_K || type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1;
 }
@@ -938,7 +939,7 @@ INLINE void dot_row_in_registers_avx2(int type, const uint8_t *row, int bytes, q
     _mm256_storeu_ps(lane, acc);
 }
 
-// Rows times one vector, the commonest types' whole tiles unpacked in registers.
+// Rows times one vector, the commonest types' tiles unpacked in registers.
 static void dot_rows_in_registers_avx2(DOT_Q8_ARGUMENTS) {
     (void)elements, (void)has_min;
     for (int64_t r = 0; r < rows; r++) {

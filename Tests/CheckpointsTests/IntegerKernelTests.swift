@@ -178,10 +178,10 @@ import TestSupport
     /// A batch (many vectors: the prepared-tile kernels, vectors a block at a time, a partial last
     /// block) gives the reference's bits on every path, for random blocks and for the extremes that
     /// bound the kernels' int16 sums: every code byte 0xFF or 0x80 against activations all at +127 or
-    /// −127. Blocks of 32 end rows in partial tiles of every kind: 1, 2, 3, 4 and 5 groups.
+    /// −127. Blocks of 32 end rows in partial tiles of every kind: 1 to 7 groups.
     @Test(arguments: types)
     func batchesEqualTheReference(type: GGMLType) throws {
-        for k in type.blockSize == 32 ? [32, 32 * 18, 32 * 19, 32 * 20, 32 * 13] : [256 * 2] {
+        for k in type.blockSize == 32 ? [32, 32 * 18, 32 * 19, 32 * 20, 32 * 13, 32 * 14, 32 * 15] : [256 * 2] {
             for vectors in [1, 3, 37] { try batchEqualsTheReference(type: type, k: k, vectors: vectors) }
         }
     }

@@ -6,8 +6,8 @@ import TestSupport
 /// `bench precision` on a tiny Llama whose block matrices are Q8_0, so that int8 reads them.
 @Suite struct PrecisionBenchTests {
     /// Each precision ablates the neurons it ranked itself and fp32's; both sweeps have fp32's points, and
-    /// the ablation of fp32's neurons runs in the precision's own arithmetic, so its baseline is the
-    /// precision's.
+    /// the ablation of fp32's neurons runs in the precision's own arithmetic (its archive says so), on
+    /// fp32's scores bit for bit, so its baseline is the precision's.
     @Test func int8AblatesItsOwnNeuronsAndFloat32s() throws {
         let (directory, _, data) = try tinyRunFolder()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -43,6 +43,11 @@ import TestSupport
         #expect(Set(fp32.keys) == ["baseline", "zero 2", "zero 8"])
         #expect(Set(own.keys) == Set(fp32.keys) && Set(float32Neurons.keys) == Set(fp32.keys))
         #expect(float32Neurons["baseline"] == own["baseline"], "the baseline ablates nothing, in int8 both times")
+        // What the archives record: each ablation's precision, and the ranking the second one ablated.
+        #expect(rows[0]["ablation_precision"] as? String == "fp32")
+        #expect(rows[1]["ablation_precision"] as? String == "int8")
+        #expect(rows[1]["ablation_of_fp32_neurons_precision"] as? String == "int8")
+        #expect(rows[1]["ablation_of_fp32_neurons_ranking_is_fp32s"] as? Bool == true)
         let largest = try #require(rows[1]["ablation_of_fp32_neurons_max_abs_accuracy_difference_points"] as? Double)
         let expected = fp32.keys.map { abs(fp32[$0]! - float32Neurons[$0]!) * 100 }.max()!
         #expect(abs(largest - expected) < 1e-9)

@@ -3,6 +3,7 @@
 //
 //   dequantize   y[e] = value of element e, by ggml's formulas (Checkpoints/Quantization documents them)
 //   dot rows     y[r] = Σ_e W[r, e] · x[e], W[r, :] decoded 256 elements at a time into a buffer in L1
+//                (for one vector, the commonest types block by block in registers)
 //
 // The dot product has one definition, the scalar reference below; the AVX2 kernel computes it bit for bit:
 //   32 lanes; element e accumulates into lane e mod 32 with a fused multiply-add, in order of e;

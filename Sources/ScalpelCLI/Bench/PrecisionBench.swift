@@ -51,6 +51,14 @@ struct PrecisionBench: ParsableCommand {
         try Bounds.atLeast(1).check("top", top)
     }
 
+    /// An ablation of fp32's ranking: its sweep, the precision its archive records, and whether the
+    /// ranking it ablated is fp32's, score for score.
+    struct Ablation {
+        var accuracies: [(point: String, accuracy: Double)]
+        var ranIn: String?
+        var rankingIsFloat32s: Bool
+    }
+
     /// What one precision's run gave.
     struct Outcome {
         var precision: Precision
@@ -58,7 +66,9 @@ struct PrecisionBench: ParsableCommand {
         var seconds: Double
         var scores: [Double]
         var accuracies: [(point: String, accuracy: Double)]    // "baseline", then "<mode> <k or strength>"
-        var float32NeuronAccuracies: [(point: String, accuracy: Double)] = []   // ablating fp32's ranking
+        var scoreGroup: [String]                                 // where the archive keeps the scores
+        var ablatedIn: String?                                   // the precision the ablate group records
+        var float32Neurons: Ablation?                            // ablating fp32's ranking
         var logits: [[Float]]
     }
 
@@ -99,8 +109,8 @@ struct PrecisionBench: ParsableCommand {
         for i in outcomes.indices.dropFirst() where !outcomes[i].accuracies.isEmpty {
             let precision = outcomes[i].precision
             Output.progress("bench precision: \(precision.rawValue), ablating fp32's neurons…")
-            outcomes[i].float32NeuronAccuracies = try ablateFloat32Ranking(
-                original, precision: precision, reference: reference,
+            outcomes[i].float32Neurons = try ablateFloat32Ranking(
+                original, precision: precision, reference: reference, float32: outcomes[0],
                 output: scratch.appendingPathComponent("\(precision.rawValue)-fp32-neurons"))
         }
         report(outcomes, model: source.loaded)
@@ -135,25 +145,39 @@ struct PrecisionBench: ParsableCommand {
         let collected = try CollectStage(experiment: experiment, folder: folder).run(force: true)
         let seconds = Date().timeIntervalSince(started)
         let ranked = try RankStage(experiment: experiment, folder: folder).run(force: true)
-        let archive = try EvidenceArchive.open(EvidenceArchive.url(folder))    // held open while it is read
-        let scores = try archive.root.group("rank").group("metrics")
-            .group(RankStage.groupName(ranked.primaryMetric)).group(ranked.statistic.rawValue)
-            .read("score", as: Double.self).values
+        let scoreGroup = ["rank", "metrics", RankStage.groupName(ranked.primaryMetric), ranked.statistic.rawValue]
         let accuracies = ablates ? try Self.sweep(AblateStage(experiment: experiment, folder: folder)) : []
+        let archived = try Self.archived(folder, scoreGroup: scoreGroup)
         return Outcome(precision: precision, tokensPerSecond: collected.tokensPerSecond, seconds: seconds,
-                       scores: scores, accuracies: accuracies,
+                       scores: archived.scores, accuracies: accuracies, scoreGroup: scoreGroup,
+                       ablatedIn: ablates ? archived.ablatedIn : nil,
                        logits: try Precision.$current.withValue(precision) { try lastLogits(experiment) })
     }
 
     /// fp32's ranking ablated in `precision`: a copy of fp32's run folder (`reference`) in `output`, whose
     /// ablate stage alone runs again in `precision`.
-    func ablateFloat32Ranking(_ original: Recipe, precision: Precision, reference: URL, output: URL) throws
-        -> [(point: String, accuracy: Double)] {
+    func ablateFloat32Ranking(_ original: Recipe, precision: Precision, reference: URL, float32: Outcome,
+                              output: URL) throws -> Ablation {
         try FileManager.default.copyItem(at: reference, to: output)
         let values = settings(original, collect: .fp32, ablate: precision, output: output)
         let experiment = try Experiment(recipe: try original.setting(values, file: recipe), file: recipe)
         try experiment.checkStageOptions()
-        return try Self.sweep(AblateStage(experiment: experiment, folder: try RunFolder(experiment.runFolder)))
+        let folder = try RunFolder(experiment.runFolder)
+        let accuracies = try Self.sweep(AblateStage(experiment: experiment, folder: folder))
+        let archived = try Self.archived(folder, scoreGroup: float32.scoreGroup)
+        return Ablation(accuracies: accuracies, ranIn: archived.ablatedIn,
+                        rankingIsFloat32s: archived.scores.map(\.bitPattern) == float32.scores.map(\.bitPattern))
+    }
+
+    /// What a run folder's archive holds: the scores under `scoreGroup`, and the precision its ablate group
+    /// records (nil without one).
+    static func archived(_ folder: RunFolder, scoreGroup: [String]) throws -> (scores: [Double], ablatedIn: String?) {
+        let archive = try EvidenceArchive.open(EvidenceArchive.url(folder))
+        let group = try scoreGroup.reduce(archive.root) { try $0.group($1) }
+        let ablatedIn: String? = if case .string(let name)? = try? archive.root.group("ablate").attribute("precision") {
+            name
+        } else { nil }
+        return (try group.read("score", as: Double.self).values, ablatedIn)
     }
 
     /// The ablate stage's accuracies: the baseline, then every point of every curve.
@@ -195,11 +219,13 @@ struct PrecisionBench: ParsableCommand {
             if !outcome.accuracies.isEmpty {
                 row["ablation_max_abs_accuracy_difference_points"] = largestDifference(outcome.accuracies)
                 row["ablation_accuracies"] = Dictionary(outcome.accuracies) { a, _ in a }
+                row["ablation_precision"] = outcome.ablatedIn
             }
-            if !outcome.float32NeuronAccuracies.isEmpty {
-                row["ablation_of_fp32_neurons_max_abs_accuracy_difference_points"] =
-                    largestDifference(outcome.float32NeuronAccuracies)
-                row["ablation_of_fp32_neurons_accuracies"] = Dictionary(outcome.float32NeuronAccuracies) { a, _ in a }
+            if let ablation = outcome.float32Neurons {
+                row["ablation_of_fp32_neurons_max_abs_accuracy_difference_points"] = largestDifference(ablation.accuracies)
+                row["ablation_of_fp32_neurons_accuracies"] = Dictionary(ablation.accuracies) { a, _ in a }
+                row["ablation_of_fp32_neurons_precision"] = ablation.ranIn
+                row["ablation_of_fp32_neurons_ranking_is_fp32s"] = ablation.rankingIsFloat32s
             }
             if !outcome.logits.isEmpty { row.merge(logitFidelity(reference.logits, outcome.logits)) { a, _ in a } }
             rows.append(row)
@@ -213,13 +239,13 @@ struct PrecisionBench: ParsableCommand {
         }
         print("\(recipe): collect, rank and ablate per precision against fp32 (kernel path " +
               "\(KernelPath.current.rawValue), \(Parallelism.cores) cores)")
-        print("precision  collect tok/s  × fp32  score ρ   top-\(top) shared  ablation max |Δ| (pts): " +
-              "own neurons, fp32's  logits max |Δ|  mean KL")
+        print("precision  collect tok/s  × fp32  score ρ   top-\(top) shared  ablation max |Δ| (pts), " +
+              "own neurons  fp32's  logits max |Δ|  mean KL")
         for r in rows {
             func number(_ key: String, _ format: String) -> String {
                 (r[key] as? Double).map { String(format: format, $0) } ?? "–"
             }
-            print(String(format: "%-9@  %13.1f  %6.2f  %7.4f   %11d  %20@  %6@  %14@  %7@",
+            print(String(format: "%-9@  %13.1f  %6.2f  %7.4f   %11d  %35@  %6@  %14@  %7@",
                          r["precision"] as! String as NSString, r["collect_tokens_per_second"] as! Double,
                          r["over_fp32"] as! Double, r["score_spearman"] as! Double, r["top_overlap"] as! Int,
                          number("ablation_max_abs_accuracy_difference_points", "%.2f") as NSString,

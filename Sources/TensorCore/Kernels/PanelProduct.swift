@@ -77,7 +77,8 @@ public let rowProductMaxRows = 4
 public let panelBytes = 4 << 20
 
 /// Rows per panel of a [rows, width] weight: at most `panelBytes`, and at most a quarter of the rows, so
-/// that even a small matrix gives every core of a small machine work; a multiple of 16, at least 16.
+/// that a matrix whose product is worth splitting (multiplyAddsPerWorker) gives every core of a small
+/// machine work; a multiple of 16, at least 16.
 public func panelRows(rows: Int, width: Int) -> Int {
     let cap = max(16, panelBytes / (4 * max(width, 1)) / 16 * 16)
     return min(cap, max(16, ((rows + 3) / 4 + 15) / 16 * 16))
@@ -277,9 +278,10 @@ extension PanelSource {
     }
 }
 
-/// Multiply-adds a core takes on before a product wakes another: below it, waking the second core costs
-/// more than it saves. A decoding step of SmolLM2 (products of 0.3–0.9 million) ran at 169 tokens/s on
-/// one core and 117 on two, each product split; a 7B model's (17–45 million) gain from the split.
+/// The fewest multiply-adds each core is given: a product of fewer than twice as many stays on one
+/// core, where waking a second costs more than it saves. A decoding step of SmolLM2 (products of 0.1–0.9
+/// million, and its 28-million head) ran at 169 tokens/s on one core and 117 on two with every product
+/// split, at 180 with this; a 7B model's (17–45 million) gain from the split.
 let multiplyAddsPerWorker = 2_000_000
 
 /// Runs `body(panel, buffer)` for every panel, the cores taking contiguous runs of panels, each core
