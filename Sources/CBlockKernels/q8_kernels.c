@@ -788,7 +788,7 @@ INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_til
 }
 
 // The commonest types, whose tiles the AVX2 path unpacks in registers for one vector (partial tiles of
-// the 32-element ones included). prepare_legacy8 and integer_legacy8 read only Q8_0, Q4_0 and Q4_1.
+// the 32-element ones included). prepare_legacy8 (the AVX2 batches) reads only Q8_0, Q4_0 and Q4_1.
 INLINE int whole_tiles_in_registers(int type) {
     return type == Q4_K || type == Q6_K || type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1;
 }
@@ -1105,19 +1105,20 @@ INLINE panel_form panel_form_of(int type) {
     }
 }
 
-// Up to eight blocks of Q8_0 (c = q), Q4_0 (c = q − 8) or Q4_1 (c = q, minimums 1) in integer form, the
-// codes in registers and the fp16 factors converted by F16C (exact), as unpack_legacy writes them.
+// Up to eight blocks of Q8_0 (c = q), Q4_0 or Q5_0 (c = q − 8, q − 16), Q4_1 or Q5_1 (c = q, minimums 1)
+// in integer form, the codes in registers and the fp16 factors converted by F16C (exact), as
+// unpack_legacy writes them.
 INLINE void integer_legacy8(int type, const uint8_t *b, int groups, int bytes, tile *t) {
     uint16_t factors[GROUPS] = {0}, minimums[GROUPS] = {0};
+    int has_min = type == Q4_1 || type == Q5_1, zero = type == Q4_0 ? 8 : type == Q5_0 ? 16 : 0;
     for (int g = 0; g < groups; g++) {
         const uint8_t *block = b + bytes * g;
-        __m256i c = legacy_codes(type, block);
-        if (type == Q4_0) c = _mm256_sub_epi8(c, _mm256_set1_epi8(8));
+        __m256i c = _mm256_sub_epi8(legacy_codes(type, block), _mm256_set1_epi8((char)zero));
         _mm256_store_si256((__m256i *)(t->c + 32 * g), c);
         factors[g] = u16(block);
-        if (type == Q4_1) minimums[g] = u16(block + 2);
+        if (has_min) minimums[g] = u16(block + 2);
         t->sc[2 * g] = t->sc[2 * g + 1] = 1;
-        t->mn[2 * g] = t->mn[2 * g + 1] = type == Q4_1;
+        t->mn[2 * g] = t->mn[2 * g + 1] = (int16_t)has_min;
     }
     _mm256_storeu_ps(t->d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors)));
     _mm256_storeu_ps(t->dm, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)minimums)));
@@ -1146,7 +1147,7 @@ INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups
                                    _mm256_sub_epi8(codes[j], _mm256_set1_epi8(32)));
         }
         unpack_k_scales(type, b, t);
-    } else if (type == Q8_0 || type == Q4_0 || type == Q4_1) {
+    } else if (type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1) {
         integer_legacy8(type, row + start / 32 * bytes, groups, bytes, t);
     } else {
         unpack_tile_scalar(type, row, start, groups, elements, bytes, t);
