@@ -376,16 +376,18 @@ INLINE void half_sums_avx2(const __m256i p[8], int levels, __m256i *first, __m25
         return;
     }
     if (levels == 2) {                                     // half sums of groups 0-3 (a), 4-7 (b), in int32
-        __m256i a = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3])), ones);
-        __m256i b = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7])), ones);
+        __m256i a = _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3]));
+        __m256i b = _mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7]));
+        a = _mm256_madd_epi16(a, ones), b = _mm256_madd_epi16(b, ones);
         *first = _mm256_permute2x128_si256(a, b, 0x20);
         *second = _mm256_permute2x128_si256(a, b, 0x31);
         return;
     }
     __m256i v[4];                                          // quarter sums of groups 2i and 2i + 1 (int32)
     for (int i = 0; i < 4; i++) {
-        v[i] = levels == 1 ? _mm256_madd_epi16(_mm256_hadd_epi16(p[2 * i], p[2 * i + 1]), ones)
-                           : _mm256_hadd_epi32(_mm256_madd_epi16(p[2 * i], ones), _mm256_madd_epi16(p[2 * i + 1], ones));
+        __m256i even = p[2 * i], odd = p[2 * i + 1];
+        v[i] = levels == 1 ? _mm256_madd_epi16(_mm256_hadd_epi16(even, odd), ones)
+                           : _mm256_hadd_epi32(_mm256_madd_epi16(even, ones), _mm256_madd_epi16(odd, ones));
     }
     __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
     *first = _mm256_permute2x128_si256(a, b, 0x20);

@@ -222,7 +222,8 @@ struct PrecisionBench: ParsableCommand {
                 row["ablation_precision"] = outcome.ablatedIn
             }
             if let ablation = outcome.float32Neurons {
-                row["ablation_of_fp32_neurons_max_abs_accuracy_difference_points"] = largestDifference(ablation.accuracies)
+                row["ablation_of_fp32_neurons_max_abs_accuracy_difference_points"] =
+                    largestDifference(ablation.accuracies)
                 row["ablation_of_fp32_neurons_accuracies"] = Dictionary(ablation.accuracies) { a, _ in a }
                 row["ablation_of_fp32_neurons_precision"] = ablation.ranIn
                 row["ablation_of_fp32_neurons_ranking_is_fp32s"] = ablation.rankingIsFloat32s
