@@ -328,30 +328,29 @@ INLINE void accumulate_q6_K_avx2(__m256 a[4], const uint8_t *b, const float *x) 
 // (lanes 8g to 8g + 7), then each value as its decoder computes it: (q − z)·d for Q4_0 and Q5_0, q·d + m
 // (a multiply, then an add) for Q4_1 and Q5_1, q·d for Q8_0.
 INLINE void accumulate_legacy_avx2(int type, __m256 a[4], const uint8_t *b, const float *x) {
-    int has_min = type == Q4_1 || type == Q5_1, five = type == Q5_0 || type == Q5_1;
-    __m256 d = _mm256_set1_ps(half(u16(b))), m = _mm256_set1_ps(has_min ? half(u16(b + 2)) : 0);
+    legacy_layout l = legacy_layout_of(type);
+    __m256 d = _mm256_set1_ps(half(u16(b))), m = _mm256_set1_ps(l.has_min ? half(u16(b + 2)) : 0);
     __m256i q[4];
     if (type == Q8_0) {
         for (int g = 0; g < 4; g++) q[g] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + 8 * g)));
     } else {
-        const uint8_t *qs = b + 2 + 2 * has_min + 4 * five;   // byte j: element j low, j + 16 high
+        const uint8_t *qs = b + l.codes_at;                // byte j: element j low, j + 16 high
         for (int g = 0; g < 4; g++) {
             __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * (g % 2))));
             q[g] = g < 2 ? _mm256_and_si256(bytes, _mm256_set1_epi32(0xF)) : _mm256_srli_epi32(bytes, 4);
         }
-        if (five) {                                        // bit e of qh is element e's fifth
+        if (l.has_fifth_bit) {                             // bit e of qh is element e's fifth
             __m256i qh = _mm256_set1_epi32((int)u32(qs - 4)), e = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             for (int g = 0; g < 4; g++, e = _mm256_add_epi32(e, _mm256_set1_epi32(8))) {
                 __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(qh, e), _mm256_set1_epi32(1));
                 q[g] = _mm256_or_si256(q[g], _mm256_slli_epi32(bit, 4));
             }
         }
-        int z = type == Q4_0 ? 8 : type == Q5_0 ? 16 : 0;
-        for (int g = 0; g < 4 && z; g++) q[g] = _mm256_sub_epi32(q[g], _mm256_set1_epi32(z));
+        for (int g = 0; g < 4 && l.zero; g++) q[g] = _mm256_sub_epi32(q[g], _mm256_set1_epi32(l.zero));
     }
     for (int g = 0; g < 4; g++) {
         __m256 w = _mm256_mul_ps(_mm256_cvtepi32_ps(q[g]), d);
-        if (has_min) w = _mm256_add_ps(w, m);
+        if (l.has_min) w = _mm256_add_ps(w, m);
         a[g] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8 * g), a[g]);
     }
 }

@@ -49,4 +49,16 @@ INLINE void block_shape(int type, int *elements, int *bytes) {
     }
 }
 
+// The 32-element types' blocks: { f16 d; f16 m (Q4_1, Q5_1); u32 qh (Q5_0, Q5_1); codes at codes_at }.
+// Q8_0's codes are 32 signed bytes; the others' are 16 bytes, element j in the low nibble of byte j and
+// j + 16 in the high one, with bit j of qh as element j's fifth bit. A value is (q − zero)·d (+ m).
+typedef struct { int bytes, has_min, has_fifth_bit, codes_at, zero; } legacy_layout;
+
+INLINE legacy_layout legacy_layout_of(int type) {
+    int elements, bytes, has_min = type == Q4_1 || type == Q5_1, fifth = type == Q5_0 || type == Q5_1;
+    block_shape(type, &elements, &bytes);
+    return (legacy_layout){bytes, has_min, fifth, 2 + 2 * has_min + 4 * fifth,
+                           type == Q4_0 ? 8 : type == Q5_0 ? 16 : 0};
+}
+
 #endif

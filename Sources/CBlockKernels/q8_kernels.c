@@ -505,11 +505,11 @@ INLINE __m256i fifth_bits(uint32_t qh) {
 // byte j holds element j in its low nibble and j + 16 in its high one), with Q5_0's and Q5_1's fifth
 // bits (0-31).
 INLINE __m256i legacy_codes(int type, const uint8_t *block) {
-    if (type == Q8_0) return _mm256_loadu_si256((const __m256i *)(block + 2));
-    int five = type == Q5_0 || type == Q5_1, at = 2 + 2 * (type == Q4_1 || type == Q5_1) + 4 * five;
-    __m128i packed = _mm_loadu_si128((const __m128i *)(block + at));
+    legacy_layout l = legacy_layout_of(type);
+    if (type == Q8_0) return _mm256_loadu_si256((const __m256i *)(block + l.codes_at));
+    __m128i packed = _mm_loadu_si128((const __m128i *)(block + l.codes_at));
     __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0xF));
-    return five ? _mm256_or_si256(codes, fifth_bits(u32(block + at - 4))) : codes;
+    return l.has_fifth_bit ? _mm256_or_si256(codes, fifth_bits(u32(block + l.codes_at - 4))) : codes;
 }
 
 // Q4_0, Q4_1, Q5_0 and Q5_1, eight blocks: codes q, 0-15 or 0-31 (legacy_codes), unsigned into maddubs.
@@ -518,12 +518,11 @@ INLINE __m256i legacy_codes(int type, const uint8_t *block) {
 INLINE __m256 small_codes_tile_avx2(__m256 acc, int type, const uint8_t *b, const int8_t *q, const int16_t *s16,
                                     const float *da, int groups) {
     const __m256i ones = _mm256_set1_epi16(1);
-    int five = type == Q5_0 || type == Q5_1, has_min = type == Q4_1 || type == Q5_1;
-    int bytes = 18 + 2 * has_min + 4 * five;
+    legacy_layout l = legacy_layout_of(type);
     __m256i p[8];
     uint16_t factors[8] = {0}, minimums[8] = {0};
     for (int g = 0; g < 8; g++) {
-        const uint8_t *block = b + bytes * g;
+        const uint8_t *block = b + l.bytes * g;
         if (g >= groups) {
             p[g] = _mm256_setzero_si256();
             continue;
@@ -531,16 +530,16 @@ INLINE __m256 small_codes_tile_avx2(__m256 acc, int type, const uint8_t *b, cons
         __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * g));
         p[g] = _mm256_maddubs_epi16(legacy_codes(type, block), x);
         factors[g] = u16(block);
-        minimums[g] = has_min ? u16(block + 2) : 0;
+        minimums[g] = l.has_min ? u16(block + 2) : 0;
     }
     __m256i first, second;
-    half_sums_avx2(p, five ? 2 : 3, &first, &second);
+    half_sums_avx2(p, l.has_fifth_bit ? 2 : 3, &first, &second);
     __m256i isum = _mm256_add_epi32(first, second);
     __m256i xsum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)s16), ones);   // Σ x per group
-    if (!has_min) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(xsum, five ? 4 : 3));
+    if (l.zero) isum = _mm256_sub_epi32(isum, _mm256_mullo_epi32(xsum, _mm256_set1_epi32(l.zero)));
     __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors));
     __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)minimums));
-    return epilogue_avx2(acc, d, m, da, isum, has_min ? &xsum : NULL);
+    return epilogue_avx2(acc, d, m, da, isum, l.has_min ? &xsum : NULL);
 }
 
 // ---- AVX2, quantizing activations ----
@@ -765,7 +764,7 @@ INLINE void prepare_q6_K(const uint8_t *b, prepared_tile *p) {
 // Up to eight 32-element blocks: Q8_0 (signed codes), Q4_0 (u = q, offset 8), Q4_1 (u = q, minimum m);
 // a partial tile's missing groups count as zero. The fp16 factors convert with F16C, exactly.
 INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_tile *p) {
-    int bytes = type == Q8_0 ? 34 : type == Q4_0 ? 18 : 20;
+    int bytes = legacy_layout_of(type).bytes;
     uint16_t factors[GROUPS] = {0}, minimums[GROUPS] = {0};
     for (int g = 0; g < GROUPS; g++) {
         const uint8_t *block = b + bytes * g;
@@ -791,7 +790,7 @@ INLINE void prepare_legacy8(int type, const uint8_t *b, int groups, prepared_til
 
 // The commonest types, whose tiles the AVX2 path unpacks in registers for one vector (partial tiles of
 // the 32-element ones included). prepare_legacy8 (the AVX2 batches) reads only Q8_0, Q4_0 and Q4_1.
-INLINE int whole_tiles_in_registers(int type) {
+INLINE int tiles_in_registers(int type) {
     return type == Q4_K || type == Q6_K || type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1;
 }
 
@@ -899,7 +898,7 @@ INLINE void store_avx2(__m256 acc, int here, float *y) {
 #include "q8_rows.h"
 
 // acc after a row's whole tiles: a loop per type, each with its one kernel inlined (one loop that chose
-// the kernel per tile ran Q4_K a fifth slower). The types are whole_tiles_in_registers'.
+// the kernel per tile ran Q4_K a fifth slower). The types are tiles_in_registers'.
 INLINE __m256 whole_tiles_avx2(int type, const uint8_t *row, int bytes, q8_vector x, int64_t whole) {
     __m256 acc = _mm256_setzero_ps();
 #define EACH_TILE(tile_avx2, ...) \
@@ -956,7 +955,7 @@ static void dot_rows_in_registers_avx2(DOT_Q8_ARGUMENTS) {
 // Few vectors (a decoding step) take the commonest types with nothing between the block's bytes and
 // the lanes; many vectors, and the other types, take each tile prepared once.
 enum { FEW_VECTORS = 1 };
-INLINE int in_registers(int type, int64_t vectors) { return vectors <= FEW_VECTORS && whole_tiles_in_registers(type); }
+INLINE int in_registers(int type, int64_t vectors) { return vectors <= FEW_VECTORS && tiles_in_registers(type); }
 
 static void dot_rows_q8_avx2(DOT_Q8_ARGUMENTS) {
     if (in_registers(type, vectors)) dot_rows_in_registers_avx2(DOT_Q8_PASS);
@@ -1112,15 +1111,15 @@ INLINE panel_form panel_form_of(int type) {
 // unpack_legacy writes them.
 INLINE void integer_legacy8(int type, const uint8_t *b, int groups, int bytes, tile *t) {
     uint16_t factors[GROUPS] = {0}, minimums[GROUPS] = {0};
-    int has_min = type == Q4_1 || type == Q5_1, zero = type == Q4_0 ? 8 : type == Q5_0 ? 16 : 0;
+    legacy_layout l = legacy_layout_of(type);
     for (int g = 0; g < groups; g++) {
         const uint8_t *block = b + bytes * g;
-        __m256i c = _mm256_sub_epi8(legacy_codes(type, block), _mm256_set1_epi8((char)zero));
+        __m256i c = _mm256_sub_epi8(legacy_codes(type, block), _mm256_set1_epi8((char)l.zero));
         _mm256_store_si256((__m256i *)(t->c + 32 * g), c);
         factors[g] = u16(block);
-        if (has_min) minimums[g] = u16(block + 2);
+        if (l.has_min) minimums[g] = u16(block + 2);
         t->sc[2 * g] = t->sc[2 * g + 1] = 1;
-        t->mn[2 * g] = t->mn[2 * g + 1] = (int16_t)has_min;
+        t->mn[2 * g] = t->mn[2 * g + 1] = (int16_t)l.has_min;
     }
     _mm256_storeu_ps(t->d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)factors)));
     _mm256_storeu_ps(t->dm, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)minimums)));
@@ -1149,7 +1148,7 @@ INLINE void integer_tile(int type, const uint8_t *row, int64_t start, int groups
                                    _mm256_sub_epi8(codes[j], _mm256_set1_epi8(32)));
         }
         unpack_k_scales(type, b, t);
-    } else if (type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1) {
+    } else if (elements == 32) {
         integer_legacy8(type, row + start / 32 * bytes, groups, bytes, t);
     } else {
         unpack_tile_scalar(type, row, start, groups, elements, bytes, t);
