@@ -116,9 +116,13 @@ struct PrecisionBench: ParsableCommand {
         report(outcomes, model: source.loaded)
     }
 
-    /// The recipe's settings for a run in `output`: collect (and rank) in `collect`, ablate in `ablate`.
-    func settings(_ original: Recipe, collect: Precision, ablate: Precision, output: URL) -> [String: Any] {
-        let ablates = ablateExamples > 0 && original.stages.contains("ablate")
+    /// Whether the runs ablate: the recipe does, and --ablate-examples is not 0.
+    func runsAblation(_ original: Recipe) -> Bool { ablateExamples > 0 && original.stages.contains("ablate") }
+
+    /// The recipe for a run in `output` (collect and rank in `collect`, ablate in `ablate`) and its folder.
+    func setUp(_ original: Recipe, collect: Precision, ablate: Precision, output: URL) throws
+        -> (Experiment, RunFolder) {
+        let ablates = runsAblation(original)
         var values: [String: Any] = [
             "output": output.path, "collect.precision": collect.rawValue, "ablate.precision": ablate.rawValue,
             "collect.max_examples": min(original.int("collect.max_examples") ?? examples, examples),
@@ -130,17 +134,15 @@ struct PrecisionBench: ParsableCommand {
             values["ablate.random_sets"] = 1
             values["ablate.general_texts"] = 0
         }
-        return values
+        let experiment = try Experiment(recipe: try original.setting(values, file: recipe), file: recipe)
+        try experiment.checkStageOptions()
+        return (experiment, try RunFolder(experiment.runFolder))
     }
 
     /// The recipe's collect, rank and ablate in `precision`, in the run folder `output`.
     func measure(_ original: Recipe, precision: Precision, output: URL) throws -> Outcome {
-        let ablates = ablateExamples > 0 && original.stages.contains("ablate")
-        let values = settings(original, collect: precision, ablate: precision, output: output)
-        let recipe = try original.setting(values, file: self.recipe)
-        let experiment = try Experiment(recipe: recipe, file: self.recipe)
-        try experiment.checkStageOptions()
-        let folder = try RunFolder(experiment.runFolder)
+        let ablates = runsAblation(original)
+        let (experiment, folder) = try setUp(original, collect: precision, ablate: precision, output: output)
         let started = Date()
         let collected = try CollectStage(experiment: experiment, folder: folder).run(force: true)
         let seconds = Date().timeIntervalSince(started)
@@ -159,10 +161,7 @@ struct PrecisionBench: ParsableCommand {
     func ablateFloat32Ranking(_ original: Recipe, precision: Precision, reference: URL, float32: Outcome,
                               output: URL) throws -> Ablation {
         try FileManager.default.copyItem(at: reference, to: output)
-        let values = settings(original, collect: .fp32, ablate: precision, output: output)
-        let experiment = try Experiment(recipe: try original.setting(values, file: recipe), file: recipe)
-        try experiment.checkStageOptions()
-        let folder = try RunFolder(experiment.runFolder)
+        let (experiment, folder) = try setUp(original, collect: .fp32, ablate: precision, output: output)
         let accuracies = try Self.sweep(AblateStage(experiment: experiment, folder: folder))
         let archived = try Self.archived(folder, scoreGroup: float32.scoreGroup)
         return Ablation(accuracies: accuracies, ranIn: archived.ablatedIn,
